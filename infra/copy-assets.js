@@ -1,0 +1,25 @@
+#!/usr/bin/env node
+// Copies the non-TypeScript files the compiled code reads at run time (Lua scripts, golden files)
+// from the source tree into dist/, keeping their relative paths.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const patterns = [/\.lua$/, /\.golden(\.[a-z0-9]+)?$/, /\.json$/];
+const folders = ['engine', 'ingest', 'transcoders', 'packager', 'test'];
+
+function walk(dir) {
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name === 'node_modules' || entry.name === 'build') continue;
+      walk(full);
+    } else if (patterns.some((p) => p.test(entry.name))) {
+      const dest = path.join(root, 'dist', path.relative(root, full));
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.copyFileSync(full, dest);
+    }
+  }
+}
+for (const f of folders) if (fs.existsSync(path.join(root, f))) walk(path.join(root, f));

@@ -1,0 +1,129 @@
+#!/usr/bin/env node
+/**
+ * The composition root: `beamline [config.json] [--roles all|engine,ingest,transcoder]`.
+ * Only this file imports every folder. It loads and validates the configuration, starts Redis (embedded
+ * unless BEAM_REDIS_URL is set) and the roles asked for, prints where everything is, and shuts down
+ * in a fixed order on SIGINT/SIGTERM.
+ */
+
+import { networkInterfaces } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { ConfigError, loadConfig, readConfigFile, type BeamConfig } from './engine/config/config';
+import { buildApp } from './engine/api/app';
+import { createEngineMetrics } from './engine/api/metrics';
+import { createEngineRuntime } from './engine/runtime';
+
+const ROLES = ['engine', 'ingest', 'transcoder'] as const;
+type Role = (typeof ROLES)[number];
+
+export interface Cli {
+  configFile: string | null;
+  roles: Set<Role>;
+}
+
+/** Pure: parse the command line. */
+export function parseCli(argv: string[]): Cli {
+  let configFile: string | null = null;
+  let roles = new Set<Role>(ROLES);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--roles' || a.startsWith('--roles=')) {
+      const value = a.includes('=') ? a.slice(8) : argv[++i];
+      if (!value) throw new ConfigError('--roles needs a value: all, or a comma-separated list of engine, ingest, transcoder');
+      const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+      if (list.includes('all')) continue;
+      const bad = list.filter((r) => !(ROLES as readonly string[]).includes(r));
+      if (bad.length) throw new ConfigError(`unknown role(s) ${bad.join(', ')}: expected all, or a comma-separated list of ${ROLES.join(', ')}`);
+      roles = new Set(list as Role[]);
+    } else if (a === '--help' || a === '-h') {
+      throw new ConfigError('usage: beamline [config.json] [--roles all|engine,ingest,transcoder]');
+    } else if (a.startsWith('-')) {
+      throw new ConfigError(`unknown option ${a}: usage: beamline [config.json] [--roles all|engine,ingest,transcoder]`);
+    } else if (configFile === null) {
+      configFile = a;
+    } else {
+      throw new ConfigError(`only one configuration file may be given (got ${configFile} and ${a})`);
+    }
+  }
+  return { configFile, roles };
+}
+
+function lanAddress(): string {
+  for (const list of Object.values(networkInterfaces())) {
+    for (const ni of list ?? []) if (ni.family === 'IPv4' && !ni.internal) return ni.address;
+  }
+  return '127.0.0.1';
+}
+
+/** The base URL people should use, from app.publicUrl or the listening address. */
+export function publicBase(config: BeamConfig): string {
+  if (config.app.publicUrl) return config.app.publicUrl;
+  const host = config.app.host === '0.0.0.0' || config.app.host === '::' ? lanAddress() : config.app.host;
+  return `http://${host}:${config.app.port}`;
+}
+
+function banner(config: BeamConfig, redisWhere: string, roles: Set<Role>): string {
+  const base = publicBase(config);
+  const lines = [
+    '',
+    '  Beamline is running',
+    `  roles:               ${[...roles].join(', ')}`,
+    `  Redis:               ${redisWhere}`,
+    `  Content Beam API:    ${base}/beams/`,
+    `  health / metrics:    ${base}/healthz  ${base}/metrics`,
+    `  write auth:          ${config.app.apiToken ? 'on (Authorization: Bearer <BEAM_API_TOKEN>)' : 'off (set BEAM_API_TOKEN to require a token for writes)'}`,
+    '',
+  ];
+  return lines.join('\n');
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const cli = parseCli(argv);
+  const config = loadConfig(cli.configFile ? readConfigFile(cli.configFile) : null, env, cli.configFile ?? undefined);
+  const log: Logger = pino({ level: config.app.logLevel, name: 'beamline' });
+  const metrics = createEngineMetrics();
+  const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
+  const app = cli.roles.has('engine')
+    ? await buildApp({ store: runtime.store, metrics, log }, { ...config.app })
+    : null;
+
+  let stopping = false;
+  async function shutdown(signal: string): Promise<void> {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: HTTP, then Redis connections, then the embedded redis-server');
+    const force = setTimeout(() => {
+      log.error('shutdown took longer than 15 s; exiting');
+      process.exit(1);
+    }, 15000);
+    force.unref();
+    try {
+      await app?.close();
+      await runtime.close();
+    } finally {
+      clearTimeout(force);
+    }
+    process.exit(0);
+  }
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  if (app) {
+    try {
+      await app.listen({ host: config.app.host, port: config.app.port });
+    } catch (e) {
+      await runtime.close();
+      throw new Error(`cannot listen on ${config.app.host}:${config.app.port} (${(e as Error).message}); set BEAM_APP_PORT to a free port`);
+    }
+  }
+  const where = runtime.embedded ? `embedded redis-server on ${runtime.embedded.socketPath}` : runtime.redisTarget.urls.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
+  process.stdout.write(banner(config, where, cli.roles) + '\n');
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).catch((e: unknown) => {
+    const msg = e instanceof ConfigError ? e.message : `Beamline could not start: ${(e as Error).message}`;
+    process.stderr.write(msg + '\n');
+    process.exit(1);
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * Relationships between content items (the original engine's TODO): renditions.
+ *
+ *   GET    /beams/<c>/relations              {renditionOf: {source, streamMap} | null, renditions: [{target, streamMap}]}
+ *   GET    /beams/<c>/relations/rendition    c's source relationship, 404 when c is an original
+ *   PUT    /beams/<c>/relations/rendition    assert "c is a rendition of source": {source, streamMap?}
+ *   DELETE /beams/<c>/relations/rendition    remove it
+ */
+
+import type { FastifyInstance } from 'fastify';
+import { notFound } from '../model/errors';
+import { validateContentName, validateRenditionBody } from '../model/content';
+import type { Store } from '../store/store';
+import { requireBody } from './body';
+
+type P = { content: string };
+
+export async function relationsPlugin(app: FastifyInstance, opts: { store: Store }): Promise<void> {
+  const { store } = opts;
+
+  async function existing(raw: string): Promise<string> {
+    const name = validateContentName(raw);
+    if (!(await store.getFormat(name))) throw notFound(`Content item '${name}' was not found.`);
+    return name;
+  }
+
+  app.get<{ Params: P }>('/beams/:content/relations', async (req) => store.getRelations(await existing(req.params.content)));
+
+  app.get<{ Params: P }>('/beams/:content/relations/rendition', async (req) => {
+    const name = await existing(req.params.content);
+    const r = (await store.getRelations(name)).renditionOf;
+    if (!r) throw notFound(`Content item '${name}' is not a rendition of another item.`);
+    return { source: r.source, target: name, streamMap: r.streamMap };
+  });
+
+  app.put<{ Params: P }>('/beams/:content/relations/rendition', async (req, reply) => {
+    const name = await existing(req.params.content);
+    const rendition = validateRenditionBody(requireBody(req, 'json'), name);
+    const before = (await store.getRelations(name)).renditionOf;
+    await store.setRendition(rendition);
+    return reply.code(before ? 200 : 201).send(rendition);
+  });
+
+  app.delete<{ Params: P }>('/beams/:content/relations/rendition', async (req, reply) => {
+    const name = await existing(req.params.content);
+    if (!(await store.deleteRendition(name))) throw notFound(`Content item '${name}' is not a rendition of another item.`);
+    return reply.code(204).send();
+  });
+}

@@ -1,0 +1,75 @@
+/**
+ * The engine's runtime seam: Redis (embedded or external) plus the store, built from validated
+ * config, with a close() that stops things in a fixed order. Used by the composition root, by tests
+ * and by user-written workers; it does not start the HTTP server.
+ */
+
+import type { Logger } from 'pino';
+import { effectiveRedisUrl, type BeamConfig } from './config/config';
+import { createEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
+import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from './store/redis-connection';
+import { createStore, type Store } from './store/store';
+
+export interface EngineRuntime {
+  store: Store;
+  redis: RedisClient;
+  /** Where Redis is, as other processes of the deployment would reach it. */
+  redisTarget: RedisTarget;
+  embedded: EmbeddedRedis | null;
+  /** A new connection for a component that needs its own (BullMQ, blocking reads). */
+  connect(opts?: { maxRetriesPerRequest?: number | null; connectionName?: string }): RedisClient;
+  close(): Promise<void>;
+}
+
+export interface RuntimeDeps {
+  log: Logger;
+  observe?: (op: string, seconds: number) => void;
+}
+
+export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig): Promise<EngineRuntime> {
+  const { log } = deps;
+  let embedded: EmbeddedRedis | null = null;
+  let url = effectiveRedisUrl(config.redis);
+  if (url === null) {
+    embedded = createEmbeddedRedis({ log }, { dataDir: config.redis.dataDir, persistence: config.redis.persistence });
+    await embedded.start();
+    url = embedded.url;
+  }
+  let target = parseRedisUrl(url);
+  if (config.redis.cluster && target.kind === 'single') target = { kind: 'cluster', urls: target.urls };
+
+  const opened: RedisClient[] = [];
+  const connect = (opts: { maxRetriesPerRequest?: number | null; connectionName?: string } = {}) => {
+    const c = connectRedis(target, opts);
+    c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+    opened.push(c);
+    return c;
+  };
+  const redis = connect({ connectionName: 'beamline-store' });
+  try {
+    await redis.ping();
+  } catch (e) {
+    for (const c of opened) c.disconnect();
+    await embedded?.close();
+    throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(e as Error).message}`);
+  }
+  const store = createStore({ redis, observe: deps.observe }, {
+    prefix: config.redis.prepend,
+    packetTtlMs: config.redis.packetTTL,
+    frameTtlMs: config.redis.frameTTL,
+  });
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    closing ??= (async () => {
+      const quitAll = Promise.allSettled(opened.map((c) => c.quit()));
+      const timeout = new Promise((r) => setTimeout(r, config.redis.closeTimeout).unref());
+      await Promise.race([quitAll, timeout]);
+      for (const c of opened) c.disconnect();
+      await embedded?.close();
+    })();
+    return closing;
+  }
+
+  return { store, redis, redisTarget: target, embedded, connect, close };
+}

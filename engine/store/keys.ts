@@ -1,0 +1,54 @@
+/**
+ * The one key schema. Every key of a content item carries the content's Redis Cluster hash tag,
+ * `<prefix>:{<content>}:…`, so all of a content item's keys live in one slot and multi-key Lua
+ * scripts work on a cluster. Only the global content list lives outside any content's slot.
+ *
+ *   <p>:contents                       sorted set: content names, score = creation time (ms)
+ *   <p>:{c}:format                     string: format JSON (streams included)
+ *   <p>:{c}:s<i>:index                 sorted set: element members (`packet_<pts>`), score = pts
+ *   <p>:{c}:s<i>:expiry                sorted set: the same members, score = expiry time (ms)
+ *   <p>:{c}:s<i>:<member>              hash: {json: metadata JSON, sizes: plane sizes JSON}
+ *   <p>:{c}:s<i>:<member>:data         string: payload (frame planes concatenated)
+ *   <p>:{c}:rendition_of               string: JSON {source, streamMap} when c is a rendition
+ *   <p>:{c}:renditions                 hash: target name → streamMap JSON
+ *   <p>:{c}:events                     stream: typed events (segment:opened, part:ready, …)
+ *   <p>:{c}:*                          everything a content item owns (used by delete)
+ */
+
+export interface Keys {
+  readonly prefix: string;
+  contents: string;
+  format(content: string): string;
+  index(content: string, stream: number): string;
+  expiry(content: string, stream: number): string;
+  element(content: string, stream: number, member: string): string;
+  data(content: string, stream: number, member: string): string;
+  renditionOf(content: string): string;
+  renditions(content: string): string;
+  events(content: string): string;
+  /** A SCAN MATCH pattern for every key the content owns (glob characters escaped). */
+  ownedPattern(content: string): string;
+}
+
+export function elementMember(element: 'packet' | 'frame', pts: number): string {
+  return `${element}_${pts}`;
+}
+
+const GLOB_SPECIAL = /[*?[\]\\]/g;
+
+export function createKeys(prefix: string): Keys {
+  const base = (c: string) => `${prefix}:{${c}}`;
+  return {
+    prefix,
+    contents: `${prefix}:contents`,
+    format: (c) => `${base(c)}:format`,
+    index: (c, s) => `${base(c)}:s${s}:index`,
+    expiry: (c, s) => `${base(c)}:s${s}:expiry`,
+    element: (c, s, m) => `${base(c)}:s${s}:${m}`,
+    data: (c, s, m) => `${base(c)}:s${s}:${m}:data`,
+    renditionOf: (c) => `${base(c)}:rendition_of`,
+    renditions: (c) => `${base(c)}:renditions`,
+    events: (c) => `${base(c)}:events`,
+    ownedPattern: (c) => `${prefix.replace(GLOB_SPECIAL, '\\$&')}:{${c.replace(GLOB_SPECIAL, '\\$&')}}:*`,
+  };
+}

@@ -1,0 +1,14 @@
+--[[
+  Delete one media element: metadata, payload, index and expiry entries.
+
+  KEYS[1] element metadata hash, KEYS[2] payload, KEYS[3] index, KEYS[4] expiry
+  ARGV[1] member
+
+  Returns 1 when the element existed, 0 otherwise.
+]]
+local existed = redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[2])
+local indexed = redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
+if existed > 0 or indexed > 0 then return 1 end
+return 0

@@ -1,0 +1,79 @@
+--[[
+  Query a stream's index and return the matching elements' metadata in one round trip, after
+  trimming entries whose elements have expired. O(log n + k).
+
+  KEYS[1] index sorted set   <p>:{c}:s<i>:index   (score = pts)
+  KEYS[2] expiry sorted set  <p>:{c}:s<i>:expiry  (score = expiry time in ms)
+
+  ARGV[1] element key prefix  <p>:{c}:s<i>:       (metadata key = prefix .. member)
+  ARGV[2] mode, then its arguments:
+    'score'  min max offset limit   elements with min <= pts <= max (offset < 0 counts from the end)
+    'rank'   from to offset limit   elements with from <= rank <= to (0-based; -1 = last)
+    'near'   pts                    the element nearest pts, the earlier one on a tie
+    'atOrBefore' pts                the element with the greatest pts <= given pts
+    'after'  pts n                  the n-th element with pts > given pts
+    'before' pts n                  the n-th element with pts < given pts
+
+  Returns a flat array: member1, json1, sizes1, member2, … (sizes '' when absent).
+  Elements whose metadata has already expired are skipped.
+]]
+local index, expiry, prefix, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 1024)
+if #gone > 0 then
+  redis.call('ZREM', index, unpack(gone))
+  redis.call('ZREM', expiry, unpack(gone))
+end
+
+local members = {}
+if mode == 'score' then
+  local min, max, offset, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+  if offset < 0 then
+    local total = redis.call('ZCOUNT', index, min, max)
+    offset = math.max(0, total + offset)
+  end
+  members = redis.call('ZRANGEBYSCORE', index, min, max, 'LIMIT', offset, limit)
+elseif mode == 'rank' then
+  local total = redis.call('ZCARD', index)
+  local from, to, offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+  if from < 0 then from = total + from end
+  if to < 0 then to = total + to end
+  if to >= total then to = total - 1 end
+  if from < 0 then from = 0 end
+  if from <= to and total > 0 then
+    local count = to - from + 1
+    if offset < 0 then offset = math.max(0, count + offset) end
+    local first = from + offset
+    local last = math.min(to, first + limit - 1)
+    if first <= last then members = redis.call('ZRANGE', index, first, last) end
+  end
+elseif mode == 'near' then
+  local pts = tonumber(ARGV[3])
+  local before = redis.call('ZREVRANGEBYSCORE', index, pts, '-inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  local after = redis.call('ZRANGEBYSCORE', index, pts, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #before > 0 and #after > 0 then
+    if pts - tonumber(before[2]) <= tonumber(after[2]) - pts then members = { before[1] } else members = { after[1] } end
+  elseif #before > 0 then members = { before[1] }
+  elseif #after > 0 then members = { after[1] } end
+elseif mode == 'atOrBefore' then
+  members = redis.call('ZREVRANGEBYSCORE', index, ARGV[3], '-inf', 'LIMIT', 0, 1)
+elseif mode == 'after' then
+  members = redis.call('ZRANGEBYSCORE', index, '(' .. ARGV[3], '+inf', 'LIMIT', tonumber(ARGV[4]) - 1, 1)
+elseif mode == 'before' then
+  members = redis.call('ZREVRANGEBYSCORE', index, '(' .. ARGV[3], '-inf', 'LIMIT', tonumber(ARGV[4]) - 1, 1)
+else
+  return redis.error_reply('ERR queryIndex: unknown mode ' .. tostring(mode))
+end
+
+local out = {}
+for _, m in ipairs(members) do
+  local fields = redis.call('HMGET', prefix .. m, 'json', 'sizes')
+  if fields[1] then
+    out[#out + 1] = m
+    out[#out + 1] = fields[1]
+    out[#out + 1] = fields[2] or ''
+  end
+end
+return out

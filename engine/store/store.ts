@@ -1,0 +1,308 @@
+/**
+ * The store: typed operations over the key schema and Lua scripts. Importable by every role
+ * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
+ */
+
+import type { Cluster } from 'ioredis';
+import { BeamError, conflict, notFound } from '../model/errors';
+import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
+import type { Rendition, StreamMapping } from '../model/content';
+import type { IndexQuery } from '../model/query-plan';
+import { createKeys, elementMember, type Keys } from './keys';
+import type { RedisClient } from './redis-connection';
+import { defineScripts, type ScriptCommands } from './scripts';
+
+export type { IndexQuery };
+
+export interface StoredElement {
+  member: string;
+  meta: ElementMeta;
+}
+
+export interface Payload {
+  data: Buffer;
+  /** Sizes of each plane when the payload has several (frames). */
+  bufSizes: number[] | null;
+}
+
+/** One packet of an ingest batch: metadata and payload written atomically together. */
+export interface PacketWrite {
+  streamIndex: number;
+  meta: PacketMeta;
+  data: Buffer;
+}
+
+export interface Relations {
+  renditionOf: { source: string; streamMap: StreamMapping[] } | null;
+  renditions: { target: string; streamMap: StreamMapping[] }[];
+}
+
+export interface StoreConfig {
+  /** Key prefix (the original engine's redis.prepend). */
+  prefix: string;
+  /** Default time-to-live of packets and frames in ms when a content item sets no ttl (0 = never). */
+  packetTtlMs: number;
+  frameTtlMs: number;
+}
+
+export interface StoreDeps {
+  redis: RedisClient;
+  /** Called with each operation's name and duration, for metrics. */
+  observe?: (op: string, seconds: number) => void;
+}
+
+export interface Store {
+  readonly keys: Keys;
+  readonly redis: RedisClient;
+  ping(): Promise<number>;
+  listContents(offset: number, limit: number): Promise<string[]>;
+  createContent(format: Format): Promise<void>;
+  getFormat(name: string): Promise<Format | null>;
+  updateFormat(format: Format): Promise<void>;
+  deleteContent(name: string): Promise<number>;
+  elementTtlMs(format: Format, kind: ElementKind): number;
+  putElement(name: string, streamIndex: number, kind: ElementKind, meta: ElementMeta, ttlMs: number): Promise<boolean>;
+  getElement(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<ElementMeta | null>;
+  deleteElement(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<boolean>;
+  putPayload(name: string, streamIndex: number, kind: ElementKind, pts: number, data: Buffer, plane: number | 'all', bufSizes?: number[]): Promise<number>;
+  getPayload(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<Payload | null>;
+  query(name: string, streamIndex: number, q: IndexQuery): Promise<StoredElement[]>;
+  writePackets(name: string, packets: readonly PacketWrite[], ttlMs: number): Promise<void>;
+  setRendition(r: Rendition): Promise<void>;
+  deleteRendition(target: string): Promise<boolean>;
+  getRelations(name: string): Promise<Relations>;
+}
+
+function parseMeta(json: string, sizes: string | null | undefined): ElementMeta {
+  const meta = JSON.parse(json) as ElementMeta;
+  if (sizes) (meta as Record<string, unknown>).buf_sizes = JSON.parse(sizes) as number[];
+  return meta;
+}
+
+export function createStore(deps: StoreDeps, config: StoreConfig): Store {
+  const { redis } = deps;
+  const keys = createKeys(config.prefix);
+  defineScripts(redis);
+  const cmd = redis as unknown as ScriptCommands & RedisClient;
+
+  async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (!deps.observe) return fn();
+    const t0 = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      deps.observe(op, Number(process.hrtime.bigint() - t0) / 1e9);
+    }
+  }
+
+  function elementKeys(name: string, s: number, member: string): string[] {
+    return [keys.element(name, s, member), keys.data(name, s, member), keys.index(name, s), keys.expiry(name, s)];
+  }
+
+  async function getFormat(name: string): Promise<Format | null> {
+    const json = await timed('getFormat', () => redis.get(keys.format(name)));
+    return json === null ? null : (JSON.parse(json) as Format);
+  }
+
+  async function requireFormat(name: string): Promise<Format> {
+    const f = await getFormat(name);
+    if (!f) throw notFound(`Content item '${name}' was not found.`);
+    return f;
+  }
+
+  /** Every key a content item owns, from every master (one slot holds them all on a cluster). */
+  async function ownedKeys(name: string): Promise<string[]> {
+    const nodes = 'nodes' in redis && typeof (redis as Cluster).nodes === 'function' && (redis as Cluster).isCluster
+      ? (redis as Cluster).nodes('master')
+      : [redis];
+    const found: string[] = [];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await (node as RedisClient).scan(cursor, 'MATCH', keys.ownedPattern(name), 'COUNT', 1000);
+        cursor = next;
+        found.push(...batch);
+      } while (cursor !== '0');
+    }
+    return found;
+  }
+
+  async function getRelations(name: string): Promise<Relations> {
+    return timed('getRelations', async () => {
+      const [of, targets] = await Promise.all([redis.get(keys.renditionOf(name)), redis.hgetall(keys.renditions(name))]);
+      return {
+        renditionOf: of ? (JSON.parse(of) as Relations['renditionOf']) : null,
+        renditions: Object.entries(targets)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([target, map]) => ({ target, streamMap: JSON.parse(map) as StreamMapping[] })),
+      };
+    });
+  }
+
+  return {
+    keys,
+    redis,
+
+    async ping() {
+      const t0 = process.hrtime.bigint();
+      await redis.ping();
+      return Number(process.hrtime.bigint() - t0) / 1e9;
+    },
+
+    async listContents(offset, limit) {
+      return timed('listContents', async () => {
+        let start = offset;
+        if (start < 0) start = Math.max(0, (await redis.zcard(keys.contents)) + start);
+        if (limit <= 0) return [];
+        return redis.zrange(keys.contents, start, start + limit - 1);
+      });
+    },
+
+    async createContent(format) {
+      await timed('createContent', async () => {
+        const ok = await redis.set(keys.format(format.url), JSON.stringify(format), 'NX');
+        if (ok !== 'OK') throw conflict(`Content item '${format.url}' already exists.`);
+        await redis.zadd(keys.contents, 'NX', Date.now(), format.url);
+      });
+    },
+
+    getFormat,
+
+    async updateFormat(format) {
+      await timed('updateFormat', async () => {
+        const ok = await redis.set(keys.format(format.url), JSON.stringify(format), 'XX');
+        if (ok !== 'OK') throw notFound(`Content item '${format.url}' was not found.`);
+        await redis.zadd(keys.contents, 'NX', Date.now(), format.url);
+      });
+    },
+
+    async deleteContent(name) {
+      return timed('deleteContent', async () => {
+        const relations = await getRelations(name);
+        const owned = await ownedKeys(name);
+        await redis.zrem(keys.contents, name);
+        if (owned.length === 0) return 0;
+        for (let i = 0; i < owned.length; i += 500) await redis.unlink(...owned.slice(i, i + 500));
+        if (relations.renditionOf) await redis.hdel(keys.renditions(relations.renditionOf.source), name);
+        for (const r of relations.renditions) await redis.del(keys.renditionOf(r.target));
+        return owned.length;
+      });
+    },
+
+    elementTtlMs(format, kind) {
+      if (format.ttl && format.ttl > 0) return format.ttl * 1000;
+      return kind === 'packet' ? config.packetTtlMs : config.frameTtlMs;
+    },
+
+    async putElement(name, s, kind, meta, ttlMs) {
+      const member = elementMember(kind, meta.pts);
+      const created = await timed('putElement', () =>
+        cmd.putElement(...elementKeys(name, s, member), member, meta.pts, JSON.stringify(meta), ttlMs, '0', '', ''),
+      );
+      return created === 1;
+    },
+
+    async getElement(name, s, kind, pts) {
+      const [json, sizes] = await timed('getElement', () => redis.hmget(keys.element(name, s, elementMember(kind, pts)), 'json', 'sizes'));
+      return json ? parseMeta(json, sizes) : null;
+    },
+
+    async deleteElement(name, s, kind, pts) {
+      const member = elementMember(kind, pts);
+      return (await timed('deleteElement', () => cmd.deleteElement(...elementKeys(name, s, member), member))) === 1;
+    },
+
+    async putPayload(name, s, kind, pts, data, plane, bufSizes) {
+      const member = elementMember(kind, pts);
+      const sizes = plane === 'all' && bufSizes && bufSizes.length > 1 ? JSON.stringify(bufSizes) : '';
+      const r = await timed('putPayload', () =>
+        cmd.putPayload(keys.element(name, s, member), keys.data(name, s, member), data, plane === 'all' ? -1 : plane, sizes),
+      );
+      if (r === -1) throw notFound(`Metadata for ${member} must exist before its payload is written: PUT the metadata first.`);
+      if (r === -2) throw new BeamError('BEAM_ERR_BAD_REQUEST', `Plane ${String(plane)} of ${member} does not exist: write the whole payload (with Beam-Buf-Sizes) first.`);
+      return r;
+    },
+
+    async getPayload(name, s, kind, pts) {
+      const member = elementMember(kind, pts);
+      const [data, sizes] = await timed('getPayload', async () => {
+        const res = await redis.multi().getBuffer(keys.data(name, s, member)).hget(keys.element(name, s, member), 'sizes').exec();
+        return [res?.[0]?.[1] as Buffer | null, res?.[1]?.[1] as string | null];
+      });
+      if (!data) return null;
+      return { data, bufSizes: sizes ? (JSON.parse(sizes) as number[]) : null };
+    },
+
+    async query(name, s, q) {
+      const args: (string | number)[] = [keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), q.mode];
+      switch (q.mode) {
+        case 'score':
+          args.push(q.min, q.max, q.offset, q.limit);
+          break;
+        case 'rank':
+          args.push(q.from, q.to, q.offset, q.limit);
+          break;
+        case 'near':
+        case 'atOrBefore':
+          args.push(q.pts);
+          break;
+        case 'after':
+        case 'before':
+          args.push(q.pts, q.n);
+          break;
+      }
+      const flat = await timed('query', () => cmd.queryIndex(...args));
+      const out: StoredElement[] = [];
+      for (let i = 0; i + 2 < flat.length; i += 3) {
+        out.push({ member: flat[i] as string, meta: parseMeta(flat[i + 1] as string, flat[i + 2]) });
+      }
+      return out;
+    },
+
+    async writePackets(name, packets, ttlMs) {
+      if (packets.length === 0) return;
+      if (!(ttlMs > 0)) throw new Error('writePackets needs a time-to-live > 0: live packets must expire with the DVR window');
+      await timed('writePackets', async () => {
+        const byStream = new Map<number, (string | number)[]>();
+        const tx = redis.multi();
+        for (const w of packets) {
+          const member = elementMember('packet', w.meta.pts);
+          tx.set(keys.data(name, w.streamIndex, member), w.data, 'PX', ttlMs);
+          let triples = byStream.get(w.streamIndex);
+          if (!triples) byStream.set(w.streamIndex, (triples = []));
+          triples.push(member, w.meta.pts, JSON.stringify(w.meta));
+        }
+        const txc = tx as unknown as ScriptCommands;
+        for (const [s, triples] of byStream) {
+          void txc.addPackets(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), ttlMs, ...triples);
+        }
+        const res = await tx.exec();
+        const failed = res?.find(([err]) => err);
+        if (failed?.[0]) throw failed[0];
+      });
+    },
+
+    async setRendition(r) {
+      await timed('setRendition', async () => {
+        await requireFormat(r.target);
+        await requireFormat(r.source);
+        const previous = (await getRelations(r.target)).renditionOf;
+        if (previous && previous.source !== r.source) await redis.hdel(keys.renditions(previous.source), r.target);
+        await redis.hset(keys.renditions(r.source), r.target, JSON.stringify(r.streamMap));
+        await redis.set(keys.renditionOf(r.target), JSON.stringify({ source: r.source, streamMap: r.streamMap }));
+      });
+    },
+
+    async deleteRendition(target) {
+      return timed('deleteRendition', async () => {
+        const current = (await getRelations(target)).renditionOf;
+        if (!current) return false;
+        await redis.hdel(keys.renditions(current.source), target);
+        await redis.del(keys.renditionOf(target));
+        return true;
+      });
+    },
+
+    getRelations,
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * `npm run bench [name …]`: runs the benches (all by default) and prints ours vs reference side by side.
+ */
+
+import { renderRows, type Bench, type BenchRow } from './harness';
+import { storeWriteBench } from './store-write';
+
+const BENCHES: Bench[] = [storeWriteBench];
+
+async function main(names: string[]): Promise<void> {
+  const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+  if (chosen.length === 0) throw new Error(`unknown bench: ${names.join(', ')}; available: ${BENCHES.map((b) => b.name).join(', ')}`);
+  const rows: BenchRow[] = [];
+  for (const b of chosen) {
+    process.stderr.write(`running ${b.name}: ${b.description}\n`);
+    rows.push(...(await b.run()));
+  }
+  process.stdout.write('\n' + renderRows(rows) + '\n');
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});

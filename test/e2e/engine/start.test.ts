@@ -1,0 +1,111 @@
+/**
+ * The real process as a new user starts it (`node dist/beamline.js`, what `npm start` runs after set-up):
+ * embedded redis-server, the README's curl flow over real HTTP, bad configuration stopping start-up with a
+ * message naming the field, and a clean SIGTERM shutdown that leaves no redis-server behind.
+ */
+
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { exitOf, freePort, waitForOutput } from '../../helpers/process';
+
+const ENTRY = resolve(__dirname, '../../../beamline.js');
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+
+after(() => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function start(args: string[], env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [ENTRY, ...args], {
+    env: { PATH: process.env.PATH ?? '', BEAM_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  return child;
+}
+
+describe('beamline process', () => {
+  it('starts with an embedded redis, serves the README flow, and shuts down cleanly', { timeout: 60000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-e2e-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir });
+    const banner = await waitForOutput(child, /Beamline is running[\s\S]*write auth/, 20000);
+    assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/beams/`));
+    assert.match(banner, /embedded redis-server/);
+    const base = `http://127.0.0.1:${port}`;
+
+    const created = await fetch(`${base}/beams/`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ url: 'newswatch_live', streams: [{ time_base: [1, 25], codecpar: { codec_type: 'video', name: 'h264' } }] }),
+    });
+    assert.equal(created.status, 201);
+    assert.equal(created.headers.get('location'), '/beams/newswatch_live');
+    for (let pts = 0; pts < 40; pts++) {
+      const r = await fetch(`${base}/beams/newswatch_live/video/packet_${pts}`, {
+        method: 'PUT', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'Packet', pts, dts: pts, size: 2, duration: 1, flags: { KEY: pts % 25 === 0 } }),
+      });
+      assert.ok(r.status === 201, `PUT packet_${pts}: ${r.status}`);
+    }
+    const payload = await fetch(`${base}/beams/newswatch_live/video/packet_35/data`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([7, 8]) });
+    assert.equal(payload.status, 200);
+    const latest = await fetch(`${base}/beams/newswatch_live/video/latest`, { redirect: 'manual' });
+    assert.equal(latest.status, 302);
+    assert.equal(latest.headers.get('location'), '/beams/newswatch_live/stream_0/packet_39');
+    const followed = (await (await fetch(`${base}/beams/newswatch_live/video/latest`)).json()) as { pts: number };
+    assert.equal(followed.pts, 39);
+    const range = (await (await fetch(`${base}/beams/newswatch_live/video/1.2s-1.4s`)).json()) as { pts: number }[];
+    assert.deepEqual(range.map((p) => p.pts), [30, 31, 32, 33, 34, 35]);
+    assert.deepEqual([...new Uint8Array(await (await fetch(`${base}/beams/newswatch_live/video/packet_35.raw`)).arrayBuffer())], [7, 8]);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+
+    const socket = join(dir, 'redis.sock');
+    child.kill('SIGTERM');
+    assert.equal(await exitOf(child, 15000), 0);
+    let left = '';
+    try {
+      left = execFileSync('pgrep', ['-f', `redis-server.*${socket}`]).toString();
+    } catch {
+      left = '';
+    }
+    assert.equal(left.trim(), '', 'no redis-server left running');
+  });
+
+  it('a config file given on the command line is merged (npm start -- my_config.json)', { timeout: 30000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-e2e-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const cfg = join(dir, 'my_config.json');
+    writeFileSync(cfg, JSON.stringify({ app: { port, host: '127.0.0.1', apiToken: 'tok' }, redis: { dataDir: dir } }));
+    const child = start([cfg], {});
+    await waitForOutput(child, /write auth:\s+on/, 20000);
+    const denied = await fetch(`http://127.0.0.1:${port}/beams/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(denied.status, 401);
+    child.kill('SIGINT');
+    assert.equal(await exitOf(child, 15000), 0);
+  });
+
+  const badStarts: [string, string[], Record<string, string>, RegExp][] = [
+    ['a bad port names the field and variable', [], { BEAM_APP_PORT: 'http' }, /app\.port = "http" \(from BEAM_APP_PORT\); expected an integer port/],
+    ['a missing config file names the file', ['/nonexistent/my_config.json'], {}, /Cannot read configuration file \/nonexistent\/my_config\.json/],
+    ['an unreachable Redis says where', [], { BEAM_REDIS_URL: 'redis://127.0.0.1:1' }, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/],
+    ['a bad Redis URL says the expected form', [], { BEAM_REDIS_URL: 'mysql://x' }, /expected redis:\/\//],
+  ];
+  for (const [name, args, env, pattern] of badStarts) {
+    it(`start-up stops: ${name}`, { timeout: 30000 }, async () => {
+      const child = start(args, env);
+      let out = '';
+      child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      assert.equal(await exitOf(child, 20000), 1);
+      assert.match(out, pattern);
+    });
+  }
+});

@@ -1,0 +1,68 @@
+/** The store module on its own (no HTTP), as ingest and the packager use it. */
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { createStore, type Store } from '../../../engine/store/store';
+import { packetMetaOf } from '../../../engine/model/media';
+import { validateFormat } from '../../../engine/model/content';
+
+let redis: TestRedis;
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await redis.close();
+});
+
+function newStore(ttlMs = 60000): Store {
+  return createStore({ redis: redis.connect() }, { prefix: uniquePrefix(), packetTtlMs: ttlMs, frameTtlMs: ttlMs });
+}
+
+describe('batch packet writes (ingest)', () => {
+  it('writes metadata, payload and index for many packets in one round trip', async () => {
+    const store = newStore();
+    await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }, { codecpar: { codec_type: 'audio' } }] }, 'ch'));
+    const packets = Array.from({ length: 500 }, (_, i) => {
+      const p = { streamIndex: i % 2, pts: i * 1800, dts: i * 1800, duration: 1800, keyframe: i % 50 === 0, data: Buffer.alloc(100 + i, i % 256) };
+      return { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
+    });
+    const before = Number((await redis.connect().info('stats')).match(/total_commands_processed:(\d+)/)?.[1]);
+    await store.writePackets('ch', packets, 60000);
+    const els = await store.query('ch', 0, { mode: 'rank', from: 0, to: -1, offset: 0, limit: 1000 });
+    assert.equal(els.length, 250);
+    assert.equal(els[0]?.meta.pts, 0);
+    const payload = await store.getPayload('ch', 1, 'packet', 1800);
+    assert.equal(payload?.data.length, 101);
+    assert.ok(before > 0);
+  });
+
+  it('payloads and metadata carry the TTL', async () => {
+    const store = newStore();
+    await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, 'ttl'));
+    const p = { streamIndex: 0, pts: 1, dts: 1, duration: 1, keyframe: true, data: Buffer.from('x') };
+    await store.writePackets('ttl', [{ streamIndex: 0, meta: packetMetaOf(p), data: p.data }], 5000);
+    const ttlMeta = await store.redis.pttl(store.keys.element('ttl', 0, 'packet_1'));
+    const ttlData = await store.redis.pttl(store.keys.data('ttl', 0, 'packet_1'));
+    assert.ok(ttlMeta > 4000 && ttlMeta <= 5000, String(ttlMeta));
+    assert.ok(ttlData > 4000 && ttlData <= 5000, String(ttlData));
+    assert.ok((await store.redis.pttl(store.keys.index('ttl', 0))) > 4000);
+  });
+});
+
+describe('delete content', () => {
+  it('removes every key the content owns and nothing of another content', async () => {
+    const store = newStore();
+    for (const name of ['a', 'a*b']) {
+      await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, name));
+      const p = { streamIndex: 0, pts: 5, dts: 5, duration: 1, keyframe: true, data: Buffer.from('x') };
+      await store.writePackets(name, [{ streamIndex: 0, meta: packetMetaOf(p), data: p.data }], 60000);
+    }
+    const removed = await store.deleteContent('a*b');
+    assert.equal(removed, 5);
+    const left = await store.redis.keys(`${store.keys.prefix}:*`);
+    assert.ok(left.every((k) => !k.includes('{a*b}')), left.join());
+    assert.ok(left.includes(store.keys.format('a')));
+    assert.deepEqual(await store.listContents(0, 10), ['a']);
+  });
+});

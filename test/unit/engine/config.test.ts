@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, DEFAULTS, effectiveRedisUrl, loadConfig, mergeConfig } from '../../../engine/config/config';
+import { parseRedisUrl } from '../../../engine/store/redis-connection';
+import { parseCli } from '../../../beamline';
+
+describe('config merge (as the original engine)', () => {
+  it('objects merge, scalars replace, null deletes', () => {
+    const out = mergeConfig({ a: { x: 1, y: 2 }, jobs: { r1: { q: 1 }, r2: { q: 2 } } }, { a: { y: 3 }, jobs: { r1: null } });
+    assert.deepEqual(out, { a: { x: 1, y: 3 }, jobs: { r2: { q: 2 } } });
+  });
+});
+
+describe('loadConfig', () => {
+  it('defaults', () => {
+    const c = loadConfig(null, {});
+    assert.equal(c.app.port, 8080);
+    assert.equal(c.srt.port, 9000);
+    assert.equal(c.rtmp.port, 1935);
+    assert.equal(c.redis.url, null);
+    assert.equal(c.app.apiToken, null);
+  });
+  it('file overrides defaults, env overrides file', () => {
+    const c = loadConfig({ app: { port: 9999 }, redis: { port: 9876, host: '10.1.1.1', password: 'auth' } }, { BEAM_APP_PORT: '8008' });
+    assert.equal(c.app.port, 8008);
+    assert.equal(c.redis.port, 9876);
+    assert.equal(effectiveRedisUrl(c.redis), 'redis://:auth@10.1.1.1:9876/0');
+  });
+  it('the original BEAM_TEST_* names work with NODE_ENV=test and win over BEAM_*', () => {
+    const c = loadConfig(null, { NODE_ENV: 'test', BEAM_TEST_APP_PORT: '8008', BEAM_APP_PORT: '7000', BEAM_DEV_APP_PORT: '6000' });
+    assert.equal(c.app.port, 8008);
+  });
+  it('BEAM_DEV_* applies when NODE_ENV is unset', () => assert.equal(loadConfig(null, { BEAM_DEV_REDIS_PREPEND: 'x' }).redis.prepend, 'x'));
+  it('BEAM_PROD_* applies in production', () => assert.equal(loadConfig(null, { NODE_ENV: 'production', BEAM_PROD_REDIS_DB: '3' }).redis.db, 3));
+  it('booleans and nulls from env', () => {
+    const c = loadConfig(null, { BEAM_REDIS_PERSISTENCE: 'yes', BEAM_API_TOKEN: 's3cret', BEAM_REDIS_URL: 'redis://h:1' });
+    assert.equal(c.redis.persistence, true);
+    assert.equal(c.app.apiToken, 's3cret');
+    assert.equal(c.redis.url, 'redis://h:1');
+  });
+  it('a rule set to null in a file is removed', () => {
+    const base = { jobs: { jpeg: { method: 'GET', pathPattern: '^/x$', queue: 'q', function: 'f' } } };
+    assert.ok(loadConfig(base, {}).jobs.jpeg);
+    assert.equal(loadConfig(mergeConfig(base, { jobs: { jpeg: null } }), {}).jobs.jpeg, undefined);
+  });
+  const bad: [string, Record<string, unknown> | null, NodeJS.ProcessEnv, RegExp][] = [
+    ['port not a number names the field and variable', null, { BEAM_APP_PORT: 'eighty' }, /app\.port .*BEAM_APP_PORT.*integer port/],
+    ['port out of range', { app: { port: 70000 } }, {}, /app\.port = 70000 .*config file/],
+    ['bad log level', null, { BEAM_LOG_LEVEL: 'loud' }, /app\.logLevel/],
+    ['bad prefix', null, { BEAM_REDIS_PREPEND: 'a b' }, /redis\.prepend/],
+    ['bad boolean', null, { BEAM_REDIS_PERSISTENCE: 'maybe' }, /redis\.persistence.*true or false/],
+    ['removed required field', { app: { port: null } }, {}, /app\.port is missing/],
+    ['bad rule regex', { jobs: { r: { method: 'GET', pathPattern: '(', queue: 'q', function: 'f' } } }, {}, /jobs\.r\.pathPattern/],
+    ['rule without queue', { jobs: { r: { method: 'GET', pathPattern: 'x', function: 'f' } } }, {}, /jobs\.r\.queue/],
+    ['bad public URL', null, { BEAM_PUBLIC_URL: 'ftp://x' }, /app\.publicUrl/],
+  ];
+  for (const [name, file, env, re] of bad) {
+    it(`rejects: ${name}`, () => assert.throws(() => loadConfig(file, env), (e: unknown) => e instanceof ConfigError && re.test((e as Error).message)));
+  }
+  it('does not mutate the defaults', () => {
+    loadConfig({ app: { port: 1 } }, {});
+    assert.equal(DEFAULTS.app.port, 8080);
+  });
+});
+
+describe('redis URLs', () => {
+  it('single', () => assert.deepEqual(parseRedisUrl('redis://h:6379/2'), { kind: 'single', urls: ['redis://h:6379/2'] }));
+  it('tls', () => assert.equal(parseRedisUrl('rediss://h:6380').kind, 'single'));
+  it('unix socket', () => assert.equal(parseRedisUrl('unix:///tmp/r.sock').kind, 'single'));
+  it('cluster list', () => assert.deepEqual(parseRedisUrl('redis://a:1, redis://b:2').urls, ['redis://a:1', 'redis://b:2']));
+  for (const bad of ['', 'http://h', 'not a url', 'unix:///a,redis://b:1']) {
+    it(`rejects ${JSON.stringify(bad)}`, () => assert.throws(() => parseRedisUrl(bad), /redis\.url/));
+  }
+});
+
+describe('command line', () => {
+  it('config file and roles', () => {
+    const c = parseCli(['my_config.json', '--roles', 'engine,ingest']);
+    assert.equal(c.configFile, 'my_config.json');
+    assert.deepEqual([...c.roles], ['engine', 'ingest']);
+  });
+  it('all roles by default', () => assert.equal(parseCli([]).roles.size, 3));
+  it('--roles=all', () => assert.equal(parseCli(['--roles=all']).roles.size, 3));
+  it('unknown role', () => assert.throws(() => parseCli(['--roles', 'chef']), /unknown role/));
+  it('two config files', () => assert.throws(() => parseCli(['a.json', 'b.json']), /only one/));
+  it('unknown option', () => assert.throws(() => parseCli(['--verbose']), /unknown option/));
+});

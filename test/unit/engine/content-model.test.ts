@@ -1,0 +1,130 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseStreamName, selectStream } from '../../../engine/model/stream-name';
+import { validateContentName, validateElement, validateFormat, validateRenditionBody } from '../../../engine/model/content';
+import { parseBufSizes, parsePaging, selectPlane } from '../../../engine/api/beams';
+import { createKeys } from '../../../engine/store/keys';
+import { BeamError } from '../../../engine/model/errors';
+import type { Stream } from '../../../engine/model/media';
+
+const isBeam400 = (e: unknown) => e instanceof BeamError && e.statusCode === 400;
+
+const streams: Stream[] = [
+  { index: 0, time_base: [1, 90000], codecpar: { codec_type: 'video' } },
+  { index: 1, time_base: [1, 48000], codecpar: { codec_type: 'audio' } },
+  { index: 2, time_base: [1, 48000], codecpar: { codec_type: 'audio' } },
+];
+
+describe('stream names', () => {
+  const cases: [string, number | undefined][] = [
+    ['stream_0', 0], ['0', 0], ['stream_2', 2], ['2.json', 2], ['video', 0], ['video.json', 0], ['video_0', 0],
+    ['audio', 1], ['audio_0', 1], ['audio_1', 2], ['audio_2', undefined], ['default', 0], ['stream_9', undefined], ['subtitle', undefined],
+  ];
+  for (const [name, index] of cases) {
+    it(`${name} → ${String(index)}`, () => assert.equal(selectStream(streams, parseStreamName(name))?.index, index));
+  }
+  it('default falls back to the first stream when there is no video', () => {
+    assert.equal(selectStream(streams.slice(1), parseStreamName('default'))?.index, 1);
+  });
+  for (const bad of ['stream_', 'vid', 'stream_-1', 'audio_x', '01', '9999999']) {
+    it(`rejects ${bad}`, () => assert.throws(() => parseStreamName(bad), isBeam400));
+  }
+});
+
+describe('content names', () => {
+  for (const ok of ['newswatch_20190312', 'a', 'channel-1', 'x.y:z', '0a1b2c3d-1234-4abc-8def-0123456789ab']) {
+    it(`accepts ${ok}`, () => assert.equal(validateContentName(ok), ok));
+  }
+  for (const bad of ['', 'has space', 'brace{tag}', 'slash/y', 'name.json', '-leading', 'x'.repeat(201), 'new\nline', 'ünïcode']) {
+    it(`rejects ${JSON.stringify(bad).slice(0, 30)}`, () => assert.throws(() => validateContentName(bad), isBeam400));
+  }
+  it('rejects non-strings', () => assert.throws(() => validateContentName(42), isBeam400));
+});
+
+describe('formats', () => {
+  it('fills index, type and time base, keeps extra fields', () => {
+    const f = validateFormat({ streams: [{ codecpar: { codec_type: 'video', name: 'h264' } }], metadata: { title: 't' } }, 'n');
+    assert.equal(f.type, 'format');
+    assert.equal(f.url, 'n');
+    assert.deepEqual(f.streams[0]?.time_base, [1, 90000]);
+    assert.equal(f.streams[0]?.index, 0);
+    assert.equal(f.ttl, 0);
+  });
+  it('a format with iformat is a demuxer, with oformat a muxer', () => {
+    assert.equal(validateFormat({ iformat: { name: 'mpegts' } }, 'n').type, 'demuxer');
+    assert.equal(validateFormat({ oformat: { name: 'mp4' } }, 'n').type, 'muxer');
+  });
+  const bad: [string, unknown][] = [
+    ['not an object', [1]],
+    ['url differs from the path', { url: 'other' }],
+    ['streams not an array', { streams: {} }],
+    ['bad codec_type', { streams: [{ codecpar: { codec_type: 'smell' } }] }],
+    ['no codecpar', { streams: [{}] }],
+    ['zero time base', { streams: [{ time_base: [1, 0], codecpar: { codec_type: 'video' } }] }],
+    ['index out of order', { streams: [{ index: 3, codecpar: { codec_type: 'video' } }] }],
+    ['negative ttl', { ttl: -1 }],
+    ['metadata not an object', { metadata: 'x' }],
+  ];
+  for (const [name, body] of bad) {
+    it(`rejects ${name} naming the field`, () => assert.throws(() => validateFormat(body, 'n'), (e: unknown) => isBeam400(e) && /'[a-z_\[\]0-9.]+'/.test((e as Error).message)));
+  }
+});
+
+describe('media element metadata', () => {
+  it('packet defaults, merged flags, and pts from the path', () => {
+    const m = validateElement({ type: 'Packet', size: 4, flags: { KEY: true } }, 'packet', 100, 0);
+    assert.equal(m.pts, 100);
+    assert.deepEqual((m as { flags: object }).flags, { KEY: true, CORRUPT: false, DISCARD: false, TRUSTED: false, DISPOSABLE: false });
+    assert.equal((m as { dts: number }).dts, 100);
+  });
+  const bad: [string, unknown, 'packet' | 'frame'][] = [
+    ['type mismatch', { type: 'Frame' }, 'packet'],
+    ['pts mismatch', { pts: 5 }, 'packet'],
+    ['non-integer size', { size: 'big' }, 'packet'],
+    ['stream index mismatch', { stream_index: 3 }, 'frame'],
+    ['array body', [], 'packet'],
+    ['flags not an object', { flags: true }, 'packet'],
+  ];
+  for (const [name, body, kind] of bad) it(`rejects ${name}`, () => assert.throws(() => validateElement(body, kind, 100, 0), isBeam400));
+});
+
+describe('rendition bodies', () => {
+  it('accepts a stream map with one or many sources', () => {
+    const r = validateRenditionBody({ source: 'src', streamMap: [{ target: 0, source: 0 }, { target: 1, source: [2, 3] }] }, 'tgt');
+    assert.deepEqual(r.streamMap, [{ target: 0, source: [0] }, { target: 1, source: [2, 3] }]);
+  });
+  it('rejects a self rendition', () => assert.throws(() => validateRenditionBody({ source: 'a' }, 'a'), isBeam400));
+  it('rejects a bad map', () => assert.throws(() => validateRenditionBody({ source: 'a', streamMap: [{ target: -1, source: 0 }] }, 'b'), isBeam400));
+});
+
+describe('paging', () => {
+  it('defaults', () => assert.deepEqual(parsePaging({}, 10, 100), { offset: 0, limit: 10 }));
+  it('start is another name for offset', () => assert.deepEqual(parsePaging({ start: '3' }, 10, 100), { offset: 3, limit: 10 }));
+  it('negative offset', () => assert.deepEqual(parsePaging({ offset: '-2', limit: '5' }, 10, 100), { offset: -2, limit: 5 }));
+  for (const q of [{ limit: '0' }, { limit: 'x' }, { offset: '1.5' }, { limit: '101' }, { offset: ['1', '2'] }, { offset: '99999999999999999999' }]) {
+    it(`rejects ${JSON.stringify(q)}`, () => assert.throws(() => parsePaging(q, 10, 100), isBeam400));
+  }
+});
+
+describe('planes', () => {
+  const data = Buffer.from('aaabbc');
+  it('Beam-Buf-Sizes parse', () => assert.deepEqual(parseBufSizes('[3,2,1]', 6), [3, 2, 1]));
+  it('Beam-Buf-Sizes must add up', () => assert.throws(() => parseBufSizes('[3,2]', 6), isBeam400));
+  it('Beam-Buf-Sizes must be JSON', () => assert.throws(() => parseBufSizes('3,2,1]', 6), isBeam400));
+  it('selects planes', () => {
+    assert.equal(selectPlane(data, [3, 2, 1], 1)?.toString(), 'bb');
+    assert.equal(selectPlane(data, [3, 2, 1], 'all')?.toString(), 'aaabbc');
+    assert.equal(selectPlane(data, null, 0)?.toString(), 'aaabbc');
+    assert.equal(selectPlane(data, [3, 2, 1], 3), null);
+  });
+});
+
+describe('key schema', () => {
+  const k = createKeys('beam');
+  it('tags every content key with the content hash tag', () => {
+    for (const key of [k.format('c'), k.index('c', 0), k.expiry('c', 1), k.element('c', 0, 'packet_1'), k.data('c', 0, 'packet_1'), k.events('c')]) {
+      assert.match(key, /^beam:\{c\}:/);
+    }
+  });
+  it('escapes glob characters in the owned-keys pattern', () => assert.equal(k.ownedPattern('a*b'), 'beam:{a\\*b}:*'));
+});

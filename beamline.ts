@@ -12,6 +12,9 @@ import { ConfigError, loadConfig, readConfigFile, type BeamConfig } from './engi
 import { buildApp } from './engine/api/app';
 import { createEngineMetrics } from './engine/api/metrics';
 import { createEngineRuntime } from './engine/runtime';
+import { channelsPlugin } from './engine/api/channels';
+import { createChannelStore } from './engine/store/channel-store';
+import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -84,7 +87,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const metrics = createEngineMetrics();
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
   const app = cli.roles.has('engine')
-    ? await buildApp({ store: runtime.store, metrics, log }, { ...config.app })
+    ? await buildApp(
+        {
+          store: runtime.store,
+          metrics,
+          log,
+          plugins: [
+            (scope) =>
+              channelsPlugin(scope, {
+                deps: { channels: createChannelStore({ redis: runtime.redis, keys: runtime.store.keys }), store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },
+                config: { publicUrl: config.app.publicUrl, srtPort: config.srt.port, rtmpPort: config.rtmp.port },
+              }),
+          ],
+        },
+        { ...config.app },
+      )
     : null;
 
   let stopping = false;

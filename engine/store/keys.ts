@@ -12,6 +12,16 @@
  *   <p>:{c}:rendition_of               string: JSON {source, streamMap} when c is a rendition
  *   <p>:{c}:renditions                 hash: target name → streamMap JSON
  *   <p>:{c}:events                     stream: typed events (segment:opened, part:ready, …)
+ *   <p>:{c}:segments                   sorted set: segment records (JSON), score = segment index
+ *   <p>:{c}:segtime                    sorted set: segment indexes, score = wall-clock start (ms), for catch-up
+ *   <p>:{c}:parts                      sorted set: LL-HLS part records (JSON), score = segment × 1000 + part
+ *   <p>:{c}:timeline                   string: the timestamp normaliser's state between publisher sessions
+ *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
+ *                                      content item of a channel does not delete the channel)
+ *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
+ *   <p>:channels                       set: channel names
+ *   <p>:channel-keys                   hash: stream key → channel name
+ *   <p>:channels:changed               pub/sub channel: a channel's settings changed (message = name)
  *   <p>:{c}:*                          everything a content item owns (used by delete)
  */
 
@@ -26,6 +36,15 @@ export interface Keys {
   renditionOf(content: string): string;
   renditions(content: string): string;
   events(content: string): string;
+  segments(content: string): string;
+  segtime(content: string): string;
+  parts(content: string): string;
+  timeline(content: string): string;
+  channel(name: string): string;
+  status(name: string): string;
+  channels: string;
+  channelKeys: string;
+  channelsChanged: string;
   /** A SCAN MATCH pattern for every key the content owns (glob characters escaped). */
   ownedPattern(content: string): string;
 }
@@ -49,6 +68,15 @@ export function createKeys(prefix: string): Keys {
     renditionOf: (c) => `${base(c)}:rendition_of`,
     renditions: (c) => `${base(c)}:renditions`,
     events: (c) => `${base(c)}:events`,
+    segments: (c) => `${base(c)}:segments`,
+    segtime: (c) => `${base(c)}:segtime`,
+    parts: (c) => `${base(c)}:parts`,
+    timeline: (c) => `${base(c)}:timeline`,
+    channel: (c) => `${prefix}:chan:{${c}}`,
+    status: (c) => `${prefix}:chan:{${c}}:status`,
+    channels: `${prefix}:channels`,
+    channelKeys: `${prefix}:channel-keys`,
+    channelsChanged: `${prefix}:channels:changed`,
     ownedPattern: (c) => `${prefix.replace(GLOB_SPECIAL, '\\$&')}:{${c.replace(GLOB_SPECIAL, '\\$&')}}:*`,
   };
 }

@@ -1,0 +1,101 @@
+/**
+ * The channel API: create, list, read, change, delete channels and rotate their stream keys. Answers
+ * carry paste-ready encoder settings (OBS, Larix, RTMP) and playback URLs. Addresses come from
+ * app.publicUrl when set, else from the Host the operator used to reach this server.
+ */
+
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { notFound } from '../model/errors';
+import {
+  applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName,
+  type Channel, type ChannelStatus, type LadderValidator, type Rung,
+} from '../model/channel';
+import type { ChannelStore } from '../store/channel-store';
+import type { Store } from '../store/store';
+import { requireBody } from './body';
+
+export interface ChannelApiConfig {
+  publicUrl: string | null;
+  srtPort: number;
+  rtmpPort: number;
+}
+
+export interface ChannelApiDeps {
+  channels: ChannelStore;
+  store: Store;
+  validateLadder: LadderValidator;
+  defaultLadder: Rung[];
+}
+
+/** Pure: base URL and ingest host for a request. */
+export function addressesFor(publicUrl: string | null, hostHeader: string | undefined, protocol: string): { httpBase: string; ingestHost: string } {
+  if (publicUrl) return { httpBase: publicUrl, ingestHost: new URL(publicUrl).hostname };
+  const host = hostHeader && /^[A-Za-z0-9.:[\]-]+$/.test(hostHeader) ? hostHeader : 'localhost';
+  const hostname = host.startsWith('[') ? host.slice(0, host.indexOf(']') + 1) : host.split(':')[0] as string;
+  return { httpBase: `${protocol}://${host}`, ingestHost: hostname };
+}
+
+export async function channelsPlugin(app: FastifyInstance, opts: { deps: ChannelApiDeps; config: ChannelApiConfig }): Promise<void> {
+  const { channels, store, validateLadder, defaultLadder } = opts.deps;
+  const { config } = opts;
+
+  function view(req: FastifyRequest, ch: Channel, status: ChannelStatus) {
+    const { httpBase, ingestHost } = addressesFor(config.publicUrl, req.headers.host, req.protocol);
+    return {
+      ...ch,
+      state: status.state,
+      status,
+      ingest: ingestSettings(ch, { httpBase, ingestHost, srtPort: config.srtPort, rtmpPort: config.rtmpPort }),
+      playback: playbackUrls(ch.name, httpBase),
+    };
+  }
+
+  async function load(raw: string): Promise<Channel> {
+    const name = validateChannelName(raw);
+    const ch = await channels.get(name);
+    if (!ch) throw notFound(`Channel '${name}' was not found.`);
+    return ch;
+  }
+
+  app.post('/api/channels', async (req, reply) => {
+    const ch = createChannel(requireBody(req, 'json'), validateLadder, defaultLadder);
+    await channels.create(ch);
+    return reply.code(201).header('Location', `/api/channels/${ch.name}`).send(view(req, ch, await channels.status(ch.name)));
+  });
+
+  app.get('/api/channels', async (req) => {
+    const list = await channels.list();
+    const statuses = await channels.statuses(list.map((c) => c.name));
+    return list.map((c, i) => view(req, c, statuses[i] as ChannelStatus));
+  });
+
+  app.get<{ Params: { name: string } }>('/api/channels/:name', async (req) => {
+    const ch = await load(req.params.name);
+    return view(req, ch, await channels.status(ch.name));
+  });
+
+  app.patch<{ Params: { name: string } }>('/api/channels/:name', async (req) => {
+    const ch = await load(req.params.name);
+    const next = applyPatch(ch, requireBody(req, 'json'), validateLadder);
+    await channels.update(ch, next);
+    return view(req, next, await channels.status(ch.name));
+  });
+
+  app.post<{ Params: { name: string } }>('/api/channels/:name/key', async (req) => {
+    const ch = await load(req.params.name);
+    const next = { ...ch, streamKey: newStreamKey(), updatedAt: new Date().toISOString() };
+    await channels.update(ch, next);
+    return view(req, next, await channels.status(ch.name));
+  });
+
+  app.delete<{ Params: { name: string } }>('/api/channels/:name', async (req, reply) => {
+    const ch = await load(req.params.name);
+    await channels.remove(ch);
+    if (await store.getFormat(ch.name)) {
+      const { renditions } = await store.getRelations(ch.name);
+      for (const r of renditions) await store.deleteContent(r.target);
+      await store.deleteContent(ch.name);
+    }
+    return reply.code(204).send();
+  });
+}

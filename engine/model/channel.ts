@@ -1,0 +1,196 @@
+/**
+ * Pure channel model: validation of create/patch bodies, stream keys, and the paste-ready ingest and
+ * playback settings an operator gets back.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { BeamError } from './errors';
+
+export type ChannelState = 'idle' | 'live' | 'reconnecting';
+
+/** One rung of an ABR ladder (validated by the transcoders' ladder module, injected into the API). */
+export interface Rung {
+  name: string;
+  width: number;
+  height: number;
+  videoBitrate: number;
+  maxBitrate?: number;
+  profile?: string;
+  fps?: number;
+}
+
+export interface Channel {
+  name: string;
+  streamKey: string;
+  passphrase: string | null;
+  dvrWindowSeconds: number;
+  reconnectWindowSeconds: number;
+  lowLatency: boolean;
+  ladder: Rung[];
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ChannelStatus {
+  state: ChannelState;
+  since: string;
+  lastConnectedAt: string | null;
+  lastDisconnectedAt: string | null;
+  reconnects: number;
+  /** Ingest diagnostics, written by the publish session every few seconds. */
+  ingest: Record<string, unknown> | null;
+}
+
+export const CHANNEL_DEFAULTS = { dvrWindowSeconds: 3600, reconnectWindowSeconds: 30, lowLatency: true } as const;
+
+const RE_CHANNEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+function bad(message: string): BeamError {
+  return new BeamError('BEAM_ERR_BAD_REQUEST', message);
+}
+
+export function validateChannelName(name: unknown): string {
+  if (typeof name !== 'string' || !RE_CHANNEL.test(name)) {
+    throw bad(`Invalid channel name ${typeof name === 'string' ? `'${name.slice(0, 64)}'` : String(name)}: use 1-64 lowercase letters, digits, _ or -, starting with a letter or digit.`);
+  }
+  return name;
+}
+
+/** A random stream key of 192 bits, URL- and streamid-safe. */
+export function newStreamKey(): string {
+  return randomBytes(24).toString('base64url');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function intIn(v: unknown, field: string, min: number, max: number): number {
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) throw bad(`'${field}' must be a whole number from ${min} to ${max}.`);
+  return v as number;
+}
+
+function passphraseOf(v: unknown): string | null {
+  if (v === null || v === undefined || v === '') return null;
+  if (typeof v !== 'string' || v.length < 10 || v.length > 79 || /[\x00-\x1f\x7f]/.test(v)) {
+    throw bad("'passphrase' must be 10 to 79 printable characters (SRT's limits), or null for none.");
+  }
+  return v;
+}
+
+export type LadderValidator = (ladder: unknown) => Rung[];
+
+const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'ladder'] as const;
+
+/** Validate a POST /api/channels body into a new channel. */
+export function createChannel(body: unknown, validateLadder: LadderValidator, defaultLadder: Rung[], now = new Date()): Channel {
+  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?}.');
+  const unknown = Object.keys(body).filter((k) => k !== 'name' && !(EDITABLE as readonly string[]).includes(k));
+  if (unknown.length) throw bad(`Unknown channel field(s): ${unknown.join(', ')}.`);
+  const at = now.toISOString();
+  return applyPatch(
+    {
+      name: validateChannelName(body.name),
+      streamKey: newStreamKey(),
+      passphrase: null,
+      ...CHANNEL_DEFAULTS,
+      ladder: defaultLadder,
+      createdAt: at,
+      updatedAt: at,
+    },
+    Object.fromEntries(Object.entries(body).filter(([k]) => k !== 'name')),
+    validateLadder,
+    now,
+  );
+}
+
+/** Validate a PATCH body against an existing channel; name and key are not patchable. */
+export function applyPatch(ch: Channel, body: unknown, validateLadder: LadderValidator, now = new Date()): Channel {
+  if (!isObject(body)) throw bad('The body must be a JSON object of the fields to change.');
+  const out: Channel = { ...ch, updatedAt: now.toISOString() };
+  for (const [k, v] of Object.entries(body)) {
+    switch (k) {
+      case 'passphrase':
+        out.passphrase = passphraseOf(v);
+        break;
+      case 'dvrWindowSeconds':
+        out.dvrWindowSeconds = intIn(v, k, 10, 7 * 24 * 3600);
+        break;
+      case 'reconnectWindowSeconds':
+        out.reconnectWindowSeconds = intIn(v, k, 0, 3600);
+        break;
+      case 'lowLatency':
+        if (typeof v !== 'boolean') throw bad("'lowLatency' must be true or false.");
+        out.lowLatency = v;
+        break;
+      case 'ladder':
+        out.ladder = validateLadder(v);
+        break;
+      case 'name':
+      case 'streamKey':
+        throw bad(`'${k}' cannot be changed: ${k === 'name' ? 'create a new channel' : 'rotate it with POST /api/channels/<name>/key'}.`);
+      default:
+        throw bad(`Unknown channel field '${k}'.`);
+    }
+  }
+  return out;
+}
+
+export interface Endpoints {
+  /** Base URL of the HTTP server as viewers reach it, e.g. http://203.0.113.7:8080. */
+  httpBase: string;
+  /** Host name or address publishers reach. */
+  ingestHost: string;
+  srtPort: number;
+  rtmpPort: number;
+  /** SRT latency suggested to callers, ms. */
+  srtLatencyMs?: number;
+}
+
+export interface IngestSettings {
+  srt: string;
+  rtmp: string;
+  obs: {
+    server: string;
+    streamKey: string;
+    srt: { server: string; streamKey: string };
+    rtmp: { server: string; streamKey: string };
+    keyframeIntervalSeconds: number;
+  };
+  larix: { url: string; streamid: string; passphrase: string | null; latencyMs: number; srtMode: 'caller' };
+}
+
+export interface PlaybackUrls {
+  hls: string;
+  dash: string;
+  player: string;
+}
+
+/** Pure: the paste-ready settings for an encoder. */
+export function ingestSettings(ch: Channel, ep: Endpoints): IngestSettings {
+  const latencyMs = ep.srtLatencyMs ?? 500;
+  const srtBase = `srt://${ep.ingestHost}:${ep.srtPort}`;
+  const pass = ch.passphrase ? `&passphrase=${encodeURIComponent(ch.passphrase)}` : '';
+  const rtmpServer = `rtmp://${ep.ingestHost}:${ep.rtmpPort}/live`;
+  const obsSrtServer = ch.passphrase ? `${srtBase}?passphrase=${encodeURIComponent(ch.passphrase)}&latency=${latencyMs * 1000}` : `${srtBase}?latency=${latencyMs * 1000}`;
+  return {
+    srt: `${srtBase}?streamid=${encodeURIComponent(ch.streamKey)}${pass}&latency=${latencyMs * 1000}`,
+    rtmp: `${rtmpServer}/${ch.streamKey}`,
+    obs: {
+      server: obsSrtServer,
+      streamKey: ch.streamKey,
+      srt: { server: obsSrtServer, streamKey: ch.streamKey },
+      rtmp: { server: rtmpServer, streamKey: ch.streamKey },
+      keyframeIntervalSeconds: 2,
+    },
+    larix: { url: srtBase, streamid: `#!::r=${ch.name},m=publish,s=${ch.streamKey}`, passphrase: ch.passphrase, latencyMs, srtMode: 'caller' },
+  };
+}
+
+export function playbackUrls(name: string, httpBase: string): PlaybackUrls {
+  return {
+    hls: `${httpBase}/live/${name}/master.m3u8`,
+    dash: `${httpBase}/live/${name}/manifest.mpd`,
+    player: `${httpBase}/player/?channel=${encodeURIComponent(name)}`,
+  };
+}

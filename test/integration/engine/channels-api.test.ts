@@ -1,0 +1,151 @@
+/** The channel API and the live store against a real redis-server. */
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { TEST_APP_CONFIG } from '../../helpers/app';
+import { buildApp } from '../../../engine/api/app';
+import { createEngineMetrics } from '../../../engine/api/metrics';
+import { channelsPlugin } from '../../../engine/api/channels';
+import { createStore } from '../../../engine/store/store';
+import { createChannelStore, type ChannelStore } from '../../../engine/store/channel-store';
+import { createLiveStore } from '../../../engine/store/live-store';
+import { validateFormat } from '../../../engine/model/content';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+
+let redis: TestRedis;
+before(async () => {
+  redis = await startTestRedis();
+});
+after(async () => {
+  await redis.close();
+});
+
+async function setup(apiToken: string | null = null): Promise<{ app: FastifyInstance; channels: ChannelStore; prefix: string }> {
+  const prefix = uniquePrefix();
+  const client = redis.connect();
+  const store = createStore({ redis: client }, { prefix, packetTtlMs: 60000, frameTtlMs: 60000 });
+  const channels = createChannelStore({ redis: client, keys: store.keys });
+  const app = await buildApp(
+    {
+      store, metrics: createEngineMetrics(undefined, false),
+      plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort: 9000, rtmpPort: 1935 } })],
+    },
+    { ...TEST_APP_CONFIG, apiToken },
+  );
+  return { app, channels, prefix };
+}
+
+describe('channel API', () => {
+  it('create → settings → list → patch → rotate key → delete', async () => {
+    const { app, channels } = await setup();
+    const res = await app.inject({ method: 'POST', url: '/api/channels', headers: { host: '203.0.113.7:8080' }, payload: { name: 'main', passphrase: 'a long passphrase' } });
+    assert.equal(res.statusCode, 201, res.body);
+    assert.equal(res.headers.location, '/api/channels/main');
+    const ch = res.json();
+    assert.equal(ch.state, 'idle');
+    assert.equal(ch.ingest.obs.rtmp.server, 'rtmp://203.0.113.7:1935/live');
+    assert.equal(ch.ingest.obs.streamKey, ch.streamKey);
+    assert.match(ch.ingest.srt, /^srt:\/\/203\.0\.113\.7:9000\?streamid=/);
+    assert.equal(ch.playback.player, 'http://203.0.113.7:8080/player/?channel=main');
+    assert.equal(await channels.byKey(ch.streamKey), 'main');
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'main' } })).statusCode, 409);
+
+    const list = (await app.inject('/api/channels')).json();
+    assert.deepEqual(list.map((c: { name: string }) => c.name), ['main']);
+
+    const patched = await app.inject({ method: 'PATCH', url: '/api/channels/main', payload: { ladder: [{ name: '240p', width: 426, height: 240, videoBitrate: 400000 }], dvrWindowSeconds: 600 } });
+    assert.equal(patched.statusCode, 200, patched.body);
+    assert.equal(patched.json().ladder[0].name, '240p');
+    const badLadder = await app.inject({ method: 'PATCH', url: '/api/channels/main', payload: { ladder: [{ name: '240p', width: 427, height: 240, videoBitrate: 400000 }] } });
+    assert.equal(badLadder.statusCode, 400);
+    assert.match(badLadder.json().message, /ladder\[0\] \(240p\)\.width/);
+
+    const rotated = (await app.inject({ method: 'POST', url: '/api/channels/main/key' })).json();
+    assert.notEqual(rotated.streamKey, ch.streamKey);
+    assert.equal(await channels.byKey(ch.streamKey), null);
+    assert.equal(await channels.byKey(rotated.streamKey), 'main');
+
+    assert.equal((await app.inject({ method: 'DELETE', url: '/api/channels/main' })).statusCode, 204);
+    assert.equal((await app.inject('/api/channels/main')).statusCode, 404);
+    assert.equal(await channels.byKey(rotated.streamKey), null);
+  });
+
+  it('bad bodies and names are 4xx JSON; writes need the token when set', async () => {
+    const { app } = await setup('tok');
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'x' } })).statusCode, 401);
+    const auth = { authorization: 'Bearer tok' };
+    for (const payload of [{ name: 'Bad Name' }, { name: 'ok', passphrase: 'short' }, { name: 'ok', colour: 1 }, []]) {
+      const r = await app.inject({ method: 'POST', url: '/api/channels', headers: auth, payload });
+      assert.equal(r.statusCode, 400, JSON.stringify(payload));
+      assert.equal(r.json().statusCode, 400);
+    }
+    assert.equal((await app.inject('/api/channels/Nope')).statusCode, 400);
+    assert.equal((await app.inject('/api/channels/nope')).statusCode, 404);
+  });
+
+  it('status transitions and reconnect counting', async () => {
+    const { app, channels } = await setup();
+    await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'st' } });
+    await channels.setState('st', 'live', { connected: true });
+    await channels.setState('st', 'reconnecting', { disconnected: true });
+    await channels.setState('st', 'live', { connected: true });
+    await channels.setIngestStats('st', { bitrateKbps: 6000 });
+    const v = (await app.inject('/api/channels/st')).json();
+    assert.equal(v.state, 'live');
+    assert.equal(v.status.reconnects, 1);
+    assert.deepEqual(v.status.ingest, { bitrateKbps: 6000 });
+    assert.ok(v.status.lastDisconnectedAt);
+  });
+
+  it('settings changes are published to other processes', async () => {
+    const { app, channels } = await setup();
+    const sub = redis.connect();
+    const seen: string[] = [];
+    const stop = await channels.onChange(sub, (n) => seen.push(n));
+    await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'pub' } });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(seen, ['pub']);
+    await stop();
+  });
+});
+
+describe('live store', () => {
+  it('segments, parts, catch-up by time, events with blocking reads, and trimming by window', async () => {
+    const prefix = uniquePrefix();
+    const client = redis.connect();
+    const store = createStore({ redis: client }, { prefix, packetTtlMs: 60000, frameTtlMs: 60000 });
+    await store.createContent(validateFormat({}, 'ch'));
+    const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 100 });
+    const t0 = Date.now();
+    await live.writeBoundaries('ch', { segments: [{ index: 1, startPts: 0, durationPts: null, wallClockMs: t0 - 10000, discontinuity: false }], retainMs: 60000 });
+    await live.writeBoundaries('ch', {
+      segments: [{ index: 1, startPts: 0, durationPts: 180000, wallClockMs: t0 - 10000, discontinuity: false }, { index: 2, startPts: 180000, durationPts: null, wallClockMs: t0 - 8000, discontinuity: true }],
+      parts: [{ segment: 2, part: 0, startPts: 180000, durationPts: 30000, independent: true }],
+      events: [{ type: 'segment:opened', segment: 2, startPts: 180000, wallClockMs: t0 - 8000, discontinuity: true }],
+      retainMs: 60000,
+    });
+    assert.deepEqual((await live.segments('ch', 1, 2)).map((s) => [s.index, s.durationPts]), [[1, 180000], [2, null]]);
+    assert.deepEqual((await live.lastSegments('ch', 1)).map((s) => s.index), [2]);
+    assert.deepEqual(await live.segmentsByTime('ch', t0 - 9000, t0), [2]);
+    assert.equal((await live.parts('ch', 2, 2)).length, 1);
+
+    const reader = redis.connect();
+    const first = await live.readEvents(reader, 'ch', '0', 100);
+    assert.equal(first.events[0]?.event.type, 'segment:opened');
+    const waiting = live.readEvents(reader, 'ch', first.lastId, 2000);
+    await new Promise((r) => setTimeout(r, 50));
+    await live.appendEvents('ch', [{ type: 'part:ready', segment: 2, part: 1, startPts: 210000, durationPts: 30000, independent: false }]);
+    const next = await waiting;
+    assert.equal(next.events[0]?.event.type, 'part:ready');
+
+    // A short window drops old segments and their parts.
+    await live.writeBoundaries('ch', { segments: [{ index: 3, startPts: 360000, durationPts: null, wallClockMs: t0, discontinuity: false }], retainMs: 5000 });
+    assert.deepEqual((await live.segments('ch', 0, 10)).map((s) => s.index), [3]);
+    assert.equal((await live.parts('ch', 0, 10)).length, 0);
+
+    await live.setTimeline('ch', '{"x":1}', 10000);
+    assert.equal(await live.getTimeline('ch'), '{"x":1}');
+  });
+});

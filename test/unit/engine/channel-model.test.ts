@@ -1,0 +1,65 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName } from '../../../engine/model/channel';
+import { decodeEvent, encodeEvent } from '../../../engine/model/live';
+import { addressesFor } from '../../../engine/api/channels';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { BeamError } from '../../../engine/model/errors';
+
+const is400 = (e: unknown) => e instanceof BeamError && e.statusCode === 400;
+const now = new Date('2026-11-22T10:00:00Z');
+
+describe('channels', () => {
+  it('creation fills defaults and a random key of at least 128 bits', () => {
+    const ch = createChannel({ name: 'main' }, validateLadder, DEFAULT_LADDER, now);
+    assert.equal(ch.dvrWindowSeconds, 3600);
+    assert.equal(ch.reconnectWindowSeconds, 30);
+    assert.equal(ch.lowLatency, true);
+    assert.equal(ch.passphrase, null);
+    assert.deepEqual(ch.ladder, DEFAULT_LADDER);
+    assert.ok(Buffer.from(ch.streamKey, 'base64url').length * 8 >= 128);
+    assert.notEqual(newStreamKey(), newStreamKey());
+  });
+  it('patch validates each field', () => {
+    const ch = createChannel({ name: 'main' }, validateLadder, DEFAULT_LADDER, now);
+    const p = applyPatch(ch, { passphrase: 'correct horse battery', lowLatency: false, ladder: [] }, validateLadder, now);
+    assert.equal(p.passphrase, 'correct horse battery');
+    assert.equal(p.lowLatency, false);
+    assert.deepEqual(p.ladder, []);
+    for (const body of [{ passphrase: 'short' }, { passphrase: 'x'.repeat(80) }, { dvrWindowSeconds: 1 }, { lowLatency: 'yes' }, { name: 'other' }, { streamKey: 'k' }, { colour: 'red' }, { ladder: [{}] }]) {
+      assert.throws(() => applyPatch(ch, body, validateLadder, now), is400, JSON.stringify(body));
+    }
+  });
+  for (const bad of ['', 'Main', 'has space', 'a.b', '-x', 'x'.repeat(65)]) {
+    it(`rejects channel name ${JSON.stringify(bad).slice(0, 20)}`, () => assert.throws(() => validateChannelName(bad), is400));
+  }
+  it('settings: OBS server + key for SRT and RTMP, Larix streamid, passphrase in SRT URLs', () => {
+    const ch = { ...createChannel({ name: 'main', passphrase: 'secret passphrase' }, validateLadder, DEFAULT_LADDER, now), streamKey: 'KEY' };
+    const s = ingestSettings(ch, { httpBase: 'http://h:8080', ingestHost: 'h', srtPort: 9000, rtmpPort: 1935 });
+    assert.equal(s.srt, 'srt://h:9000?streamid=KEY&passphrase=secret%20passphrase&latency=500000');
+    assert.equal(s.rtmp, 'rtmp://h:1935/live/KEY');
+    assert.deepEqual(s.obs.rtmp, { server: 'rtmp://h:1935/live', streamKey: 'KEY' });
+    assert.equal(s.obs.srt.server, 'srt://h:9000?passphrase=secret%20passphrase&latency=500000');
+    assert.equal(s.obs.srt.streamKey, 'KEY');
+    assert.equal(s.larix.streamid, '#!::r=main,m=publish,s=KEY');
+    assert.equal(s.larix.passphrase, 'secret passphrase');
+    assert.deepEqual(playbackUrls('main', 'http://h:8080'), { hls: 'http://h:8080/live/main/master.m3u8', dash: 'http://h:8080/live/main/manifest.mpd', player: 'http://h:8080/player/?channel=main' });
+  });
+  it('addresses come from the public URL, else the Host header', () => {
+    assert.deepEqual(addressesFor('https://live.example.com', 'x:1', 'http'), { httpBase: 'https://live.example.com', ingestHost: 'live.example.com' });
+    assert.deepEqual(addressesFor(null, '203.0.113.7:8080', 'http'), { httpBase: 'http://203.0.113.7:8080', ingestHost: '203.0.113.7' });
+    assert.deepEqual(addressesFor(null, '[::1]:8080', 'http'), { httpBase: 'http://[::1]:8080', ingestHost: '[::1]' });
+    assert.equal(addressesFor(null, 'evil host/<x>', 'http').ingestHost, 'localhost');
+  });
+});
+
+describe('channel events', () => {
+  it('round-trip through stream fields', () => {
+    const e = { type: 'part:ready', segment: 3, part: 1, startPts: 90000, durationPts: 30000, independent: true } as const;
+    assert.deepEqual(decodeEvent(encodeEvent(e)), e);
+  });
+  it('malformed fields are null', () => {
+    assert.equal(decodeEvent(['data', '{}']), null);
+    assert.equal(decodeEvent(['type', 'x', 'data', '{oops']), null);
+  });
+});

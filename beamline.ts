@@ -14,7 +14,11 @@ import { createEngineMetrics } from './engine/api/metrics';
 import { createEngineRuntime } from './engine/runtime';
 import { channelsPlugin } from './engine/api/channels';
 import { createChannelStore } from './engine/store/channel-store';
+import { createChannel, ingestSettings, type Channel } from './engine/model/channel';
+import { createLiveStore } from './engine/store/live-store';
 import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
+import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from './ingest/ingest-service';
+import { createIngestMetrics } from './ingest/ingest-metrics';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -65,20 +69,49 @@ export function publicBase(config: BeamConfig): string {
   return `http://${host}:${config.app.port}`;
 }
 
-function banner(config: BeamConfig, redisWhere: string, roles: Set<Role>): string {
-  const base = publicBase(config);
+export interface BannerInput {
+  config: BeamConfig;
+  redisWhere: string;
+  roles: Set<Role>;
+  channels: Channel[];
+  createdDefault: boolean;
+}
+
+/** Pure: what `npm start` prints — where everything is and what to paste into OBS or Larix. */
+export function banner(b: BannerInput): string {
+  const base = publicBase(b.config);
+  const host = new URL(base).hostname;
+  const ep = { httpBase: base, ingestHost: host, srtPort: b.config.srt.port, rtmpPort: b.config.rtmp.port };
   const lines = [
     '',
     '  Beamline is running',
-    `  roles:               ${[...roles].join(', ')}`,
-    `  Redis:               ${redisWhere}`,
+    `  roles:               ${[...b.roles].join(', ')}`,
+    `  Redis:               ${b.redisWhere}`,
     `  Content Beam API:    ${base}/beams/`,
+    `  channel API:         ${base}/api/channels`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
-    `  write auth:          ${config.app.apiToken ? 'on (Authorization: Bearer <BEAM_API_TOKEN>)' : 'off (set BEAM_API_TOKEN to require a token for writes)'}`,
-    '',
+    `  write auth:          ${b.config.app.apiToken ? 'on (Authorization: Bearer <BEAM_API_TOKEN>)' : 'off (set BEAM_API_TOKEN to require a token for writes)'}`,
   ];
+  for (const ch of b.channels.slice(0, 5)) {
+    const s = ingestSettings(ch, ep);
+    lines.push(
+      '',
+      `  Channel '${ch.name}'${b.createdDefault && ch.name === DEFAULT_CHANNEL ? ' (created because there was none)' : ''}: encoder H.264 + AAC, keyframe interval 2 s`,
+      `    OBS, SRT:          Server ${s.obs.srt.server}`,
+      `                       Stream Key ${s.obs.srt.streamKey}`,
+      `    OBS, RTMP:         Server ${s.obs.rtmp.server}`,
+      `                       Stream Key ${s.obs.rtmp.streamKey}`,
+      `    Larix, SRT:        URL ${s.larix.url}  Stream ID ${s.larix.streamid}  latency ${s.larix.latencyMs} ms${s.larix.passphrase ? '  passphrase (see the channel API)' : ''}`,
+      `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts '${s.srt}'`,
+      `    latest frame:      ${base}/beams/${ch.name}/video/latest`,
+    );
+  }
+  if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels: ${base}/api/channels`);
+  lines.push('');
   return lines.join('\n');
 }
+
+export const DEFAULT_CHANNEL = 'main';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const cli = parseCli(argv);
@@ -86,6 +119,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const log: Logger = pino({ level: config.app.logLevel, name: 'beamline' });
   const metrics = createEngineMetrics();
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
+  const channels = createChannelStore({ redis: runtime.redis, keys: runtime.store.keys });
+  const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: 10000 });
   const app = cli.roles.has('engine')
     ? await buildApp(
         {
@@ -95,7 +130,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           plugins: [
             (scope) =>
               channelsPlugin(scope, {
-                deps: { channels: createChannelStore({ redis: runtime.redis, keys: runtime.store.keys }), store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },
+                deps: { channels, store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },
                 config: { publicUrl: config.app.publicUrl, srtPort: config.srt.port, rtmpPort: config.rtmp.port },
               }),
           ],
@@ -104,11 +139,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       )
     : null;
 
+  let ingest: IngestService | null = null;
+  if (cli.roles.has('ingest')) {
+    ingest = createIngestService(
+      { store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log, onStats: createIngestMetrics(metrics.registry) },
+      { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
+    );
+    try {
+      await ingest.start();
+    } catch (e) {
+      await ingest.close().catch(() => undefined);
+      await runtime.close();
+      throw new Error(`cannot start ingest (SRT UDP ${config.srt.port}, RTMP TCP ${config.rtmp.port}): ${(e as Error).message}; set BEAM_SRT_PORT / BEAM_RTMP_PORT to free ports`);
+    }
+  }
+
   let stopping = false;
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: HTTP, then Redis connections, then the embedded redis-server');
+    log.info({ signal }, 'shutting down: HTTP, then ingest, then Redis connections, then the embedded redis-server');
     const force = setTimeout(() => {
       log.error('shutdown took longer than 15 s; exiting');
       process.exit(1);
@@ -116,6 +166,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     force.unref();
     try {
       await app?.close();
+      await ingest?.close();
       await runtime.close();
     } finally {
       clearTimeout(force);
@@ -129,12 +180,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     try {
       await app.listen({ host: config.app.host, port: config.app.port });
     } catch (e) {
+      await ingest?.close();
       await runtime.close();
       throw new Error(`cannot listen on ${config.app.host}:${config.app.port} (${(e as Error).message}); set BEAM_APP_PORT to a free port`);
     }
   }
   const where = runtime.embedded ? `embedded redis-server on ${runtime.embedded.socketPath}` : runtime.redisTarget.urls.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
-  process.stdout.write(banner(config, where, cli.roles) + '\n');
+  let list = await channels.list();
+  let createdDefault = false;
+  if (list.length === 0 && cli.roles.has('engine')) {
+    await channels.create(createChannel({ name: DEFAULT_CHANNEL }, validateLadder, DEFAULT_LADDER));
+    list = await channels.list();
+    createdDefault = true;
+  }
+  process.stdout.write(banner({ config, redisWhere: where, roles: cli.roles, channels: list, createdDefault }) + '\n');
 }
 
 if (require.main === module) {

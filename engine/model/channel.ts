@@ -72,8 +72,11 @@ function intIn(v: unknown, field: string, min: number, max: number): number {
 
 function passphraseOf(v: unknown): string | null {
   if (v === null || v === undefined || v === '') return null;
-  if (typeof v !== 'string' || v.length < 10 || v.length > 79 || /[\x00-\x1f\x7f]/.test(v)) {
-    throw bad("'passphrase' must be 10 to 79 printable characters (SRT's limits), or null for none.");
+  if (typeof v !== 'string' || !/^[A-Za-z0-9._~-]{10,79}$/.test(v)) {
+    throw bad(
+      "'passphrase' must be 10 to 79 characters (SRT's limits) of letters, digits, '.', '_', '~' or '-' " +
+        '(encoders carry it inside an srt:// URL and do not decode it), or null for none.',
+    );
   }
   return v;
 }

@@ -4,8 +4,9 @@
 
 import { renderRows, type Bench, type BenchRow } from './harness';
 import { storeWriteBench } from './store-write';
+import { demuxBench } from './demux-bench';
 
-const BENCHES: Bench[] = [storeWriteBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench];
 
 async function main(names: string[]): Promise<void> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;

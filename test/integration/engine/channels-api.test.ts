@@ -40,7 +40,7 @@ async function setup(apiToken: string | null = null): Promise<{ app: FastifyInst
 describe('channel API', () => {
   it('create → settings → list → patch → rotate key → delete', async () => {
     const { app, channels } = await setup();
-    const res = await app.inject({ method: 'POST', url: '/api/channels', headers: { host: '203.0.113.7:8080' }, payload: { name: 'main', passphrase: 'a long passphrase' } });
+    const res = await app.inject({ method: 'POST', url: '/api/channels', headers: { host: '203.0.113.7:8080' }, payload: { name: 'main', passphrase: 'a-long-passphrase' } });
     assert.equal(res.statusCode, 201, res.body);
     assert.equal(res.headers.location, '/api/channels/main');
     const ch = res.json();

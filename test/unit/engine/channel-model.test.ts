@@ -22,11 +22,11 @@ describe('channels', () => {
   });
   it('patch validates each field', () => {
     const ch = createChannel({ name: 'main' }, validateLadder, DEFAULT_LADDER, now);
-    const p = applyPatch(ch, { passphrase: 'correct horse battery', lowLatency: false, ladder: [] }, validateLadder, now);
-    assert.equal(p.passphrase, 'correct horse battery');
+    const p = applyPatch(ch, { passphrase: 'correct-horse-battery', lowLatency: false, ladder: [] }, validateLadder, now);
+    assert.equal(p.passphrase, 'correct-horse-battery');
     assert.equal(p.lowLatency, false);
     assert.deepEqual(p.ladder, []);
-    for (const body of [{ passphrase: 'short' }, { passphrase: 'x'.repeat(80) }, { dvrWindowSeconds: 1 }, { lowLatency: 'yes' }, { name: 'other' }, { streamKey: 'k' }, { colour: 'red' }, { ladder: [{}] }]) {
+    for (const body of [{ passphrase: 'short' }, { passphrase: 'has spaces in it' }, { passphrase: 'percent%20sign' }, { passphrase: 'x'.repeat(80) }, { dvrWindowSeconds: 1 }, { lowLatency: 'yes' }, { name: 'other' }, { streamKey: 'k' }, { colour: 'red' }, { ladder: [{}] }]) {
       assert.throws(() => applyPatch(ch, body, validateLadder, now), is400, JSON.stringify(body));
     }
   });
@@ -34,15 +34,15 @@ describe('channels', () => {
     it(`rejects channel name ${JSON.stringify(bad).slice(0, 20)}`, () => assert.throws(() => validateChannelName(bad), is400));
   }
   it('settings: OBS server + key for SRT and RTMP, Larix streamid, passphrase in SRT URLs', () => {
-    const ch = { ...createChannel({ name: 'main', passphrase: 'secret passphrase' }, validateLadder, DEFAULT_LADDER, now), streamKey: 'KEY' };
+    const ch = { ...createChannel({ name: 'main', passphrase: 'secret_passphrase' }, validateLadder, DEFAULT_LADDER, now), streamKey: 'KEY' };
     const s = ingestSettings(ch, { httpBase: 'http://h:8080', ingestHost: 'h', srtPort: 9000, rtmpPort: 1935 });
-    assert.equal(s.srt, 'srt://h:9000?streamid=KEY&passphrase=secret%20passphrase&latency=500000');
+    assert.equal(s.srt, 'srt://h:9000?streamid=KEY&passphrase=secret_passphrase&latency=500000');
     assert.equal(s.rtmp, 'rtmp://h:1935/live/KEY');
     assert.deepEqual(s.obs.rtmp, { server: 'rtmp://h:1935/live', streamKey: 'KEY' });
-    assert.equal(s.obs.srt.server, 'srt://h:9000?passphrase=secret%20passphrase&latency=500000');
+    assert.equal(s.obs.srt.server, 'srt://h:9000?passphrase=secret_passphrase&latency=500000');
     assert.equal(s.obs.srt.streamKey, 'KEY');
     assert.equal(s.larix.streamid, '#!::r=main,m=publish,s=KEY');
-    assert.equal(s.larix.passphrase, 'secret passphrase');
+    assert.equal(s.larix.passphrase, 'secret_passphrase');
     assert.deepEqual(playbackUrls('main', 'http://h:8080'), { hls: 'http://h:8080/live/main/master.m3u8', dash: 'http://h:8080/live/main/manifest.mpd', player: 'http://h:8080/player/?channel=main' });
   });
   it('addresses come from the public URL, else the Host header', () => {

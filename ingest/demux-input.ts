@@ -1,0 +1,216 @@
+/**
+ * How publisher bytes reach libavformat for the Demuxer (see demuxer.ts): the narrow beamcoder
+ * interface it uses, and the two byte transports, a private unix socket read through libavformat's
+ * `unix:` protocol and beamcoder's governor (the mechanism behind `demuxerStream`).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import * as net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export type DemuxErrorCode = 'bad-config' | 'no-input' | 'open-failed' | 'no-streams' | 'read-failed' | 'overflow';
+
+/** A demuxer failure, as data: `code` says what happened; every one is fatal to the demuxer. */
+export class DemuxError extends Error {
+  readonly code: DemuxErrorCode;
+  readonly fatal = true;
+  constructor(code: DemuxErrorCode, message: string) {
+    super(message);
+    this.name = 'DemuxError';
+    this.code = code;
+  }
+}
+
+// ---- the narrow part of beamcoder this seam uses (beamcoder ships no types we rely on) ----
+
+export interface BcPacket {
+  pts: number | null;
+  dts: number | null;
+  duration: number | null;
+  stream_index: number;
+  flags: { KEY: boolean; CORRUPT: boolean };
+  /** The payload's real length: `data` carries FFmpeg's input padding (64 zero bytes) after it. */
+  size: number;
+  data: Buffer;
+}
+export interface BcFormat {
+  streams: unknown[];
+  read(): Promise<BcPacket | null>;
+  forceClose(): void;
+}
+export interface BcInputFormat {
+  name: string;
+}
+interface BcGovernor {
+  write(chunk: Buffer): Promise<null>;
+  finish(): void;
+}
+interface BcDemuxerOptions {
+  url?: string;
+  governor?: BcGovernor;
+  iformat: BcInputFormat;
+  options: Record<string, string | number>;
+}
+export interface Beamcoder {
+  demuxers(): Record<string, BcInputFormat | undefined>;
+  demuxer(options: BcDemuxerOptions): Promise<BcFormat>;
+  governor: new (params: { highWaterMark?: number }) => BcGovernor;
+}
+
+export function loadBeamcoder(): Beamcoder {
+  return require('beamcoder') as Beamcoder;
+}
+
+/** How bytes reach libavformat. */
+export interface ByteInput {
+  /** Starts the native open. */
+  open(): Promise<BcFormat>;
+  write(chunk: Buffer): void;
+  end(): void;
+  /** Makes any native read return at once (EOF). Idempotent. */
+  abort(): void;
+  /** Bytes accepted but not yet handed to libavformat. */
+  backlog(): number;
+  dispose(): Promise<void>;
+}
+
+/**
+ * libavformat's mpegts header reads ahead and seeks back within its IO buffer; when the bytes come in
+ * small partial reads the buffer can recycle before that seek ("Unable to seek back to the start")
+ * and the first packets are lost. So the socket transport holds the first `holdBytes` (or all, at
+ * end) and hands them over in one write, so the header is parsed from one buffered run.
+ */
+export function socketInput(bc: Beamcoder, iformat: BcInputFormat, options: Record<string, number>, holdBytes: number): ByteInput {
+  let dir: string | null = null;
+  let server: net.Server | null = null;
+  let socket: net.Socket | null = null;
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let ended = false;
+  let aborted = false;
+
+  let connection: net.Socket | null = null;
+  const release = (): void => {
+    const s = connection;
+    if (!s || socket || (pendingBytes < holdBytes && !ended)) return;
+    socket = s;
+    if (pending.length > 0) s.write(pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes));
+    pending = [];
+    pendingBytes = 0;
+    if (ended) s.end();
+  };
+  const attach = (s: net.Socket): void => {
+    if (connection || aborted) {
+      s.destroy();
+      return;
+    }
+    connection = s;
+    // libavformat closing its end first gives EPIPE/ECONNRESET here: the reader reports the outcome.
+    s.on('error', () => undefined);
+    server?.close();
+    release();
+  };
+
+  return {
+    async open() {
+      dir = await mkdtemp(join(tmpdir(), 'beamline-demux-'));
+      const path = join(dir, 'in.sock');
+      const srv = net.createServer(attach);
+      server = srv;
+      srv.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        srv.once('error', reject);
+        srv.listen(path, () => resolve());
+      });
+      if (aborted) {
+        srv.close();
+        throw new DemuxError('open-failed', 'demuxer closed before it opened');
+      }
+      return bc.demuxer({ url: `unix:${path}`, iformat, options });
+    },
+    write(chunk) {
+      if (aborted || ended) return;
+      if (socket) socket.write(chunk);
+      else {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        release();
+      }
+    },
+    end() {
+      ended = true;
+      if (socket) socket.end();
+      else release();
+    },
+    abort() {
+      aborted = true;
+      pending = [];
+      pendingBytes = 0;
+      connection?.destroy();
+      server?.close();
+    },
+    backlog() {
+      return socket ? socket.writableLength : pendingBytes;
+    },
+    async dispose() {
+      if (dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function governorInput(bc: Beamcoder, iformat: BcInputFormat, options: Record<string, number>): ByteInput {
+  const governor = new bc.governor({});
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let writing = false;
+  let ended = false;
+  let finished = false;
+
+  const finish = (): void => {
+    if (finished) return;
+    finished = true;
+    governor.finish();
+  };
+  // One native write at a time (each may hold a pool thread while the queue is full); coalesce the rest.
+  const pump = (): void => {
+    if (writing || finished) return;
+    if (pending.length > 0) {
+      const chunk = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
+      pending = [];
+      pendingBytes = 0;
+      writing = true;
+      governor.write(chunk).then(
+        () => {
+          writing = false;
+          pump();
+        },
+        () => {
+          writing = false;
+          finish();
+        },
+      );
+    } else if (ended) finish();
+  };
+
+  return {
+    open: () => bc.demuxer({ governor, iformat, options }),
+    write(chunk) {
+      if (ended || finished) return;
+      pending.push(chunk);
+      pendingBytes += chunk.length;
+      pump();
+    },
+    end() {
+      ended = true;
+      pump();
+    },
+    abort() {
+      pending = [];
+      pendingBytes = 0;
+      finish();
+    },
+    backlog: () => pendingBytes,
+    dispose: async () => undefined,
+  };
+}
+

@@ -1,0 +1,99 @@
+/**
+ * Pure ingest diagnostics for one publish session: bitrate, frame rate, keyframe interval, B-frames,
+ * codec and resolution, with the warnings an operator can act on. Fed packet by packet (90 kHz, after
+ * the timestamp normaliser), read every few seconds.
+ */
+
+import type { Stream } from '../engine/model/media';
+
+export interface IngestDiagnostics {
+  protocol: 'srt' | 'rtmp';
+  peer: string;
+  connectedAt: string;
+  videoCodec: string | null;
+  audioCodec: string | null;
+  width: number | null;
+  height: number | null;
+  bitrateKbps: number;
+  fps: number;
+  keyframeIntervalSeconds: number | null;
+  bFrames: boolean;
+  packets: number;
+  bytes: number;
+  warnings: string[];
+  srt?: { rttMs: number; lossPackets: number; retransmits: number; receiveRateMbps: number } | null;
+}
+
+export interface StatsState {
+  windowStartMs: number;
+  windowBytes: number;
+  windowFrames: number;
+  lastKeyPts: number | null;
+  keyIntervals: number[];
+  bFrames: boolean;
+  packets: number;
+  bytes: number;
+  last: { bitrateKbps: number; fps: number };
+}
+
+export function createStatsState(nowMs: number): StatsState {
+  return { windowStartMs: nowMs, windowBytes: 0, windowFrames: 0, lastKeyPts: null, keyIntervals: [], bFrames: false, packets: 0, bytes: 0, last: { bitrateKbps: 0, fps: 0 } };
+}
+
+/** Account one packet (mutates and returns the state: this runs per packet on the hot path). */
+export function recordPacket(s: StatsState, p: { streamIndex: number; pts: number; dts: number; keyframe: boolean; size: number }): StatsState {
+  s.packets++;
+  s.bytes += p.size;
+  s.windowBytes += p.size;
+  if (p.streamIndex !== 0) return s;
+  s.windowFrames++;
+  if (p.pts !== p.dts) s.bFrames = true;
+  if (p.keyframe) {
+    if (s.lastKeyPts !== null && p.pts > s.lastKeyPts) {
+      s.keyIntervals.push((p.pts - s.lastKeyPts) / 90000);
+      if (s.keyIntervals.length > 5) s.keyIntervals.shift();
+    }
+    s.lastKeyPts = p.pts;
+  }
+  return s;
+}
+
+export const KEYFRAME_WARNING_SECONDS = 4;
+
+/** Close the current measurement window and produce the diagnostics. */
+export function snapshot(
+  s: StatsState,
+  nowMs: number,
+  info: { protocol: 'srt' | 'rtmp'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt'] },
+): IngestDiagnostics {
+  const secs = (nowMs - s.windowStartMs) / 1000;
+  if (secs >= 0.5) {
+    s.last = { bitrateKbps: Math.round((s.windowBytes * 8) / secs / 1000), fps: Math.round((s.windowFrames / secs) * 10) / 10 };
+    s.windowStartMs = nowMs;
+    s.windowBytes = 0;
+    s.windowFrames = 0;
+  }
+  const keyInterval = s.keyIntervals.length ? Math.max(...s.keyIntervals) : null;
+  const warnings: string[] = [];
+  if (keyInterval !== null && keyInterval > KEYFRAME_WARNING_SECONDS) {
+    warnings.push(`keyframe interval is ${keyInterval.toFixed(1)} s: set keyframe interval to 2 s in the encoder (segments and latency follow it)`);
+  }
+  if (s.bFrames) warnings.push('B-frames are present: fine for playback, but turn them off (bframes=0) for the lowest latency');
+  return {
+    protocol: info.protocol,
+    peer: info.peer,
+    connectedAt: info.connectedAt,
+    videoCodec: info.video.codecpar.name ?? null,
+    audioCodec: info.audio?.codecpar.name ?? null,
+    width: info.video.codecpar.width ?? null,
+    height: info.video.codecpar.height ?? null,
+    bitrateKbps: s.last.bitrateKbps,
+    fps: s.last.fps,
+    keyframeIntervalSeconds: keyInterval,
+    bFrames: s.bFrames,
+    packets: s.packets,
+    bytes: s.bytes,
+    warnings,
+    ...(info.srt !== undefined ? { srt: info.srt } : {}),
+  };
+}

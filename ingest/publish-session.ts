@@ -1,0 +1,242 @@
+/**
+ * One publisher's session on a channel: bytes → demuxer (mpegts or flv) → timestamp normaliser →
+ * segmenter → batched store writes, with the segment/part index and the channel's events written as
+ * boundaries pass. Packets are flushed before the boundary that covers them is announced, so a reader
+ * woken by `part:ready` always finds the part's packets.
+ */
+
+import type { Channel } from '../engine/model/channel';
+import type { ChannelEvent, PartRecord, SegmentRecord } from '../engine/model/live';
+import type { MediaPacket } from '../engine/model/media';
+import { packetMetaOf } from '../engine/model/media';
+import type { Store, PacketWrite } from '../engine/store/store';
+import type { LiveStore } from '../engine/store/live-store';
+import type { ChannelStore } from '../engine/store/channel-store';
+import { createDemuxer, type Demuxer } from './demuxer';
+import { beginSession, createTimelineState, normalisePacket, parseTimeline, serialiseTimeline, type TimelineState } from './timeline';
+import { createSegmenterState, segmenterFinish, segmenterStep, type SegmenterEvent, type SegmenterState } from './segmenter';
+import { channelFormat, formatChanged, planStreams, type StreamPlan } from './channel-format';
+import { createStatsState, recordPacket, snapshot, type IngestDiagnostics } from './ingest-stats';
+
+/** What a publish session needs of an SRT or RTMP connection. */
+export interface PublishSource {
+  protocol: 'srt' | 'rtmp';
+  peer: string;
+  format: 'mpegts' | 'flv';
+  onData(fn: (chunk: Buffer) => void): void;
+  onClose(fn: (reason: string) => void): void;
+  close(reason: string): void;
+  srtStats?(): IngestDiagnostics['srt'];
+}
+
+export interface SessionLog {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface PublishSessionDeps {
+  store: Store;
+  live: LiveStore;
+  channels: ChannelStore;
+  log: SessionLog;
+  /** Called with each diagnostics snapshot (metrics). */
+  onStats?: (channel: string, d: IngestDiagnostics) => void;
+  now?: () => number;
+}
+
+export interface PublishSessionConfig {
+  segmentSeconds: number;
+  partSeconds: number;
+  /** Longest time packets wait before a batch write, ms. */
+  flushMs: number;
+  /** Most packets in one batch. */
+  maxBatch: number;
+  /** A publisher that sends no streams within this time is dropped, ms. */
+  streamsTimeoutMs: number;
+  statsIntervalMs: number;
+}
+
+export const DEFAULT_SESSION_CONFIG: PublishSessionConfig = {
+  segmentSeconds: 2,
+  partSeconds: 0.333,
+  flushMs: 50,
+  maxBatch: 64,
+  streamsTimeoutMs: 10000,
+  statsIntervalMs: 2000,
+};
+
+export interface PublishSession {
+  readonly channel: string;
+  readonly protocol: 'srt' | 'rtmp';
+  /** Runs until the publisher goes away or close() is called; resolves with the reason. */
+  readonly done: Promise<string>;
+  close(reason: string): void;
+  diagnostics(): IngestDiagnostics | null;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(what)), ms);
+    }),
+  ]);
+}
+
+export function startPublishSession(deps: PublishSessionDeps, config: PublishSessionConfig, channel: Channel, source: PublishSource): PublishSession {
+  const { store, live, channels, log } = deps;
+  const now = deps.now ?? Date.now;
+  const name = channel.name;
+  const ttlMs = channel.dvrWindowSeconds * 1000;
+  const connectedAt = new Date(now()).toISOString();
+  const demuxer: Demuxer = createDemuxer({ format: source.format, log: { warn: (m, d) => log.warn({ channel: name, ...d }, m) } });
+  let closeReason: string | null = null;
+  let plan: StreamPlan | null = null;
+  let stats = createStatsState(now());
+  let latest: IngestDiagnostics | null = null;
+
+  source.onData((chunk) => demuxer.push(chunk));
+  source.onClose((reason) => {
+    closeReason ??= reason;
+    demuxer.end();
+  });
+
+  function close(reason: string): void {
+    closeReason ??= reason;
+    source.close(reason);
+    void demuxer.close();
+  }
+
+  function publishStats(): void {
+    if (!plan) return;
+    latest = snapshot(stats, now(), { protocol: source.protocol, peer: source.peer, connectedAt, video: plan.video, audio: plan.audio, srt: source.srtStats?.() });
+    deps.onStats?.(name, latest);
+    void channels.setIngestStats(name, latest as unknown as Record<string, unknown>).catch((err: Error) => log.warn({ channel: name, err: err.message }, 'could not store ingest diagnostics'));
+  }
+
+  async function run(): Promise<string> {
+    const streams = await withTimeout(demuxer.streams(), config.streamsTimeoutMs, `no media streams within ${config.streamsTimeoutMs / 1000} s`);
+    const planned = planStreams(streams);
+    if (!planned.ok) {
+      close(planned.reason);
+      return planned.reason;
+    }
+    plan = planned.plan;
+    for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
+
+    const format = channelFormat(channel, plan);
+    const stored = await store.getFormat(name);
+    if (!stored) await store.createContent(format);
+    else if (formatChanged(stored, format)) await store.updateFormat(format);
+    const events: ChannelEvent[] = [{ type: 'publisher:connected', protocol: source.protocol, peer: source.peer }];
+    if (!stored || formatChanged(stored, format)) events.push({ type: 'format:changed' });
+    await live.appendEvents(name, events);
+
+    const saved = await live.getTimeline(name);
+    let timeline: TimelineState = saved ? parseTimeline(saved) : createTimelineState(0);
+    const timings = [{ index: 0, time_base: plan.video.time_base }];
+    if (plan.audio) timings.push({ index: 1, time_base: plan.audio.time_base });
+    timeline = beginSession(timeline, timings);
+
+    const last = (await live.lastSegments(name, 1))[0];
+    let segmenter: SegmenterState = createSegmenterState({
+      videoStreamIndex: 0,
+      audioStreamIndex: plan.audio ? 1 : null,
+      firstIndex: (last?.index ?? 0) + 1,
+      targetDuration: Math.round(config.segmentSeconds * 90000),
+      partTarget: Math.round(config.partSeconds * 90000),
+    });
+    const open = new Map<number, SegmentRecord>();
+    let pending: PacketWrite[] = [];
+    let lastFlush = now();
+
+    async function flush(): Promise<void> {
+      if (pending.length === 0) return;
+      const batch = pending;
+      pending = [];
+      lastFlush = now();
+      await store.writePackets(name, batch, ttlMs);
+    }
+
+    async function boundaries(evs: SegmenterEvent[]): Promise<void> {
+      const segments: SegmentRecord[] = [];
+      const parts: PartRecord[] = [];
+      const out: ChannelEvent[] = [];
+      for (const e of evs) {
+        if (e.type === 'segment:opened') {
+          const rec: SegmentRecord = { index: e.index, startPts: e.startPts, durationPts: null, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity };
+          open.set(e.index, rec);
+          segments.push(rec);
+          out.push({ type: 'segment:opened', segment: e.index, startPts: e.startPts, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity });
+        } else if (e.type === 'part:ready') {
+          parts.push({ segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, durationPts: e.durationPts, independent: e.independent });
+          out.push({ type: 'part:ready', segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, durationPts: e.durationPts, independent: e.independent });
+        } else if (e.type === 'segment:closed') {
+          const rec = open.get(e.index);
+          open.delete(e.index);
+          segments.push({ index: e.index, startPts: e.startPts, durationPts: e.durationPts, wallClockMs: rec?.wallClockMs ?? now(), discontinuity: rec?.discontinuity ?? false });
+          out.push({ type: 'segment:closed', segment: e.index, startPts: e.startPts, durationPts: e.durationPts });
+        } else {
+          out.push({ type: 'warning', message: e.message });
+          log.warn({ channel: name }, e.message);
+        }
+      }
+      await live.writeBoundaries(name, { segments, parts, events: out, retainMs: ttlMs });
+    }
+
+    const statsTimer = setInterval(publishStats, config.statsIntervalMs);
+    statsTimer.unref();
+    try {
+      for await (const raw of demuxer.packets()) {
+        const index = plan.map.get(raw.streamIndex);
+        if (index === undefined) continue;
+        const input: MediaPacket = { ...raw, streamIndex: index };
+        const r = normalisePacket(timeline, input);
+        timeline = r.state;
+        const p = r.packet;
+        if (!p) continue;
+        const step = segmenterStep(segmenter, p, now());
+        segmenter = step.state;
+        recordPacket(stats, { streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
+        if (step.placement === null) continue; // before the first keyframe: nothing can play it
+        if (step.events.length) {
+          // The packet that triggered a boundary belongs to the new part: announce the finished one first.
+          await flush();
+          await boundaries(step.events);
+        }
+        pending.push({ streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data });
+        if (pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
+      }
+    } finally {
+      clearInterval(statsTimer);
+      const fin = segmenterFinish(segmenter);
+      await flush();
+      if (fin.events.length) await boundaries(fin.events);
+      await live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, 24 * 3600 * 1000));
+      publishStats();
+    }
+    return closeReason ?? 'publisher ended the stream';
+  }
+
+  const done = run()
+    .catch((err: Error) => {
+      const reason = closeReason ?? `ingest failed: ${err.message}`;
+      log.warn({ channel: name, err: err.message }, 'publish session ended with an error');
+      return reason;
+    })
+    .then(async (reason) => {
+      source.close(reason);
+      await demuxer.close();
+      await live.appendEvents(name, [{ type: 'publisher:disconnected', reason }]).catch(() => undefined);
+      return reason;
+    });
+
+  return {
+    channel: name,
+    protocol: source.protocol,
+    done,
+    close,
+    diagnostics: () => latest,
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Loads Beamline's libsrt binding (ingest/srt/native, built by infra/setup.sh with node-gyp) and
+ * declares the narrow interface the TypeScript side uses. The compiled JS lives in dist/ingest/srt/,
+ * so the .node file is found from the project root (the nearest folder with a package.json).
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** Per-session counters from srt_bistats (instantaneous rates, totals since the connection began). */
+export interface SrtStats {
+  rttMs: number;
+  recvRateMbps: number;
+  bandwidthMbps: number;
+  bytesReceived: number;
+  packetsReceived: number;
+  packetsLost: number;
+  packetsRetransmitted: number;
+  packetsDropped: number;
+  packetsUndecrypted: number;
+  latencyMs: number;
+  receiveBufferMs: number;
+  uptimeMs: number;
+  /** Bytes Beamline dropped because the JS side did not keep up (not a network loss). */
+  droppedBytes: number;
+}
+
+export type LibsrtLogLevel = 'critical' | 'error' | 'warning' | 'notice' | 'debug';
+
+export interface NativeListenerOptions {
+  host: string;
+  port: number;
+  latencyMs?: number;
+  peerIdleTimeoutMs?: number;
+  authTimeoutMs?: number;
+  batchBytes?: number;
+  batchMs?: number;
+  maxQueuedMiB?: number;
+  logLevel?: LibsrtLogLevel;
+}
+
+export type NativeDecision = { accept: true; passphrase?: string } | { accept: false; code: number };
+
+export type NativeAuthorize = (id: number, streamId: string, address: string, port: number) => NativeDecision;
+
+/** ('session', id, streamId, address, port) | ('data', id, Buffer) | ('closed', id, reason) | ('shutdown') */
+export type NativeEventHandler = (type: string, id?: number, a?: unknown, b?: unknown, c?: unknown) => void;
+
+export interface NativeListener {
+  /** Binds and listens; returns the bound port. Throws on failure. */
+  start(): number;
+  /** Asks the receive thread to stop; true when a 'shutdown' event will follow. */
+  stop(): boolean;
+  /** Joins the receive thread and releases the callbacks. Idempotent. */
+  finish(): void;
+  closeSession(id: number, reason: string): boolean;
+  stats(id: number): SrtStats | null;
+  sessionIds(): number[];
+}
+
+export interface SrtBinding {
+  SrtListener: new (options: NativeListenerOptions, onAuthorize: NativeAuthorize, onEvent: NativeEventHandler) => NativeListener;
+  version: string;
+}
+
+export const SRT_ADDON_RELATIVE_PATH = join('ingest', 'srt', 'native', 'build', 'Release', 'beamline_srt.node');
+
+/** The nearest folder at or above `from` that holds a package.json. */
+export function findProjectRoot(from: string): string {
+  let dir = from;
+  for (;;) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error(`no package.json found above ${from}: cannot locate the SRT addon`);
+    dir = parent;
+  }
+}
+
+export function loadSrtBinding(from: string = __dirname): SrtBinding {
+  const file = join(findProjectRoot(from), SRT_ADDON_RELATIVE_PATH);
+  if (!existsSync(file)) {
+    throw new Error(
+      `the SRT native addon is not built (${file} is missing): run "npm run setup" ` +
+        '(it needs the Debian package libsrt-gnutls-dev and build-essential)',
+    );
+  }
+  return require(file) as SrtBinding;
+}

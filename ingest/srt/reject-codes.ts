@@ -1,0 +1,48 @@
+/**
+ * SRT rejection codes a listener may send back to a caller (srt/access_control.h, "SRT_REJX_*":
+ * 1000 + an HTTP-like status), and the refusal a parsed streamid calls for before any key lookup.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+import type { ParsedStreamId } from '../streamid';
+
+export const SRT_REJECT = {
+  /** Malformed streamid. */
+  BAD_REQUEST: 1400,
+  /** Identified, but the credentials are wrong. */
+  UNAUTHORIZED: 1401,
+  /** The server is too busy (also: the decision did not come in time). */
+  OVERLOAD: 1402,
+  /** Unknown or wrong stream key. */
+  FORBIDDEN: 1403,
+  /** No such channel. */
+  NOT_FOUND: 1404,
+  /** m=request (playback) on a publish-only port. */
+  BAD_MODE: 1405,
+  /** The channel already has a live publisher. */
+  CONFLICT: 1409,
+  /** Unexpected server error. */
+  INTERNAL: 1500,
+  /** The service is going down. */
+  DOWN: 1503,
+} as const;
+
+/** Predefined codes are 1000..1999, application codes 2000..2999. */
+export function isValidRejectCode(code: unknown): code is number {
+  return typeof code === 'number' && Number.isInteger(code) && code >= 1000 && code < 3000;
+}
+
+export interface SrtRefusal {
+  accept: false;
+  code: number;
+  reason: string;
+}
+
+/** The refusal owed to a streamid that cannot publish whatever its key: malformed, or m=request. */
+export function refusalForStreamId(parsed: ParsedStreamId): SrtRefusal | undefined {
+  if (!parsed.ok) return { accept: false, code: SRT_REJECT.BAD_REQUEST, reason: parsed.reason };
+  if (parsed.mode !== 'publish') {
+    return { accept: false, code: SRT_REJECT.BAD_MODE, reason: 'playback (m=request) is not served over SRT; publish only' };
+  }
+  return undefined;
+}

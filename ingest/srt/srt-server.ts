@@ -1,0 +1,346 @@
+/**
+ * The SRT listener (DESIGN §3 "Ingest", §5 "SRT"): one UDP port, many publishers routed by streamid.
+ * A caller is authorised synchronously in libsrt's listen callback (`deps.authorize`), before any data
+ * is accepted; an accepted caller becomes an SrtSession that emits batched MPEG-TS payloads.
+ *
+ *   const srt = createSrtServer({ authorize, log }, { host: '0.0.0.0', port: 9000 });
+ *   srt.on('session', (s) => s.on('data', (chunk) => ...).on('close', (reason) => ...));
+ *   await srt.start();  ...  await srt.close();
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import {
+  loadSrtBinding,
+  type LibsrtLogLevel,
+  type NativeDecision,
+  type NativeListener,
+  type SrtBinding,
+  type SrtStats,
+} from './native-binding';
+import { SRT_REJECT, isValidRejectCode } from './reject-codes';
+
+export type { SrtStats } from './native-binding';
+
+export interface SrtPeer {
+  address: string;
+  port: number;
+}
+
+export type SrtDecision =
+  | { accept: true; passphrase?: string; context?: unknown }
+  | { accept: false; code: number; reason: string };
+
+export interface SrtLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SrtServerDeps {
+  /** Decides on one caller, synchronously, on the JS thread (a libsrt thread waits for it). */
+  authorize(streamId: string, peer: SrtPeer): SrtDecision;
+  log?: SrtLogger;
+  /** The libsrt binding; loaded from the project tree when omitted. */
+  binding?: SrtBinding;
+}
+
+export interface SrtServerConfig {
+  host: string;
+  /** UDP port; 0 picks a free one (read `port` after start). */
+  port: number;
+  /** SRT latency (TSBPD delay) in ms; libsrt's default 120 when omitted. */
+  latencyMs?: number;
+  /** A session with no data for this long is closed with reason `idle` (default 10 000). */
+  idleTimeoutMs?: number;
+  /** How long the listen callback waits for `authorize` before refusing (default 2000). */
+  authTimeoutMs?: number;
+  /** libsrt's own silence timeout before a connection counts as broken (default 5000). */
+  peerIdleTimeoutMs?: number;
+  /** libsrt's log level, process-wide (default `error`: no warning per refused caller). */
+  libsrtLogLevel?: LibsrtLogLevel;
+}
+
+export interface SrtSession {
+  readonly id: number;
+  readonly streamId: string;
+  readonly peer: SrtPeer;
+  /** The `context` the accepting decision carried (e.g. the channel it resolved to). */
+  readonly context: unknown;
+  readonly connectedAt: Date;
+  readonly closed: boolean;
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'close', listener: (reason: string) => void): this;
+  off(event: 'data', listener: (chunk: Buffer) => void): this;
+  off(event: 'close', listener: (reason: string) => void): this;
+  /** Current socket statistics, or null once the session is closed. */
+  stats(): SrtStats | null;
+  /** Closes the connection; 'close' follows with `reason` (default `closed by server`). */
+  close(reason?: string): void;
+}
+
+export interface SrtServer {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** The bound UDP port (after start). */
+  readonly port: number;
+  sessions(): SrtSession[];
+  on(event: 'session', listener: (session: SrtSession) => void): this;
+  off(event: 'session', listener: (session: SrtSession) => void): this;
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
+const SHUTDOWN_GRACE_MS = 5_000;
+/** Accepted decisions whose caller never completed the handshake are forgotten after this. */
+const PENDING_TTL_MS = 30_000;
+const PASSPHRASE_MIN = 10;
+const PASSPHRASE_MAX = 79;
+
+const silentLog: SrtLogger = { info() {}, warn() {}, error() {} };
+
+function checkInt(name: string, v: unknown, min: number, max: number): void {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new Error(`SRT config: ${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Validates the config once, with errors naming the bad field. */
+export function validateSrtConfig(config: SrtServerConfig): void {
+  if (typeof config.host !== 'string' || config.host.length === 0) throw new Error('SRT config: host must be a non-empty string');
+  checkInt('port', config.port, 0, 65535);
+  if (config.latencyMs !== undefined) checkInt('latencyMs', config.latencyMs, 0, 60_000);
+  if (config.idleTimeoutMs !== undefined) checkInt('idleTimeoutMs', config.idleTimeoutMs, 100, 86_400_000);
+  if (config.authTimeoutMs !== undefined) checkInt('authTimeoutMs', config.authTimeoutMs, 10, 30_000);
+  if (config.peerIdleTimeoutMs !== undefined) checkInt('peerIdleTimeoutMs', config.peerIdleTimeoutMs, 100, 3_600_000);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+class Session extends EventEmitter implements SrtSession {
+  closed = false;
+  lastDataAt = Date.now();
+  closing = false;
+  readonly connectedAt = new Date();
+
+  constructor(
+    readonly id: number,
+    readonly streamId: string,
+    readonly peer: SrtPeer,
+    readonly context: unknown,
+    private readonly native: NativeListener,
+  ) {
+    super();
+  }
+
+  stats(): SrtStats | null {
+    return this.closed ? null : this.native.stats(this.id);
+  }
+
+  close(reason = 'closed by server'): void {
+    if (this.closed || this.closing) return;
+    this.closing = this.native.closeSession(this.id, reason);
+  }
+}
+
+export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): SrtServer {
+  validateSrtConfig(config);
+  const log = deps.log ?? silentLog;
+  const idleTimeoutMs = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+  const emitter = new EventEmitter();
+  const live = new Map<number, Session>();
+  const accepted = new Map<number, { context: unknown; at: number }>();
+  let native: NativeListener | undefined;
+  let boundPort = 0;
+  let startPromise: Promise<void> | undefined;
+  let closePromise: Promise<void> | undefined;
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let onShutdown: (() => void) | undefined;
+
+  function safeEmit(target: EventEmitter, event: string, ...args: unknown[]): void {
+    try {
+      target.emit(event, ...args);
+    } catch (err) {
+      log.error({ err: errorText(err), event }, 'an SRT event listener threw');
+    }
+  }
+
+  function refuse(code: number, reason: string, peer: SrtPeer): NativeDecision {
+    log.info({ peer, code, reason }, 'SRT caller refused');
+    return { accept: false, code };
+  }
+
+  function authorize(id: number, streamId: string, address: string, port: number): NativeDecision {
+    const peer = { address, port };
+    if (closePromise) return refuse(SRT_REJECT.DOWN, 'server closing', peer);
+    let d: SrtDecision;
+    try {
+      d = deps.authorize(streamId, peer);
+    } catch (err) {
+      log.error({ peer, err: errorText(err) }, 'SRT authorize threw; refusing the caller');
+      return { accept: false, code: SRT_REJECT.INTERNAL };
+    }
+    if (d === null || typeof d !== 'object') {
+      log.error({ peer }, 'SRT authorize returned no decision; refusing the caller');
+      return { accept: false, code: SRT_REJECT.INTERNAL };
+    }
+    if (d.accept === true) {
+      const { passphrase } = d;
+      if (passphrase !== undefined) {
+        if (typeof passphrase !== 'string' || passphrase.length < PASSPHRASE_MIN || passphrase.length > PASSPHRASE_MAX) {
+          log.error({ peer }, `SRT passphrase must be ${PASSPHRASE_MIN}-${PASSPHRASE_MAX} characters; refusing the caller`);
+          return { accept: false, code: SRT_REJECT.INTERNAL };
+        }
+      }
+      accepted.set(id, { context: d.context, at: Date.now() });
+      return passphrase === undefined ? { accept: true } : { accept: true, passphrase };
+    }
+    const code = isValidRejectCode(d.code) ? d.code : SRT_REJECT.FORBIDDEN;
+    return refuse(code, typeof d.reason === 'string' ? d.reason : 'refused', peer);
+  }
+
+  function onEvent(type: string, id?: number, a?: unknown, b?: unknown, c?: unknown): void {
+    if (type === 'shutdown') {
+      onShutdown?.();
+      return;
+    }
+    if (typeof id !== 'number' || !native) return;
+    switch (type) {
+      case 'session': {
+        const ctx = accepted.get(id);
+        accepted.delete(id);
+        const s = new Session(id, String(a ?? ''), { address: String(b ?? ''), port: Number(c ?? 0) }, ctx?.context, native);
+        live.set(id, s);
+        log.info({ session: id, peer: s.peer }, 'SRT publisher connected');
+        safeEmit(emitter, 'session', s);
+        return;
+      }
+      case 'data': {
+        const s = live.get(id);
+        if (!s || !Buffer.isBuffer(a)) return;
+        s.lastDataAt = Date.now();
+        safeEmit(s, 'data', a);
+        return;
+      }
+      case 'closed': {
+        const s = live.get(id);
+        if (!s) return;
+        live.delete(id);
+        s.closed = true;
+        const reason = String(a ?? 'closed');
+        log.info({ session: id, peer: s.peer, reason }, 'SRT publisher disconnected');
+        safeEmit(s, 'close', reason);
+        s.removeAllListeners();
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  function sweep(): void {
+    const now = Date.now();
+    for (const s of live.values()) {
+      if (!s.closing && now - s.lastDataAt >= idleTimeoutMs) s.close('idle');
+    }
+    for (const [id, p] of accepted) {
+      if (now - p.at > PENDING_TTL_MS) accepted.delete(id);
+    }
+  }
+
+  async function start(): Promise<void> {
+    if (closePromise) throw new Error('the SRT server was closed; create a new one');
+    const binding = deps.binding ?? loadSrtBinding();
+    // The addon takes numeric addresses only, so a host name is resolved here, off the JS thread.
+    let host = config.host;
+    if (isIP(host) === 0) {
+      try {
+        host = (await lookup(host)).address;
+      } catch (err) {
+        throw new Error(`SRT listener could not resolve host ${config.host}: ${errorText(err)}`);
+      }
+    }
+    const n = new binding.SrtListener(
+      {
+        host,
+        port: config.port,
+        latencyMs: config.latencyMs,
+        peerIdleTimeoutMs: config.peerIdleTimeoutMs,
+        authTimeoutMs: config.authTimeoutMs,
+        logLevel: config.libsrtLogLevel ?? 'error',
+      },
+      authorize,
+      onEvent,
+    );
+    native = n;
+    try {
+      boundPort = n.start();
+    } catch (err) {
+      native = undefined;
+      throw new Error(`SRT listener could not start on ${config.host}:${config.port}: ${errorText(err)}`);
+    }
+    sweepTimer = setInterval(sweep, Math.min(1000, Math.max(50, Math.floor(idleTimeoutMs / 4))));
+    sweepTimer.unref();
+    log.info({ host, port: boundPort, libsrt: binding.version }, 'SRT listener started');
+  }
+
+  function close(): Promise<void> {
+    closePromise ??= (async () => {
+      if (startPromise) await startPromise.catch(() => undefined);
+      if (sweepTimer) clearInterval(sweepTimer);
+      if (!native) return;
+      const n: NativeListener = native;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, SHUTDOWN_GRACE_MS);
+        function finish(): void {
+          clearTimeout(timer);
+          onShutdown = undefined;
+          // finish() joins the receive thread; defer it out of the native callback that got here.
+          setImmediate(() => {
+            n.finish();
+            for (const s of live.values()) {
+              s.closed = true;
+              safeEmit(s, 'close', 'server closed');
+              s.removeAllListeners();
+            }
+            live.clear();
+            accepted.clear();
+            native = undefined;
+            resolve();
+          });
+        }
+        onShutdown = finish;
+        if (!n.stop()) finish();
+      });
+      log.info({ port: boundPort }, 'SRT listener closed');
+    })();
+    return closePromise;
+  }
+
+  const server: SrtServer = {
+    start() {
+      if (closePromise) return Promise.reject(new Error('the SRT server was closed; create a new one'));
+      startPromise ??= start();
+      return startPromise;
+    },
+    close,
+    get port() {
+      return boundPort;
+    },
+    sessions() {
+      return [...live.values()];
+    },
+    on(event, listener) {
+      emitter.on(event, listener);
+      return server;
+    },
+    off(event, listener) {
+      emitter.off(event, listener);
+      return server;
+    },
+  };
+  return server;
+}

@@ -1,0 +1,152 @@
+/**
+ * Renders a DASH MPD (ISO/IEC 23009-1, live profile) over the same CMAF segments HLS uses:
+ * SegmentTemplate with a SegmentTimeline per adaptation set, $Number$ or $Time$ addressing.
+ */
+import { badRenderInput } from '../errors';
+import type { DashAdaptationSet, DashManifest, DashRepresentation, DashSegmentTime } from './model';
+
+const PROFILE = 'urn:mpeg:dash:profile:isoff-live:2011';
+const UTC_HTTP_ISO = 'urn:mpeg:dash:utc:http-iso:2014';
+const CHANNEL_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+
+function escapeXml(v: string): string {
+  return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+function attrs(list: Array<[string, string | number | undefined]>): string {
+  return list.filter(([, v]) => v !== undefined).map(([k, v]) => ` ${k}="${escapeXml(String(v))}"`).join('');
+}
+
+/** ISO 8601 duration in seconds, e.g. `PT6S`, `PT1.5S`. */
+export function isoDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) throw badRenderInput(`DASH: invalid duration ${seconds}`);
+  return `PT${Number(seconds.toFixed(3))}S`;
+}
+
+function dateTime(t: Date | number, what: string): string {
+  const d = typeof t === 'number' ? new Date(t) : t;
+  if (Number.isNaN(d.getTime())) throw badRenderInput(`DASH: invalid ${what}`);
+  return d.toISOString();
+}
+
+/** DASH frameRate: integer, or N/1001 for the NTSC family, else 3 decimals. */
+export function dashFrameRate(fr: number | string): string {
+  if (typeof fr === 'string') {
+    if (!/^\d+(\/\d+)?$/.test(fr)) throw badRenderInput(`DASH: invalid frame rate "${fr}"`);
+    return fr;
+  }
+  if (!(fr > 0)) throw badRenderInput(`DASH: invalid frame rate ${fr}`);
+  if (Math.abs(fr - Math.round(fr)) < 1e-6) return String(Math.round(fr));
+  const ntsc = Math.round(fr * 1.001);
+  if (Math.abs(ntsc / 1.001 - fr) < 1e-3) return `${ntsc * 1000}/1001`;
+  return fr.toFixed(3);
+}
+
+/** Run-length encodes a timeline into S elements (`r` repeats, `t` only where time jumps). */
+export function timelineElements(segments: DashSegmentTime[]): string[] {
+  const out: Array<{ t?: number; d: number; r: number }> = [];
+  let expected: number | undefined;
+  for (const s of segments) {
+    if (!Number.isSafeInteger(s.t) || s.t < 0 || !Number.isSafeInteger(s.d) || s.d <= 0) {
+      throw badRenderInput(`DASH: invalid timeline segment t=${s.t} d=${s.d}`);
+    }
+    if (expected !== undefined && s.t < expected) throw badRenderInput(`DASH: timeline goes backwards at t=${s.t}`);
+    const last = out[out.length - 1];
+    if (last && s.t === expected && s.d === last.d) last.r++;
+    else out.push(s.t === expected ? { d: s.d, r: 0 } : { t: s.t, d: s.d, r: 0 });
+    expected = s.t + s.d;
+  }
+  return out.map((e) => `<S${attrs([['t', e.t], ['d', e.d], ['r', e.r > 0 ? e.r : undefined]])}/>`);
+}
+
+function representationXml(r: DashRepresentation, contentType: 'video' | 'audio'): string[] {
+  if (!Number.isInteger(r.bandwidth) || r.bandwidth <= 0) throw badRenderInput(`DASH: representation ${r.id} bandwidth ${r.bandwidth}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(r.id)) throw badRenderInput(`DASH: representation id "${r.id}" must be URL-safe without spaces`);
+  const open = `<Representation${attrs([
+    ['id', r.id],
+    ['bandwidth', r.bandwidth],
+    ['codecs', r.codecs],
+    ['width', r.width],
+    ['height', r.height],
+    ['frameRate', r.frameRate === undefined ? undefined : dashFrameRate(r.frameRate)],
+    ['audioSamplingRate', r.audioSamplingRate],
+  ])}`;
+  if (contentType === 'audio' && r.channels !== undefined) {
+    return [`${open}>`, `  <AudioChannelConfiguration${attrs([['schemeIdUri', CHANNEL_SCHEME], ['value', r.channels]])}/>`, '</Representation>'];
+  }
+  return [`${open}/>`];
+}
+
+function checkTemplate(a: DashAdaptationSet): void {
+  const needed = a.addressing === 'number' ? '$Number$' : '$Time$';
+  if (!a.media.includes(needed)) throw badRenderInput(`DASH: adaptation set ${a.id} media template lacks ${needed}`);
+  if (!Number.isInteger(a.timescale) || a.timescale < 1) throw badRenderInput(`DASH: adaptation set ${a.id} timescale ${a.timescale}`);
+  if (!Number.isInteger(a.startNumber) || a.startNumber < 0) throw badRenderInput(`DASH: adaptation set ${a.id} startNumber ${a.startNumber}`);
+  if (a.representations.length === 0) throw badRenderInput(`DASH: adaptation set ${a.id} has no representation`);
+}
+
+function adaptationSetXml(a: DashAdaptationSet): string[] {
+  checkTemplate(a);
+  const lines = [`<AdaptationSet${attrs([
+    ['id', a.id],
+    ['contentType', a.contentType],
+    ['mimeType', a.mimeType ?? `${a.contentType}/mp4`],
+    ['lang', a.lang],
+    ['segmentAlignment', 'true'],
+    ['startWithSAP', 1],
+  ])}>`];
+  lines.push(`  <SegmentTemplate${attrs([
+    ['timescale', a.timescale],
+    ['presentationTimeOffset', a.presentationTimeOffset],
+    ['initialization', a.initialization],
+    ['media', a.media],
+    ['startNumber', a.addressing === 'number' ? a.startNumber : undefined],
+  ])}>`);
+  lines.push('    <SegmentTimeline>', ...timelineElements(a.segments).map((s) => `      ${s}`), '    </SegmentTimeline>');
+  lines.push('  </SegmentTemplate>');
+  const sorted = [...a.representations].sort((x, y) => y.bandwidth - x.bandwidth);
+  for (const r of sorted) lines.push(...representationXml(r, a.contentType).map((l) => `  ${l}`));
+  lines.push('</AdaptationSet>');
+  return lines;
+}
+
+function timelineSeconds(a: DashAdaptationSet): number {
+  const last = a.segments[a.segments.length - 1];
+  const first = a.segments[0];
+  if (!last || !first) return 0;
+  return (last.t + last.d - (a.presentationTimeOffset ?? first.t)) / a.timescale;
+}
+
+function mpdAttributes(m: DashManifest): Array<[string, string | number | undefined]> {
+  const list: Array<[string, string | number | undefined]> = [
+    ['xmlns', 'urn:mpeg:dash:schema:mpd:2011'],
+    ['profiles', PROFILE],
+    ['type', m.type],
+  ];
+  if (m.type === 'dynamic') {
+    if (m.availabilityStartTime === undefined) throw badRenderInput('DASH: a dynamic MPD needs availabilityStartTime');
+    list.push(
+      ['availabilityStartTime', dateTime(m.availabilityStartTime, 'availabilityStartTime')],
+      ['publishTime', dateTime(m.publishTime, 'publishTime')],
+      ['minimumUpdatePeriod', isoDuration(m.minimumUpdatePeriod ?? 2)],
+      ['timeShiftBufferDepth', m.timeShiftBufferDepth === undefined ? undefined : isoDuration(m.timeShiftBufferDepth)],
+      ['suggestedPresentationDelay', m.suggestedPresentationDelay === undefined ? undefined : isoDuration(m.suggestedPresentationDelay)],
+    );
+  } else {
+    const duration = m.mediaPresentationDuration ?? Math.max(0, ...m.adaptationSets.map(timelineSeconds));
+    list.push(['publishTime', dateTime(m.publishTime, 'publishTime')], ['mediaPresentationDuration', isoDuration(duration)]);
+  }
+  list.push(['minBufferTime', isoDuration(m.minBufferTime)]);
+  return list;
+}
+
+export function renderMpd(m: DashManifest): string {
+  if (m.adaptationSets.length === 0) throw badRenderInput('DASH: an MPD needs at least one adaptation set');
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<MPD${attrs(mpdAttributes(m))}>`];
+  lines.push(`  <Period${attrs([['id', m.periodId ?? '0'], ['start', isoDuration(m.periodStart ?? 0)]])}>`);
+  for (const a of m.adaptationSets) lines.push(...adaptationSetXml(a).map((l) => `    ${l}`));
+  lines.push('  </Period>');
+  if (m.utcTimingUrl !== undefined) lines.push(`  <UTCTiming${attrs([['schemeIdUri', UTC_HTTP_ISO], ['value', m.utcTimingUrl]])}/>`);
+  lines.push('</MPD>');
+  return `${lines.join('\n')}\n`;
+}

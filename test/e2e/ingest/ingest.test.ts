@@ -1,0 +1,212 @@
+/**
+ * Ingest end to end with real publishers: ffmpeg over SRT (every streamid form, with a passphrase) and
+ * RTMP, srt-live-transmit as an independent SRT caller, two channels at once, wrong keys and
+ * passphrases refused, garbage on both ports, and drop-and-reconnect keeping one monotonic timeline.
+ * Channels are created through the channel API and published with the settings it returns.
+ */
+
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { connect } from 'node:net';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { TEST_APP_CONFIG } from '../../helpers/app';
+import { publishRtmp, publishSrt, publishSrtLiveTransmit, type Publisher } from '../../helpers/publishers';
+import { buildApp } from '../../../engine/api/app';
+import { createEngineMetrics } from '../../../engine/api/metrics';
+import { channelsPlugin } from '../../../engine/api/channels';
+import { createStore, type Store } from '../../../engine/store/store';
+import { createChannelStore } from '../../../engine/store/channel-store';
+import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
+import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+
+let redis: TestRedis;
+let app: FastifyInstance;
+let store: Store;
+let live: LiveStore;
+let ingest: IngestService;
+let srtPort = 0;
+let rtmpPort = 0;
+const publishers: Publisher[] = [];
+
+before(async () => {
+  redis = await startTestRedis();
+  const client = redis.connect();
+  store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+  const channels = createChannelStore({ redis: client, keys: store.keys });
+  live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+  ingest = createIngestService(
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+  );
+  await ingest.start();
+  srtPort = ingest.srtPort() as number;
+  rtmpPort = ingest.rtmpPort() as number;
+  app = await buildApp(
+    {
+      store, metrics: createEngineMetrics(undefined, false),
+      plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort } })],
+    },
+    TEST_APP_CONFIG,
+  );
+});
+
+after(async () => {
+  for (const p of publishers) p.stop();
+  await ingest?.close();
+  await app?.close();
+  await redis?.close();
+});
+
+interface ChannelView {
+  name: string;
+  streamKey: string;
+  state: string;
+  status: { reconnects: number; ingest: { videoCodec: string; width: number; fps: number } | null };
+  ingest: { srt: string; rtmp: string; obs: { srt: { server: string; streamKey: string }; rtmp: { server: string; streamKey: string } }; larix: { url: string; streamid: string } };
+}
+
+async function createChannel(name: string, extra: object = {}): Promise<ChannelView> {
+  const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name, ...extra } });
+  assert.equal(res.statusCode, 201, res.body);
+  await new Promise((r) => setTimeout(r, 50)); // the ingest registry hears about it over pub/sub
+  return res.json() as ChannelView;
+}
+
+async function view(name: string): Promise<ChannelView> {
+  return (await app.inject(`/api/channels/${name}`)).json() as ChannelView;
+}
+
+function track(p: Publisher): Publisher {
+  publishers.push(p);
+  return p;
+}
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The channel is in the store: format with h264+aac, latest redirects, and ≥ n closed segments. */
+async function assertLive(name: string, segments: number): Promise<void> {
+  await waitFor(`${segments} segments on ${name}`, async () => (await live.lastSegments(name, 100)).filter((s) => s.durationPts !== null).length >= segments, 20000);
+  const fmt = (await app.inject(`/beams/${name}`)).json() as { streams: { codecpar: { name: string; extradata: string | null } }[] };
+  assert.deepEqual(fmt.streams.map((s) => s.codecpar.name), ['h264', 'aac']);
+  assert.ok(fmt.streams[0]?.codecpar.extradata, 'video codec parameters carry extradata');
+  const latest = await app.inject(`/beams/${name}/video/latest`);
+  assert.equal(latest.statusCode, 302);
+  assert.match(String(latest.headers.location), new RegExp(`^/beams/${name}/stream_0/packet_\\d+$`));
+  const first = (await app.inject(`/beams/${name}/video/first`)).json() as { flags: { KEY: boolean } }[];
+  assert.equal(first[0]?.flags.KEY, true, 'a channel starts at a keyframe');
+}
+
+describe('SRT', () => {
+  it('every streamid form, from the settings the channel API returns', { timeout: 60000 }, async () => {
+    const a = await createChannel('srt-bare');
+    const b = await createChannel('srt-acl');
+    const c = await createChannel('srt-colon');
+    const d = await createChannel('srt-ronly');
+    const urls = [
+      a.ingest.srt,
+      `${b.ingest.larix.url}?streamid=${encodeURIComponent(b.ingest.larix.streamid)}`,
+      `srt://127.0.0.1:${srtPort}?streamid=${encodeURIComponent(`publish:srt-colon:${c.streamKey}`)}`,
+      `srt://127.0.0.1:${srtPort}?streamid=${encodeURIComponent(`#!::r=${d.streamKey}`)}`,
+    ].map((u) => u.replace('127.0.0.1:8080', '127.0.0.1').replace(/srt:\/\/127\.0\.0\.1:\d+/, `srt://127.0.0.1:${srtPort}`));
+    const pubs = urls.map((u) => track(publishSrt(u, { seconds: 5 })));
+    for (const name of ['srt-bare', 'srt-acl', 'srt-colon', 'srt-ronly']) await assertLive(name, 1);
+    const v = await view('srt-bare');
+    assert.equal(v.state, 'live');
+    await Promise.all(pubs.map((p) => p.exited));
+  });
+
+  it('a passphrase: the right one streams, a wrong one is refused', { timeout: 40000 }, async () => {
+    const ch = await createChannel('srt-secret', { passphrase: 'correct-horse-battery' });
+    assert.match(ch.ingest.srt, /passphrase=correct-horse-battery/);
+    const wrong = track(publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${ch.streamKey}&passphrase=wrong-passphrase&connect_timeout=3000`, { seconds: 3 }));
+    const wrongCode = await wrong.exited;
+    assert.notEqual(wrongCode, 0, 'wrong passphrase refused');
+    assert.equal(await store.getFormat('srt-secret'), null, 'nothing was accepted');
+    const right = track(publishSrt(ch.ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`), { seconds: 4 }));
+    await assertLive('srt-secret', 1);
+    await right.exited;
+  });
+
+  it('srt-live-transmit as an independent caller', { timeout: 40000 }, async () => {
+    const ch = await createChannel('srt-slt');
+    const p = track(publishSrtLiveTransmit(`srt://127.0.0.1:${srtPort}?streamid=${ch.streamKey}`, { seconds: 4 }));
+    await assertLive('srt-slt', 1);
+    p.stop(); // srt-live-transmit keeps its connection open after its input ends
+  });
+
+  it('wrong keys and playback mode are refused while another channel keeps streaming; garbage UDP is survived', { timeout: 60000 }, async () => {
+    await createChannel('srt-steady');
+    const steady = track(publishSrt((await view('srt-steady')).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`), { seconds: 8 }));
+    await waitFor('steady live', async () => (await view('srt-steady')).state === 'live', 10000);
+    const sock = createSocket('udp4');
+    for (let i = 0; i < 50; i++) sock.send(Buffer.from(`garbage ${i} `.repeat(20)), srtPort, '127.0.0.1');
+    const wrongs = [
+      publishSrt(`srt://127.0.0.1:${srtPort}?streamid=not-a-key&connect_timeout=2000`, { seconds: 2 }),
+      publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${encodeURIComponent('#!::r=srt-steady,m=request')}&connect_timeout=2000`, { seconds: 2 }),
+    ].map(track);
+    for (const w of wrongs) assert.notEqual(await w.exited, 0);
+    sock.close();
+    const before = (await live.lastSegments('srt-steady', 100)).length;
+    await waitFor('steady keeps segmenting', async () => (await live.lastSegments('srt-steady', 100)).length > before, 8000);
+    await steady.exited;
+  });
+});
+
+describe('RTMP', () => {
+  it('OBS-style server + key; two channels at once with SRT; a wrong key refused; garbage survived', { timeout: 60000 }, async () => {
+    const r = await createChannel('rtmp-one');
+    const s = await createChannel('mixed-srt');
+    const url = `${r.ingest.obs.rtmp.server.replace(/rtmp:\/\/[^/]+/, `rtmp://127.0.0.1:${rtmpPort}`)}/${r.ingest.obs.rtmp.streamKey}`;
+    const pr = track(publishRtmp(url, { seconds: 5 }));
+    const ps = track(publishSrt(s.ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`), { seconds: 5 }));
+    const wrong = track(publishRtmp(`rtmp://127.0.0.1:${rtmpPort}/live/wrong-key`, { seconds: 2 }));
+    const garbage = connect(rtmpPort, '127.0.0.1', () => garbage.end(Buffer.alloc(5000, 0x42)));
+    garbage.on('error', () => undefined);
+    assert.notEqual(await wrong.exited, 0);
+    await assertLive('rtmp-one', 1);
+    await assertLive('mixed-srt', 1);
+    const v = await view('rtmp-one');
+    assert.equal(v.status.ingest?.videoCodec, 'h264');
+    await Promise.all([pr.exited, ps.exited]);
+  });
+});
+
+describe('publisher drop and reconnect', () => {
+  it('continues one monotonic timeline with a discontinuity, never a reset', { timeout: 60000 }, async () => {
+    const ch = await createChannel('reconnect', { reconnectWindowSeconds: 30 });
+    const url = ch.ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+    const first = track(publishSrt(url, { seconds: 5 }));
+    await assertLive('reconnect', 1);
+    await first.exited;
+    await waitFor('reconnecting state', async () => (await view('reconnect')).state === 'reconnecting', 10000);
+    const segsBefore = await live.lastSegments('reconnect', 100);
+    const lastBefore = segsBefore[segsBefore.length - 1];
+    assert.ok(lastBefore && lastBefore.durationPts !== null, 'the open segment was closed when the publisher left');
+    const endBefore = lastBefore.startPts + (lastBefore.durationPts as number);
+
+    const second = track(publishSrt(url, { seconds: 5 }));
+    await waitFor('second session segments', async () => (await live.lastSegments('reconnect', 100)).some((s) => s.index > lastBefore.index && s.durationPts !== null), 20000);
+    const after = (await live.segments('reconnect', lastBefore.index + 1, lastBefore.index + 1))[0];
+    assert.ok(after, 'a new segment follows');
+    assert.equal(after.discontinuity, true, 'the first segment after a reconnect is a discontinuity');
+    assert.ok(after.startPts >= endBefore, `timeline continues: ${after.startPts} >= ${endBefore}`);
+    const all = await live.segments('reconnect', 0, 1000);
+    for (let i = 1; i < all.length; i++) assert.equal(all[i]?.index, (all[i - 1]?.index as number) + 1, 'segment numbers never reset');
+    const v = await view('reconnect');
+    assert.equal(v.state, 'live');
+    assert.equal(v.status.reconnects, 1);
+    await second.exited;
+  });
+});

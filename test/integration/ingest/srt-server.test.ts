@@ -1,0 +1,270 @@
+// The SRT listener against real publishers on 127.0.0.1: ffmpeg (libavformat's libsrt caller) and
+// srt-live-transmit (Debian srt-tools) as an independent caller.
+// SPDX-License-Identifier: GPL-3.0-or-later
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createSocket } from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { createSrtServer, type SrtDecision, type SrtServer, type SrtSession } from '../../../ingest/srt/srt-server';
+import { SRT_REJECT, refusalForStreamId } from '../../../ingest/srt/reject-codes';
+import { parseStreamId } from '../../../ingest/streamid';
+import { collect, createChildren, ffmpegArgs, tsSyncErrors, waitFor, waitQuiet, withTimeout, type Received } from './srt-publishers';
+
+const children = createChildren();
+const servers = new Set<SrtServer>();
+after(async () => {
+  children.killAll();
+  await Promise.all([...servers].map((s) => s.close()));
+});
+
+interface Channel {
+  name: string;
+  passphrase?: string;
+}
+
+interface Harness {
+  server: SrtServer;
+  refusals: { streamId: string; code: number }[];
+  sessions: { session: SrtSession; rx: Received }[];
+  url(streamId: string, extra?: string): string;
+}
+
+/** A server whose authorize resolves keys the way the channel store would. */
+async function startHarness(keys: Record<string, Channel>, opts: { idleTimeoutMs?: number } = {}): Promise<Harness> {
+  const refusals: Harness['refusals'] = [];
+  const sessions: Harness['sessions'] = [];
+  function authorize(streamId: string): SrtDecision {
+    const parsed = parseStreamId(streamId);
+    let d: SrtDecision | undefined = refusalForStreamId(parsed);
+    if (!d && parsed.ok) {
+      const ch = keys[parsed.key];
+      if (!ch || (parsed.channel !== undefined && parsed.channel !== ch.name)) {
+        d = { accept: false, code: SRT_REJECT.FORBIDDEN, reason: 'unknown stream key' };
+      } else {
+        d = { accept: true, passphrase: ch.passphrase, context: { channel: ch.name } };
+      }
+    }
+    d ??= { accept: false, code: SRT_REJECT.BAD_REQUEST, reason: 'unparsable' };
+    if (!d.accept) refusals.push({ streamId, code: d.code });
+    return d;
+  }
+  const server = createSrtServer({ authorize }, { host: '127.0.0.1', port: 0, idleTimeoutMs: opts.idleTimeoutMs ?? 10_000 });
+  servers.add(server);
+  server.on('session', (session) => sessions.push({ session, rx: collect(session) }));
+  await server.start();
+  assert.ok(server.port > 0, 'a free UDP port was bound');
+  // Raw query on purpose: ffmpeg and srt-live-transmit pass the streamid through undecoded.
+  const url = (streamId: string, extra = '') => `srt://127.0.0.1:${server.port}?streamid=${streamId}&pkt_size=1316${extra}`;
+  return { server, refusals, sessions, url };
+}
+
+function sessionFor(h: Harness, streamId: string) {
+  return h.sessions.find((s) => s.session.streamId === streamId);
+}
+
+function assertMpegTs(rx: Received, minBytes: number, minSpanMs: number, label: string): void {
+  const all = Buffer.concat(rx.chunks);
+  assert.ok(all.length >= minBytes, `${label}: ${all.length} bytes received, want >= ${minBytes}`);
+  assert.deepEqual(tsSyncErrors(all), [], `${label}: 0x47 every 188 bytes`);
+  assert.ok(rx.lastAt - rx.firstAt >= minSpanMs, `${label}: data arrived over ${rx.lastAt - rx.firstAt} ms, want >= ${minSpanMs}`);
+}
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+describe('SRT server with real publishers', { concurrency: true, timeout: 45_000 }, () => {
+  it('accepts every streamid form from ffmpeg at once and receives a few seconds of MPEG-TS each', async () => {
+    const h = await startHarness({ 'key-a': { name: 'alpha' }, 'key-b': { name: 'beta' }, 'key-c': { name: 'gamma' } });
+    const forms = ['key-a', '#!::r=beta,m=publish,s=key-b', 'publish:gamma:key-c'];
+    const pubs = forms.map((sid) => children.run('ffmpeg', ffmpegArgs(h.url(sid), 3), 15_000));
+    const codes = await Promise.all(pubs.map((p) => p.exited));
+    assert.deepEqual(codes, [0, 0, 0], pubs.map((p) => p.output()).join('\n'));
+    await waitFor('three sessions to close', () => h.sessions.every((s) => s.rx.closeReason !== undefined), 3000);
+    assert.equal(h.sessions.length, 3);
+    const contexts = forms.map((sid) => (sessionFor(h, sid)?.session.context as { channel: string }).channel);
+    assert.deepEqual(contexts, ['alpha', 'beta', 'gamma'], 'the decision context follows each session');
+    for (const sid of forms) {
+      const s = sessionFor(h, sid);
+      assert.ok(s, `a session for ${sid}`);
+      assert.equal(s.session.peer.address, '127.0.0.1');
+      assertMpegTs(s.rx, 100_000, 2000, sid);
+      assert.equal(s.rx.closeReason, 'closed by peer', 'ffmpeg ending cleanly reads as a peer close');
+      assert.equal(s.session.stats(), null, 'no stats once closed');
+    }
+    assert.deepEqual(h.refusals, []);
+  });
+
+  it('encrypts with the channel passphrase: the right one streams, a wrong one is refused', async () => {
+    const h = await startHarness({ 'key-enc': { name: 'vault', passphrase: 'correct-horse-battery' } });
+    const good = children.run('ffmpeg', ffmpegArgs(h.url('key-enc', '&passphrase=correct-horse-battery'), 3), 15_000);
+    const bad = children.run('ffmpeg', ffmpegArgs(h.url('key-enc', '&passphrase=wrong-horse-battery'), 3), 15_000);
+    const none = children.run('ffmpeg', ffmpegArgs(h.url('key-enc'), 3), 15_000);
+    assert.notEqual(await bad.exited, 0, 'wrong passphrase: ffmpeg fails to connect');
+    assert.notEqual(await none.exited, 0, 'no passphrase on an encrypted channel: refused');
+    assert.equal(await good.exited, 0, good.output());
+    await waitFor('the session to close', () => h.sessions[0]?.rx.closeReason !== undefined, 3000);
+    assert.equal(h.sessions.length, 1, 'only the right passphrase made a session');
+    const s = h.sessions[0];
+    assert.ok(s);
+    assertMpegTs(s.rx, 100_000, 2000, 'encrypted');
+  });
+
+  it('takes srt-live-transmit as an independent caller (ffmpeg | srt-live-transmit)', async () => {
+    const h = await startHarness({ 'key-slt': { name: 'relay' } });
+    const enc = children.run('ffmpeg', ffmpegArgs('-', 3), 15_000);
+    const slt = children.run('srt-live-transmit', ['-a:no', '-q', '-chunk:1316', 'file://con', h.url('publish:relay:key-slt')], 15_000);
+    const encOut = enc.proc.stdout;
+    const sltIn = slt.proc.stdin;
+    assert.ok(encOut && sltIn);
+    encOut.pipe(sltIn);
+    assert.equal(await enc.exited, 0, enc.output());
+    const s = h.sessions[0];
+    assert.ok(s, 'srt-live-transmit made a session');
+    // srt-live-transmit keeps running at end of input: let the tail drain, then end it like Ctrl-C.
+    await waitQuiet('the stream to drain', () => s.rx.bytes, 400, 5000);
+    slt.proc.kill('SIGINT');
+    await withTimeout(s.rx.closed, 5000, 'the session to close');
+    assert.equal((s.session.context as { channel: string }).channel, 'relay');
+    assertMpegTs(s.rx, 100_000, 2000, 'srt-live-transmit');
+  });
+
+  it('keeps one publisher streaming while a wrong key and an m=request caller are refused', async () => {
+    const h = await startHarness({ 'key-1': { name: 'one' }, 'key-2': { name: 'two' } });
+    const a = children.run('ffmpeg', ffmpegArgs(h.url('key-1'), 4), 15_000);
+    const b = children.run('ffmpeg', ffmpegArgs(h.url('publish:two:key-2'), 4), 15_000);
+    await waitFor('both publishers', () => h.sessions.length === 2 && h.sessions.every((s) => s.rx.bytes > 0), 5000);
+    const wrong = children.run('ffmpeg', ffmpegArgs(h.url('not-a-key'), 2), 10_000);
+    const request = children.run('ffmpeg', ffmpegArgs(h.url('#!::r=one,m=request,s=key-1'), 2), 10_000);
+    const otherChannel = children.run('ffmpeg', ffmpegArgs(h.url('publish:two:key-1'), 2), 10_000);
+    assert.notEqual(await wrong.exited, 0);
+    assert.notEqual(await request.exited, 0);
+    assert.notEqual(await otherChannel.exited, 0, 'a key is only valid for its own channel');
+    const before = h.sessions.map((s) => s.rx.bytes);
+    await new Promise((r) => setTimeout(r, 500));
+    h.sessions.forEach((s, i) => assert.ok(s.rx.bytes > (before[i] ?? 0), 'both keep streaming after the refusals'));
+    const stats = h.sessions[0]?.session.stats();
+    assert.ok(stats, 'stats while live');
+    assert.ok(stats.bytesReceived > 0 && stats.packetsReceived > 0);
+    assert.ok(stats.rttMs >= 0 && stats.recvRateMbps >= 0 && stats.packetsLost >= 0 && stats.packetsRetransmitted >= 0);
+    const byCaller = new Map(h.refusals.map((r) => [r.streamId, r.code]));
+    assert.deepEqual(
+      [...byCaller.values()].sort(),
+      [SRT_REJECT.FORBIDDEN, SRT_REJECT.FORBIDDEN, SRT_REJECT.BAD_MODE],
+      'wrong key and foreign channel: FORBIDDEN; m=request: BAD_MODE',
+    );
+    assert.equal(await a.exited, 0, a.output());
+    assert.equal(await b.exited, 0, b.output());
+    assert.equal(h.sessions.length, 2, 'refused callers never became sessions');
+  });
+
+  it('survives 50 wrong keys in a row and garbage UDP, leaks no descriptors, then still accepts', async () => {
+    const h = await startHarness({ 'key-ok': { name: 'ok' } });
+    const fdsBefore = openFds();
+    // 50 attempts, five callers at a time, each refused at once. srt-live-transmit now and then misses
+    // its own rejection and waits on stdin for ever, so every caller is killed after 2.5 s at most.
+    await Promise.all(
+      [0, 1, 2, 3, 4].map(async (lane) => {
+        for (let i = lane; i < 50; i += 5) {
+          const c = children.run('srt-live-transmit', ['-a:no', '-q', 'file://con', h.url(`wrong-${i}`, '&conntimeo=1500')], 2500);
+          await c.exited;
+        }
+      }),
+    );
+    // A caller that repeats its handshake may be asked about more than once: count distinct callers.
+    assert.equal(new Set(h.refusals.map((r) => r.streamId)).size, 50, 'every wrong key reached authorize and was refused');
+
+    const sock = createSocket('udp4');
+    const send = (b: Buffer) => new Promise<void>((r) => sock.send(b, h.server.port, '127.0.0.1', () => r()));
+    for (let i = 0; i < 300; i++) await send(randomBytes(1 + (i * 37) % 1500));
+    for (let i = 0; i < 100; i++) {
+      // Shaped like SRT control packets (handshake, keepalive, shutdown) with random fields.
+      const b = randomBytes(64);
+      b[0] = 0x80;
+      b[1] = [0x00, 0x01, 0x05][i % 3] ?? 0;
+      await send(b);
+    }
+    sock.close();
+
+    const ok = children.run('ffmpeg', ffmpegArgs(h.url('key-ok'), 2), 10_000);
+    await waitFor('a session after the abuse', () => (h.sessions[0]?.rx.bytes ?? 0) > 0, 5000);
+    const stats = h.sessions[0]?.session.stats();
+    assert.ok(stats && stats.bytesReceived > 0, 'stats are returned');
+    assert.equal(await ok.exited, 0, ok.output());
+    assert.equal(h.sessions.length, 1);
+    assert.ok(openFds() <= fdsBefore + 2, `descriptors: ${fdsBefore} before, ${openFds()} after`);
+  });
+
+  it('closes an idle caller with reason idle', async () => {
+    const h = await startHarness({ 'key-idle': { name: 'idle' } }, { idleTimeoutMs: 600 });
+    // srt-live-transmit connects at once, then sends nothing while its stdin stays open.
+    const slt = children.run('srt-live-transmit', ['-a:no', '-q', 'file://con', h.url('key-idle')], 10_000);
+    await waitFor('the idle session', () => h.sessions.length === 1, 5000);
+    const s = h.sessions[0];
+    assert.ok(s);
+    assert.equal(await withTimeout(s.rx.closed, 3000, 'the idle close'), 'idle');
+    slt.proc.kill('SIGKILL');
+  });
+
+  it('closes a session from JS, and shuts down cleanly with live sessions (close twice is safe)', async () => {
+    const h = await startHarness({ 'key-x': { name: 'x' }, 'key-y': { name: 'y' } });
+    const x = children.run('ffmpeg', ffmpegArgs(h.url('key-x'), 15), 20_000);
+    const y = children.run('ffmpeg', ffmpegArgs(h.url('key-y'), 15), 20_000);
+    await waitFor('both sessions streaming', () => h.sessions.length === 2 && h.sessions.every((s) => s.rx.bytes > 0), 5000);
+    const sx = sessionFor(h, 'key-x');
+    const sy = sessionFor(h, 'key-y');
+    assert.ok(sx && sy);
+    sx.session.close();
+    assert.equal(await withTimeout(sx.rx.closed, 2000, 'the server-side close'), 'closed by server');
+    assert.notEqual(await withTimeout(x.exited, 8000, 'ffmpeg to notice'), 0, 'the closed publisher fails');
+    assert.equal(h.server.sessions().length, 1);
+
+    const port = h.server.port;
+    const started = Date.now();
+    await Promise.all([h.server.close(), h.server.close()]);
+    await h.server.close();
+    assert.ok(Date.now() - started < 2000, 'shutdown is quick');
+    assert.equal(sy.rx.closeReason, 'server closed');
+    assert.equal(h.server.sessions().length, 0);
+    y.proc.kill('SIGKILL');
+    await assert.rejects(h.server.start(), /closed/);
+
+    // The port is free again: a new server binds it.
+    const again = createSrtServer({ authorize: () => ({ accept: false, code: 1403, reason: 'no' }) }, { host: '127.0.0.1', port });
+    servers.add(again);
+    await again.start();
+    assert.equal(again.port, port);
+    await again.close();
+  });
+
+  it('refuses callers when authorize throws or returns nonsense, and stays up', async () => {
+    const asked = new Set<string>();
+    const server = createSrtServer(
+      {
+        authorize: (sid) => {
+          asked.add(sid);
+          if (sid === 'throws') throw new Error('store down');
+          if (sid === 'short-pass') return { accept: true, passphrase: 'short' };
+          if (sid === 'bad-code') return { accept: false, code: 7, reason: 'weird' };
+          return { accept: true };
+        },
+      },
+      { host: '127.0.0.1', port: 0 },
+    );
+    servers.add(server);
+    const got: SrtSession[] = [];
+    server.on('session', (s) => got.push(s));
+    await server.start();
+    for (const sid of ['throws', 'short-pass', 'bad-code']) {
+      const c = children.run('srt-live-transmit', ['-a:no', '-q', 'file://con', `srt://127.0.0.1:${server.port}?streamid=${sid}`], 5000);
+      await c.exited;
+    }
+    assert.deepEqual([...asked].sort(), ['bad-code', 'short-pass', 'throws']);
+    assert.equal(got.length, 0, 'none of them was accepted');
+    const c = children.run('srt-live-transmit', ['-a:no', '-q', 'file://con', `srt://127.0.0.1:${server.port}?streamid=fine`], 5000);
+    await waitFor('a good caller afterwards', () => got.length === 1, 3000);
+    c.proc.kill('SIGKILL');
+    await server.close();
+  });
+});

@@ -1,0 +1,268 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  createSegmenterState,
+  segmenterFinish,
+  segmenterStep,
+  SegmenterConfigError,
+  type PartReadyEvent,
+  type SegmentClosedEvent,
+  type SegmenterConfig,
+  type SegmenterEvent,
+  type SegmenterPacket,
+  type SegmentOpenedEvent,
+} from '../../../ingest/segmenter';
+
+const V = 0;
+const A = 1;
+
+interface VideoSpec {
+  frames: number;
+  /** dts step, 90 kHz. */
+  step: number;
+  /** keyframe every N frames. */
+  gop: number;
+  /** pts - dts (B-frame reorder delay), 0 for none. */
+  delay?: number;
+  start?: number;
+  discontinuityAt?: number;
+  keyframesAt?: number[];
+}
+
+/** Video packets (plus one audio packet per video frame) in decode order. */
+function av(spec: VideoSpec, withAudio = true): SegmenterPacket[] {
+  const out: SegmenterPacket[] = [];
+  const start = spec.start ?? 0;
+  for (let i = 0; i < spec.frames; i++) {
+    const dts = start + i * spec.step;
+    const key = spec.keyframesAt ? spec.keyframesAt.includes(i) : i % spec.gop === 0;
+    // B-frame-like pts: keyframes show `delay` after decode, others shuffled within the reorder window.
+    const pts = spec.delay ? dts + spec.delay + (key ? 0 : ((i % 3) - 1) * spec.step) : dts;
+    out.push({ streamIndex: V, dts, pts: Math.max(pts, dts), duration: spec.step, keyframe: key, discontinuity: i === spec.discontinuityAt });
+    if (withAudio) out.push({ streamIndex: A, dts: dts + 100, pts: dts + 100, duration: 1920, keyframe: true });
+  }
+  return out;
+}
+
+function audioOnly(n: number, step = 1920): SegmenterPacket[] {
+  return Array.from({ length: n }, (_, i) => ({ streamIndex: A, dts: i * step, pts: i * step, duration: step, keyframe: true }));
+}
+
+function runAll(config: Partial<SegmenterConfig> & Pick<SegmenterConfig, 'videoStreamIndex' | 'audioStreamIndex'>, packets: SegmenterPacket[], finish = true): SegmenterEvent[] {
+  let s = createSegmenterState(config);
+  const events: SegmenterEvent[] = [];
+  packets.forEach((p, i) => {
+    const r = segmenterStep(s, p, 1_700_000_000_000 + i);
+    s = r.state;
+    events.push(...r.events);
+  });
+  if (finish) events.push(...segmenterFinish(s).events);
+  return events;
+}
+
+const opened = (e: SegmenterEvent[]) => e.filter((x): x is SegmentOpenedEvent => x.type === 'segment:opened');
+const closed = (e: SegmenterEvent[]) => e.filter((x): x is SegmentClosedEvent => x.type === 'segment:closed');
+const parts = (e: SegmenterEvent[]) => e.filter((x): x is PartReadyEvent => x.type === 'part:ready');
+const warnings = (e: SegmenterEvent[]) => e.filter((x) => x.type === 'warning');
+
+/** Every segment's parts tile it exactly; segments follow each other without gap or overlap. */
+function assertTiling(events: SegmenterEvent[]): void {
+  const segs = closed(events);
+  for (let i = 1; i < segs.length; i++) {
+    const prev = segs[i - 1] as SegmentClosedEvent;
+    const cur = segs[i] as SegmentClosedEvent;
+    assert.equal(cur.index, prev.index + 1, 'segment indexes are consecutive');
+    assert.equal(cur.startPts, prev.startPts + prev.durationPts, 'segments are contiguous');
+  }
+  for (const seg of segs) {
+    assert.ok(seg.durationPts > 0, `segment ${seg.index} has a positive duration`);
+    const ps = parts(events).filter((p) => p.segmentIndex === seg.index);
+    assert.equal(ps.length, seg.partCount);
+    assert.equal(ps[0]?.startPts, seg.startPts);
+    assert.equal(ps[0]?.independent, true, 'a segment starts with an independent part');
+    let t = seg.startPts;
+    ps.forEach((p, i) => {
+      assert.equal(p.partIndex, i);
+      assert.equal(p.startPts, t, `part ${seg.index}.${i} starts where the previous ended`);
+      assert.ok(p.durationPts > 0);
+      t += p.durationPts;
+    });
+    assert.equal(t, seg.startPts + seg.durationPts, `parts of segment ${seg.index} end with it`);
+  }
+}
+
+describe('segmenter: segment boundaries', () => {
+  const cases: {
+    name: string;
+    spec: VideoSpec;
+    config?: Partial<SegmenterConfig>;
+    durations: number[];
+    firstIndex?: number;
+    warnings?: number;
+  }[] = [
+    { name: '2 s GOP at 30 fps gives 2 s segments', spec: { frames: 180, step: 3000, gop: 60 }, durations: [180000, 180000, 180000] },
+    { name: '1 s GOP cuts at the first keyframe after 2 s', spec: { frames: 150, step: 3000, gop: 30 }, durations: [180000, 180000, 90000] },
+    {
+      name: 'long GOP (5 s) gives longer segments and one warning',
+      spec: { frames: 375, step: 3000, gop: 150 },
+      durations: [450000, 450000, 225000],
+      warnings: 1,
+    },
+    {
+      name: 'FLV-rounded 29.97 fps keyframes just under 2 s still cut (half-frame tolerance)',
+      spec: { frames: 120, step: 3003, gop: 60, start: -90 },
+      durations: [180180, 180180],
+    },
+    {
+      name: 'first index continues after previously published segments',
+      spec: { frames: 120, step: 3000, gop: 60 },
+      config: { firstIndex: 42 },
+      durations: [180000, 180000],
+      firstIndex: 42,
+    },
+    {
+      name: 'B-frames (pts != dts, pts out of order): segments start at keyframe pts and parts still tile',
+      spec: { frames: 180, step: 3000, gop: 60, delay: 6000 },
+      durations: [180000, 180000, 180000],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const events = runAll({ videoStreamIndex: V, audioStreamIndex: A, ...c.config }, av(c.spec));
+      assert.deepEqual(closed(events).map((s) => s.durationPts), c.durations);
+      assert.equal(opened(events)[0]?.index, c.firstIndex ?? 0);
+      assert.equal(warnings(events).length, c.warnings ?? 0);
+      assertTiling(events);
+    });
+  }
+
+  it('long GOP warning text tells the operator what to set', () => {
+    const w = warnings(runAll({ videoStreamIndex: V, audioStreamIndex: A }, av({ frames: 451, step: 3000, gop: 150 })));
+    assert.equal(w.length, 1);
+    assert.match((w[0] as { message: string }).message, /set keyframe interval to 2 s/);
+  });
+
+  it('packets before the first keyframe belong to no segment', () => {
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: A });
+    const r1 = segmenterStep(s, { streamIndex: V, dts: 0, pts: 0, duration: 3000, keyframe: false }, 1);
+    s = r1.state;
+    assert.equal(r1.placement, null);
+    assert.deepEqual(r1.events, []);
+    const r2 = segmenterStep(s, { streamIndex: V, dts: 3000, pts: 3000, duration: 3000, keyframe: true }, 2);
+    assert.deepEqual(r2.placement, { segmentIndex: 0, partIndex: 0 });
+    assert.equal(opened(r2.events)[0]?.startPts, 3000);
+    assert.equal(opened(r2.events)[0]?.wallClockMs, 2, 'wall clock is captured at the segment\'s first packet');
+  });
+
+  it('never cuts on an out-of-order or repeated dts (no zero-length or backwards segment)', () => {
+    const packets: SegmenterPacket[] = [
+      ...av({ frames: 61, step: 3000, gop: 60 }, false),
+      { streamIndex: V, dts: 180000, pts: 180000, duration: 3000, keyframe: true },
+      { streamIndex: V, dts: 170000, pts: 170000, duration: 3000, keyframe: true },
+    ];
+    const events = runAll({ videoStreamIndex: V, audioStreamIndex: null }, packets);
+    assert.deepEqual(closed(events).map((s) => s.startPts), [0, 180000]);
+    assertTiling(events);
+  });
+});
+
+describe('segmenter: LL-HLS parts', () => {
+  const cases: { name: string; spec: VideoSpec; partTarget?: number; partDurations: number[]; independent: boolean[] }[] = [
+    {
+      name: '30 fps, 0.333 s target: 10-frame parts, only the first independent',
+      spec: { frames: 60, step: 3000, gop: 60 },
+      partDurations: [30000, 30000, 30000, 30000, 30000, 30000],
+      independent: [true, false, false, false, false, false],
+    },
+    {
+      name: 'part independence: a part that starts on a mid-segment keyframe is independent',
+      spec: { frames: 60, step: 3000, gop: 60, keyframesAt: [0, 20] },
+      partDurations: [30000, 30000, 30000, 30000, 30000, 30000],
+      independent: [true, false, true, false, false, false],
+    },
+    {
+      name: '25 fps, 0.5 s target: parts close on packet boundaries near the target',
+      spec: { frames: 50, step: 3600, gop: 50 },
+      partTarget: 45000,
+      partDurations: [43200, 43200, 43200, 43200, 7200],
+      independent: [true, false, false, false, false],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const config = { videoStreamIndex: V, audioStreamIndex: A, ...(c.partTarget ? { partTarget: c.partTarget } : {}) };
+      const events = runAll(config, av(c.spec));
+      const ps = parts(events).filter((p) => p.segmentIndex === 0);
+      assert.deepEqual(ps.map((p) => p.durationPts), c.partDurations);
+      assert.deepEqual(ps.map((p) => p.independent), c.independent);
+      assertTiling(events);
+    });
+  }
+
+  it('a part is announced as soon as the packet after it arrives (no waiting for the segment)', () => {
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const got: number[] = [];
+    av({ frames: 21, step: 3000, gop: 60 }, false).forEach((p, i) => {
+      const r = segmenterStep(s, p, i);
+      s = r.state;
+      if (parts(r.events).length) got.push(i);
+    });
+    assert.deepEqual(got, [10, 20]);
+  });
+});
+
+describe('segmenter: audio-only and discontinuities', () => {
+  it('audio-only input: segments and parts cut on audio packets by duration, all independent', () => {
+    const events = runAll({ videoStreamIndex: null, audioStreamIndex: A }, audioOnly(300));
+    const durations = closed(events).map((s) => s.durationPts);
+    assert.deepEqual(durations, [180480, 180480, 180480, 34560]);
+    assert.ok(parts(events).every((p) => p.independent));
+    assertTiling(events);
+  });
+
+  it('publisher reconnect forces a new segment at the next keyframe, marked discontinuity', () => {
+    const spec: VideoSpec = { frames: 120, step: 3000, gop: 60, keyframesAt: [0, 60, 75], discontinuityAt: 70 };
+    const events = runAll({ videoStreamIndex: V, audioStreamIndex: A }, av(spec));
+    assert.deepEqual(opened(events).map((s) => [s.startPts, s.discontinuity]), [[0, false], [180000, false], [225000, true]]);
+    assert.deepEqual(closed(events).map((s) => s.discontinuity), [false, false, true]);
+    assertTiling(events);
+  });
+
+  it('a discontinuity on a keyframe cuts right there, even before the target duration', () => {
+    const spec: VideoSpec = { frames: 40, step: 3000, gop: 30, discontinuityAt: 30 };
+    const events = runAll({ videoStreamIndex: V, audioStreamIndex: null }, av(spec, false));
+    assert.deepEqual(closed(events).map((s) => s.durationPts), [90000, 30000]);
+    assert.equal(opened(events)[1]?.discontinuity, true);
+  });
+
+  it('finish closes the open part and segment once; later packets are ignored', () => {
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    for (const p of av({ frames: 15, step: 3000, gop: 60 }, false)) s = segmenterStep(s, p, 0).state;
+    const f = segmenterFinish(s);
+    assert.deepEqual(closed(f.events).map((x) => x.durationPts), [45000]);
+    assert.deepEqual(parts(f.events).map((x) => x.durationPts), [15000]);
+    assert.deepEqual(segmenterFinish(f.state).events, []);
+    assert.deepEqual(segmenterStep(f.state, { streamIndex: V, dts: 1e6, pts: 1e6, duration: 0, keyframe: true }, 0).events, []);
+  });
+
+  it('state is JSON-safe and never mutated', () => {
+    let s = Object.freeze(createSegmenterState({ videoStreamIndex: V, audioStreamIndex: A }));
+    for (const p of av({ frames: 70, step: 3000, gop: 60 })) s = Object.freeze(segmenterStep(s, p, 5).state);
+    assert.deepEqual(JSON.parse(JSON.stringify(s)), s);
+  });
+});
+
+describe('segmenter: configuration', () => {
+  const bad: { name: string; config: Partial<SegmenterConfig> & Pick<SegmenterConfig, 'videoStreamIndex' | 'audioStreamIndex'>; message: RegExp }[] = [
+    { name: 'part target below 0.33 s', config: { videoStreamIndex: 0, audioStreamIndex: null, partTarget: 20000 }, message: /partTarget/ },
+    { name: 'part target above 0.5 s', config: { videoStreamIndex: 0, audioStreamIndex: null, partTarget: 50000 }, message: /partTarget/ },
+    { name: 'no reference stream', config: { videoStreamIndex: null, audioStreamIndex: null }, message: /video or an audio/ },
+    { name: 'negative first index', config: { videoStreamIndex: 0, audioStreamIndex: null, firstIndex: -1 }, message: /firstIndex/ },
+    { name: 'target shorter than a part', config: { videoStreamIndex: 0, audioStreamIndex: null, targetDuration: 1000 }, message: /targetDuration/ },
+  ];
+  for (const c of bad) {
+    it(`rejects ${c.name} with a clear error`, () => {
+      assert.throws(() => createSegmenterState(c.config), (e: unknown) => e instanceof SegmenterConfigError && c.message.test(e.message));
+    });
+  }
+});

@@ -165,17 +165,17 @@ export function startPublishSession(deps: PublishSessionDeps, config: PublishSes
       const out: ChannelEvent[] = [];
       for (const e of evs) {
         if (e.type === 'segment:opened') {
-          const rec: SegmentRecord = { index: e.index, startPts: e.startPts, durationPts: null, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity };
+          const rec: SegmentRecord = { index: e.index, startPts: e.startPts, startDts: e.startDts, durationPts: null, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity };
           open.set(e.index, rec);
           segments.push(rec);
           out.push({ type: 'segment:opened', segment: e.index, startPts: e.startPts, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity });
         } else if (e.type === 'part:ready') {
-          parts.push({ segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, durationPts: e.durationPts, independent: e.independent });
-          out.push({ type: 'part:ready', segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, durationPts: e.durationPts, independent: e.independent });
+          parts.push({ segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, startDts: e.startDts, durationPts: e.durationPts, independent: e.independent });
+          out.push({ type: 'part:ready', segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, startDts: e.startDts, durationPts: e.durationPts, independent: e.independent });
         } else if (e.type === 'segment:closed') {
           const rec = open.get(e.index);
           open.delete(e.index);
-          segments.push({ index: e.index, startPts: e.startPts, durationPts: e.durationPts, wallClockMs: rec?.wallClockMs ?? now(), discontinuity: rec?.discontinuity ?? false });
+          segments.push({ index: e.index, startPts: e.startPts, startDts: rec?.startDts ?? e.startPts, durationPts: e.durationPts, wallClockMs: rec?.wallClockMs ?? now(), discontinuity: rec?.discontinuity ?? false });
           out.push({ type: 'segment:closed', segment: e.index, startPts: e.startPts, durationPts: e.durationPts });
         } else {
           out.push({ type: 'warning', message: e.message });

@@ -10,6 +10,8 @@ export interface SegmentRecord {
   /** Media sequence number; starts at 1 and never resets for a channel. */
   index: number;
   startPts: number;
+  /** Decode time of the segment's first packet: segments and parts tile the timeline by dts. */
+  startDts: number;
   /** null while the segment is open. */
   durationPts: number | null;
   /** Ingest wall clock at the segment's first packet (ms since the epoch): EXT-X-PROGRAM-DATE-TIME. */
@@ -22,6 +24,8 @@ export interface PartRecord {
   segment: number;
   part: number;
   startPts: number;
+  /** A part holds the packets with startDts <= dts < startDts + durationPts. */
+  startDts: number;
   durationPts: number;
   independent: boolean;
 }
@@ -31,7 +35,7 @@ export type ChannelEvent =
   | { type: 'publisher:disconnected'; reason: string }
   | { type: 'format:changed' }
   | { type: 'segment:opened'; segment: number; startPts: number; wallClockMs: number; discontinuity: boolean }
-  | { type: 'part:ready'; segment: number; part: number; startPts: number; durationPts: number; independent: boolean }
+  | { type: 'part:ready'; segment: number; part: number; startPts: number; startDts: number; durationPts: number; independent: boolean }
   | { type: 'segment:closed'; segment: number; startPts: number; durationPts: number }
   | { type: 'rendition:ready'; rendition: string; segment: number; part?: number }
   | { type: 'warning'; message: string };

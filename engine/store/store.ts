@@ -32,6 +32,12 @@ export interface PacketWrite {
   data: Buffer;
 }
 
+/** A packet read back with its payload. */
+export interface PacketRead {
+  meta: PacketMeta;
+  data: Buffer;
+}
+
 export interface Relations {
   renditionOf: { source: string; streamMap: StreamMapping[] } | null;
   renditions: { target: string; streamMap: StreamMapping[] }[];
@@ -68,6 +74,12 @@ export interface Store {
   getPayload(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<Payload | null>;
   query(name: string, streamIndex: number, q: IndexQuery): Promise<StoredElement[]>;
   writePackets(name: string, packets: readonly PacketWrite[], ttlMs: number): Promise<void>;
+  /**
+   * Packets of one stream with fromDts <= dts < toDts, in decode order, with payloads (two round trips).
+   * `maxReorderPts` bounds pts − dts (B-frame reordering) so the pts index can be used: default 1 s at 90 kHz.
+   * Packets whose payload has expired are left out.
+   */
+  readPackets(name: string, streamIndex: number, fromDts: number, toDts: number, maxReorderPts?: number): Promise<PacketRead[]>;
   setRendition(r: Rendition): Promise<void>;
   deleteRendition(target: string): Promise<boolean>;
   getRelations(name: string): Promise<Relations>;
@@ -279,6 +291,26 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
         const res = await tx.exec();
         const failed = res?.find(([err]) => err);
         if (failed?.[0]) throw failed[0];
+      });
+    },
+
+    async readPackets(name, s, fromDts, toDts, maxReorderPts = 90000) {
+      return timed('readPackets', async () => {
+        const found = await cmd.queryIndex(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), 'score', fromDts, toDts + maxReorderPts, 0, 1_000_000);
+        const metas: PacketMeta[] = [];
+        for (let i = 0; i + 2 < found.length; i += 3) {
+          if (!(found[i] as string).startsWith('packet_')) continue;
+          const meta = JSON.parse(found[i + 1] as string) as PacketMeta;
+          if (meta.dts >= fromDts && meta.dts < toDts) metas.push(meta);
+        }
+        if (metas.length === 0) return [];
+        const datas = await redis.mgetBuffer(...metas.map((m) => keys.data(name, s, elementMember('packet', m.pts))));
+        const out: PacketRead[] = [];
+        metas.forEach((meta, i) => {
+          const data = datas[i];
+          if (data) out.push({ meta, data });
+        });
+        return out.sort((a, b) => a.meta.dts - b.meta.dts);
       });
     },
 

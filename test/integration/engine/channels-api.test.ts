@@ -119,10 +119,10 @@ describe('live store', () => {
     await store.createContent(validateFormat({}, 'ch'));
     const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 100 });
     const t0 = Date.now();
-    await live.writeBoundaries('ch', { segments: [{ index: 1, startPts: 0, durationPts: null, wallClockMs: t0 - 10000, discontinuity: false }], retainMs: 60000 });
+    await live.writeBoundaries('ch', { segments: [{ index: 1, startPts: 0, startDts: 0, durationPts: null, wallClockMs: t0 - 10000, discontinuity: false }], retainMs: 60000 });
     await live.writeBoundaries('ch', {
-      segments: [{ index: 1, startPts: 0, durationPts: 180000, wallClockMs: t0 - 10000, discontinuity: false }, { index: 2, startPts: 180000, durationPts: null, wallClockMs: t0 - 8000, discontinuity: true }],
-      parts: [{ segment: 2, part: 0, startPts: 180000, durationPts: 30000, independent: true }],
+      segments: [{ index: 1, startPts: 0, startDts: 0, durationPts: 180000, wallClockMs: t0 - 10000, discontinuity: false }, { index: 2, startPts: 180000, startDts: 180000, durationPts: null, wallClockMs: t0 - 8000, discontinuity: true }],
+      parts: [{ segment: 2, part: 0, startPts: 180000, startDts: 180000, durationPts: 30000, independent: true }],
       events: [{ type: 'segment:opened', segment: 2, startPts: 180000, wallClockMs: t0 - 8000, discontinuity: true }],
       retainMs: 60000,
     });
@@ -136,12 +136,12 @@ describe('live store', () => {
     assert.equal(first.events[0]?.event.type, 'segment:opened');
     const waiting = live.readEvents(reader, 'ch', first.lastId, 2000);
     await new Promise((r) => setTimeout(r, 50));
-    await live.appendEvents('ch', [{ type: 'part:ready', segment: 2, part: 1, startPts: 210000, durationPts: 30000, independent: false }]);
+    await live.appendEvents('ch', [{ type: 'part:ready', segment: 2, part: 1, startPts: 210000, startDts: 210000, durationPts: 30000, independent: false }]);
     const next = await waiting;
     assert.equal(next.events[0]?.event.type, 'part:ready');
 
     // A short window drops old segments and their parts.
-    await live.writeBoundaries('ch', { segments: [{ index: 3, startPts: 360000, durationPts: null, wallClockMs: t0, discontinuity: false }], retainMs: 5000 });
+    await live.writeBoundaries('ch', { segments: [{ index: 3, startPts: 360000, startDts: 360000, durationPts: null, wallClockMs: t0, discontinuity: false }], retainMs: 5000 });
     assert.deepEqual((await live.segments('ch', 0, 10)).map((s) => s.index), [3]);
     assert.equal((await live.parts('ch', 0, 10)).length, 0);
 

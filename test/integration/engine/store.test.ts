@@ -50,6 +50,25 @@ describe('batch packet writes (ingest)', () => {
   });
 });
 
+describe('reading packets back by decode time (packager, transcoders)', () => {
+  it('returns payloads in dts order for [fromDts, toDts), B-frames included', async () => {
+    const store = newStore();
+    await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, 'rd'));
+    // I P B B decode order with pts reordering: dts 0,3000,6000,9000; pts 3000,12000,6000,9000.
+    const order = [[0, 3000], [3000, 12000], [6000, 6000], [9000, 9000], [12000, 15000]] as const;
+    const writes = order.map(([dts, pts], i) => {
+      const p = { streamIndex: 0, pts, dts, duration: 3000, keyframe: i === 0, data: Buffer.from(`p${i}`) };
+      return { streamIndex: 0, meta: packetMetaOf(p), data: p.data };
+    });
+    await store.writePackets('rd', writes, 60000);
+    const got = await store.readPackets('rd', 0, 0, 12000);
+    assert.deepEqual(got.map((g) => g.meta.dts), [0, 3000, 6000, 9000]);
+    assert.deepEqual(got.map((g) => g.data.toString()), ['p0', 'p1', 'p2', 'p3']);
+    assert.deepEqual((await store.readPackets('rd', 0, 12000, 99999)).map((g) => g.meta.pts), [15000]);
+    assert.deepEqual(await store.readPackets('rd', 0, 50000, 60000), []);
+  });
+});
+
 describe('delete content', () => {
   it('removes every key the content owns and nothing of another content', async () => {
     const store = newStore();

@@ -55,7 +55,7 @@ describe('channels', () => {
 
 describe('channel events', () => {
   it('round-trip through stream fields', () => {
-    const e = { type: 'part:ready', segment: 3, part: 1, startPts: 90000, durationPts: 30000, independent: true } as const;
+    const e = { type: 'part:ready', segment: 3, part: 1, startPts: 90000, startDts: 90000, durationPts: 30000, independent: true } as const;
     assert.deepEqual(decodeEvent(encodeEvent(e)), e);
   });
   it('malformed fields are null', () => {

@@ -6,6 +6,7 @@
  * in a fixed order on SIGINT/SIGTERM.
  */
 
+import './engine/threadpool';
 import { networkInterfaces } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { ConfigError, loadConfig, readConfigFile, type BeamConfig } from './engine/config/config';

@@ -132,10 +132,10 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (active.get(ch.name) !== session) return;
       active.delete(ch.name);
       if (closing) {
-        void channels.setState(ch.name, 'idle', { disconnected: true });
+        void channels.setState(ch.name, 'idle', { disconnected: true, reason });
         return;
       }
-      void channels.setState(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', { disconnected: true });
+      void channels.setState(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', { disconnected: true, reason });
       if (ch.reconnectWindowSeconds > 0) {
         const t = setTimeout(() => {
           reconnectTimers.delete(ch.name);

@@ -36,6 +36,8 @@ export interface ChannelStatus {
   since: string;
   lastConnectedAt: string | null;
   lastDisconnectedAt: string | null;
+  /** Why the last publisher went away (e.g. a refusal naming the codec), for the operator. */
+  lastDisconnectReason: string | null;
   reconnects: number;
   /** Ingest diagnostics, written by the publish session every few seconds. */
   ingest: Record<string, unknown> | null;

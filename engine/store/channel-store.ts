@@ -18,13 +18,13 @@ export interface ChannelStore {
   byKey(streamKey: string): Promise<string | null>;
   status(name: string): Promise<ChannelStatus>;
   statuses(names: string[]): Promise<ChannelStatus[]>;
-  setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean }): Promise<void>;
+  setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean; reason?: string }): Promise<void>;
   setIngestStats(name: string, stats: Record<string, unknown>): Promise<void>;
   /** Subscribe (on a dedicated connection) to settings changes; returns an unsubscribe function. */
   onChange(subscriber: RedisClient, fn: (name: string) => void): Promise<() => Promise<void>>;
 }
 
-const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, reconnects: 0, ingest: null };
+const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, lastDisconnectReason: null, reconnects: 0, ingest: null };
 
 function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStatus {
   return {
@@ -33,6 +33,7 @@ function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStat
     since: h.since ?? fallbackSince,
     lastConnectedAt: h.lastConnectedAt ?? null,
     lastDisconnectedAt: h.lastDisconnectedAt ?? null,
+    lastDisconnectReason: h.lastDisconnectReason ?? null,
     reconnects: Number(h.reconnects ?? 0),
     ingest: h.ingest ? (JSON.parse(h.ingest) as Record<string, unknown>) : null,
   };
@@ -104,6 +105,7 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
         if (previous) tx.hincrby(keys.status(name), 'reconnects', 1);
       }
       if (extra.disconnected) tx.hset(keys.status(name), 'lastDisconnectedAt', now);
+      if (extra.reason !== undefined) tx.hset(keys.status(name), 'lastDisconnectReason', extra.reason);
       await tx.exec();
     },
 

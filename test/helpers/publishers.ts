@@ -50,6 +50,11 @@ function wrap(child: ChildProcess, group = false): Publisher {
   return { child, exited, stderr: () => err, stop };
 }
 
+/** ffmpeg with arbitrary arguments (after the common flags), for unusual publishers. */
+export function wrapFfmpeg(args: string[]): Publisher {
+  return wrap(spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', ...args], { stdio: ['ignore', 'ignore', 'pipe'] }));
+}
+
 export function publishSrt(url: string, o: PublishOptions): Publisher {
   return wrap(spawn('ffmpeg', [...encoderArgs(o), '-f', 'mpegts', url], { stdio: ['ignore', 'ignore', 'pipe'] }));
 }

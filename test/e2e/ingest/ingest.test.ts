@@ -13,7 +13,7 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { TEST_APP_CONFIG } from '../../helpers/app';
-import { publishRtmp, publishSrt, publishSrtLiveTransmit, type Publisher } from '../../helpers/publishers';
+import { publishRtmp, publishSrt, publishSrtLiveTransmit, wrapFfmpeg, type Publisher } from '../../helpers/publishers';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
@@ -65,7 +65,7 @@ interface ChannelView {
   name: string;
   streamKey: string;
   state: string;
-  status: { reconnects: number; ingest: { videoCodec: string; width: number; fps: number } | null };
+  status: { reconnects: number; lastDisconnectReason: string | null; ingest: { videoCodec: string; width: number; fps: number } | null };
   ingest: { srt: string; rtmp: string; obs: { srt: { server: string; streamKey: string }; rtmp: { server: string; streamKey: string } }; larix: { url: string; streamid: string } };
 }
 
@@ -180,6 +180,25 @@ describe('RTMP', () => {
     const v = await view('rtmp-one');
     assert.equal(v.status.ingest?.videoCodec, 'h264');
     await Promise.all([pr.exited, ps.exited]);
+  });
+});
+
+describe('streams Beamline cannot use', () => {
+  it('a TS with no video and an HEVC stream end with a reason the operator can read; the process stays up', { timeout: 40000 }, async () => {
+    const a = await createChannel('no-video');
+    const h = await createChannel('hevc');
+    const srtUrl = (ch: ChannelView) => ch.ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+    const audioOnly = track(wrapFfmpeg(['-f', 'lavfi', '-i', 'sine', '-t', '4', '-c:a', 'aac', '-f', 'mpegts', srtUrl(a)]));
+    const hevc = track(wrapFfmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '4', '-c:v', 'libx265', '-preset', 'ultrafast', '-f', 'mpegts', srtUrl(h)]));
+    await Promise.all([audioOnly.exited, hevc.exited]);
+    const reasonOf = async (n: string) => (await app.inject(`/api/channels/${n}`)).json().status.lastDisconnectReason as string | null;
+    assert.match((await waitFor('no-video reason', () => reasonOf('no-video'), 10000)) ?? '', /no video/);
+    assert.match((await waitFor('hevc reason', () => reasonOf('hevc'), 10000)) ?? '', /unsupported video codec hevc/);
+    assert.equal(await store.getFormat('hevc'), null, 'nothing was stored');
+    await createChannel('after-bad');
+    const ok = track(publishSrt(srtUrl(await view('after-bad')), { seconds: 4 }));
+    await assertLive('after-bad', 1);
+    await ok.exited;
   });
 });
 

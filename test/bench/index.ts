@@ -5,8 +5,9 @@
 import { renderRows, type Bench, type BenchRow } from './harness';
 import { storeWriteBench } from './store-write';
 import { demuxBench } from './demux-bench';
+import { ingestBench } from './ingest-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench];
 
 async function main(names: string[]): Promise<void> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;

@@ -123,6 +123,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       config.session,
       ch,
       source,
+      previous?.done,
     );
     active.set(ch.name, session);
     void channels.setState(ch.name, 'live', { connected: true });

@@ -84,7 +84,18 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]);
 }
 
-export function startPublishSession(deps: PublishSessionDeps, config: PublishSessionConfig, channel: Channel, source: PublishSource): PublishSession {
+/**
+ * Start a session. `after` is the session it replaces: its final writes (closing its open segment, saving the
+ * timeline) must land before this one reads the channel's state, so this one waits for it; bytes arriving
+ * meanwhile are buffered by the demuxer.
+ */
+export function startPublishSession(
+  deps: PublishSessionDeps,
+  config: PublishSessionConfig,
+  channel: Channel,
+  source: PublishSource,
+  after?: Promise<unknown>,
+): PublishSession {
   const { store, live, channels, log } = deps;
   const now = deps.now ?? Date.now;
   const name = channel.name;
@@ -116,6 +127,7 @@ export function startPublishSession(deps: PublishSessionDeps, config: PublishSes
   }
 
   async function run(): Promise<string> {
+    if (after) await after.catch(() => undefined);
     const streams = await withTimeout(demuxer.streams(), config.streamsTimeoutMs, `no media streams within ${config.streamsTimeoutMs / 1000} s`);
     const planned = planStreams(streams);
     if (!planned.ok) {

@@ -228,4 +228,24 @@ describe('publisher drop and reconnect', () => {
     assert.equal(v.status.reconnects, 1);
     await second.exited;
   });
+
+  it('a new connection with the same key replaces the current one; the timeline stays monotonic', { timeout: 60000 }, async () => {
+    const ch = await createChannel('replace');
+    const url = ch.ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+    const stale = track(publishSrt(url, { seconds: 20 }));
+    await assertLive('replace', 1);
+    const fresh = track(publishRtmp(`rtmp://127.0.0.1:${rtmpPort}/live/${ch.streamKey}`, { seconds: 5 }));
+    const lastOfFirst = await waitFor('the first session closed its segment', async () => {
+      const segs = await live.lastSegments('replace', 100);
+      const disc = segs.find((s) => s.discontinuity);
+      return disc ? segs.filter((s) => s.index < disc.index).pop() : null;
+    }, 20000);
+    await waitFor('the replacing session segments', async () => (await live.lastSegments('replace', 100)).some((s) => s.discontinuity && s.durationPts !== null), 20000);
+    const next = (await live.segments('replace', lastOfFirst.index + 1, lastOfFirst.index + 1))[0];
+    assert.ok(next?.discontinuity, 'the replacing publisher starts a new segment with a discontinuity');
+    assert.ok(lastOfFirst.durationPts !== null && (next?.startPts as number) >= lastOfFirst.startPts + lastOfFirst.durationPts, 'no timestamp regression');
+    assert.equal((await view('replace')).status.ingest?.videoCodec, 'h264');
+    stale.stop();
+    await fresh.exited;
+  });
 });

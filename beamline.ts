@@ -143,7 +143,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   let ingest: IngestService | null = null;
   if (cli.roles.has('ingest')) {
     ingest = createIngestService(
-      { store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log, onStats: createIngestMetrics(metrics.registry) },
+      { store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log, metrics: createIngestMetrics(metrics.registry) },
       { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
     );
     try {

@@ -1,9 +1,23 @@
 /** Prometheus gauges of ingest health per channel, fed by publish-session diagnostics. */
 
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { IngestDiagnostics } from './ingest-stats';
 
-export function createIngestMetrics(registry: Registry): (channel: string, d: IngestDiagnostics) => void {
+export interface IngestMetrics {
+  stats(channel: string, d: IngestDiagnostics): void;
+  connected(channel: string, protocol: string, reconnect: boolean): void;
+  refused(protocol: string, reason: string): void;
+}
+
+/** Refusal reasons as a small label set (never the raw text, which can carry a client's input). */
+export function refusalLabel(reason: string): string {
+  if (/unknown stream key|does not belong/.test(reason)) return 'bad-key';
+  if (/m=request|playback/.test(reason)) return 'bad-mode';
+  if (/application/.test(reason)) return 'bad-app';
+  return 'bad-request';
+}
+
+export function createIngestMetrics(registry: Registry): IngestMetrics {
   const g = (name: string, help: string) => new Gauge({ name, help, labelNames: ['channel'], registers: [registry] });
   const bitrate = g('beam_ingest_bitrate_kbps', 'Input bitrate of the channel, kbit/s');
   const fps = g('beam_ingest_fps', 'Input video frame rate');
@@ -13,7 +27,10 @@ export function createIngestMetrics(registry: Registry): (channel: string, d: In
   const loss = g('beam_ingest_srt_lost_packets', 'SRT packets lost since the publisher connected');
   const retrans = g('beam_ingest_srt_retransmitted_packets', 'SRT packets retransmitted since the publisher connected');
   const bytes = g('beam_ingest_bytes', 'Media bytes received in the current publish session');
-  return (channel, d) => {
+  const connects = new Counter({ name: 'beam_ingest_publisher_connects_total', help: 'Publishers accepted, by channel and protocol', labelNames: ['channel', 'protocol'], registers: [registry] });
+  const reconnects = new Counter({ name: 'beam_ingest_reconnects_total', help: 'Publishers that came back within the reconnect window or replaced a session', labelNames: ['channel'], registers: [registry] });
+  const refusals = new Counter({ name: 'beam_ingest_refusals_total', help: 'Publishers refused before any media was accepted, by protocol and reason', labelNames: ['protocol', 'reason'], registers: [registry] });
+  const stats = (channel: string, d: IngestDiagnostics) => {
     bitrate.set({ channel }, d.bitrateKbps);
     fps.set({ channel }, d.fps);
     if (d.keyframeIntervalSeconds !== null) keyint.set({ channel }, d.keyframeIntervalSeconds);
@@ -24,5 +41,15 @@ export function createIngestMetrics(registry: Registry): (channel: string, d: In
       loss.set({ channel }, d.srt.lossPackets);
       retrans.set({ channel }, d.srt.retransmits);
     }
+  };
+  return {
+    stats,
+    connected(channel, protocol, reconnect) {
+      connects.inc({ channel, protocol });
+      if (reconnect) reconnects.inc({ channel });
+    },
+    refused(protocol, reason) {
+      refusals.inc({ protocol, reason: refusalLabel(reason) });
+    },
   };
 }

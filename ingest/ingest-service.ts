@@ -15,6 +15,7 @@ import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
 import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type PublishSessionConfig, type PublishSource, type SessionLog } from './publish-session';
+import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 
 /** SRT access-control reject codes (srt/access_control.h). */
@@ -31,7 +32,7 @@ export interface IngestServiceDeps {
   /** A dedicated connection for the settings-change subscription. */
   subscriber: RedisClient;
   log: IngestLog;
-  onStats?: (channel: string, d: IngestDiagnostics) => void;
+  metrics?: IngestMetrics;
 }
 
 export interface IngestServiceConfig {
@@ -116,10 +117,11 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       previous.close('replaced by a new connection with the same key');
     }
     const timer = reconnectTimers.get(ch.name);
+    deps.metrics?.connected(ch.name, source.protocol, Boolean(timer || previous));
     if (timer) clearTimeout(timer);
     reconnectTimers.delete(ch.name);
     const session = startPublishSession(
-      { store: deps.store, live: deps.live, channels, log, onStats: deps.onStats },
+      { store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats },
       config.session,
       ch,
       source,
@@ -187,7 +189,10 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           {
             authorize: (streamId, peer) => {
               const d = decideSrt(streamId, byKey);
-              if (!d.accept) log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'SRT caller refused');
+              if (!d.accept) {
+                log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'SRT caller refused');
+                deps.metrics?.refused('srt', d.reason);
+              }
               return d;
             },
             log,
@@ -202,7 +207,10 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           {
             authorize: (app, key, peer) => {
               const d = decideRtmp(app, key, byKey);
-              if (!d.ok) log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'RTMP publisher refused');
+              if (!d.ok) {
+                log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'RTMP publisher refused');
+                deps.metrics?.refused('rtmp', d.reason ?? 'refused');
+              }
               return d;
             },
             log,

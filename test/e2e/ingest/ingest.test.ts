@@ -22,6 +22,8 @@ import { createChannelStore } from '../../../engine/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { createIngestMetrics } from '../../../ingest/ingest-metrics';
+import { Registry } from 'prom-client';
 
 let redis: TestRedis;
 let app: FastifyInstance;
@@ -29,6 +31,7 @@ let store: Store;
 let live: LiveStore;
 let ingest: IngestService;
 let srtPort = 0;
+const registry = new Registry();
 let rtmpPort = 0;
 const publishers: Publisher[] = [];
 
@@ -39,7 +42,7 @@ before(async () => {
   const channels = createChannelStore({ redis: client, keys: store.keys });
   live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
   ingest = createIngestService(
-    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), metrics: createIngestMetrics(registry) },
     { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
   );
   await ingest.start();
@@ -158,8 +161,13 @@ describe('SRT', () => {
     ].map(track);
     for (const w of wrongs) assert.notEqual(await w.exited, 0);
     sock.close();
+    const text = await registry.metrics();
+    assert.match(text, /beam_ingest_refusals_total\{protocol="srt",reason="bad-key"\} [1-9]/);
+    assert.match(text, /beam_ingest_refusals_total\{protocol="srt",reason="bad-mode"\} [1-9]/);
+    assert.match(text, /beam_ingest_publisher_connects_total\{channel="srt-steady",protocol="srt"\} 1/);
     const before = (await live.lastSegments('srt-steady', 100)).length;
     await waitFor('steady keeps segmenting', async () => (await live.lastSegments('srt-steady', 100)).length > before, 8000);
+    await waitFor('the bitrate gauge', async () => /beam_ingest_bitrate_kbps\{channel="srt-steady"\} [1-9]/.test(await registry.metrics()), 6000);
     await steady.exited;
   });
 });
@@ -226,6 +234,7 @@ describe('publisher drop and reconnect', () => {
     const v = await view('reconnect');
     assert.equal(v.state, 'live');
     assert.equal(v.status.reconnects, 1);
+    assert.match(await registry.metrics(), /beam_ingest_reconnects_total\{channel="reconnect"\} 1/);
     await second.exited;
   });
 

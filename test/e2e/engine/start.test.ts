@@ -35,7 +35,7 @@ describe('beamline process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-e2e-'));
     dirs.push(dir);
     const port = await freePort();
-    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir });
+    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(await freePort()), BEAM_RTMP_PORT: String(await freePort()) });
     const banner = await waitForOutput(child, /Beamline is running[\s\S]*write auth/, 20000);
     assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/beams/`));
     assert.match(banner, /embedded redis-server/);
@@ -83,13 +83,32 @@ describe('beamline process', () => {
     dirs.push(dir);
     const port = await freePort();
     const cfg = join(dir, 'my_config.json');
-    writeFileSync(cfg, JSON.stringify({ app: { port, host: '127.0.0.1', apiToken: 'tok' }, redis: { dataDir: dir } }));
+    writeFileSync(cfg, JSON.stringify({ app: { port, host: '127.0.0.1', apiToken: 'tok' }, redis: { dataDir: dir }, srt: { port: await freePort() }, rtmp: { port: await freePort() } }));
     const child = start([cfg], {});
     await waitForOutput(child, /write auth:\s+on/, 20000);
     const denied = await fetch(`http://127.0.0.1:${port}/beams/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(denied.status, 401);
     child.kill('SIGINT');
     assert.equal(await exitOf(child, 15000), 0);
+  });
+
+  it('uses an external Redis from BEAM_REDIS_URL (redis://, a chosen db) and starts no redis-server of its own', { timeout: 30000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-e2e-'));
+    dirs.push(dir);
+    const redisPort = await freePort();
+    const server = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+    children.push(server);
+    await new Promise((r) => setTimeout(r, 300));
+    const port = await freePort();
+    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_REDIS_URL: `redis://127.0.0.1:${redisPort}/3`, BEAM_DATA_DIR: join(dir, 'unused'), BEAM_SRT_PORT: String(await freePort()), BEAM_RTMP_PORT: String(await freePort()) });
+    const banner = await waitForOutput(child, /Beamline is running[\s\S]*Channel 'main'/, 20000);
+    assert.match(banner, new RegExp(`Redis:\\s+redis://127\\.0\\.0\\.1:${redisPort}/3`));
+    const keys = execFileSync('redis-cli', ['-p', String(redisPort), '-n', '3', '--scan', '--pattern', 'beam:*']).toString();
+    assert.match(keys, /beam:chan:\{main\}/, 'the channel lives in db 3 of the external Redis');
+    child.kill('SIGTERM');
+    assert.equal(await exitOf(child, 15000), 0);
+    assert.equal(execFileSync('redis-cli', ['-p', String(redisPort), 'PING']).toString().trim(), 'PONG', 'an external Redis is left running');
+    server.kill('SIGKILL');
   });
 
   const badStarts: [string, string[], Record<string, string>, RegExp][] = [

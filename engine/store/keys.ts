@@ -16,11 +16,15 @@
  *   <p>:{c}:segtime                    sorted set: segment indexes, score = wall-clock start (ms), for catch-up
  *   <p>:{c}:parts                      sorted set: LL-HLS part records (JSON), score = segment × 1000 + part
  *   <p>:{c}:timeline                   string: the timestamp normaliser's state between publisher sessions
+ *   <p>:{c}:gaps:<rung>                sorted set: segment indexes rung <rung> of channel c will never have
+ *                                      (member and score = index; the packager emits EXT-X-GAP for them)
+ *   <p>:{c}:made:<rung>                sorted set: segment indexes rung <rung> of channel c finished (score = index)
  *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
  *                                      content item of a channel does not delete the channel)
  *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
- *   <p>:channels                       set: channel names
- *   <p>:channel-keys                   hash: stream key → channel name
+ *   <p>:{channels}:names               set: channel names
+ *   <p>:{channels}:keys                hash: stream key → channel name
+ *                                      (one hash tag, so the two are changed together on a cluster)
  *   <p>:channels:changed               pub/sub channel: a channel's settings changed (message = name)
  *   <p>:{c}:*                          everything a content item owns (used by delete)
  */
@@ -40,6 +44,8 @@ export interface Keys {
   segtime(content: string): string;
   parts(content: string): string;
   timeline(content: string): string;
+  gaps(content: string, rung: string): string;
+  made(content: string, rung: string): string;
   channel(name: string): string;
   status(name: string): string;
   channels: string;
@@ -72,10 +78,12 @@ export function createKeys(prefix: string): Keys {
     segtime: (c) => `${base(c)}:segtime`,
     parts: (c) => `${base(c)}:parts`,
     timeline: (c) => `${base(c)}:timeline`,
+    gaps: (c, r) => `${base(c)}:gaps:${r}`,
+    made: (c, r) => `${base(c)}:made:${r}`,
     channel: (c) => `${prefix}:chan:{${c}}`,
     status: (c) => `${prefix}:chan:{${c}}:status`,
-    channels: `${prefix}:channels`,
-    channelKeys: `${prefix}:channel-keys`,
+    channels: `${prefix}:{channels}:names`,
+    channelKeys: `${prefix}:{channels}:keys`,
     channelsChanged: `${prefix}:channels:changed`,
     ownedPattern: (c) => `${prefix.replace(GLOB_SPECIAL, '\\$&')}:{${c.replace(GLOB_SPECIAL, '\\$&')}}:*`,
   };

@@ -140,6 +140,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       )
     : null;
 
+  // The default channel exists before ingest loads its registry, so the key printed below works at once.
+  let createdDefault = false;
+  if (cli.roles.has('engine') && (await channels.list()).length === 0) {
+    await channels.create(createChannel({ name: DEFAULT_CHANNEL }, validateLadder, DEFAULT_LADDER));
+    createdDefault = true;
+  }
+  const list = await channels.list();
+
   let ingest: IngestService | null = null;
   if (cli.roles.has('ingest')) {
     ingest = createIngestService(
@@ -187,13 +195,6 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }
   }
   const where = runtime.embedded ? `embedded redis-server on ${runtime.embedded.socketPath}` : runtime.redisTarget.urls.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
-  let list = await channels.list();
-  let createdDefault = false;
-  if (list.length === 0 && cli.roles.has('engine')) {
-    await channels.create(createChannel({ name: DEFAULT_CHANNEL }, validateLadder, DEFAULT_LADDER));
-    list = await channels.list();
-    createdDefault = true;
-  }
   process.stdout.write(banner({ config, redisWhere: where, roles: cli.roles, channels: list, createdDefault }) + '\n');
 }
 

@@ -85,6 +85,17 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   let unsubscribe: (() => Promise<void>) | null = null;
   let refreshTimer: NodeJS.Timeout | null = null;
   let closing = false;
+  let missReload: NodeJS.Timeout | null = null;
+
+  /** An unknown key may be a channel created a moment ago: reload soon, so the encoder's retry gets in. */
+  function reloadSoon(): void {
+    if (missReload || closing) return;
+    missReload = setTimeout(() => {
+      missReload = null;
+      reload().catch((err: Error) => log.warn({ err: err.message }, 'channel registry reload failed'));
+    }, 200);
+    missReload.unref();
+  }
 
   async function reload(): Promise<void> {
     const list = await channels.list();
@@ -192,6 +203,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               if (!d.accept) {
                 log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'SRT caller refused');
                 deps.metrics?.refused('srt', d.reason);
+                if (d.code === SRT_REJX.FORBIDDEN) reloadSoon();
               }
               return d;
             },
@@ -210,6 +222,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               if (!d.ok) {
                 log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'RTMP publisher refused');
                 deps.metrics?.refused('rtmp', d.reason ?? 'refused');
+                reloadSoon();
               }
               return d;
             },
@@ -225,6 +238,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     async close() {
       closing = true;
       if (refreshTimer) clearInterval(refreshTimer);
+      if (missReload) clearTimeout(missReload);
       for (const t of reconnectTimers.values()) clearTimeout(t);
       reconnectTimers.clear();
       const sessions = [...active.values()];

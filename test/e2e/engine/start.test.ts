@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exitOf, freePort, waitForOutput } from '../../helpers/process';
+import { publishSrt } from '../../helpers/publishers';
 
 const ENTRY = resolve(__dirname, '../../../beamline.js');
 const children: ChildProcess[] = [];
@@ -35,11 +36,23 @@ describe('beamline process', () => {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-e2e-'));
     dirs.push(dir);
     const port = await freePort();
-    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(await freePort()), BEAM_RTMP_PORT: String(await freePort()) });
-    const banner = await waitForOutput(child, /Beamline is running[\s\S]*write auth/, 20000);
+    const srtPort = await freePort();
+    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()) });
+    const banner = await waitForOutput(child, /Beamline is running[\s\S]*latest frame:/, 20000);
     assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/beams/`));
     assert.match(banner, /embedded redis-server/);
     const base = `http://127.0.0.1:${port}`;
+
+    // The new user's flow: paste the printed settings into an encoder straight away.
+    assert.match(banner, /Channel 'main' \(created because there was none\)/);
+    assert.match(banner, new RegExp(`OBS, RTMP:\\s+Server rtmp://127\\.0\\.0\\.1:\\d+/live`));
+    const key = /OBS, SRT:[^\n]*\n\s+Stream Key (\S+)/.exec(banner)?.[1] as string;
+    assert.ok(key && key.length >= 22, 'the banner prints the stream key');
+    const pub = publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${key}`, { seconds: 3 });
+    assert.equal(await pub.exited, 0, pub.stderr());
+    const live = await fetch(`${base}/beams/main/video/latest`, { redirect: 'manual' });
+    assert.equal(live.status, 302, 'the channel is in the store');
+    assert.match(String(live.headers.get('location')), /^\/beams\/main\/stream_0\/packet_\d+$/);
 
     const created = await fetch(`${base}/beams/`, {
       method: 'POST', headers: { 'content-type': 'application/json' },

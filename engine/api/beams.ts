@@ -1,6 +1,6 @@
 /**
  * The Content Beam API (/beams/…) as the original Aerostat Beam Engine README documents it, plus what
- * it left TODO: format update and delete, media element delete. Relationships live in relations.ts.
+ * it left unfinished: format update and delete, media element delete. Relationships live in relations.ts.
  */
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';

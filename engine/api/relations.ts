@@ -1,5 +1,5 @@
 /**
- * Relationships between content items (the original engine's TODO): renditions.
+ * Relationships between content items (left unfinished by the original engine): renditions.
  *
  *   GET    /beams/<c>/relations              {renditionOf: {source, streamMap} | null, renditions: [{target, streamMap}]}
  *   GET    /beams/<c>/relations/rendition    c's source relationship, 404 when c is an original

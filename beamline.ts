@@ -20,6 +20,7 @@ import { createLiveStore } from './engine/store/live-store';
 import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from './ingest/ingest-service';
 import { createIngestMetrics } from './ingest/ingest-metrics';
+import { livePlugin } from './packager/live-plugin';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -133,6 +134,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
               channelsPlugin(scope, {
                 deps: { channels, store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },
                 config: { publicUrl: config.app.publicUrl, srtPort: config.srt.port, rtmpPort: config.rtmp.port },
+              }),
+            (scope) =>
+              livePlugin(scope, {
+                deps: {
+                  store: runtime.store,
+                  live,
+                  channels,
+                  connect: () => runtime.connect({ connectionName: 'beamline-live-follower' }),
+                  registry: metrics.registry,
+                  log,
+                },
               }),
           ],
         },

@@ -43,6 +43,11 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     const c = connectRedis(target, opts);
     c.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
     opened.push(c);
+    // Forget a connection once its owner has closed it, so short-lived ones (event followers) do not pile up.
+    c.once('end', () => {
+      const i = opened.indexOf(c);
+      if (i >= 0) opened.splice(i, 1);
+    });
     return c;
   };
   const redis = connect({ connectionName: 'beamline-store' });

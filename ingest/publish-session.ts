@@ -160,6 +160,7 @@ export function startPublishSession(
       partTarget: Math.round(config.partSeconds * 90000),
     });
     const open = new Map<number, SegmentRecord>();
+    let discontinuitySequence = last?.discontinuitySequence ?? 0;
     let pending: PacketWrite[] = [];
     let lastFlush = now();
 
@@ -177,7 +178,8 @@ export function startPublishSession(
       const out: ChannelEvent[] = [];
       for (const e of evs) {
         if (e.type === 'segment:opened') {
-          const rec: SegmentRecord = { index: e.index, startPts: e.startPts, startDts: e.startDts, durationPts: null, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity };
+          if (e.discontinuity) discontinuitySequence++;
+          const rec: SegmentRecord = { index: e.index, startPts: e.startPts, startDts: e.startDts, durationPts: null, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity, discontinuitySequence };
           open.set(e.index, rec);
           segments.push(rec);
           out.push({ type: 'segment:opened', segment: e.index, startPts: e.startPts, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity });
@@ -187,7 +189,10 @@ export function startPublishSession(
         } else if (e.type === 'segment:closed') {
           const rec = open.get(e.index);
           open.delete(e.index);
-          segments.push({ index: e.index, startPts: e.startPts, startDts: rec?.startDts ?? e.startPts, durationPts: e.durationPts, wallClockMs: rec?.wallClockMs ?? now(), discontinuity: rec?.discontinuity ?? false });
+          segments.push({
+            index: e.index, startPts: e.startPts, startDts: rec?.startDts ?? e.startPts, durationPts: e.durationPts,
+            wallClockMs: rec?.wallClockMs ?? now(), discontinuity: rec?.discontinuity ?? false, discontinuitySequence: rec?.discontinuitySequence ?? discontinuitySequence,
+          });
           out.push({ type: 'segment:closed', segment: e.index, startPts: e.startPts, durationPts: e.durationPts });
         } else {
           out.push({ type: 'warning', message: e.message });

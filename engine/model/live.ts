@@ -18,6 +18,11 @@ export interface SegmentRecord {
   wallClockMs: number;
   /** First segment after a publisher reconnect. */
   discontinuity: boolean;
+  /**
+   * Discontinuities at or before this segment since the channel began (written by ingest, so every packager
+   * process derives the same EXT-X-DISCONTINUITY-SEQUENCE after older records left the DVR window).
+   */
+  discontinuitySequence?: number;
 }
 
 export interface PartRecord {

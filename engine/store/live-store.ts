@@ -32,6 +32,16 @@ export interface LiveStore {
   /** Block up to `blockMs` for events after `afterId` ('$' = only new ones). */
   readEvents(reader: RedisClient, channel: string, afterId: string, blockMs: number, count?: number): Promise<ReadEvents>;
   getTimeline(channel: string): Promise<string | null>;
+  /**
+   * Record the outcome of a rung's segment: 'made' (all its packets are written) or 'gap' (it will never be
+   * made; the packager emits EXT-X-GAP). A segment is never both: a gap is not recorded over a made segment.
+   * Both sets expire with the DVR window (their TTL is renewed on every write).
+   */
+  recordRungSegment(channel: string, rung: string, segment: number, outcome: 'made' | 'gap', retainMs: number): Promise<void>;
+  /** Segment indexes in [from, to] that rung `rung` of the channel has as gaps, ascending. */
+  rungGaps(channel: string, rung: string, from: number, to: number): Promise<number[]>;
+  /** Segment indexes in [from, to] that rung `rung` of the channel finished, ascending. */
+  rungMade(channel: string, rung: string, from: number, to: number): Promise<number[]>;
   setTimeline(channel: string, state: string, ttlMs: number): Promise<void>;
 }
 
@@ -108,6 +118,20 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
         if (event) events.push({ id, event });
       }
       return { lastId: entries.length ? (entries[entries.length - 1] as [string, string[]])[0] : afterId, events };
+    },
+
+    async recordRungSegment(channel, rung, segment, outcome, retainMs) {
+      const key = outcome === 'made' ? keys.made(channel, rung) : keys.gaps(channel, rung);
+      if (outcome === 'gap' && (await redis.zscore(keys.made(channel, rung), String(segment))) !== null) return;
+      await redis.multi().zadd(key, segment, String(segment)).pexpire(key, retainMs).exec();
+    },
+
+    async rungGaps(channel, rung, from, to) {
+      return (await redis.zrangebyscore(keys.gaps(channel, rung), from, to)).map(Number);
+    },
+
+    async rungMade(channel, rung, from, to) {
+      return (await redis.zrangebyscore(keys.made(channel, rung), from, to)).map(Number);
     },
 
     async getTimeline(channel) {

@@ -130,7 +130,8 @@ function segmentLines(s: HlsSegment, withParts: boolean, currentMap: { uri: stri
     currentMap.uri = s.map;
   }
   if (s.programDateTime !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${isoDate(s.programDateTime)}`);
-  if (withParts) for (const part of s.parts ?? []) lines.push(partLine(part));
+  if (withParts && !s.gap) for (const part of s.parts ?? []) lines.push(partLine(part));
+  if (s.gap) lines.push('#EXT-X-GAP');
   lines.push(`#EXTINF:${decimal(s.duration)},`, uriLine(s.uri));
   return lines;
 }

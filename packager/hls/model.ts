@@ -61,6 +61,8 @@ export interface HlsSegment {
   map?: string;
   /** The segment's parts (listed only while the segment is near the live edge). */
   parts?: HlsPart[];
+  /** Writes EXT-X-GAP: the segment is missing, players skip its time instead of stalling. */
+  gap?: boolean;
 }
 
 export interface HlsRenditionReport {

@@ -6,8 +6,9 @@ import { renderRows, type Bench, type BenchRow } from './harness';
 import { storeWriteBench } from './store-write';
 import { demuxBench } from './demux-bench';
 import { ingestBench } from './ingest-bench';
+import { packagerBench } from './packager-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, packagerBench];
 
 async function main(names: string[]): Promise<void> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;

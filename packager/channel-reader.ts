@@ -1,0 +1,245 @@
+/**
+ * The packager's one I/O seam: everything it knows of a channel comes through here, from the engine's
+ * store. A channel model (settings, format, segment and part records, renditions and how far each has
+ * been produced), packet ranges of a track by the media contract's windows, and the resolved CMAF
+ * tracks and init segments, cached per content item and format (dropped on `format:changed`).
+ */
+import { createHash } from 'node:crypto';
+import type { Channel } from '../engine/model/channel';
+import { decodeEvent, type PartRecord, type SegmentRecord } from '../engine/model/live';
+import type { Format, Stream } from '../engine/model/media';
+import { notFound } from '../engine/model/errors';
+import type { ChannelStore } from '../engine/store/channel-store';
+import type { LiveStore } from '../engine/store/live-store';
+import type { PacketRead, Store } from '../engine/store/store';
+import { buildInitSegment } from './cmaf/segments';
+import { resolveTrack } from './cmaf/prepare';
+import { badMedia } from './errors';
+import type { CmafTrack, Sample, TrackInfo } from './model';
+import type { TickWindow } from './live/windows';
+
+/** A video rendition (rung) of a channel: its content item and format. */
+export interface RenditionInfo {
+  rung: string;
+  content: string;
+  format: Format;
+}
+
+/** How far a rendition has been produced: the last complete segment and the parts after it. */
+export interface Frontier {
+  lastMsn: number;
+  pendingParts: number;
+}
+
+/** A track ready to package: the demuxer-level description, the CMAF track and its init segment. */
+export interface ResolvedTrack {
+  info: TrackInfo;
+  track: CmafTrack;
+  init: Buffer;
+  /** Identifies the codec configuration (changes with the format). */
+  formatKey: string;
+}
+
+export interface ChannelReaderDeps {
+  store: Store;
+  live: LiveStore;
+  channels: ChannelStore;
+}
+
+export interface ChannelReaderConfig {
+  /** Events scanned backwards for the newest `rendition:ready` of each rung. */
+  frontierScanEvents: number;
+}
+
+export interface ChannelReader {
+  /** The channel's settings; 404 when there is no such channel. */
+  channel(name: string): Promise<Channel>;
+  format(content: string): Promise<Format | null>;
+  lastSegments(channel: string, count: number): Promise<SegmentRecord[]>;
+  segments(channel: string, from: number, to: number): Promise<SegmentRecord[]>;
+  segmentsByTime(channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
+  parts(channel: string, fromSegment: number, toSegment: number): Promise<PartRecord[]>;
+  renditions(channel: string): Promise<RenditionInfo[]>;
+  /** Per rung, the newest `rendition:ready` it announced (absent: none in the recent events). */
+  rungFrontiers(channel: string): Promise<Map<string, Frontier>>;
+  /** EXT-X-DISCONTINUITY-SEQUENCE for a playlist whose first segment is `firstIndex`. */
+  discontinuitySequence(channel: string, firstIndex: number): Promise<number>;
+  /** The resolved track of stream `streamIndex` of a content item (cached per format). */
+  track(content: string, streamIndex: number): Promise<ResolvedTrack>;
+  /** Drop cached tracks of a channel and its renditions (format:changed). */
+  invalidate(channel: string): void;
+  /** Packets of a stream with window.from <= dts < window.to, in decode order, with payloads. */
+  readWindow(content: string, streamIndex: number, window: TickWindow): Promise<PacketRead[]>;
+  /** Per pts, whether the content item has a packet at exactly that pts on a stream. */
+  packetsAt(content: string, streamIndex: number, pts: readonly number[]): Promise<boolean[]>;
+  /** dts and size of every packet of a stream in [fromDts, toDts) (metadata only). */
+  packetSizes(content: string, streamIndex: number, fromDts: number, toDts: number): Promise<{ dts: number; size: number }[]>;
+}
+
+const VIDEO_STREAM = 0;
+
+function trackInfoOf(stream: Stream, content: string): TrackInfo {
+  const cp = stream.codecpar;
+  const extradata = typeof cp.extradata === 'string' && cp.extradata.length > 0 ? Buffer.from(cp.extradata, 'base64') : undefined;
+  const [num, den] = stream.time_base;
+  if (num !== 1 || !Number.isInteger(den) || den < 1) throw badMedia(`${content} stream ${stream.index}: time base ${num}/${den} is not 1/N`);
+  const base = { id: 1, timescale: den, ...(extradata ? { extradata } : {}) };
+  if (cp.codec_type === 'video' && cp.name === 'h264') {
+    return { ...base, kind: 'video', codec: 'h264', ...(cp.width ? { width: cp.width } : {}), ...(cp.height ? { height: cp.height } : {}) };
+  }
+  if (cp.codec_type === 'audio' && cp.name === 'aac') {
+    return { ...base, kind: 'audio', codec: 'aac', ...(cp.sample_rate ? { sampleRate: cp.sample_rate } : {}), ...(cp.channels ? { channels: cp.channels } : {}) };
+  }
+  throw badMedia(`${content} stream ${stream.index}: ${cp.codec_type} codec ${String(cp.name)} cannot be packaged (H.264 and AAC only)`);
+}
+
+function frontierOf(segment: number | null, part: { segment: number; part: number } | null): Frontier {
+  const lastMsn = segment ?? -1;
+  const pendingParts = part && part.segment === lastMsn + 1 ? part.part + 1 : 0;
+  return { lastMsn, pendingParts };
+}
+
+export function createChannelReader(deps: ChannelReaderDeps, config: ChannelReaderConfig = { frontierScanEvents: 2000 }): ChannelReader {
+  const { store, live, channels } = deps;
+  const tracks = new Map<string, Promise<ResolvedTrack>>();
+  /** Per channel: discontinuity segment indexes seen, and the highest index scanned. */
+  const discontinuities = new Map<string, { scanned: number; indexes: number[] }>();
+
+  async function format(content: string): Promise<Format | null> {
+    return store.getFormat(content);
+  }
+
+  async function resolve(content: string, streamIndex: number, stream: Stream, formatKey: string): Promise<ResolvedTrack> {
+    const info = trackInfoOf(stream, content);
+    let samples: Sample[] = [];
+    const needsSamples = !info.extradata || (info.codec === 'h264' && info.extradata[0] !== 1 && info.extradata.length < 8);
+    if (needsSamples) {
+      // The configuration travels in band: read the first packets after the newest keyframe.
+      const latest = await store.query(content, streamIndex, { mode: 'atOrBefore', pts: Number.MAX_SAFE_INTEGER });
+      const last = latest[0]?.meta;
+      if (last) {
+        const from = Math.max(0, last.pts - 10 * 90000);
+        const read = await store.readPackets(content, streamIndex, from, last.pts + 1);
+        const keyAt = info.kind === 'video' ? read.findIndex((p) => p.meta.flags.KEY) : 0;
+        samples = read.slice(Math.max(0, keyAt), Math.max(0, keyAt) + 4).map((p) => ({
+          pts: p.meta.pts, dts: p.meta.dts, duration: p.meta.duration, keyframe: p.meta.flags.KEY, data: p.data,
+        }));
+      }
+    }
+    const track = resolveTrack(info, samples);
+    return { info, track, init: buildInitSegment([track]), formatKey };
+  }
+
+  return {
+    async channel(name) {
+      const ch = await channels.get(name);
+      if (!ch) throw notFound(`Channel '${name}' was not found.`);
+      return ch;
+    },
+
+    format,
+
+    lastSegments: (channel, count) => live.lastSegments(channel, count),
+    segments: (channel, from, to) => live.segments(channel, from, to),
+
+    async segmentsByTime(channel, fromMs, toMs) {
+      const indexes = await live.segmentsByTime(channel, fromMs, toMs);
+      if (indexes.length === 0) return [];
+      return live.segments(channel, indexes[0] as number, indexes[indexes.length - 1] as number);
+    },
+
+    parts: (channel, fromSegment, toSegment) => live.parts(channel, fromSegment, toSegment),
+
+    async renditions(channel) {
+      const rel = await store.getRelations(channel);
+      const out: RenditionInfo[] = [];
+      const prefix = `${channel}.`;
+      const formats = await Promise.all(rel.renditions.map((r) => format(r.target)));
+      rel.renditions.forEach((r, i) => {
+        const f = formats[i];
+        const video = f?.streams[VIDEO_STREAM];
+        if (!f || !r.target.startsWith(prefix) || video?.codecpar.codec_type !== 'video') return;
+        out.push({ rung: r.target.slice(prefix.length), content: r.target, format: f });
+      });
+      return out;
+    },
+
+    async rungFrontiers(channel) {
+      const raw = (await store.redis.xrevrange(store.keys.events(channel), '+', '-', 'COUNT', config.frontierScanEvents)) as [string, string[]][];
+      const seg = new Map<string, number>();
+      const part = new Map<string, { segment: number; part: number }>();
+      for (const [, fields] of raw) {
+        const e = decodeEvent(fields);
+        if (e?.type !== 'rendition:ready') continue;
+        if (e.part === undefined) {
+          if (!seg.has(e.rendition)) seg.set(e.rendition, e.segment);
+        } else if (!part.has(e.rendition)) {
+          part.set(e.rendition, { segment: e.segment, part: e.part });
+        }
+      }
+      const out = new Map<string, Frontier>();
+      for (const rung of new Set([...seg.keys(), ...part.keys()])) {
+        const s = seg.get(rung) ?? null;
+        const p = part.get(rung) ?? null;
+        // Parts announced without their segment's close still tell where the segment before ends.
+        const lastMsn = s ?? (p ? p.segment - 1 : null);
+        out.set(rung, frontierOf(lastMsn, p));
+      }
+      return out;
+    },
+
+    async discontinuitySequence(channel, firstIndex) {
+      const first = (await live.segments(channel, firstIndex, firstIndex))[0];
+      if (first?.discontinuitySequence !== undefined) return first.discontinuitySequence - (first.discontinuity ? 1 : 0);
+      // Records written before ingest kept the count: count what this process can still see.
+      let d = discontinuities.get(channel);
+      if (!d) discontinuities.set(channel, (d = { scanned: 0, indexes: [] }));
+      if (firstIndex - 1 > d.scanned) {
+        const recs = await live.segments(channel, d.scanned + 1, firstIndex - 1);
+        for (const r of recs) if (r.discontinuity && !d.indexes.includes(r.index)) d.indexes.push(r.index);
+        d.scanned = firstIndex - 1;
+      }
+      return d.indexes.filter((i) => i < firstIndex).length;
+    },
+
+    async track(content, streamIndex) {
+      const f = await format(content);
+      const stream = f?.streams.find((s) => s.index === streamIndex);
+      if (!f || !stream) throw notFound(`'${content}' has no stream ${streamIndex}.`);
+      const formatKey = createHash('sha1').update(JSON.stringify([stream.time_base, stream.codecpar])).digest('hex').slice(0, 16);
+      const key = `${content}\u0000${streamIndex}\u0000${formatKey}`;
+      let p = tracks.get(key);
+      if (!p) {
+        p = resolve(content, streamIndex, stream, formatKey);
+        tracks.set(key, p);
+        p.catch(() => tracks.delete(key));
+      }
+      return p;
+    },
+
+    invalidate(channel) {
+      for (const k of [...tracks.keys()]) {
+        const content = k.split('\u0000')[0] as string;
+        if (content === channel || content.startsWith(`${channel}.`)) tracks.delete(k);
+      }
+    },
+
+    readWindow(content, streamIndex, window) {
+      return store.readPackets(content, streamIndex, window.from, window.to);
+    },
+
+    async packetsAt(content, streamIndex, pts) {
+      return Promise.all(pts.map(async (p) => (await store.getElement(content, streamIndex, 'packet', p)) !== null));
+    },
+
+    async packetSizes(content, streamIndex, fromDts, toDts) {
+      const found = await store.query(content, streamIndex, { mode: 'score', min: fromDts, max: toDts + 90000, offset: 0, limit: 100000 });
+      const out: { dts: number; size: number }[] = [];
+      for (const e of found) {
+        const m = e.meta as { dts?: number; size?: number };
+        if (typeof m.dts === 'number' && typeof m.size === 'number' && m.dts >= fromDts && m.dts < toDts) out.push({ dts: m.dts, size: m.size });
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,138 @@
+/**
+ * The `/live` fastify plugin: HLS (multivariant, media playlists with LL-HLS and blocking reload),
+ * DASH, CMAF init segments, segments and parts of every channel, catch-up ranges, and the UTCTiming
+ * clock. Registered by the composition root through `buildApp`'s `deps.plugins`:
+ *
+ *   (scope) => livePlugin(scope, { deps: { store, live, channels, connect, registry }, config: {} })
+ *
+ * Segments and parts are immutable (long max-age, ETag); playlists live a second; CORS is open.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { ChannelStore } from '../engine/store/channel-store';
+import type { LiveStore } from '../engine/store/live-store';
+import type { RedisClient } from '../engine/store/redis-connection';
+import type { Store } from '../engine/store/store';
+import { notFound } from '../engine/model/errors';
+import { createChannelReader, type ChannelReader } from './channel-reader';
+import { createEventFollowers, type EventFollowers } from './live/event-follower';
+import { parseLiveFile } from './live/live-files';
+import { createLiveService, DEFAULT_LIVE_SERVICE_CONFIG, type LiveResponse, type LiveService, type LiveServiceConfig, type Query } from './live/live-service';
+import { createPackagerMetrics, type PackagerMetrics } from './live/metrics';
+import { createSegmentCache, type SegmentCache } from './live/segment-cache';
+
+export interface LivePackagerDeps {
+  store: Store;
+  live: LiveStore;
+  channels: ChannelStore;
+  /** Opens a dedicated Redis connection (one per followed channel, for blocking event reads). */
+  connect: () => RedisClient;
+  /** Metrics are registered here when given (or pass ready-made `metrics`). */
+  registry?: Registry;
+  metrics?: PackagerMetrics;
+  log?: { warn(obj: object, msg?: string): void };
+}
+
+export interface LivePackagerConfig extends LiveServiceConfig {
+  /** Bytes of built segments and parts kept in memory. */
+  cacheBytes: number;
+  /** XREAD BLOCK timeout of the event followers, ms. */
+  followerBlockMs: number;
+  /** A follower with no waiting request for this long stops, ms. */
+  followerIdleMs: number;
+}
+
+export const DEFAULT_LIVE_PACKAGER_CONFIG: LivePackagerConfig = {
+  ...DEFAULT_LIVE_SERVICE_CONFIG,
+  cacheBytes: 256 * 1024 * 1024,
+  followerBlockMs: 5000,
+  followerIdleMs: 60000,
+};
+
+export interface LivePackager {
+  service: LiveService;
+  reader: ChannelReader;
+  followers: EventFollowers;
+  cache: SegmentCache;
+  metrics: PackagerMetrics | undefined;
+  close(): Promise<void>;
+}
+
+/** The packager's components, wired; the plugin serves them over HTTP. */
+export function createLivePackager(deps: LivePackagerDeps, config: Partial<LivePackagerConfig> = {}): LivePackager {
+  const cfg = { ...DEFAULT_LIVE_PACKAGER_CONFIG, ...config };
+  const metrics = deps.metrics ?? (deps.registry ? createPackagerMetrics(deps.registry) : undefined);
+  const reader = createChannelReader({ store: deps.store, live: deps.live, channels: deps.channels });
+  const cache = createSegmentCache({ onHit: () => metrics?.cacheHits.inc(), onMiss: () => metrics?.cacheMisses.inc() }, { maxBytes: cfg.cacheBytes });
+  const followers = createEventFollowers({
+    live: deps.live,
+    connect: deps.connect,
+    onEvents: (channel, events) => {
+      if (events.some((e) => e.type === 'format:changed')) reader.invalidate(channel);
+    },
+    onCountChange: (n) => metrics?.followers.set(n),
+    ...(deps.log ? { log: deps.log } : {}),
+  }, { blockMs: cfg.followerBlockMs, idleMs: cfg.followerIdleMs });
+  const service = createLiveService({ reader, followers, cache, ...(metrics ? { metrics } : {}) }, cfg);
+  return { service, reader, followers, cache, metrics, close: () => followers.close() };
+}
+
+const CHANNEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+const EXPOSED = 'Content-Length, Content-Type, ETag, Cache-Control, Date, Age';
+
+function send(req: FastifyRequest, reply: FastifyReply, r: LiveResponse): FastifyReply {
+  reply.header('Content-Type', r.contentType).header('Cache-Control', r.cacheControl);
+  if (r.etag) {
+    reply.header('ETag', r.etag);
+    const inm = req.headers['if-none-match'];
+    if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === r.etag)) return reply.code(304).send();
+  }
+  return reply.send(r.body);
+}
+
+export interface LivePluginOptions {
+  deps: LivePackagerDeps;
+  config?: Partial<LivePackagerConfig>;
+}
+
+export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions): Promise<void> {
+  const packager = createLivePackager(opts.deps, opts.config);
+  const { service } = packager;
+  app.addHook('onClose', async () => packager.close());
+  app.addHook('onSend', async (_req, reply, payload) => {
+    reply.header('Access-Control-Allow-Origin', '*');
+    reply.header('Access-Control-Expose-Headers', EXPOSED);
+    return payload;
+  });
+
+  app.options('/live/*', async (_req, reply) => reply
+    .header('Access-Control-Allow-Methods', 'GET, HEAD, OPTIONS')
+    .header('Access-Control-Allow-Headers', 'Range, If-None-Match, Content-Type')
+    .header('Access-Control-Max-Age', '86400')
+    .code(204)
+    .send());
+
+  app.get('/live/time', async (_req, reply) => reply
+    .header('Content-Type', 'text/plain; charset=utf-8')
+    .header('Cache-Control', 'no-store')
+    .send(new Date().toISOString()));
+
+  app.get<{ Params: { channel: string; file: string }; Querystring: Query }>('/live/:channel/:file', async (req, reply) => {
+    const { channel, file } = req.params;
+    const what = CHANNEL.test(channel) ? parseLiveFile(file) : null;
+    if (!what) throw notFound(`No live object '${file}' for channel '${channel}': see /live/<channel>/master.m3u8 or manifest.mpd.`);
+    const query = req.query ?? {};
+    switch (what.type) {
+      case 'master':
+        return send(req, reply, await service.master(channel, query));
+      case 'mpd':
+        return send(req, reply, await service.mpd(channel, query));
+      case 'playlist':
+        return send(req, reply, await service.mediaPlaylist(channel, what.rendition, query));
+      case 'init':
+        return send(req, reply, await service.init(channel, what.rendition));
+      case 'media':
+        return send(req, reply, await service.media(channel, what.rendition, what.segment, what.part));
+    }
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * From a channel's segments and renditions to a typed DASH manifest (rendered by `packager/dash`).
+ * Pure. Video and audio are separate adaptation sets over the same CMAF segments HLS serves,
+ * addressed by $Number$ = the segment index.
+ */
+import type { SegmentRecord } from '../../engine/model/live';
+import type { DashAdaptationSet, DashManifest, DashRepresentation } from '../dash/model';
+
+const HZ = 90000;
+
+export interface DashVideoInput {
+  rung: string;
+  bandwidth: number;
+  codecs: string;
+  width: number;
+  height: number;
+  frameRate?: number;
+}
+
+export interface DashAudioInput {
+  bandwidth: number;
+  codecs: string;
+  sampleRate: number;
+  channels: number;
+}
+
+export interface DashInput {
+  /** Complete segments every listed representation has, ascending. */
+  segments: SegmentRecord[];
+  video: DashVideoInput[];
+  audio: DashAudioInput | null;
+  /** true: a complete catch-up range (static MPD). */
+  complete: boolean;
+  nowMs: number;
+  utcTimingUrl: string;
+  /** Seconds the live edge stays behind (suggestedPresentationDelay). */
+  presentationDelay: number;
+}
+
+/** Wall-clock time of media time 0, anchored on a segment (the first after the newest discontinuity). */
+export function availabilityStartOf(segments: readonly SegmentRecord[]): number {
+  let anchor = segments[0];
+  for (const s of segments) if (s.discontinuity) anchor = s;
+  if (!anchor) return 0;
+  return Math.round(anchor.wallClockMs - (anchor.startPts * 1000) / HZ);
+}
+
+export function buildManifest(input: DashInput): DashManifest {
+  const segs = input.segments;
+  const first = segs[0];
+  const videoReps: DashRepresentation[] = input.video.map((v) => ({
+    id: v.rung,
+    bandwidth: v.bandwidth,
+    codecs: v.codecs,
+    width: v.width,
+    height: v.height,
+    ...(v.frameRate ? { frameRate: v.frameRate } : {}),
+  }));
+  const startNumber = first?.index ?? 1;
+  const sets: DashAdaptationSet[] = [{
+    id: 0,
+    contentType: 'video',
+    timescale: HZ,
+    addressing: 'number',
+    initialization: 'v-$RepresentationID$-init.mp4',
+    media: 'v-$RepresentationID$-$Number$.m4s',
+    startNumber,
+    segments: segs.map((s) => ({ t: s.startPts, d: s.durationPts as number })),
+    representations: videoReps,
+  }];
+  if (input.audio) {
+    const sr = input.audio.sampleRate;
+    const at = (pts: number) => Math.round((pts * sr) / HZ);
+    sets.push({
+      id: 1,
+      contentType: 'audio',
+      timescale: sr,
+      addressing: 'number',
+      initialization: 'audio-init.mp4',
+      media: 'audio-$Number$.m4s',
+      startNumber,
+      segments: segs.map((s) => ({ t: at(s.startPts), d: at(s.startPts + (s.durationPts as number)) - at(s.startPts) })),
+      representations: [{ id: 'audio', bandwidth: input.audio.bandwidth, codecs: input.audio.codecs, audioSamplingRate: sr, channels: input.audio.channels }],
+    });
+  }
+  const total = segs.reduce((t, s) => t + (s.durationPts as number) / HZ, 0);
+  const longest = segs.reduce((m, s) => Math.max(m, (s.durationPts as number) / HZ), 1);
+  if (input.complete) {
+    return {
+      type: 'static',
+      publishTime: input.nowMs,
+      minBufferTime: longest,
+      mediaPresentationDuration: total,
+      ...(first ? { periodStart: 0 } : {}),
+      utcTimingUrl: input.utcTimingUrl,
+      adaptationSets: sets.map((a) => ({ ...a, presentationTimeOffset: a.segments[0]?.t ?? 0 })),
+    };
+  }
+  return {
+    type: 'dynamic',
+    availabilityStartTime: availabilityStartOf(segs),
+    publishTime: input.nowMs,
+    minimumUpdatePeriod: longest,
+    timeShiftBufferDepth: Math.max(total, longest),
+    suggestedPresentationDelay: input.presentationDelay,
+    minBufferTime: longest,
+    utcTimingUrl: input.utcTimingUrl,
+    adaptationSets: sets,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Builds one CMAF fragment (a segment or an LL-HLS part) of one track from the packets in its window.
+ * The last sample's duration is set so the fragment ends exactly at the window's end, so segment
+ * durations in the media equal the EXTINF the playlist announces.
+ */
+import type { PacketRead } from '../../engine/store/store';
+import { notFound } from '../../engine/model/errors';
+import { buildMediaSegment } from '../cmaf/segments';
+import { toCmafSamples } from '../cmaf/prepare';
+import type { Sample } from '../model';
+import type { ResolvedTrack } from '../channel-reader';
+import type { TickWindow } from './windows';
+
+export interface FragmentResult {
+  body: Buffer;
+  /** False when the media may still grow (audio that had not all arrived yet). */
+  complete: boolean;
+}
+
+/** mfhd sequence number: segments k×100, their parts k×100 + part + 1 (mod 2^32). */
+export function fragmentSequence(segment: number, part: number | null): number {
+  return (segment * 100 + (part === null ? 0 : part + 1)) % 0x100000000;
+}
+
+/** Samples of a window; the last one stretched or trimmed to end at `window.to` (video). */
+export function samplesOf(packets: readonly PacketRead[], window: TickWindow, video: boolean): Sample[] {
+  const samples = packets.map((p): Sample => ({
+    pts: p.meta.pts,
+    dts: p.meta.dts,
+    duration: p.meta.duration > 0 ? p.meta.duration : 0,
+    keyframe: p.meta.flags.KEY,
+    data: p.data,
+  }));
+  const last = samples[samples.length - 1];
+  if (video && last && window.to > last.dts) last.duration = window.to - last.dts;
+  return samples;
+}
+
+export interface FragmentSource {
+  readWindow(window: TickWindow): Promise<PacketRead[]>;
+  /** Waits for the next channel events (audio still arriving); false after the timeout. */
+  waitForMore(timeoutMs: number): Promise<boolean>;
+}
+
+export interface FragmentRequest {
+  track: ResolvedTrack;
+  window: TickWindow;
+  segment: number;
+  part: number | null;
+  /** How long audio may be waited for when its window's end has not arrived yet, ms. */
+  audioWaitMs: number;
+}
+
+/**
+ * Reads and packages a window. Audio is complete once a packet at or past the window's end exists
+ * (ingest interleaves audio behind video by a few frames); until then it waits for more events.
+ */
+export async function buildFragment(src: FragmentSource, req: FragmentRequest): Promise<FragmentResult> {
+  const { track, window } = req;
+  const video = track.info.kind === 'video';
+  let packets: PacketRead[];
+  let complete = true;
+  if (video) {
+    packets = await src.readWindow(window);
+  } else {
+    const deadline = Date.now() + req.audioWaitMs;
+    for (;;) {
+      const read = await src.readWindow({ from: window.from, to: window.to + 90000 });
+      packets = read.filter((p) => p.meta.dts < window.to);
+      complete = read.length > packets.length;
+      const left = deadline - Date.now();
+      if (complete || left <= 0) break;
+      if (!(await src.waitForMore(left))) {
+        complete = false;
+        const again = await src.readWindow({ from: window.from, to: window.to + 90000 });
+        packets = again.filter((p) => p.meta.dts < window.to);
+        complete = again.length > packets.length;
+        break;
+      }
+    }
+  }
+  if (packets.length === 0) {
+    throw notFound(`No ${track.info.kind} media in segment ${req.segment}${req.part === null ? '' : ` part ${req.part}`}: it has expired from the DVR window or was never received.`);
+  }
+  const samples = samplesOf(packets, window, video);
+  const cmaf = toCmafSamples(track.info, track.track, samples);
+  return { body: buildMediaSegment(track.track, cmaf, fragmentSequence(req.segment, req.part)), complete };
+}

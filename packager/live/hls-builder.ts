@@ -1,0 +1,97 @@
+/**
+ * From a channel's segment and part records to typed HLS values (then rendered by `packager/hls`).
+ * Pure: the live service gathers the records, this decides what a playlist lists.
+ */
+import type { PartRecord, SegmentRecord } from '../../engine/model/live';
+import type { HlsMediaPlaylist, HlsPart, HlsPlaylistKind, HlsRenditionReport, HlsSegment } from '../hls/model';
+import type { PlaylistPosition } from '../hls/blocking-request';
+import { initFile, partFile, segmentFile, type RenditionRef } from './live-files';
+
+const HZ = 90000;
+
+/** Which parts start with an independent frame: the source's own flags, only part 0 (rungs), or all (audio). */
+export type PartIndependence = 'record' | 'first' | 'all';
+
+export interface MediaPlaylistInput {
+  kind: HlsPlaylistKind;
+  ref: RenditionRef;
+  /** Complete segments to list, ascending and consecutive by index (missing ones given in `gaps`). */
+  segments: SegmentRecord[];
+  /** Part records of the listed segments and of the segment in progress. */
+  parts: PartRecord[];
+  /** The segment in progress (index = last listed + 1) and how many of its parts are ready; null: none. */
+  inProgress: { segment: number; readyParts: number } | null;
+  discontinuitySequence: number;
+  /** LL-HLS: list parts, preload hint, blocking reload. */
+  lowLatency: boolean;
+  /** Seconds. */
+  partTarget: number;
+  /** Seconds (raised by the renderer to what the segments need). */
+  targetDuration: number;
+  gaps: ReadonlySet<number>;
+  independence: PartIndependence;
+  renditionReports: HlsRenditionReport[];
+  ended: boolean;
+}
+
+function partsOf(input: MediaPlaylistInput, segment: number, limit = Infinity): HlsPart[] {
+  return input.parts
+    .filter((p) => p.segment === segment && p.part < limit)
+    .sort((a, b) => a.part - b.part)
+    .map((p) => ({
+      uri: partFile(input.ref, segment, p.part),
+      duration: p.durationPts / HZ,
+      independent: input.independence === 'all' || (input.independence === 'first' ? p.part === 0 : p.independent),
+    }));
+}
+
+export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist {
+  const segments: HlsSegment[] = input.segments.map((s) => {
+    const seg: HlsSegment = {
+      uri: segmentFile(input.ref, s.index),
+      duration: (s.durationPts as number) / HZ,
+      programDateTime: s.wallClockMs,
+    };
+    if (s.discontinuity) seg.discontinuity = true;
+    if (input.gaps.has(s.index)) seg.gap = true;
+    else if (input.lowLatency) seg.parts = partsOf(input, s.index);
+    return seg;
+  });
+  const first = input.segments[0];
+  const playlist: HlsMediaPlaylist = {
+    kind: input.kind,
+    targetDuration: input.targetDuration,
+    mediaSequence: first ? first.index : (input.inProgress?.segment ?? 1),
+    discontinuitySequence: input.discontinuitySequence,
+    segments,
+    independentSegments: true,
+    map: initFile(input.ref),
+    ended: input.ended,
+  };
+  const live = input.kind !== 'vod' && !input.ended;
+  if (live && input.lowLatency) {
+    const ip = input.inProgress;
+    const pendingParts = ip ? partsOf(input, ip.segment, ip.readyParts) : [];
+    const next = ip ? partFile(input.ref, ip.segment, ip.readyParts) : undefined;
+    playlist.lowLatency = { partTarget: input.partTarget, pendingParts, ...(next ? { preloadHint: next } : {}) };
+    playlist.renditionReports = input.renditionReports;
+  } else if (live) {
+    playlist.serverControl = { canBlockReload: true };
+  }
+  return playlist;
+}
+
+/** Where a playlist stands, for `_HLS_msn` / `_HLS_part` decisions. */
+export function positionOf(lastMsn: number, readyParts: number, lowLatency: boolean, partTarget: number, ended: boolean): PlaylistPosition {
+  return { lastMsn, pendingParts: readyParts, ...(lowLatency ? { partTarget } : {}), canSkip: !ended, ended };
+}
+
+/** The longest part of the records in seconds (PART-TARGET), at least `floor`. */
+export function partTargetOf(parts: readonly PartRecord[], floor: number): number {
+  return parts.reduce((m, p) => Math.max(m, p.durationPts / HZ), floor);
+}
+
+/** TARGETDURATION for a set of segments: the longest rounded up, at least `floor` seconds. */
+export function targetDurationOf(segments: readonly SegmentRecord[], floor: number): number {
+  return segments.reduce((m, s) => Math.max(m, Math.round((s.durationPts ?? 0) / HZ)), floor);
+}

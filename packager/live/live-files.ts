@@ -1,0 +1,70 @@
+/**
+ * The object names under `/live/<channel>/`, all siblings so every relative URI is a bare file name:
+ *
+ *   master.m3u8                    multivariant playlist
+ *   manifest.mpd                   DASH MPD
+ *   v-<rung>.m3u8                  media playlist of a video rung (`source` is the channel itself)
+ *   v-<rung>-init.mp4              its CMAF header
+ *   v-<rung>-<msn>.m4s             segment <msn> (the media sequence number = the segment index)
+ *   v-<rung>-<msn>.<part>.m4s      LL-HLS part <part> of segment <msn>
+ *   audio.m3u8, audio-init.mp4, audio-<msn>.m4s, audio-<msn>.<part>.m4s   the one audio rendition
+ *
+ * Rung names are lowercase letters, digits, `_` and `-` (the ladder validates them), so the greedy
+ * match from the right is unambiguous. Pure.
+ */
+
+export type RenditionRef = { kind: 'video'; rung: string } | { kind: 'audio' };
+
+export type LiveFile =
+  | { type: 'master' }
+  | { type: 'mpd' }
+  | { type: 'playlist'; rendition: RenditionRef }
+  | { type: 'init'; rendition: RenditionRef }
+  | { type: 'media'; rendition: RenditionRef; segment: number; part: number | null };
+
+export const SOURCE_RUNG = 'source';
+const RUNG = '([a-z0-9][a-z0-9_-]{0,63})';
+const NUM = '(\\d{1,12})';
+const MEDIA = new RegExp(`^(?:v-${RUNG}|(audio))-${NUM}(?:\\.(\\d{1,4}))?\\.m4s$`);
+const INIT = new RegExp(`^(?:v-${RUNG}|(audio))-init\\.mp4$`);
+const PLAYLIST = new RegExp(`^(?:v-${RUNG}|(audio))\\.m3u8$`);
+
+function renditionOf(rung: string | undefined): RenditionRef {
+  return rung === undefined ? { kind: 'audio' } : { kind: 'video', rung };
+}
+
+/** The object a file name names, or null when it names nothing we serve. */
+export function parseLiveFile(file: string): LiveFile | null {
+  if (file === 'master.m3u8') return { type: 'master' };
+  if (file === 'manifest.mpd') return { type: 'mpd' };
+  let m = MEDIA.exec(file);
+  if (m) {
+    return { type: 'media', rendition: renditionOf(m[1]), segment: Number(m[3]), part: m[4] === undefined ? null : Number(m[4]) };
+  }
+  m = INIT.exec(file);
+  if (m) return { type: 'init', rendition: renditionOf(m[1]) };
+  m = PLAYLIST.exec(file);
+  if (m) return { type: 'playlist', rendition: renditionOf(m[1]) };
+  return null;
+}
+
+/** File-name stem of a rendition: `v-<rung>` or `audio`. */
+export function stemOf(r: RenditionRef): string {
+  return r.kind === 'audio' ? 'audio' : `v-${r.rung}`;
+}
+
+export const playlistFile = (r: RenditionRef): string => `${stemOf(r)}.m3u8`;
+export const initFile = (r: RenditionRef): string => `${stemOf(r)}-init.mp4`;
+export const segmentFile = (r: RenditionRef, msn: number): string => `${stemOf(r)}-${msn}.m4s`;
+export const partFile = (r: RenditionRef, msn: number, part: number): string => `${stemOf(r)}-${msn}.${part}.m4s`;
+
+/** A catch-up query string to carry from the master to the media playlists ('' when none). */
+export function catchupQuery(query: Record<string, string | string[] | undefined>): string {
+  const params = new URLSearchParams();
+  for (const k of ['start', 'end']) {
+    const v = query[k];
+    if (typeof v === 'string') params.set(k, v);
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}

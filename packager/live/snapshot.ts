@@ -1,0 +1,147 @@
+/**
+ * The live model of a channel at one moment (a snapshot shared by every request until the next event),
+ * and the pure questions the service asks of it: which track a rendition is, how far each rendition
+ * has been produced, PART-TARGET and TARGETDURATION, rendition reports, what is ready or next.
+ */
+import type { PartRecord, SegmentRecord } from '../../engine/model/live';
+import type { Channel } from '../../engine/model/channel';
+import type { Format } from '../../engine/model/media';
+import { notFound } from '../../engine/model/errors';
+import type { Frontier, RenditionInfo } from '../channel-reader';
+import { blockingSatisfied, type BlockingTarget } from '../hls/blocking-request';
+import type { HlsRenditionReport } from '../hls/model';
+import { partTargetOf, targetDurationOf } from './hls-builder';
+import { stemOf, type RenditionRef } from './live-files';
+import type { WindowMode } from './windows';
+
+export const HZ = 90000;
+const PART_FLOOR_SECONDS = 0.2;
+
+/** The live model of a channel at one moment. */
+export interface Snapshot {
+  channel: Channel;
+  format: Format;
+  hasAudio: boolean;
+  closed: SegmentRecord[];
+  open: SegmentRecord | null;
+  parts: PartRecord[];
+  renditions: RenditionInfo[];
+  rungFrontiers: Map<string, Frontier>;
+  takenAt: number;
+  version: number | null;
+  /** Rendered objects derived from this snapshot (shared by every request it answers). */
+  memo: Map<string, Promise<unknown>>;
+}
+
+export interface Track {
+  ref: RenditionRef;
+  content: string;
+  stream: number;
+  mode: WindowMode;
+}
+
+
+export function memoOn<T>(snap: Snapshot, key: string, fn: () => Promise<T>): Promise<T> {
+  let p = snap.memo.get(key) as Promise<T> | undefined;
+  if (!p) {
+    p = fn();
+    snap.memo.set(key, p);
+    p.catch(() => snap.memo.delete(key));
+  }
+  return p;
+}
+
+export function trackOf(snap: Snapshot, ref: RenditionRef): Track {
+  const ch = snap.channel.name;
+  if (ref.kind === 'audio') {
+    if (!snap.hasAudio) throw notFound(`Channel '${ch}' has no audio.`);
+    return { ref, content: ch, stream: 1, mode: 'pts' };
+  }
+  if (ref.rung === 'source') return { ref, content: ch, stream: 0, mode: 'dts' };
+  const r = snap.renditions.find((x) => x.rung === ref.rung);
+  if (!r) throw notFound(`Channel '${ch}' has no rendition '${ref.rung}'.`);
+  return { ref, content: r.content, stream: 0, mode: 'pts' };
+}
+
+export function sourceFrontier(snap: Snapshot): Frontier {
+  const lastClosed = snap.closed[snap.closed.length - 1];
+  const lastMsn = lastClosed?.index ?? (snap.open ? snap.open.index - 1 : 0);
+  const pendingParts = snap.open ? snap.parts.filter((p) => p.segment === snap.open?.index).length : 0;
+  return { lastMsn, pendingParts };
+}
+
+export function frontierOf(snap: Snapshot, ref: RenditionRef): Frontier | null {
+  const src = sourceFrontier(snap);
+  if (ref.kind === 'audio' || ref.rung === 'source') return src;
+  const f = snap.rungFrontiers.get(ref.rung);
+  if (!f) return null;
+  if (f.lastMsn > src.lastMsn) return src;
+  return f;
+}
+
+export function partTarget(snap: Snapshot): number {
+  return partTargetOf(snap.parts, PART_FLOOR_SECONDS);
+}
+
+export function targetDuration(snap: Snapshot): number {
+  return targetDurationOf(snap.closed, 1);
+}
+
+export function allRefs(snap: Snapshot): RenditionRef[] {
+  const refs: RenditionRef[] = [{ kind: 'video', rung: 'source' }];
+  for (const r of snap.renditions) if (snap.rungFrontiers.has(r.rung)) refs.push({ kind: 'video', rung: r.rung });
+  if (snap.hasAudio) refs.push({ kind: 'audio' });
+  return refs;
+}
+
+export function renditionReports(snap: Snapshot, except: RenditionRef): HlsRenditionReport[] {
+  const out: HlsRenditionReport[] = [];
+  for (const ref of allRefs(snap)) {
+    if (stemOf(ref) === stemOf(except)) continue;
+    const f = frontierOf(snap, ref);
+    if (!f || f.lastMsn < 1) continue;
+    const uri = `${stemOf(ref)}.m3u8`;
+    if (f.pendingParts > 0) out.push({ uri, lastMsn: f.lastMsn + 1, lastPart: f.pendingParts - 1 });
+    else out.push({ uri, lastMsn: f.lastMsn, lastPart: Math.max(0, snap.parts.filter((p) => p.segment === f.lastMsn).length - 1) });
+  }
+  return out;
+}
+
+export function newestSegment(snap: Snapshot): SegmentRecord | undefined {
+  return snap.open ?? snap.closed[snap.closed.length - 1];
+}
+
+export function sameTarget(a: BlockingTarget, pos: Frontier): boolean {
+  return blockingSatisfied(a, { lastMsn: pos.lastMsn, pendingParts: pos.pendingParts });
+}
+
+export function fallbackBandwidth(snap: Snapshot, info: RenditionInfo | null): number {
+  if (info) {
+    const rung = snap.channel.ladder.find((r) => r.name === info.rung);
+    const br = rung?.maxBitrate ?? rung?.videoBitrate ?? Number(info.format.streams[0]?.codecpar.bit_rate ?? 0);
+    if (br > 0) return br;
+  }
+  const br = Number(snap.format.streams[0]?.codecpar.bit_rate ?? 0);
+  return br > 0 ? br : 2_000_000;
+}
+
+export function frameRateOf(format: Format, configured?: number): number | undefined {
+  const s = format.streams[0];
+  for (const r of [s?.avg_frame_rate, s?.r_frame_rate]) {
+    if (Array.isArray(r) && r[0] > 0 && r[1] > 0 && r[0] / r[1] <= 240) return r[0] / r[1];
+  }
+  return configured;
+}
+
+export function ready(f: Frontier | null, segment: number, part: number | null): boolean {
+  if (!f) return false;
+  if (segment <= f.lastMsn) return true;
+  return part !== null && segment === f.lastMsn + 1 && part < f.pendingParts;
+}
+
+/** The next object a player may ask for before it exists (LL-HLS preload): worth a short wait. */
+export function isNext(f: Frontier | null, segment: number, part: number | null): boolean {
+  if (!f) return false;
+  if (part === null) return segment === f.lastMsn + 1;
+  return (segment === f.lastMsn + 1 && part <= f.pendingParts + 1) || (segment === f.lastMsn + 2 && part === 0);
+}

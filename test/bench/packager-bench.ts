@@ -1,0 +1,227 @@
+/**
+ * The /live packager under load, side by side with nginx serving the same bytes as static files:
+ * requests/s for a cached 2 s segment and for a live media playlist (a load generator in a worker
+ * thread: node:http keep-alive agents, N connections, a fixed duration), and blocking-reload fan-out:
+ * 1,000 concurrent LL-HLS requests for the next part, p50/p99 from `part:ready` to response.
+ * The channel is published for real (ffmpeg over SRT through ingest into Redis).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../engine/api/app';
+import { createEngineMetrics } from '../../engine/api/metrics';
+import { createStore } from '../../engine/store/store';
+import { createChannelStore } from '../../engine/store/channel-store';
+import { createLiveStore } from '../../engine/store/live-store';
+import { createChannel } from '../../engine/model/channel';
+import { createIngestService, DEFAULT_INGEST_CONFIG } from '../../ingest/ingest-service';
+import { DEFAULT_LADDER, validateLadder } from '../../transcoders/ladder';
+import { livePlugin } from '../../packager/live-plugin';
+import { startTestRedis } from '../helpers/redis';
+import { publishSrt } from '../helpers/publishers';
+import { freePort } from '../helpers/process';
+import { TEST_APP_CONFIG } from '../helpers/app';
+import type { Bench, BenchRow } from './harness';
+
+/** Runs in a worker: `load` (N keep-alive connections for `ms`) or `fanout` (N requests at once). */
+const WORKER = `
+const http = require('node:http');
+const { workerData, parentPort } = require('node:worker_threads');
+const { mode, url, connections, ms } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+function once(u) {
+  return new Promise((resolve) => {
+    const req = http.get(u, { agent }, (res) => {
+      let n = 0;
+      res.on('data', (d) => { n += d.length; });
+      res.on('end', () => resolve({ status: res.statusCode, bytes: n, at: Date.now() }));
+    });
+    req.setTimeout(20000, () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve({ status: 0, bytes: 0, at: Date.now() }));
+  });
+}
+(async () => {
+  if (mode === 'fanout') {
+    const all = await Promise.all(Array.from({ length: connections }, () => once(url)));
+    parentPort.postMessage({ done: all });
+  } else {
+    for (let i = 0; i < connections; i++) await once(url);
+    const end = Date.now() + ms;
+    let ok = 0, bad = 0, bytes = 0;
+    await Promise.all(Array.from({ length: connections }, async () => {
+      while (Date.now() < end) {
+        const r = await once(url);
+        if (r.status === 200) { ok++; bytes += r.bytes; } else bad++;
+      }
+    }));
+    parentPort.postMessage({ ok, bad, bytes, seconds: ms / 1000 });
+  }
+  agent.destroy();
+})();
+`;
+
+interface LoadResult { ok: number; bad: number; bytes: number; seconds: number }
+
+function inWorker<T>(data: Record<string, unknown>, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(WORKER, { eval: true, workerData: data });
+    const timer = setTimeout(() => {
+      void w.terminate();
+      reject(new Error('load generator timed out'));
+    }, timeoutMs);
+    w.once('message', (m: T) => {
+      clearTimeout(timer);
+      void w.terminate();
+      resolve(m);
+    });
+    w.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+async function load(url: string, connections: number, ms: number): Promise<number> {
+  const r = await inWorker<LoadResult>({ mode: 'load', url, connections, ms }, ms + 30000);
+  if (r.ok === 0 || r.bad > 0) throw new Error(`load on ${url}: ${r.ok} ok, ${r.bad} failed`);
+  return r.ok / r.seconds;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
+
+async function startNginx(root: string, dir: string): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const conf = `daemon off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
+  types { video/mp4 m4s mp4; application/vnd.apple.mpegurl m3u8; }
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:${port};
+    root ${root};
+    add_header Access-Control-Allow-Origin *;
+  }
+}
+`;
+  writeFileSync(join(dir, 'nginx.conf'), conf);
+  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const end = Date.now() + 5000;
+  for (;;) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
+      await r.arrayBuffer();
+      return { port, child };
+    } catch {
+      if (Date.now() > end || child.exitCode !== null) throw new Error('nginx did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+export const packagerBench: Bench = {
+  name: 'packager',
+  description: '/live segment and playlist requests/s vs nginx static files; LL-HLS blocking-reload fan-out',
+  async run(): Promise<BenchRow[]> {
+    const redis = await startTestRedis();
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-pkbench-'));
+    let app: FastifyInstance | null = null;
+    let nginx: ChildProcess | null = null;
+    const client = redis.connect();
+    const store = createStore({ redis: client }, { prefix: 'bench', packetTtlMs: 600000, frameTtlMs: 60000 });
+    const channels = createChannelStore({ redis: client, keys: store.keys });
+    const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+    const ingest = createIngestService(
+      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+      { ...DEFAULT_INGEST_CONFIG, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+    );
+    const publisher = { stop: () => undefined as void };
+    try {
+      await ingest.start();
+      const ch = createChannel({ name: 'bench' }, validateLadder, DEFAULT_LADDER);
+      await channels.create(ch);
+      await new Promise((r) => setTimeout(r, 200));
+      app = await buildApp({ store, metrics: createEngineMetrics(undefined, false), log: pino({ level: 'silent' }), plugins: [(s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect() } })] }, TEST_APP_CONFIG);
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const addr = app.server.address();
+      const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}/live/bench`;
+      const pub = publishSrt(`srt://127.0.0.1:${ingest.srtPort() as number}?streamid=${ch.streamKey}`, { seconds: 60, size: '1280x720', fps: 30, gopFrames: 60, bitrate: '3M' });
+      publisher.stop = pub.stop;
+      const end = Date.now() + 30000;
+      while ((await live.lastSegments('bench', 10)).filter((s) => s.durationPts !== null).length < 3) {
+        if (Date.now() > end) throw new Error(`no segments from the publisher: ${pub.stderr()}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const segs = (await live.lastSegments('bench', 10)).filter((s) => s.durationPts !== null);
+      const segFile = `v-source-${(segs[1] as { index: number }).index}.m4s`;
+      const segBytes = Buffer.from(await (await fetch(`${base}/${segFile}`)).arrayBuffer());
+      const plBytes = Buffer.from(await (await fetch(`${base}/v-source.m3u8`)).arrayBuffer());
+      const www = join(dir, 'www');
+      mkdirSync(www);
+      chmodSync(dir, 0o755); // nginx's worker runs unprivileged and must read the files
+      writeFileSync(join(www, segFile), segBytes);
+      writeFileSync(join(www, 'v-source.m3u8'), plBytes);
+      const ng = await startNginx(www, dir);
+      nginx = ng.child;
+      const ngBase = `http://127.0.0.1:${ng.port}`;
+
+      const conns = 32;
+      const ms = 4000;
+      const oursSeg = await load(`${base}/${segFile}`, conns, ms);
+      const ngSeg = await load(`${ngBase}/${segFile}`, conns, ms);
+      const oursPl = await load(`${base}/v-source.m3u8`, conns, ms);
+      const ngPl = await load(`${ngBase}/v-source.m3u8`, conns, ms);
+
+      // Fan-out: 1,000 requests for the next part, all parked until it is announced.
+      const snap = await fetch(`${base}/v-source.m3u8`).then((r) => r.text());
+      const preload = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="v-source-(\d+)\.(\d+)\.m4s"/.exec(snap);
+      if (!preload) throw new Error(`no preload hint in the playlist:\n${snap}`);
+      const msn = Number(preload[1]);
+      const part = Number(preload[2]);
+      const reader = redis.connect();
+      const readyAt = (async () => {
+        let id = '$';
+        const stop = Date.now() + 10000;
+        while (Date.now() < stop) {
+          const r = await live.readEvents(reader, 'bench', id, 1000);
+          id = r.lastId;
+          for (const { event } of r.events) {
+            if (event.type === 'part:ready' && ((event.segment === msn && event.part >= part) || event.segment > msn)) return Date.now();
+          }
+        }
+        throw new Error('part:ready never came');
+      })();
+      const fan = inWorker<{ done: { status: number; at: number }[] }>({ mode: 'fanout', url: `${base}/v-source.m3u8?_HLS_msn=${msn}&_HLS_part=${part}`, connections: 1000, ms: 0 }, 30000);
+      const [ready, result] = await Promise.all([readyAt, fan]);
+      reader.disconnect();
+      const okCount = result.done.filter((d) => d.status === 200).length;
+      const lat = result.done.filter((d) => d.status === 200).map((d) => Math.max(0, d.at - ready)).sort((a, b) => a - b);
+
+      const note = `${conns} keep-alive connections, ${ms / 1000} s, load generator in a worker thread`;
+      return [
+        { bench: 'packager', metric: `cached 2 s segment (${Math.round(segBytes.length / 1024)} KiB, 720p 3 Mbps)`, ours: oursSeg, reference: ngSeg, referenceName: 'nginx static file', unit: 'req/s', note },
+        { bench: 'packager', metric: 'live LL-HLS media playlist', ours: oursPl, reference: ngPl, referenceName: 'nginx static file', unit: 'req/s', note },
+        { bench: 'packager', metric: `blocking reload fan-out p50 (${okCount}/1000 answered 200)`, ours: percentile(lat, 50), unit: 'ms', note: 'part:ready → response, 1,000 concurrent requests' },
+        { bench: 'packager', metric: 'blocking reload fan-out p99', ours: percentile(lat, 99), unit: 'ms', note: 'part:ready → response' },
+      ];
+    } finally {
+      publisher.stop();
+      nginx?.kill('SIGTERM');
+      await app?.close();
+      await ingest.close();
+      await redis.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

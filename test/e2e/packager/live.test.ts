@@ -1,0 +1,315 @@
+/**
+ * The /live packager end to end: a channel published over SRT by ffmpeg (testsrc2 + sine, 2 s
+ * keyframes) through the real ingest into Redis, served by the live plugin on a loopback listener.
+ * Independent parsers (m3u8-parser, mpd-parser) read every manifest, ffmpeg decodes HLS, DASH and a
+ * catch-up range, ffprobe checks each segment's media duration against its EXTINF; blocking reload,
+ * too-far requests, bad catch-up, CORS and cache headers, request coalescing, a rendition with a gap
+ * and a publisher reconnect (discontinuity).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pino from 'pino';
+import { Registry } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { TEST_APP_CONFIG } from '../../helpers/app';
+import { publishSrt, type Publisher } from '../../helpers/publishers';
+import { parseM3u8, parseMpd } from '../../unit/packager/parsers';
+import { buildApp } from '../../../engine/api/app';
+import { createEngineMetrics } from '../../../engine/api/metrics';
+import { channelsPlugin } from '../../../engine/api/channels';
+import { createStore, type Store } from '../../../engine/store/store';
+import { createChannelStore } from '../../../engine/store/channel-store';
+import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
+import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { livePlugin } from '../../../packager/live-plugin';
+
+const run = promisify(execFile);
+let redis: TestRedis;
+let app: FastifyInstance;
+let store: Store;
+let live: LiveStore;
+let ingest: IngestService;
+let base = '';
+let srtUrl = '';
+const registry = new Registry();
+const publishers: Publisher[] = [];
+const CH = 'pk';
+
+async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function closedSegments(): Promise<number> {
+  return (await live.lastSegments(CH, 100)).filter((s) => s.durationPts !== null).length;
+}
+
+async function get(path: string): Promise<{ status: number; headers: Headers; text: string; body: Buffer }> {
+  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15000) });
+  const body = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, headers: res.headers, text: body.toString('utf8'), body };
+}
+
+async function ffmpegDecode(url: string, seconds: number): Promise<{ video: number; audio: number; stderr: string }> {
+  const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-i', url, '-t', String(seconds), '-map', '0:v:0', '-map', '0:a:0', '-f', 'null', '-'], { timeout: 30000 })
+    .catch((e: { stderr?: string; message: string }) => ({ stderr: e.stderr ?? e.message }));
+  const m = /video:(\d+)[kK]i?B audio:(\d+)[kK]i?B/.exec(r.stderr);
+  return { video: Number(m?.[1] ?? 0), audio: Number(m?.[2] ?? 0), stderr: r.stderr.slice(-1500) };
+}
+
+function metric(name: string): Promise<number> {
+  return registry.getSingleMetricAsString(name).then((t) => Number(/\s(\d+(\.\d+)?)\s*$/m.exec(t)?.[1] ?? 0));
+}
+
+before(async () => {
+  redis = await startTestRedis();
+  const client = redis.connect();
+  store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+  const channels = createChannelStore({ redis: client, keys: store.keys });
+  live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+  ingest = createIngestService(
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+  );
+  await ingest.start();
+  const srtPort = ingest.srtPort() as number;
+  app = await buildApp({
+    store, metrics: createEngineMetrics(undefined, false),
+    plugins: [
+      (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } }),
+      (s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect(), registry }, config: { followerBlockMs: 1000 } }),
+    ],
+  }, TEST_APP_CONFIG);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+  const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name: CH, ladder: [] } });
+  assert.equal(res.statusCode, 201, res.body);
+  await new Promise((r) => setTimeout(r, 100));
+  srtUrl = (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+  publishers.push(publishSrt(srtUrl, { seconds: 16, fps: 25, gopFrames: 50 }));
+  await waitFor('3 closed segments', async () => (await closedSegments()) >= 3, 30000);
+});
+
+after(async () => {
+  for (const p of publishers) p.stop();
+  await ingest?.close();
+  await app?.close();
+  await redis?.close();
+});
+
+describe('live HLS', () => {
+  it('master and media playlists parse without warnings and carry what players need', { timeout: 20000 }, async () => {
+    const m = await get(`/live/${CH}/master.m3u8`);
+    assert.equal(m.status, 200);
+    assert.equal(m.headers.get('content-type'), 'application/vnd.apple.mpegurl');
+    const master = parseM3u8(m.text);
+    assert.deepEqual(master.warnings, []);
+    const v = master.manifest.playlists?.[0];
+    assert.ok(v, m.text);
+    assert.equal(v.uri, 'v-source.m3u8');
+    const attrs = v.attributes as { BANDWIDTH: number; 'AVERAGE-BANDWIDTH': number; CODECS: string; RESOLUTION: { width: number; height: number }; 'FRAME-RATE': number; AUDIO: string };
+    assert.ok(attrs.BANDWIDTH >= attrs['AVERAGE-BANDWIDTH'] && attrs['AVERAGE-BANDWIDTH'] > 64000, m.text);
+    assert.match(attrs.CODECS, /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
+    assert.deepEqual(attrs.RESOLUTION, { width: 320, height: 240 });
+    assert.equal(attrs['FRAME-RATE'], 25);
+    assert.equal(attrs.AUDIO, 'audio');
+
+    for (const file of ['v-source.m3u8', 'audio.m3u8']) {
+      const r = await get(`/live/${CH}/${file}`);
+      assert.equal(r.status, 200, r.text);
+      const p = parseM3u8(r.text);
+      assert.deepEqual(p.warnings, [], r.text);
+      assert.ok((p.manifest.mediaSequence ?? 0) >= 1);
+      assert.ok(p.manifest.segments.length >= 2);
+      for (const s of p.manifest.segments) assert.ok(s.dateTimeString, 'PROGRAM-DATE-TIME on every segment');
+      assert.ok(p.manifest.serverControl?.canBlockReload);
+      assert.ok(p.manifest.partInf?.partTarget);
+      assert.match(r.text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="/);
+      assert.match(r.text, /#EXT-X-RENDITION-REPORT:URI="/);
+      assert.match(r.text, /#EXT-X-PART:DURATION=/);
+      assert.equal(r.headers.get('access-control-allow-origin'), '*');
+      assert.equal(r.headers.get('cache-control'), 'public, max-age=1');
+    }
+    const delta = await get(`/live/${CH}/v-source.m3u8?_HLS_skip=YES`);
+    assert.equal(delta.status, 200);
+  });
+
+  it('each segment lasts exactly its EXTINF (ffprobe), video and audio', { timeout: 30000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'beamline-pk-'));
+    try {
+      for (const stem of ['v-source', 'audio']) {
+        const p = parseM3u8((await get(`/live/${CH}/${stem}.m3u8`)).text).manifest;
+        const init = await get(`/live/${CH}/${stem}-init.mp4`);
+        assert.equal(init.status, 200);
+        for (const s of p.segments.slice(-2)) {
+          const seg = await get(`/live/${CH}/${s.uri}`);
+          assert.equal(seg.status, 200, seg.text);
+          const file = join(dir, `${stem}.mp4`);
+          await writeFile(file, Buffer.concat([init.body, seg.body]));
+          const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=pts,duration', '-of', 'json', file], { timeout: 10000 });
+          const packets = (JSON.parse(stdout) as { packets: { pts: number; duration: number }[] }).packets;
+          const tb = stem === 'audio' ? 48000 : 90000;
+          // ffprobe gives no per-packet duration for AAC in fMP4: audio spans first pts to last pts + one frame.
+          const total = stem === 'audio'
+            ? (Number(packets[packets.length - 1]?.pts) + 1024 - Number(packets[0]?.pts)) / tb
+            : packets.reduce((t, k) => t + Number(k.duration), 0) / tb;
+          const tolerance = stem === 'audio' ? 1024 / 48000 + 1e-6 : 1e-6;
+          assert.ok(Math.abs(total - s.duration) <= tolerance, `${stem} ${s.uri}: media ${total} s vs EXTINF ${s.duration} s`);
+        }
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('ffmpeg decodes video and audio of the live master playlist and of the MPD', { timeout: 40000 }, async () => {
+    const hls = await ffmpegDecode(`${base}/live/${CH}/master.m3u8`, 3);
+    assert.ok(hls.video > 0 && hls.audio > 0, hls.stderr);
+    const mpdText = (await get(`/live/${CH}/manifest.mpd`)).text;
+    const mpd = parseMpd(mpdText, `${base}/live/${CH}/manifest.mpd`);
+    assert.ok(mpd.playlists.length >= 1 && (mpd.playlists[0]?.segments.length ?? 0) >= 2, mpdText);
+    assert.ok(Object.keys(mpd.mediaGroups.AUDIO).length >= 1);
+    assert.match(mpdText, /<UTCTiming schemeIdUri="urn:mpeg:dash:utc:http-iso:2014" value="\/live\/time"\/>/);
+    const dash = await ffmpegDecode(`${base}/live/${CH}/manifest.mpd`, 3);
+    assert.ok(dash.video > 0 && dash.audio > 0, dash.stderr);
+    const t = await get('/live/time');
+    assert.ok(Math.abs(Date.parse(t.text) - Date.now()) < 5000);
+  });
+
+  it('blocking reload answers when the part arrives; too far ahead is a 400', { timeout: 20000 }, async () => {
+    const p = parseM3u8((await get(`/live/${CH}/v-source.m3u8`)).text).manifest;
+    const lastMsn = (p.mediaSequence ?? 0) + p.segments.length - 1;
+    const pending = p.preloadSegment?.parts?.length ?? 0;
+    const t0 = Date.now();
+    const r = await get(`/live/${CH}/v-source.m3u8?_HLS_msn=${lastMsn + 1}&_HLS_part=${pending}`);
+    const waited = Date.now() - t0;
+    assert.equal(r.status, 200);
+    const again = parseM3u8(r.text).manifest;
+    const now = (again.mediaSequence ?? 0) + again.segments.length - 1;
+    const nowPending = again.preloadSegment?.parts?.length ?? 0;
+    assert.ok(now > lastMsn || nowPending > pending, `the playlist moved on (${lastMsn}.${pending} → ${now}.${nowPending})`);
+    assert.ok(waited < 2000, `answered ${waited} ms after the request`);
+    console.log(`blocking reload for part ${lastMsn + 1}.${pending}: answered after ${waited} ms`);
+    const far = await get(`/live/${CH}/v-source.m3u8?_HLS_msn=${lastMsn + 10}`);
+    assert.equal(far.status, 400);
+    assert.equal((JSON.parse(far.text) as { statusCode: number }).statusCode, 400);
+  });
+
+  it('segments are immutable with ETag and CORS; 200 concurrent requests cause one build', { timeout: 20000 }, async () => {
+    const p = parseM3u8((await get(`/live/${CH}/audio.m3u8`)).text).manifest;
+    const uri = (p.segments[0]?.uri as string).replace(/\.m4s$/, '.1.m4s'); // a part nobody has asked for yet
+    const misses = await metric('beam_packager_cache_misses_total');
+    const all = await Promise.all(Array.from({ length: 200 }, () => get(`/live/${CH}/${uri}`)));
+    assert.ok(all.every((r) => r.status === 200));
+    assert.equal((await metric('beam_packager_cache_misses_total')) - misses, 1, 'one build');
+    const first = all[0] as { headers: Headers };
+    assert.equal(first.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(first.headers.get('content-type'), 'audio/mp4');
+    assert.equal(first.headers.get('access-control-allow-origin'), '*');
+    const etag = first.headers.get('etag') as string;
+    assert.ok(etag);
+    const res304 = await fetch(`${base}/live/${CH}/${uri}`, { headers: { 'if-none-match': etag } });
+    assert.equal(res304.status, 304);
+    const pre = await app.inject({ method: 'OPTIONS', url: `/live/${CH}/master.m3u8` });
+    assert.equal(pre.statusCode, 204);
+    assert.equal(pre.headers['access-control-allow-origin'], '*');
+    const missing = await get(`/live/${CH}/v-source-999999.m4s`);
+    assert.equal(missing.status, 404);
+  });
+});
+
+describe('catch-up', () => {
+  it('a closed range lands on the right segments as VOD; ffmpeg plays it; bad ranges are 400 JSON', { timeout: 30000 }, async () => {
+    const segs = (await live.lastSegments(CH, 100)).filter((s) => s.durationPts !== null);
+    const a = segs[1];
+    const b = segs[2];
+    assert.ok(a && b);
+    const start = new Date(a.wallClockMs + 10).toISOString();
+    const end = ((b.wallClockMs + 10) / 1000).toFixed(3);
+    const r = await get(`/live/${CH}/v-source.m3u8?start=${start}&end=${end}`);
+    assert.equal(r.status, 200, r.text);
+    const p = parseM3u8(r.text);
+    assert.deepEqual(p.warnings, []);
+    assert.equal(p.manifest.endList, true);
+    assert.equal(p.manifest.playlistType, 'VOD');
+    assert.equal(p.manifest.mediaSequence, a.index);
+    assert.deepEqual(p.manifest.segments.map((s) => Date.parse(s.dateTimeString as string)), [a.wallClockMs, b.wallClockMs]);
+    const m = await get(`/live/${CH}/master.m3u8?start=${start}&end=${end}`);
+    assert.match(m.text, /v-source\.m3u8\?start=/);
+    const vod = await ffmpegDecode(`${base}/live/${CH}/master.m3u8?start=${encodeURIComponent(start)}&end=${end}`, 10);
+    assert.ok(vod.video > 0 && vod.audio > 0, vod.stderr);
+    const mpd = await get(`/live/${CH}/manifest.mpd?start=${start}&end=${end}`);
+    assert.match(mpd.text, /type="static"/);
+    const ev = await get(`/live/${CH}/v-source.m3u8?start=${start}`);
+    assert.match(ev.text, /#EXT-X-PLAYLIST-TYPE:EVENT/);
+    assert.doesNotMatch(ev.text, /#EXT-X-ENDLIST/);
+    for (const q of ['start=yesterday', 'start=1000&end=2000', `start=${end}&end=${end}`, `end=${end}`, `start=${Date.now() / 1000 + 3600}`]) {
+      const bad = await get(`/live/${CH}/v-source.m3u8?${q}`);
+      assert.equal(bad.status, 400, `${q}: ${bad.text}`);
+      const body = JSON.parse(bad.text) as { statusCode: number; error: string; message: string };
+      assert.equal(body.statusCode, 400);
+      assert.equal(body.error, 'Bad Request');
+      assert.ok(body.message.length > 10);
+    }
+  });
+});
+
+describe('renditions', () => {
+  it('a rung is listed in the master, plays, and a missing segment is an EXT-X-GAP', { timeout: 20000 }, async () => {
+    const source = await store.getFormat(CH);
+    assert.ok(source);
+    const target = `${CH}.copy`;
+    await store.createContent({ ...source, url: target, streams: [source.streams[0] as (typeof source.streams)[number]] });
+    const segs = (await live.lastSegments(CH, 100)).filter((s) => s.durationPts !== null);
+    for (const s of segs) {
+      const packets = await store.readPackets(CH, 0, s.startDts, s.startDts + (s.durationPts as number));
+      await store.writePackets(target, packets.map((p) => ({ streamIndex: 0, meta: p.meta, data: p.data })), 600000);
+    }
+    await store.setRendition({ source: CH, target, streamMap: [{ target: 0, source: [0] }] });
+    const gap = segs[segs.length - 2];
+    assert.ok(gap);
+    await store.deleteElement(target, 0, 'packet', gap.startPts);
+    await live.appendEvents(CH, segs.map((s) => ({ type: 'rendition:ready' as const, rendition: 'copy', segment: s.index })));
+    await new Promise((r) => setTimeout(r, 300));
+    const master = await get(`/live/${CH}/master.m3u8`);
+    assert.match(master.text, /v-copy\.m3u8/);
+    const r = await get(`/live/${CH}/v-copy.m3u8`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(parseM3u8(r.text).warnings, []);
+    assert.match(r.text, new RegExp(`#EXT-X-GAP\\n#EXTINF:[0-9.]+,\\nv-copy-${gap.index}\\.m4s`));
+    const last = segs[segs.length - 1] as { index: number };
+    const seg = await get(`/live/${CH}/v-copy-${last.index}.m4s`);
+    assert.equal(seg.status, 200);
+    assert.equal(seg.headers.get('content-type'), 'video/mp4');
+    await store.deleteRendition(target); // a stale rung would hold a live player waiting on its playlist
+  });
+});
+
+describe('publisher reconnect', () => {
+  it('the playlist carries EXT-X-DISCONTINUITY and the media sequence continues', { timeout: 60000 }, async () => {
+    await publishers[0]?.exited;
+    const before = (await live.lastSegments(CH, 1))[0]?.index ?? 0;
+    publishers.push(publishSrt(srtUrl, { seconds: 7, fps: 25, gopFrames: 50 }));
+    await waitFor('a closed segment after the reconnect', async () => (await live.lastSegments(CH, 100)).some((s) => s.index > before && s.durationPts !== null && s.discontinuity), 30000);
+    await waitFor('two closed segments after the reconnect', async () => (await live.lastSegments(CH, 100)).filter((s) => s.index > before && s.durationPts !== null).length >= 2, 30000);
+    const r = await get(`/live/${CH}/v-source.m3u8`);
+    const p = parseM3u8(r.text);
+    assert.deepEqual(p.warnings, []);
+    assert.match(r.text, /#EXT-X-DISCONTINUITY\n/);
+    const hls = await ffmpegDecode(`${base}/live/${CH}/master.m3u8`, 2);
+    assert.ok(hls.video > 0 && hls.audio > 0, hls.stderr);
+  });
+});

@@ -105,7 +105,7 @@ export function banner(b: BannerInput): string {
       `                       Stream Key ${s.obs.rtmp.streamKey}`,
       `    Larix, SRT:        URL ${s.larix.url}  Stream ID ${s.larix.streamid}  latency ${s.larix.latencyMs} ms${s.larix.passphrase ? '  passphrase (see the channel API)' : ''}`,
       `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts '${s.srt}'`,
-      `    latest frame:      ${base}/beams/${ch.name}/video/latest`,
+      `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
     );
   }
   if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels: ${base}/api/channels`);

@@ -38,7 +38,7 @@ describe('beamline process', () => {
     const port = await freePort();
     const srtPort = await freePort();
     const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()) });
-    const banner = await waitForOutput(child, /Beamline is running[\s\S]*latest frame:/, 20000);
+    const banner = await waitForOutput(child, /Beamline is running[\s\S]*HLS \/ DASH:[^\n]*\n/, 20000);
     assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/beams/`));
     assert.match(banner, /embedded redis-server/);
     const base = `http://127.0.0.1:${port}`;

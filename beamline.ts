@@ -21,6 +21,7 @@ import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from './ingest/ingest-service';
 import { createIngestMetrics } from './ingest/ingest-metrics';
 import { livePlugin } from './packager/live-plugin';
+import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -87,6 +88,7 @@ export function banner(b: BannerInput): string {
   const lines = [
     '',
     '  Beamline is running',
+    `  dashboard:           ${base}/`,
     `  roles:               ${[...b.roles].join(', ')}`,
     `  Redis:               ${b.redisWhere}`,
     `  Content Beam API:    ${base}/beams/`,
@@ -105,6 +107,7 @@ export function banner(b: BannerInput): string {
       `                       Stream Key ${s.obs.rtmp.streamKey}`,
       `    Larix, SRT:        URL ${s.larix.url}  Stream ID ${s.larix.streamid}  latency ${s.larix.latencyMs} ms${s.larix.passphrase ? '  passphrase (see the channel API)' : ''}`,
       `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts '${s.srt}'`,
+      `    player:            ${base}/player/?channel=${encodeURIComponent(ch.name)}`,
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
     );
   }
@@ -130,6 +133,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           metrics,
           log,
           plugins: [
+            (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>
               channelsPlugin(scope, {
                 deps: { channels, store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },

@@ -1,0 +1,77 @@
+// Small pure helpers shared by the viewer and the dashboard. GPL-3.0-or-later.
+
+export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+/** Is `name` a valid channel name (the server's rule)? */
+export function isChannelName(name) {
+  return typeof name === 'string' && CHANNEL_NAME.test(name);
+}
+
+/** The multivariant URL for a channel, passing catch-up `start`/`end` through. */
+export function manifestUrl(channel, { start, end } = {}) {
+  const q = new URLSearchParams();
+  if (start) q.set('start', start);
+  if (end) q.set('end', end);
+  const qs = q.toString();
+  return `/live/${encodeURIComponent(channel)}/master.m3u8${qs ? `?${qs}` : ''}`;
+}
+
+/** "1280×720 · 2.5 Mbps" for an hls.js level. */
+export function levelLabel(level) {
+  const size = level.height ? `${level.height}p` : level.name || 'source';
+  const dims = level.width && level.height ? ` ${level.width}×${level.height}` : '';
+  const rate = level.bitrate ? ` · ${formatBitrate(level.bitrate / 1000)}` : '';
+  return `${size}${dims}${rate}`;
+}
+
+export function formatBitrate(kbps) {
+  if (!Number.isFinite(kbps)) return '–';
+  return kbps >= 1000 ? `${(kbps / 1000).toFixed(1)} Mbps` : `${Math.round(kbps)} kbps`;
+}
+
+/** "-1:05" behind live, or "0:42" from the start. */
+export function formatClock(seconds) {
+  const s = Math.max(0, Math.round(Math.abs(seconds)));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  const body = h ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+  return seconds < 0 ? `-${body}` : body;
+}
+
+/** A datetime-local input value (local time) to epoch seconds, or null. */
+export function localInputToEpoch(value) {
+  if (!value) return null;
+  const ms = new Date(value).getTime();
+  return Number.isFinite(ms) ? Math.floor(ms / 1000) : null;
+}
+
+/** Epoch ms to a datetime-local input value in local time. */
+export function epochToLocalInput(ms) {
+  const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60000);
+  return d.toISOString().slice(0, 19);
+}
+
+/** Text content safely: build elements without innerHTML. */
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') node.className = v;
+    else if (k === 'dataset') Object.assign(node.dataset, v);
+    else if (k.startsWith('on') && typeof v === 'function') node.addEventListener(k.slice(2), v);
+    else node.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+/** A start/end query value (epoch seconds or ISO-8601) to epoch ms, or null. */
+export function timeParamToMs(value) {
+  if (!value) return null;
+  const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
+  return Number.isFinite(ms) ? ms : null;
+}

@@ -1,0 +1,90 @@
+/**
+ * The in-process stack the browser tests talk to: a real redis-server, store, channels, live store,
+ * ingest (SRT + RTMP on port 0), the channel API, the pages plugin, and (on request) the packager's
+ * /live plugin, all on one fastify app listening on 127.0.0.1 port 0.
+ */
+
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { TEST_APP_CONFIG } from '../../helpers/app';
+import { buildApp } from '../../../engine/api/app';
+import { createEngineMetrics } from '../../../engine/api/metrics';
+import { channelsPlugin } from '../../../engine/api/channels';
+import { findPagesDirs, pagesPlugin } from '../../../engine/api/pages';
+import { createStore, type Store } from '../../../engine/store/store';
+import { createChannelStore, type ChannelStore } from '../../../engine/store/channel-store';
+import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
+import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
+import { livePlugin } from '../../../packager/live-plugin';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+
+export interface Stack {
+  baseUrl: string;
+  srtPort: number;
+  rtmpPort: number;
+  app: FastifyInstance;
+  store: Store;
+  live: LiveStore;
+  channels: ChannelStore;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  /** BEAM_API_TOKEN for the app (writes then need it). */
+  apiToken?: string;
+  /** Compose the packager's /live plugin (HLS, LL-HLS, DASH, catch-up). */
+  live?: boolean;
+}
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const redis = await startTestRedis();
+  const closers: (() => Promise<unknown>)[] = [() => redis.close()];
+  const closeAll = async () => {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+  };
+  try {
+    const client = redis.connect();
+    const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+    const channels = createChannelStore({ redis: client, keys: store.keys });
+    const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+    const ingest: IngestService = createIngestService(
+      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+      { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+    );
+    await ingest.start();
+    closers.push(() => ingest.close());
+    const srtPort = ingest.srtPort() as number;
+    const rtmpPort = ingest.rtmpPort() as number;
+    const app = await buildApp(
+      {
+        store,
+        metrics: createEngineMetrics(undefined, false),
+        plugins: [
+          (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort } }),
+          (s) => pagesPlugin(s, findPagesDirs(__dirname)),
+          ...(opts.live ? [(s: FastifyInstance) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect() } })] : []),
+        ],
+      },
+      { ...TEST_APP_CONFIG, apiToken: opts.apiToken ?? null },
+    );
+    closers.push(() => app.close());
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const addr = app.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, close: closeAll };
+  } catch (e) {
+    await closeAll();
+    throw e;
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

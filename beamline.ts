@@ -22,6 +22,9 @@ import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '
 import { createIngestMetrics } from './ingest/ingest-metrics';
 import { livePlugin } from './packager/live-plugin';
 import { findPagesDirs, pagesPlugin } from './engine/api/pages';
+import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
+import { createJitFunctions } from './transcoders/jit/jit-functions';
+import { connectRedis, parseRedisUrl } from './engine/store/redis-connection';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -109,6 +112,7 @@ export function banner(b: BannerInput): string {
       `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts '${s.srt}'`,
       `    player:            ${base}/player/?channel=${encodeURIComponent(ch.name)}`,
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
+      `    latest frame:      ${base}/beams/${ch.name}/video/latest.jpg`,
     );
   }
   if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels: ${base}/api/channels`);
@@ -125,6 +129,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const metrics = createEngineMetrics();
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
   const channels = createChannelStore({ redis: runtime.redis, keys: runtime.store.keys });
+  // BullMQ connections: BEAM_QUEUE_REDIS_URL when set (a queue instance apart from media), else the store's Redis.
+  const queueConnection = () =>
+    config.redis.queueUrl
+      ? connectRedis(parseRedisUrl(config.redis.queueUrl), { maxRetriesPerRequest: null, connectionName: 'beamline-jobs' })
+      : runtime.connect({ maxRetriesPerRequest: null, connectionName: 'beamline-jobs' });
+  const jobPrefix = runtime.store.keys.jobQueuePrefix;
+  const jobs = cli.roles.has('engine')
+    ? createJobDispatcher({ redis: runtime.redis, connect: queueConnection, log }, { rules: config.jobs, prefix: jobPrefix, timeoutMs: config.app.jobTimeout })
+    : undefined;
   const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: 10000 });
   const app = cli.roles.has('engine')
     ? await buildApp(
@@ -132,6 +145,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           store: runtime.store,
           metrics,
           log,
+          jobs,
           plugins: [
             (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>
@@ -179,11 +193,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }
   }
 
+  // Media workers for the rules' built-in functions (frame images, latest.jpg, clips) run with the transcoder role.
+  let mediaWorker: JobWorker | null = null;
+  if (cli.roles.has('transcoder')) {
+    mediaWorker = createJobWorker(
+      { store: runtime.store, connect: queueConnection, log },
+      { queue: 'media_workers', prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: config.redis.ephemeralTTL },
+    );
+    await mediaWorker.start();
+  }
+
   let stopping = false;
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: HTTP, then ingest, then Redis connections, then the embedded redis-server');
+    log.info({ signal }, 'shutting down: HTTP, job dispatch and workers, ingest, Redis connections, the embedded redis-server');
     const force = setTimeout(() => {
       log.error('shutdown took longer than 15 s; exiting');
       process.exit(1);
@@ -191,6 +215,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     force.unref();
     try {
       await app?.close();
+      await jobs?.close();
+      await mediaWorker?.close();
       await ingest?.close();
       await runtime.close();
     } finally {

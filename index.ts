@@ -13,3 +13,5 @@ export { parseMediaRef, type MediaRef } from './engine/model/media-ref';
 export { parseStreamName, selectStream } from './engine/model/stream-name';
 export { BeamError, BEAM_ERRORS, type BeamErrorCode } from './engine/model/errors';
 export * from './engine/model/media';
+export * from './engine/jobs';
+export { createJitFunctions } from './transcoders/jit/jit-functions';

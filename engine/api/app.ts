@@ -11,6 +11,8 @@ import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';
 import { createHttpMetrics, type EngineMetrics } from './metrics';
+import { installRulesHooks } from '../jobs/rules-hooks';
+import type { JobDispatcher } from '../jobs/dispatcher';
 
 export interface AppConfig {
   apiToken: string | null;
@@ -29,6 +31,8 @@ export interface AppDeps {
   log?: FastifyBaseLogger;
   /** Extra plugins (channel API, packager, player) registered by the composition root. */
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
+  /** The rules (config `jobs`) as jobs: installed on the root instance so they see every route. */
+  jobs?: JobDispatcher;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -90,6 +94,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
       throw new BeamError('BEAM_ERR_UNAUTHORIZED', 'This write needs the header Authorization: Bearer <BEAM_API_TOKEN>.');
     });
   }
+
+  // After authentication (a job never bypasses the write token), before any route: see engine/jobs/rules-hooks.ts.
+  if (deps.jobs) installRulesHooks(app, deps.jobs);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body } = errorResponse(err);

@@ -33,6 +33,8 @@ export interface BeamConfig {
     defaultLimit: number;
     mediaDefaultLimit: number;
     maxLimit: number;
+    /** Longest a request waits for a rules job (ms) before answering 504. */
+    jobTimeout: number;
   };
   redis: {
     /** redis://, rediss://, unix:// or a comma-separated cluster node list; null = embedded. */
@@ -71,6 +73,7 @@ export const DEFAULTS: BeamConfig = {
     defaultLimit: 10,
     mediaDefaultLimit: 1000,
     maxLimit: 10000,
+    jobTimeout: 15000,
   },
   redis: {
     url: null,
@@ -91,7 +94,23 @@ export const DEFAULTS: BeamConfig = {
   },
   srt: { host: '0.0.0.0', port: 9000 },
   rtmp: { host: '0.0.0.0', port: 1935 },
-  jobs: {},
+  /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
+  jobs: {
+    frameImage: {
+      method: 'GET',
+      pathPattern: '^/beams/[^/]+/[^/]+/(latest|frame_[0-9]+)\\.(jpg|jpeg|png)$',
+      queue: 'media_workers',
+      function: 'frameImage',
+      postRoute: false,
+    },
+    clipMp4: {
+      method: 'GET',
+      pathPattern: '^/beams/[^/]+/all/[^/]+\\.mp4$',
+      queue: 'media_workers',
+      function: 'clipMp4',
+      postRoute: false,
+    },
+  },
 };
 
 type Kind = 'port' | 'int' | 'posInt' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
@@ -115,6 +134,7 @@ export const FIELDS: Field[] = [
   { path: ['app', 'defaultLimit'], kind: 'posInt', env: 'DEFAULT_LIMIT' },
   { path: ['app', 'mediaDefaultLimit'], kind: 'posInt', env: 'MEDIA_DEFAULT_LIMIT' },
   { path: ['app', 'maxLimit'], kind: 'posInt', env: 'MAX_LIMIT' },
+  { path: ['app', 'jobTimeout'], kind: 'posInt', env: 'JOB_TIMEOUT' },
   { path: ['redis', 'url'], kind: 'nullableString', env: 'REDIS_URL' },
   { path: ['redis', 'queueUrl'], kind: 'nullableString', env: 'QUEUE_REDIS_URL' },
   { path: ['redis', 'cluster'], kind: 'bool', env: 'REDIS_CLUSTER' },

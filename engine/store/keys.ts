@@ -26,6 +26,9 @@
  *   <p>:{channels}:keys                hash: stream key → channel name
  *                                      (one hash tag, so the two are changed together on a cluster)
  *   <p>:channels:changed               pub/sub channel: a channel's settings changed (message = name)
+ *   <p>:{c}:jit:<hash>                 string: a JIT result (frame image, clip) with the ephemeral TTL
+ *   <p>:jobs:{q}                       BullMQ prefix of the rules job queues (one slot on a cluster)
+ *   <p>:jobres:{<id>}                  string: a binary job result (a response body) with the ephemeral TTL
  *   <p>:{c}:*                          everything a content item owns (used by delete)
  */
 
@@ -51,6 +54,10 @@ export interface Keys {
   channels: string;
   channelKeys: string;
   channelsChanged: string;
+  jit(content: string, id: string): string;
+  /** BullMQ `prefix` option for the rules job queues. */
+  jobQueuePrefix: string;
+  jobResult(id: string): string;
   /** A SCAN MATCH pattern for every key the content owns (glob characters escaped). */
   ownedPattern(content: string): string;
 }
@@ -85,6 +92,9 @@ export function createKeys(prefix: string): Keys {
     channels: `${prefix}:{channels}:names`,
     channelKeys: `${prefix}:{channels}:keys`,
     channelsChanged: `${prefix}:channels:changed`,
+    jit: (c, id) => `${base(c)}:jit:${id}`,
+    jobQueuePrefix: `${prefix}:jobs:{q}`,
+    jobResult: (id) => `${prefix}:jobres:{${id}}`,
     ownedPattern: (c) => `${prefix.replace(GLOB_SPECIAL, '\\$&')}:{${c.replace(GLOB_SPECIAL, '\\$&')}}:*`,
   };
 }

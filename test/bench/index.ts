@@ -7,8 +7,9 @@ import { storeWriteBench } from './store-write';
 import { demuxBench } from './demux-bench';
 import { ingestBench } from './ingest-bench';
 import { packagerBench } from './packager-bench';
+import { latestJpgBench } from './latest-jpg-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, packagerBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, packagerBench, latestJpgBench];
 
 async function main(names: string[]): Promise<void> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;

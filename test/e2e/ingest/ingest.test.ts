@@ -228,6 +228,7 @@ describe('publisher drop and reconnect', () => {
     const after = (await live.segments('reconnect', lastBefore.index + 1, lastBefore.index + 1))[0];
     assert.ok(after, 'a new segment follows');
     assert.equal(after.discontinuity, true, 'the first segment after a reconnect is a discontinuity');
+    assert.equal(after.discontinuitySequence, (lastBefore.discontinuitySequence ?? 0) + 1, 'the discontinuity count is carried in the records');
     assert.ok(after.startPts >= endBefore, `timeline continues: ${after.startPts} >= ${endBefore}`);
     const all = await live.segments('reconnect', 0, 1000);
     for (let i = 1; i < all.length; i++) assert.equal(all[i]?.index, (all[i - 1]?.index as number) + 1, 'segment numbers never reset');

@@ -1,0 +1,87 @@
+/**
+ * A live channel composed in-process for JIT tests and the latest.jpg bench: redis-server, store, channel
+ * API, ingest (SRT/RTMP on port 0), the rules dispatcher on the app and a media_workers worker with the JIT
+ * functions, all on loopback.
+ */
+
+import pino from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from '../../../engine/api/app';
+import { createEngineMetrics } from '../../../engine/api/metrics';
+import { channelsPlugin } from '../../../engine/api/channels';
+import { DEFAULTS } from '../../../engine/config/config';
+import { createJobDispatcher, type JobDispatcher } from '../../../engine/jobs/dispatcher';
+import { createJobWorker, type JobWorker } from '../../../engine/jobs/worker';
+import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
+import { createStore, type Store } from '../../../engine/store/store';
+import { createChannelStore } from '../../../engine/store/channel-store';
+import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
+import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
+import { TEST_APP_CONFIG } from '../../helpers/app';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+
+export interface LiveRig {
+  app: FastifyInstance;
+  store: Store;
+  live: LiveStore;
+  srtPort: number;
+  /** Create a channel through the API; returns its SRT URL on loopback. */
+  createChannel(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function startLiveRig(o: { concurrency?: number } = {}): Promise<LiveRig> {
+  const redis: TestRedis = await startTestRedis();
+  const client = redis.connect();
+  const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+  const channels = createChannelStore({ redis: client, keys: store.keys });
+  const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+  const ingest: IngestService = createIngestService(
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+  );
+  await ingest.start();
+  const srtPort = ingest.srtPort() as number;
+  const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
+  const prefix = store.keys.jobQueuePrefix;
+  const dispatcher: JobDispatcher = createJobDispatcher({ redis: client, connect }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000 });
+  const worker: JobWorker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix, functions: { ...createJitFunctions() }, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
+  await worker.start();
+  const app = await buildApp(
+    {
+      store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher,
+      plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } })],
+    },
+    TEST_APP_CONFIG,
+  );
+  await app.ready();
+  return {
+    app, store, live, srtPort,
+    async createChannel(name) {
+      const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name } });
+      if (res.statusCode !== 201) throw new Error(`cannot create channel ${name}: ${res.body}`);
+      await new Promise((r) => setTimeout(r, 100));
+      return (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+    },
+    async close() {
+      await app.close();
+      await dispatcher.close();
+      await worker.close();
+      await ingest.close();
+      await redis.close();
+    },
+  };
+}
+
+/** Wait until `fn` gives a truthy value, polling every 100 ms, or fail after `ms`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -18,6 +18,11 @@ import { createLiveStore, type LiveStore } from '../../../engine/store/live-stor
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { livePlugin } from '../../../packager/live-plugin';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { createJobDispatcher } from '../../../engine/jobs/dispatcher';
+import { createJobWorker } from '../../../engine/jobs/worker';
+import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
+import { DEFAULTS } from '../../../engine/config/config';
+import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
 
 export interface Stack {
   baseUrl: string;
@@ -56,10 +61,19 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     closers.push(() => ingest.close());
     const srtPort = ingest.srtPort() as number;
     const rtmpPort = ingest.rtmpPort() as number;
+    // The rules' media workers, so thumbnails (latest.jpg) are real.
+    const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
+    const prefix = store.keys.jobQueuePrefix;
+    const jobs = createJobDispatcher({ redis: client, connect }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000 });
+    const worker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: 10000 });
+    await worker.start();
+    closers.push(() => worker.close());
+    closers.push(() => jobs.close());
     const app = await buildApp(
       {
         store,
         metrics: createEngineMetrics(undefined, false),
+        jobs,
         plugins: [
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort } }),
           (s) => pagesPlugin(s, findPagesDirs(__dirname)),

@@ -25,6 +25,9 @@ import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
 import { createJitFunctions } from './transcoders/jit/jit-functions';
 import { connectRedis, parseRedisUrl } from './engine/store/redis-connection';
+import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
+import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
+import { DEFAULT_SEGMENT_JOB_CONFIG } from './transcoders/segment-job';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -138,7 +141,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const jobs = cli.roles.has('engine')
     ? createJobDispatcher({ redis: runtime.redis, connect: queueConnection, log }, { rules: config.jobs, prefix: jobPrefix, timeoutMs: config.app.jobTimeout })
     : undefined;
-  const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: 10000 });
+  const EVENTS_MAX_LEN = 10000;
+  const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: EVENTS_MAX_LEN });
+  // ABR transcoding: ingest enqueues one job per channel segment; transcoder workers (any machine) take them.
+  const transcodePrefix = `{${config.redis.prepend}-bull}`;
   const app = cli.roles.has('engine')
     ? await buildApp(
         {
@@ -179,9 +185,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const list = await channels.list();
 
   let ingest: IngestService | null = null;
+  let transcodeQueue: TranscodeQueue | null = null;
   if (cli.roles.has('ingest')) {
+    transcodeQueue = createTranscodeQueue({ connection: queueConnection() }, { prefix: transcodePrefix });
+    const tq = transcodeQueue;
     ingest = createIngestService(
-      { store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log, metrics: createIngestMetrics(metrics.registry) },
+      {
+        store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log,
+        metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg),
+      },
       { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
     );
     try {
@@ -195,7 +207,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
 
   // Media workers for the rules' built-in functions (frame images, latest.jpg, clips) run with the transcoder role.
   let mediaWorker: JobWorker | null = null;
+  let transcoder: TranscodeWorker | null = null;
   if (cli.roles.has('transcoder')) {
+    transcoder = createTranscodeWorker(
+      { connection: queueConnection(), registry: metrics.registry, log },
+      {
+        prefix: transcodePrefix,
+        child: {
+          redisUrl: runtime.redisTarget.urls.join(','),
+          storePrefix: config.redis.prepend,
+          packetTtlMs: config.redis.packetTTL,
+          frameTtlMs: config.redis.frameTTL,
+          eventsMaxLen: EVENTS_MAX_LEN,
+          job: DEFAULT_SEGMENT_JOB_CONFIG,
+        },
+      },
+    );
+    await transcoder.start();
     mediaWorker = createJobWorker(
       { store: runtime.store, connect: queueConnection, log },
       { queue: 'media_workers', prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: config.redis.ephemeralTTL },
@@ -218,6 +246,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       await jobs?.close();
       await mediaWorker?.close();
       await ingest?.close();
+      await transcodeQueue?.close();
+      await transcoder?.close();
       await runtime.close();
     } finally {
       clearTimeout(force);

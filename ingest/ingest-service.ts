@@ -33,6 +33,8 @@ export interface IngestServiceDeps {
   subscriber: RedisClient;
   log: IngestLog;
   metrics?: IngestMetrics;
+  /** Enqueue a channel segment for the ABR transcoders (skipped for channels without a ladder). */
+  enqueueSegment?: (channel: string, segment: number) => Promise<unknown>;
 }
 
 export interface IngestServiceConfig {
@@ -132,7 +134,14 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     if (timer) clearTimeout(timer);
     reconnectTimers.delete(ch.name);
     const session = startPublishSession(
-      { store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats },
+      {
+        store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats,
+        onSegmentOpened: deps.enqueueSegment ? async (c, segment) => {
+          // The ladder as it is now (settings may have changed since the publisher connected).
+          const current = byName.get(c.name) ?? c;
+          if (current.ladder.length > 0) await deps.enqueueSegment?.(c.name, segment);
+        } : undefined,
+      },
       config.session,
       ch,
       source,

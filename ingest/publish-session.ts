@@ -41,6 +41,8 @@ export interface PublishSessionDeps {
   log: SessionLog;
   /** Called with each diagnostics snapshot (metrics). */
   onStats?: (channel: string, d: IngestDiagnostics) => void;
+  /** Called once a segment's opening is recorded (the transcoders' queue: one job per channel segment). */
+  onSegmentOpened?: (channel: Channel, segment: number) => Promise<unknown>;
   now?: () => number;
 }
 
@@ -200,6 +202,12 @@ export function startPublishSession(
         }
       }
       await live.writeBoundaries(name, { segments, parts, events: out, retainMs: ttlMs });
+      if (deps.onSegmentOpened) {
+        for (const e of evs) {
+          if (e.type !== 'segment:opened') continue;
+          deps.onSegmentOpened(channel, e.index).catch((err: Error) => log.warn({ channel: name, segment: e.index, err: err.message }, 'could not enqueue the segment for transcoding'));
+        }
+      }
     }
 
     const statsTimer = setInterval(publishStats, config.statsIntervalMs);

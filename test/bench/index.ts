@@ -8,8 +8,9 @@ import { demuxBench } from './demux-bench';
 import { ingestBench } from './ingest-bench';
 import { packagerBench } from './packager-bench';
 import { latestJpgBench } from './latest-jpg-bench';
+import { transcodeBench } from './transcode-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, packagerBench, latestJpgBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench];
 
 async function main(names: string[]): Promise<void> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;

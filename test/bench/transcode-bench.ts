@@ -1,0 +1,122 @@
+/**
+ * Transcode CPU: the default ladder (720p 3 Mbps, 480p 1.2 Mbps, 360p 0.8 Mbps) made from a 10 s 1080p30
+ * 5 Mbps source by our SegmentTranscoder (one decode, one split+scale graph, one libx264 encoder per rung, fresh
+ * per 2 s segment, fed part by part as a live job does), side by side in the same run with ffmpeg's CLI doing the
+ * same ladder in one process (split + scale + libx264 with the same settings, outputs to null). Reported: CPU
+ * seconds per media second (user + system of the whole process, every thread) and the real-time factor.
+ * The source packets are read into memory before our clock starts (demuxing is not the subject).
+ */
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_LADDER, planLadder } from '../../transcoders/ladder';
+import { DEFAULT_ENCODER_CONFIG, scaleGraph, outputName, x264CliArgs, x264Options } from '../../transcoders/encoder-settings';
+import { createSegmentTranscoder, type SourcePacket } from '../../transcoders/segment-transcoder';
+import type { Bench, BenchRow } from './harness';
+
+const SECONDS = 10;
+const FPS = 30;
+const SEGMENT_FRAMES = 60;
+const PART_FRAMES = 10;
+
+interface BcDemuxer {
+  read(): Promise<{ stream_index: number; pts: number; dts: number; size: number; data: Buffer; flags: { KEY: boolean } } | null>;
+  streams: { time_base: [number, number] }[];
+}
+
+function makeSource(dir: string): string {
+  const file = join(dir, 'src-1080p30-5M.ts');
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=1920x1080:rate=${FPS}`, '-t', String(SECONDS),
+    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '5M', '-maxrate', '5M', '-bufsize', '5M', '-g', String(SEGMENT_FRAMES), '-bf', '2', '-pix_fmt', 'yuv420p',
+    '-f', 'mpegts', file,
+  ]);
+  return file;
+}
+
+async function readPackets(file: string): Promise<SourcePacket[]> {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const bc = require('beamcoder') as { demuxer(url: string): Promise<BcDemuxer>; logging(l: string): void };
+  bc.logging('error');
+  const dm = await bc.demuxer(`file:${file}`);
+  const [num, den] = dm.streams[0]?.time_base ?? [1, 90000];
+  const to90k = (t: number) => Math.round((t * num * 90000) / den);
+  const out: SourcePacket[] = [];
+  for (let p = await dm.read(); p; p = await dm.read()) {
+    if (p.stream_index !== 0) continue;
+    out.push({ pts: to90k(p.pts), dts: to90k(p.dts), keyframe: p.flags.KEY, data: Buffer.from(p.data.subarray(0, p.size)) });
+  }
+  return out;
+}
+
+async function measureOurs(packets: SourcePacket[]): Promise<{ cpu: number; wall: number }> {
+  const rungs = planLadder(DEFAULT_LADDER, 1920, 1080);
+  // Segments start at keyframes, as ingest cuts them.
+  const starts = packets.flatMap((p, i) => (p.keyframe ? [i] : []));
+  const cpu0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  for (let s = 0; s < starts.length; s++) {
+    const seg = packets.slice(starts[s], starts[s + 1] ?? packets.length);
+    const tx = createSegmentTranscoder({ rungs, source: { extradata: null, frameRate: [FPS, 1] }, startPts: Math.min(...seg.map((p) => p.pts)), encoder: DEFAULT_ENCODER_CONFIG });
+    for (let i = 0; i < seg.length; i += PART_FRAMES) {
+      const part = seg.slice(i, i + PART_FRAMES);
+      await tx.push(part, seg[i + PART_FRAMES]?.dts ?? Infinity);
+    }
+    await tx.finish();
+  }
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const used = process.cpuUsage(cpu0);
+  return { cpu: (used.user + used.system) / 1e6, wall };
+}
+
+/** Parse bash `times`: the second line is the children's user and system time. */
+function childTimes(text: string): number {
+  const line = text.trim().split('\n').pop() ?? '';
+  const secs = [...line.matchAll(/(\d+)m([\d.]+)s/g)].map((m) => Number(m[1]) * 60 + Number(m[2]));
+  return (secs[0] ?? 0) + (secs[1] ?? 0);
+}
+
+function measureFfmpeg(file: string): { cpu: number; wall: number } {
+  const rungs = planLadder(DEFAULT_LADDER, 1920, 1080);
+  const graph = scaleGraph(rungs).replace('[in0:v]', '[0:v]');
+  // `-force_key_frames source`: keyframes where the source has them (its 2 s GOPs = our segment starts), as ours.
+  const outputs = rungs.flatMap((r, i) => ['-map', `[${outputName(i)}]`, ...x264CliArgs(x264Options(r, [FPS, 1], DEFAULT_ENCODER_CONFIG)), '-force_key_frames', 'source', '-f', 'null', '-']);
+  const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+  const cmd = ['ffmpeg', '-hide_banner', '-loglevel', 'error', '-nostdin', '-i', file, '-filter_complex', graph, ...outputs].map(quote).join(' ');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('bash', ['-c', `${cmd} && times`], { encoding: 'utf8', timeout: 300000 });
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`ffmpeg reference failed: ${r.stderr}`);
+  return { cpu: childTimes(r.stdout), wall };
+}
+
+export const transcodeBench: Bench = {
+  name: 'transcode',
+  description: `default ladder from a ${SECONDS} s 1080p30 5 Mbps source: our SegmentTranscoder vs ffmpeg split+scale+libx264 in one process`,
+  async run(): Promise<BenchRow[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-transcode-bench-'));
+    try {
+      const file = makeSource(dir);
+      const packets = await readPackets(file);
+      const media = packets.length / FPS;
+      if (media < SECONDS * 0.9) throw new Error(`the source has ${packets.length} frames, expected ${SECONDS * FPS}`);
+      // Alternate, and keep the better of two runs each: the machine may be shared.
+      const ours = [await measureOurs(packets)];
+      const ref = [measureFfmpeg(file)];
+      ours.push(await measureOurs(packets));
+      ref.push(measureFfmpeg(file));
+      const best = (xs: { cpu: number; wall: number }[]) => ({ cpu: Math.min(...xs.map((x) => x.cpu)), wall: Math.min(...xs.map((x) => x.wall)) });
+      const o = best(ours);
+      const f = best(ref);
+      const bench = 'transcode';
+      return [
+        { bench, metric: 'CPU per media second, default ladder from 1080p30', ours: o.cpu / media, reference: f.cpu / media, referenceName: 'ffmpeg CLI, same ladder', unit: 'cpu-s/media-s', note: 'lower is better; target ≤ 1.10×' },
+        { bench, metric: 'real-time factor', ours: media / o.wall, reference: media / f.wall, referenceName: 'ffmpeg CLI, same ladder', unit: '× real time', note: 'higher is better' },
+      ];
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

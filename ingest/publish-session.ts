@@ -225,12 +225,23 @@ export function startPublishSession(
         segmenter = step.state;
         recordPacket(stats, { streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
         if (step.placement === null) continue; // before the first keyframe: nothing can play it
+        const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
         if (step.events.length) {
-          // The packet that triggered a boundary belongs to the new part: announce the finished one first.
+          // The packet that triggered a boundary belongs to the new part and segment. Every boundary is
+          // announced after the packets it covers: what closed, once the earlier packets are written; what
+          // opened, once this packet (its first) is written.
           await flush();
-          await boundaries(step.events);
+          const closing = step.events.filter((e) => e.type !== 'segment:opened');
+          const opening = step.events.filter((e) => e.type === 'segment:opened');
+          if (closing.length) await boundaries(closing);
+          pending.push(write);
+          if (opening.length) {
+            await flush();
+            await boundaries(opening);
+          }
+          continue;
         }
-        pending.push({ streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data });
+        pending.push(write);
         if (pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
       }
     } finally {

@@ -20,33 +20,33 @@ function once<T>(registry: Registry, name: string, make: () => T): T {
 
 export function createTranscodeMetrics(registry: Registry): TranscodeMetrics {
   const registers = [registry];
-  const queueLag = once(registry, 'beamline_transcode_queue_lag_seconds', () => new Histogram({
-    name: 'beamline_transcode_queue_lag_seconds',
+  const queueLag = once(registry, 'beam_transcode_queue_lag_seconds', () => new Histogram({
+    name: 'beam_transcode_queue_lag_seconds',
     help: 'Time from enqueueing a segment job to a worker starting it',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
     registers,
   }));
-  const speed = once(registry, 'beamline_transcode_encode_speed', () => new Gauge({
-    name: 'beamline_transcode_encode_speed', help: 'Encode speed of the last segment per rung, × real time (media seconds per encode second)', labelNames: ['rung'], registers,
+  const speed = once(registry, 'beam_transcode_encode_speed', () => new Gauge({
+    name: 'beam_transcode_encode_speed', help: 'Encode speed of the last segment per rung, × real time (media seconds per encode second)', labelNames: ['rung'], registers,
   }));
-  const segments = once(registry, 'beamline_transcode_segments_total', () => new Counter({
-    name: 'beamline_transcode_segments_total', help: 'Rung segments by outcome (made, gap, skip)', labelNames: ['rung', 'outcome'], registers,
+  const segments = once(registry, 'beam_transcode_segments_total', () => new Counter({
+    name: 'beam_transcode_segments_total', help: 'Rung segments by outcome (made, gap, skip)', labelNames: ['rung', 'outcome'], registers,
   }));
-  const dropped = once(registry, 'beamline_transcode_dropped_segments_total', () => new Counter({
-    name: 'beamline_transcode_dropped_segments_total', help: 'Rung segments recorded as gaps, by reason (late, orphaned, failed)', labelNames: ['rung', 'reason'], registers,
+  const dropped = once(registry, 'beam_transcode_dropped_segments_total', () => new Counter({
+    name: 'beam_transcode_dropped_segments_total', help: 'Rung segments recorded as gaps, by reason (late, orphaned, failed)', labelNames: ['rung', 'reason'], registers,
   }));
-  const alignment = once(registry, 'beamline_transcode_alignment_errors_total', () => new Counter({
-    name: 'beamline_transcode_alignment_errors_total', help: 'Rung segments whose first keyframe, timestamps or duration do not match the source segment', labelNames: ['rung'], registers,
+  const alignment = once(registry, 'beam_transcode_alignment_errors_total', () => new Counter({
+    name: 'beam_transcode_alignment_errors_total', help: 'Rung segments whose first keyframe, timestamps or duration do not match the source segment', labelNames: ['rung'], registers,
   }));
-  const partDelay = once(registry, 'beamline_transcode_part_delay_seconds', () => new Histogram({
-    name: 'beamline_transcode_part_delay_seconds',
+  const partDelay = once(registry, 'beam_transcode_part_delay_seconds', () => new Histogram({
+    name: 'beam_transcode_part_delay_seconds',
     help: 'Time from a source part being announced to the rung part being announced',
     labelNames: ['rung'],
     buckets: [0.025, 0.05, 0.1, 0.2, 0.333, 0.5, 1, 2, 4],
     registers,
   }));
-  const failures = once(registry, 'beamline_transcode_job_failures_total', () => new Counter({
-    name: 'beamline_transcode_job_failures_total', help: 'Jobs that failed (a crashed sandbox or an error outside the segment work)', registers,
+  const failures = once(registry, 'beam_transcode_job_failures_total', () => new Counter({
+    name: 'beam_transcode_job_failures_total', help: 'Jobs that failed (a crashed sandbox or an error outside the segment work)', registers,
   }));
 
   return {

@@ -223,7 +223,7 @@ describe('ABR transcoding live', () => {
     console.log(`# 240p part delay after the source part: median ${median} ms, p95 ${p95} ms over ${delays.length} parts`);
     assert.ok(median < 333, `median part delay ${median} ms is under one part`);
 
-    const metrics = await registry.getSingleMetricAsString('beamline_transcode_alignment_errors_total');
+    const metrics = await registry.getSingleMetricAsString('beam_transcode_alignment_errors_total');
     assert.doesNotMatch(metrics, /rung="240p"} [1-9]/, 'no alignment errors');
     await worker.close();
   });

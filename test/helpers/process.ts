@@ -51,3 +51,14 @@ export function exitOf(child: ChildProcess, timeoutMs: number): Promise<number |
     });
   });
 }
+
+/** Poll `fn` until it gives a truthy value (returned), or fail naming `what` after `ms`. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number, everyMs = 100): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -24,6 +24,7 @@ import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createIngestMetrics } from '../../../ingest/ingest-metrics';
 import { Registry } from 'prom-client';
+import { waitFor } from '../../helpers/process';
 
 let redis: TestRedis;
 let app: FastifyInstance;
@@ -88,15 +89,6 @@ function track(p: Publisher): Publisher {
   return p;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The channel is in the store: format with h264+aac, latest redirects, and ≥ n closed segments. */
 async function assertLive(name: string, segments: number): Promise<void> {

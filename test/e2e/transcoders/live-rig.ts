@@ -21,6 +21,8 @@ import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
 import { TEST_APP_CONFIG } from '../../helpers/app';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { waitFor } from '../../helpers/process';
+export { waitFor };
 
 export interface LiveRig {
   app: FastifyInstance;
@@ -76,12 +78,3 @@ export async function startLiveRig(o: { concurrency?: number } = {}): Promise<Li
 }
 
 /** Wait until `fn` gives a truthy value, polling every 100 ms, or fail after `ms`. */
-export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -18,7 +18,7 @@ import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { TEST_APP_CONFIG } from '../../helpers/app';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
-import { waitForOutput, exitOf } from '../../helpers/process';
+import { waitForOutput, exitOf, waitFor } from '../../helpers/process';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
@@ -96,15 +96,6 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 async function createChannel(name: string, ladder: object[]): Promise<{ srt: string }> {
   const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name, ladder } });

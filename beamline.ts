@@ -200,6 +200,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       await ingest.start();
     } catch (e) {
       await ingest.close().catch(() => undefined);
+      await transcodeQueue.close().catch(() => undefined);
+      await app?.close();
       await runtime.close();
       throw new Error(`cannot start ingest (SRT UDP ${config.srt.port}, RTMP TCP ${config.rtmp.port}): ${(e as Error).message}; set BEAM_SRT_PORT / BEAM_RTMP_PORT to free ports`);
     }

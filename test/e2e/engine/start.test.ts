@@ -8,6 +8,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exitOf, freePort, waitForOutput } from '../../helpers/process';
@@ -122,6 +123,30 @@ describe('beamline process', () => {
     assert.equal(await exitOf(child, 15000), 0);
     assert.equal(execFileSync('redis-cli', ['-p', String(redisPort), 'PING']).toString().trim(), 'PONG', 'an external Redis is left running');
     server.kill('SIGKILL');
+  });
+
+  it('start-up stops when the SRT port is taken, naming it, and leaves no redis-server behind', { timeout: 30000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'beamline-e2e-'));
+    dirs.push(dir);
+    const taken = createSocket('udp4');
+    const srtPort = await freePort();
+    await new Promise<void>((r) => taken.bind(srtPort, '127.0.0.1', () => r()));
+    try {
+      const child = start([], { BEAM_APP_PORT: String(await freePort()), BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()), BEAM_DATA_DIR: dir });
+      let out = '';
+      child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+      assert.equal(await exitOf(child, 20000), 1);
+      assert.match(out, new RegExp(`cannot start ingest \\(SRT UDP ${srtPort}[\\s\\S]*set BEAM_SRT_PORT`));
+      let left = '';
+      try {
+        left = execFileSync('pgrep', ['-f', `^redis-server unixsocket:${join(dir, 'redis.sock')}`]).toString();
+      } catch {
+        left = '';
+      }
+      assert.equal(left.trim(), '');
+    } finally {
+      taken.close();
+    }
   });
 
   const badStarts: [string, string[], Record<string, string>, RegExp][] = [

@@ -6,6 +6,7 @@
  *   (scope) => livePlugin(scope, { deps: { store, live, channels, connect, registry }, config: {} })
  *
  * Segments and parts are immutable (long max-age, ETag); playlists live a second; CORS is open.
+ * `master.m3u8?format=ts`, `ts-<rung>.m3u8` and `ts-<rung>-<msn>.ts` serve MPEG-TS for legacy players.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
@@ -20,6 +21,7 @@ import { parseLiveFile } from './live/live-files';
 import { createLiveService, DEFAULT_LIVE_SERVICE_CONFIG, type LiveResponse, type LiveService, type LiveServiceConfig, type Query } from './live/live-service';
 import { createPackagerMetrics, type PackagerMetrics } from './live/metrics';
 import { createSegmentCache, type SegmentCache } from './live/segment-cache';
+import { createTsService, type TsService } from './live/ts-service';
 
 export interface LivePackagerDeps {
   store: Store;
@@ -40,6 +42,8 @@ export interface LivePackagerConfig extends LiveServiceConfig {
   followerBlockMs: number;
   /** A follower with no waiting request for this long stops, ms. */
   followerIdleMs: number;
+  /** BANDWIDTH of an MPEG-TS variant = measured elementary bit rate × this. */
+  tsOverhead: number;
 }
 
 export const DEFAULT_LIVE_PACKAGER_CONFIG: LivePackagerConfig = {
@@ -47,10 +51,12 @@ export const DEFAULT_LIVE_PACKAGER_CONFIG: LivePackagerConfig = {
   cacheBytes: 256 * 1024 * 1024,
   followerBlockMs: 5000,
   followerIdleMs: 60000,
+  tsOverhead: 1.15,
 };
 
 export interface LivePackager {
   service: LiveService;
+  ts: TsService;
   reader: ChannelReader;
   followers: EventFollowers;
   cache: SegmentCache;
@@ -74,7 +80,8 @@ export function createLivePackager(deps: LivePackagerDeps, config: Partial<LiveP
     ...(deps.log ? { log: deps.log } : {}),
   }, { blockMs: cfg.followerBlockMs, idleMs: cfg.followerIdleMs });
   const service = createLiveService({ reader, followers, cache, ...(metrics ? { metrics } : {}) }, cfg);
-  return { service, reader, followers, cache, metrics, close: () => followers.close() };
+  const ts = createTsService({ reader, followers, cache, live: service, ...(metrics ? { metrics } : {}) }, cfg);
+  return { service, ts, reader, followers, cache, metrics, close: () => followers.close() };
 }
 
 const CHANNEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
@@ -97,7 +104,7 @@ export interface LivePluginOptions {
 
 export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions): Promise<void> {
   const packager = createLivePackager(opts.deps, opts.config);
-  const { service } = packager;
+  const { service, ts } = packager;
   app.addHook('onClose', async () => packager.close());
   app.addHook('onSend', async (_req, reply, payload) => {
     reply.header('Access-Control-Allow-Origin', '*');
@@ -124,7 +131,7 @@ export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions):
     const query = req.query ?? {};
     switch (what.type) {
       case 'master':
-        return send(req, reply, await service.master(channel, query));
+        return send(req, reply, query.format === 'ts' ? await ts.master(channel, query) : await service.master(channel, query));
       case 'mpd':
         return send(req, reply, await service.mpd(channel, query));
       case 'playlist':
@@ -133,6 +140,10 @@ export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions):
         return send(req, reply, await service.init(channel, what.rendition));
       case 'media':
         return send(req, reply, await service.media(channel, what.rendition, what.segment, what.part));
+      case 'tsPlaylist':
+        return send(req, reply, await ts.mediaPlaylist(channel, what.rung, query));
+      case 'tsSegment':
+        return send(req, reply, await ts.segment(channel, what.rung, what.segment));
     }
   });
 }

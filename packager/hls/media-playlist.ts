@@ -140,7 +140,7 @@ function segmentLines(s: HlsSegment, withParts: boolean, currentMap: { uri: stri
 export function renderMediaPlaylist(p: HlsMediaPlaylist, options: MediaPlaylistRenderOptions = {}): string {
   checkPlaylist(p);
   const skipped = options.skip ? skippableSegments(p) : 0;
-  const lines = headerLines(p, skipped > 0 ? 9 : 6);
+  const lines = headerLines(p, skipped > 0 ? 9 : (p.version ?? 6));
   const currentMap = { uri: p.map };
   if (p.map !== undefined) lines.push(`#EXT-X-MAP:URI=${quoted(uriLine(p.map))}`);
   if (skipped > 0) {

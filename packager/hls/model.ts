@@ -87,6 +87,8 @@ export type HlsPlaylistKind = 'live' | 'event' | 'vod';
 
 export interface HlsMediaPlaylist {
   kind: HlsPlaylistKind;
+  /** EXT-X-VERSION (default 6; delta updates write 9). */
+  version?: number;
   /** Configured target duration in seconds; raised to what the segments need. */
   targetDuration?: number;
   mediaSequence: number;

@@ -51,34 +51,38 @@ export interface FragmentRequest {
   audioWaitMs: number;
 }
 
+export interface WindowRead {
+  packets: PacketRead[];
+  /** False when the media may still grow (audio that had not all arrived yet). */
+  complete: boolean;
+}
+
 /**
- * Reads and packages a window. Audio is complete once a packet at or past the window's end exists
+ * Reads a track's window. Audio is complete once a packet at or past the window's end exists
  * (ingest interleaves audio behind video by a few frames); until then it waits for more events.
  */
+export async function readTrackWindow(src: FragmentSource, window: TickWindow, video: boolean, audioWaitMs: number): Promise<WindowRead> {
+  if (video) return { packets: await src.readWindow(window), complete: true };
+  const deadline = Date.now() + audioWaitMs;
+  for (;;) {
+    const read = await src.readWindow({ from: window.from, to: window.to + 90000 });
+    const packets = read.filter((p) => p.meta.dts < window.to);
+    const complete = read.length > packets.length;
+    const left = deadline - Date.now();
+    if (complete || left <= 0) return { packets, complete };
+    if (!(await src.waitForMore(left))) {
+      const again = await src.readWindow({ from: window.from, to: window.to + 90000 });
+      const last = again.filter((p) => p.meta.dts < window.to);
+      return { packets: last, complete: again.length > last.length };
+    }
+  }
+}
+
+/** Reads and packages a window (see `readTrackWindow` for when audio counts as complete). */
 export async function buildFragment(src: FragmentSource, req: FragmentRequest): Promise<FragmentResult> {
   const { track, window } = req;
   const video = track.info.kind === 'video';
-  let packets: PacketRead[];
-  let complete = true;
-  if (video) {
-    packets = await src.readWindow(window);
-  } else {
-    const deadline = Date.now() + req.audioWaitMs;
-    for (;;) {
-      const read = await src.readWindow({ from: window.from, to: window.to + 90000 });
-      packets = read.filter((p) => p.meta.dts < window.to);
-      complete = read.length > packets.length;
-      const left = deadline - Date.now();
-      if (complete || left <= 0) break;
-      if (!(await src.waitForMore(left))) {
-        complete = false;
-        const again = await src.readWindow({ from: window.from, to: window.to + 90000 });
-        packets = again.filter((p) => p.meta.dts < window.to);
-        complete = again.length > packets.length;
-        break;
-      }
-    }
-  }
+  const { packets, complete } = await readTrackWindow(src, window, video, req.audioWaitMs);
   if (packets.length === 0) {
     throw notFound(`No ${track.info.kind} media in segment ${req.segment}${req.part === null ? '' : ` part ${req.part}`}: it has expired from the DVR window or was never received.`);
   }

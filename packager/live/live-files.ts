@@ -8,6 +8,8 @@
  *   v-<rung>-<msn>.m4s             segment <msn> (the media sequence number = the segment index)
  *   v-<rung>-<msn>.<part>.m4s      LL-HLS part <part> of segment <msn>
  *   audio.m3u8, audio-init.mp4, audio-<msn>.m4s, audio-<msn>.<part>.m4s   the one audio rendition
+ *   ts-<rung>.m3u8                 legacy media playlist of MPEG-TS segments (rung video + channel audio)
+ *   ts-<rung>-<msn>.ts             its segment <msn>
  *
  * Rung names are lowercase letters, digits, `_` and `-` (the ladder validates them), so the greedy
  * match from the right is unambiguous. Pure.
@@ -20,7 +22,9 @@ export type LiveFile =
   | { type: 'mpd' }
   | { type: 'playlist'; rendition: RenditionRef }
   | { type: 'init'; rendition: RenditionRef }
-  | { type: 'media'; rendition: RenditionRef; segment: number; part: number | null };
+  | { type: 'media'; rendition: RenditionRef; segment: number; part: number | null }
+  | { type: 'tsPlaylist'; rung: string }
+  | { type: 'tsSegment'; rung: string; segment: number };
 
 export const SOURCE_RUNG = 'source';
 const RUNG = '([a-z0-9][a-z0-9_-]{0,63})';
@@ -28,6 +32,8 @@ const NUM = '(\\d{1,12})';
 const MEDIA = new RegExp(`^(?:v-${RUNG}|(audio))-${NUM}(?:\\.(\\d{1,4}))?\\.m4s$`);
 const INIT = new RegExp(`^(?:v-${RUNG}|(audio))-init\\.mp4$`);
 const PLAYLIST = new RegExp(`^(?:v-${RUNG}|(audio))\\.m3u8$`);
+const TS_PLAYLIST = new RegExp(`^ts-${RUNG}\\.m3u8$`);
+const TS_SEGMENT = new RegExp(`^ts-${RUNG}-${NUM}\\.ts$`);
 
 function renditionOf(rung: string | undefined): RenditionRef {
   return rung === undefined ? { kind: 'audio' } : { kind: 'video', rung };
@@ -45,6 +51,10 @@ export function parseLiveFile(file: string): LiveFile | null {
   if (m) return { type: 'init', rendition: renditionOf(m[1]) };
   m = PLAYLIST.exec(file);
   if (m) return { type: 'playlist', rendition: renditionOf(m[1]) };
+  m = TS_SEGMENT.exec(file);
+  if (m) return { type: 'tsSegment', rung: m[1] as string, segment: Number(m[2]) };
+  m = TS_PLAYLIST.exec(file);
+  if (m) return { type: 'tsPlaylist', rung: m[1] as string };
   return null;
 }
 
@@ -56,6 +66,8 @@ export function stemOf(r: RenditionRef): string {
 export const playlistFile = (r: RenditionRef): string => `${stemOf(r)}.m3u8`;
 export const initFile = (r: RenditionRef): string => `${stemOf(r)}-init.mp4`;
 export const segmentFile = (r: RenditionRef, msn: number): string => `${stemOf(r)}-${msn}.m4s`;
+export const tsPlaylistFile = (rung: string): string => `ts-${rung}.m3u8`;
+export const tsSegmentFile = (rung: string, msn: number): string => `ts-${rung}-${msn}.ts`;
 export const partFile = (r: RenditionRef, msn: number, part: number): string => `${stemOf(r)}-${msn}.${part}.m4s`;
 
 /** A catch-up query string to carry from the master to the media playlists ('' when none). */

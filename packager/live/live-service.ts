@@ -77,14 +77,33 @@ export const CONTENT_TYPES = {
 
 export const IMMUTABLE = 'public, max-age=31536000, immutable';
 
+/** A video rung as the multivariant playlist and the MPD describe it (bandwidth measured). */
+export interface VideoVariant {
+  ref: RenditionRef;
+  track: Track;
+  codecs: string;
+  width: number;
+  height: number;
+  frameRate?: number;
+  peak: number;
+  average: number;
+}
+
+export interface Variants {
+  video: VideoVariant[];
+  audio: { codecs: string; channels: number; sampleRate: number; peak: number; average: number } | null;
+}
+
 export interface LiveService {
   master(channel: string, query: Query): Promise<LiveResponse>;
   mediaPlaylist(channel: string, ref: RenditionRef, query: Query): Promise<LiveResponse>;
   init(channel: string, ref: RenditionRef): Promise<LiveResponse>;
   media(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<LiveResponse>;
   mpd(channel: string, query: Query): Promise<LiveResponse>;
-  /** The current live snapshot (tests, bench). */
+  /** The current live snapshot (tests, bench, the MPEG-TS service). */
   snapshot(channel: string): Promise<Snapshot>;
+  /** The video rungs and the audio of a snapshot, measured (memoised on it). */
+  variants(snap: Snapshot): Promise<Variants>;
 }
 
 export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConfig): LiveService {
@@ -242,18 +261,7 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
     return value;
   }
 
-  interface VideoVariant {
-    ref: RenditionRef;
-    track: Track;
-    codecs: string;
-    width: number;
-    height: number;
-    frameRate?: number;
-    peak: number;
-    average: number;
-  }
-
-  async function variants(snap: Snapshot): Promise<{ video: VideoVariant[]; audio: { codecs: string; channels: number; sampleRate: number; peak: number; average: number } | null }> {
+  async function variants(snap: Snapshot): Promise<Variants> {
     return memoOn(snap, 'variants', async () => {
       const refs = allRefs(snap).filter((r): r is Extract<RenditionRef, { kind: 'video' }> => r.kind === 'video');
       const video = await Promise.all(refs.map(async (ref): Promise<VideoVariant> => {
@@ -389,5 +397,5 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
     return { body: obj.body, contentType: obj.contentType, etag: obj.etag, cacheControl: obj.cacheable ? IMMUTABLE : 'no-cache' };
   }
 
-  return { master, mediaPlaylist, init, media, mpd, snapshot };
+  return { master, mediaPlaylist, init, media, mpd, snapshot, variants };
 }

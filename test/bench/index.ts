@@ -9,8 +9,9 @@ import { ingestBench } from './ingest-bench';
 import { packagerBench } from './packager-bench';
 import { latestJpgBench } from './latest-jpg-bench';
 import { transcodeBench } from './transcode-bench';
+import { latencyBench } from './latency-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench];
 
 async function main(names: string[]): Promise<void> {
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;

@@ -2,8 +2,10 @@
  * The viewer in real Chromium with hls.js against the in-process stack with the packager's /live
  * plugin: ffmpeg publishes over SRT, the player reaches playing, currentTime advances for 10 s with no
  * fatal hls.js error, the latency readout (PROGRAM-DATE-TIME) is present, the quality menu lists the
- * levels (and switches without a stall when there are two), start-over plays from the channel's
- * start, go-live returns, a catch-up range plays and ends; offline and not-found messages.
+ * levels, start-over plays from the channel's start, go-live returns, a catch-up range plays and ends;
+ * offline and not-found messages. On a second channel with a two-rung ladder (the stack runs the
+ * transcode queue and a worker), choosing a transcoded rung in the menu switches level (LEVEL_SWITCHED)
+ * while currentTime keeps advancing with no `waiting` longer than 1 s.
  * Screenshots in test-artifacts/.
  */
 
@@ -17,6 +19,7 @@ import { startStack, waitFor, type Stack } from './stack';
 let stack: Stack;
 let browser: TestBrowser;
 const publishers: Publisher[] = [];
+let livePublisher: Publisher | undefined;
 
 interface PlayerState {
   phase: string;
@@ -65,8 +68,14 @@ async function waitPlaying(page: Page, ms = 20000): Promise<PlayerState> {
   }
 }
 
-async function createChannel(name: string): Promise<{ ingest: { srt: string }; createdAt: string }> {
-  const res = await fetch(`${stack.baseUrl}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) });
+/** A 640x360 source gets both rungs (planLadder never upscales). */
+const LADDER = [
+  { name: '240p', width: 426, height: 240, videoBitrate: 400000 },
+  { name: '180p', width: 320, height: 180, videoBitrate: 250000 },
+];
+
+async function createChannel(name: string, ladder?: object[]): Promise<{ ingest: { srt: string }; createdAt: string }> {
+  const res = await fetch(`${stack.baseUrl}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ladder ? { name, ladder } : { name }) });
   const body = await res.text();
   assert.equal(res.status, 201, body);
   await new Promise((r) => setTimeout(r, 100)); // the ingest registry hears about it over pub/sub
@@ -74,7 +83,7 @@ async function createChannel(name: string): Promise<{ ingest: { srt: string }; c
 }
 
 before(async () => {
-  stack = await startStack({ live: true });
+  stack = await startStack({ live: true, transcode: true });
   browser = await launchBrowser();
 });
 
@@ -113,8 +122,9 @@ describe('player on a live channel', () => {
   let firstSegmentMs = 0;
 
   it('plays: currentTime advances for 10 s, no fatal error, latency readout present', { timeout: 60000 }, async () => {
-    const ch = await createChannel(name);
-    publishers.push(publishSrt(ch.ingest.srt, { seconds: 90, size: '640x360', fps: 25, gopFrames: 25 }));
+    const ch = await createChannel(name, []); // the source only: the transcoded rungs are the next suite's
+    livePublisher = publishSrt(ch.ingest.srt, { seconds: 90, size: '640x360', fps: 25, gopFrames: 25 });
+    publishers.push(livePublisher);
     await waitFor('two closed segments', async () => (await stack.live.lastSegments(name, 10)).filter((s) => s.durationPts !== null).length >= 2, 20000)
       .catch((e: Error) => { throw new Error(failWith(e.message)); });
     firstSegmentMs = (await stack.live.segments(name, 1, 1))[0]?.wallClockMs ?? 0;
@@ -134,20 +144,13 @@ describe('player on a live channel', () => {
     await browser.screenshot(page, 'player-live');
   });
 
-  it('lists Auto and every level in the quality menu; switches without a stall when there are two', { timeout: 30000 }, async () => {
+  it('lists Auto and the source level in the quality menu', { timeout: 10000 }, async () => {
     const options = await page.locator('#quality option').allTextContents();
     const st = await playerState(page);
     assert.equal(options[0], 'Auto');
-    assert.equal(options.length, st.levels + 1, 'one entry per level besides Auto');
+    assert.equal(st.levels, 1, 'an empty ladder: the source level only');
+    assert.equal(options.length, 2, 'one entry per level besides Auto');
     assert.match(options[1] ?? '', /^360p 640×360/, 'the source level with its resolution');
-    if (st.levels < 2) return; // no transcoder in this stack: the master has the source level only
-    const before = await playerState(page);
-    const target = (await page.locator('#quality option').nth(2).getAttribute('value')) as string;
-    await page.selectOption('#quality', target);
-    await waitFor('the level switch', async () => (await playerState(page)).switches.some((s) => s.level === Number(target)), 15000);
-    const afterSwitch = await playerState(page);
-    assert.equal(afterSwitch.stalls, before.stalls, 'no stall during the switch');
-    assert.deepEqual(afterSwitch.fatal, []);
   });
 
   it('works on a phone-sized screen', { timeout: 30000 }, async () => {
@@ -194,5 +197,64 @@ describe('player on a live channel', () => {
     assert.deepEqual((await playerState(catchup)).fatal, []);
     await browser.screenshot(catchup, 'player-catchup-ended');
     await catchup.close();
+  });
+});
+
+describe('quality switch between transcoded rungs', () => {
+  const name = 'player-abr';
+
+  it('lists every level in the quality menu; switches to a transcoded rung without a stall', { timeout: 40000 }, async () => {
+    livePublisher?.stop(); // the previous suite is done with it: leave the cores to this channel's transcoding
+    const ch = await createChannel(name, LADDER);
+    publishers.push(publishSrt(ch.ingest.srt, { seconds: 40, size: '640x360', fps: 25, gopFrames: 25 }));
+    // The transcoded rungs join the master once their first segment is made.
+    await waitFor('the master to list the source and both rungs', async () => {
+      const res = await fetch(`${stack.baseUrl}/live/${name}/master.m3u8`);
+      return res.ok && (await res.text()).split('#EXT-X-STREAM-INF').length - 1 >= 3;
+    }, 20000).catch((e: Error) => { throw new Error(failWith(e.message)); });
+    const page = await browser.newPage();
+    await page.goto(`${stack.baseUrl}/player/?channel=${name}`);
+    await waitPlaying(page, 10000);
+    const options = await page.locator('#quality option').allTextContents();
+    const st = await playerState(page);
+    assert.equal(options[0], 'Auto');
+    assert.equal(options.length, st.levels + 1, 'one entry per level besides Auto');
+    assert.match(options[1] ?? '', /^360p 640×360/, 'the source level with its resolution');
+    assert.equal(st.levels, 3, 'the source and two transcoded rungs');
+    assert.match(options[2] ?? '', /^240p 426×240/);
+    assert.match(options[3] ?? '', /^180p 320×180/);
+    // Time every `waiting` from here on: a stall is a wait that lasts, not hls.js's brief buffer checks.
+    await page.evaluate(`(() => {
+      const v = document.getElementById('video');
+      window.__waits = { done: [], since: null };
+      v.addEventListener('waiting', () => { if (window.__waits.since === null) window.__waits.since = performance.now(); });
+      const resumed = () => {
+        if (window.__waits.since !== null) window.__waits.done.push(performance.now() - window.__waits.since);
+        window.__waits.since = null;
+      };
+      v.addEventListener('playing', resumed);
+      v.addEventListener('timeupdate', () => { if (!v.paused && v.readyState >= 3) resumed(); });
+    })()`);
+    const longestWait = () => page.evaluate<number>(`(() => {
+      const w = window.__waits;
+      return Math.max(0, ...w.done, w.since === null ? 0 : performance.now() - w.since);
+    })()`);
+    const target = (await page.locator('#quality option').nth(2).getAttribute('value')) as string;
+    const before = await playerState(page);
+    await page.selectOption('#quality', target);
+    await waitFor('the level switch', async () => (await playerState(page)).switches.slice(before.switches.length).some((s) => s.level === Number(target)), 15000)
+      .catch((e: Error) => { throw new Error(failWith(`${e.message}; switches: ${JSON.stringify(before.switches)}`)); });
+    const atSwitch = await playerState(page);
+    await new Promise((r) => setTimeout(r, 4000));
+    const afterSwitch = await playerState(page);
+    await browser.screenshot(page, 'player-rung-240p');
+    assert.ok(afterSwitch.time - before.time >= 3, failWith(`currentTime advanced ${afterSwitch.time - before.time} s across the switch`));
+    assert.ok(afterSwitch.time - atSwitch.time >= 3, `currentTime advanced ${afterSwitch.time - atSwitch.time} s in 4 s after the switch`);
+    const waited = await longestWait();
+    assert.ok(waited < 1000, `no stall: the longest wait was ${Math.round(waited)} ms`);
+    assert.equal(afterSwitch.phase, 'playing');
+    assert.equal(await page.evaluate<number>('window.beamPlayer.hls.currentLevel'), Number(target), 'playing the chosen level');
+    assert.deepEqual(afterSwitch.fatal, []);
+    await page.close();
   });
 });

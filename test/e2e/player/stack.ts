@@ -1,7 +1,9 @@
 /**
  * The in-process stack the browser tests talk to: a real redis-server, store, channels, live store,
  * ingest (SRT + RTMP on port 0), the channel API, the pages plugin, and (on request) the packager's
- * /live plugin, all on one fastify app listening on 127.0.0.1 port 0.
+ * /live plugin and the ABR transcoders (ingest enqueues each segment on the transcode queue, one
+ * transcode worker with sandboxed children makes the channel's ladder), all on one fastify app
+ * listening on 127.0.0.1 port 0.
  */
 
 import pino from 'pino';
@@ -23,6 +25,9 @@ import { createJobWorker } from '../../../engine/jobs/worker';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
 import { DEFAULTS } from '../../../engine/config/config';
 import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
+import { createTranscodeQueue } from '../../../transcoders/queue';
+import { createTranscodeWorker } from '../../../transcoders/worker';
+import { DEFAULT_SEGMENT_JOB_CONFIG } from '../../../transcoders/segment-job';
 
 export interface Stack {
   baseUrl: string;
@@ -40,6 +45,8 @@ export interface StackOptions {
   apiToken?: string;
   /** Compose the packager's /live plugin (HLS, LL-HLS, DASH, catch-up). */
   live?: boolean;
+  /** Run the transcode queue (fed by ingest) and one transcode worker, so channels get their ladder. */
+  transcode?: boolean;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -50,11 +57,38 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   };
   try {
     const client = redis.connect();
-    const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+    const prefix = uniquePrefix();
+    const store = createStore({ redis: client }, { prefix, packetTtlMs: 600000, frameTtlMs: 60000 });
     const channels = createChannelStore({ redis: client, keys: store.keys });
     const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+    const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
+    let enqueueSegment: ((channel: string, segment: number) => Promise<string>) | undefined;
+    if (opts.transcode) {
+      const bullPrefix = `{${prefix}-bull}`;
+      const queueConnection = connect();
+      const queue = createTranscodeQueue({ connection: queueConnection }, { prefix: bullPrefix });
+      closers.push(async () => {
+        await queue.close();
+        await queueConnection.quit();
+      });
+      enqueueSegment = (ch, seg) => queue.enqueueSegment(ch, seg);
+      const workerConnection = connect();
+      const transcoder = createTranscodeWorker(
+        { connection: workerConnection, log: pino({ level: 'silent' }) },
+        {
+          prefix: bullPrefix,
+          concurrency: 3,
+          child: { redisUrl: redis.url, storePrefix: prefix, packetTtlMs: 600000, frameTtlMs: 60000, eventsMaxLen: 10000, job: DEFAULT_SEGMENT_JOB_CONFIG },
+        },
+      );
+      await transcoder.start();
+      closers.push(async () => {
+        await transcoder.close();
+        await workerConnection.quit();
+      });
+    }
     const ingest: IngestService = createIngestService(
-      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), ...(enqueueSegment ? { enqueueSegment } : {}) },
       { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
     );
     await ingest.start();
@@ -62,10 +96,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const srtPort = ingest.srtPort() as number;
     const rtmpPort = ingest.rtmpPort() as number;
     // The rules' media workers, so thumbnails (latest.jpg) are real.
-    const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
-    const prefix = store.keys.jobQueuePrefix;
-    const jobs = createJobDispatcher({ redis: client, connect }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000 });
-    const worker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: 10000 });
+    const jobPrefix = store.keys.jobQueuePrefix;
+    const jobs = createJobDispatcher({ redis: client, connect }, { rules: DEFAULTS.jobs, prefix: jobPrefix, timeoutMs: 15000 });
+    const worker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: 10000 });
     await worker.start();
     closers.push(() => worker.close());
     closers.push(() => jobs.close());

@@ -1,0 +1,250 @@
+/**
+ * Glass-to-glass latency in Chromium with hls.js, measured independently of Beamline's timestamps: the
+ * publisher (ffmpeg, 640x360 25 fps, 1 s GOP, `-re`) paints each frame's number into the picture as a row
+ * of black/white blocks (see latency-code.ts) and reports its progress, from which the wall time frame 0 was
+ * sent is recovered; a bench page (served on the measured origin through a Playwright route, hls.js from
+ * our node_modules) draws every presented frame (requestVideoFrameCallback) to a canvas, reads the number
+ * back and notes Date.now(). Latency = shown - sent; p50 over ~6 s of playback after a 2 s warm-up.
+ * Measured: the source rung with LL-HLS, the source with plain HLS (hls.js lowLatencyMode off, the
+ * player's `ll=0`), a transcoded rung (240p) with LL-HLS, and nginx-rtmp (libnginx-mod-rtmp, HLS with
+ * 1 s fragments) fed the same kind of stream over RTMP, played by the same page: the reference.
+ * GPL-3.0-or-later.
+ */
+
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../helpers/browser';
+import { freePort } from '../helpers/process';
+import { startStack, waitFor, type Stack } from '../e2e/player/stack';
+import type { Bench, BenchRow } from './harness';
+import { startNginxRtmp } from './nginx-rtmp';
+import {
+  decodeLumas, defaultCode, latencies, paintFilter, percentile, progressOutMs, samplePoints, sendClockStart, type BlockCode,
+} from './latency-code';
+
+const WIDTH = 640;
+const HEIGHT = 360;
+const FPS = 25;
+const FRAME_MS = 1000 / FPS;
+const WARMUP_MS = 2000;
+const COLLECT_MS = 6000;
+const START_TIMEOUT_MS = 10000;
+const RUNG = { name: '240p', width: 426, height: 240, videoBitrate: 400000 };
+
+interface ClockedPublisher {
+  /** Wall time (ms) frame 0 was sent, null before the first progress report. */
+  start(): number | null;
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+/** ffmpeg publishing the painted test picture (and a tone) to `url` in `format`, with progress reports. */
+function publishPainted(url: string, format: 'mpegts' | 'flv', code: BlockCode, seconds: number): ClockedPublisher {
+  const child = spawn('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-nostdin',
+    '-re', '-f', 'lavfi', '-i', `testsrc2=size=${WIDTH}x${HEIGHT}:rate=${FPS}`,
+    '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds), '-vf', paintFilter(code),
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS), '-pix_fmt', 'yuv420p', '-b:v', '1000k',
+    '-c:a', 'aac', '-b:a', '64k', '-progress', 'pipe:1', '-stats_period', '0.1', '-f', format, url,
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const reports: { outMs: number; arrivedMs: number }[] = [];
+  let err = '';
+  let pending = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const arrivedMs = Date.now();
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      const outMs = progressOutMs(line);
+      if (outMs !== null) reports.push({ outMs, arrivedMs });
+    }
+  });
+  child.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-3000)));
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  return {
+    start: () => sendClockStart(reports),
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+interface PageConfig {
+  src: string;
+  lowLatency: boolean;
+  /** Pin this rendition height (hls.js level); null: the first level, ABR off. */
+  height: number | null;
+  code: BlockCode;
+}
+
+/** The bench page: hls.js plays `src` muted; every presented frame is read back into window.__bench.samples. */
+function benchPage(cfg: PageConfig): string {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>latency bench</title>
+<script src="/__latency-bench/hls.min.js"></script></head><body style="margin:0;background:#000">
+<video id="v" muted autoplay playsinline></video>
+<script>
+const samplePoints = ${samplePoints.toString()};
+const decodeLumas = ${decodeLumas.toString()};
+const cfg = ${JSON.stringify(cfg)};
+const v = document.getElementById('v');
+const canvas = document.createElement('canvas');
+const ctx = canvas.getContext('2d', { willReadFrequently: true });
+const bench = window.__bench = { samples: [], fatal: [], playing: false };
+const hls = window.__hls = new Hls({ lowLatencyMode: cfg.lowLatency });
+hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
+  const i = cfg.height === null ? 0 : d.levels.findIndex((l) => l.height === cfg.height);
+  if (i < 0) { bench.fatal.push('no level of height ' + cfg.height); return; }
+  hls.startLevel = i;
+  hls.currentLevel = i;
+});
+hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) bench.fatal.push(d.details); });
+v.addEventListener('playing', () => { bench.playing = true; });
+hls.loadSource(cfg.src);
+hls.attachMedia(v);
+v.play().catch(() => undefined);
+const onFrame = () => {
+  const at = Date.now();
+  const w = v.videoWidth, h = v.videoHeight;
+  if (w > 0) {
+    if (canvas.width !== w || canvas.height !== h) { canvas.width = w; canvas.height = h; }
+    ctx.drawImage(v, 0, 0, w, h);
+    const pts = samplePoints(cfg.code, w);
+    const lumas = pts.map((p) => {
+      const d = ctx.getImageData(p.x - 1, p.y - 1, 3, 3).data;
+      let s = 0;
+      for (let i = 0; i < d.length; i += 4) s += (d[i] + d[i + 1] + d[i + 2]) / 3;
+      return s / 9;
+    });
+    bench.samples.push({ n: decodeLumas(lumas), at, height: h });
+    if (bench.samples.length > 2000) bench.samples.shift();
+  }
+  v.requestVideoFrameCallback(onFrame);
+};
+v.requestVideoFrameCallback(onFrame);
+</script></body></html>`;
+}
+
+interface PageSample { n: number; at: number; height: number }
+
+/** One measurement (≤ 20 s): open the page on `origin`, wait for playback, warm up, collect; latencies in ms. */
+interface Measurement {
+  /** Glass-to-glass latencies of the frames read back (ms). */
+  ms: number[];
+  /** Date.now() - hls.playingDate at the end (null without PROGRAM-DATE-TIME): the stream's own claim. */
+  pdtLagMs: number | null;
+}
+
+/** `label` names the screenshot kept in test-artifacts/latency-<label>.png. */
+async function measure(browser: TestBrowser, label: string, origin: string, cfg: PageConfig, sentStart: () => number | null): Promise<Measurement> {
+  const page: Page = await browser.newPage({ width: 800, height: 500 });
+  try {
+    const hlsJs = readFileSync(join(require.resolve('hls.js/package.json'), '..', 'dist', 'hls.min.js'));
+    await page.route((u) => u.pathname.startsWith('/__latency-bench/'), (route) => {
+      const path = new URL(route.request().url()).pathname;
+      return path.endsWith('/hls.min.js')
+        ? route.fulfill({ status: 200, contentType: 'text/javascript', body: hlsJs })
+        : route.fulfill({ status: 200, contentType: 'text/html', body: benchPage(cfg) });
+    });
+    await page.goto(`${origin}/__latency-bench/page.html`);
+    const state = () => page.evaluate<{ playing: boolean; fatal: string[]; count: number }>(
+      '({ playing: window.__bench.playing, fatal: window.__bench.fatal, count: window.__bench.samples.length })');
+    await waitFor(`playback of ${cfg.src}`, async () => {
+      const s = await state();
+      if (s.fatal.length) throw new Error(`hls.js fatal error on ${cfg.src}: ${s.fatal.join(', ')}`);
+      return s.playing && s.count > 0;
+    }, START_TIMEOUT_MS);
+    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    await page.evaluate('window.__bench.samples.length = 0');
+    await new Promise((r) => setTimeout(r, COLLECT_MS));
+    const samples = await page.evaluate<PageSample[]>('window.__bench.samples');
+    await browser.screenshot(page, `latency-${label}`).catch(() => undefined);
+    // hls.js's own view, for comparison only: how far the playing PROGRAM-DATE-TIME is behind the clock.
+    const pdtLagMs = await page.evaluate<number | null>('window.__hls.playingDate ? Date.now() - window.__hls.playingDate.getTime() : null');
+    const start = sentStart();
+    if (start === null) throw new Error('the publisher reported no progress');
+    const wanted = cfg.height === null ? samples : samples.filter((s) => s.height === cfg.height);
+    const ms = latencies(wanted, start, FRAME_MS, cfg.code.bits);
+    if (ms.length < COLLECT_MS / FRAME_MS / 4) throw new Error(`only ${ms.length} frames read back from ${cfg.src} (${samples.length} samples)`);
+    return { ms, pdtLagMs };
+  } finally {
+    await page.close().catch(() => undefined);
+  }
+}
+
+async function createChannel(stack: Stack, name: string): Promise<string> {
+  const res = await fetch(`${stack.baseUrl}/api/channels`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, ladder: [RUNG] }),
+  });
+  const body = await res.text();
+  if (res.status !== 201) throw new Error(`cannot create the bench channel: ${res.status} ${body}`);
+  await new Promise((r) => setTimeout(r, 100)); // the ingest registry hears about it over pub/sub
+  return (JSON.parse(body) as { ingest: { srt: string } }).ingest.srt;
+}
+
+function row(metric: string, m: Measurement, referenceMs: number, note: string): BenchRow {
+  const pdt = m.pdtLagMs === null ? '' : `, PDT says ${m.pdtLagMs.toFixed(0)}`;
+  return {
+    bench: 'latency', metric, ours: percentile(m.ms, 50), reference: referenceMs, referenceName: 'nginx-rtmp HLS 1 s fragments, p50', unit: 'ms',
+    note: `${note}; p10 ${percentile(m.ms, 10).toFixed(0)} p90 ${percentile(m.ms, 90).toFixed(0)}, ${m.ms.length} frames${pdt}; lower is better`,
+  };
+}
+
+async function run(): Promise<BenchRow[]> {
+  const code = defaultCode(WIDTH);
+  const browser = await launchBrowser();
+  const stack = await startStack({ live: true, transcode: true }).catch(async (e: unknown) => {
+    await browser.close();
+    throw e;
+  });
+  const channel = 'latency';
+  let ours: ClockedPublisher | null = null;
+  let ref: ClockedPublisher | null = null;
+  let nginx: Awaited<ReturnType<typeof startNginxRtmp>> | null = null;
+  try {
+    ours = publishPainted(await createChannel(stack, channel), 'mpegts', code, 180);
+    const pub = ours;
+    const master = `${stack.baseUrl}/live/${channel}/master.m3u8`;
+    await waitFor('the master to list the source and the transcoded rung', async () => {
+      const res = await fetch(master);
+      return res.ok && (await res.text()).split('#EXT-X-STREAM-INF').length - 1 >= 2;
+    }, 30000).catch((e: Error) => { throw new Error(`${e.message}; publisher: ${pub.stderr()}`); });
+    const sourceLl = await measure(browser, 'source-ll', stack.baseUrl, { src: master, lowLatency: true, height: HEIGHT, code }, pub.start);
+    const sourceHls = await measure(browser, 'source-hls', stack.baseUrl, { src: master, lowLatency: false, height: HEIGHT, code }, pub.start);
+    const rungLl = await measure(browser, 'rung-ll', stack.baseUrl, { src: master, lowLatency: true, height: RUNG.height, code }, pub.start);
+    await ours.stop(); // the reference runs on a machine without our publisher and transcoder busy
+
+    nginx = await startNginxRtmp(await freePort(), await freePort());
+    ref = publishPainted(nginx.rtmpUrl('bench'), 'flv', code, 60);
+    const refPub = ref;
+    const playlist = nginx.hlsUrl('bench');
+    await waitFor('the nginx-rtmp playlist to have 3 fragments', async () => {
+      const res = await fetch(playlist).catch(() => null);
+      return res?.ok && (await res.text()).split('#EXTINF').length - 1 >= 3;
+    }, 15000).catch((e: Error) => { throw new Error(`${e.message}; publisher: ${refPub.stderr()}`); });
+    const nginxRun = await measure(browser, 'nginx-rtmp', nginx.origin, { src: playlist, lowLatency: true, height: null, code }, refPub.start);
+    const reference = percentile(nginxRun.ms, 50);
+    process.stderr.write(`nginx-rtmp glass-to-glass p50 ${reference.toFixed(0)} ms (p10 ${percentile(nginxRun.ms, 10).toFixed(0)}, p90 ${percentile(nginxRun.ms, 90).toFixed(0)}, ${nginxRun.ms.length} frames)\n`);
+    return [
+      row('glass-to-glass p50, source rung, LL-HLS', sourceLl, reference, 'hls.js lowLatencyMode; target ≤ 1500 ms'),
+      row('glass-to-glass p50, source rung, HLS (ll=0)', sourceHls, reference, 'hls.js lowLatencyMode off'),
+      row(`glass-to-glass p50, ${RUNG.name} rung, LL-HLS`, rungLl, reference, 'transcoded rung pinned'),
+    ];
+  } finally {
+    await ours?.stop();
+    await ref?.stop();
+    await nginx?.close();
+    await browser.close();
+    await stack.close();
+  }
+}
+
+export const latencyBench: Bench = {
+  name: 'latency',
+  description: 'glass-to-glass latency in Chromium + hls.js (frame number painted by ffmpeg, read back from a canvas) vs nginx-rtmp HLS',
+  run,
+};

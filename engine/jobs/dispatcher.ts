@@ -7,7 +7,8 @@
  */
 
 import { createHash } from 'node:crypto';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
+import { addAndWait, openQueueEvents, JOB_TIMEOUT_MESSAGE } from './await-job';
 import type { JobRule } from '../config/config';
 import type { RedisClient } from '../store/redis-connection';
 import { CHAIN_HEADER, JobError, type JobAnswer, type JobRequest, type JobResult } from './job-types';
@@ -59,7 +60,7 @@ function flatHeaders(h: IncomingRequest['headers']): Record<string, string> {
 
 export function createJobDispatcher(deps: DispatcherDeps, config: DispatcherConfig): JobDispatcher {
   const rules = compileRules(config.rules);
-  const queues = new Map<string, { queue: Queue; events: QueueEvents; ready: Promise<unknown> }>();
+  const queues = new Map<string, { queue: Queue; ready: Promise<QueueEvents> }>();
   const connections: RedisClient[] = [];
   /** Identical requests in this process wait on one promise (other processes share the BullMQ job). */
   const inflight = new Map<string, Promise<JobResult>>();
@@ -72,34 +73,30 @@ export function createJobDispatcher(deps: DispatcherDeps, config: DispatcherConf
       const ec = deps.connect();
       connections.push(qc, ec);
       const queue = new Queue(name, { connection: qc, prefix: config.prefix });
-      const events = new QueueEvents(name, { connection: ec, prefix: config.prefix });
       queue.on('error', (err) => deps.log?.warn({ err: err.message, queue: name }, 'job queue error'));
-      events.on('error', (err) => deps.log?.warn({ err: err.message, queue: name }, 'job queue events error'));
       // Many requests may wait on one queue at once: each waiter adds listeners.
       queue.setMaxListeners(0);
-      events.setMaxListeners(0);
-      q = { queue, events, ready: events.waitUntilReady() };
+      const ready = openQueueEvents(name, config.prefix, ec, deps.redis).then((events) => {
+        events.on('error', (err) => deps.log?.warn({ err: err.message, queue: name }, 'job queue events error'));
+        return events;
+      });
+      q = { queue, ready };
       queues.set(name, q);
     }
     return q;
   }
 
   async function runJob(c: CompiledRule, data: JobRequest, jobId: string): Promise<JobResult> {
-    const { queue, events, ready } = queueOf(c.rule.queue);
-    await ready;
-    for (let attempt = 0; ; attempt++) {
-      const job: Job = await queue.add(c.rule.function, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 });
-      try {
-        return ((await job.waitUntilFinished(events, config.timeoutMs)) ?? {}) as JobResult;
-      } catch (e) {
-        const msg = (e as Error).message ?? '';
-        // The shared job finished and was removed between add and wait: ask again once.
-        if (attempt === 0 && /Missing key for job|job .* not exist/i.test(msg)) continue;
-        if (/timed out before finishing/.test(msg)) {
-          throw new JobError(504, `Job '${c.rule.function}' on queue '${c.rule.queue}' (rule '${c.rule.name}') did not finish within ${config.timeoutMs} ms.`);
-        }
-        throw new JobError(500, `Job '${c.rule.function}' on queue '${c.rule.queue}' (rule '${c.rule.name}') failed: ${msg}`);
+    const { queue, ready } = queueOf(c.rule.queue);
+    const events = await ready;
+    try {
+      return ((await addAndWait(queue, events, c.rule.function, data, { jobId, removeOnComplete: true, removeOnFail: true, attempts: 1 }, config.timeoutMs)) ?? {}) as JobResult;
+    } catch (e) {
+      const msg = (e as Error).message ?? '';
+      if (msg.includes(JOB_TIMEOUT_MESSAGE)) {
+        throw new JobError(504, `Job '${c.rule.function}' on queue '${c.rule.queue}' (rule '${c.rule.name}') did not finish within ${config.timeoutMs} ms.`);
       }
+      throw new JobError(500, `Job '${c.rule.function}' on queue '${c.rule.queue}' (rule '${c.rule.name}') failed: ${msg}`);
     }
   }
 
@@ -137,8 +134,8 @@ export function createJobDispatcher(deps: DispatcherDeps, config: DispatcherConf
     async close() {
       if (closed) return;
       closed = true;
-      for (const { queue, events } of queues.values()) {
-        await Promise.allSettled([events.close(), queue.close()]);
+      for (const { queue, ready } of queues.values()) {
+        await Promise.allSettled([ready.then((events) => events.close()), queue.close()]);
       }
       await Promise.allSettled(connections.map((c) => c.quit()));
       for (const c of connections) c.disconnect();

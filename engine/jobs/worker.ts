@@ -10,6 +10,7 @@ import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Store } from '../store/store';
 import type { RedisClient } from '../store/redis-connection';
 import { statusOfError } from './answers';
+import { addAndWait, openQueueEvents, JOB_TIMEOUT_MESSAGE } from './await-job';
 import { CHAIN_HEADER, JobError, type JobRequest, type JobResult } from './job-types';
 import { chainLink, extendChain } from './rules';
 
@@ -77,7 +78,7 @@ export function errorResult(e: unknown): JobResult | null {
 export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): JobWorker {
   let worker: Worker | null = null;
   const connections: RedisClient[] = [];
-  const children = new Map<string, { queue: Queue; events: QueueEvents }>();
+  const children = new Map<string, { queue: Queue; ready: Promise<QueueEvents> }>();
   const store = deps.store;
   const redis = store.redis;
 
@@ -90,7 +91,7 @@ export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): J
   function childQueue(name: string) {
     let q = children.get(name);
     if (!q) {
-      q = { queue: new Queue(name, { connection: connection(), prefix: config.prefix }), events: new QueueEvents(name, { connection: connection(), prefix: config.prefix }) };
+      q = { queue: new Queue(name, { connection: connection(), prefix: config.prefix }), ready: openQueueEvents(name, config.prefix, connection(), redis) };
       children.set(name, q);
     }
     return q;
@@ -119,15 +120,14 @@ export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): J
       },
       async enqueue(queue, fn, overrides = {}) {
         const chain = extendChain(data.chain, chainLink(queue, fn));
-        const { queue: q, events } = childQueue(queue);
-        await events.waitUntilReady();
+        const { queue: q, ready } = childQueue(queue);
+        const events = await ready;
         const child: JobRequest = { ...data, ...overrides, rule: { ...data.rule, queue, function: fn }, chain };
-        const added = await q.add(fn, child, { removeOnComplete: true, removeOnFail: true, attempts: 1 });
         try {
-          return settleResult(await added.waitUntilFinished(events, config.childTimeoutMs ?? 30000));
+          return settleResult(await addAndWait(q, events, fn, child, { removeOnComplete: true, removeOnFail: true, attempts: 1 }, config.childTimeoutMs ?? 30000));
         } catch (e) {
           const msg = (e as Error).message;
-          throw new JobError(/timed out/.test(msg) ? 504 : 500, `Job '${fn}' on queue '${queue}' enqueued by '${data.rule.function}' failed: ${msg}`);
+          throw new JobError(msg.includes(JOB_TIMEOUT_MESSAGE) ? 504 : 500, `Job '${fn}' on queue '${queue}' enqueued by '${data.rule.function}' failed: ${msg}`);
         }
       },
       chainHeaders: () => ({ [CHAIN_HEADER]: data.chain.join(',') }),
@@ -158,7 +158,7 @@ export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): J
     async close() {
       await worker?.close();
       worker = null;
-      for (const { queue, events } of children.values()) await Promise.allSettled([events.close(), queue.close()]);
+      for (const { queue, ready } of children.values()) await Promise.allSettled([ready.then((events) => events.close()), queue.close()]);
       children.clear();
       await Promise.allSettled(connections.map((c) => c.quit()));
       for (const c of connections) c.disconnect();

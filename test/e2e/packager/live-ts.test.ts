@@ -6,104 +6,32 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
-import pino from 'pino';
 import { Registry } from 'prom-client';
-import type { FastifyInstance } from 'fastify';
-import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { TEST_APP_CONFIG } from '../../helpers/app';
-import { publishSrt, type Publisher } from '../../helpers/publishers';
+import type { Store } from '../../../engine/store/store';
+import type { LiveStore } from '../../../engine/store/live-store';
+import { closedSegments as closedSegmentsOf, ffmpegDecode, httpGet, run, startPackagerRig, type PackagerRig } from './rig';
 import { parseM3u8 } from '../../unit/packager/parsers';
-import { buildApp } from '../../../engine/api/app';
-import { createEngineMetrics } from '../../../engine/api/metrics';
-import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore, type Store } from '../../../engine/store/store';
-import { createChannelStore } from '../../../engine/store/channel-store';
-import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
-import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
-import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
-import { livePlugin } from '../../../packager/live-plugin';
 
-const run = promisify(execFile);
-let redis: TestRedis;
-let app: FastifyInstance;
+let rig: PackagerRig;
 let store: Store;
 let live: LiveStore;
-let ingest: IngestService;
 let base = '';
-let srtUrl = '';
 const registry = new Registry();
-const publishers: Publisher[] = [];
 const CH = 'pkts';
 
-async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false>, ms: number): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-// (helpers copied from live.test.ts, which composes the same stack)
-async function closedSegments(): Promise<number> {
-  return (await live.lastSegments(CH, 100)).filter((s) => s.durationPts !== null).length;
-}
-
-async function get(path: string): Promise<{ status: number; headers: Headers; text: string; body: Buffer }> {
-  const res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15000) });
-  const body = Buffer.from(await res.arrayBuffer());
-  return { status: res.status, headers: res.headers, text: body.toString('utf8'), body };
-}
-
-async function ffmpegDecode(url: string, seconds: number): Promise<{ video: number; audio: number; stderr: string }> {
-  const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-i', url, '-t', String(seconds), '-map', '0:v:0', '-map', '0:a:0', '-f', 'null', '-'], { timeout: 30000 })
-    .catch((e: { stderr?: string; message: string }) => ({ stderr: e.stderr ?? e.message }));
-  const m = /video:(\d+)[kK]i?B audio:(\d+)[kK]i?B/.exec(r.stderr);
-  return { video: Number(m?.[1] ?? 0), audio: Number(m?.[2] ?? 0), stderr: r.stderr.slice(-1500) };
-}
-
+const get = (path: string) => httpGet(base, path);
+const closedSegments = () => closedSegmentsOf(live, CH);
 
 before(async () => {
-  redis = await startTestRedis();
-  const client = redis.connect();
-  store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
-  const channels = createChannelStore({ redis: client, keys: store.keys });
-  live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
-  ingest = createIngestService(
-    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
-    { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
-  );
-  await ingest.start();
-  const srtPort = ingest.srtPort() as number;
-  app = await buildApp({
-    store, metrics: createEngineMetrics(undefined, false),
-    plugins: [
-      (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } }),
-      (s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect(), registry }, config: { followerBlockMs: 1000 } }),
-    ],
-  }, TEST_APP_CONFIG);
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const addr = app.server.address();
-  base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name: CH, ladder: [] } });
-  assert.equal(res.statusCode, 201, res.body);
-  await new Promise((r) => setTimeout(r, 100));
-  srtUrl = (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
-  publishers.push(publishSrt(srtUrl, { seconds: 16, fps: 25, gopFrames: 50 }));
-  await waitFor('3 closed segments', async () => (await closedSegments()) >= 3, 30000);
+  rig = await startPackagerRig(CH, registry);
+  ({ store, live, base } = rig);
 });
 
 after(async () => {
-  for (const p of publishers) p.stop();
-  await ingest?.close();
-  await app?.close();
-  await redis?.close();
+  await rig?.close();
 });
 
 

@@ -54,6 +54,8 @@ export interface IngestService {
   srtPort(): number | null;
   rtmpPort(): number | null;
   sessions(): { channel: string; protocol: string; diagnostics: IngestDiagnostics | null }[];
+  /** Whether this process's registry already accepts the stream key (it learns of new keys over pub/sub). */
+  knows(streamKey: string): boolean;
 }
 
 /** Pure: decide an SRT caller from its streamid against the channel registry. */
@@ -260,5 +262,6 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     srtPort: () => (srt ? srt.port : null),
     rtmpPort: () => (rtmp ? rtmp.port : null),
     sessions: () => [...active.values()].map((s) => ({ channel: s.channel, protocol: s.protocol, diagnostics: s.diagnostics() })),
+    knows: (streamKey) => byKey.has(streamKey),
   };
 }

@@ -76,8 +76,9 @@ interface ChannelView {
 async function createChannel(name: string, extra: object = {}): Promise<ChannelView> {
   const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name, ...extra } });
   assert.equal(res.statusCode, 201, res.body);
-  await new Promise((r) => setTimeout(r, 50)); // the ingest registry hears about it over pub/sub
-  return res.json() as ChannelView;
+  const ch = res.json() as ChannelView;
+  await waitFor('the ingest registry knows the key', async () => ingest.knows(ch.streamKey), 5000);
+  return ch;
 }
 
 async function view(name: string): Promise<ChannelView> {

@@ -87,7 +87,7 @@ export async function startPackagerRig(channel: string, registry: Registry): Pro
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name: channel, ladder: [] } });
   assert.equal(res.statusCode, 201, res.body);
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor('the ingest registry knows the key', async () => ingest.knows((res.json() as { streamKey: string }).streamKey), 5000);
   const srtUrl = (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
   const publishers = [publishSrt(srtUrl, { seconds: 16, fps: 25, gopFrames: 50 })];
   await waitFor('3 closed segments', async () => (await closedSegments(live, channel)) >= 3, 30000);

@@ -78,8 +78,9 @@ async function createChannel(name: string, ladder?: object[]): Promise<{ ingest:
   const res = await fetch(`${stack.baseUrl}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ladder ? { name, ladder } : { name }) });
   const body = await res.text();
   assert.equal(res.status, 201, body);
-  await new Promise((r) => setTimeout(r, 100)); // the ingest registry hears about it over pub/sub
-  return JSON.parse(body) as { ingest: { srt: string }; createdAt: string };
+  const ch = JSON.parse(body) as { streamKey: string; ingest: { srt: string }; createdAt: string };
+  await waitFor('the ingest registry knows the key', async () => stack.knows(ch.streamKey), 5000);
+  return ch;
 }
 
 before(async () => {

@@ -11,7 +11,7 @@
  * packager which samples it holds (dts in `[startDts, startDts + durationPts)`).
  */
 
-export const SEGMENTER_CLOCK = 90000;
+import { TIMELINE_HZ } from '../engine/model/live';
 
 /** What the segmenter reads of a packet (a NormalisedPacket fits). */
 export interface SegmenterPacket {
@@ -40,10 +40,10 @@ export interface SegmenterConfig {
 }
 
 export const DEFAULT_SEGMENTER_CONFIG: Omit<SegmenterConfig, 'videoStreamIndex' | 'audioStreamIndex'> = {
-  targetDuration: 2 * SEGMENTER_CLOCK,
+  targetDuration: 2 * TIMELINE_HZ,
   partTarget: 29970,
   firstIndex: 0,
-  longGopWarning: 4 * SEGMENTER_CLOCK,
+  longGopWarning: 4 * TIMELINE_HZ,
 };
 
 export interface SegmentOpenedEvent {
@@ -141,10 +141,10 @@ export function createSegmenterState(
   if (c.videoStreamIndex === null && c.audioStreamIndex === null) {
     throw new SegmenterConfigError('segmenter needs a video or an audio stream index');
   }
-  if (!Number.isSafeInteger(c.partTarget) || c.partTarget < 0.33 * SEGMENTER_CLOCK || c.partTarget > 0.5 * SEGMENTER_CLOCK) {
+  if (!Number.isSafeInteger(c.partTarget) || c.partTarget < 0.33 * TIMELINE_HZ || c.partTarget > 0.5 * TIMELINE_HZ) {
     throw new SegmenterConfigError(`segmenter partTarget must be 0.33 s to 0.5 s (29700 to 45000 ticks), got ${c.partTarget}`);
   }
-  if (!Number.isSafeInteger(c.targetDuration) || c.targetDuration < c.partTarget || c.targetDuration > 30 * SEGMENTER_CLOCK) {
+  if (!Number.isSafeInteger(c.targetDuration) || c.targetDuration < c.partTarget || c.targetDuration > 30 * TIMELINE_HZ) {
     throw new SegmenterConfigError(
       `segmenter targetDuration must be between partTarget and 30 s in ticks, got ${c.targetDuration}`,
     );
@@ -233,11 +233,11 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
 
   if (sync && !audioOnly) {
     if (s.lastKeyframePts !== null && !s.warnedLongGop && packet.pts - s.lastKeyframePts > c.longGopWarning) {
-      const secs = ((packet.pts - s.lastKeyframePts) / SEGMENTER_CLOCK).toFixed(1);
+      const secs = ((packet.pts - s.lastKeyframePts) / TIMELINE_HZ).toFixed(1);
       events.push({
         type: 'warning',
         code: 'long-gop',
-        message: `keyframe interval ${secs} s is above ${c.longGopWarning / SEGMENTER_CLOCK} s: set keyframe interval to 2 s`,
+        message: `keyframe interval ${secs} s is above ${c.longGopWarning / TIMELINE_HZ} s: set keyframe interval to 2 s`,
       });
       s = { ...s, warnedLongGop: true };
     }

@@ -15,8 +15,8 @@
  *   session like a reconnect (with a discontinuity).
  */
 import type { MediaPacket, Rational } from '../engine/model/media';
+import { TIMELINE_HZ } from '../engine/model/live';
 
-export const TIMELINE_CLOCK = 90000;
 const WRAP_33 = 2 ** 33;
 const WRAP_32 = 2 ** 32;
 
@@ -124,7 +124,7 @@ function validTimeBase(tb: unknown): tb is Rational {
 }
 
 function newClock(timeBase: Rational): StreamClock {
-  const wrap = timeBase[0] === 1 && timeBase[1] === TIMELINE_CLOCK ? WRAP_33 : WRAP_32;
+  const wrap = timeBase[0] === 1 && timeBase[1] === TIMELINE_HZ ? WRAP_33 : WRAP_32;
   return { timeBase, wrap, wrapOffset: 0, lastRawDts: null, offset: null, epoch: 0, lastDts: null, lastStep: 0 };
 }
 
@@ -160,8 +160,8 @@ export function beginSession(state: TimelineState, streams: readonly StreamTimin
 
 /** Rescales stream ticks to 90 kHz, rounding to the nearest tick. */
 export function to90k(value: number, timeBase: Rational): number {
-  if (timeBase[0] === 1 && timeBase[1] === TIMELINE_CLOCK) return value;
-  return Math.round((value * timeBase[0] * TIMELINE_CLOCK) / timeBase[1]);
+  if (timeBase[0] === 1 && timeBase[1] === TIMELINE_HZ) return value;
+  return Math.round((value * timeBase[0] * TIMELINE_HZ) / timeBase[1]);
 }
 
 /** Unwraps `raw` against the previous unwrapped value; returns the new wrap offset too. */

@@ -5,8 +5,8 @@
  */
 import type { SegmentRecord } from '../../engine/model/live';
 import type { DashAdaptationSet, DashManifest, DashRepresentation } from '../dash/model';
+import { TIMELINE_HZ } from '../../engine/model/live';
 
-const HZ = 90000;
 
 export interface DashVideoInput {
   rung: string;
@@ -42,7 +42,7 @@ export function availabilityStartOf(segments: readonly SegmentRecord[]): number 
   let anchor = segments[0];
   for (const s of segments) if (s.discontinuity) anchor = s;
   if (!anchor) return 0;
-  return Math.round(anchor.wallClockMs - (anchor.startPts * 1000) / HZ);
+  return Math.round(anchor.wallClockMs - (anchor.startPts * 1000) / TIMELINE_HZ);
 }
 
 export function buildManifest(input: DashInput): DashManifest {
@@ -60,7 +60,7 @@ export function buildManifest(input: DashInput): DashManifest {
   const sets: DashAdaptationSet[] = [{
     id: 0,
     contentType: 'video',
-    timescale: HZ,
+    timescale: TIMELINE_HZ,
     addressing: 'number',
     initialization: 'v-$RepresentationID$-init.mp4',
     media: 'v-$RepresentationID$-$Number$.m4s',
@@ -70,7 +70,7 @@ export function buildManifest(input: DashInput): DashManifest {
   }];
   if (input.audio) {
     const sr = input.audio.sampleRate;
-    const at = (pts: number) => Math.round((pts * sr) / HZ);
+    const at = (pts: number) => Math.round((pts * sr) / TIMELINE_HZ);
     sets.push({
       id: 1,
       contentType: 'audio',
@@ -83,8 +83,8 @@ export function buildManifest(input: DashInput): DashManifest {
       representations: [{ id: 'audio', bandwidth: input.audio.bandwidth, codecs: input.audio.codecs, audioSamplingRate: sr, channels: input.audio.channels }],
     });
   }
-  const total = segs.reduce((t, s) => t + (s.durationPts as number) / HZ, 0);
-  const longest = segs.reduce((m, s) => Math.max(m, (s.durationPts as number) / HZ), 1);
+  const total = segs.reduce((t, s) => t + (s.durationPts as number) / TIMELINE_HZ, 0);
+  const longest = segs.reduce((m, s) => Math.max(m, (s.durationPts as number) / TIMELINE_HZ), 1);
   if (input.complete) {
     return {
       type: 'static',

@@ -6,8 +6,8 @@ import type { PartRecord, SegmentRecord } from '../../engine/model/live';
 import type { HlsMediaPlaylist, HlsPart, HlsPlaylistKind, HlsRenditionReport, HlsSegment } from '../hls/model';
 import type { PlaylistPosition } from '../hls/blocking-request';
 import { initFile, partFile, segmentFile, type RenditionRef } from './live-files';
+import { TIMELINE_HZ } from '../../engine/model/live';
 
-const HZ = 90000;
 
 /** Which parts start with an independent frame: the source's own flags, only part 0 (rungs), or all (audio). */
 export type PartIndependence = 'record' | 'first' | 'all';
@@ -40,7 +40,7 @@ function partsOf(input: MediaPlaylistInput, segment: number, limit = Infinity): 
     .sort((a, b) => a.part - b.part)
     .map((p) => ({
       uri: partFile(input.ref, segment, p.part),
-      duration: p.durationPts / HZ,
+      duration: p.durationPts / TIMELINE_HZ,
       independent: input.independence === 'all' || (input.independence === 'first' ? p.part === 0 : p.independent),
     }));
 }
@@ -49,7 +49,7 @@ export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist 
   const segments: HlsSegment[] = input.segments.map((s) => {
     const seg: HlsSegment = {
       uri: segmentFile(input.ref, s.index),
-      duration: (s.durationPts as number) / HZ,
+      duration: (s.durationPts as number) / TIMELINE_HZ,
       programDateTime: s.wallClockMs,
     };
     if (s.discontinuity) seg.discontinuity = true;
@@ -88,10 +88,10 @@ export function positionOf(lastMsn: number, readyParts: number, lowLatency: bool
 
 /** The longest part of the records in seconds (PART-TARGET), at least `floor`. */
 export function partTargetOf(parts: readonly PartRecord[], floor: number): number {
-  return parts.reduce((m, p) => Math.max(m, p.durationPts / HZ), floor);
+  return parts.reduce((m, p) => Math.max(m, p.durationPts / TIMELINE_HZ), floor);
 }
 
 /** TARGETDURATION for a set of segments: the longest rounded up, at least `floor` seconds. */
 export function targetDurationOf(segments: readonly SegmentRecord[], floor: number): number {
-  return segments.reduce((m, s) => Math.max(m, Math.round((s.durationPts ?? 0) / HZ)), floor);
+  return segments.reduce((m, s) => Math.max(m, Math.round((s.durationPts ?? 0) / TIMELINE_HZ)), floor);
 }

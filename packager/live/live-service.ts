@@ -16,7 +16,7 @@ import { buildFragment } from './fragment-builder';
 import { buildMediaPlaylist, positionOf, targetDurationOf } from './hls-builder';
 import { catchupQuery, stemOf, type RenditionRef } from './live-files';
 import {
-  HZ, allRefs, fallbackBandwidth, frameRateOf, frontierOf, isNext, memoOn, newestSegment, partTarget, ready, renditionReports,
+  allRefs, fallbackBandwidth, frameRateOf, frontierOf, isNext, memoOn, newestSegment, partTarget, ready, renditionReports,
   sameTarget, sourceFrontier, targetDuration, trackOf, type Snapshot, type Track,
 } from './snapshot';
 import type { PackagerMetrics } from './metrics';
@@ -26,6 +26,7 @@ import { buildManifest } from './dash-builder';
 import { renderMpd } from '../dash/mpd';
 import { renderMultivariant } from '../hls/multivariant';
 import { parseCatchup, rangeComplete, segmentsInRange, type CatchupRange } from './catchup';
+import { TIMELINE_HZ } from '../../engine/model/live';
 
 export type Query = Record<string, QueryValue>;
 
@@ -255,7 +256,7 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
     const windows = segs.map((s) => segmentWindow(s, track.mode));
     const packets = await reader.packetSizes(track.content, track.stream, windows[0]?.from ?? 0, windows[windows.length - 1]?.to ?? 0);
     const bytes = bytesPerWindow(packets, windows);
-    const value = measureBandwidth(segs.map((s, i) => ({ bytes: bytes[i] ?? 0, duration: (s.durationPts as number) / HZ })));
+    const value = measureBandwidth(segs.map((s, i) => ({ bytes: bytes[i] ?? 0, duration: (s.durationPts as number) / TIMELINE_HZ })));
     if (bandwidths.size > 1000) bandwidths.clear();
     bandwidths.set(key, value);
     return value;

@@ -13,8 +13,8 @@ import type { HlsRenditionReport } from '../hls/model';
 import { partTargetOf, targetDurationOf } from './hls-builder';
 import { stemOf, type RenditionRef } from './live-files';
 import type { WindowMode } from './windows';
+import { TIMELINE_HZ } from '../../engine/model/live';
 
-export const HZ = 90000;
 const PART_FLOOR_SECONDS = 0.2;
 
 /** The live model of a channel at one moment. */

@@ -24,8 +24,9 @@ import { catchupQuery, tsPlaylistFile, tsSegmentFile, type RenditionRef } from '
 import { IMMUTABLE, CONTENT_TYPES, type LiveResponse, type LiveService, type LiveServiceConfig, type Query } from './live-service';
 import type { PackagerMetrics } from './metrics';
 import { etagOf, type SegmentCache } from './segment-cache';
-import { HZ, frontierOf, isNext, memoOn, newestSegment, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
+import { frontierOf, isNext, memoOn, newestSegment, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
 import { segmentWindow } from './windows';
+import { TIMELINE_HZ } from '../../engine/model/live';
 
 export const TS_CONTENT_TYPE = 'video/mp2t';
 
@@ -54,8 +55,8 @@ export interface TsService {
 function samples90k(track: ResolvedTrack, packets: Parameters<typeof samplesOf>[0], window: { from: number; to: number }, video: boolean): Sample[] {
   const ts = track.info.timescale;
   const list = samplesOf(packets, window, video);
-  if (ts === HZ) return list;
-  return list.map((s) => ({ ...s, pts: rescale(s.pts, ts, HZ), dts: rescale(s.dts, ts, HZ), duration: rescale(s.duration, ts, HZ) }));
+  if (ts === TIMELINE_HZ) return list;
+  return list.map((s) => ({ ...s, pts: rescale(s.pts, ts, TIMELINE_HZ), dts: rescale(s.dts, ts, TIMELINE_HZ), duration: rescale(s.duration, ts, TIMELINE_HZ) }));
 }
 
 export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): TsService {

@@ -141,10 +141,11 @@ export function startPublishSession(
 
     const format = channelFormat(channel, plan);
     const stored = await store.getFormat(name);
+    const changed = !stored || formatChanged(stored, format);
     if (!stored) await store.createContent(format);
-    else if (formatChanged(stored, format)) await store.updateFormat(format);
+    else if (changed) await store.updateFormat(format);
     const events: ChannelEvent[] = [{ type: 'publisher:connected', protocol: source.protocol, peer: source.peer }];
-    if (!stored || formatChanged(stored, format)) events.push({ type: 'format:changed' });
+    if (changed) events.push({ type: 'format:changed' });
     await live.appendEvents(name, events);
 
     const saved = await live.getTimeline(name);

@@ -6,6 +6,7 @@
 
 import { BeamError } from '../engine/model/errors';
 import type { Rung } from '../engine/model/channel';
+import { isObject } from '../engine/model/json';
 
 export const DEFAULT_LADDER: Rung[] = [
   { name: '720p', width: 1280, height: 720, videoBitrate: 3_000_000, maxBitrate: 3_300_000, profile: 'high' },
@@ -15,10 +16,6 @@ export const DEFAULT_LADDER: Rung[] = [
 
 export const PROFILES = ['baseline', 'main', 'high'] as const;
 const MAX_RUNGS = 8;
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Validate a ladder from the channel API. Throws a 400 naming `ladder[i] (name).field`. */
 export function validateLadder(raw: unknown): Rung[] {

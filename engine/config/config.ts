@@ -9,6 +9,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import { isObject } from '../model/json';
 
 export interface JobRule {
   method: string | string[];
@@ -174,17 +175,13 @@ export class ConfigError extends Error {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Merge as the original engine: objects merge recursively, `null` deletes the key, anything else replaces. */
 export function mergeConfig(base: Record<string, unknown>, override: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(override)) {
     if (v === null) delete out[k];
-    else if (isPlainObject(v) && isPlainObject(out[k])) out[k] = mergeConfig(out[k] as Record<string, unknown>, v);
-    else out[k] = isPlainObject(v) ? structuredClone(v) : v;
+    else if (isObject(v) && isObject(out[k])) out[k] = mergeConfig(out[k] as Record<string, unknown>, v);
+    else out[k] = isObject(v) ? structuredClone(v) : v;
   }
   return out;
 }
@@ -236,12 +233,12 @@ function envPrefix(nodeEnv: string | undefined): string {
 }
 
 function validateRules(jobs: unknown, source: Map<string, string>): Record<string, JobRule> {
-  if (!isPlainObject(jobs)) throw new ConfigError(`Invalid configuration: jobs must be an object of rules`);
+  if (!isObject(jobs)) throw new ConfigError(`Invalid configuration: jobs must be an object of rules`);
   const out: Record<string, JobRule> = {};
   for (const [name, rule] of Object.entries(jobs)) {
     const at = `jobs.${name}`;
     const fail = (why: string) => new ConfigError(`Invalid configuration: ${at}${why} (from ${source.get('jobs') ?? 'defaults'})`);
-    if (!isPlainObject(rule)) throw fail(' must be an object {method, pathPattern, queue, function, statusCode?, postRoute?}');
+    if (!isObject(rule)) throw fail(' must be an object {method, pathPattern, queue, function, statusCode?, postRoute?}');
     const methods = Array.isArray(rule.method) ? rule.method : [rule.method];
     if (!methods.every((m) => typeof m === 'string' && /^[A-Z]+$/.test(m))) throw fail('.method must be an HTTP method or an array of them, e.g. "GET"');
     if (typeof rule.pathPattern !== 'string') throw fail('.pathPattern must be a regular expression string');
@@ -281,7 +278,7 @@ export function readConfigFile(path: string): Record<string, unknown> {
   } catch (e) {
     throw new ConfigError(`Configuration file ${path} is not valid JSON: ${(e as Error).message}`);
   }
-  if (!isPlainObject(parsed)) throw new ConfigError(`Configuration file ${path} must hold a JSON object`);
+  if (!isObject(parsed)) throw new ConfigError(`Configuration file ${path} must hold a JSON object`);
   return parsed;
 }
 
@@ -296,7 +293,7 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     merged = mergeConfig(merged, file);
     for (const top of Object.keys(file)) source.set(top, fileName);
     for (const [top, v] of Object.entries(file)) {
-      if (isPlainObject(v)) for (const k of Object.keys(v)) source.set(`${top}.${k}`, fileName);
+      if (isObject(v)) for (const k of Object.keys(v)) source.set(`${top}.${k}`, fileName);
     }
   }
   const specific = envPrefix(env.NODE_ENV);
@@ -304,7 +301,7 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     const name = env[specific + f.env] !== undefined ? specific + f.env : env['BEAM_' + f.env] !== undefined ? 'BEAM_' + f.env : null;
     if (name === null) continue;
     const [section, key] = f.path;
-    const obj = isPlainObject(merged[section]) ? (merged[section] as Record<string, unknown>) : {};
+    const obj = isObject(merged[section]) ? (merged[section] as Record<string, unknown>) : {};
     obj[key] = fromEnv(f.kind, env[name] as string);
     merged[section] = obj;
     source.set(`${section}.${key}`, name);
@@ -314,7 +311,7 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     const [section, key] = f.path;
     const at = `${section}.${key}`;
     const obj = merged[section];
-    if (!isPlainObject(obj)) throw new ConfigError(`Invalid configuration: ${section} must be an object (from ${source.get(section) ?? 'defaults'})`);
+    if (!isObject(obj)) throw new ConfigError(`Invalid configuration: ${section} must be an object (from ${source.get(section) ?? 'defaults'})`);
     if (!(key in obj)) {
       if (f.kind === 'nullableString' || f.kind === 'url') {
         obj[key] = null;

@@ -5,6 +5,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { BeamError } from './errors';
+import { isObject } from './json';
 
 export type ChannelState = 'idle' | 'live' | 'reconnecting';
 
@@ -61,10 +62,6 @@ export function validateChannelName(name: unknown): string {
 /** A random stream key of 192 bits, URL- and streamid-safe. */
 export function newStreamKey(): string {
   return randomBytes(24).toString('base64url');
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function intIn(v: unknown, field: string, min: number, max: number): number {

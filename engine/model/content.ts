@@ -6,6 +6,7 @@
 import { BeamError } from './errors';
 import { CODEC_TYPES, type CodecType, type ElementMeta, type Format, type Rational, type Stream } from './media';
 import type { ElementType } from './media-ref';
+import { isObject } from './json';
 
 /**
  * Content names: 1–200 characters of letters, digits and `_ . ~ : @ ! $ ' ( ) * + , ; = -`,
@@ -24,10 +25,6 @@ export function validateContentName(name: unknown): string {
     );
   }
   return name;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function badFormat(field: string, expected: string): BeamError {

@@ -46,7 +46,12 @@ export interface IngestServiceConfig {
   refreshMs: number;
 }
 
-export const DEFAULT_INGEST_CONFIG: Omit<IngestServiceConfig, 'srt' | 'rtmp'> = { idleTimeoutMs: 10000, session: DEFAULT_SESSION_CONFIG, refreshMs: 30000 };
+/**
+ * refreshMs: pub/sub carries channel changes at once, but a notification can be lost (seen intermittently in
+ * CI: a subscriber connection that errored stayed deaf), so the registry is also reloaded in full this often
+ * (one SMEMBERS and one pipelined GET) and a new key is accepted within that time whatever pub/sub did.
+ */
+export const DEFAULT_INGEST_CONFIG: Omit<IngestServiceConfig, 'srt' | 'rtmp'> = { idleTimeoutMs: 10000, session: DEFAULT_SESSION_CONFIG, refreshMs: 2000 };
 
 export interface IngestService {
   start(): Promise<void>;
@@ -201,6 +206,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   return {
     async start() {
       await reload();
+      deps.subscriber.on('error', (err: Error) => log.warn({ err: err.message }, 'channel change subscription error; the periodic reload still applies changes'));
       unsubscribe = await channels.onChange(deps.subscriber, (name) => {
         reloadOne(name).catch((err: Error) => log.warn({ channel: name, err: err.message }, 'channel reload failed'));
       });

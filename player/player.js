@@ -341,6 +341,11 @@ function navigate({ start, end }) {
   if (!state.lowLatency) q.set('ll', '0');
   history.replaceState(null, '', `?${q}`);
   state.recoveries = [];
+  // Stop the current playback at once: until boot() has asked the channel API, nothing (the page, a
+  // test, the readouts) may take the old player's position for the new mode's.
+  destroyHls();
+  state.phase = 'loading';
+  state.playingSince = null;
   void boot();
 }
 

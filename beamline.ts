@@ -90,7 +90,7 @@ export interface BannerInput {
 export function banner(b: BannerInput): string {
   const base = publicBase(b.config);
   const host = new URL(base).hostname;
-  const ep = { httpBase: base, ingestHost: host, srtPort: b.config.srt.port, rtmpPort: b.config.rtmp.port };
+  const ep = { httpBase: base, ingestHost: host, srtPort: b.config.srt.port, rtmpPort: b.config.rtmp.port, srtLatencyMs: b.config.srt.latency };
   const lines = [
     '',
     '  Beamline is running',
@@ -157,7 +157,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
             (scope) =>
               channelsPlugin(scope, {
                 deps: { channels, store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },
-                config: { publicUrl: config.app.publicUrl, srtPort: config.srt.port, rtmpPort: config.rtmp.port },
+                config: { publicUrl: config.app.publicUrl, srtPort: config.srt.port, rtmpPort: config.rtmp.port, srtLatencyMs: config.srt.latency },
               }),
             (scope) =>
               livePlugin(scope, {
@@ -194,7 +194,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log,
         metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg),
       },
-      { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
+      { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latency }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
     );
     try {
       await ingest.start();

@@ -18,6 +18,8 @@ export interface ChannelApiConfig {
   publicUrl: string | null;
   srtPort: number;
   rtmpPort: number;
+  /** SRT latency suggested to encoders, ms (the listener's). Default DEFAULT_SRT_LATENCY_MS. */
+  srtLatencyMs?: number;
 }
 
 export interface ChannelApiDeps {
@@ -45,7 +47,7 @@ export async function channelsPlugin(app: FastifyInstance, opts: { deps: Channel
       ...ch,
       state: status.state,
       status,
-      ingest: ingestSettings(ch, { httpBase, ingestHost, srtPort: config.srtPort, rtmpPort: config.rtmpPort }),
+      ingest: ingestSettings(ch, { httpBase, ingestHost, srtPort: config.srtPort, rtmpPort: config.rtmpPort, ...(config.srtLatencyMs ? { srtLatencyMs: config.srtLatencyMs } : {}) }),
       playback: playbackUrls(ch.name, httpBase),
     };
   }

@@ -10,6 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isObject } from '../model/json';
+import { DEFAULT_SRT_LATENCY_MS } from '../model/channel';
 
 export interface JobRule {
   method: string | string[];
@@ -57,7 +58,8 @@ export interface BeamConfig {
     dataDir: string;
     persistence: boolean;
   };
-  srt: { host: string; port: number };
+  /** `latency`: the SRT receive latency (TSBPD buffer) in ms, used by the listener and suggested to encoders. */
+  srt: { host: string; port: number; latency: number };
   rtmp: { host: string; port: number };
   jobs: Record<string, JobRule>;
 }
@@ -93,7 +95,7 @@ export const DEFAULTS: BeamConfig = {
     dataDir: '.beamline',
     persistence: false,
   },
-  srt: { host: '0.0.0.0', port: 9000 },
+  srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935 },
   /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
   jobs: {
@@ -114,7 +116,7 @@ export const DEFAULTS: BeamConfig = {
   },
 };
 
-type Kind = 'port' | 'int' | 'posInt' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
+type Kind = 'port' | 'int' | 'posInt' | 'srtLatency' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
 
 interface Field {
   path: [keyof BeamConfig, string];
@@ -153,6 +155,7 @@ export const FIELDS: Field[] = [
   { path: ['redis', 'persistence'], kind: 'bool', env: 'REDIS_PERSISTENCE' },
   { path: ['srt', 'host'], kind: 'string', env: 'SRT_HOST' },
   { path: ['srt', 'port'], kind: 'port', env: 'SRT_PORT' },
+  { path: ['srt', 'latency'], kind: 'srtLatency', env: 'SRT_LATENCY' },
   { path: ['rtmp', 'host'], kind: 'string', env: 'RTMP_HOST' },
   { path: ['rtmp', 'port'], kind: 'port', env: 'RTMP_PORT' },
 ];
@@ -161,6 +164,7 @@ const EXPECTED: Record<Kind, string> = {
   port: 'an integer port from 0 to 65535',
   int: 'an integer ≥ 0',
   posInt: 'an integer ≥ 1',
+  srtLatency: 'a latency in milliseconds from 20 to 8000',
   string: 'a non-empty string',
   nullableString: 'a string, or null for none',
   bool: 'true or false',
@@ -192,6 +196,7 @@ function fromEnv(kind: Kind, raw: string): unknown {
     case 'port':
     case 'int':
     case 'posInt':
+    case 'srtLatency':
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'bool':
       return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
@@ -211,6 +216,8 @@ function check(kind: Kind, v: unknown): boolean {
       return Number.isSafeInteger(v) && (v as number) >= 0;
     case 'posInt':
       return Number.isSafeInteger(v) && (v as number) >= 1;
+    case 'srtLatency':
+      return Number.isSafeInteger(v) && (v as number) >= 20 && (v as number) <= 8000;
     case 'string':
       return typeof v === 'string' && v.length > 0;
     case 'nullableString':

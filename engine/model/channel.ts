@@ -138,6 +138,12 @@ export function applyPatch(ch: Channel, body: unknown, validateLadder: LadderVal
   return out;
 }
 
+/**
+ * SRT receive latency (ms) when none is configured: enough for a few retransmissions on a path with up to
+ * ~50 ms round trip; raise it (BEAM_SRT_LATENCY) for mobile or long-haul encoders, at the cost of as much delay.
+ */
+export const DEFAULT_SRT_LATENCY_MS = 200;
+
 export interface Endpoints {
   /** Base URL of the HTTP server as viewers reach it, e.g. http://203.0.113.7:8080. */
   httpBase: string;
@@ -170,7 +176,7 @@ export interface PlaybackUrls {
 
 /** Pure: the paste-ready settings for an encoder. */
 export function ingestSettings(ch: Channel, ep: Endpoints): IngestSettings {
-  const latencyMs = ep.srtLatencyMs ?? 500;
+  const latencyMs = ep.srtLatencyMs ?? DEFAULT_SRT_LATENCY_MS;
   const srtBase = `srt://${ep.ingestHost}:${ep.srtPort}`;
   const pass = ch.passphrase ? `&passphrase=${encodeURIComponent(ch.passphrase)}` : '';
   const rtmpServer = `rtmp://${ep.ingestHost}:${ep.rtmpPort}/live`;

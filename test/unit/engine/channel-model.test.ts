@@ -36,10 +36,14 @@ describe('channels', () => {
   it('settings: OBS server + key for SRT and RTMP, Larix streamid, passphrase in SRT URLs', () => {
     const ch = { ...createChannel({ name: 'main', passphrase: 'secret_passphrase' }, validateLadder, DEFAULT_LADDER, now), streamKey: 'KEY' };
     const s = ingestSettings(ch, { httpBase: 'http://h:8080', ingestHost: 'h', srtPort: 9000, rtmpPort: 1935 });
-    assert.equal(s.srt, 'srt://h:9000?streamid=KEY&passphrase=secret_passphrase&latency=500000');
+    assert.equal(s.srt, 'srt://h:9000?streamid=KEY&passphrase=secret_passphrase&latency=200000');
     assert.equal(s.rtmp, 'rtmp://h:1935/live/KEY');
     assert.deepEqual(s.obs.rtmp, { server: 'rtmp://h:1935/live', streamKey: 'KEY' });
-    assert.equal(s.obs.srt.server, 'srt://h:9000?passphrase=secret_passphrase&latency=500000');
+    assert.equal(s.obs.srt.server, 'srt://h:9000?passphrase=secret_passphrase&latency=200000');
+    assert.equal(s.larix.latencyMs, 200, 'the default SRT latency');
+    const slow = ingestSettings(ch, { httpBase: 'http://h:8080', ingestHost: 'h', srtPort: 9000, rtmpPort: 1935, srtLatencyMs: 1500 });
+    assert.match(slow.srt, /&latency=1500000$/, 'a configured latency, in microseconds as libsrt URLs take it');
+    assert.equal(slow.larix.latencyMs, 1500);
     assert.equal(s.obs.srt.streamKey, 'KEY');
     assert.equal(s.larix.streamid, '#!::r=main,m=publish,s=KEY');
     assert.equal(s.larix.passphrase, 'secret_passphrase');

@@ -16,6 +16,8 @@ describe('loadConfig', () => {
     const c = loadConfig(null, {});
     assert.equal(c.app.port, 8080);
     assert.equal(c.srt.port, 9000);
+    assert.equal(c.srt.latency, 200);
+    assert.equal(loadConfig(null, { BEAM_SRT_LATENCY: '1200' }).srt.latency, 1200);
     assert.equal(c.rtmp.port, 1935);
     assert.equal(c.redis.url, null);
     assert.equal(c.app.apiToken, null);
@@ -53,6 +55,8 @@ describe('loadConfig', () => {
     ['bad rule regex', { jobs: { r: { method: 'GET', pathPattern: '(', queue: 'q', function: 'f' } } }, {}, /jobs\.r\.pathPattern/],
     ['rule without queue', { jobs: { r: { method: 'GET', pathPattern: 'x', function: 'f' } } }, {}, /jobs\.r\.queue/],
     ['bad public URL', null, { BEAM_PUBLIC_URL: 'ftp://x' }, /app\.publicUrl/],
+    ['SRT latency below what retransmission needs', null, { BEAM_SRT_LATENCY: '5' }, /srt\.latency .*BEAM_SRT_LATENCY.*20 to 8000/],
+    ['SRT latency not a number', { srt: { latency: 'low' } }, {}, /srt\.latency/],
   ];
   for (const [name, file, env, re] of bad) {
     it(`rejects: ${name}`, () => assert.throws(() => loadConfig(file, env), (e: unknown) => e instanceof ConfigError && re.test((e as Error).message)));

@@ -5,7 +5,7 @@
 // Query: channel=<name> (required), start=&end= (epoch seconds or ISO-8601, passed to the manifest),
 // ll=0 turns LL-HLS off, debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
 
-import { epochToLocalInput, formatClock, isChannelName, levelLabel, localInputToEpoch, manifestUrl, timeParamToMs } from './util.js';
+import { epochToLocalInput, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, timeParamToMs } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -151,12 +151,7 @@ function load() {
   setBadge(mode() === 'live' ? 'live' : mode(), mode() === 'live' ? 'live' : 'dvr');
   const Hls = window.Hls;
   if (Hls && Hls.isSupported()) {
-    const hls = new Hls({
-      lowLatencyMode: state.lowLatency,
-      backBufferLength: 90,
-      startPosition: mode() === 'live' ? -1 : 0,
-      debug: params.get('debug') === '1',
-    });
+    const hls = new Hls(hlsConfig({ lowLatency: state.lowLatency, startPosition: mode() === 'live' ? -1 : 0, debug: params.get('debug') === '1' }));
     state.hls = hls;
     wireHls(hls, Hls);
     hls.attachMedia(ui.video);

@@ -75,3 +75,20 @@ export function timeParamToMs(value) {
   const ms = /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : Date.parse(value);
   return Number.isFinite(ms) ? ms : null;
 }
+
+/**
+ * hls.js settings for Beamline's streams (the latency bench's page uses these too). LL-HLS when `lowLatency`.
+ * A stall raises hls.js's target latency by a third of a second (one part) instead of its default second, and
+ * when playback has fallen behind the target it runs up to 1.25× (pitch kept) until it is back: without that,
+ * one stall at start-up leaves a viewer a second further from live for the rest of the session.
+ */
+export function hlsConfig({ lowLatency, startPosition = -1, debug = false }) {
+  return {
+    lowLatencyMode: lowLatency,
+    liveSyncOnStallIncrease: 0.33,
+    maxLiveSyncPlaybackRate: 1.25,
+    backBufferLength: 90,
+    startPosition,
+    debug,
+  };
+}

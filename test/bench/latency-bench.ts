@@ -3,8 +3,9 @@
  * publisher (ffmpeg, 640x360 25 fps, 1 s GOP, `-re`) paints each frame's number into the picture as a row
  * of black/white blocks (see latency-code.ts) and reports its progress, from which the wall time frame 0 was
  * sent is recovered; a bench page (served on the measured origin through a Playwright route, hls.js from
- * our node_modules) draws every presented frame (requestVideoFrameCallback) to a canvas, reads the number
- * back and notes Date.now(). Latency = shown - sent; p50 over ~6 s of playback after a 2 s warm-up.
+ * our node_modules, configured as the player configures it: player/util.js hlsConfig) draws every presented frame (requestVideoFrameCallback) to a canvas, reads the number
+ * back and notes Date.now(). Latency = shown - sent; p50 over ~6 s of playback after an 8 s warm-up.
+ * The SRT publisher uses the URL the channel API hands out, so its latency is BEAM_SRT_LATENCY (200 ms).
  * Measured: the source rung with LL-HLS, the source with plain HLS (hls.js lowLatencyMode off, the
  * player's `ll=0`), a transcoded rung (240p) with LL-HLS, and nginx-rtmp (libnginx-mod-rtmp, HLS with
  * 1 s fragments) fed the same kind of stream over RTMP, played by the same page: the reference.
@@ -20,6 +21,7 @@ import { freePort } from '../helpers/process';
 import { startStack, waitFor, type Stack } from '../e2e/player/stack';
 import type { Bench, BenchRow } from './harness';
 import { startNginxRtmp } from './nginx-rtmp';
+import { findPagesDirs } from '../../engine/api/pages';
 import {
   decodeLumas, defaultCode, latencies, paintFilter, percentile, progressOutMs, samplePoints, sendClockStart, type BlockCode,
 } from './latency-code';
@@ -28,7 +30,8 @@ const WIDTH = 640;
 const HEIGHT = 360;
 const FPS = 25;
 const FRAME_MS = 1000 / FPS;
-const WARMUP_MS = 2000;
+/** hls.js starts near its target and may need a few seconds at up to 1.25× to reach it (player/util.js hlsConfig). */
+const WARMUP_MS = 8000;
 const COLLECT_MS = 6000;
 const START_TIMEOUT_MS = 10000;
 const RUNG = { name: '240p', width: 426, height: 240, videoBitrate: 400000 };
@@ -87,22 +90,26 @@ function benchPage(cfg: PageConfig): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>latency bench</title>
 <script src="/__latency-bench/hls.min.js"></script></head><body style="margin:0;background:#000">
 <video id="v" muted autoplay playsinline></video>
-<script>
+<script type="module">
+import { hlsConfig } from '/__latency-bench/util.js';
 const samplePoints = ${samplePoints.toString()};
 const decodeLumas = ${decodeLumas.toString()};
 const cfg = ${JSON.stringify(cfg)};
 const v = document.getElementById('v');
 const canvas = document.createElement('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true });
-const bench = window.__bench = { samples: [], fatal: [], playing: false };
-const hls = window.__hls = new Hls({ lowLatencyMode: cfg.lowLatency });
+const bench = window.__bench = { samples: [], fatal: [], playing: false, stalls: 0 };
+const hls = window.__hls = new Hls(hlsConfig({ lowLatency: cfg.lowLatency }));
 hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
   const i = cfg.height === null ? 0 : d.levels.findIndex((l) => l.height === cfg.height);
   if (i < 0) { bench.fatal.push('no level of height ' + cfg.height); return; }
   hls.startLevel = i;
   hls.currentLevel = i;
 });
-hls.on(Hls.Events.ERROR, (_e, d) => { if (d.fatal) bench.fatal.push(d.details); });
+hls.on(Hls.Events.ERROR, (_e, d) => {
+  if (d.fatal) bench.fatal.push(d.details);
+  else if (d.details === 'bufferStalledError') bench.stalls++;
+});
 v.addEventListener('playing', () => { bench.playing = true; });
 hls.loadSource(cfg.src);
 hls.attachMedia(v);
@@ -137,18 +144,24 @@ interface Measurement {
   ms: number[];
   /** Date.now() - hls.playingDate at the end (null without PROGRAM-DATE-TIME): the stream's own claim. */
   pdtLagMs: number | null;
+  /** hls.js's target latency at the end (s): the playlist's hold-back plus what stalls added. */
+  targetLatencyS: number | null;
+  /** Buffer stalls hls.js reported while playing. */
+  stalls: number;
 }
 
 /** `label` names the screenshot kept in test-artifacts/latency-<label>.png. */
 async function measure(browser: TestBrowser, label: string, origin: string, cfg: PageConfig, sentStart: () => number | null): Promise<Measurement> {
   const page: Page = await browser.newPage({ width: 800, height: 500 });
   try {
-    const hlsJs = readFileSync(join(require.resolve('hls.js/package.json'), '..', 'dist', 'hls.min.js'));
+    const dirs = findPagesDirs(__dirname);
+    const hlsJs = readFileSync(join(dirs.hlsJsDir, 'hls.min.js'));
+    const util = readFileSync(join(dirs.playerDir, 'util.js'));
     await page.route((u) => u.pathname.startsWith('/__latency-bench/'), (route) => {
       const path = new URL(route.request().url()).pathname;
-      return path.endsWith('/hls.min.js')
-        ? route.fulfill({ status: 200, contentType: 'text/javascript', body: hlsJs })
-        : route.fulfill({ status: 200, contentType: 'text/html', body: benchPage(cfg) });
+      if (path.endsWith('/hls.min.js')) return route.fulfill({ status: 200, contentType: 'text/javascript', body: hlsJs });
+      if (path.endsWith('/util.js')) return route.fulfill({ status: 200, contentType: 'text/javascript', body: util });
+      return route.fulfill({ status: 200, contentType: 'text/html', body: benchPage(cfg) });
     });
     await page.goto(`${origin}/__latency-bench/page.html`);
     const state = () => page.evaluate<{ playing: boolean; fatal: string[]; count: number }>(
@@ -165,12 +178,13 @@ async function measure(browser: TestBrowser, label: string, origin: string, cfg:
     await browser.screenshot(page, `latency-${label}`).catch(() => undefined);
     // hls.js's own view, for comparison only: how far the playing PROGRAM-DATE-TIME is behind the clock.
     const pdtLagMs = await page.evaluate<number | null>('window.__hls.playingDate ? Date.now() - window.__hls.playingDate.getTime() : null');
+    const view = await page.evaluate<{ target: number | null; stalls: number }>('({ target: window.__hls.targetLatency, stalls: window.__bench.stalls })');
     const start = sentStart();
     if (start === null) throw new Error('the publisher reported no progress');
     const wanted = cfg.height === null ? samples : samples.filter((s) => s.height === cfg.height);
     const ms = latencies(wanted, start, FRAME_MS, cfg.code.bits);
     if (ms.length < COLLECT_MS / FRAME_MS / 4) throw new Error(`only ${ms.length} frames read back from ${cfg.src} (${samples.length} samples)`);
-    return { ms, pdtLagMs };
+    return { ms, pdtLagMs, targetLatencyS: view.target, stalls: view.stalls };
   } finally {
     await page.close().catch(() => undefined);
   }
@@ -187,7 +201,7 @@ async function createChannel(stack: Stack, name: string): Promise<string> {
 }
 
 function row(metric: string, m: Measurement, referenceMs: number, note: string): BenchRow {
-  const pdt = m.pdtLagMs === null ? '' : `, PDT says ${m.pdtLagMs.toFixed(0)}`;
+  const pdt = (m.pdtLagMs === null ? '' : `, PDT says ${m.pdtLagMs.toFixed(0)}`) + (m.targetLatencyS === null ? '' : `, hls.js target ${m.targetLatencyS.toFixed(2)} s`) + `, ${m.stalls} stall(s)`;
   return {
     bench: 'latency', metric, ours: percentile(m.ms, 50), reference: referenceMs, referenceName: 'nginx-rtmp HLS 1 s fragments, p50', unit: 'ms',
     note: `${note}; p10 ${percentile(m.ms, 10).toFixed(0)} p90 ${percentile(m.ms, 90).toFixed(0)}, ${m.ms.length} frames${pdt}; lower is better`,

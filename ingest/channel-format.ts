@@ -1,8 +1,9 @@
 /**
  * Pure: from the streams a publisher's container declares to the channel's content item format.
- * Beamline takes one H.264 video stream and at most one AAC audio stream; they become streams 0 and 1
- * of the channel on its 90 kHz timeline. Anything else is either ignored (data, extra tracks) or a clear
- * refusal (no video, another video codec).
+ * Beamline takes one H.264 video stream and at most one audio stream; they become streams 0 and 1 of the
+ * channel on its 90 kHz timeline. AAC audio passes through; any other audio codec is transcoded to AAC once, at
+ * ingest (the session's audio converter), so the channel's audio is always AAC and every rung shares it.
+ * Anything else is either ignored (data, extra tracks) or a clear refusal (no video, another video codec).
  */
 
 import type { Channel } from '../engine/model/channel';
@@ -13,7 +14,10 @@ export interface StreamPlan {
   /** Input stream index → channel stream index. */
   map: Map<number, number>;
   video: Stream;
+  /** The input audio stream that becomes the channel's audio (AAC, or the source of a transcode). */
   audio: Stream | null;
+  /** The input audio stream when it is not AAC and must be transcoded to AAC (the same object as `audio`). */
+  audioTranscode: Stream | null;
   /** Input streams that are ignored, with why. */
   ignored: string[];
 }
@@ -21,7 +25,13 @@ export interface StreamPlan {
 export type PlanResult = { ok: true; plan: StreamPlan } | { ok: false; reason: string };
 
 const VIDEO_CODECS = ['h264'];
-const AUDIO_CODECS = ['aac'];
+const PASSTHROUGH_AUDIO = 'aac';
+
+/** An audio stream whose codec FFmpeg named (not `none`/unknown): a decoder may exist for it. */
+function knownAudioCodec(s: Stream): boolean {
+  const name = s.codecpar.name;
+  return typeof name === 'string' && name.length > 0 && name !== 'none' && name !== 'unknown';
+}
 
 export function planStreams(input: readonly Stream[]): PlanResult {
   const videos = input.filter((s) => s.codecpar.codec_type === 'video');
@@ -31,20 +41,25 @@ export function planStreams(input: readonly Stream[]): PlanResult {
     if (videos.length === 0) return { ok: false, reason: 'the stream has no video: Beamline needs H.264 video (and AAC audio)' };
     return { ok: false, reason: `unsupported video codec ${videos.map((v) => v.codecpar.name ?? 'unknown').join(', ')}: set the encoder to H.264 (x264/NVENC/QuickSync H.264) with AAC audio` };
   }
-  const audio = audios.find((s) => AUDIO_CODECS.includes(String(s.codecpar.name))) ?? null;
+  const aac = audios.find((s) => s.codecpar.name === PASSTHROUGH_AUDIO) ?? null;
+  const other = aac ? null : (audios.find(knownAudioCodec) ?? null);
+  const audio = aac ?? other;
   const ignored: string[] = [];
   for (const s of input) {
     if (s === video || s === audio) continue;
     const what = `${s.codecpar.codec_type} stream ${s.index} (${s.codecpar.name ?? 'unknown codec'})`;
-    ignored.push(s.codecpar.codec_type === 'audio' && !audio ? `${what}: unsupported audio codec, set the encoder to AAC` : what);
+    ignored.push(s.codecpar.codec_type === 'audio' && !audio ? `${what}: unknown audio codec, set the encoder to AAC` : what);
   }
   const map = new Map<number, number>([[video.index, 0]]);
   if (audio) map.set(audio.index, 1);
-  return { ok: true, plan: { map, video, audio, ignored } };
+  return { ok: true, plan: { map, video, audio, audioTranscode: other, ignored } };
 }
 
-/** The channel's format: streams on the 90 kHz timeline, codec parameters (with extradata) kept. */
-export function channelFormat(ch: Channel, plan: StreamPlan): Format {
+/**
+ * The channel's format: streams on the 90 kHz timeline, codec parameters (with extradata) kept. When the plan
+ * transcodes audio, `aacAudio` is the converter's output stream (its AAC codec parameters) and is required.
+ */
+export function channelFormat(ch: Channel, plan: StreamPlan, aacAudio?: Stream): Format {
   const toChannel = (s: Stream, index: number): Stream => ({
     type: 'Stream',
     index,
@@ -54,16 +69,31 @@ export function channelFormat(ch: Channel, plan: StreamPlan): Format {
     codecpar: { ...s.codecpar },
   });
   const streams = [toChannel(plan.video, 0)];
-  if (plan.audio) streams.push(toChannel(plan.audio, 1));
-  return { type: 'format', url: ch.name, ttl: ch.dvrWindowSeconds, streams, metadata: { channel: ch.name } };
+  const metadata: Record<string, string> = { channel: ch.name };
+  if (plan.audio) {
+    let audio = plan.audio;
+    if (plan.audioTranscode) {
+      if (!aacAudio || aacAudio.codecpar.name !== PASSTHROUGH_AUDIO) {
+        throw new Error(`channel ${ch.name}: audio ${String(plan.audioTranscode.codecpar.name)} is transcoded, so the format needs the AAC output stream`);
+      }
+      audio = aacAudio;
+    }
+    streams.push(toChannel(audio, 1));
+    metadata.audioSourceCodec = String(plan.audio.codecpar.name);
+  }
+  return { type: 'format', url: ch.name, ttl: ch.dvrWindowSeconds, streams, metadata };
 }
 
-/** True when a new format differs from the stored one in anything a decoder or packager cares about. */
+/**
+ * True when a new format differs from the stored one in anything a decoder or packager cares about, or in where
+ * the audio comes from (a publisher that switches from MP2 to AAC changes the channel's recorded source).
+ */
 export function formatChanged(stored: Format, next: Format): boolean {
   const key = (f: Format) =>
     JSON.stringify({
       ttl: f.ttl,
       streams: f.streams.map((s) => [s.codecpar.name, s.codecpar.width, s.codecpar.height, s.codecpar.extradata, s.codecpar.sample_rate, s.codecpar.channels, s.codecpar.profile]),
+      audioSource: f.metadata?.audioSourceCodec ?? null,
     });
   return key(stored) !== key(next);
 }

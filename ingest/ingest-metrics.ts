@@ -27,6 +27,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
   const loss = g('beam_ingest_srt_lost_packets', 'SRT packets lost since the publisher connected');
   const retrans = g('beam_ingest_srt_retransmitted_packets', 'SRT packets retransmitted since the publisher connected');
   const bytes = g('beam_ingest_bytes', 'Media bytes received in the current publish session');
+  const audioTranscoded = g('beam_ingest_audio_transcoded', '1 when the channel\'s source audio is not AAC and is transcoded to AAC at ingest');
   const connects = new Counter({ name: 'beam_ingest_publisher_connects_total', help: 'Publishers accepted, by channel and protocol', labelNames: ['channel', 'protocol'], registers: [registry] });
   const reconnects = new Counter({ name: 'beam_ingest_reconnects_total', help: 'Publishers that came back within the reconnect window or replaced a session', labelNames: ['channel'], registers: [registry] });
   const refusals = new Counter({ name: 'beam_ingest_refusals_total', help: 'Publishers refused before any media was accepted, by protocol and reason', labelNames: ['protocol', 'reason'], registers: [registry] });
@@ -36,6 +37,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     if (d.keyframeIntervalSeconds !== null) keyint.set({ channel }, d.keyframeIntervalSeconds);
     bframes.set({ channel }, d.bFrames ? 1 : 0);
     bytes.set({ channel }, d.bytes);
+    audioTranscoded.set({ channel }, d.audioTranscoded ? 1 : 0);
     if (d.srt) {
       rtt.set({ channel }, d.srt.rttMs);
       loss.set({ channel }, d.srt.lossPackets);

@@ -1,7 +1,8 @@
 /**
  * Pure ingest diagnostics for one publish session: bitrate, frame rate, keyframe interval, B-frames,
  * codec and resolution, with the warnings an operator can act on. Fed packet by packet (90 kHz, after
- * the timestamp normaliser), read every few seconds.
+ * the timestamp normaliser), read every few seconds. `audioCodec` is what the publisher sends; when it is not
+ * AAC, `audioTranscoded` says the session converts it to AAC (the channel's audio is always AAC).
  */
 
 import type { Stream } from '../engine/model/media';
@@ -11,7 +12,10 @@ export interface IngestDiagnostics {
   peer: string;
   connectedAt: string;
   videoCodec: string | null;
+  /** The publisher's audio codec (the source), null without audio. */
   audioCodec: string | null;
+  /** True when the source audio is transcoded to AAC at ingest (false when AAC passes through). */
+  audioTranscoded: boolean;
   width: number | null;
   height: number | null;
   bitrateKbps: number;
@@ -64,7 +68,11 @@ export const KEYFRAME_WARNING_SECONDS = 4;
 export function snapshot(
   s: StatsState,
   nowMs: number,
-  info: { protocol: 'srt' | 'rtmp'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt'] },
+  info: {
+    protocol: 'srt' | 'rtmp'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt'];
+    /** Present when the audio is transcoded: the converter's count of input packets it could not decode. */
+    audioTranscode?: { decodeErrors: number };
+  },
 ): IngestDiagnostics {
   const secs = (nowMs - s.windowStartMs) / 1000;
   if (secs >= 0.5) {
@@ -78,13 +86,19 @@ export function snapshot(
   if (keyInterval !== null && keyInterval > KEYFRAME_WARNING_SECONDS) {
     warnings.push(`keyframe interval is ${keyInterval.toFixed(1)} s: set keyframe interval to 2 s in the encoder (segments and latency follow it)`);
   }
+  const audioCodec = info.audio?.codecpar.name ?? null;
+  if (info.audioTranscode) {
+    warnings.push(`audio is ${audioCodec ?? 'not AAC'}: transcoded to AAC at ingest (set the encoder to AAC to pass it through)`);
+    if (info.audioTranscode.decodeErrors > 0) warnings.push(`${info.audioTranscode.decodeErrors} audio packets could not be decoded and were dropped`);
+  }
   if (s.bFrames) warnings.push('B-frames are present: fine for playback, but turn them off (bframes=0) for the lowest latency');
   return {
     protocol: info.protocol,
     peer: info.peer,
     connectedAt: info.connectedAt,
     videoCodec: info.video.codecpar.name ?? null,
-    audioCodec: info.audio?.codecpar.name ?? null,
+    audioCodec,
+    audioTranscoded: info.audioTranscode !== undefined,
     width: info.video.codecpar.width ?? null,
     height: info.video.codecpar.height ?? null,
     bitrateKbps: s.last.bitrateKbps,

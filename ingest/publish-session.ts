@@ -1,13 +1,13 @@
 /**
- * One publisher's session on a channel: bytes → demuxer (mpegts or flv) → timestamp normaliser →
- * segmenter → batched store writes, with the segment/part index and the channel's events written as
+ * One publisher's session on a channel: bytes → demuxer (mpegts or flv) → [audio that is not AAC: the
+ * audio converter, once, to AAC] → timestamp normaliser → segmenter → batched store writes, with the segment/part index and the channel's events written as
  * boundaries pass. Packets are flushed before the boundary that covers them is announced, so a reader
  * woken by `part:ready` always finds the part's packets.
  */
 
 import type { Channel } from '../engine/model/channel';
 import type { ChannelEvent, PartRecord, SegmentRecord } from '../engine/model/live';
-import type { MediaPacket } from '../engine/model/media';
+import type { MediaPacket, Stream } from '../engine/model/media';
 import { packetMetaOf } from '../engine/model/media';
 import type { Store, PacketWrite } from '../engine/store/store';
 import type { LiveStore } from '../engine/store/live-store';
@@ -17,6 +17,7 @@ import { beginSession, createTimelineState, normalisePacket, parseTimeline, seri
 import { createSegmenterState, segmenterFinish, segmenterStep, type SegmenterEvent, type SegmenterState } from './segmenter';
 import { channelFormat, formatChanged, planStreams, type StreamPlan } from './channel-format';
 import { createStatsState, recordPacket, snapshot, type IngestDiagnostics } from './ingest-stats';
+import { createAudioToAac, type AudioToAac } from './audio-to-aac';
 
 /** What a publish session needs of an SRT or RTMP connection. */
 export interface PublishSource {
@@ -43,6 +44,8 @@ export interface PublishSessionDeps {
   onStats?: (channel: string, d: IngestDiagnostics) => void;
   /** Called once a segment's opening is recorded (the transcoders' queue: one job per channel segment). */
   onSegmentOpened?: (channel: Channel, segment: number) => Promise<unknown>;
+  /** Makes the converter for audio that is not AAC (default: FFmpeg's decoder and native AAC encoder). */
+  createAudioConverter?: (input: Stream) => AudioToAac;
   now?: () => number;
 }
 
@@ -106,6 +109,7 @@ export function startPublishSession(
   const demuxer: Demuxer = createDemuxer({ format: source.format, log: { warn: (m, d) => log.warn({ channel: name, ...d }, m) } });
   let closeReason: string | null = null;
   let plan: StreamPlan | null = null;
+  let audioConverter: AudioToAac | null = null;
   let stats = createStatsState(now());
   let latest: IngestDiagnostics | null = null;
 
@@ -123,7 +127,10 @@ export function startPublishSession(
 
   function publishStats(): void {
     if (!plan) return;
-    latest = snapshot(stats, now(), { protocol: source.protocol, peer: source.peer, connectedAt, video: plan.video, audio: plan.audio, srt: source.srtStats?.() });
+    latest = snapshot(stats, now(), {
+      protocol: source.protocol, peer: source.peer, connectedAt, video: plan.video, audio: plan.audio, srt: source.srtStats?.(),
+      ...(audioConverter ? { audioTranscode: { decodeErrors: audioConverter.stats().decodeErrors } } : {}),
+    });
     deps.onStats?.(name, latest);
     void channels.setIngestStats(name, latest as unknown as Record<string, unknown>).catch((err: Error) => log.warn({ channel: name, err: err.message }, 'could not store ingest diagnostics'));
   }
@@ -137,9 +144,30 @@ export function startPublishSession(
       return planned.reason;
     }
     plan = planned.plan;
+    if (plan.audioTranscode) {
+      const codec = String(plan.audioTranscode.codecpar.name);
+      try {
+        audioConverter = (deps.createAudioConverter ?? createAudioToAac)(plan.audioTranscode);
+        log.info({ channel: name, codec, sampleRate: audioConverter.output.sampleRate, channels: audioConverter.output.channels }, `audio ${codec} → AAC`);
+      } catch (err) {
+        // Video still plays: the channel goes on without audio, and the operator reads why.
+        const why = `audio stream ${plan.audioTranscode.index} (${codec}): cannot be transcoded to AAC (${(err as Error).message}), set the encoder to AAC`;
+        log.warn({ channel: name, codec }, why);
+        const map = new Map(plan.map);
+        map.delete(plan.audioTranscode.index);
+        plan = { ...plan, map, audio: null, audioTranscode: null };
+      }
+    }
     for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
+    try {
+      return await runPlanned(plan);
+    } finally {
+      audioConverter?.close();
+    }
+  }
 
-    const format = channelFormat(channel, plan);
+  async function runPlanned(plan: StreamPlan): Promise<string> {
+    const format = channelFormat(channel, plan, audioConverter?.stream);
     const stored = await store.getFormat(name);
     const changed = !stored || formatChanged(stored, format);
     if (!stored) await store.createContent(format);
@@ -151,7 +179,7 @@ export function startPublishSession(
     const saved = await live.getTimeline(name);
     let timeline: TimelineState = saved ? parseTimeline(saved) : createTimelineState(0);
     const timings = [{ index: 0, time_base: plan.video.time_base }];
-    if (plan.audio) timings.push({ index: 1, time_base: plan.audio.time_base });
+    if (plan.audio) timings.push({ index: 1, time_base: (audioConverter?.stream ?? plan.audio).time_base });
     timeline = beginSession(timeline, timings);
 
     const last = (await live.lastSegments(name, 1))[0];
@@ -211,42 +239,58 @@ export function startPublishSession(
       }
     }
 
+    /** One packet on its channel stream index: normalise, segment, batch the write, announce boundaries. */
+    async function ingestPacket(input: MediaPacket): Promise<void> {
+      const r = normalisePacket(timeline, input);
+      timeline = r.state;
+      const p = r.packet;
+      if (!p) return;
+      const step = segmenterStep(segmenter, p, now());
+      segmenter = step.state;
+      recordPacket(stats, { streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
+      if (step.placement === null) return; // before the first keyframe: nothing can play it
+      const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
+      if (step.events.length) {
+        // The packet that triggered a boundary belongs to the new part and segment. Every boundary is
+        // announced after the packets it covers: what closed, once the earlier packets are written; what
+        // opened, once this packet (its first) is written.
+        await flush();
+        const closing = step.events.filter((e) => e.type !== 'segment:opened');
+        const opening = step.events.filter((e) => e.type === 'segment:opened');
+        if (closing.length) await boundaries(closing);
+        pending.push(write);
+        if (opening.length) {
+          await flush();
+          await boundaries(opening);
+        }
+        return;
+      }
+      pending.push(write);
+      if (pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
+    }
+
+    const converter = audioConverter;
     const statsTimer = setInterval(publishStats, config.statsIntervalMs);
     statsTimer.unref();
     try {
       for await (const raw of demuxer.packets()) {
         const index = plan.map.get(raw.streamIndex);
         if (index === undefined) continue;
-        const input: MediaPacket = { ...raw, streamIndex: index };
-        const r = normalisePacket(timeline, input);
-        timeline = r.state;
-        const p = r.packet;
-        if (!p) continue;
-        const step = segmenterStep(segmenter, p, now());
-        segmenter = step.state;
-        recordPacket(stats, { streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
-        if (step.placement === null) continue; // before the first keyframe: nothing can play it
-        const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
-        if (step.events.length) {
-          // The packet that triggered a boundary belongs to the new part and segment. Every boundary is
-          // announced after the packets it covers: what closed, once the earlier packets are written; what
-          // opened, once this packet (its first) is written.
-          await flush();
-          const closing = step.events.filter((e) => e.type !== 'segment:opened');
-          const opening = step.events.filter((e) => e.type === 'segment:opened');
-          if (closing.length) await boundaries(closing);
-          pending.push(write);
-          if (opening.length) {
-            await flush();
-            await boundaries(opening);
-          }
+        if (index === 1 && converter) {
+          for (const aac of await converter.push(raw)) await ingestPacket({ ...aac, streamIndex: 1 });
           continue;
         }
-        pending.push(write);
-        if (pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
+        await ingestPacket({ ...raw, streamIndex: index });
       }
     } finally {
       clearInterval(statsTimer);
+      if (converter) {
+        try {
+          for (const aac of await converter.flush()) await ingestPacket({ ...aac, streamIndex: 1 });
+        } catch (err) {
+          log.warn({ channel: name, err: (err as Error).message }, 'could not drain the audio converter');
+        }
+      }
       const fin = segmenterFinish(segmenter);
       await flush();
       if (fin.events.length) await boundaries(fin.events);

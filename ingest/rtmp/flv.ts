@@ -27,6 +27,18 @@ const SOUND_FORMAT_NAMES: Record<number, string> = {
   9: 'enhanced RTMP audio (multitrack/FourCC)', 10: 'AAC', 11: 'Speex', 14: 'MP3 8 kHz', 15: 'device-specific sound',
 };
 
+/**
+ * FFmpeg's codec for each FLV sound format its flv demuxer decodes (linear PCM: 8-bit unsigned or 16-bit
+ * little endian, the byte order FFmpeg assumes for "platform endian" on the little-endian hosts Beamline runs
+ * on). AAC passes through; the others are transcoded to AAC at ingest. Absent: enhanced RTMP audio (9),
+ * reserved (12, 13) and device-specific sound (15).
+ */
+const SOUND_FORMAT_CODECS: Record<number, string> = {
+  1: 'adpcm_swf', 2: 'mp3', 4: 'nellymoser', 5: 'nellymoser', 6: 'nellymoser', 7: 'pcm_alaw', 8: 'pcm_mulaw',
+  10: 'aac', 11: 'speex', 14: 'mp3',
+};
+const FLV_SOUND_FORMAT_PCM = [0, 3];
+
 export interface FlvHeaderFlags {
   audio: boolean;
   video: boolean;
@@ -89,16 +101,20 @@ export function parseVideoTagHeader(body: Buffer): VideoTagInfo {
 
 export interface AudioTagInfo {
   soundFormat: number;
+  /** FFmpeg's decoder for the sound format, null when Beamline cannot take it. */
+  codec: string | null;
   /** AAC: 0 sequence header (AudioSpecificConfig), 1 raw frame; null when not AAC. */
   aacPacketType: number | null;
 }
 
 export function parseAudioTagHeader(body: Buffer): AudioTagInfo {
   if (body.length < 1) throw new Error('FLV audio tag body is empty');
-  const soundFormat = (body[0] as number) >> 4;
-  if (soundFormat !== FLV_SOUND_FORMAT_AAC) return { soundFormat, aacPacketType: null };
+  const b0 = body[0] as number;
+  const soundFormat = b0 >> 4;
+  const codec = FLV_SOUND_FORMAT_PCM.includes(soundFormat) ? (b0 & 0x02 ? 'pcm_s16le' : 'pcm_u8') : (SOUND_FORMAT_CODECS[soundFormat] ?? null);
+  if (soundFormat !== FLV_SOUND_FORMAT_AAC) return { soundFormat, codec, aacPacketType: null };
   if (body.length < 2) throw new Error('FLV AAC audio tag too short (1 byte)');
-  return { soundFormat, aacPacketType: body[1] as number };
+  return { soundFormat, codec, aacPacketType: body[1] as number };
 }
 
 /** Human name of a video tag's codec, for logs and close reasons. */

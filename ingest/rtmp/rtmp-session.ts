@@ -1,13 +1,14 @@
 /**
- * One RTMP publish: receives the publisher's audio/video/data messages, lets only H.264 + AAC through,
- * and emits the stream as FLV bytes (header first, then one tag per message), its metadata, and a close
- * reason. Keeps stats (bytes, windowed bitrate, codecs). No sockets here: the connection owns I/O and is
+ * One RTMP publish: receives the publisher's audio/video/data messages, lets H.264 video and the audio
+ * FFmpeg's flv demuxer decodes through (AAC passes on; MP3, PCM, ADPCM, Nellymoser, G.711 and Speex are
+ * transcoded to AAC by the publish session), and emits the stream as FLV bytes (header first, then one tag
+ * per message), its metadata, and a close reason. Keeps stats (bytes, windowed bitrate, codecs). No sockets here: the connection owns I/O and is
  * asked to terminate through the `terminate` callback.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 import {
-  FLV_SOUND_FORMAT_AAC, FLV_TAG, FLV_VIDEO_CODEC_AVC, flvHeader, flvTag, parseAudioTagHeader,
+  FLV_TAG, FLV_VIDEO_CODEC_AVC, flvHeader, flvTag, parseAudioTagHeader,
   parseVideoTagHeader, scriptDataFromMessage, soundFormatName, videoCodecName,
 } from './flv';
 import { MSG, splitAggregate } from './messages';
@@ -26,7 +27,8 @@ export interface RtmpLogger {
 /**
  * Why a publish session ended. `unpublished`: the encoder said so (FCUnpublish/deleteStream);
  * `disconnected`: the socket closed; `replaced`: a new publish for the same route took over; `idle`: no
- * media for idleTimeoutMs; `unsupported-codec`: not H.264/AAC; `protocol-error`: malformed input;
+ * media for idleTimeoutMs; `unsupported-codec`: video not H.264, or audio FFmpeg cannot decode
+ * (enhanced-RTMP/FourCC, reserved, device-specific); `protocol-error`: malformed input;
  * `closed`: session.close() was called; `shutdown`: the server closed.
  */
 export type RtmpCloseReason =
@@ -38,7 +40,8 @@ export interface RtmpSessionStats {
   /** Bits per second over the last few seconds of payload. */
   bitrate: number;
   videoCodec: 'h264' | null;
-  audioCodec: 'aac' | null;
+  /** FFmpeg's codec name of the audio (`aac`, `mp3`, `pcm_s16le`, `nellymoser`, `pcm_alaw`, `speex`, ...). */
+  audioCodec: string | null;
   videoFrames: number;
   keyFrames: number;
   audioFrames: number;
@@ -165,14 +168,14 @@ export function createPublishSession(init: PublishSessionInit): PublishSession {
 
   function audio(timestamp: number, body: Buffer): void {
     const info = parseAudioTagHeader(body);
-    if (info.soundFormat !== FLV_SOUND_FORMAT_AAC) {
+    if (info.codec === null) {
       reject(`audio codec ${soundFormatName(info.soundFormat)} is not supported: publish AAC`);
       return;
     }
-    stats.audioCodec = 'aac';
+    stats.audioCodec = info.codec;
     stats.lastMediaAt = init.now();
     stats.lastTimestamp = timestamp;
-    if (info.aacPacketType === 1) stats.audioFrames++;
+    if (info.aacPacketType === 1 || (info.aacPacketType === null && body.length > 1)) stats.audioFrames++;
     emitTag(FLV_TAG.audio, timestamp, body);
   }
 

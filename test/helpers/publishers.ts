@@ -16,6 +16,12 @@ export interface PublishOptions {
   fps?: number;
   gopFrames?: number;
   bitrate?: string;
+  /** ffmpeg audio encoder, e.g. 'mp2', 'libmp3lame', 'ac3', 'libopus'. Default 'aac'. */
+  audioCodec?: string;
+  /** Audio sample rate (the sine source is 48 kHz; FLV takes MP3 only at 44.1/22.05/11.025 kHz). */
+  audioRate?: number;
+  /** Audio channels (the sine source is mono). */
+  audioChannels?: number;
 }
 
 function encoderArgs(o: PublishOptions): string[] {
@@ -27,7 +33,9 @@ function encoderArgs(o: PublishOptions): string[] {
     '-t', String(o.seconds),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(o.gopFrames ?? fps), '-pix_fmt', 'yuv420p',
     ...(o.bitrate ? ['-b:v', o.bitrate] : []),
-    '-c:a', 'aac', '-b:a', '64k',
+    '-c:a', o.audioCodec ?? 'aac', '-b:a', '64k',
+    ...(o.audioRate ? ['-ar', String(o.audioRate)] : []),
+    ...(o.audioChannels ? ['-ac', String(o.audioChannels)] : []),
   ];
 }
 

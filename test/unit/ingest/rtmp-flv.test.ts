@@ -36,10 +36,34 @@ test('video tag header: AVC frame type, packet type, signed composition time', (
 });
 
 test('audio tag header: AAC packet type, other sound formats', () => {
-  assert.deepEqual(parseAudioTagHeader(hex('af 00 1210')), { soundFormat: 10, aacPacketType: 0 });
-  assert.deepEqual(parseAudioTagHeader(hex('af 01 21')), { soundFormat: 10, aacPacketType: 1 });
-  assert.deepEqual(parseAudioTagHeader(hex('2f ff')), { soundFormat: 2, aacPacketType: null });
+  assert.deepEqual(parseAudioTagHeader(hex('af 00 1210')), { soundFormat: 10, codec: 'aac', aacPacketType: 0 });
+  assert.deepEqual(parseAudioTagHeader(hex('af 01 21')), { soundFormat: 10, codec: 'aac', aacPacketType: 1 });
+  assert.deepEqual(parseAudioTagHeader(hex('2f ff')), { soundFormat: 2, codec: 'mp3', aacPacketType: null });
   assert.throws(() => parseAudioTagHeader(hex('af')), /too short/);
+});
+
+test('audio tag header: the FFmpeg decoder of every FLV sound format, null for what Beamline refuses', () => {
+  // First byte: soundFormat(4) soundRate(2) soundSize(1: 16-bit) soundType(1: stereo).
+  const cases: { name: string; byte: number; codec: string | null }[] = [
+    { name: 'PCM platform endian, 16-bit', byte: 0x0f, codec: 'pcm_s16le' },
+    { name: 'PCM platform endian, 8-bit', byte: 0x0d, codec: 'pcm_u8' },
+    { name: 'ADPCM', byte: 0x1e, codec: 'adpcm_swf' },
+    { name: 'MP3', byte: 0x2f, codec: 'mp3' },
+    { name: 'PCM little endian, 16-bit', byte: 0x3e, codec: 'pcm_s16le' },
+    { name: 'PCM little endian, 8-bit', byte: 0x3c, codec: 'pcm_u8' },
+    { name: 'Nellymoser 16 kHz', byte: 0x46, codec: 'nellymoser' },
+    { name: 'Nellymoser 8 kHz', byte: 0x52, codec: 'nellymoser' },
+    { name: 'Nellymoser', byte: 0x6e, codec: 'nellymoser' },
+    { name: 'G.711 A-law', byte: 0x72, codec: 'pcm_alaw' },
+    { name: 'G.711 mu-law', byte: 0x82, codec: 'pcm_mulaw' },
+    { name: 'enhanced RTMP audio', byte: 0x90, codec: null },
+    { name: 'Speex', byte: 0xb6, codec: 'speex' },
+    { name: 'reserved 12', byte: 0xc6, codec: null },
+    { name: 'reserved 13', byte: 0xd6, codec: null },
+    { name: 'MP3 8 kHz', byte: 0xe2, codec: 'mp3' },
+    { name: 'device-specific', byte: 0xf2, codec: null },
+  ];
+  for (const c of cases) assert.equal(parseAudioTagHeader(Buffer.from([c.byte, 0])).codec, c.codec, c.name);
 });
 
 test('codec names for rejection messages', () => {

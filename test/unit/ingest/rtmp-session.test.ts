@@ -74,8 +74,9 @@ test('publish session: unsupported codecs end it with a reason naming the codec'
   const cases: { name: string; typeId: number; body: Buffer; match: RegExp }[] = [
     { name: 'HEVC over enhanced RTMP', typeId: MSG.video, body: Buffer.from('9068766331', 'hex'), match: /enhanced RTMP video 'hvc1' is not supported/ },
     { name: 'VP6', typeId: MSG.video, body: Buffer.from('1400', 'hex'), match: /On2 VP6 is not supported: publish H.264/ },
-    { name: 'MP3', typeId: MSG.audio, body: Buffer.from('2fff', 'hex'), match: /audio codec MP3 is not supported: publish AAC/ },
-    { name: 'Speex', typeId: MSG.audio, body: Buffer.from('b600', 'hex'), match: /Speex/ },
+    { name: 'enhanced RTMP audio', typeId: MSG.audio, body: Buffer.from('9f4f707573', 'hex'), match: /audio codec enhanced RTMP audio \(multitrack\/FourCC\) is not supported: publish AAC/ },
+    { name: 'device-specific sound', typeId: MSG.audio, body: Buffer.from('f200', 'hex'), match: /device-specific sound is not supported/ },
+    { name: 'reserved sound format', typeId: MSG.audio, body: Buffer.from('c600', 'hex'), match: /FLV sound format 12 is not supported/ },
   ];
   for (const c of cases) {
     const { session, terminated, warnings } = makeSession();
@@ -93,6 +94,34 @@ test('publish session: unsupported codecs end it with a reason naming the codec'
     assert.equal(session.closed, true);
     session.media(MSG.video, 0, Buffer.from('1700000000', 'hex'));
     assert.equal(data.length, 0, 'no data after close');
+  }
+});
+
+test('publish session: audio FFmpeg decodes passes through as FLV tags, named by its codec (transcoded later)', () => {
+  const cases: { name: string; body: string; codec: string }[] = [
+    { name: 'MP3', body: '2fff fb90 00', codec: 'mp3' },
+    { name: 'MP3 8 kHz', body: 'e2ff f3', codec: 'mp3' },
+    { name: 'PCM platform endian', body: '0f 0000 0000', codec: 'pcm_s16le' },
+    { name: 'PCM little endian 8-bit', body: '3c 80 80', codec: 'pcm_u8' },
+    { name: 'Nellymoser', body: '6e 00 00', codec: 'nellymoser' },
+    { name: 'G.711 A-law', body: '72 d5d5', codec: 'pcm_alaw' },
+    { name: 'G.711 mu-law', body: '82 ffff', codec: 'pcm_mulaw' },
+    { name: 'Speex', body: 'b6 00 00', codec: 'speex' },
+    { name: 'ADPCM', body: '1e 00 00', codec: 'adpcm_swf' },
+  ];
+  for (const c of cases) {
+    const { session, terminated } = makeSession();
+    const data: Buffer[] = [];
+    session.on('data', (b) => data.push(b));
+    const body = Buffer.from(c.body.replace(/ /g, ''), 'hex');
+    session.media(MSG.audio, 40, body);
+    session.media(MSG.audio, 63, body);
+    assert.equal(terminated.length, 0, c.name);
+    const tags = walkFlv(Buffer.concat(data));
+    assert.deepEqual(tags, [[8, 40, body.length], [8, 63, body.length]], c.name);
+    const stats = session.stats();
+    assert.equal(stats.audioCodec, c.codec, c.name);
+    assert.equal(stats.audioFrames, 2, c.name);
   }
 });
 

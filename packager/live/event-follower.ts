@@ -28,7 +28,7 @@ export interface FollowerConfig {
 export interface ChannelFollower {
   /** Bumped after every batch of events (and after a reconnect). */
   readonly version: number;
-  /** Resolves true once `check()` resolves true after an event batch, false after `timeoutMs`. */
+  /** Resolves true once `check()` resolves true (checked at once, then after each event batch), false after `timeoutMs`. */
   waitUntil(check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<boolean>;
   /** Resolves on the next batch of events, or after `timeoutMs` (then false). */
   nextEvents(timeoutMs: number): Promise<boolean>;
@@ -103,6 +103,11 @@ export function createEventFollowers(deps: FollowerDeps, config: FollowerConfig)
           },
         };
         waiters.add(w);
+        // The request decided to wait on what it read before it got here; an event the loop consumed since
+        // (and the checks it ran) would otherwise go unseen until the next one, a part later. Check once now.
+        void Promise.resolve()
+          .then(check)
+          .then((ok) => ok && w.done(true), () => w.done(true));
       });
     }
 

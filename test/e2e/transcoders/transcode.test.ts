@@ -3,7 +3,8 @@
  * opened segment on a real BullMQ queue, sandboxed transcode workers writing rung renditions back to the store.
  * Checks every rung has every closed segment with a keyframe first at the source's pts (ffprobe decodes each
  * rung segment), parts are announced as they are made, a ladder edit applies from a later segment only, and a
- * SIGKILLed worker process is survived (gaps, never rewrites) with the next segments made by another worker.
+ * SIGKILLed worker process is survived (gaps, never rewrites) with the next segments made by another worker;
+ * and a 1080p30 5 Mbps publish gets the default ladder (720p, 480p, 360p) live, every segment aligned.
  */
 
 import { after, before, describe, it } from 'node:test';
@@ -216,6 +217,38 @@ describe('ABR transcoding live', () => {
 
     const metrics = await registry.getSingleMetricAsString('beam_transcode_alignment_errors_total');
     assert.doesNotMatch(metrics, /rung="240p"} [1-9]/, 'no alignment errors');
+    await worker.close();
+  });
+
+  it('a 1080p30 publish yields the default ladder live: 720p, 480p and 360p, every segment aligned', { timeout: 90000 }, async () => {
+    const ch = await createChannel('hd', DEFAULT_LADDER);
+    const worker = startWorker('hd');
+    await worker.start();
+    const t0 = Date.now();
+    const pub = publishSrt(ch.srt, { seconds: 12, size: '1920x1080', fps: 30, gopFrames: 60, bitrate: '5M' });
+    publishers.push(pub);
+    assert.equal(await pub.exited, 0, pub.stderr());
+    const rungs = ['720p', '480p', '360p'];
+    await waitFor('every closed segment transcoded', () => allDecided('hd', rungs), 40000);
+    const caughtUp = (Date.now() - t0) / 1000;
+    const segs = await closedSegments('hd');
+    assert.ok(segs.length >= 4, `at least 4 segments, got ${segs.length}`);
+    const sizes: string[] = [];
+    for (const rung of rungs) {
+      assert.deepEqual(await live.rungGaps('hd', rung, 1, 10000), [], `${rung} has no gaps`);
+      assert.deepEqual(await live.rungMade('hd', rung, 1, 10000), segs.map((s) => s.index), `${rung} has every closed segment`);
+      for (const seg of segs) {
+        const p = await probeRungSegment('hd', rung, seg);
+        assert.equal(p.firstPts, seg.startPts, `${rung} segment ${seg.index} starts at the source's pts`);
+        assert.equal(p.keys[0], 0, `${rung} segment ${seg.index}: ffprobe sees a keyframe first`);
+        assert.equal(p.frames, p.packets, `${rung} segment ${seg.index}: ffprobe decodes every packet`);
+        assert.equal(p.packets, Math.round(((seg.durationPts as number) / 90000) * 30), `${rung} segment ${seg.index}: one frame per source frame`);
+      }
+      const c = (await store.getFormat(`hd.${rung}`))?.streams[0]?.codecpar;
+      sizes.push(`${rung} ${String(c?.width)}x${String(c?.height)}`);
+    }
+    assert.deepEqual(sizes, ['720p 1280x720', '480p 854x480', '360p 640x360']);
+    console.log(`# 1080p30 default ladder: ${segs.length} segments, every rung made ${caughtUp.toFixed(1)} s after a 12 s publish began`);
     await worker.close();
   });
 

@@ -4,7 +4,7 @@
  * Independent parsers (m3u8-parser, mpd-parser) read every manifest, ffmpeg decodes HLS, DASH and a
  * catch-up range, ffprobe checks each segment's media duration against its EXTINF; blocking reload,
  * too-far requests, bad catch-up, CORS and cache headers, request coalescing, a rendition with a gap
- * and a publisher reconnect (discontinuity).
+ * a publisher reconnect (discontinuity), and a publisher sending MP2 audio played as AAC.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -247,6 +247,26 @@ describe('publisher reconnect', () => {
     assert.deepEqual(p.warnings, []);
     assert.match(r.text, /#EXT-X-DISCONTINUITY\n/);
     const hls = await ffmpegDecode(`${base}/live/${CH}/master.m3u8`, 2);
+    assert.ok(hls.video > 0 && hls.audio > 0, hls.stderr);
+  });
+});
+
+describe('a publisher sending MP2 audio', () => {
+  it('plays as AAC: the master names mp4a.40.2, ffprobe reads AAC in the audio rendition and ffmpeg decodes both tracks', { timeout: 40000 }, async () => {
+    const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'pk-mp2', ladder: [] } });
+    assert.equal(res.statusCode, 201, res.body);
+    const key = (res.json() as { streamKey: string }).streamKey;
+    await waitFor('the ingest registry knows the key', async () => ingest.knows(key), 5000);
+    const url = srtUrl.replace(/streamid=[^&]+/, `streamid=${key}`);
+    publishers.push(publishSrt(url, { seconds: 8, fps: 25, gopFrames: 50, audioCodec: 'mp2', audioChannels: 2 }));
+    await waitFor('2 closed segments', async () => (await closedSegmentsOf(live, 'pk-mp2')) >= 2, 20000);
+    const master = await get('/live/pk-mp2/master.m3u8');
+    assert.equal(master.status, 200, master.text);
+    assert.match(master.text, /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"/);
+    assert.match(master.text, /CHANNELS="2"/);
+    const probe = await run('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=codec_name,sample_rate,channels', '-of', 'csv=p=0', `${base}/live/pk-mp2/audio.m3u8`], { timeout: 20000 });
+    assert.equal(probe.stdout.trim().split('\n')[0], 'aac,48000,2');
+    const hls = await ffmpegDecode(`${base}/live/pk-mp2/master.m3u8`, 2);
     assert.ok(hls.video > 0 && hls.audio > 0, hls.stderr);
   });
 });

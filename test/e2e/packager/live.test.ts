@@ -3,7 +3,7 @@
  * keyframes) through the real ingest into Redis, served by the live plugin on a loopback listener.
  * Independent parsers (m3u8-parser, mpd-parser) read every manifest, ffmpeg decodes HLS, DASH and a
  * catch-up range, ffprobe checks each segment's media duration against its EXTINF; blocking reload,
- * too-far requests, bad catch-up, CORS and cache headers, request coalescing, a rendition with a gap
+ * too-far requests, bad catch-up, CORS and cache headers, request coalescing, a rendition with a gap,
  * a publisher reconnect (discontinuity), and a publisher sending MP2 audio played as AAC.
  */
 import { after, before, describe, it } from 'node:test';

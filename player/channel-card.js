@@ -63,6 +63,7 @@ function healthItems(ch) {
     ['Bitrate', ing ? formatBitrate(ing.bitrateKbps) : '–', 'bitrate'],
     ['Frame rate', ing ? fmtNum(ing.fps, 1, ' fps') : '–', 'fps'],
     ['Video', ing && ing.width ? `${ing.videoCodec || '?'} ${ing.width}×${ing.height}` : '–', 'video'],
+    ['Audio', ing ? (ing.audioCodec ? `${ing.audioCodec}${ing.audioTranscoded ? ' → AAC' : ''}` : 'none') : '–', 'audio'],
     ['Keyframes', kf ? `every ${kf.toFixed(1)} s${kf > 4 ? ' (too long: set 2 s)' : ''}` : '–', 'keyframe-interval'],
     ['Protocol', ing ? String(ing.protocol).toUpperCase() : '–', 'protocol'],
     ['SRT RTT', srt ? fmtNum(srt.rttMs, 1, ' ms') : '–', 'srt-rtt'],

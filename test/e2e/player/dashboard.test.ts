@@ -62,13 +62,14 @@ describe('dashboard', () => {
 
   it('turns live with bitrate and frame rate once ffmpeg publishes to the URL read from the page', { timeout: 40000 }, async () => {
     const srt = await text(`${card} code[data-field="srt"]`);
-    publishers.push(publishSrt(srt, { seconds: 40 }));
+    publishers.push(publishSrt(srt, { seconds: 40, audioCodec: 'mp2' })); // MP2: the card says it is transcoded
     await page.locator(`${card}[data-state="live"]`).waitFor({ timeout: 20000 }).catch((e: Error) => {
       throw new Error(failWith(`channel never turned live on the page: ${e.message}; publisher: ${publishers[0]?.stderr()}`));
     });
     await waitFor('a bitrate on the card', async () => /\d+(\.\d)? (kbps|Mbps)/.test(await text(`${card} [data-field="bitrate"]`)), 10000);
     await waitFor('a frame rate on the card', async () => /\d+(\.\d)? fps/.test(await text(`${card} [data-field="fps"]`)), 10000);
     assert.match(await text(`${card} [data-field="video"]`), /h264 320×240/);
+    await waitFor('the audio codec on the card', async () => /^mp2 → AAC$/.test(await text(`${card} [data-field="audio"]`)), 10000);
     assert.match(await text(`${card} [data-field="protocol"]`), /SRT/);
     assert.match(await text(`${card} [data-field="srt-rtt"]`), /ms|–/);
   });

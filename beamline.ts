@@ -112,7 +112,7 @@ export function banner(b: BannerInput): string {
       `    OBS, RTMP:         Server ${s.obs.rtmp.server}`,
       `                       Stream Key ${s.obs.rtmp.streamKey}`,
       `    Larix, SRT:        URL ${s.larix.url}  Stream ID ${s.larix.streamid}  latency ${s.larix.latencyMs} ms${s.larix.passphrase ? '  passphrase (see the channel API)' : ''}`,
-      `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts '${s.srt}'`,
+      `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts -pes_payload_size 0 '${s.srt}'`,
       `    player:            ${base}/player/?channel=${encodeURIComponent(ch.name)}`,
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
       `    latest frame:      ${base}/beams/${ch.name}/video/latest.jpg`,

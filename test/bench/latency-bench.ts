@@ -51,7 +51,10 @@ function publishPainted(url: string, format: 'mpegts' | 'flv', code: BlockCode, 
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds), '-vf', paintFilter(code),
     '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS), '-pix_fmt', 'yuv420p', '-b:v', '1000k',
-    '-c:a', 'aac', '-b:a', '64k', '-progress', 'pipe:1', '-stats_period', '0.1', '-f', format, url,
+    '-c:a', 'aac', '-b:a', '64k', '-progress', 'pipe:1', '-stats_period', '0.1',
+    // As the README tells ffmpeg users: one AAC frame per PES, not ~0.3 s of them (FLV sends each frame anyway).
+    ...(format === 'mpegts' ? ['-pes_payload_size', '0'] : []),
+    '-f', format, url,
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
   const reports: { outMs: number; arrivedMs: number }[] = [];
   let err = '';

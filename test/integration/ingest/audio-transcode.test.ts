@@ -267,7 +267,9 @@ describe('real publishers through the ingest service', () => {
       const last = audio.at(-1)!.meta;
       const covered = (last.pts + last.duration - first.pts) / 90000;
       const videoSpan = (video.at(-1)!.meta.pts - video[0]!.meta.pts) / 90000;
-      assert.ok(covered > videoSpan - 0.2 && covered > SECONDS - 1.2, `${c.name}: audio covers ${covered.toFixed(2)} s (${first.pts}-${last.pts + last.duration}) of ${videoSpan.toFixed(2)} s of video (${video[0]!.meta.pts}-${video.at(-1)!.meta.pts})`);
+      // The tail may be short by one audio PES: ffmpeg's MPEG-TS muxer packs ~0.37 s of 64 kb/s audio per PES
+      // and its last one can be lost when the SRT caller closes (seen at 0.26 s on a loaded CI machine).
+      assert.ok(covered > videoSpan - 0.5 && covered > SECONDS - 1.5, `${c.name}: audio covers ${covered.toFixed(2)} s (${first.pts}-${last.pts + last.duration}) of ${videoSpan.toFixed(2)} s of video (${video[0]!.meta.pts}-${video.at(-1)!.meta.pts})`);
       for (let i = 1; i < audio.length; i++) {
         const gap = audio[i]!.meta.pts - (audio[i - 1]!.meta.pts + audio[i - 1]!.meta.duration);
         assert.ok(gap <= frame90k + 1 && gap >= -90, `${c.name}: audio packet ${i} leaves a gap of ${gap} ticks`);

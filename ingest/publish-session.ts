@@ -175,6 +175,7 @@ export function startPublishSession(
     const events: ChannelEvent[] = [{ type: 'publisher:connected', protocol: source.protocol, peer: source.peer }];
     if (changed) events.push({ type: 'format:changed' });
     await live.appendEvents(name, events);
+    publishStats(); // codecs and size are known now: the dashboard need not wait for the first interval
 
     const saved = await live.getTimeline(name);
     let timeline: TimelineState = saved ? parseTimeline(saved) : createTimelineState(0);

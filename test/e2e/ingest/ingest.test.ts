@@ -178,8 +178,8 @@ describe('RTMP', () => {
     assert.notEqual(await wrong.exited, 0);
     await assertLive('rtmp-one', 1);
     await assertLive('mixed-srt', 1);
-    const v = await view('rtmp-one');
-    assert.equal(v.status.ingest?.videoCodec, 'h264');
+    const codec = await waitFor('ingest diagnostics', async () => (await view('rtmp-one')).status.ingest?.videoCodec, 5000);
+    assert.equal(codec, 'h264');
     await Promise.all([pr.exited, ps.exited]);
   });
 });

@@ -7,6 +7,7 @@
  */
 
 import type { CodecParameters, Rational, Stream } from '../engine/model/media';
+import { unwrapTimestamp as unwrapAgainst, wrapPeriodOf } from './timeline';
 
 /** Sample rates kept as they are (AAC's table from 8 to 96 kHz; every browser's AAC decoder takes them). */
 export const AAC_KEPT_RATES: readonly number[] = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000];
@@ -69,18 +70,13 @@ export interface UnwrapState {
 }
 
 export function createUnwrapState(tb: Rational): UnwrapState {
-  return { wrap: tb[0] === 1 && tb[1] === 90000 ? 2 ** 33 : 2 ** 32, offset: 0, last: null };
+  return { wrap: wrapPeriodOf(tb), offset: 0, last: null };
 }
 
-/** Unwraps one raw timestamp against the previous one (a step back of more than half the period is a wrap). */
+/** Unwraps one raw timestamp against the previous one, as the timeline does (timeline.ts `unwrapTimestamp`). */
 export function unwrapTimestamp(s: UnwrapState, raw: number): { state: UnwrapState; value: number } {
-  let offset = s.offset;
-  let value = raw + offset;
-  if (s.last !== null && value < s.last - s.wrap / 2) {
-    offset += s.wrap;
-    value += s.wrap;
-  }
-  return { state: { wrap: s.wrap, offset, last: value }, value };
+  const u = unwrapAgainst(s.last, s.offset, s.wrap, raw);
+  return { state: { wrap: s.wrap, offset: u.wrapOffset, last: u.value }, value: u.value };
 }
 
 /** True when a frame's pts is so far from where the previous one ended that the clock restarted. */

@@ -123,9 +123,13 @@ function validTimeBase(tb: unknown): tb is Rational {
     && (tb[0] as number) > 0 && (tb[1] as number) > 0;
 }
 
+/** A time base's timestamp wrap period: 2^33 for 1/90000 (MPEG-TS), 2^32 otherwise (FLV milliseconds). */
+export function wrapPeriodOf(timeBase: Rational): number {
+  return timeBase[0] === 1 && timeBase[1] === TIMELINE_HZ ? WRAP_33 : WRAP_32;
+}
+
 function newClock(timeBase: Rational): StreamClock {
-  const wrap = timeBase[0] === 1 && timeBase[1] === TIMELINE_HZ ? WRAP_33 : WRAP_32;
-  return { timeBase, wrap, wrapOffset: 0, lastRawDts: null, offset: null, epoch: 0, lastDts: null, lastStep: 0 };
+  return { timeBase, wrap: wrapPeriodOf(timeBase), wrapOffset: 0, lastRawDts: null, offset: null, epoch: 0, lastDts: null, lastStep: 0 };
 }
 
 /**
@@ -164,21 +168,18 @@ export function to90k(value: number, timeBase: Rational): number {
   return Math.round((value * timeBase[0] * TIMELINE_HZ) / timeBase[1]);
 }
 
-/** Unwraps `raw` against the previous unwrapped value; returns the new wrap offset too. */
-function unwrap(clock: StreamClock, raw: number): { value: number; wrapOffset: number; wrapped: boolean } {
-  let wrapOffset = clock.wrapOffset;
-  let value = raw + wrapOffset;
-  if (clock.lastRawDts !== null) {
-    const half = clock.wrap / 2;
-    if (value < clock.lastRawDts - half) {
-      wrapOffset += clock.wrap;
-      value += clock.wrap;
-      return { value, wrapOffset, wrapped: true };
-    }
-    if (value > clock.lastRawDts + half && value - clock.wrap >= 0) {
-      // A late packet from before a wrap: correct it alone, keep the stream's offset.
-      return { value: value - clock.wrap, wrapOffset, wrapped: false };
-    }
+/**
+ * Unwraps `raw` against `last`, the previous unwrapped value (null for a stream's first), with the stream's
+ * accumulated `wrapOffset` and wrap period: a step back of more than half the period is a wrap; returns the
+ * new wrap offset too. Shared by the timeline and the audio converter.
+ */
+export function unwrapTimestamp(last: number | null, wrapOffset: number, wrap: number, raw: number): { value: number; wrapOffset: number; wrapped: boolean } {
+  const value = raw + wrapOffset;
+  if (last !== null) {
+    const half = wrap / 2;
+    if (value < last - half) return { value: value + wrap, wrapOffset: wrapOffset + wrap, wrapped: true };
+    // A late packet from before a wrap: correct it alone, keep the stream's offset.
+    if (value > last + half && value - wrap >= 0) return { value: value - wrap, wrapOffset, wrapped: false };
   }
   return { value, wrapOffset, wrapped: false };
 }
@@ -209,7 +210,7 @@ export function normalisePacket(
   }
 
   let note: TimelineNote | undefined;
-  const u = unwrap(clock, Math.round(rawDts));
+  const u = unwrapTimestamp(clock.lastRawDts, clock.wrapOffset, clock.wrap, Math.round(rawDts));
   if (u.wrapped) note = { code: 'wrapped', message: `stream ${key}: timestamp wrap unwrapped` };
   // pts shares the dts unwrap; fix a pts that wrapped before (or after) its dts.
   let ptsIn = Math.round(rawPts) + u.wrapOffset;

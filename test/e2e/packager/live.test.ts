@@ -16,7 +16,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../../engine/store/store';
 import type { LiveStore } from '../../../engine/store/live-store';
 import type { IngestService } from '../../../ingest/ingest-service';
-import { closedSegments as closedSegmentsOf, ffmpegDecode, httpGet, run, startPackagerRig, type PackagerRig } from './rig';
+import { closedSegments as closedSegmentsOf, createRigChannel, ffmpegDecode, httpGet, run, startPackagerRig, type PackagerRig } from './rig';
 import { waitFor } from '../../helpers/process';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { parseM3u8, parseMpd } from '../../unit/packager/parsers';
@@ -253,11 +253,7 @@ describe('publisher reconnect', () => {
 
 describe('a publisher sending MP2 audio', () => {
   it('plays as AAC: the master names mp4a.40.2, ffprobe reads AAC in the audio rendition and ffmpeg decodes both tracks', { timeout: 40000 }, async () => {
-    const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'pk-mp2', ladder: [] } });
-    assert.equal(res.statusCode, 201, res.body);
-    const key = (res.json() as { streamKey: string }).streamKey;
-    await waitFor('the ingest registry knows the key', async () => ingest.knows(key), 5000);
-    const url = srtUrl.replace(/streamid=[^&]+/, `streamid=${key}`);
+    const url = await createRigChannel(app, ingest, 'pk-mp2');
     publishers.push(publishSrt(url, { seconds: 8, fps: 25, gopFrames: 50, audioCodec: 'mp2', audioChannels: 2 }));
     await waitFor('2 closed segments', async () => (await closedSegmentsOf(live, 'pk-mp2')) >= 2, 20000);
     const master = await get('/live/pk-mp2/master.m3u8');

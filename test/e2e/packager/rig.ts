@@ -63,6 +63,14 @@ export async function closedSegments(live: LiveStore, channel: string): Promise<
   return (await live.lastSegments(channel, 100)).filter((s) => s.durationPts !== null).length;
 }
 
+/** Creates a source-only channel through the channel API; resolves, once ingest knows its key, with its SRT URL on loopback. */
+export async function createRigChannel(app: FastifyInstance, ingest: IngestService, name: string): Promise<string> {
+  const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name, ladder: [] } });
+  assert.equal(res.statusCode, 201, res.body);
+  await waitFor('the ingest registry knows the key', async () => ingest.knows((res.json() as { streamKey: string }).streamKey), 5000);
+  return (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${ingest.srtPort() as number}`);
+}
+
 export async function startPackagerRig(channel: string, registry: Registry): Promise<PackagerRig> {
   const redis = await startTestRedis();
   const client = redis.connect();
@@ -85,10 +93,7 @@ export async function startPackagerRig(channel: string, registry: Registry): Pro
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
-  const res = await app.inject({ method: 'POST', url: '/api/channels', payload: { name: channel, ladder: [] } });
-  assert.equal(res.statusCode, 201, res.body);
-  await waitFor('the ingest registry knows the key', async () => ingest.knows((res.json() as { streamKey: string }).streamKey), 5000);
-  const srtUrl = (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+  const srtUrl = await createRigChannel(app, ingest, channel);
   const publishers = [publishSrt(srtUrl, { seconds: 16, fps: 25, gopFrames: 50 })];
   await waitFor('3 closed segments', async () => (await closedSegments(live, channel)) >= 3, 30000);
   return {

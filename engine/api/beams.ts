@@ -4,14 +4,14 @@
  */
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { badRequest, notFound } from '../model/errors';
-import { validateContentName, validateElement, validateFormat } from '../model/content';
+import { BeamError, badRequest, notFound } from '../model/errors';
+import { elementTypeOf, validateContentName, validateElement, validateFormat } from '../model/content';
 import type { ElementMeta, Format, Stream } from '../model/media';
 import { parseMediaRef, type MediaRef } from '../model/media-ref';
 import { parseStreamName, selectStream } from '../model/stream-name';
 import { planQuery, type Paging } from '../model/query-plan';
 import type { Store } from '../store/store';
-import { requireBody } from './body';
+import { acceptAnyContentType, requireBody } from './body';
 
 export interface BeamsLimits {
   defaultLimit: number;
@@ -63,21 +63,66 @@ async function loadStream(store: Store, rawName: string, rawStream: string): Pro
   return { format, stream };
 }
 
-/** Pure: parse a Beam-Buf-Sizes header against a payload length. */
+function oneHeader(header: string | string[] | undefined): string | undefined {
+  return Array.isArray(header) ? header.join(',') : header;
+}
+
+/**
+ * Pure: parse a Beam-Buf-Sizes header (a JSON array of plane sizes) against a payload length. Sizes that add
+ * up to less than the body keep only that many bytes (as the original engine); more is a 400.
+ */
 export function parseBufSizes(header: string | string[] | undefined, length: number): number[] | undefined {
-  if (header === undefined) return undefined;
+  const text = oneHeader(header);
+  if (text === undefined) return undefined;
   let sizes: unknown;
   try {
-    sizes = JSON.parse(Array.isArray(header) ? header.join(',') : header);
+    sizes = JSON.parse(text);
   } catch {
     throw badRequest('Header Beam-Buf-Sizes must be a JSON array of plane sizes, e.g. [2073664, 1036864, 1036864].');
   }
-  if (!Array.isArray(sizes) || sizes.length === 0 || !sizes.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
-    throw badRequest('Header Beam-Buf-Sizes must be a non-empty JSON array of non-negative integers.');
+  if (!Array.isArray(sizes) || sizes.length === 0 || sizes.length > 64 || !sizes.every((n) => Number.isSafeInteger(n) && (n as number) >= 0)) {
+    throw badRequest('Header Beam-Buf-Sizes must be a non-empty JSON array of at most 64 non-negative integers.');
   }
   const total = (sizes as number[]).reduce((a, b) => a + b, 0);
-  if (total !== length) throw badRequest(`Header Beam-Buf-Sizes adds up to ${total} bytes but the body has ${length}.`);
+  if (total > length) throw badRequest(`Header Beam-Buf-Sizes adds up to ${total} bytes, more than the body's ${length}.`);
   return sizes as number[];
+}
+
+/** Pure: a Beam-Buf-Size header (one payload size in bytes); larger than the body is a 400. */
+export function parseBufSize(header: string | string[] | undefined, length: number): number | undefined {
+  const text = oneHeader(header)?.trim();
+  if (text === undefined) return undefined;
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(text)) throw badRequest(`Header Beam-Buf-Size must be a size in bytes, not '${text.slice(0, 32)}'.`);
+  const size = Number(text);
+  if (size > length) throw badRequest(`Header Beam-Buf-Size ${size} exceeds the body's ${length} bytes.`);
+  return size;
+}
+
+/**
+ * Pure: what of a payload PUT to store. `Beam-Buf-Size` keeps only that many bytes; `Beam-Buf-Sizes` splits a
+ * whole frame into planes (keeping only the bytes they add up to); a plane write may carry one size only.
+ */
+export function payloadToStore(
+  body: Buffer,
+  element: 'packet' | 'frame',
+  plane: number | 'all',
+  headers: { bufSize?: string | string[]; bufSizes?: string | string[] },
+): { data: Buffer; sizes?: number[] } {
+  if (element === 'packet' && plane !== 'all' && plane !== 0) {
+    throw badRequest(`A packet has one payload: use /data, .raw, /data_0 or .raw_0, not plane ${plane}.`);
+  }
+  let data = body;
+  const size = parseBufSize(headers.bufSize, data.length);
+  if (size !== undefined) data = data.subarray(0, size);
+  const sizes = parseBufSizes(headers.bufSizes, data.length);
+  if (sizes === undefined) return { data };
+  const total = sizes.reduce((a, b) => a + b, 0);
+  data = data.subarray(0, total);
+  if (plane !== 'all') {
+    if (sizes.length > 1) throw badRequest(`A write to plane ${plane} carries one plane: Beam-Buf-Sizes must have one size, not ${sizes.length}.`);
+    return { data };
+  }
+  return { data, sizes };
 }
 
 /** Pure: one plane of a payload (or all of it), or null when the plane does not exist. */
@@ -89,8 +134,12 @@ export function selectPlane(data: Buffer, bufSizes: number[] | null, plane: numb
   return data.subarray(start, start + (sizes[plane] as number));
 }
 
+const FORMAT_BODY = 'a JSON document describing a format';
+const ELEMENT_BODY = 'a JSON document describing a media element (type Packet or Frame)';
+
 export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; limits: BeamsLimits }): Promise<void> {
   const { store, limits } = opts;
+  acceptAnyContentType(app);
 
   app.get('/beams', async (req) => {
     const { offset, limit } = parsePaging(req.query, limits.defaultLimit, limits.maxLimit);
@@ -98,8 +147,14 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
   });
 
   app.post('/beams', async (req, reply) => {
-    const body = requireBody(req, 'json') as Record<string, unknown>;
-    const name = validateContentName(typeof body === 'object' && body && 'url' in body ? body.url : crypto.randomUUID());
+    const body = requireBody(req, 'json', FORMAT_BODY) as Record<string, unknown>;
+    // As the original engine: no url, or an empty one, gets a v4 UUID.
+    const url = typeof body === 'object' && body && !Array.isArray(body) ? body.url : undefined;
+    if (url !== undefined && url !== null && typeof url !== 'string') {
+      throw new BeamError('BEAM_ERR_BAD_FORMAT', `Invalid format: 'url' must be a string (the content name), not ${typeof url}.`);
+    }
+    const name = url === undefined || url === null || url === '' ? crypto.randomUUID() : validateContentName(url);
+    if (url === '' || url === null) body.url = name;
     const format = validateFormat(body, name);
     await store.createContent(format);
     return reply.code(201).header('Location', contentPath(name)).send(format);
@@ -111,7 +166,7 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     const name = validateContentName(stripJson(req.params.content));
     const existing = await store.getFormat(name);
     if (!existing) throw notFound(`Content item '${name}' was not found: create it with POST /beams/.`);
-    const format = validateFormat(requireBody(req, 'json'), name);
+    const format = validateFormat(requireBody(req, 'json', FORMAT_BODY), name);
     await store.updateFormat(format);
     return format;
   });
@@ -139,7 +194,12 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
       if (!payload) throw notFound(`The payload of ${ref.element}_${ref.pts} is not available (never written, or expired from the cache).`);
       const body = selectPlane(payload.data, payload.bufSizes, ref.data.plane);
       if (!body) throw notFound(`${ref.element}_${ref.pts} has no plane ${String(ref.data.plane)}.`);
-      if (ref.element === 'frame' && ref.data.plane === 'all') reply.header('Beam-Buf-Sizes', JSON.stringify(payload.bufSizes ?? [payload.data.length]));
+      reply.header('Beam-PTS', String(ref.pts));
+      if (ref.element === 'frame') {
+        const all = ref.data.plane === 'all';
+        reply.header('Beam-Data-Index', all ? '' : String(ref.data.plane));
+        reply.header('Beam-Buf-Sizes', JSON.stringify(all ? (payload.bufSizes ?? [payload.data.length]) : [body.length]));
+      }
       return reply.type('application/octet-stream').send(body);
     }
     const paging = parsePaging(req.query, limits.mediaDefaultLimit, limits.maxLimit);
@@ -154,19 +214,26 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
 
   async function putMedia(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
     const ref: MediaRef = parseMediaRef(req.params.ref, req.params.data);
-    if (ref.kind !== 'direct') {
-      throw badRequest(`PUT needs a direct reference such as packet_<pts> or frame_<pts>, not '${req.params.ref}'.`);
+    if (ref.kind !== 'direct' && ref.kind !== 'pts') {
+      throw badRequest(`PUT needs a direct reference such as packet_<pts>, frame_<pts> or <pts>, not '${req.params.ref}'.`);
     }
     const { format, stream } = await loadStream(store, req.params.content, req.params.stream);
-    if (!ref.data) {
-      const meta = validateElement(requireBody(req, 'json'), ref.element, ref.pts, stream.index);
-      const created = await store.putElement(format.url, stream.index, ref.element, meta, store.elementTtlMs(format, ref.element));
+    if (ref.kind === 'pts' || !ref.data) {
+      const body = requireBody(req, 'json', ELEMENT_BODY);
+      // A bare pts stores what the body's type says (packet or frame), as the original engine.
+      const element = ref.kind === 'pts' ? elementTypeOf(body, ref.pts) : ref.element;
+      const meta = validateElement(body, element, ref.pts, stream.index);
+      const created = await store.putElement(format.url, stream.index, element, meta, store.elementTtlMs(format, element));
       return reply.code(created ? 201 : 200).send(meta);
     }
-    const body = requireBody(req, 'binary') as Buffer;
-    const sizes = ref.data.plane === 'all' ? parseBufSizes(req.headers['beam-buf-sizes'], body.length) : undefined;
-    const size = await store.putPayload(format.url, stream.index, ref.element, ref.pts, body, ref.data.plane, sizes);
-    return reply.code(200).send({ type: 'payload', element: `${ref.element}_${ref.pts}`, stream_index: stream.index, size });
+    const { data, sizes } = payloadToStore(requireBody(req, 'binary') as Buffer, ref.element, ref.data.plane, {
+      bufSize: req.headers['beam-buf-size'],
+      bufSizes: req.headers['beam-buf-sizes'],
+    });
+    const written = await store.putPayload(format.url, stream.index, ref.element, ref.pts, data, ref.data.plane, sizes);
+    return reply
+      .code(written.created ? 201 : 200)
+      .send({ type: 'payload', element: `${ref.element}_${ref.pts}`, stream_index: stream.index, size: written.size });
   }
 
   async function deleteMedia(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {

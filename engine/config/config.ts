@@ -74,7 +74,7 @@ export const DEFAULTS: BeamConfig = {
     jsonBodyLimit: 1024 * 1024,
     payloadBodyLimit: 64 * 1024 * 1024,
     defaultLimit: 10,
-    mediaDefaultLimit: 1000,
+    mediaDefaultLimit: 10,
     maxLimit: 10000,
     jobTimeout: 15000,
   },

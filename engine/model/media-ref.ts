@@ -3,16 +3,17 @@
  *
  *   /beams/<content>/<stream>/<media_ref>[/<data_ref>]
  *
- * Forms (from the original Aerostat Beam Engine README):
+ * Forms (from the original Aerostat Beam Engine README and its test suite); every pts may be negative:
  *   packet_108000  frame_108000          direct, exact pts (GET/PUT/DELETE; payload with data_ref)
  *   packet_108000.raw  .raw_1  (+ /data, /data_1 as a separate segment)   payloads
- *   108000                                exact pts
+ *   108000  -1024                         exact pts (PUT too: the body's type says packet or frame)
  *   107950f                               fuzzy: the element closest to 107950, before or after
- *   108000-144000                         inclusive pts range
+ *   108000-144000  -15-15                 inclusive pts range
+ *   105000f-111600                        range from the element closest to 105000 (a trailing f on the end is ignored)
  *   first  1st 2nd 3rd 42nd Nth  last     ordinal index (1-based), answered with JSON
- *   751st-760th  1080th-last  first-last  ordinal ranges
- *   1.4s   1.2s-2.2s                      real time via the stream's time base
- *   7200+1d  7200-1d                      relative: N elements after / before pts 7200
+ *   751st-760th  1080th-last  first-last  ordinal ranges (not 0th, not from last)
+ *   1.4s  -0.04s   1.2s-2.2s  1.2s-1.28   real time via the stream's time base (the end's s is optional)
+ *   7200+1d  7200-1d  7200+0d             relative: N elements after / before pts 7200; +0d is the element itself
  *   start  latest  end                    302 redirect to the first / latest element
  * Every form may carry an optional `.json` extension.
  */
@@ -28,6 +29,7 @@ export type MediaRef =
   | { kind: 'pts'; pts: number }
   | { kind: 'fuzzy'; pts: number }
   | { kind: 'ptsRange'; from: number; to: number }
+  | { kind: 'fuzzyRange'; from: number; to: number }
   | { kind: 'index'; at: Ordinal }
   | { kind: 'indexRange'; from: Ordinal; to: Ordinal }
   | { kind: 'seconds'; seconds: number }
@@ -40,19 +42,22 @@ export type DataRef = { plane: 'all' } | { plane: number };
 
 const MAX_REF_LENGTH = 256;
 const INT = '(0|[1-9][0-9]*)';
-const SIGNED_INT = '(-?(?:0|[1-9][0-9]*))';
-const DECIMAL = '((?:0|[1-9][0-9]*)(?:\\.[0-9]+)?|\\.[0-9]+)';
-const ORDINAL = '(first|last|[1-9][0-9]*(?:st|nd|rd|th))';
+/** A pts: an integer, negative allowed (pre-roll, edit lists), no leading zeros and no `-0`. */
+const SIGNED_INT = '(0|-?[1-9][0-9]*)';
+/** Seconds: `1`, `1.5`, `1.`, `.5`, negative allowed. */
+const DECIMAL = '(-?(?:(?:0|[1-9][0-9]*)(?:\\.[0-9]*)?|\\.[0-9]+))';
+const ORDINAL = '(first|last|[0-9]+(?:st|nd|rd|th))';
 
 const RE_DIRECT = new RegExp(`^(packet|frame)_${SIGNED_INT}(?:\\.raw(?:_${INT})?)?$`);
-const RE_PTS = new RegExp(`^${INT}$`);
-const RE_FUZZY = new RegExp(`^${INT}f$`);
-const RE_PTS_RANGE = new RegExp(`^${INT}-${INT}$`);
+const RE_PTS = new RegExp(`^${SIGNED_INT}$`);
+const RE_FUZZY = new RegExp(`^${SIGNED_INT}f$`);
+const RE_PTS_RANGE = new RegExp(`^${SIGNED_INT}-${SIGNED_INT}$`);
+const RE_FUZZY_RANGE = new RegExp(`^${SIGNED_INT}f-${SIGNED_INT}f?$`);
 const RE_INDEX = new RegExp(`^${ORDINAL}$`);
 const RE_INDEX_RANGE = new RegExp(`^${ORDINAL}-${ORDINAL}$`);
 const RE_SECONDS = new RegExp(`^${DECIMAL}s$`);
-const RE_SECONDS_RANGE = new RegExp(`^${DECIMAL}s-${DECIMAL}s$`);
-const RE_RELATIVE = new RegExp(`^${INT}([+-])${INT}d$`);
+const RE_SECONDS_RANGE = new RegExp(`^${DECIMAL}s-${DECIMAL}s?$`);
+const RE_RELATIVE = new RegExp(`^${SIGNED_INT}([+-])${INT}d$`);
 const RE_DATA = new RegExp(`^data(?:_${INT})?$`);
 
 function bad(ref: string, why: string): BeamError {
@@ -63,21 +68,24 @@ function bad(ref: string, why: string): BeamError {
 function toInt(ref: string, digits: string): number {
   const n = Number(digits);
   if (!Number.isSafeInteger(n)) {
-    throw bad(ref, `${digits} is beyond the largest supported timestamp or count (${Number.MAX_SAFE_INTEGER})`);
+    throw bad(ref, `${digits} is beyond the largest supported timestamp or count (±${Number.MAX_SAFE_INTEGER})`);
   }
   return n;
 }
 
 function toSeconds(ref: string, text: string): number {
   const n = Number(text);
-  if (!Number.isFinite(n) || n > 1e12) throw bad(ref, `${text}s is not a usable time in seconds`);
-  return n;
+  if (!Number.isFinite(n) || Math.abs(n) > 1e12) throw bad(ref, `${text}s is not a usable time in seconds`);
+  return n === 0 ? 0 : n; // no -0
 }
 
 function toOrdinal(ref: string, text: string): Ordinal {
   if (text === 'first') return { kind: 'first' };
   if (text === 'last') return { kind: 'last' };
-  return { kind: 'nth', n: toInt(ref, text.slice(0, -2)) };
+  const digits = text.slice(0, -2);
+  if (/^0+$/.test(digits)) throw bad(ref, 'indexes are 1-based: the first element is 1st');
+  if (digits.startsWith('0')) throw bad(ref, `write the index ${text} without leading zeros`);
+  return { kind: 'nth', n: toInt(ref, digits) };
 }
 
 function parseDataSegment(ref: string, segment: string): DataRef {
@@ -89,6 +97,20 @@ function parseDataSegment(ref: string, segment: string): DataRef {
 /** Strip the optional `.json` extension. Direct `.raw` forms keep theirs. */
 function stripJson(ref: string): string {
   return ref.endsWith('.json') ? ref.slice(0, -5) : ref;
+}
+
+function checkOrder(ref: string, from: number, to: number, unit = ''): void {
+  if (from > to) throw bad(ref, `the range starts after it ends (${from}${unit} > ${to}${unit})`);
+}
+
+function parseIndexRange(ref: string, a: string, b: string): MediaRef {
+  const from = toOrdinal(ref, a);
+  const to = toOrdinal(ref, b);
+  if (from.kind === 'last') {
+    throw bad(ref, to.kind === 'last' ? "a range from last to last is just 'last'" : 'a range cannot start at the last element and end earlier');
+  }
+  if (from.kind === 'nth' && to.kind === 'nth') checkOrder(ref, from.n, to.n);
+  return { kind: 'indexRange', from, to };
 }
 
 /**
@@ -117,38 +139,30 @@ export function parseMediaRef(rawRef: string, dataSegment?: string): MediaRef {
   if (ref === 'latest' || ref === 'end') return { kind: 'redirect', to: 'latest' };
   if ((m = RE_PTS.exec(ref))) return { kind: 'pts', pts: toInt(ref, m[1] as string) };
   if ((m = RE_FUZZY.exec(ref))) return { kind: 'fuzzy', pts: toInt(ref, m[1] as string) };
-  if ((m = RE_PTS_RANGE.exec(ref))) {
+  if ((m = RE_PTS_RANGE.exec(ref)) || (m = RE_FUZZY_RANGE.exec(ref))) {
     const from = toInt(ref, m[1] as string);
     const to = toInt(ref, m[2] as string);
-    if (from > to) throw bad(ref, `the range starts after it ends (${from} > ${to})`);
-    return { kind: 'ptsRange', from, to };
+    checkOrder(ref, from, to);
+    return { kind: ref.includes('f') ? 'fuzzyRange' : 'ptsRange', from, to };
   }
   if ((m = RE_INDEX.exec(ref))) return { kind: 'index', at: toOrdinal(ref, m[1] as string) };
-  if ((m = RE_INDEX_RANGE.exec(ref))) {
-    const from = toOrdinal(ref, m[1] as string);
-    const to = toOrdinal(ref, m[2] as string);
-    if (from.kind === 'nth' && to.kind === 'nth' && from.n > to.n) {
-      throw bad(ref, `the range starts after it ends (${from.n} > ${to.n})`);
-    }
-    if (from.kind === 'last' && to.kind !== 'last') throw bad(ref, 'a range cannot start at the last element and end earlier');
-    return { kind: 'indexRange', from, to };
-  }
+  if ((m = RE_INDEX_RANGE.exec(ref))) return parseIndexRange(ref, m[1] as string, m[2] as string);
   if ((m = RE_SECONDS.exec(ref))) return { kind: 'seconds', seconds: toSeconds(ref, m[1] as string) };
   if ((m = RE_SECONDS_RANGE.exec(ref))) {
     const from = toSeconds(ref, m[1] as string);
     const to = toSeconds(ref, m[2] as string);
-    if (from > to) throw bad(ref, `the range starts after it ends (${from}s > ${to}s)`);
+    checkOrder(ref, from, to, 's');
     return { kind: 'secondsRange', from, to };
   }
   if ((m = RE_RELATIVE.exec(ref))) {
     const n = toInt(ref, m[3] as string);
-    if (n === 0) throw bad(ref, 'a relative offset must be at least 1d');
-    return { kind: 'relative', pts: toInt(ref, m[1] as string), offset: m[2] === '+' ? n : -n };
+    return { kind: 'relative', pts: toInt(ref, m[1] as string), offset: m[2] === '+' ? n : n === 0 ? 0 : -n };
   }
-  if (/^0(st|nd|rd|th)$/.test(ref)) throw bad(ref, 'indexes are 1-based: the first element is 1st');
+  if (/[0-9]-[0-9.]+s$/.test(ref)) throw bad(ref, "only a real-time range may end in s, and it must start with one too (e.g. 1.2s-2.2s)");
+  if (/[0-9]-[0-9-]+f$/.test(ref)) throw bad(ref, 'only the start of a range can be fuzzy (e.g. 105000f-111600)');
   throw bad(
     ref,
-    'expected packet_<pts>, frame_<pts>, <pts>, <pts>f, <pts>-<pts>, first, last, <N>th, <N>th-<M>th, ' +
+    'expected packet_<pts>, frame_<pts>, <pts>, <pts>f, <pts>-<pts>, <pts>f-<pts>, first, last, <N>th, <N>th-<M>th, ' +
       '<s>s, <s>s-<s>s, <pts>+<N>d, <pts>-<N>d, start, latest or end',
   );
 }

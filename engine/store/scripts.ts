@@ -11,7 +11,7 @@ import type { RedisClient } from './redis-connection';
 export interface ScriptCommands {
   putElement(...args: (string | number | Buffer)[]): Promise<number>;
   addPackets(...args: (string | number)[]): Promise<number>;
-  putPayload(...args: (string | number | Buffer)[]): Promise<number>;
+  putPayload(...args: (string | number | Buffer)[]): Promise<number | [number, number]>;
   deleteElement(...args: (string | number)[]): Promise<number>;
   queryIndex(...args: (string | number)[]): Promise<string[]>;
 }

@@ -25,6 +25,12 @@ export interface Payload {
   bufSizes: number[] | null;
 }
 
+/** The outcome of a payload write: its stored size, and whether it was created (else replaced). */
+export interface PayloadWrite {
+  size: number;
+  created: boolean;
+}
+
 /** One packet of an ingest batch: metadata and payload written atomically together. */
 export interface PacketWrite {
   streamIndex: number;
@@ -70,7 +76,11 @@ export interface Store {
   putElement(name: string, streamIndex: number, kind: ElementKind, meta: ElementMeta, ttlMs: number): Promise<boolean>;
   getElement(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<ElementMeta | null>;
   deleteElement(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<boolean>;
-  putPayload(name: string, streamIndex: number, kind: ElementKind, pts: number, data: Buffer, plane: number | 'all', bufSizes?: number[]): Promise<number>;
+  /**
+   * Write a payload (or one plane of it); the metadata must exist. Frames always record their plane sizes
+   * (one plane when none are given), so metadata reads carry `buf_sizes`.
+   */
+  putPayload(name: string, streamIndex: number, kind: ElementKind, pts: number, data: Buffer, plane: number | 'all', bufSizes?: number[]): Promise<PayloadWrite>;
   getPayload(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<Payload | null>;
   query(name: string, streamIndex: number, q: IndexQuery): Promise<StoredElement[]>;
   writePackets(name: string, packets: readonly PacketWrite[], ttlMs: number): Promise<void>;
@@ -226,13 +236,16 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
 
     async putPayload(name, s, kind, pts, data, plane, bufSizes) {
       const member = elementMember(kind, pts);
-      const sizes = plane === 'all' && bufSizes && bufSizes.length > 1 ? JSON.stringify(bufSizes) : '';
+      let sizes = '';
+      if (plane === 'all' && bufSizes && bufSizes.length > 1) sizes = JSON.stringify(bufSizes);
+      else if (plane === 'all' && kind === 'frame') sizes = JSON.stringify(bufSizes ?? [data.length]);
       const r = await timed('putPayload', () =>
         cmd.putPayload(keys.element(name, s, member), keys.data(name, s, member), data, plane === 'all' ? -1 : plane, sizes),
       );
       if (r === -1) throw notFound(`Metadata for ${member} must exist before its payload is written: PUT the metadata first.`);
       if (r === -2) throw new BeamError('BEAM_ERR_BAD_REQUEST', `Plane ${String(plane)} of ${member} does not exist: write the whole payload (with Beam-Buf-Sizes) first.`);
-      return r;
+      if (!Array.isArray(r)) throw new Error(`putPayload: unexpected reply ${String(r)}`);
+      return { size: r[0], created: r[1] === 1 };
     },
 
     async getPayload(name, s, kind, pts) {
@@ -254,8 +267,12 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
         case 'rank':
           args.push(q.from, q.to, q.offset, q.limit);
           break;
+        case 'nearFrom':
+          args.push(q.pts, q.max, q.offset, q.limit);
+          break;
         case 'near':
         case 'atOrBefore':
+        case 'covering':
           args.push(q.pts);
           break;
         case 'after':

@@ -12,7 +12,7 @@ export const TEST_APP_CONFIG: AppConfig = {
   jsonBodyLimit: 1024 * 1024,
   payloadBodyLimit: 64 * 1024 * 1024,
   defaultLimit: 10,
-  mediaDefaultLimit: 1000,
+  mediaDefaultLimit: 10,
   maxLimit: 10000,
   logLevel: 'silent',
 };

@@ -9,11 +9,12 @@
   ARGV[2] plane: -1 for the whole payload, N to replace plane N of a multi-plane frame
   ARGV[3] plane sizes JSON for a whole payload ('' = one plane)
 
-  Returns the stored payload size, or
+  Returns {stored payload size, 1 when the payload was created or 0 when it replaced one}, or
     -1  no metadata for the element
     -2  plane out of range (or no payload stored yet to take a plane into)
 ]]
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local created = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local plane = tonumber(ARGV[2])
 local value = ARGV[1]
 if plane >= 0 then
@@ -45,4 +46,4 @@ if ttl > 0 then
 else
   redis.call('SET', KEYS[2], value)
 end
-return string.len(value)
+return { string.len(value), created }

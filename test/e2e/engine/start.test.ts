@@ -69,7 +69,7 @@ describe('beamline process', () => {
       assert.ok(r.status === 201, `PUT packet_${pts}: ${r.status}`);
     }
     const payload = await fetch(`${base}/beams/newswatch_live/video/packet_35/data`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([7, 8]) });
-    assert.equal(payload.status, 200);
+    assert.equal(payload.status, 201, 'a new payload is created');
     const latest = await fetch(`${base}/beams/newswatch_live/video/latest`, { redirect: 'manual' });
     assert.equal(latest.status, 302);
     assert.equal(latest.headers.get('location'), '/beams/newswatch_live/stream_0/packet_39');

@@ -109,7 +109,8 @@ describe('paging', () => {
 describe('planes', () => {
   const data = Buffer.from('aaabbc');
   it('Beam-Buf-Sizes parse', () => assert.deepEqual(parseBufSizes('[3,2,1]', 6), [3, 2, 1]));
-  it('Beam-Buf-Sizes must add up', () => assert.throws(() => parseBufSizes('[3,2]', 6), isBeam400));
+  it('Beam-Buf-Sizes may add up to less than the body (only that much is kept)', () => assert.deepEqual(parseBufSizes('[3,2]', 6), [3, 2]));
+  it('Beam-Buf-Sizes must not add up to more than the body', () => assert.throws(() => parseBufSizes('[3,4]', 6), isBeam400));
   it('Beam-Buf-Sizes must be JSON', () => assert.throws(() => parseBufSizes('3,2,1]', 6), isBeam400));
   it('selects planes', () => {
     assert.equal(selectPlane(data, [3, 2, 1], 1)?.toString(), 'bb');

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseStreamName, selectStream } from '../../../engine/model/stream-name';
-import { validateContentName, validateElement, validateFormat, validateRenditionBody } from '../../../engine/model/content';
-import { parseBufSizes, parsePaging, selectPlane } from '../../../engine/api/beams';
+import { elementTypeOf, validateContentName, validateElement, validateFormat, validateRenditionBody } from '../../../engine/model/content';
+import { parseBufSize, parseBufSizes, parsePaging, payloadToStore, selectPlane } from '../../../engine/api/beams';
 import { createKeys } from '../../../engine/store/keys';
 import { BeamError } from '../../../engine/model/errors';
 import type { Stream } from '../../../engine/model/media';
@@ -64,7 +64,29 @@ describe('formats', () => {
     ['index out of order', { streams: [{ index: 3, codecpar: { codec_type: 'video' } }] }],
     ['negative ttl', { ttl: -1 }],
     ['metadata not an object', { metadata: 'x' }],
+    ['type other than format, demuxer or muxer', { type: 'Packet' }],
+    ['duration not a number', { duration: '10' }],
+    ['metadata value not a string', { metadata: { year: 2019 } }],
+    ['iformat neither a name nor an object', { iformat: 7 }],
+    ['stream id not an integer', { streams: [{ id: 1.5, codecpar: { codec_type: 'video' } }] }],
+    ['stream type not Stream', { streams: [{ type: 'Format', codecpar: { codec_type: 'video' } }] }],
+    ['frame rate not a pair', { streams: [{ avg_frame_rate: '25', codecpar: { codec_type: 'video' } }] }],
+    ['codec name not a string', { streams: [{ codecpar: { codec_type: 'video', name: ['h264'] } }] }],
+    ['width negative', { streams: [{ codecpar: { codec_type: 'video', width: -2 } }] }],
+    ['channels fractional', { streams: [{ codecpar: { codec_type: 'audio', channels: 1.5 } }] }],
   ];
+  it('accepts what beamcoder writes: unknown rationals, null fields, named or object formats, string or number profiles', () => {
+    const f = validateFormat({
+      type: 'demuxer', iformat: 'mpegts', duration: null, bit_rate: 2176799, start_time: 1.4, metadata: { title: 't' },
+      streams: [
+        { type: 'Stream', index: 0, id: 301, time_base: [1, 90000], avg_frame_rate: [0, 0], r_frame_rate: [25, 1], start_time: null,
+          codecpar: { type: 'CodecParameters', codec_type: 'video', name: 'h264', codec_id: 27, format: 'yuv420p', width: 1920, height: 1080, profile: 'High', level: 40, color_range: 'tv', extradata: null } },
+        { index: 1, codecpar: { codec_type: 'audio', name: 'aac', sample_rate: 48000, channels: 2, channel_layout: 'stereo', profile: 1, frame_size: 1024, bit_rate: 66494 } },
+      ],
+    }, 'n');
+    assert.equal(f.type, 'demuxer');
+    assert.equal(f.streams.length, 2);
+  });
   for (const [name, body] of bad) {
     it(`rejects ${name} naming the field`, () => assert.throws(() => validateFormat(body, 'n'), (e: unknown) => isBeam400(e) && /'[a-z_\[\]0-9.]+'/.test((e as Error).message)));
   }
@@ -86,6 +108,19 @@ describe('media element metadata', () => {
     ['flags not an object', { flags: true }, 'packet'],
   ];
   for (const [name, body, kind] of bad) it(`rejects ${name}`, () => assert.throws(() => validateElement(body, kind, 100, 0), isBeam400));
+  it('a frame keeps buf_sizes', () => assert.deepEqual((validateElement({ type: 'Frame', buf_sizes: [8, 4, 4] }, 'frame', 1, 0) as { buf_sizes: number[] }).buf_sizes, [8, 4, 4]));
+  it('rejects buf_sizes that are not sizes', () => assert.throws(() => validateElement({ buf_sizes: [1, -1] }, 'frame', 1, 0), isBeam400));
+  it('negative pts from the path', () => assert.equal(validateElement({ type: 'Packet', pts: -1024 }, 'packet', -1024, 0).pts, -1024));
+  const types: [unknown, 'packet' | 'frame' | null][] = [
+    [{ type: 'Packet' }, 'packet'], [{ type: 'Frame' }, 'frame'], [{ type: 'frame' }, 'frame'],
+    [{}, null], [{ type: 'Wibble' }, null], [{ type: 7 }, null], ['Packet', null], [null, null],
+  ];
+  for (const [body, want] of types) {
+    it(`a bare pts takes its element type from the body: ${JSON.stringify(body)} → ${String(want)}`, () => {
+      if (want) assert.equal(elementTypeOf(body, 7168), want);
+      else assert.throws(() => elementTypeOf(body, 7168), isBeam400);
+    });
+  }
 });
 
 describe('rendition bodies', () => {
@@ -112,6 +147,23 @@ describe('planes', () => {
   it('Beam-Buf-Sizes may add up to less than the body (only that much is kept)', () => assert.deepEqual(parseBufSizes('[3,2]', 6), [3, 2]));
   it('Beam-Buf-Sizes must not add up to more than the body', () => assert.throws(() => parseBufSizes('[3,4]', 6), isBeam400));
   it('Beam-Buf-Sizes must be JSON', () => assert.throws(() => parseBufSizes('3,2,1]', 6), isBeam400));
+  it('Beam-Buf-Size parses and may not exceed the body', () => {
+    assert.equal(parseBufSize('4', 10), 4);
+    assert.equal(parseBufSize(undefined, 10), undefined);
+    for (const h of ['11', '-1', '1.5', 'x', '']) assert.throws(() => parseBufSize(h, 10), isBeam400, h);
+  });
+  it('payloadToStore keeps only Beam-Buf-Size bytes', () => assert.equal(payloadToStore(data, 'packet', 'all', { bufSize: '2' }).data.toString(), 'aa'));
+  it('payloadToStore splits a frame by Beam-Buf-Sizes, keeping what they add up to', () => {
+    assert.deepEqual(payloadToStore(data, 'frame', 'all', { bufSizes: '[2,1]' }), { data: Buffer.from('aaa'), sizes: [2, 1] });
+  });
+  it('payloadToStore: a plane carries one size', () => {
+    assert.deepEqual(payloadToStore(data, 'frame', 1, { bufSizes: '[2]' }), { data: Buffer.from('aa') });
+    assert.throws(() => payloadToStore(data, 'frame', 1, { bufSizes: '[2,1]' }), isBeam400);
+  });
+  it('payloadToStore: a packet has plane 0 only', () => {
+    assert.equal(payloadToStore(data, 'packet', 0, {}).data.length, 6);
+    assert.throws(() => payloadToStore(data, 'packet', 1, {}), isBeam400);
+  });
   it('selects planes', () => {
     assert.equal(selectPlane(data, [3, 2, 1], 1)?.toString(), 'bb');
     assert.equal(selectPlane(data, [3, 2, 1], 'all')?.toString(), 'aaabbc');

@@ -34,12 +34,13 @@ function randomRef(r: () => number): string {
 
 /** Grammar-shaped refs with random (sometimes absurd) numbers, so the query path is exercised too. */
 function grammarRef(r: () => number): string {
-  const num = () => (r() < 0.1 ? '99999999999999999999' : String(Math.floor(r() ** 3 * 100)));
+  const num = () => `${r() < 0.2 ? '-' : ''}${r() < 0.1 ? '99999999999999999999' : String(Math.floor(r() ** 3 * 100))}`;
   const ord = () => (r() < 0.2 ? (r() < 0.5 ? 'first' : 'last') : `${num()}${['st', 'nd', 'rd', 'th'][Math.floor(r() * 4)]}`);
-  const sec = () => `${(r() * 3).toFixed(Math.floor(r() * 3))}s`;
+  const sec = () => `${r() < 0.2 ? '-' : ''}${(r() * 3).toFixed(Math.floor(r() * 3))}s`;
   const forms = [
     () => num(), () => `${num()}f`, () => `${num()}-${num()}`, () => ord(), () => `${ord()}-${ord()}`, () => sec(),
-    () => `${sec()}-${sec()}`, () => `${num()}${r() < 0.5 ? '+' : '-'}${num()}d`, () => `packet_${num()}`,
+    () => `${sec()}-${sec()}`, () => `${sec()}-${sec().slice(0, -1)}`, () => `${num()}f-${num()}${r() < 0.3 ? 'f' : ''}`,
+    () => `${num()}${r() < 0.5 ? '+' : '-'}${num()}d`, () => `packet_${num()}`,
     () => `frame_${num()}.raw_${num()}`, () => ['start', 'latest', 'end'][Math.floor(r() * 3)] as string,
   ];
   const s = (forms[Math.floor(r() * forms.length)] as () => string)();
@@ -50,11 +51,18 @@ function encodeLoosely(s: string, r: () => number): string {
   return r() < 0.7 ? encodeURIComponent(s) : s.replace(/[ #?/]/g, (c) => encodeURIComponent(c));
 }
 
+const CONTENT_TYPES = ['application/json', 'application/octet-stream', 'text/plain', 'application/x-www-form-urlencoded', undefined];
+
+function contentType(r: () => number): Record<string, string> {
+  const ct = CONTENT_TYPES[Math.floor(r() * CONTENT_TYPES.length)];
+  return ct === undefined ? {} : { 'content-type': ct };
+}
+
 before(async () => {
   redis = await startTestRedis();
   ({ app } = await buildTestApp(redis));
   await app.inject({ method: 'POST', url: '/beams/', payload: { url: 'fz', streams: [{ time_base: [1, 25], codecpar: { codec_type: 'video' } }, { codecpar: { codec_type: 'audio' } }] } });
-  for (let pts = 0; pts < 30; pts++) await app.inject({ method: 'PUT', url: `/beams/fz/video/packet_${pts}`, payload: { type: 'Packet' } });
+  for (let pts = -10; pts < 30; pts++) await app.inject({ method: 'PUT', url: `/beams/fz/video/packet_${pts}`, payload: { type: 'Packet', duration: 1 } });
 });
 after(async () => {
   await app.close();
@@ -77,7 +85,7 @@ it('5,000 random requests: no 5xx, JSON errors only', { timeout: 120000 }, async
     const withBody = method === 'PUT' || method === 'POST';
     const res = await app.inject({
       method, url,
-      ...(withBody ? { headers: { 'content-type': r() < 0.5 ? 'application/json' : 'application/octet-stream' }, payload: r() < 0.5 ? '{"type":"Packet"}' : randomRef(r) } : {}),
+      ...(withBody ? { headers: contentType(r), payload: r() < 0.5 ? ['{"type":"Packet"}', '{"type":"Frame","buf_sizes":[1]}', '{"url":""}'][Math.floor(r() * 3)] as string : randomRef(r) } : {}),
     });
     seen.set(res.statusCode, (seen.get(res.statusCode) ?? 0) + 1);
     assert.ok(res.statusCode < 500, `${method} ${url} → ${res.statusCode} ${res.body}`);

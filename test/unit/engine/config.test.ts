@@ -22,6 +22,10 @@ describe('loadConfig', () => {
     assert.equal(c.redis.url, null);
     assert.equal(c.app.apiToken, null);
   });
+  it('media queries page by 10 by default, as the original engine; BEAM_MEDIA_DEFAULT_LIMIT changes it', () => {
+    assert.equal(loadConfig(null, {}).app.mediaDefaultLimit, 10);
+    assert.equal(loadConfig(null, { BEAM_MEDIA_DEFAULT_LIMIT: '1000' }).app.mediaDefaultLimit, 1000);
+  });
   it('file overrides defaults, env overrides file', () => {
     const c = loadConfig({ app: { port: 9999 }, redis: { port: 9876, host: '10.1.1.1', password: 'auth' } }, { BEAM_APP_PORT: '8008' });
     assert.equal(c.app.port, 8008);

@@ -20,10 +20,11 @@ import { streamToJson } from '../../../ingest/demuxer';
 import { TEST_APP_CONFIG } from '../../helpers/app';
 import type { TestRedis } from '../../helpers/redis';
 
-export function makeSourceTs(file: string, seconds: number): void {
+/** `vf`: an ffmpeg video filter, e.g. `setsar=1/36` for a source with a tall sample aspect ratio. */
+export function makeSourceTs(file: string, seconds: number, o: { vf?: string } = {}): void {
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-bf', '2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file,
+    '-t', String(seconds), ...(o.vf ? ['-vf', o.vf] : []), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-bf', '2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file,
   ]);
 }
 

@@ -24,6 +24,7 @@ import { livePlugin } from './packager/live-plugin';
 import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
 import { createJitFunctions } from './transcoders/jit/jit-functions';
+import { jitNormalizers } from './transcoders/jit/jit-paths';
 import { connectRedis, parseRedisUrl } from './engine/store/redis-connection';
 import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
@@ -139,7 +140,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       : runtime.connect({ maxRetriesPerRequest: null, connectionName: 'beamline-jobs' });
   const jobPrefix = runtime.store.keys.jobQueuePrefix;
   const jobs = cli.roles.has('engine')
-    ? createJobDispatcher({ redis: runtime.redis, connect: queueConnection, log }, { rules: config.jobs, prefix: jobPrefix, timeoutMs: config.app.jobTimeout })
+    ? createJobDispatcher(
+        { redis: runtime.redis, connect: queueConnection, log, normalizers: jitNormalizers() },
+        { rules: config.jobs, prefix: jobPrefix, timeoutMs: config.app.jobTimeout, maxWaiting: config.app.jobQueueLimit, ratePerMinute: config.app.jobRateLimit },
+      )
     : undefined;
   const EVENTS_MAX_LEN = 10000;
   const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: EVENTS_MAX_LEN });

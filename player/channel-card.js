@@ -231,7 +231,10 @@ export function createChannelCard(initial, actions) {
         thumb.dataset.thumb = 'missing';
       }
     };
-    next.src = `/beams/${encodeURIComponent(name)}/video/latest.jpg?width=480&t=${Date.now()}`;
+    // Images are never wider than the source (a wider ?width= answers 400): 480 px, or the source's width.
+    const srcW = current.status && current.status.ingest && current.status.ingest.width;
+    const width = srcW ? `width=${Math.min(480, srcW)}&` : '';
+    next.src = `/beams/${encodeURIComponent(name)}/video/latest.jpg?${width}t=${Date.now()}`;
   }
 
   update(initial);

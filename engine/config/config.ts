@@ -37,6 +37,10 @@ export interface BeamConfig {
     maxLimit: number;
     /** Longest a request waits for a rules job (ms) before answering 504. */
     jobTimeout: number;
+    /** Waiting jobs a rules queue may hold before new image/clip/job requests answer 503 (Retry-After). */
+    jobQueueLimit: number;
+    /** Image, clip and other rule-matched requests per client (IPv4 address, IPv6 /64) per minute; 0 = no limit. */
+    jobRateLimit: number;
   };
   redis: {
     /** redis://, rediss://, unix:// or a comma-separated cluster node list; null = embedded. */
@@ -77,6 +81,8 @@ export const DEFAULTS: BeamConfig = {
     mediaDefaultLimit: 10,
     maxLimit: 10000,
     jobTimeout: 15000,
+    jobQueueLimit: 100,
+    jobRateLimit: 120,
   },
   redis: {
     url: null,
@@ -138,6 +144,8 @@ export const FIELDS: Field[] = [
   { path: ['app', 'mediaDefaultLimit'], kind: 'posInt', env: 'MEDIA_DEFAULT_LIMIT' },
   { path: ['app', 'maxLimit'], kind: 'posInt', env: 'MAX_LIMIT' },
   { path: ['app', 'jobTimeout'], kind: 'posInt', env: 'JOB_TIMEOUT' },
+  { path: ['app', 'jobQueueLimit'], kind: 'posInt', env: 'JOB_QUEUE_LIMIT' },
+  { path: ['app', 'jobRateLimit'], kind: 'int', env: 'JOB_RATE_LIMIT' },
   { path: ['redis', 'url'], kind: 'nullableString', env: 'REDIS_URL' },
   { path: ['redis', 'queueUrl'], kind: 'nullableString', env: 'QUEUE_REDIS_URL' },
   { path: ['redis', 'cluster'], kind: 'bool', env: 'REDIS_CLUSTER' },

@@ -7,11 +7,11 @@ import { reasonPhrase } from '../model/errors';
 import type { RedisClient } from '../store/redis-connection';
 import { JobError, type JobAnswer, type JobResult } from './job-types';
 
-const REASONS: Record<number, string> = { 502: 'Bad Gateway', 504: 'Gateway Timeout', 508: 'Loop Detected' };
+const REASONS: Record<number, string> = { 429: 'Too Many Requests', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 508: 'Loop Detected' };
 
-export function jsonError(status: number, message: string): JobAnswer {
+export function jsonError(status: number, message: string, headers: Record<string, string> = {}): JobAnswer {
   const body = { statusCode: status, error: REASONS[status] ?? reasonPhrase(status), message };
-  return { status, type: 'application/json; charset=utf-8', body: JSON.stringify(body), headers: {} };
+  return { status, type: 'application/json; charset=utf-8', body: JSON.stringify(body), headers };
 }
 
 /** The HTTP status carried by an error (ours, a BeamError, or a Boom error), or null. */
@@ -23,7 +23,8 @@ export function statusOfError(e: unknown): number | null {
 
 export function errorAnswer(e: unknown): JobAnswer {
   const status = statusOfError(e) ?? 500;
-  return jsonError(status, e instanceof JobError || statusOfError(e) !== null ? (e as Error).message : `Job failed: ${(e as Error)?.message ?? String(e)}`);
+  const message = e instanceof JobError || statusOfError(e) !== null ? (e as Error).message : `Job failed: ${(e as Error)?.message ?? String(e)}`;
+  return jsonError(status, message, e instanceof JobError ? e.headers : {});
 }
 
 function validStatus(s: unknown): number {

@@ -10,6 +10,7 @@ import { QueueEvents, type JobsOptions, type Queue } from 'bullmq';
 import type { RedisClient } from '../store/redis-connection';
 
 export const JOB_TIMEOUT_MESSAGE = 'timed out before finishing';
+export const JOB_ABANDONED_MESSAGE = 'was given up by every request waiting for it';
 
 function parseReturn(v: unknown): unknown {
   if (typeof v !== 'string') return v;
@@ -20,11 +21,18 @@ function parseReturn(v: unknown): unknown {
   }
 }
 
-/** `events` must be ready (QueueEvents only sees events after it connected). */
-export function addAndWait(queue: Queue, events: QueueEvents, name: string, data: unknown, opts: JobsOptions, timeoutMs: number): Promise<unknown> {
+/**
+ * `events` must be ready (QueueEvents only sees events after it connected). `signal` aborting stops the
+ * wait at once (rejecting with JOB_ABANDONED_MESSAGE); removing the job is the caller's decision.
+ */
+export function addAndWait(queue: Queue, events: QueueEvents, name: string, data: unknown, opts: JobsOptions, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
   const jobId = opts.jobId ?? randomUUID();
   events.setMaxListeners(0);
   return new Promise<unknown>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new Error(`Job ${jobId} ${JOB_ABANDONED_MESSAGE}`));
+      return;
+    }
     const onCompleted = (args: { jobId: string; returnvalue: unknown }) => {
       if (args.jobId !== jobId) return;
       cleanup();
@@ -39,11 +47,17 @@ export function addAndWait(queue: Queue, events: QueueEvents, name: string, data
       cleanup();
       reject(new Error(`Job ${jobId} ${JOB_TIMEOUT_MESSAGE} (${timeoutMs} ms)`));
     }, timeoutMs);
+    const onAbort = () => {
+      cleanup();
+      reject(new Error(`Job ${jobId} ${JOB_ABANDONED_MESSAGE}`));
+    };
     function cleanup(): void {
       clearTimeout(timer);
       events.off('completed', onCompleted);
       events.off('failed', onFailed);
+      signal?.removeEventListener('abort', onAbort);
     }
+    signal?.addEventListener('abort', onAbort, { once: true });
     events.on('completed', onCompleted);
     events.on('failed', onFailed);
     queue.add(name, data, { ...opts, jobId }).catch((e: unknown) => {

@@ -65,9 +65,12 @@ export const MAX_CHAIN = 8;
 /** An error with an HTTP status: a worker throws one (or a Boom error) to answer with that status. */
 export class JobError extends Error {
   readonly statusCode: number;
-  constructor(statusCode: number, message: string) {
+  /** Headers for the answer, e.g. Retry-After on a 429 or 503. */
+  readonly headers: Record<string, string>;
+  constructor(statusCode: number, message: string, headers: Record<string, string> = {}) {
     super(message);
     this.name = 'JobError';
     this.statusCode = statusCode;
+    this.headers = headers;
   }
 }

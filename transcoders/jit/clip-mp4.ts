@@ -15,8 +15,8 @@ import type { Format, PacketMeta, Stream } from '../../engine/model/media';
 import { secondsRangeToPts } from '../../engine/model/media-ref';
 import type { PacketRead, Store } from '../../engine/store/store';
 import { audioSpecificConfig, isAdts, parseAdts, stripAdts, ADTS_RATES } from './adts';
-import { makePacket, packetBytes, type Beamcoder, type BcMuxStream, type BcPacket } from './beamcoder-api';
-import { decodeKeeping, extradataOf, keyframeAtOrBefore } from './frame-image';
+import { makePacket, packetBytes, type Beamcoder, type BcEncoder, type BcFrame, type BcMuxStream, type BcPacket } from './beamcoder-api';
+import { DECODE_BATCH, extradataOf, keyframeAtOrBefore, openDecoder, storedPacket } from './frame-image';
 import type { ClipRange } from './jit-paths';
 
 export interface ClipOptions {
@@ -81,32 +81,57 @@ function rescale(v: number, tb: [number, number]): number {
   return Math.round((v * tb[1]) / (90000 * tb[0]));
 }
 
-/** Re-encode the video frames with from <= pts <= to (decoded from the keyframe before `from`). */
-async function reencode(bc: Beamcoder, video: Stream, packets: PacketRead[], from: number, to: number): Promise<{ packets: Timed[]; extradata: Buffer | null; width: number; height: number }> {
-  const frames: import('./beamcoder-api').BcFrame[] = [];
-  await decodeKeeping(bc, video, packets, (_best, f) => {
-    if (f.pts >= from && f.pts <= to) frames.push(f);
-    return null;
-  });
-  if (frames.length === 0) throw new JobError(404, `No video frames between pts ${from} and ${to}.`);
-  frames.sort((a, b) => a.pts - b.pts);
-  for (const f of frames) f.pict_type = null;
-  const f0 = frames[0] as (typeof frames)[number];
+/** How an accurate clip was made: frames decoded and encoded, and the most decoded frames held at once. */
+export interface ClipStats {
+  accurate: boolean;
+  decoded: number;
+  encoded: number;
+  maxFramesHeld: number;
+}
+
+/**
+ * Re-encode the video frames with from <= pts <= to (decoded from the keyframe before `from`), encoding
+ * while decoding: each decoder batch's frames go to the encoder at once, so the decoded frames held never
+ * exceed one batch's output, whatever the clip's length. The decoder gives frames in presentation order.
+ */
+async function reencode(bc: Beamcoder, video: Stream, packets: PacketRead[], from: number, to: number, stats: ClipStats): Promise<{ packets: Timed[]; extradata: Buffer | null; width: number; height: number }> {
+  const decoder = openDecoder(bc, video);
   const fr = video.avg_frame_rate && video.avg_frame_rate[0] > 0 ? video.avg_frame_rate : [25, 1];
-  const encoder = bc.encoder({
-    name: 'libx264', width: f0.width, height: f0.height, pix_fmt: f0.format === 'yuvj420p' ? 'yuvj420p' : 'yuv420p',
-    time_base: [1, 90000], framerate: fr, gop_size: 250, max_b_frames: 0, flags: { GLOBAL_HEADER: true },
-    priv_data: { preset: 'veryfast', crf: 18 },
-  });
-  const out: BcPacket[] = [];
-  for (let i = 0; i < frames.length; i += 8) out.push(...(await encoder.encode(frames.slice(i, i + 8))).packets);
-  out.push(...(await encoder.flush()).packets);
-  return {
-    packets: out.map((p) => ({ pts: p.pts, dts: p.dts, data: Buffer.from(packetBytes(p)), key: p.flags.KEY, duration: p.duration })),
-    extradata: encoder.extradata,
-    width: f0.width,
-    height: f0.height,
+  let encoder: BcEncoder | null = null;
+  let size = { width: 0, height: 0 };
+  const out: Timed[] = [];
+  const keep = (ps: BcPacket[]) => {
+    for (const p of ps) out.push({ pts: p.pts, dts: p.dts, data: Buffer.from(packetBytes(p)), key: p.flags.KEY, duration: p.duration });
   };
+  const feed = async (frames: BcFrame[]) => {
+    stats.decoded += frames.length;
+    stats.maxFramesHeld = Math.max(stats.maxFramesHeld, frames.length);
+    const wanted = frames.filter((f) => f.pts >= from && f.pts <= to);
+    if (wanted.length === 0) return;
+    const f0 = wanted[0] as BcFrame;
+    if (!encoder) {
+      size = { width: f0.width, height: f0.height };
+      encoder = bc.encoder({
+        name: 'libx264', width: f0.width, height: f0.height, pix_fmt: f0.format === 'yuvj420p' ? 'yuvj420p' : 'yuv420p',
+        time_base: [1, 90000], framerate: fr, gop_size: 250, max_b_frames: 0, flags: { GLOBAL_HEADER: true },
+        priv_data: { preset: 'veryfast', crf: 18 },
+      });
+    }
+    if (wanted.some((f) => f.width !== size.width || f.height !== size.height)) {
+      throw new JobError(422, `The video changes size within the clip (${size.width}×${size.height} to ${f0.width}×${f0.height}): ask for an accurate clip on one side of the change.`);
+    }
+    for (const f of wanted) f.pict_type = null;
+    keep((await encoder.encode(wanted)).packets);
+    stats.encoded += wanted.length;
+  };
+  for (let i = 0; i < packets.length; i += DECODE_BATCH) {
+    await feed((await decoder.decode(packets.slice(i, i + DECODE_BATCH).map((p) => storedPacket(bc, p)))).frames);
+  }
+  await feed((await decoder.flush()).frames);
+  const enc = encoder as BcEncoder | null;
+  if (!enc) throw new JobError(404, `No video frames between pts ${from} and ${to}.`);
+  keep((await enc.flush()).packets);
+  return { packets: out, extradata: enc.extradata, ...size };
 }
 
 /** Mux video (+ audio) packets on the 90 kHz timeline into a faststart MP4 file and return its bytes. */
@@ -149,7 +174,7 @@ async function muxMp4(bc: Beamcoder, v: { stream: Stream; packets: Timed[]; extr
 }
 
 /** Make the MP4 of the clip [from, to] (pts, resolveRange) of a content item (a live channel: stream 0 video, stream 1 audio). */
-export async function makeClip(bc: Beamcoder, store: Store, format: Format, [from, to]: [number, number], options: ClipOptions): Promise<{ mp4: Buffer; from: number; to: number; startPts: number }> {
+export async function makeClip(bc: Beamcoder, store: Store, format: Format, [from, to]: [number, number], options: ClipOptions): Promise<{ mp4: Buffer; from: number; to: number; startPts: number; stats: ClipStats }> {
   const name = format.url;
   const video = format.streams.find((s) => s.codecpar.codec_type === 'video');
   if (!video) throw new JobError(400, `'${name}' has no video stream to clip.`);
@@ -162,11 +187,12 @@ export async function makeClip(bc: Beamcoder, store: Store, format: Format, [fro
   if (vpackets.length === 0 || vpackets[0]?.meta.pts !== key.pts) throw new JobError(404, `The video of '${name}' from pts ${key.pts} has expired from the store.`);
   const start = options.accurate ? Math.max(from, key.pts) : key.pts;
   const apackets = audio ? (await store.readPackets(name, audio.index, start - 90000, to + 1)).filter((p) => p.meta.pts >= start && p.meta.pts <= to).map(toTimed) : [];
+  const stats: ClipStats = { accurate: options.accurate, decoded: 0, encoded: 0, maxFramesHeld: 0 };
   const v = options.accurate
-    ? { stream: video, ...(await reencode(bc, video, vpackets, from, to)) }
+    ? { stream: video, ...(await reencode(bc, video, vpackets, from, to, stats)) }
     : { stream: video, packets: vpackets.map(toTimed), extradata: extradataOf(video), width: Number(video.codecpar.width), height: Number(video.codecpar.height) };
   const a = audio ? prepareAudio(audio, apackets) : null;
-  return { mp4: await muxMp4(bc, v, a), from, to, startPts: start };
+  return { mp4: await muxMp4(bc, v, a), from, to, startPts: start, stats };
 }
 
 async function firstKeyframeIn(store: Store, name: string, video: Stream, from: number, to: number): Promise<PacketMeta | null> {

@@ -7,7 +7,7 @@
 import { JobError } from '../../engine/jobs/job-types';
 import type { PacketMeta, Stream } from '../../engine/model/media';
 import type { PacketRead, Store } from '../../engine/store/store';
-import { makePacket, packetBytes, type Beamcoder, type BcFrame } from './beamcoder-api';
+import { makePacket, packetBytes, type Beamcoder, type BcDecoder, type BcFrame, type BcPacket } from './beamcoder-api';
 import { outputSize, type ImageFormat } from './jit-paths';
 
 /** How far back a keyframe is looked for, in seconds of the stream's time base. */
@@ -40,11 +40,8 @@ export async function latestPacket(store: Store, name: string, stream: Stream): 
   return meta && meta.type === 'Packet' ? meta : null;
 }
 
-/**
- * Decode `packets` (decode order, starting at a keyframe) and keep the one frame `choose` prefers:
- * `choose(best, candidate)` returns the frame to keep. Frames are not all held in memory.
- */
-export async function decodeKeeping(bc: Beamcoder, stream: Stream, packets: PacketRead[], choose: (best: BcFrame | null, f: BcFrame) => BcFrame | null): Promise<BcFrame | null> {
+/** A decoder for a stored video stream (its extradata set); 400 for a non-video stream, 415 for no decoder. */
+export function openDecoder(bc: Beamcoder, stream: Stream): BcDecoder {
   if (stream.codecpar.codec_type !== 'video') throw new JobError(400, `Stream ${stream.index} is ${stream.codecpar.codec_type}: images need a video stream.`);
   const codec = stream.codecpar.name ?? 'h264';
   let decoder;
@@ -55,13 +52,29 @@ export async function decodeKeeping(bc: Beamcoder, stream: Stream, packets: Pack
   }
   const ex = extradataOf(stream);
   if (ex) decoder.extradata = ex;
+  return decoder;
+}
+
+/** Decoder batches of this many packets: what bounds the decoded frames held at once. */
+export const DECODE_BATCH = 8;
+
+/** A beamcoder packet of a stored packet. */
+export function storedPacket(bc: Beamcoder, p: PacketRead): BcPacket {
+  return makePacket(bc, { pts: p.meta.pts, dts: p.meta.dts, data: p.data, key: p.meta.flags?.KEY === true, duration: p.meta.duration });
+}
+
+/**
+ * Decode `packets` (decode order, starting at a keyframe) and keep the one frame `choose` prefers:
+ * `choose(best, candidate)` returns the frame to keep. Frames are not all held in memory.
+ */
+export async function decodeKeeping(bc: Beamcoder, stream: Stream, packets: PacketRead[], choose: (best: BcFrame | null, f: BcFrame) => BcFrame | null): Promise<BcFrame | null> {
+  const decoder = openDecoder(bc, stream);
   let best: BcFrame | null = null;
   const take = (frames: BcFrame[]) => {
     for (const f of frames) best = choose(best, f);
   };
-  for (let i = 0; i < packets.length; i += 8) {
-    const batch = packets.slice(i, i + 8).map((p) => makePacket(bc, { pts: p.meta.pts, dts: p.meta.dts, data: p.data, key: p.meta.flags?.KEY === true, duration: p.meta.duration }));
-    take((await decoder.decode(batch)).frames);
+  for (let i = 0; i < packets.length; i += DECODE_BATCH) {
+    take((await decoder.decode(packets.slice(i, i + DECODE_BATCH).map((p) => storedPacket(bc, p)))).frames);
   }
   take((await decoder.flush()).frames);
   return best;

@@ -13,9 +13,9 @@ import type { JobFunction, WorkerJob } from '../../engine/jobs/worker';
 import { selectStream, parseStreamName } from '../../engine/model/stream-name';
 import type { Format } from '../../engine/model/media';
 import { loadBeamcoder, type Beamcoder } from './beamcoder-api';
-import { makeClip, resolveRange } from './clip-mp4';
+import { makeClip, resolveRange, type ClipStats } from './clip-mp4';
 import { encodeImage, frameAt, latestFrame, latestPacket } from './frame-image';
-import { parseClipRequest, parseImageRequest } from './jit-paths';
+import { outputSize, parseClipRequest, parseImageRequest, sarOf } from './jit-paths';
 
 export interface JitConfig {
   /** Longest clip a request may ask for, seconds. Default 600. */
@@ -25,6 +25,8 @@ export interface JitConfig {
 export interface JitDeps {
   /** beamcoder; loaded on first use when not given. */
   beamcoder?: Beamcoder;
+  /** Told how each clip was made (frames decoded, encoded, most held at once). */
+  onClipStats?(stats: ClipStats): void;
 }
 
 export interface JitFunctions {
@@ -62,6 +64,9 @@ export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): 
     const stream = selectStream(format.streams, selector);
     if (!stream) throw new JobError(404, `Content item '${format.url}' has no stream '${req.stream}'.`);
     if (stream.codecpar.codec_type !== 'video') throw new JobError(400, `Stream '${req.stream}' of '${format.url}' is ${stream.codecpar.codec_type}: images need a video stream.`);
+    // Refuse an image beyond the limits before decoding anything (the decoded frame is checked again).
+    const cp = stream.codecpar;
+    if (Number(cp.width) > 0 && Number(cp.height) > 0) outputSize(Number(cp.width), Number(cp.height), sarOf(cp.sample_aspect_ratio), req.width);
     const type = req.format === 'png' ? 'image/png' : 'image/jpeg';
     if (req.at.kind === 'pts') {
       const key = job.store.keys.jit(format.url, hash(['frame', stream.index, req.at.pts, req.width, req.format]));
@@ -91,6 +96,7 @@ export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): 
     const hit = await cached(job, key, 'video/mp4', headers);
     if (hit) return hit;
     const clip = await makeClip(bc(), job.store, format, range, { accurate: req.accurate, maxSeconds: maxClipSeconds });
+    deps.onClipStats?.(clip.stats);
     return job.respondWithBytes(clip.mp4, 'video/mp4', { key, headers: { ...headers, 'beam-clip-start-pts': String(clip.startPts), 'beam-clip-end-pts': String(clip.to) } });
   };
 

@@ -6,7 +6,9 @@
  */
 
 import { JobError } from '../../engine/jobs/job-types';
+import type { RequestIdentity, RequestNormalizer } from '../../engine/jobs/job-identity';
 import { parseMediaRef, type MediaRef } from '../../engine/model/media-ref';
+import { parseStreamName } from '../../engine/model/stream-name';
 
 export type ImageFormat = 'jpeg' | 'png';
 
@@ -29,7 +31,12 @@ export interface ClipRequest {
 }
 
 export const MIN_WIDTH = 16;
-export const MAX_WIDTH = 7680;
+/** Largest image a request may make: 3840×2160 (UHD). Wider requests, and heights beyond, answer 400. */
+export const MAX_WIDTH = 3840;
+export const MAX_HEIGHT = 2160;
+
+/** The queue the built-in JIT functions run on (the default rules `frameImage` and `clipMp4`). */
+export const JIT_QUEUE = 'media_workers';
 
 const RE_IMAGE = /^\/beams\/([^/]+)\/([^/]+)\/(latest|frame_(0|[1-9][0-9]{0,15}))\.(jpg|jpeg|png)$/;
 const RE_CLIP = /^\/beams\/([^/]+)\/all\/([^/]+)\.mp4$/;
@@ -45,7 +52,7 @@ function decode(part: string): string {
 export function parseWidth(raw: string | undefined): number | null {
   if (raw === undefined || raw === '') return null;
   if (!/^[1-9][0-9]{0,4}$/.test(raw) || Number(raw) < MIN_WIDTH || Number(raw) > MAX_WIDTH) {
-    throw new JobError(400, `Query parameter 'width' must be a whole number of pixels from ${MIN_WIDTH} to ${MAX_WIDTH}, not '${raw.slice(0, 16)}'.`);
+    throw new JobError(400, `Query parameter 'width' must be a whole number of pixels from ${MIN_WIDTH} to ${MAX_WIDTH} (the image size limit is ${MAX_WIDTH}×${MAX_HEIGHT}), not '${raw.slice(0, 16)}'.`);
   }
   return Number(raw);
 }
@@ -82,13 +89,62 @@ export function parseClipRequest(path: string, query: Record<string, string>): C
 }
 
 /**
- * Output size of an image: the source size, or `width` with the height that keeps the display aspect
- * (sample aspect ratio applied), both even (4:2:0 chroma).
+ * Pure: the output size of an image. Without `width`: the source's stored size, scaled down (aspect kept)
+ * to fit MAX_WIDTH×MAX_HEIGHT (3840×2160). With `width`: that width and the height that keeps the display aspect
+ * (sample aspect ratio applied). Both even (4:2:0 chroma). A width beyond the source's or beyond
+ * MAX_WIDTH, or a resulting height beyond MAX_HEIGHT, throws a 400 JobError naming the limit: upscaling
+ * buys nothing, and a tall sample aspect ratio would otherwise make a 1024-wide request 36,864 px high.
  */
 export function outputSize(srcW: number, srcH: number, sar: [number, number] | undefined, width: number | null): { width: number; height: number } {
   const even = (n: number) => Math.max(2, 2 * Math.round(n / 2));
-  if (width === null) return { width: even(srcW), height: even(srcH) };
+  if (!(srcW > 0 && srcH > 0)) throw new JobError(422, `The source frame has no usable size (${srcW}×${srcH}).`);
+  if (width === null) {
+    const fit = Math.min(1, MAX_WIDTH / srcW, MAX_HEIGHT / srcH);
+    return { width: Math.min(MAX_WIDTH, even(srcW * fit)), height: Math.min(MAX_HEIGHT, even(srcH * fit)) };
+  }
+  if (width > MAX_WIDTH) throw new JobError(400, `Query parameter 'width' is ${width}: images are limited to ${MAX_WIDTH}×${MAX_HEIGHT}.`);
+  if (width > srcW) throw new JobError(400, `Query parameter 'width' is ${width}: the source is ${srcW} px wide and images are never scaled beyond it.`);
   const ratio = sar && sar[0] > 0 && sar[1] > 0 ? sar[0] / sar[1] : 1;
-  const displayW = srcW * ratio;
-  return { width: even(width), height: even((srcH * width) / displayW) };
+  const height = even((srcH * width) / (srcW * ratio));
+  if (height > MAX_HEIGHT) {
+    throw new JobError(400, `An image ${width} px wide of this source would be ${height} px high (sample aspect ratio ${sar?.[0]}:${sar?.[1]}): images are limited to ${MAX_WIDTH}×${MAX_HEIGHT}; ask for a smaller width.`);
+  }
+  return { width: even(width), height };
+}
+
+/** A sample aspect ratio from stored codec parameters (`[num, den]` or `{num, den}`), or undefined. */
+export function sarOf(v: unknown): [number, number] | undefined {
+  if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'number') return [v[0], v[1]];
+  const o = v as { num?: unknown; den?: unknown } | null;
+  if (o && typeof o.num === 'number' && typeof o.den === 'number') return [o.num, o.den];
+  return undefined;
+}
+
+function streamIdentity(stream: string): unknown {
+  try {
+    return parseStreamName(stream);
+  } catch (e) {
+    throw new JobError(400, (e as Error).message);
+  }
+}
+
+/**
+ * Pure: the identity of an image request, from what was parsed (content, stream, pts or latest, format,
+ * width), and the only query it keeps. `.jpg` and `.jpeg`, `video` and `stream_0`… each name one job, and
+ * other query parameters (cache-busters such as `?t=…`) are dropped.
+ */
+export const imageIdentity: RequestNormalizer = (path, query): RequestIdentity => {
+  const r = parseImageRequest(path, query);
+  return { key: JSON.stringify(['image', r.content, streamIdentity(r.stream), r.at, r.format, r.width]), query: r.width === null ? {} : { width: String(r.width) } };
+};
+
+/** Pure: the identity of a clip request (content, range, accurate) and the only query it keeps. */
+export const clipIdentity: RequestNormalizer = (path, query): RequestIdentity => {
+  const r = parseClipRequest(path, query);
+  return { key: JSON.stringify(['clip', r.content, r.range, r.accurate]), query: r.accurate ? { accurate: '1' } : {} };
+};
+
+/** The request normalizers of the built-in functions, by `queue/function` (for the dispatcher's deps). */
+export function jitNormalizers(queue: string = JIT_QUEUE): Record<string, RequestNormalizer> {
+  return { [`${queue}/frameImage`]: imageIdentity, [`${queue}/clipMp4`]: clipIdentity };
 }

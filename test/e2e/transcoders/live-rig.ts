@@ -19,6 +19,7 @@ import { createLiveStore, type LiveStore } from '../../../engine/store/live-stor
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
+import { jitNormalizers } from '../../../transcoders/jit/jit-paths';
 import { TEST_APP_CONFIG } from '../../helpers/app';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitFor } from '../../helpers/process';
@@ -34,7 +35,8 @@ export interface LiveRig {
   close(): Promise<void>;
 }
 
-export async function startLiveRig(o: { concurrency?: number } = {}): Promise<LiveRig> {
+/** `ratePerMinute`: the job routes' per-client limit; default none (the latest.jpg bench makes 500 requests from one address). */
+export async function startLiveRig(o: { concurrency?: number; ratePerMinute?: number } = {}): Promise<LiveRig> {
   const redis: TestRedis = await startTestRedis();
   const client = redis.connect();
   const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
@@ -48,7 +50,7 @@ export async function startLiveRig(o: { concurrency?: number } = {}): Promise<Li
   const srtPort = ingest.srtPort() as number;
   const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   const prefix = store.keys.jobQueuePrefix;
-  const dispatcher: JobDispatcher = createJobDispatcher({ redis: client, connect }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000 });
+  const dispatcher: JobDispatcher = createJobDispatcher({ redis: client, connect, normalizers: jitNormalizers() }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000, ratePerMinute: o.ratePerMinute ?? 0 });
   const worker: JobWorker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix, functions: { ...createJitFunctions() }, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
   const app = await buildApp(

@@ -12,6 +12,7 @@ import { createEngineMetrics } from '../../../engine/api/metrics';
 import { DEFAULTS, type JobRule } from '../../../engine/config/config';
 import { createJobDispatcher, type JobDispatcher } from '../../../engine/jobs/dispatcher';
 import { createJobWorker, type JobFunction, type JobWorker } from '../../../engine/jobs/worker';
+import { jitNormalizers } from '../../../transcoders/jit/jit-paths';
 import type { Format, PacketMeta } from '../../../engine/model/media';
 import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
 import type { PacketWrite, Store } from '../../../engine/store/store';
@@ -19,10 +20,11 @@ import { streamToJson } from '../../../ingest/demuxer';
 import { TEST_APP_CONFIG } from '../../helpers/app';
 import type { TestRedis } from '../../helpers/redis';
 
-export function makeSourceTs(file: string, seconds: number): void {
+/** `vf`: an ffmpeg video filter, e.g. `setsar=1/36` for a source with a tall sample aspect ratio. */
+export function makeSourceTs(file: string, seconds: number, o: { vf?: string } = {}): void {
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-bf', '2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file,
+    '-t', String(seconds), ...(o.vf ? ['-vf', o.vf] : []), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-bf', '2', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', file,
   ]);
 }
 
@@ -63,11 +65,27 @@ export interface JobsRig {
   close(): Promise<void>;
 }
 
-/** App with the rules installed + one worker on `queue` with `functions`. */
-export async function startJobsRig(redis: TestRedis, store: Store, o: { rules?: Record<string, JobRule>; functions: Record<string, JobFunction>; timeoutMs?: number; queue?: string; concurrency?: number }): Promise<JobsRig> {
+export interface JobsRigOptions {
+  rules?: Record<string, JobRule>;
+  functions: Record<string, JobFunction>;
+  timeoutMs?: number;
+  queue?: string;
+  concurrency?: number;
+  /** Dispatcher limits (defaults: the dispatcher's, except a rate limit high enough for a test file). */
+  maxWaiting?: number;
+  ratePerMinute?: number;
+  /** Key prefix of the job queues; default the store's. */
+  prefix?: string;
+}
+
+/** App with the rules installed (and the JIT request normalizers) + one worker on `queue` with `functions`. */
+export async function startJobsRig(redis: TestRedis, store: Store, o: JobsRigOptions): Promise<JobsRig> {
   const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
-  const prefix = store.keys.jobQueuePrefix;
-  const dispatcher = createJobDispatcher({ redis: store.redis, connect }, { rules: o.rules ?? DEFAULTS.jobs, prefix, timeoutMs: o.timeoutMs ?? 20000 });
+  const prefix = o.prefix ?? store.keys.jobQueuePrefix;
+  const dispatcher = createJobDispatcher(
+    { redis: store.redis, connect, normalizers: jitNormalizers() },
+    { rules: o.rules ?? DEFAULTS.jobs, prefix, timeoutMs: o.timeoutMs ?? 20000, maxWaiting: o.maxWaiting, ratePerMinute: o.ratePerMinute ?? 10000 },
+  );
   const worker = createJobWorker({ store, connect }, { queue: o.queue ?? 'media_workers', prefix, functions: o.functions, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
   const app = await buildApp({ store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher }, TEST_APP_CONFIG);

@@ -2,7 +2,7 @@
 
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { outputSize, parseClipRequest, parseImageRequest } from '../../../transcoders/jit/jit-paths';
+import { clipIdentity, imageIdentity, outputSize, parseClipRequest, parseImageRequest, sarOf } from '../../../transcoders/jit/jit-paths';
 import { audioSpecificConfig, parseAdts, stripAdts } from '../../../transcoders/jit/adts';
 
 describe('image requests', () => {
@@ -40,6 +40,52 @@ describe('output size', () => {
     assert.deepEqual(outputSize(1920, 1080, [1, 1], 320), { width: 320, height: 180 });
     assert.deepEqual(outputSize(1440, 1080, [4, 3], 640), { width: 640, height: 360 });
     assert.deepEqual(outputSize(321, 241, undefined, null), { width: 322, height: 242 });
+  });
+  it('without a width, a source beyond 3840x2160 is scaled down to fit, aspect kept', () => {
+    assert.deepEqual(outputSize(7680, 4320, [1, 1], null), { width: 3840, height: 2160 });
+    assert.deepEqual(outputSize(1024, 36864, [1, 36], null), { width: 60, height: 2160 });
+  });
+  const bad = (e: Error & { statusCode?: number }, re: RegExp) => e.statusCode === 400 && re.test(e.message);
+  for (const [name, args, re] of [
+    // issue 10: ?width=7680 rendered 7680x4320 (1.75 CPU-s each)
+    ['a width beyond 3840', [7680, 4320, [1, 1], 7680], /3840×2160/],
+    ['a width beyond the source', [320, 240, [1, 1], 480], /320 px wide/],
+    // issue 10: a 1024-wide request of a tall-SAR source gave 1024x36,864 and +260 MiB RSS
+    ['a height beyond 2160 from a tall sample aspect ratio', [1024, 1024, [1, 36], 1024], /36864 px high.*2160/],
+  ] as const) {
+    it(`refuses ${name} with 400 naming the limit`, () => assert.throws(() => outputSize(args[0], args[1], [...args[2]], args[3]), (e: Error) => bad(e, re)));
+  }
+  it('the query refuses widths beyond 3840 before any job', () => {
+    assert.throws(() => parseImageRequest('/beams/a/video/latest.jpg', { width: '3842' }), /3840/);
+    assert.equal(parseImageRequest('/beams/a/video/latest.jpg', { width: '3840' }).width, 3840);
+  });
+  it('reads a stored sample aspect ratio', () => {
+    assert.deepEqual(sarOf([1, 36]), [1, 36]);
+    assert.deepEqual(sarOf({ num: 4, den: 3 }), [4, 3]);
+    assert.equal(sarOf('1:1'), undefined);
+  });
+});
+
+describe('request identity', () => {
+  it('images: junk parameters, .jpg/.jpeg and one stream spelling give one identity; the query keeps width only', () => {
+    const a = imageIdentity('/beams/main/video/frame_90.jpg', { width: '160', t: '1' });
+    assert.deepEqual(a, imageIdentity('/beams/main/video_0/frame_90.jpeg', { cb: 'x', width: '160' }));
+    assert.deepEqual(a.query, { width: '160' });
+    assert.notEqual(a.key, imageIdentity('/beams/main/video/frame_90.jpg', {}).key);
+    assert.notEqual(a.key, imageIdentity('/beams/main/video/frame_90.png', { width: '160' }).key);
+    assert.notEqual(a.key, imageIdentity('/beams/main/video/frame_91.jpg', { width: '160' }).key);
+    assert.deepEqual(imageIdentity('/beams/main/video/latest.jpg', { t: String(Date.now()) }).query, {});
+  });
+  it('clips: range and accurate flag; true and 1 are one', () => {
+    const a = clipIdentity('/beams/main/all/1-2.mp4', { accurate: 'true', junk: '1' });
+    assert.deepEqual(a, clipIdentity('/beams/main/all/1-2.mp4', { accurate: '1' }));
+    assert.deepEqual(a.query, { accurate: '1' });
+    assert.notEqual(a.key, clipIdentity('/beams/main/all/1-2.mp4', {}).key);
+    assert.notEqual(a.key, clipIdentity('/beams/main/all/1-3.mp4', { accurate: '1' }).key);
+  });
+  it('a request the function would refuse is refused before it is a job', () => {
+    assert.throws(() => imageIdentity('/beams/main/bogus/latest.jpg', {}), (e: Error & { statusCode?: number }) => e.statusCode === 400);
+    assert.throws(() => clipIdentity('/beams/main/all/latest.mp4', {}), (e: Error & { statusCode?: number }) => e.statusCode === 400);
   });
 });
 

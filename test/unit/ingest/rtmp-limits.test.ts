@@ -10,6 +10,7 @@ import {
   type MessageStartVerdict, type ReaderUsage,
 } from '../../../ingest/rtmp/rtmp-limits';
 import { resolveRtmpSettings } from '../../../ingest/rtmp/rtmp-server';
+import { ConfigError, loadConfig } from '../../../engine/config/config';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const idle: ReaderUsage = { partial: 0, buffered: 0, messages: 0, bytes: 0 };
@@ -135,4 +136,20 @@ test('resolveRtmpSettings: limits and their defaults', () => {
   assert.equal(s.preAuth.maxMessages, 16);
   assert.throws(() => resolveRtmpSettings({ host: 'h', port: 0, maxConnectionsPerAddress: 0 }), /maxConnectionsPerAddress must be an integer in 1\.\./);
   assert.throws(() => resolveRtmpSettings({ host: 'h', port: 0, publishTimeoutMs: 5 }), /publishTimeoutMs/);
+});
+
+test('BEAM_RTMP_* limit settings: defaults, environment, validation naming the variable', () => {
+  const d = loadConfig(null, {});
+  assert.deepEqual(d.rtmp, { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8388608 });
+  const c = loadConfig(null, { BEAM_RTMP_MAX_CONNECTIONS: '50', BEAM_RTMP_MAX_CONNECTIONS_PER_ADDRESS: '2', BEAM_RTMP_PUBLISH_TIMEOUT: '5000', BEAM_RTMP_MAX_MESSAGE_BYTES: '16777215' });
+  assert.deepEqual([c.rtmp.maxConnections, c.rtmp.maxConnectionsPerAddress, c.rtmp.publishTimeout, c.rtmp.maxMessageBytes], [50, 2, 5000, 16777215]);
+  const bad: [string, string][] = [
+    ['BEAM_RTMP_MAX_CONNECTIONS_PER_ADDRESS', '0'],
+    ['BEAM_RTMP_PUBLISH_TIMEOUT', '10'],
+    ['BEAM_RTMP_MAX_MESSAGE_BYTES', '16777216'],
+    ['BEAM_RTMP_MAX_CONNECTIONS', 'many'],
+  ];
+  for (const [name, value] of bad) {
+    assert.throws(() => loadConfig(null, { [name]: value }), (e: unknown) => e instanceof ConfigError && e.message.includes(name), name);
+  }
 });

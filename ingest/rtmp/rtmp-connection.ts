@@ -128,10 +128,14 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     socket.destroy();
   }
 
-  /** Sends what is queued, then closes (lets the client read a rejection). */
-  function refuse(detail: string): void {
+  /**
+   * Sends what is queued, then closes (lets the client read a rejection). `counted`: the authorizer already
+   * reported this refusal.
+   */
+  function refuse(detail: string, counted = false): void {
     if (finished) return;
     log.warn({ peer, app }, detail);
+    if (!counted && session === null) host.refused(detail);
     endSession('closed', detail);
     finished = true;
     if (timer) clearTimeout(timer);
@@ -199,7 +203,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     if (finished) return;
     if (!decision.ok) {
       badName(decision.reason ?? 'unknown stream key');
-      refuse(`rtmp publish refused for app '${app}': ${decision.reason ?? 'unknown stream key'}`);
+      refuse(`rtmp publish refused for app '${app}': ${decision.reason ?? 'unknown stream key'}`, true);
       return;
     }
     const s = createPublishSession({

@@ -32,7 +32,8 @@ export interface RtmpServerDeps {
   log?: RtmpLogger;
   /**
    * A connection refused before any publish: over a connection limit, a pre-publish limit or protocol
-   * violation, or no publish in time (`reason` is the log text, without any key). For a metric.
+   * violation, a wrong application, or no publish in time (`reason` is the log text, without any key). For a
+   * metric; a key `authorize` refused is not reported here again.
    */
   onRefused?(reason: string): void;
 }

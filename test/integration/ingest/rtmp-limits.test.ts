@@ -3,7 +3,8 @@
  * RTMP pre-auth abuse against the real RTMP server on 127.0.0.1 (random free port), as an attacker does it:
  * raw sockets that finish the handshake and then flood, hold partial messages, trickle, or open many
  * connections; real ffmpeg publishers beside them. Every attack is bounded in bytes, connections and time.
- * Figures (server CPU, event-loop lag) are printed as test diagnostics.
+ * Figures (server CPU, event-loop lag) are printed as test diagnostics. The last test goes through the ingest
+ * service with a real redis-server: config, metrics and logs as the product wires them.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,15 @@ import { commandMessage, type RtmpMessage } from '../../../ingest/rtmp/messages'
 import {
   createRtmpServer, type RtmpCloseReason, type RtmpServer, type RtmpServerConfig, type RtmpSession,
 } from '../../../ingest/rtmp/rtmp-server';
+import { Registry } from 'prom-client';
+import { createStore } from '../../../engine/store/store';
+import { createChannelStore } from '../../../engine/store/channel-store';
+import { createLiveStore } from '../../../engine/store/live-store';
+import { createChannel } from '../../../engine/model/channel';
+import { createIngestService, DEFAULT_INGEST_CONFIG } from '../../../ingest/ingest-service';
+import { createIngestMetrics } from '../../../ingest/ingest-metrics';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { startTestRedis, uniquePrefix } from '../../helpers/redis';
 
 const KEYS: Record<string, string> = {
   'sk-alpha-5f3b9c1d': 'ch-alpha', 'sk-bravo-8e2a7d40': 'ch-bravo', 'sk-charlie-1c9e44aa': 'ch-charlie', 'sk-delta-77ab01fe': 'ch-delta',
@@ -309,3 +319,52 @@ test('log lines never carry a stream key (issue 10.7), refusals and codec reject
 async function waitUntil(cond: () => boolean): Promise<void> {
   while (!cond()) await sleep(20);
 }
+
+test('through the ingest service (real redis): limits from its config, refusals in beam_ingest_refusals_total, a flood beside a live channel', { timeout: 60_000 }, async (t) => {
+  const redis = await startTestRedis();
+  const client = redis.connect();
+  const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+  const channels = createChannelStore({ redis: client, keys: store.keys });
+  const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+  const registry = new Registry();
+  const lines: string[] = [];
+  const line = (level: string) => (obj: object, msg?: string): void => void lines.push(`${level} ${msg ?? ''} ${JSON.stringify(obj)}`);
+  const ch = createChannel({ name: 'limits-live' }, validateLadder, DEFAULT_LADDER);
+  await channels.create(ch);
+  const ingest = createIngestService(
+    { store, live, channels, subscriber: redis.connect(), log: { info: line('info'), warn: line('warn'), error: line('error') }, metrics: createIngestMetrics(registry) },
+    { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: null, rtmp: { host: '127.0.0.1', port: 0, maxConnectionsPerAddress: 2 } },
+  );
+  try {
+    await ingest.start();
+    const port = ingest.rtmpPort() as number;
+    const p = publish(port, ch.streamKey, 5);
+    await within(waitUntil(() => ingest.sessions().some((s) => s.channel === 'limits-live' && (s.diagnostics?.bytes ?? 0) > 0)), 10_000, 'the channel is live');
+    const flood = raw(port);
+    const { cpuMs } = await measured(async () => {
+      await flood.send(Buffer.concat([C0C1C2, chunks(connectMsg), hex('03 000000 000000 08 00000000'), Buffer.alloc(FLOOD, 0xc3)]));
+      await within(flood.closed, 5000, 'flood closed');
+    });
+    t.diagnostic(`zero-length flood through the ingest service: server CPU ${cpuMs.toFixed(0)} ms`);
+    assert.ok(cpuMs < 2000, `${cpuMs} ms`);
+    // The publisher and the (closed) flood leave room for one more from 127.0.0.1: the next one is refused.
+    const held = raw(port);
+    void held.send(C0C1C2);
+    await within(waitUntil(() => held.received().length >= 3073), 3000, 'second connection accepted');
+    const third = raw(port);
+    await within(third.closed, 3000, 'third connection from 127.0.0.1 refused');
+    assert.equal(third.received().length, 0);
+    held.socket.destroy();
+    assert.equal(await within(p.exited, 15_000, 'publisher ends'), 0);
+    await within(waitUntil(() => ingest.sessions().length === 0), 10_000, 'session ended');
+    const fmt = await store.getFormat('limits-live');
+    assert.deepEqual(fmt?.streams.map((s) => s.codecpar.name), ['h264', 'aac'], 'the channel was ingested');
+    const text = await registry.metrics();
+    const refusedCount = /beam_ingest_refusals_total\{protocol="rtmp",reason="bad-request"\} (\d+)/.exec(text);
+    assert.ok(refusedCount && Number(refusedCount[1]) >= 2, `rtmp refusals: ${refusedCount?.[1]}`);
+    assert.deepEqual(lines.filter((l) => l.includes(ch.streamKey)), [], 'no log line carries the stream key');
+  } finally {
+    await ingest.close();
+    await redis.close();
+  }
+});

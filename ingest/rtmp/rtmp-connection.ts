@@ -89,6 +89,8 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
   let nextStreamId = 0;
   let session: PublishSession | null = null;
   let publishing = false;
+  /** Whether a publish was ever accepted here (closing after one is not a refusal). */
+  let published = false;
   let finished = false;
   /** Before a publish starts (and after it ends): the socket must publish by this time. */
   let deadline = Date.now() + settings.publishTimeoutMs;
@@ -120,7 +122,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     finished = true;
     if (session === null && reason !== 'disconnected') {
       log.info({ peer, reason, detail }, 'rtmp connection closed');
-      if (reason === 'protocol-error' || reason === 'idle') host.refused(detail);
+      if (!published && (reason === 'protocol-error' || reason === 'idle')) host.refused(detail);
     }
     endSession(reason, detail);
     if (timer) clearTimeout(timer);
@@ -135,7 +137,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
   function refuse(detail: string, counted = false): void {
     if (finished) return;
     log.warn({ peer, app }, detail);
-    if (!counted && session === null) host.refused(detail);
+    if (!counted && !published) host.refused(detail);
     endSession('closed', detail);
     finished = true;
     if (timer) clearTimeout(timer);
@@ -211,6 +213,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
       log, now: Date.now, terminate: (reason, detail) => destroy(reason, detail),
     });
     session = s;
+    published = true;
     reader?.setLimits(settings.published);
     send(userControlMessage(USER_CONTROL.streamBegin, streamId));
     send(commandMessage(streamId, 'onStatus', 0, null,

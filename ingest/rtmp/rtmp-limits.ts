@@ -37,12 +37,13 @@ export interface RtmpLimits {
 
 /**
  * Pre-publish limits: ffmpeg sends 6 messages (about 600 bytes) before publish, OBS a few more; a
- * connect with a long tcUrl is still a few KiB.
+ * connect with a long tcUrl is still a few KiB. At most 64 KiB of partial messages per connection, so the
+ * global connection limit (1000) bounds what unauthenticated peers can hold to about 64 MiB.
  */
 export const PRE_AUTH_LIMITS: ReaderLimits = {
   maxMessageBytes: 64 * 1024,
   maxPartialMessages: 2,
-  maxBufferedBytes: 128 * 1024,
+  maxBufferedBytes: 64 * 1024,
   maxMessages: 64,
   maxBytes: 256 * 1024,
   emptyMessages: 'refuse',

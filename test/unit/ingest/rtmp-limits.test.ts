@@ -28,8 +28,8 @@ test('checkMessageStart: each limit, before and after publish', () => {
     { name: 'over 8 MiB after publish', limits: PUB, msg: { typeId: MSG.video, length: 8 * 1024 * 1024 + 1 }, want: /exceeds the 8388608-byte limit/ },
     { name: 'third partial message before publish', limits: PRE_AUTH_LIMITS, usage: { partial: 2, buffered: 200 }, msg: { typeId: MSG.video, length: 100 }, want: /more than 2 chunk streams with unfinished/ },
     { name: 'ninth partial message after publish', limits: PUB, usage: { partial: 8, buffered: 800 }, msg: { typeId: MSG.video, length: 100 }, want: /more than 8 chunk streams/ },
-    { name: 'declared bytes of partials over the cap', limits: PRE_AUTH_LIMITS, usage: { partial: 1, buffered: 65536 }, msg: { typeId: MSG.video, length: 65536 }, want: 'accept' },
-    { name: 'declared bytes of partials one over the cap', limits: PRE_AUTH_LIMITS, usage: { partial: 1, buffered: 65537 }, msg: { typeId: MSG.video, length: 65536 }, want: /more than 131072 bytes of unfinished/ },
+    { name: 'declared bytes of partials up to the cap', limits: PRE_AUTH_LIMITS, usage: { partial: 1, buffered: 32768 }, msg: { typeId: MSG.video, length: 32768 }, want: 'accept' },
+    { name: 'declared bytes of partials one over the cap', limits: PRE_AUTH_LIMITS, usage: { partial: 1, buffered: 32769 }, msg: { typeId: MSG.video, length: 32768 }, want: /more than 65536 bytes of unfinished/ },
     { name: '65th message before publish', limits: PRE_AUTH_LIMITS, usage: { messages: 64 }, msg: { typeId: MSG.commandAmf0, length: 10 }, want: /more than 64 messages before publish/ },
     { name: 'millionth message after publish', limits: PUB, usage: { messages: 1e6 }, msg: { typeId: MSG.audio, length: 10 }, want: 'accept' },
   ];

@@ -19,7 +19,7 @@ import {
   acknowledgementMessage, commandMessage, MSG, parseUserControl, type RtmpMessage, setChunkSizeMessage,
   setPeerBandwidthMessage, USER_CONTROL, userControlMessage, windowAckSizeMessage,
 } from './messages';
-import { type ReaderLimits } from './rtmp-limits';
+import type { ReaderLimits } from './rtmp-limits';
 import {
   createPublishSession, type PublishSession, type RtmpCloseReason, type RtmpLogger, type RtmpPeer,
 } from './rtmp-session';

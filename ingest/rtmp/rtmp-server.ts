@@ -16,8 +16,7 @@ import {
   type ConnectionHost, type ConnectionSettings, handleConnection, normalizeApp, type RtmpConnection,
   type RtmpDecision,
 } from './rtmp-connection';
-import type { ReaderLimits } from './rtmp-limits';
-import { addressBucket, admitConnection, PRE_AUTH_LIMITS, publishedLimits } from './rtmp-limits';
+import { addressBucket, admitConnection, PRE_AUTH_LIMITS, publishedLimits, type ReaderLimits } from './rtmp-limits';
 import type { PublishSession, RtmpLogger, RtmpPeer, RtmpSession } from './rtmp-session';
 import { createEmitter, type Listener } from './typed-emitter';
 

@@ -198,7 +198,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log,
         metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg),
       },
-      { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latency }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
+      {
+        ...DEFAULT_INGEST_CONFIG,
+        srt: { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latency },
+        rtmp: {
+          host: config.rtmp.host, port: config.rtmp.port, maxConnections: config.rtmp.maxConnections,
+          maxConnectionsPerAddress: config.rtmp.maxConnectionsPerAddress, publishTimeoutMs: config.rtmp.publishTimeout,
+          maxMessageBytes: config.rtmp.maxMessageBytes,
+        },
+      },
     );
     try {
       await ingest.start();

@@ -11,7 +11,7 @@ import type { ChannelStore } from '../engine/store/channel-store';
 import type { RedisClient } from '../engine/store/redis-connection';
 import { parseStreamId } from './streamid';
 import { createSrtServer, type SrtDecision, type SrtServer, type SrtSession } from './srt/srt-server';
-import { createRtmpServer, type RtmpServer } from './rtmp/rtmp-server';
+import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
 import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type PublishSessionConfig, type PublishSource, type SessionLog } from './publish-session';
@@ -39,7 +39,8 @@ export interface IngestServiceDeps {
 
 export interface IngestServiceConfig {
   srt: { host: string; port: number; latencyMs?: number } | null;
-  rtmp: { host: string; port: number } | null;
+  /** RTMP listener; the limits default to the server's (rtmp-server.ts, rtmp-limits.ts). */
+  rtmp: (Pick<RtmpServerConfig, 'host' | 'port'> & Partial<Pick<RtmpServerConfig, 'maxConnections' | 'maxConnectionsPerAddress' | 'publishTimeoutMs' | 'maxMessageBytes'>>) | null;
   idleTimeoutMs: number;
   session: PublishSessionConfig;
   /** Full reload of the registry, as a safety net beside change notifications. */
@@ -244,8 +245,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               return d;
             },
             log,
+            onRefused: (reason) => deps.metrics?.refused('rtmp', reason),
           },
-          { host: config.rtmp.host, port: config.rtmp.port, app: 'live', idleTimeoutMs: config.idleTimeoutMs },
+          { idleTimeoutMs: config.idleTimeoutMs, ...config.rtmp, app: 'live' },
         );
         rtmp.on('session', (s) => attach(s.channel ?? '', rtmpSource(s)));
         await rtmp.start();

@@ -64,7 +64,12 @@ export interface BeamConfig {
   };
   /** `latency`: the SRT receive latency (TSBPD buffer) in ms, used by the listener and suggested to encoders. */
   srt: { host: string; port: number; latency: number };
-  rtmp: { host: string; port: number };
+  /**
+   * RTMP listener. Connection limits (global and per IPv4 address / IPv6 /64), the deadline for handshake +
+   * connect + publish (ms), and the largest message once publishing (a key frame); before publish the
+   * server's own small limits apply (docs/rtmp.md).
+   */
+  rtmp: { host: string; port: number; maxConnections: number; maxConnectionsPerAddress: number; publishTimeout: number; maxMessageBytes: number };
   jobs: Record<string, JobRule>;
 }
 
@@ -102,7 +107,7 @@ export const DEFAULTS: BeamConfig = {
     persistence: false,
   },
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
-  rtmp: { host: '0.0.0.0', port: 1935 },
+  rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
   /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
   jobs: {
     frameImage: {
@@ -122,7 +127,7 @@ export const DEFAULTS: BeamConfig = {
   },
 };
 
-type Kind = 'port' | 'int' | 'posInt' | 'srtLatency' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
+type Kind = 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
 
 interface Field {
   path: [keyof BeamConfig, string];
@@ -166,6 +171,10 @@ export const FIELDS: Field[] = [
   { path: ['srt', 'latency'], kind: 'srtLatency', env: 'SRT_LATENCY' },
   { path: ['rtmp', 'host'], kind: 'string', env: 'RTMP_HOST' },
   { path: ['rtmp', 'port'], kind: 'port', env: 'RTMP_PORT' },
+  { path: ['rtmp', 'maxConnections'], kind: 'posInt', env: 'RTMP_MAX_CONNECTIONS' },
+  { path: ['rtmp', 'maxConnectionsPerAddress'], kind: 'posInt', env: 'RTMP_MAX_CONNECTIONS_PER_ADDRESS' },
+  { path: ['rtmp', 'publishTimeout'], kind: 'timeoutMs', env: 'RTMP_PUBLISH_TIMEOUT' },
+  { path: ['rtmp', 'maxMessageBytes'], kind: 'rtmpMessageBytes', env: 'RTMP_MAX_MESSAGE_BYTES' },
 ];
 
 const EXPECTED: Record<Kind, string> = {
@@ -173,6 +182,8 @@ const EXPECTED: Record<Kind, string> = {
   int: 'an integer ≥ 0',
   posInt: 'an integer ≥ 1',
   srtLatency: 'a latency in milliseconds from 20 to 8000',
+  rtmpMessageBytes: 'a size in bytes from 65536 to 16777215',
+  timeoutMs: 'a duration in milliseconds from 100 to 3600000',
   string: 'a non-empty string',
   nullableString: 'a string, or null for none',
   bool: 'true or false',
@@ -205,6 +216,8 @@ function fromEnv(kind: Kind, raw: string): unknown {
     case 'int':
     case 'posInt':
     case 'srtLatency':
+    case 'rtmpMessageBytes':
+    case 'timeoutMs':
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'bool':
       return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
@@ -226,6 +239,10 @@ function check(kind: Kind, v: unknown): boolean {
       return Number.isSafeInteger(v) && (v as number) >= 1;
     case 'srtLatency':
       return Number.isSafeInteger(v) && (v as number) >= 20 && (v as number) <= 8000;
+    case 'rtmpMessageBytes':
+      return Number.isSafeInteger(v) && (v as number) >= 65536 && (v as number) <= 0xffffff;
+    case 'timeoutMs':
+      return Number.isSafeInteger(v) && (v as number) >= 100 && (v as number) <= 3_600_000;
     case 'string':
       return typeof v === 'string' && v.length > 0;
     case 'nullableString':

@@ -4,13 +4,20 @@
  * extended timestamps, Set Chunk Size, Abort and Window Acknowledgement Size (the reader reports when an
  * Acknowledgement is due). Pure: no I/O, no timers.
  *
- * Memory is bounded: a message longer than `maxMessageBytes` is refused before anything is allocated,
- * the declared lengths of all unfinished messages together are capped, and so is the number of chunk
- * streams.
+ * Memory and work are bounded by `ReaderLimits` (rtmp-limits.ts), which the connection swaps when a publish
+ * is accepted: a message longer than the limit is refused before anything is allocated, the declared
+ * lengths of unfinished messages together are capped, and so are the chunk streams holding one, the
+ * chunk streams tracked, the messages and the bytes. A zero-length message is refused (or, after publish,
+ * a zero-length audio/video one dropped without a trace), so every input byte costs O(1).
+ *
+ * With `yieldAfterCommands`, parsing stops after each command message and the rest of the input waits
+ * (copied, at most one input's worth) until `push` is called again, e.g. with an empty buffer: the
+ * connection can change the limits between a `publish` and the media after it.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 import { MSG, type RtmpMessage } from './messages';
+import { checkBytes, checkMessageStart, publishedLimits, type ReaderLimits, type ReaderUsage } from './rtmp-limits';
 
 export const DEFAULT_CHUNK_SIZE = 128;
 const MAX_CHUNK_SIZE = 0x7fffffff;
@@ -25,14 +32,18 @@ export class ChunkStreamError extends Error {
 }
 
 export interface ChunkReaderOptions {
-  /** Largest message accepted (the length field allows up to 16 MiB). */
-  maxMessageBytes: number;
+  /** The limits to start with; when absent, `publishedLimits(maxMessageBytes)` with `maxBufferedBytes`. */
+  limits?: ReaderLimits;
+  /** Largest message accepted when `limits` is absent (the length field allows up to 16 MiB). */
+  maxMessageBytes?: number;
+  /** Cap on the declared bytes of unfinished messages when `limits` is absent (default 2 × maxMessageBytes). */
+  maxBufferedBytes?: number;
   /** Most chunk stream ids one peer may use (default 64). */
   maxChunkStreams?: number;
-  /** Cap on the declared bytes of unfinished messages across chunk streams (default 2 × maxMessageBytes). */
-  maxBufferedBytes?: number;
   /** Bytes already received before the chunk stream (the handshake), counted in acknowledgements. */
   bytesBefore?: number;
+  /** Stop parsing after each command message (see above). */
+  yieldAfterCommands?: boolean;
 }
 
 export interface ChunkReadResult {
@@ -43,8 +54,12 @@ export interface ChunkReadResult {
 
 export interface ChunkReader {
   push(input: Buffer): ChunkReadResult;
+  /** New limits; the message and byte counts start again from 0. */
+  setLimits(limits: ReaderLimits): void;
   readonly chunkSize: number;
   readonly bytesReceived: number;
+  /** True when the last push stopped after a command with input left to parse. */
+  readonly yielded: boolean;
 }
 
 interface ChunkStreamState {
@@ -66,15 +81,26 @@ interface Header {
   size: number;
 }
 
+const EMPTY = Buffer.alloc(0);
+
+function initialLimits(opts: ChunkReaderOptions): ReaderLimits {
+  if (opts.limits) return opts.limits;
+  if (opts.maxMessageBytes === undefined) throw new RangeError('chunk reader: limits or maxMessageBytes is required');
+  const l = publishedLimits(opts.maxMessageBytes);
+  return opts.maxBufferedBytes === undefined ? l : { ...l, maxBufferedBytes: opts.maxBufferedBytes };
+}
+
 export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
-  const maxMessageBytes = opts.maxMessageBytes;
+  let limits = initialLimits(opts);
   const maxChunkStreams = opts.maxChunkStreams ?? 64;
-  const maxBuffered = opts.maxBufferedBytes ?? 2 * maxMessageBytes;
+  const yieldAfterCommands = opts.yieldAfterCommands ?? false;
   const states = new Map<number, ChunkStreamState>();
   let chunkSize = DEFAULT_CHUNK_SIZE;
-  let pending: Buffer = Buffer.alloc(0);
+  let pending: Buffer = EMPTY;
   let current: { csid: number; cs: ChunkStreamState; remaining: number } | null = null;
-  let buffered = 0;
+  /** Unfinished messages (partial, buffered) and what was received under the current limits (messages, bytes). */
+  const usage: ReaderUsage = { partial: 0, buffered: 0, messages: 0, bytes: 0 };
+  let yielded = false;
   let bytesReceived = opts.bytesBefore ?? 0;
   let ackWindow = 0;
   let lastAck = 0;
@@ -148,9 +174,6 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
       length = buf.readUIntBE(at + 3, 3);
       typeId = buf[at + 6] as number;
     }
-    if (length > maxMessageBytes) {
-      throw new ChunkStreamError(`message of ${length} bytes (type ${typeId}) exceeds the ${maxMessageBytes}-byte limit`);
-    }
     if (h.fmt === 0) {
       cs.streamId = buf.readUInt32LE(at + 7);
       cs.timestamp = tsField;
@@ -164,14 +187,18 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
     return end;
   }
 
-  function complete(cs: ChunkStreamState, csid: number, out: RtmpMessage[]): void {
-    const payload = cs.body ?? Buffer.alloc(0);
-    buffered -= cs.length;
+  /** Hands out a finished message; true when parsing should stop here (a command, with yieldAfterCommands). */
+  function complete(cs: ChunkStreamState, csid: number, out: RtmpMessage[]): boolean {
+    const payload = cs.body as Buffer;
+    usage.buffered -= cs.length;
+    usage.partial--;
+    usage.messages++;
     cs.body = null;
     cs.received = 0;
     const msg: RtmpMessage = { chunkStreamId: csid, timestamp: cs.timestamp, typeId: cs.typeId, streamId: cs.streamId, payload };
     control(msg);
     out.push(msg);
+    return yieldAfterCommands && (msg.typeId === MSG.commandAmf0 || msg.typeId === MSG.commandAmf3);
   }
 
   /** Protocol control messages that change how the following bytes are read. */
@@ -185,7 +212,8 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
       if (msg.payload.length < 4) throw new ChunkStreamError('Abort message shorter than 4 bytes');
       const target = states.get(msg.payload.readUInt32BE(0));
       if (target && target.body) {
-        buffered -= target.length;
+        usage.buffered -= target.length;
+        usage.partial--;
         target.body = null;
         target.received = 0;
       }
@@ -198,9 +226,14 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
   function push(input: Buffer): ChunkReadResult {
     const messages: RtmpMessage[] = [];
     bytesReceived += input.length;
-    const buf = pending.length === 0 ? input : Buffer.concat([pending, input]);
+    usage.bytes += input.length;
+    const over = checkBytes(limits, usage.bytes);
+    if (over) throw new ChunkStreamError(over);
+    const buf = pending.length === 0 ? input : input.length === 0 ? pending : Buffer.concat([pending, input]);
     let pos = 0;
-    for (;;) {
+    let stop = false;
+    yielded = false;
+    while (!stop) {
       if (current) {
         const take = Math.min(current.remaining, buf.length - pos);
         if (take === 0) break;
@@ -212,7 +245,7 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
         if (current.remaining > 0) break;
         const csid = current.csid;
         current = null;
-        if (cs.received === cs.length) complete(cs, csid, messages);
+        if (cs.received === cs.length) stop = complete(cs, csid, messages);
         continue;
       }
       const h = parseHeader(buf, pos);
@@ -221,22 +254,24 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
       if (end < 0) break;
       pos = end;
       const cs = states.get(h.csid) as ChunkStreamState;
-      if (cs.length === 0) {
-        complete(cs, h.csid, messages);
-        continue;
-      }
       if (cs.body === null) {
-        // Memory is committed per declared message length, so the cap holds whatever the peer sends next.
-        if (buffered + cs.length > maxBuffered) {
-          throw new ChunkStreamError(`more than ${maxBuffered} bytes of unfinished messages across chunk streams`);
+        const verdict = checkMessageStart(limits, usage, cs);
+        if (verdict === 'drop') {
+          usage.messages++;
+          continue;
         }
+        if (verdict !== 'accept') throw new ChunkStreamError(verdict.violation);
+        // Memory is committed per declared message length, so the cap holds whatever the peer sends next.
         cs.body = Buffer.allocUnsafe(cs.length);
-        buffered += cs.length;
+        usage.buffered += cs.length;
+        usage.partial++;
       }
       current = { csid: h.csid, cs, remaining: Math.min(chunkSize, cs.length - cs.received) };
     }
-    // Keep only an incomplete header (at most 18 bytes); payload bytes were copied out above.
-    pending = pos >= buf.length ? Buffer.alloc(0) : Buffer.from(buf.subarray(pos));
+    // Keep the unparsed rest: an incomplete header (at most 18 bytes), or after a yield what follows the
+    // command (at most this input); payload bytes were copied out above.
+    yielded = stop && pos < buf.length;
+    pending = pos >= buf.length ? EMPTY : Buffer.from(buf.subarray(pos));
     let ack: number | null = null;
     if (ackWindow > 0 && bytesReceived - lastAck >= ackWindow) {
       lastAck = bytesReceived;
@@ -247,7 +282,13 @@ export function createChunkReader(opts: ChunkReaderOptions): ChunkReader {
 
   return {
     push,
+    setLimits(next) {
+      limits = next;
+      usage.messages = 0;
+      usage.bytes = 0;
+    },
     get chunkSize() { return chunkSize; },
     get bytesReceived() { return bytesReceived; },
+    get yielded() { return yielded; },
   };
 }

@@ -1,20 +1,25 @@
 /**
  * One TCP connection of the RTMP server: handshake, chunk stream, NetConnection/NetStream commands for
- * publishing, protocol control replies, the idle deadline, and the hand-off of media to its publish
- * session. Every error closes this socket only.
+ * publishing, protocol control replies, the publish and idle deadlines, and the hand-off of media to its
+ * publish session. Every error closes this socket only.
+ *
+ * Until a publish is accepted the chunk reader runs under the small pre-auth limits (rtmp-limits.ts) and
+ * stops after each command, so the limits switch exactly at the accepted `publish`, and back when the
+ * publish ends. Log lines name the channel, never the stream key.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { type Amf0Object, type Amf0Value, decodeAmf0 } from './amf0';
-import { createChunkReader, type ChunkReader } from './chunk-reader';
+import { createChunkReader, type ChunkReader, type ChunkReadResult } from './chunk-reader';
 import { createChunkWriter } from './chunk-writer';
 import { createHandshake, HANDSHAKE_SIZE } from './handshake';
 import {
   acknowledgementMessage, commandMessage, MSG, parseUserControl, type RtmpMessage, setChunkSizeMessage,
   setPeerBandwidthMessage, USER_CONTROL, userControlMessage, windowAckSizeMessage,
 } from './messages';
+import type { ReaderLimits } from './rtmp-limits';
 import {
   createPublishSession, type PublishSession, type RtmpCloseReason, type RtmpLogger, type RtmpPeer,
 } from './rtmp-session';
@@ -26,7 +31,10 @@ export type RtmpAuthorize = (app: string, streamKey: string, peer: RtmpPeer) => 
 export interface ConnectionSettings {
   app: string;
   idleTimeoutMs: number;
-  maxMessageBytes: number;
+  /** Handshake + connect + publish must be done this long after accept (and after a publish ended). */
+  publishTimeoutMs: number;
+  preAuth: ReaderLimits;
+  published: ReaderLimits;
   outChunkSize: number;
   windowAckSize: number;
   maxStreamsPerConnection: number;
@@ -44,6 +52,8 @@ export interface ConnectionHost {
   detach(session: PublishSession): void;
   /** Forgets this connection once its socket closed. */
   closed(conn: RtmpConnection): void;
+  /** A connection closed before any publish was accepted, for a violation or timeout (`detail` has no key). */
+  refused(detail: string): void;
 }
 
 export interface RtmpConnection {
@@ -53,10 +63,16 @@ export interface RtmpConnection {
 }
 
 const LINGER_MS = 1000;
+const EMPTY = Buffer.alloc(0);
 
 /** `live`, `/live/`, `live?token=x` → `live`. */
 export function normalizeApp(app: string): string {
   return app.split('?')[0]!.replace(/^\/+|\/+$/g, '');
+}
+
+/** Peer-chosen text (app, command names) as it may appear in a log line: short. */
+function clip(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}…` : text;
 }
 
 function statusObject(level: 'status' | 'error', code: string, description: string): Amf0Object {
@@ -73,9 +89,11 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
   let nextStreamId = 0;
   let session: PublishSession | null = null;
   let publishing = false;
+  /** Whether a publish was ever accepted here (closing after one is not a refusal). */
+  let published = false;
   let finished = false;
   /** Before a publish starts (and after it ends): the socket must publish by this time. */
-  let deadline = Date.now() + settings.idleTimeoutMs;
+  let deadline = Date.now() + settings.publishTimeoutMs;
   const queue: RtmpMessage[] = [];
   let draining = false;
   let timer: NodeJS.Timeout | null = null;
@@ -90,7 +108,8 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     if (!session) return;
     const s = session;
     session = null;
-    deadline = Date.now() + settings.idleTimeoutMs;
+    deadline = Date.now() + settings.publishTimeoutMs;
+    reader?.setLimits(settings.preAuth);
     s.end(reason, detail);
     host.detach(s);
   }
@@ -101,17 +120,24 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
       return;
     }
     finished = true;
-    if (session === null && reason !== 'disconnected') log.info({ peer, reason, detail }, 'rtmp connection closed');
+    if (session === null && reason !== 'disconnected') {
+      log.info({ peer, reason, detail }, 'rtmp connection closed');
+      if (!published && (reason === 'protocol-error' || reason === 'idle')) host.refused(detail);
+    }
     endSession(reason, detail);
     if (timer) clearTimeout(timer);
     timer = null;
     socket.destroy();
   }
 
-  /** Sends what is queued, then closes (lets the client read a rejection). */
-  function refuse(detail: string): void {
+  /**
+   * Sends what is queued, then closes (lets the client read a rejection). `counted`: the authorizer already
+   * reported this refusal.
+   */
+  function refuse(detail: string, counted = false): void {
     if (finished) return;
     log.warn({ peer, app }, detail);
+    if (!counted && !published) host.refused(detail);
     endSession('closed', detail);
     finished = true;
     if (timer) clearTimeout(timer);
@@ -125,7 +151,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     const due = session ? (session.stats().lastMediaAt ?? session.stats().startedAt) + settings.idleTimeoutMs : deadline;
     if (now >= due) {
       if (session) destroy('idle', `no media for ${settings.idleTimeoutMs} ms`);
-      else destroy('idle', `no publish within ${settings.idleTimeoutMs} ms`);
+      else destroy('idle', `no publish within ${settings.publishTimeoutMs} ms`);
       return;
     }
     timer = setTimeout(armIdle, Math.max(10, due - now));
@@ -139,7 +165,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     if (requested !== settings.app) {
       send(commandMessage(0, '_error', txn, null,
         statusObject('error', 'NetConnection.Connect.Rejected', `unknown application '${requested}'`)));
-      refuse(`rtmp connect rejected: application '${requested}' (expected '${settings.app}')`);
+      refuse(`rtmp connect rejected: application '${clip(requested)}' (expected '${settings.app}')`);
       return;
     }
     app = requested;
@@ -179,7 +205,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     if (finished) return;
     if (!decision.ok) {
       badName(decision.reason ?? 'unknown stream key');
-      refuse(`rtmp publish refused for app '${app}': ${decision.reason ?? 'unknown stream key'}`);
+      refuse(`rtmp publish refused for app '${app}': ${decision.reason ?? 'unknown stream key'}`, true);
       return;
     }
     const s = createPublishSession({
@@ -187,6 +213,8 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
       log, now: Date.now, terminate: (reason, detail) => destroy(reason, detail),
     });
     session = s;
+    published = true;
+    reader?.setLimits(settings.published);
     send(userControlMessage(USER_CONTROL.streamBegin, streamId));
     send(commandMessage(streamId, 'onStatus', 0, null,
       { ...statusObject('status', 'NetStream.Publish.Start', `${streamKey} is now published.`), details: streamKey }));
@@ -204,7 +232,7 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
       onConnect(txn, values[2]);
       return;
     }
-    if (app === null) throw new Error(`command '${name}' before connect`);
+    if (app === null) throw new Error(`command '${clip(name)}' before connect`);
     switch (name) {
       case 'releaseStream':
       case 'FCPublish':
@@ -263,11 +291,25 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
     }
   }
 
+  /** Parses what the reader held back after a command; false when nothing is left. */
+  function resumeReader(): boolean {
+    if (!reader || !reader.yielded) return false;
+    accept(reader.push(EMPTY));
+    return true;
+  }
+
+  function accept(result: ChunkReadResult): void {
+    if (result.ack !== null) send(acknowledgementMessage(result.ack));
+    for (const m of result.messages) queue.push(m);
+  }
+
   async function drain(): Promise<void> {
     draining = true;
     try {
-      while (queue.length > 0 && !finished) {
-        const pending = handle(queue.shift() as RtmpMessage);
+      while (!finished && (queue.length > 0 || resumeReader())) {
+        const msg = queue.shift();
+        if (!msg) continue;
+        const pending = handle(msg);
         if (pending) {
           socket.pause();
           await pending;
@@ -289,14 +331,12 @@ export function handleConnection(socket: Socket, host: ConnectionHost): RtmpConn
         const step = handshake.push(input);
         if (step.output) socket.write(step.output);
         if (!step.done) return;
-        reader = createChunkReader({ maxMessageBytes: settings.maxMessageBytes, bytesBefore: 1 + 2 * HANDSHAKE_SIZE });
+        reader = createChunkReader({ limits: settings.preAuth, bytesBefore: 1 + 2 * HANDSHAKE_SIZE, yieldAfterCommands: true });
         bytes = step.rest;
         if (bytes.length === 0) return;
       }
-      const result = reader.push(bytes);
-      if (result.ack !== null) send(acknowledgementMessage(result.ack));
-      if (result.messages.length === 0) return;
-      queue.push(...result.messages);
+      accept(reader.push(bytes));
+      if (queue.length === 0) return;
     } catch (err) {
       destroy('protocol-error', err instanceof Error ? err.message : String(err));
       return;

@@ -3,7 +3,7 @@
  * FFmpeg's flv demuxer decodes through (AAC passes on; MP3, PCM, ADPCM, Nellymoser, G.711 and Speex are
  * transcoded to AAC by the publish session), and emits the stream as FLV bytes (header first, then one tag
  * per message), its metadata, and a close reason. Keeps stats (bytes, windowed bitrate, codecs). No sockets here: the connection owns I/O and is
- * asked to terminate through the `terminate` callback.
+ * asked to terminate through the `terminate` callback. Log lines name the session and channel, never the stream key.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -145,7 +145,7 @@ export function createPublishSession(init: PublishSessionInit): PublishSession {
   }
 
   function reject(detail: string): void {
-    init.log.warn({ session: init.id, streamKey: init.streamKey, peer: init.peer }, detail);
+    init.log.warn({ session: init.id, channel: init.channel, peer: init.peer }, detail);
     self.terminate('unsupported-codec', detail);
   }
 
@@ -223,7 +223,7 @@ export function createPublishSession(init: PublishSessionInit): PublishSession {
     end(reason, detail) {
       if (closed) return;
       closed = true;
-      init.log.info({ session: init.id, streamKey: init.streamKey, reason, detail, bytes: stats.bytes }, 'rtmp publish ended');
+      init.log.info({ session: init.id, channel: init.channel, reason, detail, bytes: stats.bytes }, 'rtmp publish ended');
       events.emit('close', reason, detail);
       events.removeAll();
     },

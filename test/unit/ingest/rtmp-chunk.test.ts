@@ -145,9 +145,12 @@ test('chunk writer → reader round trip: compression, chunk sizes, extended tim
     const all = Buffer.concat(bytes);
     const formats = new Set<number>();
     const got = readAll([all]).slice(1);
-    assert.equal(got.length, messages.length, `chunk size ${chunkSize}`);
+    // Zero-length audio/video messages are dropped (their timestamp deltas still count).
+    const expected = messages.filter((m) => m.payload.length > 0);
+    assert.ok(expected.length < messages.length);
+    assert.equal(got.length, expected.length, `chunk size ${chunkSize}`);
     got.forEach((m, i) => {
-      const want = messages[i]!;
+      const want = expected[i]!;
       assert.equal(m.timestamp, want.timestamp, `ts #${i} chunk size ${chunkSize}`);
       assert.equal(m.chunkStreamId, want.chunkStreamId);
       assert.equal(m.typeId, want.typeId);
@@ -158,7 +161,7 @@ test('chunk writer → reader round trip: compression, chunk sizes, extended tim
     // And fragmented into 5-byte pieces.
     const pieces: Buffer[] = [];
     for (let at = 0; at < all.length; at += 5) pieces.push(all.subarray(at, at + 5));
-    assert.equal(readAll(pieces).length, messages.length + 1);
+    assert.equal(readAll(pieces).length, expected.length + 1);
   }
 });
 

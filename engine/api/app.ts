@@ -3,9 +3,10 @@
  * the composition root does. One error handler turns every failure into `{statusCode, error, message}`.
  */
 
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { BeamError, reasonPhrase } from '../model/errors';
+import { installAuth } from './auth';
+import { jsonDepthExceeds } from './json-depth';
 import type { Store } from '../store/store';
 import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
@@ -15,7 +16,8 @@ import { installRulesHooks } from '../jobs/rules-hooks';
 import type { JobDispatcher } from '../jobs/dispatcher';
 
 export interface AppConfig {
-  apiToken: string | null;
+  /** Required: writes and secret reads need it (engine/api/auth.ts). The composition root resolves it. */
+  apiToken: string;
   jsonBodyLimit: number;
   payloadBodyLimit: number;
   defaultLimit: number;
@@ -35,19 +37,30 @@ export interface AppDeps {
   jobs?: JobDispatcher;
 }
 
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Deepest JSON nesting a request body may have (parsing deeper input costs stack and memory for nothing). */
+export const MAX_JSON_DEPTH = 64;
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from((m[1] as string).trim());
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+/** Seconds a client is asked to wait (Retry-After) when Redis is unreachable. */
+export const REDIS_RETRY_AFTER_S = 2;
+
+const REDIS_DOWN = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ECONNREFUSED|connect ENOENT|read ECONNRESET|Failed to refresh slots cache|None of startup nodes is available)|^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+
+/** True for the errors ioredis gives when Redis is unreachable or refuses writes (a dependency, not our fault). */
+export function isRedisUnavailable(err: Error): boolean {
+  const name = err.name;
+  if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return (name === 'ReplyError' || name === 'Error' || name === 'AbortError') && REDIS_DOWN.test(err.message);
 }
 
 /** Map any error to the JSON body and status the API answers with. 5xx only for our own faults. */
-export function errorResponse(err: FastifyError | BeamError | Error): { status: number; body: { statusCode: number; error: string; message: string } } {
+export function errorResponse(err: FastifyError | BeamError | Error): { status: number; body: { statusCode: number; error: string; message: string }; retryAfter?: number } {
   if (err instanceof BeamError) return { status: err.statusCode, body: err.toJSON() };
+  if (isRedisUnavailable(err)) {
+    const unavailable = new BeamError('BEAM_ERR_UNAVAILABLE', `The store (Redis) is unavailable: ${err.message.slice(0, 120)}. Retry shortly.`);
+    return { status: 503, body: unavailable.toJSON(), retryAfter: REDIS_RETRY_AFTER_S };
+  }
   const fe = err as FastifyError & { validation?: unknown };
   let status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (fe.validation) status = 400;
@@ -61,7 +74,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   const app = Fastify({
     ...(deps.log ? { loggerInstance: deps.log } : { logger: { level: config.logLevel } }),
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: Math.max(config.jsonBodyLimit, config.payloadBodyLimit),
+    // The default limit is the JSON one; only binary payloads (authenticated PUTs) get payloadBodyLimit.
+    // Fastify refuses a larger Content-Length before reading, and cuts a chunked body at the limit.
+    bodyLimit: config.jsonBodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     return503OnClosing: true,
   });
@@ -70,6 +85,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.jsonBodyLimit }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0) return done(null, undefined);
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return done(new BeamError('BEAM_ERR_BAD_REQUEST', `Body is nested deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
+    }
     try {
       done(null, JSON.parse(text, (k, v: unknown) => (k === '__proto__' || k === 'constructor' ? undefined : v)));
     } catch (e) {
@@ -85,22 +103,20 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     http.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  if (config.apiToken) {
-    const token = config.apiToken;
-    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      if (!WRITE_METHODS.has(req.method)) return;
-      if (tokenMatches(req.headers.authorization, token)) return;
-      reply.header('WWW-Authenticate', 'Bearer realm="beamline"');
-      throw new BeamError('BEAM_ERR_UNAUTHORIZED', 'This write needs the header Authorization: Bearer <BEAM_API_TOKEN>.');
-    });
-  }
+  // Before any body is read: an anonymous write is refused without buffering a byte of it.
+  installAuth(app, config.apiToken);
 
   // After authentication (a job never bypasses the write token), before any route: see engine/jobs/rules-hooks.ts.
   if (deps.jobs) installRulesHooks(app, deps.jobs);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const { status, body } = errorResponse(err);
-    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
+    const { status, body, retryAfter } = errorResponse(err);
+    if (retryAfter !== undefined) {
+      req.log.warn({ err: err.message, url: req.url.split('?')[0] }, 'request failed: Redis unavailable');
+      reply.header('Retry-After', String(retryAfter));
+    } else if (status >= 500) {
+      req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
+    }
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((req, reply) =>

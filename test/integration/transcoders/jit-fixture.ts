@@ -16,7 +16,7 @@ import type { Format, PacketMeta } from '../../../engine/model/media';
 import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
 import type { PacketWrite, Store } from '../../../engine/store/store';
 import { streamToJson } from '../../../ingest/demuxer';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import type { TestRedis } from '../../helpers/redis';
 
 export function makeSourceTs(file: string, seconds: number): void {
@@ -70,7 +70,7 @@ export async function startJobsRig(redis: TestRedis, store: Store, o: { rules?: 
   const dispatcher = createJobDispatcher({ redis: store.redis, connect }, { rules: o.rules ?? DEFAULTS.jobs, prefix, timeoutMs: o.timeoutMs ?? 20000 });
   const worker = createJobWorker({ store, connect }, { queue: o.queue ?? 'media_workers', prefix, functions: o.functions, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
-  const app = await buildApp({ store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher }, TEST_APP_CONFIG);
+  const app = withTestToken(await buildApp({ store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher }, TEST_APP_CONFIG));
   await app.ready();
   return {
     app, dispatcher, worker,

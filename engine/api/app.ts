@@ -37,6 +37,9 @@ export interface AppDeps {
   jobs?: JobDispatcher;
 }
 
+/** Where binary payloads are written (the media_ref grammar's data forms: /data, /data_<n>, .raw, .raw_<n>). */
+const PAYLOAD_PATH = /^\/beams\/[^/]+\/[^/]+\/[^/]+(?:\/data(?:_\d+)?|\.raw(?:_\d+)?)$/;
+
 /** Deepest JSON nesting a request body may have (parsing deeper input costs stack and memory for nothing). */
 export const MAX_JSON_DEPTH = 64;
 
@@ -105,6 +108,27 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
 
   // Before any body is read: an anonymous write is refused without buffering a byte of it.
   installAuth(app, config.apiToken);
+  // Binary bodies (up to payloadBodyLimit) only where a payload is written; everything else is JSON-sized.
+  app.addHook('onRequest', async (req) => {
+    const ct = req.headers['content-type'];
+    if (ct === undefined || !/^\s*application\/octet-stream\s*(;|$)/i.test(ct)) return;
+    if (req.method === 'PUT' && PAYLOAD_PATH.test(req.url.split('?')[0] as string)) {
+      // A payload declares its size, so one over the limit is refused before a byte is read (fastify checks
+      // Content-Length first); a chunked one would be buffered up to the limit before the refusal.
+      if (req.headers['content-length'] === undefined) {
+        throw new BeamError('BEAM_ERR_LENGTH_REQUIRED', 'A payload needs a Content-Length header (chunked payloads are not accepted).');
+      }
+      return;
+    }
+    throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'application/octet-stream bodies are accepted only by PUT /beams/<content>/<stream>/<element>/data (or .raw): payloads.');
+  });
+  // A request refused before its body was read closes its connection: the server never reads (nor waits
+  // for) a body it has already refused, e.g. 80 MiB sent by an anonymous client.
+  app.addHook('onSend', async (req, reply) => {
+    if (reply.statusCode >= 400 && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) && !req.raw.complete) {
+      reply.header('Connection', 'close');
+    }
+  });
 
   // After authentication (a job never bypasses the write token), before any route: see engine/jobs/rules-hooks.ts.
   if (deps.jobs) installRulesHooks(app, deps.jobs);

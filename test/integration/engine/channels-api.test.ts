@@ -144,6 +144,15 @@ describe('channel API: secrets need the token (issue 10)', () => {
     assert.equal(full.status.ingest.peer, '198.51.100.23:40000');
   });
 
+  it('content named `channels` cannot empty the registry: POST /beams {url: channels} then DELETE /beams/channels', async () => {
+    const { app, channels } = await setup();
+    const created = (await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'main' } })).json();
+    assert.equal((await app.inject({ method: 'POST', url: '/beams', payload: { url: 'channels', streams: [{ codecpar: { codec_type: 'video' } }] } })).statusCode, 201);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/beams/channels' })).statusCode, 204);
+    assert.deepEqual((await app.inject('/api/channels')).json().map((c: { name: string }) => c.name), ['main']);
+    assert.equal(await channels.byKey(created.streamKey), 'main', 'the stream key still works');
+  });
+
   it('a wrong token is refused on reads too (401), so a stale saved token is noticed', async () => {
     const { app } = await setup();
     const r = await app.inject({ url: '/api/channels', headers: { authorization: 'Bearer not-the-token' } });

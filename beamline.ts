@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, readConfigFile, type BeamConfig } from './engi
 import { buildApp } from './engine/api/app';
 import { createEngineMetrics } from './engine/api/metrics';
 import { createEngineRuntime } from './engine/runtime';
+import { resolveApiToken, type ApiToken } from './engine/config/api-token';
 import { channelsPlugin } from './engine/api/channels';
 import { createChannelStore } from './engine/store/channel-store';
 import { createChannel, ingestSettings, type Channel } from './engine/model/channel';
@@ -85,6 +86,18 @@ export interface BannerInput {
   roles: Set<Role>;
   channels: Channel[];
   createdDefault: boolean;
+  /** The API token in force (null for a process without the engine role). */
+  apiToken: ApiToken | null;
+  /** Whether stdout is a terminal: only then are secrets (stream keys, a generated token) printed. */
+  tty: boolean;
+}
+
+/** Pure: the banner's line about the API token. Never the token itself unless on a terminal and generated here. */
+export function tokenLine(t: ApiToken | null, tty: boolean): string {
+  if (t === null) return 'not served by this process (engine role only)';
+  if (t.origin === 'config') return 'BEAM_API_TOKEN (writes and secrets need Authorization: Bearer <token>)';
+  const where = t.origin === 'redis' ? `shared through Redis, copy in ${t.file}` : `in ${t.file}`;
+  return tty ? `${t.token}  (${where}; the dashboard asks for it)` : `${where} (not printed: stdout is not a terminal)`;
 }
 
 /** Pure: what `npm start` prints — where everything is and what to paste into OBS or Larix. */
@@ -101,19 +114,26 @@ export function banner(b: BannerInput): string {
     `  Content Beam API:    ${base}/beams/`,
     `  channel API:         ${base}/api/channels`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
-    `  write auth:          ${b.config.app.apiToken ? 'on (Authorization: Bearer <BEAM_API_TOKEN>)' : 'off (set BEAM_API_TOKEN to require a token for writes)'}`,
+    `  API token:           ${tokenLine(b.apiToken, b.tty)}`,
   ];
   for (const ch of b.channels.slice(0, 5)) {
     const s = ingestSettings(ch, ep);
     lines.push(
       '',
       `  Channel '${ch.name}'${b.createdDefault && ch.name === DEFAULT_CHANNEL ? ' (created because there was none)' : ''}: encoder H.264 + AAC, keyframe interval 2 s`,
+    );
+    if (!b.tty) {
+      // Logs are kept and shipped: stream keys (and the ingest URLs that embed them) stay off them.
+      lines.push(`    encoder settings:  in the dashboard (${base}/) or GET ${base}/api/channels/${ch.name} with the API token`);
+    } else lines.push(
       `    OBS, SRT:          Server ${s.obs.srt.server}`,
       `                       Stream Key ${s.obs.srt.streamKey}`,
       `    OBS, RTMP:         Server ${s.obs.rtmp.server}`,
       `                       Stream Key ${s.obs.rtmp.streamKey}`,
       `    Larix, SRT:        URL ${s.larix.url}  Stream ID ${s.larix.streamid}  latency ${s.larix.latencyMs} ms${s.larix.passphrase ? '  passphrase (see the channel API)' : ''}`,
       `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts -pes_payload_size 0 '${s.srt}'`,
+    );
+    lines.push(
       `    player:            ${base}/player/?channel=${encodeURIComponent(ch.name)}`,
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
       `    latest frame:      ${base}/beams/${ch.name}/video/latest.jpg`,
@@ -126,10 +146,31 @@ export function banner(b: BannerInput): string {
 
 export const DEFAULT_CHANNEL = 'main';
 
+/** Fields never written to the log, whoever logs them (defence in depth: no log call should carry them). */
+export const LOG_REDACT = [
+  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password',
+  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password',
+  'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
+];
+
+let handlersInstalled = false;
+/** Anything that escapes every handler is logged, never allowed to stop the process (issue 10). */
+function installProcessHandlers(log: Logger): void {
+  if (handlersInstalled) return;
+  handlersInstalled = true;
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? reason : new Error(String(reason)) }, 'unhandled promise rejection (kept running)');
+  });
+  process.on('uncaughtException', (err, origin) => {
+    log.error({ err, origin }, 'uncaught exception (kept running)');
+  });
+}
+
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void> {
   const cli = parseCli(argv);
   const config = loadConfig(cli.configFile ? readConfigFile(cli.configFile) : null, env, cli.configFile ?? undefined);
-  const log: Logger = pino({ level: config.app.logLevel, name: 'beamline' });
+  const log: Logger = pino({ level: config.app.logLevel, name: 'beamline', redact: { paths: LOG_REDACT, censor: '[redacted]' } });
+  installProcessHandlers(log);
   const metrics = createEngineMetrics();
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
   const channels = createChannelStore({ redis: runtime.redis, keys: runtime.store.keys });
@@ -149,7 +190,16 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: EVENTS_MAX_LEN });
   // ABR transcoding: ingest enqueues one job per channel segment; transcoder workers (any machine) take them.
   const transcodePrefix = `{${config.redis.prepend}-bull}`;
-  const app = cli.roles.has('engine')
+  const apiToken = cli.roles.has('engine')
+    ? await resolveApiToken(
+        { redis: runtime.embedded ? null : runtime.redis, log },
+        { configured: config.app.apiToken, dataDir: config.redis.dataDir, redisKey: runtime.store.keys.apiToken },
+      ).catch(async (e: unknown) => {
+        await runtime.close();
+        throw new Error(`cannot set up the API token: ${(e as Error).message}`);
+      })
+    : null;
+  const app = cli.roles.has('engine') && apiToken
     ? await buildApp(
         {
           store: runtime.store,
@@ -176,7 +226,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
               }),
           ],
         },
-        { ...config.app },
+        { ...config.app, apiToken: apiToken.token },
       )
     : null;
 
@@ -281,7 +331,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     }
   }
   const where = runtime.embedded ? `embedded redis-server on ${runtime.embedded.socketPath}` : runtime.redisTarget.urls.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
-  process.stdout.write(banner({ config, redisWhere: where, roles: cli.roles, channels: list, createdDefault }) + '\n');
+  process.stdout.write(banner({ config, redisWhere: where, roles: cli.roles, channels: list, createdDefault, apiToken, tty: process.stdout.isTTY === true }) + '\n');
 }
 
 if (require.main === module) {

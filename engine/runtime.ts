@@ -9,6 +9,7 @@ import { effectiveRedisUrl, type BeamConfig } from './config/config';
 import { createEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
 import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from './store/redis-connection';
 import { createStore, type Store } from './store/store';
+import { migrateRegistryKeys } from './store/migrate-keys';
 
 export interface EngineRuntime {
   store: Store;
@@ -63,6 +64,13 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     packetTtlMs: config.redis.packetTTL,
     frameTtlMs: config.redis.frameTTL,
   });
+  try {
+    await migrateRegistryKeys(redis, store.keys, log);
+  } catch (e) {
+    for (const c of opened) c.disconnect();
+    await embedded?.close();
+    throw new Error(`cannot migrate the channel registry keys: ${(e as Error).message}`);
+  }
 
   let closing: Promise<void> | undefined;
   async function close(): Promise<void> {

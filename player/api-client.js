@@ -1,5 +1,7 @@
-// The dashboard's HTTP client: JSON in and out, and the write token. When a write gets 401, ask once
-// for the token (BEAM_API_TOKEN), keep it in localStorage, and retry once. GPL-3.0-or-later.
+// The dashboard's HTTP client: JSON in and out, and the API token. Every request carries the saved token
+// (reads then show stream keys and encoder settings; without it the server answers the public view). On 401
+// (a write without a token, or a stale saved one) ask for the token (BEAM_API_TOKEN, or the one Beamline
+// generated: see the README, Security), keep it in localStorage, and retry once. GPL-3.0-or-later.
 
 const TOKEN_KEY = 'beamline.apiToken';
 
@@ -37,7 +39,7 @@ export function createApiClient({ askToken }) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
     const token = storedToken();
-    if (token && method !== 'GET') headers.Authorization = `Bearer ${token}`;
+    if (token) headers.Authorization = `Bearer ${token}`;
     const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
     if (res.status === 204) return { res, data: null };
     const text = await res.text();
@@ -52,8 +54,8 @@ export function createApiClient({ askToken }) {
 
   async function request(method, path, body) {
     let { res, data } = await once(method, path, body);
-    if (res.status === 401 && method !== 'GET') {
-      const token = await askToken(storedToken() ? 'The saved API token was refused. Enter the current one.' : 'This server requires an API token for changes.');
+    if (res.status === 401) {
+      const token = await askToken(storedToken() ? 'The saved API token was refused. Enter the current one.' : 'Changes need the API token.');
       if (token) {
         storeToken(token);
         ({ res, data } = await once(method, path, body));

@@ -39,6 +39,9 @@ function ago(iso) {
 /** Pure: the rows of paste-ready settings for a channel view from the API. */
 export function settingsRows(ch) {
   const i = ch.ingest;
+  const playback = ['Playback', [['HLS', ch.playback.hls, 'hls'], ['DASH', ch.playback.dash, 'dash'], ['Player', ch.playback.player, 'player']]];
+  // The public view (no API token) has no key and no ingest URLs: only playback.
+  if (!i) return [playback];
   const rows = [
     ['Any SRT encoder (ffmpeg, vMix…)', [['SRT URL', i.srt, 'srt']]],
     ['OBS Studio · SRT', [['Server', i.obs.srt.server, 'obs-srt-server'], ['Stream Key', i.obs.srt.streamKey, 'obs-srt-key']]],
@@ -49,7 +52,7 @@ export function settingsRows(ch) {
       ['Latency', `${i.larix.latencyMs} ms`, 'larix-latency'], ['Mode', i.larix.srtMode, 'larix-mode'],
     ]],
     ['Encoder', [['Keyframe interval', `${i.obs.keyframeIntervalSeconds} s`, 'keyframe'], ['Codecs', 'H.264 + AAC', 'codecs']]],
-    ['Playback', [['HLS', ch.playback.hls, 'hls'], ['DASH', ch.playback.dash, 'dash'], ['Player', ch.playback.player, 'player']]],
+    playback,
   ];
   return rows;
 }

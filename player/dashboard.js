@@ -70,10 +70,20 @@ function render(list) {
   $('empty').hidden = cards.size > 0;
 }
 
+/** Without the token the server shows the public view (no keys, no encoder settings): say so. */
+function showAccess(list) {
+  const full = list.length === 0 ? Boolean(storedToken()) : list.some((c) => c.streamKey !== undefined);
+  state.access = full ? 'token' : 'public';
+  $('access').hidden = full;
+}
+
+let polling = null;
 async function poll() {
+  clearTimeout(polling);
   try {
     const list = await api.request('GET', '/api/channels');
     render(Array.isArray(list) ? list : []);
+    showAccess(Array.isArray(list) ? list : []);
     state.polls++;
     state.lastPollAt = Date.now();
     state.lastError = null;
@@ -82,7 +92,7 @@ async function poll() {
     state.lastError = e.message;
     $('sync').textContent = `cannot reach the server: ${e.message}`;
   } finally {
-    setTimeout(poll, POLL_MS);
+    polling = setTimeout(poll, POLL_MS);
   }
 }
 
@@ -121,9 +131,11 @@ $('create').addEventListener('submit', async (e) => {
 });
 
 $('token').addEventListener('click', async () => {
-  const t = await askToken(storedToken() ? 'A token is saved: enter a new one, or forget it.' : 'Enter the API token (BEAM_API_TOKEN) for changes.');
+  const t = await askToken(storedToken() ? 'A token is saved: enter a new one, or forget it.' : 'Enter the API token to see stream keys and make changes.');
   if (t) storeToken(t);
+  void poll(); // show what the token (or its absence) gives at once
 });
+$('access-token').addEventListener('click', () => $('token').click());
 
 void poll();
 setInterval(refreshThumbs, THUMB_MS);

@@ -3,9 +3,10 @@
  * the composition root does. One error handler turns every failure into `{statusCode, error, message}`.
  */
 
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { BeamError, reasonPhrase } from '../model/errors';
+import { installAuth } from './auth';
+import { jsonDepthExceeds } from './json-depth';
 import type { Store } from '../store/store';
 import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
@@ -15,7 +16,8 @@ import { installRulesHooks } from '../jobs/rules-hooks';
 import type { JobDispatcher } from '../jobs/dispatcher';
 
 export interface AppConfig {
-  apiToken: string | null;
+  /** Required: writes and secret reads need it (engine/api/auth.ts). The composition root resolves it. */
+  apiToken: string;
   jsonBodyLimit: number;
   payloadBodyLimit: number;
   defaultLimit: number;
@@ -35,19 +37,33 @@ export interface AppDeps {
   jobs?: JobDispatcher;
 }
 
-const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+/** Where binary payloads are written (the media_ref grammar's data forms: /data, /data_<n>, .raw, .raw_<n>). */
+const PAYLOAD_PATH = /^\/beams\/[^/]+\/[^/]+\/[^/]+(?:\/data(?:_\d+)?|\.raw(?:_\d+)?)$/;
 
-function tokenMatches(header: string | undefined, token: string): boolean {
-  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
-  if (!m) return false;
-  const given = Buffer.from((m[1] as string).trim());
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+/** Deepest JSON nesting a request body may have (parsing deeper input costs stack and memory for nothing). */
+export const MAX_JSON_DEPTH = 64;
+
+/** Seconds a client is asked to wait (Retry-After) when Redis is unreachable. */
+export const REDIS_RETRY_AFTER_S = 2;
+
+const REDIS_DOWN = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ECONNREFUSED|connect ENOENT|read ECONNRESET|Failed to refresh slots cache|None of startup nodes is available)|^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
+
+/** True for the errors ioredis gives when Redis is unreachable or refuses writes (a dependency, not our fault). */
+export function isRedisUnavailable(err: Error): boolean {
+  const name = err.name;
+  if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE') return true;
+  return (name === 'ReplyError' || name === 'Error' || name === 'AbortError') && REDIS_DOWN.test(err.message);
 }
 
 /** Map any error to the JSON body and status the API answers with. 5xx only for our own faults. */
-export function errorResponse(err: FastifyError | BeamError | Error): { status: number; body: { statusCode: number; error: string; message: string } } {
+export function errorResponse(err: FastifyError | BeamError | Error): { status: number; body: { statusCode: number; error: string; message: string }; retryAfter?: number } {
   if (err instanceof BeamError) return { status: err.statusCode, body: err.toJSON() };
+  if (isRedisUnavailable(err)) {
+    const unavailable = new BeamError('BEAM_ERR_UNAVAILABLE', `The store (Redis) is unavailable: ${err.message.slice(0, 120)}. Retry shortly.`);
+    return { status: 503, body: unavailable.toJSON(), retryAfter: REDIS_RETRY_AFTER_S };
+  }
   const fe = err as FastifyError & { validation?: unknown };
   let status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (fe.validation) status = 400;
@@ -61,7 +77,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   const app = Fastify({
     ...(deps.log ? { loggerInstance: deps.log } : { logger: { level: config.logLevel } }),
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: Math.max(config.jsonBodyLimit, config.payloadBodyLimit),
+    // The default limit is the JSON one; only binary payloads (authenticated PUTs) get payloadBodyLimit.
+    // Fastify refuses a larger Content-Length before reading, and cuts a chunked body at the limit.
+    bodyLimit: config.jsonBodyLimit,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 512 },
     return503OnClosing: true,
   });
@@ -70,6 +88,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   app.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: config.jsonBodyLimit }, (_req, body, done) => {
     const text = body as string;
     if (text.length === 0) return done(null, undefined);
+    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+      return done(new BeamError('BEAM_ERR_BAD_REQUEST', `Body is nested deeper than ${MAX_JSON_DEPTH} levels.`), undefined);
+    }
     try {
       done(null, JSON.parse(text, (k, v: unknown) => (k === '__proto__' || k === 'constructor' ? undefined : v)));
     } catch (e) {
@@ -85,22 +106,41 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     http.observe(req.method, req.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
   });
 
-  if (config.apiToken) {
-    const token = config.apiToken;
-    app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
-      if (!WRITE_METHODS.has(req.method)) return;
-      if (tokenMatches(req.headers.authorization, token)) return;
-      reply.header('WWW-Authenticate', 'Bearer realm="beamline"');
-      throw new BeamError('BEAM_ERR_UNAUTHORIZED', 'This write needs the header Authorization: Bearer <BEAM_API_TOKEN>.');
-    });
-  }
+  // Before any body is read: an anonymous write is refused without buffering a byte of it.
+  installAuth(app, config.apiToken);
+  // Binary bodies (up to payloadBodyLimit) only where a payload is written; everything else is JSON-sized.
+  app.addHook('onRequest', async (req) => {
+    const ct = req.headers['content-type'];
+    if (ct === undefined || !/^\s*application\/octet-stream\s*(;|$)/i.test(ct)) return;
+    if (req.method === 'PUT' && PAYLOAD_PATH.test(req.url.split('?')[0] as string)) {
+      // A payload declares its size, so one over the limit is refused before a byte is read (fastify checks
+      // Content-Length first); a chunked one would be buffered up to the limit before the refusal.
+      if (req.headers['content-length'] === undefined) {
+        throw new BeamError('BEAM_ERR_LENGTH_REQUIRED', 'A payload needs a Content-Length header (chunked payloads are not accepted).');
+      }
+      return;
+    }
+    throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'application/octet-stream bodies are accepted only by PUT /beams/<content>/<stream>/<element>/data (or .raw): payloads.');
+  });
+  // A request refused before its body was read closes its connection: the server never reads (nor waits
+  // for) a body it has already refused, e.g. 80 MiB sent by an anonymous client.
+  app.addHook('onSend', async (req, reply) => {
+    if (reply.statusCode >= 400 && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) && !req.raw.complete) {
+      reply.header('Connection', 'close');
+    }
+  });
 
   // After authentication (a job never bypasses the write token), before any route: see engine/jobs/rules-hooks.ts.
   if (deps.jobs) installRulesHooks(app, deps.jobs);
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const { status, body } = errorResponse(err);
-    if (status >= 500) req.log.error({ err, url: req.url }, 'request failed');
+    const { status, body, retryAfter } = errorResponse(err);
+    if (retryAfter !== undefined) {
+      req.log.warn({ err: err.message, url: req.url.split('?')[0] }, 'request failed: Redis unavailable');
+      reply.header('Retry-After', String(retryAfter));
+    } else if (status >= 500) {
+      req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
+    }
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -29,6 +29,20 @@ export interface ChannelApiDeps {
   defaultLadder: Rung[];
 }
 
+/** What anyone may read about a channel: no stream key, passphrase, ingest URL (they embed the key) or address. */
+export interface PublicChannelView {
+  name: string;
+  state: ChannelStatus['state'];
+  status: Pick<ChannelStatus, 'state' | 'since' | 'lastConnectedAt' | 'lastDisconnectedAt' | 'reconnects'>;
+  playback: ReturnType<typeof playbackUrls>;
+}
+
+/** Pure: the anonymous view of a channel (issue 10: keys, passphrases and publisher IPs were public). */
+export function publicView(ch: Channel, status: ChannelStatus, httpBase: string): PublicChannelView {
+  const { state, since, lastConnectedAt, lastDisconnectedAt, reconnects } = status;
+  return { name: ch.name, state, status: { state, since, lastConnectedAt, lastDisconnectedAt, reconnects }, playback: playbackUrls(ch.name, httpBase) };
+}
+
 /** Pure: base URL and ingest host for a request. */
 export function addressesFor(publicUrl: string | null, hostHeader: string | undefined, protocol: string): { httpBase: string; ingestHost: string } {
   if (publicUrl) return { httpBase: publicUrl, ingestHost: new URL(publicUrl).hostname };
@@ -41,8 +55,10 @@ export async function channelsPlugin(app: FastifyInstance, opts: { deps: Channel
   const { channels, store, validateLadder, defaultLadder } = opts.deps;
   const { config } = opts;
 
+  /** The full view (settings, key, ingest URLs, diagnostics) with the API token; the public one without. */
   function view(req: FastifyRequest, ch: Channel, status: ChannelStatus) {
     const { httpBase, ingestHost } = addressesFor(config.publicUrl, req.headers.host, req.protocol);
+    if (!req.authorized) return publicView(ch, status, httpBase);
     return {
       ...ch,
       state: status.state,

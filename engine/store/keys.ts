@@ -3,6 +3,13 @@
  * `<prefix>:{<content>}:…`, so all of a content item's keys live in one slot and multi-key Lua
  * scripts work on a cluster. Only the global content list lives outside any content's slot.
  *
+ * Separation of kinds: the `<prefix>:{…}:` space belongs to content items and nothing else. Every other
+ * kind starts with a fixed word after the prefix (`contents`, `chan:`, `reg:`, `jobs:`, `jobres:`), which
+ * no content key does, and a content name's `{`, `}` and `%` are percent-encoded inside the hash tag, so the
+ * tag always ends where the name ends (validated names never hold them: this is defence in depth). So no
+ * content name, `channels` included, can reach a key of another kind or of another content item
+ * (test/unit/engine/keys.test.ts tries them).
+ *
  *   <p>:contents                       sorted set: content names, score = creation time (ms)
  *   <p>:{c}:format                     string: format JSON (streams included)
  *   <p>:{c}:s<i>:index                 sorted set: element members (`packet_<pts>`), score = pts
@@ -22,14 +29,20 @@
  *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
  *                                      content item of a channel does not delete the channel)
  *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
- *   <p>:{channels}:names               set: channel names
- *   <p>:{channels}:keys                hash: stream key → channel name
- *                                      (one hash tag, so the two are changed together on a cluster)
- *   <p>:channels:changed               pub/sub channel: a channel's settings changed (message = name)
+ *   <p>:reg:{channels}:names           set: channel names
+ *   <p>:reg:{channels}:keys            hash: stream key → channel name
+ *                                      (one hash tag, so the two are changed together on a cluster;
+ *                                      before 0.x they were <p>:{channels}:names|keys, inside the content
+ *                                      space: migrate-keys.ts moves them once at start)
+ *   <p>:reg:channels:changed           pub/sub channel: a channel's settings changed (message = name)
+ *   <p>:reg:{auth}:token               string: the generated API token shared by every process of a
+ *                                      deployment on one Redis (set NX by the first; see api-token.ts)
  *   <p>:{c}:jit:<hash>                 string: a JIT result (frame image, clip) with the ephemeral TTL
  *   <p>:jobs:{q}                       BullMQ prefix of the rules job queues (one slot on a cluster)
  *   <p>:jobres:{<id>}                  string: a binary job result (a response body) with the ephemeral TTL
- *   <p>:{c}:*                          everything a content item owns (used by delete)
+ *
+ * Delete (store.deleteContent) walks what the item's own keys name (format streams, index/expiry members,
+ * rendition relations, the channel ladder's rungs) rather than scanning the keyspace.
  */
 
 export interface Keys {
@@ -54,22 +67,28 @@ export interface Keys {
   channels: string;
   channelKeys: string;
   channelsChanged: string;
+  /** The generated API token of the deployment. */
+  apiToken: string;
+  /** Registry keys of releases before the `reg:` space (for the one-time migration only). */
+  legacyChannels: string;
+  legacyChannelKeys: string;
   jit(content: string, id: string): string;
   /** BullMQ `prefix` option for the rules job queues. */
   jobQueuePrefix: string;
   jobResult(id: string): string;
-  /** A SCAN MATCH pattern for every key the content owns (glob characters escaped). */
-  ownedPattern(content: string): string;
 }
 
 export function elementMember(element: 'packet' | 'frame', pts: number): string {
   return `${element}_${pts}`;
 }
 
-const GLOB_SPECIAL = /[*?[\]\\]/g;
+/** A content name inside its hash tag: `{`, `}` and `%` percent-encoded (identity for every valid name). */
+export function hashTag(name: string): string {
+  return /[{}%]/.test(name) ? name.replace(/[{}%]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`) : name;
+}
 
 export function createKeys(prefix: string): Keys {
-  const base = (c: string) => `${prefix}:{${c}}`;
+  const base = (c: string) => `${prefix}:{${hashTag(c)}}`;
   return {
     prefix,
     contents: `${prefix}:contents`,
@@ -87,14 +106,16 @@ export function createKeys(prefix: string): Keys {
     timeline: (c) => `${base(c)}:timeline`,
     gaps: (c, r) => `${base(c)}:gaps:${r}`,
     made: (c, r) => `${base(c)}:made:${r}`,
-    channel: (c) => `${prefix}:chan:{${c}}`,
-    status: (c) => `${prefix}:chan:{${c}}:status`,
-    channels: `${prefix}:{channels}:names`,
-    channelKeys: `${prefix}:{channels}:keys`,
-    channelsChanged: `${prefix}:channels:changed`,
+    channel: (c) => `${prefix}:chan:{${hashTag(c)}}`,
+    status: (c) => `${prefix}:chan:{${hashTag(c)}}:status`,
+    channels: `${prefix}:reg:{channels}:names`,
+    channelKeys: `${prefix}:reg:{channels}:keys`,
+    channelsChanged: `${prefix}:reg:channels:changed`,
+    apiToken: `${prefix}:reg:{auth}:token`,
+    legacyChannels: `${prefix}:{channels}:names`,
+    legacyChannelKeys: `${prefix}:{channels}:keys`,
     jit: (c, id) => `${base(c)}:jit:${id}`,
     jobQueuePrefix: `${prefix}:jobs:{q}`,
-    jobResult: (id) => `${prefix}:jobres:{${id}}`,
-    ownedPattern: (c) => `${prefix.replace(GLOB_SPECIAL, '\\$&')}:{${c.replace(GLOB_SPECIAL, '\\$&')}}:*`,
+    jobResult: (id) => `${prefix}:jobres:{${hashTag(id)}}`,
   };
 }

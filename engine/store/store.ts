@@ -3,7 +3,6 @@
  * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
  */
 
-import type { Cluster } from 'ioredis';
 import { BeamError, conflict, notFound } from '../model/errors';
 import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
 import type { Rendition, StreamMapping } from '../model/content';
@@ -13,6 +12,9 @@ import type { RedisClient } from './redis-connection';
 import { defineScripts, type ScriptCommands } from './scripts';
 
 export type { IndexQuery };
+
+/** Keys read or unlinked per command when a content item is deleted. */
+const DELETE_BATCH = 500;
 
 export interface StoredElement {
   member: string;
@@ -132,21 +134,47 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     return f;
   }
 
-  /** Every key a content item owns, from every master (one slot holds them all on a cluster). */
-  async function ownedKeys(name: string): Promise<string[]> {
-    const nodes = 'nodes' in redis && typeof (redis as Cluster).nodes === 'function' && (redis as Cluster).isCluster
-      ? (redis as Cluster).nodes('master')
-      : [redis];
-    const found: string[] = [];
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await (node as RedisClient).scan(cursor, 'MATCH', keys.ownedPattern(name), 'COUNT', 1000);
-        cursor = next;
-        found.push(...batch);
-      } while (cursor !== '0');
+  /**
+   * Delete every key a content item owns, found from what its own keys name (never a keyspace scan): the
+   * fixed keys, each stream's index and expiry members with their element and payload keys (read and
+   * unlinked in batches of DELETE_BATCH), and the per-rung keys of the rungs its renditions and its
+   * channel's ladder name. JIT results (keys.jit) are named by no other key: they are left to expire within
+   * the ephemeral TTL they were written with. All keys share the item's hash tag: one slot, so each UNLINK is cluster-safe.
+   * Returns the number of keys removed.
+   */
+  async function unlinkOwned(name: string, format: Format | null, relations: Relations): Promise<number> {
+    let removed = 0;
+    const unlink = async (list: string[]) => {
+      for (let i = 0; i < list.length; i += DELETE_BATCH) removed += await redis.unlink(...list.slice(i, i + DELETE_BATCH));
+    };
+    const streams = format?.streams.length ?? 0;
+    for (let s = 0; s < streams; s++) {
+      for (const set of [keys.index(name, s), keys.expiry(name, s)]) {
+        for (let start = 0; ; start += DELETE_BATCH) {
+          const members = await redis.zrange(set, start, start + DELETE_BATCH - 1);
+          if (members.length === 0) break;
+          await unlink(members.flatMap((m) => [keys.element(name, s, m), keys.data(name, s, m)]));
+          if (members.length < DELETE_BATCH) break;
+        }
+      }
+      await unlink([keys.index(name, s), keys.expiry(name, s)]);
     }
-    return found;
+    const rungs = new Set<string>();
+    for (const r of relations.renditions) if (r.target.startsWith(`${name}.`)) rungs.add(r.target.slice(name.length + 1));
+    const channelJson = await redis.get(keys.channel(name));
+    if (channelJson) {
+      try {
+        for (const rung of (JSON.parse(channelJson) as { ladder?: { name?: unknown }[] }).ladder ?? []) if (typeof rung.name === 'string') rungs.add(rung.name);
+      } catch {
+        // settings that do not parse name no rungs
+      }
+    }
+    await unlink([
+      keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
+      keys.segtime(name), keys.parts(name), keys.timeline(name),
+      ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r)]),
+    ]);
+    return removed;
   }
 
   async function getRelations(name: string): Promise<Relations> {
@@ -201,13 +229,12 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     async deleteContent(name) {
       return timed('deleteContent', async () => {
         const relations = await getRelations(name);
-        const owned = await ownedKeys(name);
+        const format = await getFormat(name);
         await redis.zrem(keys.contents, name);
-        if (owned.length === 0) return 0;
-        for (let i = 0; i < owned.length; i += 500) await redis.unlink(...owned.slice(i, i + 500));
+        const removed = await unlinkOwned(name, format, relations);
         if (relations.renditionOf) await redis.hdel(keys.renditions(relations.renditionOf.source), name);
         for (const r of relations.renditions) await redis.del(keys.renditionOf(r.target));
-        return owned.length;
+        return removed;
       });
     },
 

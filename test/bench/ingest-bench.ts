@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { freePort, waitForOutput, exitOf } from '../helpers/process';
+import { AUTH, TEST_API_TOKEN } from '../helpers/app';
 import type { Bench, BenchRow } from './harness';
 
 const SECONDS = 12;
@@ -40,12 +41,13 @@ function send(file: string, url: string): ChildProcess {
 async function measureOurs(file: string, dir: string): Promise<{ node: number; redis: number }> {
   const [http, srt, rtmp] = [await freePort(), await freePort(), await freePort()];
   const beam = spawn(process.execPath, [resolve(__dirname, '../../beamline.js'), '--roles', 'engine,ingest'], {
-    env: { PATH: process.env.PATH ?? '', BEAM_APP_PORT: String(http), BEAM_APP_HOST: '127.0.0.1', BEAM_SRT_PORT: String(srt), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(rtmp), BEAM_RTMP_HOST: '127.0.0.1', BEAM_DATA_DIR: join(dir, 'beam'), BEAM_LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH ?? '', BEAM_APP_PORT: String(http), BEAM_APP_HOST: '127.0.0.1', BEAM_SRT_PORT: String(srt), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(rtmp), BEAM_RTMP_HOST: '127.0.0.1', BEAM_DATA_DIR: join(dir, 'beam'), BEAM_LOG_LEVEL: 'warn', BEAM_API_TOKEN: TEST_API_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   try {
-    const out = await waitForOutput(beam, /Stream Key (\S+)/, 20000);
-    const key = /Stream Key (\S+)/.exec(out)?.[1] as string;
+    await waitForOutput(beam, /Beamline is running/, 20000);
+    // Not a terminal: the banner prints no stream key; the channel API gives it with the token.
+    const key = ((await (await fetch(`http://127.0.0.1:${http}/api/channels/main`, { headers: AUTH })).json()) as { streamKey: string }).streamKey;
     const redisPid = Number(execFileSync('pgrep', ['-f', `^redis-server unixsocket:${join(dir, 'beam', 'redis.sock')}`]).toString().trim().split('\n')[0]);
     const n0 = cpuSeconds(beam.pid as number);
     const r0 = cpuSeconds(redisPid);
@@ -56,7 +58,7 @@ async function measureOurs(file: string, dir: string): Promise<{ node: number; r
     const code = await exitOf(sender, (SECONDS + 20) * 1000);
     await new Promise((r) => setTimeout(r, 500));
     const used = { node: cpuSeconds(beam.pid as number) - n0, redis: cpuSeconds(redisPid) - r0 };
-    const status = (await (await fetch(`http://127.0.0.1:${http}/api/channels/main`)).json()) as { status: { ingest: { bytes: number } | null } };
+    const status = (await (await fetch(`http://127.0.0.1:${http}/api/channels/main`, { headers: AUTH })).json()) as { status: { ingest: { bytes: number } | null } };
     const bytes = status.status.ingest?.bytes ?? 0;
     if (code !== 0 || Date.now() - t0 < SECONDS * 900 || bytes < 1e6) {
       throw new Error(`the publish did not go through (sender exit ${code}, ${Date.now() - t0} ms, ${bytes} bytes ingested): ${senderErr.trim()}`);

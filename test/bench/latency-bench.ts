@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../helpers/browser';
 import { freePort } from '../helpers/process';
+import { AUTH } from '../helpers/app';
 import { startStack, waitFor, type Stack } from '../e2e/player/stack';
 import type { Bench, BenchRow } from './harness';
 import { startNginxRtmp } from './nginx-rtmp';
@@ -195,7 +196,7 @@ async function measure(browser: TestBrowser, label: string, origin: string, cfg:
 
 async function createChannel(stack: Stack, name: string): Promise<string> {
   const res = await fetch(`${stack.baseUrl}/api/channels`, {
-    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, ladder: [RUNG] }),
+    method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ name, ladder: [RUNG] }),
   });
   const body = await res.text();
   if (res.status !== 201) throw new Error(`cannot create the bench channel: ${res.status} ${body}`);

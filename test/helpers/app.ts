@@ -7,8 +7,14 @@ import { createStore, type Store } from '../../engine/store/store';
 import type { TestRedis } from './redis';
 import { uniquePrefix } from './redis';
 
+/** The API token every test app is configured with (the product always has one). */
+export const TEST_API_TOKEN = 'test-api-token-0123456789abcdef';
+
+/** Headers that carry the test token, for fetch() and inject(). */
+export const AUTH = { authorization: `Bearer ${TEST_API_TOKEN}` } as const;
+
 export const TEST_APP_CONFIG: AppConfig = {
-  apiToken: null,
+  apiToken: TEST_API_TOKEN,
   jsonBodyLimit: 1024 * 1024,
   payloadBodyLimit: 64 * 1024 * 1024,
   defaultLimit: 10,
@@ -16,6 +22,25 @@ export const TEST_APP_CONFIG: AppConfig = {
   maxLimit: 10000,
   logLevel: 'silent',
 };
+
+/**
+ * Make `app.inject` send the test token, as an operator's tool would, unless a request sets its own
+ * Authorization header (or `authorization: ''` to be anonymous). Tests of authentication itself build their
+ * app with their own token and send headers explicitly.
+ */
+export function withTestToken(app: FastifyInstance, token = TEST_API_TOKEN): FastifyInstance {
+  const inject = app.inject.bind(app) as (opts: unknown) => unknown;
+  (app as unknown as { inject: (opts: unknown) => unknown }).inject = (opts: unknown) => {
+    if (opts === undefined) return inject(opts);
+    const o = (typeof opts === 'string' ? { url: opts } : { ...(opts as object) }) as { headers?: Record<string, unknown> };
+    const headers = { ...(o.headers ?? {}) };
+    const given = Object.keys(headers).find((h) => h.toLowerCase() === 'authorization');
+    if (given === undefined) headers.authorization = `Bearer ${token}`;
+    else if (headers[given] === '') delete headers[given];
+    return inject({ ...o, headers });
+  };
+  return app;
+}
 
 export async function buildTestApp(
   redis: TestRedis,
@@ -26,5 +51,5 @@ export async function buildTestApp(
   const store = createStore({ redis: redis.connect() }, { prefix, packetTtlMs: ttl.packetTtlMs ?? 60000, frameTtlMs: ttl.frameTtlMs ?? 60000 });
   const app = await buildApp({ store, metrics: createEngineMetrics(undefined, false) }, { ...TEST_APP_CONFIG, ...overrides });
   await app.ready();
-  return { app, store, prefix };
+  return { app: overrides.apiToken === undefined ? withTestToken(app) : app, store, prefix };
 }

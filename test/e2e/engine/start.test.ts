@@ -7,7 +7,7 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -38,17 +38,34 @@ describe('beamline process', () => {
     dirs.push(dir);
     const port = await freePort();
     const srtPort = await freePort();
-    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()) });
+    // Logs at info: the publish below is logged, and must not carry the key.
+    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()), BEAM_LOG_LEVEL: 'info' });
+    let all = '';
+    const output = () => all;
+    child.stdout?.on('data', (d: Buffer) => (all += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (all += d.toString()));
     const banner = await waitForOutput(child, /Beamline is running[\s\S]*HLS \/ DASH:[^\n]*\n/, 20000);
     assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/beams/`));
     assert.match(banner, /embedded redis-server/);
     const base = `http://127.0.0.1:${port}`;
 
-    // The new user's flow: paste the printed settings into an encoder straight away.
+    // Secure by default: a token was generated in the data dir (0600); stdout is not a terminal, so the banner
+    // says where it is and prints neither it nor any stream key (issue 10: logs are kept and shipped).
     assert.match(banner, /Channel 'main' \(created because there was none\)/);
-    assert.match(banner, new RegExp(`OBS, RTMP:\\s+Server rtmp://127\\.0\\.0\\.1:\\d+/live`));
-    const key = /OBS, SRT:[^\n]*\n\s+Stream Key (\S+)/.exec(banner)?.[1] as string;
-    assert.ok(key && key.length >= 22, 'the banner prints the stream key');
+    const tokenFile = join(dir, 'api-token');
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/, 'a 256-bit token');
+    assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+    assert.match(banner, new RegExp(`API token:\\s+in ${tokenFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} \\(not printed`));
+    assert.ok(!banner.includes(token), 'the banner does not print the token');
+    assert.doesNotMatch(banner, /Stream Key|streamid=|srt:\/\/|rtmp:\/\//, 'no stream key nor ingest URL off a terminal');
+    const auth = { authorization: `Bearer ${token}` };
+    assert.equal((await fetch(`${base}/beams/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"url":"x"}' })).status, 401, 'writes need it');
+    const anon = (await (await fetch(`${base}/api/channels/main`)).json()) as Record<string, unknown>;
+    assert.equal(anon.streamKey, undefined, 'anonymous reads show no key');
+    const main = (await (await fetch(`${base}/api/channels/main`, { headers: auth })).json()) as { streamKey: string };
+    const key = main.streamKey;
+    assert.ok(!banner.includes(key) && !output().includes(key), 'the stream key is in no output');
     const pub = publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${key}`, { seconds: 3 });
     assert.equal(await pub.exited, 0, pub.stderr());
     const live = await fetch(`${base}/beams/main/video/latest`, { redirect: 'manual' });
@@ -56,19 +73,19 @@ describe('beamline process', () => {
     assert.match(String(live.headers.get('location')), /^\/beams\/main\/stream_0\/packet_\d+$/);
 
     const created = await fetch(`${base}/beams/`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST', headers: { 'content-type': 'application/json', ...auth },
       body: JSON.stringify({ url: 'newswatch_live', streams: [{ time_base: [1, 25], codecpar: { codec_type: 'video', name: 'h264' } }] }),
     });
     assert.equal(created.status, 201);
     assert.equal(created.headers.get('location'), '/beams/newswatch_live');
     for (let pts = 0; pts < 40; pts++) {
       const r = await fetch(`${base}/beams/newswatch_live/video/packet_${pts}`, {
-        method: 'PUT', headers: { 'content-type': 'application/json' },
+        method: 'PUT', headers: { 'content-type': 'application/json', ...auth },
         body: JSON.stringify({ type: 'Packet', pts, dts: pts, size: 2, duration: 1, flags: { KEY: pts % 25 === 0 } }),
       });
       assert.ok(r.status === 201, `PUT packet_${pts}: ${r.status}`);
     }
-    const payload = await fetch(`${base}/beams/newswatch_live/video/packet_35/data`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: Buffer.from([7, 8]) });
+    const payload = await fetch(`${base}/beams/newswatch_live/video/packet_35/data`, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', ...auth }, body: Buffer.from([7, 8]) });
     assert.equal(payload.status, 201, 'a new payload is created');
     const latest = await fetch(`${base}/beams/newswatch_live/video/latest`, { redirect: 'manual' });
     assert.equal(latest.status, 302);
@@ -79,6 +96,7 @@ describe('beamline process', () => {
     assert.deepEqual(range.map((p) => p.pts), [30, 31, 32, 33, 34, 35]);
     assert.deepEqual([...new Uint8Array(await (await fetch(`${base}/beams/newswatch_live/video/packet_35.raw`)).arrayBuffer())], [7, 8]);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    assert.ok(!output().includes(token) && !output().includes(key), 'neither the token nor the key was logged');
 
     const socket = join(dir, 'redis.sock');
     child.kill('SIGTERM');
@@ -90,6 +108,14 @@ describe('beamline process', () => {
       left = '';
     }
     assert.equal(left.trim(), '', 'no redis-server left running');
+
+    // The next start reuses the token.
+    const again = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()) });
+    await waitForOutput(again, /Beamline is running[\s\S]*HLS \/ DASH:[^\n]*\n/, 20000);
+    assert.equal(readFileSync(tokenFile, 'utf8').trim(), token);
+    assert.equal((await fetch(`${base}/api/channels/main`, { headers: auth })).status, 200, 'the same token works after a restart');
+    again.kill('SIGTERM');
+    assert.equal(await exitOf(again, 15000), 0);
   });
 
   it('a config file given on the command line is merged (npm start -- my_config.json)', { timeout: 30000 }, async () => {
@@ -99,7 +125,7 @@ describe('beamline process', () => {
     const cfg = join(dir, 'my_config.json');
     writeFileSync(cfg, JSON.stringify({ app: { port, host: '127.0.0.1', apiToken: 'tok' }, redis: { dataDir: dir }, srt: { port: await freePort() }, rtmp: { port: await freePort() } }));
     const child = start([cfg], {});
-    await waitForOutput(child, /write auth:\s+on/, 20000);
+    await waitForOutput(child, /API token:\s+BEAM_API_TOKEN/, 20000);
     const denied = await fetch(`http://127.0.0.1:${port}/beams/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     assert.equal(denied.status, 401);
     child.kill('SIGINT');
@@ -119,6 +145,18 @@ describe('beamline process', () => {
     assert.match(banner, new RegExp(`Redis:\\s+redis://127\\.0\\.0\\.1:${redisPort}/3`));
     const keys = execFileSync('redis-cli', ['-p', String(redisPort), '-n', '3', '--scan', '--pattern', 'beam:*']).toString();
     assert.match(keys, /beam:chan:\{main\}/, 'the channel lives in db 3 of the external Redis');
+    // Without BEAM_API_TOKEN, every process on this Redis shares the token the first one generated.
+    const shared = execFileSync('redis-cli', ['-p', String(redisPort), '-n', '3', 'GET', 'beam:reg:{auth}:token']).toString().trim();
+    assert.match(shared, /^[A-Za-z0-9_-]{43}$/);
+    assert.equal(readFileSync(join(dir, 'unused', 'api-token'), 'utf8').trim(), shared, 'a copy for the operator');
+    const port2 = await freePort();
+    const second = start(['--roles', 'engine'], { BEAM_APP_PORT: String(port2), BEAM_APP_HOST: '127.0.0.1', BEAM_REDIS_URL: `redis://127.0.0.1:${redisPort}/3`, BEAM_DATA_DIR: join(dir, 'second') });
+    await waitForOutput(second, /Beamline is running/, 20000);
+    assert.equal(readFileSync(join(dir, 'second', 'api-token'), 'utf8').trim(), shared, 'the second process agrees');
+    const write = await fetch(`http://127.0.0.1:${port2}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${shared}` }, body: '{"name":"second"}' });
+    assert.equal(write.status, 201, 'the shared token writes through the second process');
+    second.kill('SIGTERM');
+    assert.equal(await exitOf(second, 15000), 0);
     child.kill('SIGTERM');
     assert.equal(await exitOf(child, 15000), 0);
     assert.equal(execFileSync('redis-cli', ['-p', String(redisPort), 'PING']).toString().trim(), 'PONG', 'an external Redis is left running');

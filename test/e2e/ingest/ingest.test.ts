@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { publishRtmp, publishSrt, publishSrtLiveTransmit, wrapFfmpeg, type Publisher } from '../../helpers/publishers';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
@@ -49,13 +49,13 @@ before(async () => {
   await ingest.start();
   srtPort = ingest.srtPort() as number;
   rtmpPort = ingest.rtmpPort() as number;
-  app = await buildApp(
+  app = withTestToken(await buildApp(
     {
       store, metrics: createEngineMetrics(undefined, false),
       plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort } })],
     },
     TEST_APP_CONFIG,
-  );
+  ));
 });
 
 after(async () => {

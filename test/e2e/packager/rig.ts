@@ -11,7 +11,7 @@ import pino from 'pino';
 import type { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { waitFor } from '../../helpers/process';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { buildApp } from '../../../engine/api/app';
@@ -83,13 +83,13 @@ export async function startPackagerRig(channel: string, registry: Registry): Pro
   );
   await ingest.start();
   const srtPort = ingest.srtPort() as number;
-  const app = await buildApp({
+  const app = withTestToken(await buildApp({
     store, metrics: createEngineMetrics(undefined, false),
     plugins: [
       (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } }),
       (s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect(), registry }, config: { followerBlockMs: 1000 } }),
     ],
-  }, TEST_APP_CONFIG);
+  }, TEST_APP_CONFIG));
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;

@@ -11,6 +11,7 @@ import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { startStack, waitFor, type Stack } from './stack';
+import { AUTH, TEST_API_TOKEN } from '../../helpers/app';
 
 let stack: Stack;
 let browser: TestBrowser;
@@ -45,9 +46,15 @@ describe('dashboard', () => {
     await page.goto(`${stack.baseUrl}/`);
     await page.waitForFunction('(window.beamDashboard?.polls ?? 0) > 0');
     assert.equal(await page.locator('#empty').isVisible(), true, 'the empty state explains what to do');
+    assert.equal(await page.locator('#access').isVisible(), true, 'without the token the page says it shows the public view');
     await page.fill('#create-name', name);
     await page.click('#create button[type=submit]');
+    // Secure by default: the first change asks for the API token, typed by the operator.
+    await page.locator('#token-dialog[open]').waitFor();
+    await page.fill('#token-input', TEST_API_TOKEN);
+    await page.click('#token-dialog button[value="save"]');
     await page.locator(card).waitFor();
+    await page.locator('#access').waitFor({ state: 'hidden' });
     assert.equal(await page.locator(`${card} [data-field="state"]`).textContent(), 'idle');
     const srt = await text(`${card} code[data-field="srt"]`);
     assert.match(srt, new RegExp(`^srt://127\\.0\\.0\\.1:${stack.srtPort}\\?streamid=[A-Za-z0-9_-]{32}&latency=\\d+$`));
@@ -55,7 +62,7 @@ describe('dashboard', () => {
     assert.match(await text(`${card} code[data-field="larix-streamid"]`), new RegExp(`^#!::r=${name},m=publish,s=`));
     assert.equal(await text(`${card} code[data-field="keyframe"]`), '2 s');
     assert.equal(await page.locator(`${card} a[href="/player/?channel=${name}"]`).count() > 0, true, 'links to the player');
-    const api = await (await fetch(`${stack.baseUrl}/api/channels/${name}`)).json() as { ingest: { srt: string } };
+    const api = await (await fetch(`${stack.baseUrl}/api/channels/${name}`, { headers: AUTH })).json() as { ingest: { srt: string } };
     assert.equal(srt, api.ingest.srt, 'the page shows what the API returns');
     await browser.screenshot(page, 'dashboard-created');
   });
@@ -106,7 +113,7 @@ describe('dashboard', () => {
     await rows.nth(2).locator('button').click(); // drop 360p
     await page.locator(`${card} details.ladder button.primary`).click();
     await page.locator(`${card} details.ladder .ok`).waitFor();
-    const api = await (await fetch(`${stack.baseUrl}/api/channels/${name}`)).json() as { ladder: { name: string; videoBitrate: number }[] };
+    const api = await (await fetch(`${stack.baseUrl}/api/channels/${name}`, { headers: AUTH })).json() as { ladder: { name: string; videoBitrate: number }[] };
     assert.deepEqual(api.ladder.map((r) => [r.name, r.videoBitrate]), [['720p', 2500000], ['480p', 1200000]]);
     await rows.nth(0).locator('[data-field="width"]').fill('1281');
     await page.locator(`${card} details.ladder button.primary`).click();
@@ -144,6 +151,20 @@ describe('dashboard with an API token', () => {
     assert.equal(await p.locator('#token-dialog[open]').count(), 0, 'not asked a second time');
     const list = await (await fetch(`${guarded.baseUrl}/api/channels`)).json() as { name: string }[];
     assert.deepEqual(list.map((c) => c.name).sort(), ['guarded', 'guarded-two']);
+    await p.close();
+  });
+
+  it('shows the public view without the token: state and player, no key, no encoder settings', { timeout: 30000 }, async () => {
+    const p = await browser.newPage();
+    await p.goto(`${guarded.baseUrl}/`);
+    await p.evaluate("localStorage.removeItem('beamline.apiToken')");
+    await p.reload();
+    await p.locator('article[data-channel="guarded"]').waitFor();
+    assert.equal(await p.locator('#access').isVisible(), true);
+    assert.equal(await p.locator('article[data-channel="guarded"] [data-field="state"]').textContent(), 'idle');
+    assert.equal(await p.locator('article[data-channel="guarded"] code[data-field="srt"]').count(), 0, 'no ingest URL');
+    assert.equal(await p.locator('article[data-channel="guarded"] code[data-field="obs-srt-key"]').count(), 0, 'no key');
+    assert.match(await p.locator('article[data-channel="guarded"] code[data-field="hls"]').textContent() ?? '', /\/live\/guarded\/master\.m3u8$/);
     await p.close();
   });
 });

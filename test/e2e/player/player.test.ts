@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
+import { AUTH } from '../../helpers/app';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { startStack, waitFor, type Stack } from './stack';
 
@@ -75,7 +76,7 @@ const LADDER = [
 ];
 
 async function createChannel(name: string, ladder?: object[]): Promise<{ ingest: { srt: string }; createdAt: string }> {
-  const res = await fetch(`${stack.baseUrl}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ladder ? { name, ladder } : { name }) });
+  const res = await fetch(`${stack.baseUrl}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify(ladder ? { name, ladder } : { name }) });
   const body = await res.text();
   assert.equal(res.status, 201, body);
   const ch = JSON.parse(body) as { streamKey: string; ingest: { srt: string }; createdAt: string };

@@ -9,7 +9,7 @@
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_API_TOKEN, TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
@@ -43,7 +43,7 @@ export interface Stack {
 }
 
 export interface StackOptions {
-  /** BEAM_API_TOKEN for the app (writes then need it). */
+  /** BEAM_API_TOKEN for the app (default TEST_API_TOKEN): writes and secret reads need it. */
   apiToken?: string;
   /** Compose the packager's /live plugin (HLS, LL-HLS, DASH, catch-up). */
   live?: boolean;
@@ -104,7 +104,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await worker.start();
     closers.push(() => worker.close());
     closers.push(() => jobs.close());
-    const app = await buildApp(
+    const app = withTestToken(await buildApp(
       {
         store,
         metrics: createEngineMetrics(undefined, false),
@@ -115,8 +115,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           ...(opts.live ? [(s: FastifyInstance) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect() } })] : []),
         ],
       },
-      { ...TEST_APP_CONFIG, apiToken: opts.apiToken ?? null },
-    );
+      { ...TEST_APP_CONFIG, apiToken: opts.apiToken ?? TEST_API_TOKEN },
+    ), opts.apiToken ?? TEST_API_TOKEN);
     closers.push(() => app.close());
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();

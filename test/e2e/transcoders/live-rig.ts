@@ -20,7 +20,7 @@ import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
 import { jitNormalizers } from '../../../transcoders/jit/jit-paths';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitFor } from '../../helpers/process';
 export { waitFor };
@@ -53,13 +53,13 @@ export async function startLiveRig(o: { concurrency?: number; ratePerMinute?: nu
   const dispatcher: JobDispatcher = createJobDispatcher({ redis: client, connect, normalizers: jitNormalizers() }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000, ratePerMinute: o.ratePerMinute ?? 0 });
   const worker: JobWorker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix, functions: { ...createJitFunctions() }, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
-  const app = await buildApp(
+  const app = withTestToken(await buildApp(
     {
       store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher,
       plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } })],
     },
     TEST_APP_CONFIG,
-  );
+  ));
   await app.ready();
   return {
     app, store, live, srtPort,

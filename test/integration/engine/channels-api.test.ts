@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_API_TOKEN, TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
@@ -23,6 +23,7 @@ after(async () => {
 });
 
 async function setup(apiToken: string | null = null): Promise<{ app: FastifyInstance; channels: ChannelStore; prefix: string }> {
+  // null: the test token, sent by inject() unless a request sets its own header; a string: sent explicitly.
   const prefix = uniquePrefix();
   const client = redis.connect();
   const store = createStore({ redis: client }, { prefix, packetTtlMs: 60000, frameTtlMs: 60000 });
@@ -32,9 +33,9 @@ async function setup(apiToken: string | null = null): Promise<{ app: FastifyInst
       store, metrics: createEngineMetrics(undefined, false),
       plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort: 9000, rtmpPort: 1935 } })],
     },
-    { ...TEST_APP_CONFIG, apiToken },
+    { ...TEST_APP_CONFIG, apiToken: apiToken ?? TEST_API_TOKEN },
   );
-  return { app, channels, prefix };
+  return { app: apiToken === null ? withTestToken(app) : app, channels, prefix };
 }
 
 describe('channel API', () => {
@@ -108,6 +109,68 @@ describe('channel API', () => {
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, ['pub']);
     await stop();
+  });
+});
+
+describe('channel API: secrets need the token (issue 10)', () => {
+  const SECRET_FIELDS = ['streamKey', 'passphrase', 'ingest', 'ladder', 'dvrWindowSeconds'];
+
+  it('anonymous reads show name, state, non-secret status and playback URLs only', async () => {
+    const { app, channels } = await setup();
+    const created = (await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'pub', passphrase: 'a-long-passphrase' } })).json();
+    await channels.setState('pub', 'live', { connected: true });
+    await channels.setIngestStats('pub', { protocol: 'srt', peer: '198.51.100.23:40000', bitrateKbps: 3000 });
+    await channels.setState('pub', 'reconnecting', { disconnected: true, reason: 'replaced by a new publish from 198.51.100.23:40001' });
+    const anon = { authorization: '' };
+    const one = await app.inject({ url: '/api/channels/pub', headers: anon });
+    const list = await app.inject({ url: '/api/channels', headers: anon });
+    for (const [what, body] of [['one', one.body], ['list', list.body]] as const) {
+      assert.ok(!body.includes(created.streamKey), `${what}: no stream key`);
+      assert.ok(!body.includes('a-long-passphrase'), `${what}: no passphrase`);
+      assert.ok(!body.includes('198.51.100.23'), `${what}: no publisher address`);
+      assert.ok(!/srt:\/\/|rtmp:\/\//.test(body), `${what}: no ingest URL`);
+    }
+    const v = one.json();
+    assert.deepEqual(Object.keys(v).sort(), ['name', 'playback', 'state', 'status']);
+    for (const f of SECRET_FIELDS) assert.equal(v[f], undefined, f);
+    assert.deepEqual(Object.keys(v.status).sort(), ['lastConnectedAt', 'lastDisconnectedAt', 'reconnects', 'since', 'state']);
+    assert.equal(v.state, 'reconnecting');
+    assert.match(v.playback.hls, /\/live\/pub\/master\.m3u8$/);
+    assert.deepEqual(list.json().map((c: { name: string }) => c.name), ['pub']);
+
+    const full = (await app.inject('/api/channels/pub')).json();
+    assert.equal(full.streamKey, created.streamKey, 'the token shows the full view');
+    assert.equal(full.passphrase, 'a-long-passphrase');
+    assert.equal(full.status.ingest.peer, '198.51.100.23:40000');
+  });
+
+  it('content named `channels` cannot empty the registry: POST /beams {url: channels} then DELETE /beams/channels', async () => {
+    const { app, channels } = await setup();
+    const created = (await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'main' } })).json();
+    assert.equal((await app.inject({ method: 'POST', url: '/beams', payload: { url: 'channels', streams: [{ codecpar: { codec_type: 'video' } }] } })).statusCode, 201);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/beams/channels' })).statusCode, 204);
+    assert.deepEqual((await app.inject('/api/channels')).json().map((c: { name: string }) => c.name), ['main']);
+    assert.equal(await channels.byKey(created.streamKey), 'main', 'the stream key still works');
+  });
+
+  it('a wrong token is refused on reads too (401), so a stale saved token is noticed', async () => {
+    const { app } = await setup();
+    const r = await app.inject({ url: '/api/channels', headers: { authorization: 'Bearer not-the-token' } });
+    assert.equal(r.statusCode, 401);
+    assert.equal(r.json().statusCode, 401);
+    assert.match(String(r.headers['www-authenticate']), /Bearer/);
+  });
+
+  it('every write needs the token, and an anonymous write is refused before its body is read', async () => {
+    const { app } = await setup('tok');
+    for (const [method, url] of [['POST', '/api/channels'], ['PATCH', '/api/channels/x'], ['DELETE', '/api/channels/x'], ['POST', '/api/channels/x/key'], ['PUT', '/beams/x'], ['POST', '/beams']] as const) {
+      const r = await app.inject({ method, url, payload: { name: 'x' } });
+      assert.equal(r.statusCode, 401, `${method} ${url}`);
+    }
+    // A body the JSON limit would refuse (413) gets 401 first: nothing of it was parsed.
+    const big = await app.inject({ method: 'POST', url: '/api/channels', headers: { 'content-type': 'application/json' }, payload: 'x'.repeat(2 * 1024 * 1024) });
+    assert.equal(big.statusCode, 401);
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels', headers: { authorization: 'Bearer tok' }, payload: { name: 'x' } })).statusCode, 201);
   });
 });
 

@@ -17,7 +17,7 @@ import type { Format, PacketMeta } from '../../../engine/model/media';
 import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
 import type { PacketWrite, Store } from '../../../engine/store/store';
 import { streamToJson } from '../../../ingest/demuxer';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import type { TestRedis } from '../../helpers/redis';
 
 /** `vf`: an ffmpeg video filter, e.g. `setsar=1/36` for a source with a tall sample aspect ratio. */
@@ -88,7 +88,7 @@ export async function startJobsRig(redis: TestRedis, store: Store, o: JobsRigOpt
   );
   const worker = createJobWorker({ store, connect }, { queue: o.queue ?? 'media_workers', prefix, functions: o.functions, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
-  const app = await buildApp({ store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher }, TEST_APP_CONFIG);
+  const app = withTestToken(await buildApp({ store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher }, TEST_APP_CONFIG));
   await app.ready();
   return {
     app, dispatcher, worker,

@@ -2,7 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULTS, effectiveRedisUrl, loadConfig, mergeConfig } from '../../../engine/config/config';
 import { parseRedisUrl } from '../../../engine/store/redis-connection';
-import { parseCli } from '../../../beamline';
+import { banner, parseCli } from '../../../beamline';
+import { createChannel } from '../../../engine/model/channel';
+import type { ApiToken } from '../../../engine/config/api-token';
 
 describe('config merge (as the original engine)', () => {
   it('objects merge, scalars replace, null deletes', () => {
@@ -92,4 +94,30 @@ describe('command line', () => {
   it('unknown role', () => assert.throws(() => parseCli(['--roles', 'chef']), /unknown role/));
   it('two config files', () => assert.throws(() => parseCli(['a.json', 'b.json']), /only one/));
   it('unknown option', () => assert.throws(() => parseCli(['--verbose']), /unknown option/));
+});
+
+describe('banner secrets (issue 10: keys only on a terminal)', () => {
+  const config = loadConfig({ app: { host: '127.0.0.1' } }, {});
+  const ch = createChannel({ name: 'main', passphrase: 'a-long-passphrase' }, (l) => l as never, []);
+  const generated: ApiToken = { token: 'generated-token-abcdefghijklmnop', origin: 'file', file: '/data/api-token', generated: true };
+  const input = { config, redisWhere: 'embedded', roles: new Set(['engine'] as const), channels: [ch], createdDefault: true };
+
+  it('off a terminal: neither the token, nor a stream key, nor an ingest URL, nor the passphrase', () => {
+    const text = banner({ ...input, apiToken: generated, tty: false });
+    for (const secret of [generated.token, ch.streamKey, 'a-long-passphrase', 'srt://', 'rtmp://']) assert.ok(!text.includes(secret), secret);
+    assert.match(text, /API token:\s+in \/data\/api-token \(not printed/);
+    assert.match(text, /HLS \/ DASH:/, 'playback stays');
+  });
+
+  it('on a terminal: the generated token and the paste-ready keys', () => {
+    const text = banner({ ...input, apiToken: generated, tty: true });
+    assert.ok(text.includes(generated.token));
+    assert.ok(text.includes(ch.streamKey));
+  });
+
+  it('an operator-set token is never printed', () => {
+    const text = banner({ ...input, apiToken: { token: 'operator-secret', origin: 'config', file: null, generated: false }, tty: true });
+    assert.ok(!text.includes('operator-secret'));
+    assert.match(text, /API token:\s+BEAM_API_TOKEN/);
+  });
 });

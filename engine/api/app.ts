@@ -4,7 +4,7 @@
  */
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { BeamError, reasonPhrase } from '../model/errors';
+import { BeamError, badRequest, reasonPhrase } from '../model/errors';
 import { installAuth } from './auth';
 import { jsonDepthExceeds } from './json-depth';
 import type { Store } from '../store/store';
@@ -120,7 +120,9 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
       }
       return;
     }
-    throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'application/octet-stream bodies are accepted only by PUT /beams/<content>/<stream>/<element>/data (or .raw): payloads.');
+    // Every other route takes JSON: as in the original engine, a body that is not JSON is a 400 whatever its
+    // Content-Type, refused here before a byte of it is read.
+    throw badRequest('The request body must be a JSON document, sent as Content-Type: application/json (application/octet-stream bodies are accepted only by PUT /beams/<content>/<stream>/<element>/data or .raw: payloads).');
   });
   // A request refused before its body was read closes its connection: the server never reads (nor waits
   // for) a body it has already refused, e.g. 80 MiB sent by an anonymous client.

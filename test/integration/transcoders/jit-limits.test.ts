@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitFor } from '../../helpers/process';
+import { TEST_API_TOKEN } from '../../helpers/app';
 import { createStore, type Store } from '../../../engine/store/store';
 import type { JobFunction } from '../../../engine/jobs/worker';
 import type { JobRequest } from '../../../engine/jobs/job-types';
@@ -124,7 +125,7 @@ describe('job identity', () => {
     const { rig: r, queue } = await rig({ gate, concurrency: 1 });
     const pending = r.app.inject({
       url: `/beams/cam/video/frame_${camPts[10]}.jpg`,
-      headers: { authorization: 'Bearer s3cret-token-123', cookie: 'session=s3cret-cookie', 'proxy-authorization': 'Basic s3cret', 'x-forwarded-for': '203.0.113.9', 'user-agent': 'curl/8' },
+      headers: { authorization: `Bearer ${TEST_API_TOKEN}`, cookie: 'session=s3cret-cookie', 'proxy-authorization': 'Basic s3cret', 'x-forwarded-for': '203.0.113.9', 'user-agent': 'curl/8' },
     });
     const jobs = await waitFor('the job is stored', async () => {
       const j = await queue.getJobs(['active', 'waiting']);
@@ -134,6 +135,7 @@ describe('job identity', () => {
       const data = job.data as JobRequest;
       assert.deepEqual(Object.keys(data.headers).sort(), ['host', 'user-agent']);
       assert.equal(JSON.stringify(data).includes('s3cret'), false, 'no secret anywhere in the job data');
+      assert.equal(JSON.stringify(data).includes(TEST_API_TOKEN), false, 'not the API token either');
       assert.equal(JSON.stringify(data).includes('203.0.113.9'), false, 'no client address');
     }
     open();

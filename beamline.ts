@@ -129,6 +129,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const cli = parseCli(argv);
   const config = loadConfig(cli.configFile ? readConfigFile(cli.configFile) : null, env, cli.configFile ?? undefined);
   const log: Logger = pino({ level: config.app.logLevel, name: 'beamline' });
+  // The last line of defence: every async path handles its own errors, and anything that still escapes is
+  // logged rather than ending ingest, the API, the workers and the embedded redis-server with the process.
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? { message: reason.message, stack: reason.stack } : String(reason) }, 'unhandled promise rejection (a bug: it should have been handled where it happened); continuing');
+  });
+  process.on('uncaughtException', (err) => {
+    log.fatal({ err: { message: err.message, stack: err.stack } }, 'uncaught exception (a bug); continuing');
+  });
   const metrics = createEngineMetrics();
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
   const channels = createChannelStore({ redis: runtime.redis, keys: runtime.store.keys });

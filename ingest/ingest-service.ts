@@ -18,6 +18,7 @@ import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type 
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 import { classifyStoreError } from './store-errors';
+import { parseStreamId } from './streamid';
 
 export interface IngestLog extends SessionLog {
   error(obj: object, msg?: string): void;
@@ -300,7 +301,16 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latencyMs, idleTimeoutMs: config.idleTimeoutMs },
         );
         srt.setKeys([...byName.values()].map((c) => [c.streamKey, { channel: c.name, passphrase: c.passphrase ?? undefined }]));
-        srt.on('session', (s) => attach(s.channel, srtSource(s)));
+        srt.on('session', (s) => {
+          // Accepted by the gate a moment before a rotation reached it: the key must still be the channel's.
+          const parsed = parseStreamId(s.streamId);
+          const ch = byName.get(s.channel);
+          if (ch && parsed.ok && parsed.key !== ch.streamKey) {
+            s.close('the stream key was rotated');
+            return;
+          }
+          attach(s.channel, srtSource(s));
+        });
         await srt.start();
       }
       if (config.rtmp) {

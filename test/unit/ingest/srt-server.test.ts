@@ -7,7 +7,7 @@ import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSrtServer, validateSrtConfig, type SrtRefusal, type SrtSession } from '../../../ingest/srt/srt-server';
-import { SRT_REJECT, isValidRejectCode, refusalForStreamId } from '../../../ingest/srt/reject-codes';
+import { SRT_REJECT, isValidRejectCode } from '../../../ingest/srt/reject-codes';
 import { findProjectRoot, loadSrtBinding, type NativeEventHandler, type NativeListenerOptions, type SrtBinding, type SrtStats } from '../../../ingest/srt/native-binding';
 import { parseStreamId } from '../../../ingest/streamid';
 
@@ -105,16 +105,7 @@ describe('validateSrtConfig', () => {
   }
 });
 
-describe('refusalForStreamId', () => {
-  it('refuses a malformed streamid with BAD_REQUEST and the parser reason', () => {
-    assert.deepEqual(refusalForStreamId(parseStreamId('')), { accept: false, code: SRT_REJECT.BAD_REQUEST, reason: parseStreamIdReason('') });
-  });
-  it('refuses m=request with BAD_MODE', () => {
-    assert.equal(refusalForStreamId(parseStreamId('#!::r=a,m=request,s=k'))?.code, SRT_REJECT.BAD_MODE);
-  });
-  it('leaves a publish streamid to the key lookup', () => {
-    assert.equal(refusalForStreamId(parseStreamId('publish:a:k')), undefined);
-  });
+describe('reject codes', () => {
   it('accepts predefined and user codes only', () => {
     assert.deepEqual([999, 1000, 1403, 2999, 3000, 1403.5, '1403'].map(isValidRejectCode), [false, true, true, true, false, false, false]);
   });

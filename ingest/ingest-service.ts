@@ -95,28 +95,33 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     log.warn({ channel, err: err instanceof Error ? err.message : String(err), kind: f.kind }, what);
   }
 
+  /** The status last asked for per channel: a retry writes that state (never an older one). */
+  const wantedStatus = new Map<string, ChannelState>();
+
   /** A channel status write; when Redis refuses it, it is kept and retried until Redis accepts writes. */
   function setStatus(name: string, state: ChannelState, extra: StatusExtra = {}): void {
     const before = pendingStatus.get(name);
     const merged: StatusExtra = before ? { ...before.extra, ...extra, reason: extra.reason ?? before.extra.reason } : extra;
     pendingStatus.delete(name);
+    wantedStatus.set(name, state);
     channels.setState(name, state, merged).catch((err: unknown) => {
-      if (!pendingStatus.has(name)) pendingStatus.set(name, { state, extra: merged });
+      // Keep what failed (its reason above all) under the state asked for last.
+      const later = pendingStatus.get(name);
+      const extraNow: StatusExtra = later ? { ...merged, ...later.extra, reason: later.extra.reason ?? merged.reason } : merged;
+      pendingStatus.set(name, { state: wantedStatus.get(name) ?? state, extra: extraNow });
       storeFailed(err, `could not store the channel status (${state}${merged.reason ? `: ${merged.reason}` : ''}); retrying`, name);
     });
   }
 
   function retryStatuses(): void {
     for (const [name, p] of [...pendingStatus]) {
-      if (!byName.has(name)) {
-        pendingStatus.delete(name);
-        continue;
-      }
       pendingStatus.delete(name);
-      channels.setState(name, p.state, p.extra).then(
-        () => log.info({ channel: name, state: p.state }, 'channel status stored after Redis recovered'),
+      if (!byName.has(name)) continue;
+      const state = wantedStatus.get(name) ?? p.state;
+      channels.setState(name, state, p.extra).then(
+        () => log.info({ channel: name, state }, 'channel status stored after Redis recovered'),
         () => {
-          if (!pendingStatus.has(name)) pendingStatus.set(name, p);
+          if (!pendingStatus.has(name)) pendingStatus.set(name, { state, extra: p.extra });
         },
       );
     }
@@ -147,6 +152,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     } else {
       byName.delete(name);
       pendingStatus.delete(name);
+      wantedStatus.delete(name);
       const timer = reconnectTimers.get(name);
       if (timer) clearTimeout(timer);
       reconnectTimers.delete(name);

@@ -157,6 +157,9 @@ describe('SRT server with real publishers', { concurrency: true, timeout: 45_000
         for (let i = lane; i < 50; i += 5) {
           const c = children.run('srt-live-transmit', ['-a:no', '-q', 'file://con', h.url(`wrong-${i}`, '&conntimeo=1500')], 2500);
           await c.exited;
+          // Paced: each spawn() blocks this process's event loop (60-500 ms seen on a loaded machine), and the
+          // native gate refuses at once, so unpaced lanes starved the publishers of the tests running beside.
+          await new Promise((r) => setTimeout(r, 150));
         }
       }),
     );

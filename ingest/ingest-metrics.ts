@@ -7,6 +7,8 @@ export interface IngestMetrics {
   stats(channel: string, d: IngestDiagnostics): void;
   connected(channel: string, protocol: string, reconnect: boolean): void;
   refused(protocol: string, reason: string): void;
+  /** A Redis write or read ingest needed failed; kind: oom | readonly | connection | other. */
+  storeError(kind: string): void;
 }
 
 /** Refusal reasons as a small label set (never the raw text, which can carry a client's input). */
@@ -31,6 +33,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
   const connects = new Counter({ name: 'beam_ingest_publisher_connects_total', help: 'Publishers accepted, by channel and protocol', labelNames: ['channel', 'protocol'], registers: [registry] });
   const reconnects = new Counter({ name: 'beam_ingest_reconnects_total', help: 'Publishers that came back within the reconnect window or replaced a session', labelNames: ['channel'], registers: [registry] });
   const refusals = new Counter({ name: 'beam_ingest_refusals_total', help: 'Publishers refused before any media was accepted, by protocol and reason', labelNames: ['protocol', 'reason'], registers: [registry] });
+  const storeErrors = new Counter({ name: 'beam_ingest_store_errors_total', help: 'Redis calls of ingest that failed (a publish ends on one), by kind: oom, readonly, connection, other', labelNames: ['reason'], registers: [registry] });
   const stats = (channel: string, d: IngestDiagnostics) => {
     bitrate.set({ channel }, d.bitrateKbps);
     fps.set({ channel }, d.fps);
@@ -52,6 +55,9 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     },
     refused(protocol, reason) {
       refusals.inc({ protocol, reason: refusalLabel(reason) });
+    },
+    storeError(kind) {
+      storeErrors.inc({ reason: kind });
     },
   };
 }

@@ -1,25 +1,24 @@
 /**
  * The ingest role: the SRT and RTMP listeners, an in-memory channel registry kept current from Redis
- * (the SRT listen callback must decide synchronously), one publish session per channel (a new
- * connection with the channel's key replaces a stale one), channel state and the reconnect window.
+ * (this process's own changes synchronously, other processes' over pub/sub, a full reload as a safety net),
+ * the SRT gate's key snapshot fed from it, one publish session per channel (a new connection with the
+ * channel's key replaces a stale one), channel state and the reconnect window.
  */
 
-import type { Channel } from '../engine/model/channel';
+import type { Channel, ChannelState } from '../engine/model/channel';
 import type { Store } from '../engine/store/store';
 import type { LiveStore } from '../engine/store/live-store';
 import type { ChannelStore } from '../engine/store/channel-store';
 import type { RedisClient } from '../engine/store/redis-connection';
-import { parseStreamId } from './streamid';
-import { createSrtServer, type SrtDecision, type SrtServer, type SrtSession } from './srt/srt-server';
+import { createSrtServer, type SrtServer, type SrtSession } from './srt/srt-server';
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
 import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type PublishSessionConfig, type PublishSource, type SessionLog } from './publish-session';
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
-
-/** SRT access-control reject codes (srt/access_control.h). */
-export const SRT_REJX = { BAD_REQUEST: 1400, UNAUTHORIZED: 1401, FORBIDDEN: 1403, NOT_FOUND: 1404, BAD_MODE: 1405 } as const;
+import { classifyStoreError } from './store-errors';
+import { parseStreamId } from './streamid';
 
 export interface IngestLog extends SessionLog {
   error(obj: object, msg?: string): void;
@@ -48,9 +47,10 @@ export interface IngestServiceConfig {
 }
 
 /**
- * refreshMs: pub/sub carries channel changes at once, but a notification can be lost (seen intermittently in
- * CI: a subscriber connection that errored stayed deaf), so the registry is also reloaded in full this often
- * (one SMEMBERS and one pipelined GET) and a new key is accepted within that time whatever pub/sub did.
+ * refreshMs: changes made in this process apply before the API answers, other processes' over pub/sub (re-
+ * subscribed, and followed by a full reload, after every reconnect); the registry is also reloaded in full
+ * this often (one SMEMBERS and one pipelined GET) as a safety net, and channel status writes Redis refused
+ * are retried on the same beat.
  */
 export const DEFAULT_INGEST_CONFIG: Omit<IngestServiceConfig, 'srt' | 'rtmp'> = { idleTimeoutMs: 10000, session: DEFAULT_SESSION_CONFIG, refreshMs: 2000 };
 
@@ -60,21 +60,6 @@ export interface IngestService {
   srtPort(): number | null;
   rtmpPort(): number | null;
   sessions(): { channel: string; protocol: string; diagnostics: IngestDiagnostics | null }[];
-  /** Whether this process's registry already accepts the stream key (it learns of new keys over pub/sub). */
-  knows(streamKey: string): boolean;
-}
-
-/** Pure: decide an SRT caller from its streamid against the channel registry. */
-export function decideSrt(streamId: string, byKey: ReadonlyMap<string, Channel>): SrtDecision {
-  const parsed = parseStreamId(streamId);
-  if (!parsed.ok) return { accept: false, code: SRT_REJX.BAD_REQUEST, reason: parsed.reason };
-  if (parsed.mode !== 'publish') return { accept: false, code: SRT_REJX.BAD_MODE, reason: 'playback over SRT (m=request) is not offered: play the HLS or DASH URL' };
-  const ch = byKey.get(parsed.key);
-  if (!ch) return { accept: false, code: SRT_REJX.FORBIDDEN, reason: 'unknown stream key' };
-  if (parsed.channel !== undefined && parsed.channel !== ch.name && parsed.channel !== parsed.key) {
-    return { accept: false, code: SRT_REJX.FORBIDDEN, reason: `the key does not belong to channel '${parsed.channel}'` };
-  }
-  return ch.passphrase ? { accept: true, passphrase: ch.passphrase, context: ch.name } : { accept: true, context: ch.name };
 }
 
 /** Pure: decide an RTMP publish. */
@@ -84,46 +69,128 @@ export function decideRtmp(app: string, streamKey: string, byKey: ReadonlyMap<st
   return ch ? { ok: true, channel: ch.name } : { ok: false, reason: 'unknown stream key' };
 }
 
+type StatusExtra = { connected?: boolean; disconnected?: boolean; reason?: string };
+
 export function createIngestService(deps: IngestServiceDeps, config: IngestServiceConfig): IngestService {
   const { log, channels } = deps;
   let byKey = new Map<string, Channel>();
   let byName = new Map<string, Channel>();
   const active = new Map<string, PublishSession>();
+  /** Sessions closed because their channel was deleted: nothing more is written for them. */
+  const deleted = new WeakSet<PublishSession>();
   const reconnectTimers = new Map<string, NodeJS.Timeout>();
+  /** Status writes Redis refused, retried on the refresh beat (the latest per channel). */
+  const pendingStatus = new Map<string, { state: ChannelState; extra: StatusExtra }>();
   let srt: SrtServer | null = null;
   let rtmp: RtmpServer | null = null;
   let unsubscribe: (() => Promise<void>) | null = null;
   let refreshTimer: NodeJS.Timeout | null = null;
   let closing = false;
-  let missReload: NodeJS.Timeout | null = null;
+  /** Registry changes applied so far; a reload or single read started earlier must not undo later ones. */
+  let epoch = 0;
+  const touchedAt = new Map<string, number>();
 
-  /** An unknown key may be a channel created a moment ago: reload soon, so the encoder's retry gets in. */
-  function reloadSoon(): void {
-    if (missReload || closing) return;
-    missReload = setTimeout(() => {
-      missReload = null;
-      reload().catch((err: Error) => log.warn({ err: err.message }, 'channel registry reload failed'));
-    }, 200);
-    missReload.unref();
+  function storeFailed(err: unknown, what: string, channel?: string): void {
+    const f = classifyStoreError(err);
+    deps.metrics?.storeError(f.kind);
+    log.warn({ channel, err: err instanceof Error ? err.message : String(err), kind: f.kind }, what);
   }
 
-  async function reload(): Promise<void> {
-    const list = await channels.list();
-    byKey = new Map(list.map((c) => [c.streamKey, c]));
-    byName = new Map(list.map((c) => [c.name, c]));
+  /** The status last asked for per channel: a retry writes that state (never an older one). */
+  const wantedStatus = new Map<string, ChannelState>();
+
+  /** A channel status write; when Redis refuses it, it is kept and retried until Redis accepts writes. */
+  function setStatus(name: string, state: ChannelState, extra: StatusExtra = {}): void {
+    const before = pendingStatus.get(name);
+    const merged: StatusExtra = before ? { ...before.extra, ...extra, reason: extra.reason ?? before.extra.reason } : extra;
+    pendingStatus.delete(name);
+    wantedStatus.set(name, state);
+    channels.setState(name, state, merged).catch((err: unknown) => {
+      // Keep what failed (its reason above all) under the state asked for last.
+      const later = pendingStatus.get(name);
+      const extraNow: StatusExtra = later ? { ...merged, ...later.extra, reason: later.extra.reason ?? merged.reason } : merged;
+      pendingStatus.set(name, { state: wantedStatus.get(name) ?? state, extra: extraNow });
+      storeFailed(err, `could not store the channel status (${state}${merged.reason ? `: ${merged.reason}` : ''}); retrying`, name);
+    });
   }
 
-  async function reloadOne(name: string): Promise<void> {
-    const ch = await channels.get(name);
+  function retryStatuses(): void {
+    for (const [name, p] of [...pendingStatus]) {
+      pendingStatus.delete(name);
+      if (!byName.has(name)) continue;
+      const state = wantedStatus.get(name) ?? p.state;
+      channels.setState(name, state, p.extra).then(
+        () => log.info({ channel: name, state }, 'channel status stored after Redis recovered'),
+        () => {
+          if (!pendingStatus.has(name)) pendingStatus.set(name, { state, extra: p.extra });
+        },
+      );
+    }
+  }
+
+  /** Apply one channel's new settings (null: deleted) to the registry, the SRT gate and the live session. */
+  function apply(name: string, ch: Channel | null, previousKey?: string): void {
+    epoch++;
+    touchedAt.set(name, epoch);
     const before = byName.get(name);
-    if (before) byKey.delete(before.streamKey);
+    for (const k of [before?.streamKey, previousKey]) {
+      if (k !== undefined && k !== ch?.streamKey && byKey.get(k)?.name === name) {
+        byKey.delete(k);
+        srt?.deleteKey(k);
+      }
+    }
+    const session = active.get(name);
     if (ch) {
       byName.set(name, ch);
       byKey.set(ch.streamKey, ch);
+      srt?.upsertKey(ch.streamKey, { channel: ch.name, passphrase: ch.passphrase ?? undefined });
+      const oldKey = previousKey ?? before?.streamKey;
+      if (session && oldKey !== undefined && oldKey !== ch.streamKey) {
+        // A rotated key is a revoked key: its publisher is cut, a reconnect needs the new key.
+        log.info({ channel: name }, 'the stream key was rotated: closing the current publisher');
+        session.close('the stream key was rotated');
+      }
     } else {
       byName.delete(name);
-      active.get(name)?.close('the channel was deleted');
+      pendingStatus.delete(name);
+      wantedStatus.delete(name);
+      const timer = reconnectTimers.get(name);
+      if (timer) clearTimeout(timer);
+      reconnectTimers.delete(name);
+      if (session) {
+        deleted.add(session);
+        session.close('the channel was deleted', { discard: true });
+      }
     }
+  }
+
+  async function reload(): Promise<void> {
+    const started = epoch;
+    const list = await channels.list();
+    const fresh = new Map(list.map((c) => [c.name, c]));
+    // Names changed while the list was read keep what those changes said.
+    for (const [name, at] of touchedAt) {
+      if (at <= started) continue;
+      const cur = byName.get(name);
+      if (cur) fresh.set(name, cur);
+      else fresh.delete(name);
+    }
+    for (const name of byName.keys()) if (!fresh.has(name)) apply(name, null);
+    for (const ch of fresh.values()) {
+      const cur = byName.get(ch.name);
+      if (!cur || cur.streamKey !== ch.streamKey || cur.passphrase !== ch.passphrase || cur.updatedAt !== ch.updatedAt) apply(ch.name, ch);
+    }
+    byName = new Map(fresh);
+    byKey = new Map([...fresh.values()].map((c) => [c.streamKey, c]));
+    srt?.setKeys([...fresh.values()].map((c) => [c.streamKey, { channel: c.name, passphrase: c.passphrase ?? undefined }]));
+    if (touchedAt.size > 10000) touchedAt.clear(); // names of deleted channels pile up otherwise
+  }
+
+  async function reloadOne(name: string): Promise<void> {
+    const started = epoch;
+    const ch = await channels.get(name);
+    if ((touchedAt.get(name) ?? 0) > started) return; // a newer change already applied
+    apply(name, ch);
   }
 
   function attach(channelName: string, source: PublishSource): void {
@@ -144,6 +211,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     const session = startPublishSession(
       {
         store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats,
+        onStoreError: deps.metrics ? (kind) => deps.metrics?.storeError(kind) : undefined,
         onSegmentOpened: deps.enqueueSegment ? async (c, segment) => {
           // The ladder as it is now (settings may have changed since the publisher connected).
           const current = byName.get(c.name) ?? c;
@@ -156,30 +224,30 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       previous?.done,
     );
     active.set(ch.name, session);
-    void channels.setState(ch.name, 'live', { connected: true });
+    setStatus(ch.name, 'live', { connected: true });
     log.info({ channel: ch.name, protocol: source.protocol, peer: source.peer }, 'publisher connected');
-    void session.done.then((reason) => {
+    session.done.then((reason) => {
       log.info({ channel: ch.name, reason }, 'publisher disconnected');
       if (active.get(ch.name) !== session) return;
       active.delete(ch.name);
+      if (deleted.has(session)) return; // the channel is gone: its status with it
       if (closing) {
-        void channels.setState(ch.name, 'idle', { disconnected: true, reason });
+        setStatus(ch.name, 'idle', { disconnected: true, reason });
         return;
       }
-      void channels.setState(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', { disconnected: true, reason });
+      setStatus(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', { disconnected: true, reason });
       if (ch.reconnectWindowSeconds > 0) {
         const t = setTimeout(() => {
           reconnectTimers.delete(ch.name);
-          if (!active.has(ch.name)) void channels.setState(ch.name, 'idle');
+          if (!active.has(ch.name) && byName.has(ch.name)) setStatus(ch.name, 'idle');
         }, ch.reconnectWindowSeconds * 1000);
         t.unref();
         reconnectTimers.set(ch.name, t);
       }
-    });
+    }).catch((err: unknown) => log.error({ channel: ch.name, err: err instanceof Error ? err.message : String(err) }, 'publisher disconnect handling failed'));
   }
 
-  function srtSource(s: SrtSession): PublishSource {
-    return {
+  function srtSource(s: SrtSession): PublishSource {    return {
       protocol: 'srt',
       peer: `${s.peer.address}:${s.peer.port}`,
       format: 'mpegts',
@@ -207,40 +275,70 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   return {
     async start() {
       await reload();
-      deps.subscriber.on('error', (err: Error) => log.warn({ err: err.message }, 'channel change subscription error; the periodic reload still applies changes'));
-      unsubscribe = await channels.onChange(deps.subscriber, (name) => {
-        reloadOne(name).catch((err: Error) => log.warn({ channel: name, err: err.message }, 'channel reload failed'));
-      });
-      refreshTimer = setInterval(() => void reload().catch((err: Error) => log.warn({ err: err.message }, 'channel registry refresh failed')), config.refreshMs);
+      deps.subscriber.on('error', (err: Error) => log.warn({ err: err.message }, 'channel change subscription: redis error (re-subscribes on reconnect)'));
+      unsubscribe = await channels.onChange(
+        deps.subscriber,
+        (name, change) => {
+          if (change) {
+            apply(name, change.channel, change.previousKey);
+            return;
+          }
+          reloadOne(name).catch((err: unknown) => storeFailed(err, 'channel reload failed', name));
+        },
+        {
+          // Changes published while this process was not subscribed were missed: read everything again.
+          onSubscribed: () => void reload().catch((err: unknown) => storeFailed(err, 'channel registry reload failed')),
+          onError: (err) => log.warn({ err: err.message }, 'could not subscribe to channel changes; retrying on reconnect'),
+        },
+      );
+      refreshTimer = setInterval(() => {
+        reload().catch((err: unknown) => storeFailed(err, 'channel registry refresh failed'));
+        retryStatuses();
+      }, config.refreshMs);
       refreshTimer.unref();
       if (config.srt) {
         srt = createSrtServer(
           {
-            authorize: (streamId, peer) => {
-              const d = decideSrt(streamId, byKey);
-              if (!d.accept) {
-                log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'SRT caller refused');
-                deps.metrics?.refused('srt', d.reason);
-                if (d.code === SRT_REJX.FORBIDDEN) reloadSoon();
-              }
-              return d;
+            onRefused: (r) => {
+              log.warn({ peer: `${r.peer.address}:${r.peer.port}`, reason: r.reason, code: r.code }, 'SRT caller refused');
+              deps.metrics?.refused('srt', r.reason);
             },
             log,
           },
           { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latencyMs, idleTimeoutMs: config.idleTimeoutMs },
         );
-        srt.on('session', (s) => attach(String(s.context), srtSource(s)));
+        srt.setKeys([...byName.values()].map((c) => [c.streamKey, { channel: c.name, passphrase: c.passphrase ?? undefined }]));
+        srt.on('session', (s) => {
+          // Accepted by the gate a moment before a rotation reached it: the key must still be the channel's.
+          const parsed = parseStreamId(s.streamId);
+          const ch = byName.get(s.channel);
+          if (ch && parsed.ok && parsed.key !== ch.streamKey) {
+            s.close('the stream key was rotated');
+            return;
+          }
+          attach(s.channel, srtSource(s));
+        });
         await srt.start();
       }
       if (config.rtmp) {
         rtmp = createRtmpServer(
           {
-            authorize: (app, key, peer) => {
-              const d = decideRtmp(app, key, byKey);
+            authorize: async (app, key, peer) => {
+              let d = decideRtmp(app, key, byKey);
+              if (!d.ok && app === 'live' && key.length > 0 && key.length <= 256) {
+                // A miss may be a channel another process created a moment ago: ask Redis once.
+                const name = await channels.byKey(key).catch((err: unknown) => {
+                  storeFailed(err, 'stream key lookup failed');
+                  return null;
+                });
+                if (name) {
+                  await reloadOne(name).catch((err: unknown) => storeFailed(err, 'channel reload failed', name));
+                  d = decideRtmp(app, key, byKey);
+                }
+              }
               if (!d.ok) {
                 log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'RTMP publisher refused');
                 deps.metrics?.refused('rtmp', d.reason ?? 'refused');
-                reloadSoon();
               }
               return d;
             },
@@ -257,7 +355,6 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     async close() {
       closing = true;
       if (refreshTimer) clearInterval(refreshTimer);
-      if (missReload) clearTimeout(missReload);
       for (const t of reconnectTimers.values()) clearTimeout(t);
       reconnectTimers.clear();
       const sessions = [...active.values()];
@@ -270,6 +367,5 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     srtPort: () => (srt ? srt.port : null),
     rtmpPort: () => (rtmp ? rtmp.port : null),
     sessions: () => [...active.values()].map((s) => ({ channel: s.channel, protocol: s.protocol, diagnostics: s.diagnostics() })),
-    knows: (streamKey) => byKey.has(streamKey),
   };
 }

@@ -18,6 +18,7 @@ import { createSegmenterState, segmenterFinish, segmenterStep, type SegmenterEve
 import { channelFormat, formatChanged, planStreams, type StreamPlan } from './channel-format';
 import { createStatsState, recordPacket, snapshot, type IngestDiagnostics } from './ingest-stats';
 import { createAudioToAac, type AudioToAac } from './audio-to-aac';
+import { classifyStoreError, type StoreErrorKind } from './store-errors';
 
 /** What a publish session needs of an SRT or RTMP connection. */
 export interface PublishSource {
@@ -46,6 +47,8 @@ export interface PublishSessionDeps {
   onSegmentOpened?: (channel: Channel, segment: number) => Promise<unknown>;
   /** Makes the converter for audio that is not AAC (default: FFmpeg's decoder and native AAC encoder). */
   createAudioConverter?: (input: Stream) => AudioToAac;
+  /** A store call failed because Redis refused it or could not be reached (metrics). */
+  onStoreError?: (kind: StoreErrorKind) => void;
   now?: () => number;
 }
 
@@ -75,7 +78,11 @@ export interface PublishSession {
   readonly protocol: 'srt' | 'rtmp';
   /** Runs until the publisher goes away or close() is called; resolves with the reason. */
   readonly done: Promise<string>;
-  close(reason: string): void;
+  /**
+   * Ends the session. With `discard` (the channel was deleted) nothing more is written under the channel's
+   * keys: no final flush, no closing segment, no timeline, no event.
+   */
+  close(reason: string, opts?: { discard?: boolean }): void;
   diagnostics(): IngestDiagnostics | null;
 }
 
@@ -112,6 +119,13 @@ export function startPublishSession(
   let audioConverter: AudioToAac | null = null;
   let stats = createStatsState(now());
   let latest: IngestDiagnostics | null = null;
+  let discarded = false;
+
+  /** Thrown at the next store write once the session is discarded: the run ends without writing. */
+  class Discarded extends Error {}
+  const writable = (): void => {
+    if (discarded) throw new Discarded('discarded');
+  };
 
   source.onData((chunk) => demuxer.push(chunk));
   source.onClose((reason) => {
@@ -119,10 +133,21 @@ export function startPublishSession(
     demuxer.end();
   });
 
-  function close(reason: string): void {
+  function close(reason: string, opts: { discard?: boolean } = {}): void {
     closeReason ??= reason;
-    source.close(reason);
+    if (opts.discard) discarded = true;
+    try {
+      source.close(reason);
+    } catch (err) {
+      log.warn({ channel: name, err: (err as Error).message }, 'could not close the publisher connection');
+    }
     void demuxer.close();
+  }
+
+  function storeFailed(err: unknown, what: string): void {
+    const f = classifyStoreError(err);
+    if (f.kind !== 'other') deps.onStoreError?.(f.kind);
+    log.warn({ channel: name, err: err instanceof Error ? err.message : String(err), kind: f.kind }, what);
   }
 
   function publishStats(): void {
@@ -132,7 +157,8 @@ export function startPublishSession(
       ...(audioConverter ? { audioTranscode: { decodeErrors: audioConverter.stats().decodeErrors } } : {}),
     });
     deps.onStats?.(name, latest);
-    void channels.setIngestStats(name, latest as unknown as Record<string, unknown>).catch((err: Error) => log.warn({ channel: name, err: err.message }, 'could not store ingest diagnostics'));
+    if (discarded) return;
+    channels.setIngestStats(name, latest as unknown as Record<string, unknown>).catch((err: unknown) => storeFailed(err, 'could not store ingest diagnostics'));
   }
 
   async function run(): Promise<string> {
@@ -168,12 +194,14 @@ export function startPublishSession(
 
   async function runPlanned(plan: StreamPlan): Promise<string> {
     const format = channelFormat(channel, plan, audioConverter?.stream);
+    writable();
     const stored = await store.getFormat(name);
     const changed = !stored || formatChanged(stored, format);
     if (!stored) await store.createContent(format);
     else if (changed) await store.updateFormat(format);
     const events: ChannelEvent[] = [{ type: 'publisher:connected', protocol: source.protocol, peer: source.peer }];
     if (changed) events.push({ type: 'format:changed' });
+    writable();
     await live.appendEvents(name, events);
     publishStats(); // codecs and size are known now: the dashboard need not wait for the first interval
 
@@ -197,6 +225,7 @@ export function startPublishSession(
     let lastFlush = now();
 
     async function flush(): Promise<void> {
+      writable();
       if (pending.length === 0) return;
       const batch = pending;
       pending = [];
@@ -231,6 +260,7 @@ export function startPublishSession(
           log.warn({ channel: name }, e.message);
         }
       }
+      writable();
       await live.writeBoundaries(name, { segments, parts, events: out, retainMs: ttlMs });
       if (deps.onSegmentOpened) {
         for (const e of evs) {
@@ -285,6 +315,13 @@ export function startPublishSession(
       }
     } finally {
       clearInterval(statsTimer);
+      // The publisher is gone (or the session was closed): close the open segment and save the timeline,
+      // unless the channel was deleted. A failure here (Redis down) ends the session with that reason.
+      if (!discarded) await finish();
+    }
+    return closeReason ?? 'publisher ended the stream';
+
+    async function finish(): Promise<void> {
       if (converter) {
         try {
           for (const aac of await converter.flush()) await ingestPacket({ ...aac, streamIndex: 1 });
@@ -295,22 +332,33 @@ export function startPublishSession(
       const fin = segmenterFinish(segmenter);
       await flush();
       if (fin.events.length) await boundaries(fin.events);
+      writable();
       await live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, 24 * 3600 * 1000));
       publishStats();
     }
-    return closeReason ?? 'publisher ended the stream';
   }
 
   const done = run()
-    .catch((err: Error) => {
-      const reason = closeReason ?? `ingest failed: ${err.message}`;
-      log.warn({ channel: name, err: err.message }, 'publish session ended with an error');
+    .catch((err: unknown) => {
+      if (err instanceof Discarded || discarded) return closeReason ?? 'the channel was deleted';
+      const f = classifyStoreError(err);
+      if (f.kind !== 'other') {
+        // Redis refused a write or went away: end this publish (the encoder's reconnect gets in once Redis is back).
+        deps.onStoreError?.(f.kind);
+        closeReason = `ingest stopped: ${f.reason}`;
+      }
+      const reason = closeReason ?? `ingest failed: ${err instanceof Error ? err.message : String(err)}`;
+      log.warn({ channel: name, err: err instanceof Error ? err.message : String(err) }, 'publish session ended with an error');
       return reason;
     })
     .then(async (reason) => {
-      source.close(reason);
-      await demuxer.close();
-      await live.appendEvents(name, [{ type: 'publisher:disconnected', reason }]).catch(() => undefined);
+      try {
+        source.close(reason);
+      } catch (err) {
+        log.warn({ channel: name, err: (err as Error).message }, 'could not close the publisher connection');
+      }
+      await demuxer.close().catch(() => undefined);
+      if (!discarded) await live.appendEvents(name, [{ type: 'publisher:disconnected', reason }]).catch(() => undefined);
       return reason;
     });
 

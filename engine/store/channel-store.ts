@@ -20,8 +20,24 @@ export interface ChannelStore {
   statuses(names: string[]): Promise<ChannelStatus[]>;
   setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean; reason?: string }): Promise<void>;
   setIngestStats(name: string, stats: Record<string, unknown>): Promise<void>;
-  /** Subscribe (on a dedicated connection) to settings changes; returns an unsubscribe function. */
-  onChange(subscriber: RedisClient, fn: (name: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Follow settings changes: changes made through this store instance are delivered synchronously, with the
+   * new settings, before the call that made them returns (`change` set); changes from other processes arrive
+   * over pub/sub on `subscriber`, a dedicated connection, with the name only. SUBSCRIBE is sent once the
+   * connection is ready and again after every reconnect; `onSubscribed` runs each time (changes published
+   * while it was not subscribed are lost: reload everything then). Resolves once subscribed, or after
+   * `readyTimeoutMs` (the subscription then follows when Redis comes back). Returns an unsubscribe function.
+   */
+  onChange(subscriber: RedisClient, fn: ChannelChangeListener, opts?: OnChangeOptions): Promise<() => Promise<void>>;
+}
+
+/** A channel changed: `change` is set for changes made through this process's store (null: deleted). */
+export type ChannelChangeListener = (name: string, change?: { channel: Channel | null; previousKey?: string }) => void;
+
+export interface OnChangeOptions {
+  onSubscribed?: () => void;
+  onError?: (err: Error) => void;
+  readyTimeoutMs?: number;
 }
 
 const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, lastDisconnectReason: null, reconnects: 0, ingest: null };
@@ -41,14 +57,25 @@ function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStat
 
 export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): ChannelStore {
   const { redis, keys } = deps;
-  const notify = (name: string) => redis.publish(keys.channelsChanged, name);
+  const local = new Set<ChannelChangeListener>();
+  /** In-process listeners first (synchronously, so the caller's answer comes after they applied it), then pub/sub. */
+  const notify = async (name: string, change: { channel: Channel | null; previousKey?: string }) => {
+    for (const fn of local) {
+      try {
+        fn(name, change);
+      } catch {
+        // A listener's failure is its own; the change is stored and published regardless.
+      }
+    }
+    await redis.publish(keys.channelsChanged, name);
+  };
 
   return {
     async create(ch) {
       const ok = await redis.set(keys.channel(ch.name), JSON.stringify(ch), 'NX');
       if (ok !== 'OK') throw conflict(`Channel '${ch.name}' already exists.`);
       await redis.multi().hset(keys.channelKeys, ch.streamKey, ch.name).sadd(keys.channels, ch.name).exec();
-      await notify(ch.name);
+      await notify(ch.name, { channel: ch });
     },
 
     async get(name) {
@@ -71,13 +98,13 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
       if (previous.streamKey !== next.streamKey) {
         await redis.multi().hdel(keys.channelKeys, previous.streamKey).hset(keys.channelKeys, next.streamKey, next.name).exec();
       }
-      await notify(next.name);
+      await notify(next.name, { channel: next, previousKey: previous.streamKey });
     },
 
     async remove(ch) {
       await redis.del(keys.channel(ch.name), keys.status(ch.name));
       await redis.multi().hdel(keys.channelKeys, ch.streamKey).srem(keys.channels, ch.name).exec();
-      await notify(ch.name);
+      await notify(ch.name, { channel: null, previousKey: ch.streamKey });
     },
 
     async byKey(streamKey) {
@@ -113,15 +140,40 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
       await redis.hset(keys.status(name), 'ingest', JSON.stringify(stats));
     },
 
-    async onChange(subscriber, fn) {
+    async onChange(subscriber, fn, opts = {}) {
       const handler = (chan: string, message: string) => {
         if (chan === keys.channelsChanged) fn(message);
       };
+      let closed = false;
+      let markSubscribed: () => void = () => undefined;
+      const firstSubscribed = new Promise<void>((resolve) => (markSubscribed = resolve));
+      // SUBSCRIBE must not go out before the connection is ready: ioredis writes it during the handshake
+      // (the command is allowed while Redis loads), the connection enters subscriber mode, the ready
+      // check's INFO is then refused ("Connection in subscriber mode"), ioredis reconnects, and the
+      // subscription is lost. So subscribe on 'ready', every time (a reconnect starts unsubscribed).
+      const subscribe = () => {
+        if (closed) return;
+        subscriber.subscribe(keys.channelsChanged).then(
+          () => {
+            markSubscribed();
+            opts.onSubscribed?.();
+          },
+          (err: Error) => opts.onError?.(err),
+        );
+      };
+      local.add(fn);
       subscriber.on('message', handler);
-      await subscriber.subscribe(keys.channelsChanged);
+      subscriber.on('ready', subscribe);
+      if (subscriber.status === 'ready') subscribe();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([firstSubscribed, new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.readyTimeoutMs ?? 5000)))]);
+      clearTimeout(timer);
       return async () => {
+        closed = true;
+        local.delete(fn);
         subscriber.off('message', handler);
-        await subscriber.unsubscribe(keys.channelsChanged);
+        subscriber.off('ready', subscribe);
+        if (subscriber.status === 'ready') await subscriber.unsubscribe(keys.channelsChanged);
       };
     },
   };

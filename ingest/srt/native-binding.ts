@@ -33,19 +33,20 @@ export interface NativeListenerOptions {
   port: number;
   latencyMs?: number;
   peerIdleTimeoutMs?: number;
-  authTimeoutMs?: number;
   batchBytes?: number;
   batchMs?: number;
   maxQueuedMiB?: number;
   logLevel?: LibsrtLogLevel;
 }
 
-export type NativeDecision = { accept: true; passphrase?: string } | { accept: false; code: number };
+/**
+ * ('session', id, streamId, address, port, channel) | ('data', id, Buffer) | ('closed', id, reason)
+ * | ('refused', id, streamId, address, port, code, reason) | ('shutdown')
+ */
+export type NativeEventHandler = (type: string, id?: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => void;
 
-export type NativeAuthorize = (id: number, streamId: string, address: string, port: number) => NativeDecision;
-
-/** ('session', id, streamId, address, port) | ('data', id, Buffer) | ('closed', id, reason) | ('shutdown') */
-export type NativeEventHandler = (type: string, id?: number, a?: unknown, b?: unknown, c?: unknown) => void;
+/** What the streamid parser in C++ (the gate's) makes of a streamid; compared with parseStreamId in a unit test. */
+export type NativeParsedStreamId = { ok: true; mode: 'publish' | 'request'; channel?: string; key: string } | { ok: false };
 
 export interface NativeListener {
   /** Binds and listens; returns the bound port. Throws on failure. */
@@ -57,10 +58,16 @@ export interface NativeListener {
   closeSession(id: number, reason: string): boolean;
   stats(id: number): SrtStats | null;
   sessionIds(): number[];
+  /** The key snapshot the listen callback decides from: replace it whole, or change one key. */
+  setKeys(rows: [key: string, channel: string, passphrase: string | undefined][]): void;
+  upsertKey(key: string, channel: string, passphrase?: string): void;
+  deleteKey(key: string): void;
+  keyCount(): number;
 }
 
 export interface SrtBinding {
-  SrtListener: new (options: NativeListenerOptions, onAuthorize: NativeAuthorize, onEvent: NativeEventHandler) => NativeListener;
+  SrtListener: new (options: NativeListenerOptions, onEvent: NativeEventHandler) => NativeListener;
+  parseStreamId(streamId: string): NativeParsedStreamId;
   version: string;
 }
 

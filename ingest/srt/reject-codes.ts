@@ -1,11 +1,10 @@
 /**
  * SRT rejection codes a listener may send back to a caller (srt/access_control.h, "SRT_REJX_*":
- * 1000 + an HTTP-like status), and the refusal a parsed streamid calls for before any key lookup.
+ * 1000 + an HTTP-like status). The gate in the addon (srt/native/src/key-gate.cc) sends BAD_REQUEST,
+ * BAD_MODE, FORBIDDEN, INTERNAL (a passphrase libsrt refuses) and DOWN (while stopping).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-import type { ParsedStreamId } from '../streamid';
-
 export const SRT_REJECT = {
   /** Malformed streamid. */
   BAD_REQUEST: 1400,
@@ -30,19 +29,4 @@ export const SRT_REJECT = {
 /** Predefined codes are 1000..1999, application codes 2000..2999. */
 export function isValidRejectCode(code: unknown): code is number {
   return typeof code === 'number' && Number.isInteger(code) && code >= 1000 && code < 3000;
-}
-
-export interface SrtRefusal {
-  accept: false;
-  code: number;
-  reason: string;
-}
-
-/** The refusal owed to a streamid that cannot publish whatever its key: malformed, or m=request. */
-export function refusalForStreamId(parsed: ParsedStreamId): SrtRefusal | undefined {
-  if (!parsed.ok) return { accept: false, code: SRT_REJECT.BAD_REQUEST, reason: parsed.reason };
-  if (parsed.mode !== 'publish') {
-    return { accept: false, code: SRT_REJECT.BAD_MODE, reason: 'playback (m=request) is not served over SRT; publish only' };
-  }
-  return undefined;
 }

@@ -1,9 +1,12 @@
 /**
  * The SRT listener (DESIGN §3 "Ingest", §5 "SRT"): one UDP port, many publishers routed by streamid.
- * A caller is authorised synchronously in libsrt's listen callback (`deps.authorize`), before any data
- * is accepted; an accepted caller becomes an SrtSession that emits batched MPEG-TS payloads.
+ * A caller is decided in libsrt's listen callback, on libsrt's thread, from a snapshot of the stream keys
+ * held by the addon (`setKeys`/`upsertKey`/`deleteKey`, kept current by the channel registry): the
+ * decision never waits for the JS event loop. An accepted caller becomes an SrtSession (carrying the
+ * channel its key belongs to) that emits batched MPEG-TS payloads; refusals are reported afterwards.
  *
- *   const srt = createSrtServer({ authorize, log }, { host: '0.0.0.0', port: 9000 });
+ *   const srt = createSrtServer({ log, onRefused }, { host: '0.0.0.0', port: 9000 });
+ *   srt.setKeys([['key', { channel: 'news' }]]);
  *   srt.on('session', (s) => s.on('data', (chunk) => ...).on('close', (reason) => ...));
  *   await srt.start();  ...  await srt.close();
  *
@@ -15,12 +18,12 @@ import { isIP } from 'node:net';
 import {
   loadSrtBinding,
   type LibsrtLogLevel,
-  type NativeDecision,
   type NativeListener,
   type SrtBinding,
   type SrtStats,
 } from './native-binding';
-import { SRT_REJECT, isValidRejectCode } from './reject-codes';
+import { parseStreamId } from '../streamid';
+import { SRT_REJECT } from './reject-codes';
 
 export type { SrtStats } from './native-binding';
 
@@ -29,9 +32,19 @@ export interface SrtPeer {
   port: number;
 }
 
-export type SrtDecision =
-  | { accept: true; passphrase?: string; context?: unknown }
-  | { accept: false; code: number; reason: string };
+/** What a stream key opens: the channel, and the passphrase its callers must use (10..79 characters). */
+export interface SrtKeyEntry {
+  channel: string;
+  passphrase?: string;
+}
+
+/** A caller the gate refused (reported after the fact, for the log and metrics). */
+export interface SrtRefusal {
+  streamId: string;
+  peer: SrtPeer;
+  code: number;
+  reason: string;
+}
 
 export interface SrtLogger {
   info(obj: object, msg?: string): void;
@@ -40,8 +53,8 @@ export interface SrtLogger {
 }
 
 export interface SrtServerDeps {
-  /** Decides on one caller, synchronously, on the JS thread (a libsrt thread waits for it). */
-  authorize(streamId: string, peer: SrtPeer): SrtDecision;
+  /** Told of each refused caller, after libsrt has refused it (at most 256 wait at once; more are not reported). */
+  onRefused?(refusal: SrtRefusal): void;
   log?: SrtLogger;
   /** The libsrt binding; loaded from the project tree when omitted. */
   binding?: SrtBinding;
@@ -55,8 +68,6 @@ export interface SrtServerConfig {
   latencyMs?: number;
   /** A session with no data for this long is closed with reason `idle` (default 10 000). */
   idleTimeoutMs?: number;
-  /** How long the listen callback waits for `authorize` before refusing (default 2000). */
-  authTimeoutMs?: number;
   /** libsrt's own silence timeout before a connection counts as broken (default 5000). */
   peerIdleTimeoutMs?: number;
   /** libsrt's log level, process-wide (default `error`: no warning per refused caller). */
@@ -67,8 +78,8 @@ export interface SrtSession {
   readonly id: number;
   readonly streamId: string;
   readonly peer: SrtPeer;
-  /** The `context` the accepting decision carried (e.g. the channel it resolved to). */
-  readonly context: unknown;
+  /** The channel the caller's key belonged to when it was accepted. */
+  readonly channel: string;
   readonly connectedAt: Date;
   readonly closed: boolean;
   on(event: 'data', listener: (chunk: Buffer) => void): this;
@@ -87,14 +98,18 @@ export interface SrtServer {
   /** The bound UDP port (after start). */
   readonly port: number;
   sessions(): SrtSession[];
+  /** Replaces the key snapshot the gate decides from (before or after start). */
+  setKeys(keys: Iterable<[string, SrtKeyEntry]>): void;
+  /** Adds or changes one key; the next caller with it is decided by the new entry. */
+  upsertKey(key: string, entry: SrtKeyEntry): void;
+  /** Removes one key; callers with it are refused from now on (sessions already accepted go on). */
+  deleteKey(key: string): void;
   on(event: 'session', listener: (session: SrtSession) => void): this;
   off(event: 'session', listener: (session: SrtSession) => void): this;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
 const SHUTDOWN_GRACE_MS = 5_000;
-/** Accepted decisions whose caller never completed the handshake are forgotten after this. */
-const PENDING_TTL_MS = 30_000;
 const PASSPHRASE_MIN = 10;
 const PASSPHRASE_MAX = 79;
 
@@ -112,7 +127,6 @@ export function validateSrtConfig(config: SrtServerConfig): void {
   checkInt('port', config.port, 0, 65535);
   if (config.latencyMs !== undefined) checkInt('latencyMs', config.latencyMs, 0, 60_000);
   if (config.idleTimeoutMs !== undefined) checkInt('idleTimeoutMs', config.idleTimeoutMs, 100, 86_400_000);
-  if (config.authTimeoutMs !== undefined) checkInt('authTimeoutMs', config.authTimeoutMs, 10, 30_000);
   if (config.peerIdleTimeoutMs !== undefined) checkInt('peerIdleTimeoutMs', config.peerIdleTimeoutMs, 100, 3_600_000);
 }
 
@@ -130,7 +144,7 @@ class Session extends EventEmitter implements SrtSession {
     readonly id: number,
     readonly streamId: string,
     readonly peer: SrtPeer,
-    readonly context: unknown,
+    readonly channel: string,
     private readonly native: NativeListener,
   ) {
     super();
@@ -152,7 +166,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
   const idleTimeoutMs = config.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
   const emitter = new EventEmitter();
   const live = new Map<number, Session>();
-  const accepted = new Map<number, { context: unknown; at: number }>();
+  const keys = new Map<string, SrtKeyEntry>();
   let native: NativeListener | undefined;
   let boundPort = 0;
   let startPromise: Promise<void> | undefined;
@@ -168,51 +182,43 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
     }
   }
 
-  function refuse(code: number, reason: string, peer: SrtPeer): NativeDecision {
+  function checkEntry(key: string, entry: SrtKeyEntry): void {
+    const p = entry.passphrase;
+    if (p !== undefined && (p.length < PASSPHRASE_MIN || p.length > PASSPHRASE_MAX)) {
+      // libsrt refuses such a passphrase; the gate then refuses the caller (code 1500) rather than accept in clear.
+      log.error({ channel: entry.channel }, `SRT passphrase must be ${PASSPHRASE_MIN}-${PASSPHRASE_MAX} characters; callers of this channel are refused`);
+    }
+    if (key.length === 0) log.error({ channel: entry.channel }, 'empty SRT stream key ignored');
+  }
+
+  function pushAll(n: NativeListener): void {
+    n.setKeys([...keys].map(([k, e]) => [k, e.channel, e.passphrase]));
+  }
+
+  /** A refusal the gate already sent: log it with a reason a person understands, and tell the owner. */
+  function refused(streamId: string, peer: SrtPeer, code: number, nativeReason: string): void {
+    const parsed = parseStreamId(streamId);
+    const reason = code === SRT_REJECT.BAD_REQUEST && !parsed.ok ? parsed.reason : nativeReason;
     log.info({ peer, code, reason }, 'SRT caller refused');
-    return { accept: false, code };
-  }
-
-  function authorize(id: number, streamId: string, address: string, port: number): NativeDecision {
-    const peer = { address, port };
-    if (closePromise) return refuse(SRT_REJECT.DOWN, 'server closing', peer);
-    let d: SrtDecision;
     try {
-      d = deps.authorize(streamId, peer);
+      deps.onRefused?.({ streamId, peer, code, reason });
     } catch (err) {
-      log.error({ peer, err: errorText(err) }, 'SRT authorize threw; refusing the caller');
-      return { accept: false, code: SRT_REJECT.INTERNAL };
+      log.error({ err: errorText(err) }, 'the SRT refusal listener threw');
     }
-    if (d === null || typeof d !== 'object') {
-      log.error({ peer }, 'SRT authorize returned no decision; refusing the caller');
-      return { accept: false, code: SRT_REJECT.INTERNAL };
-    }
-    if (d.accept === true) {
-      const { passphrase } = d;
-      if (passphrase !== undefined) {
-        if (typeof passphrase !== 'string' || passphrase.length < PASSPHRASE_MIN || passphrase.length > PASSPHRASE_MAX) {
-          log.error({ peer }, `SRT passphrase must be ${PASSPHRASE_MIN}-${PASSPHRASE_MAX} characters; refusing the caller`);
-          return { accept: false, code: SRT_REJECT.INTERNAL };
-        }
-      }
-      accepted.set(id, { context: d.context, at: Date.now() });
-      return passphrase === undefined ? { accept: true } : { accept: true, passphrase };
-    }
-    const code = isValidRejectCode(d.code) ? d.code : SRT_REJECT.FORBIDDEN;
-    return refuse(code, typeof d.reason === 'string' ? d.reason : 'refused', peer);
   }
 
-  function onEvent(type: string, id?: number, a?: unknown, b?: unknown, c?: unknown): void {
+  function onEvent(type: string, id?: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): void {
     if (type === 'shutdown') {
       onShutdown?.();
       return;
     }
     if (typeof id !== 'number' || !native) return;
     switch (type) {
+      case 'refused':
+        refused(String(a ?? ''), { address: String(b ?? ''), port: Number(c ?? 0) }, Number(d ?? 0), String(e ?? 'refused'));
+        return;
       case 'session': {
-        const ctx = accepted.get(id);
-        accepted.delete(id);
-        const s = new Session(id, String(a ?? ''), { address: String(b ?? ''), port: Number(c ?? 0) }, ctx?.context, native);
+        const s = new Session(id, String(a ?? ''), { address: String(b ?? ''), port: Number(c ?? 0) }, String(d ?? ''), native);
         live.set(id, s);
         log.info({ session: id, peer: s.peer }, 'SRT publisher connected');
         safeEmit(emitter, 'session', s);
@@ -246,9 +252,6 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
     for (const s of live.values()) {
       if (!s.closing && now - s.lastDataAt >= idleTimeoutMs) s.close('idle');
     }
-    for (const [id, p] of accepted) {
-      if (now - p.at > PENDING_TTL_MS) accepted.delete(id);
-    }
   }
 
   async function start(): Promise<void> {
@@ -269,12 +272,11 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
         port: config.port,
         latencyMs: config.latencyMs,
         peerIdleTimeoutMs: config.peerIdleTimeoutMs,
-        authTimeoutMs: config.authTimeoutMs,
         logLevel: config.libsrtLogLevel ?? 'error',
       },
-      authorize,
       onEvent,
     );
+    pushAll(n);
     native = n;
     try {
       boundPort = n.start();
@@ -307,7 +309,6 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
               s.removeAllListeners();
             }
             live.clear();
-            accepted.clear();
             native = undefined;
             resolve();
           });
@@ -332,6 +333,24 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
     },
     sessions() {
       return [...live.values()];
+    },
+    setKeys(entries) {
+      keys.clear();
+      for (const [k, e] of entries) {
+        checkEntry(k, e);
+        if (k.length > 0) keys.set(k, { ...e });
+      }
+      if (native) pushAll(native);
+    },
+    upsertKey(key, entry) {
+      checkEntry(key, entry);
+      if (key.length === 0) return;
+      keys.set(key, { ...entry });
+      native?.upsertKey(key, entry.channel, entry.passphrase);
+    },
+    deleteKey(key) {
+      keys.delete(key);
+      native?.deleteKey(key);
     },
     on(event, listener) {
       emitter.on(event, listener);

@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "beamline_srt",
-      "sources": ["src/addon.cc", "src/listener.cc", "src/auth-gate.cc", "src/address.cc"],
+      "sources": ["src/addon.cc", "src/listener.cc", "src/key-gate.cc", "src/streamid.cc", "src/address.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

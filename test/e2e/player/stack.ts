@@ -37,8 +37,6 @@ export interface Stack {
   store: Store;
   live: LiveStore;
   channels: ChannelStore;
-  /** Whether ingest's registry already accepts a stream key (it hears of new channels over pub/sub). */
-  knows(streamKey: string): boolean;
   close(): Promise<void>;
 }
 
@@ -121,7 +119,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, knows: (key: string) => ingest.knows(key), close: closeAll };
+    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

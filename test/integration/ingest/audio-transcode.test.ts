@@ -240,7 +240,6 @@ describe('real publishers through the ingest service', () => {
     for (const c of cases) {
       const ch = createChannel({ name: c.name }, validateLadder, DEFAULT_LADDER);
       await channels.create(ch);
-      await waitFor(`the ingest registry knows ${c.name}`, async () => ingest.knows(ch.streamKey), 5000);
       const o: PublishOptions = { seconds: SECONDS, ...c.options };
       // linger: ffmpeg's SRT caller would drop its last unsent bytes (the tail of the audio) when it closes.
       publishers.push(c.protocol === 'srt'

@@ -1,21 +1,21 @@
-// The SRT server's JS side against a scripted stand-in for the native binding: decision mapping,
-// session lifecycle, idle close, shutdown. The real libsrt path is covered by the integration tests.
+// The SRT server's JS side against a scripted stand-in for the native binding: the key snapshot it
+// pushes, refusal reports, session lifecycle, idle close, shutdown. The real libsrt path is covered by the integration tests.
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSrtServer, validateSrtConfig, type SrtDecision, type SrtSession } from '../../../ingest/srt/srt-server';
-import { SRT_REJECT, isValidRejectCode, refusalForStreamId } from '../../../ingest/srt/reject-codes';
-import { findProjectRoot, loadSrtBinding, type NativeAuthorize, type NativeEventHandler, type NativeListenerOptions, type SrtBinding, type SrtStats } from '../../../ingest/srt/native-binding';
+import { createSrtServer, validateSrtConfig, type SrtRefusal, type SrtSession } from '../../../ingest/srt/srt-server';
+import { SRT_REJECT, isValidRejectCode } from '../../../ingest/srt/reject-codes';
+import { findProjectRoot, loadSrtBinding, type NativeEventHandler, type NativeListenerOptions, type SrtBinding, type SrtStats } from '../../../ingest/srt/native-binding';
 import { parseStreamId } from '../../../ingest/streamid';
 
-/** A scripted native listener: the test plays libsrt's part through `authorize` and `emit`. */
+/** A scripted native listener: the test plays libsrt's part through `emit` and reads the key snapshot. */
 function fakeBinding() {
   const state = {
     options: undefined as NativeListenerOptions | undefined,
-    authorize: undefined as NativeAuthorize | undefined,
+    keys: new Map<string, [string, string | undefined]>(),
     emit: undefined as NativeEventHandler | undefined,
     closeRequests: [] as { id: number; reason: string }[],
     stopCalls: 0,
@@ -29,11 +29,23 @@ function fakeBinding() {
   };
   const binding: SrtBinding = {
     version: 'fake',
+    parseStreamId: () => ({ ok: false }),
     SrtListener: class {
-      constructor(options: NativeListenerOptions, onAuthorize: NativeAuthorize, onEvent: NativeEventHandler) {
+      constructor(options: NativeListenerOptions, onEvent: NativeEventHandler) {
         state.options = options;
-        state.authorize = onAuthorize;
         state.emit = onEvent;
+      }
+      setKeys(rows: [string, string, string | undefined][]) {
+        state.keys = new Map(rows.map(([k, c, p]) => [k, [c, p]]));
+      }
+      upsertKey(key: string, channel: string, passphrase?: string) {
+        state.keys.set(key, [channel, passphrase]);
+      }
+      deleteKey(key: string) {
+        state.keys.delete(key);
+      }
+      keyCount() {
+        return state.keys.size;
       }
       start() {
         if (state.failStart) throw new Error('cannot bind SRT to 127.0.0.1:1: Address in use');
@@ -93,16 +105,7 @@ describe('validateSrtConfig', () => {
   }
 });
 
-describe('refusalForStreamId', () => {
-  it('refuses a malformed streamid with BAD_REQUEST and the parser reason', () => {
-    assert.deepEqual(refusalForStreamId(parseStreamId('')), { accept: false, code: SRT_REJECT.BAD_REQUEST, reason: parseStreamIdReason('') });
-  });
-  it('refuses m=request with BAD_MODE', () => {
-    assert.equal(refusalForStreamId(parseStreamId('#!::r=a,m=request,s=k'))?.code, SRT_REJECT.BAD_MODE);
-  });
-  it('leaves a publish streamid to the key lookup', () => {
-    assert.equal(refusalForStreamId(parseStreamId('publish:a:k')), undefined);
-  });
+describe('reject codes', () => {
   it('accepts predefined and user codes only', () => {
     assert.deepEqual([999, 1000, 1403, 2999, 3000, 1403.5, '1403'].map(isValidRejectCode), [false, true, true, true, false, false, false]);
   });
@@ -129,54 +132,58 @@ describe('findProjectRoot / loadSrtBinding', () => {
 });
 
 describe('createSrtServer (scripted binding)', () => {
-  async function started(authorize: (sid: string) => SrtDecision, config: { idleTimeoutMs?: number } = {}) {
+  async function started(config: { idleTimeoutMs?: number } = {}) {
     const fake = fakeBinding();
     const logs: string[] = [];
+    const refusals: SrtRefusal[] = [];
     const log = { info: (_: object, m?: string) => logs.push(`info ${m}`), warn: (_: object, m?: string) => logs.push(`warn ${m}`), error: (_: object, m?: string) => logs.push(`error ${m}`) };
-    const server = createSrtServer({ authorize, binding: fake.binding, log }, { host: '127.0.0.1', port: 0, ...config });
+    const server = createSrtServer({ binding: fake.binding, log, onRefused: (r) => refusals.push(r) }, { host: '127.0.0.1', port: 0, ...config });
     const sessions: SrtSession[] = [];
     server.on('session', (s) => sessions.push(s));
+    server.setKeys([['k', { channel: 'news', passphrase: '0123456789' }]]);
     await server.start();
-    return { server, fake, sessions, logs };
+    return { server, fake, sessions, logs, refusals };
   }
 
-  it('passes an accepting decision with its passphrase and attaches its context to the session', async () => {
-    const { server, fake, sessions } = await started(() => ({ accept: true, passphrase: '0123456789', context: { channel: 'news' } }));
+  it('pushes the key snapshot at start and each change after, and attaches the channel to the session', async () => {
+    const { server, fake, sessions } = await started();
     assert.equal(server.port, 40000);
     assert.equal(fake.state.options?.logLevel, 'error', 'libsrt warnings are quiet by default');
-    assert.deepEqual(fake.state.authorize?.(7, 'k', '10.0.0.1', 5000), { accept: true, passphrase: '0123456789' });
-    fake.state.emit?.('session', 7, 'k', '10.0.0.1', 5000);
+    assert.deepEqual([...fake.state.keys], [['k', ['news', '0123456789']]]);
+    server.upsertKey('k2', { channel: 'sport' });
+    server.deleteKey('k');
+    assert.deepEqual([...fake.state.keys], [['k2', ['sport', undefined]]]);
+    server.setKeys([['k3', { channel: 'a' }]]);
+    assert.deepEqual([...fake.state.keys.keys()], ['k3']);
+    fake.state.emit?.('session', 7, 'k3', '10.0.0.1', 5000, 'a');
     assert.equal(sessions.length, 1);
-    assert.deepEqual(sessions[0]?.context, { channel: 'news' });
+    assert.equal(sessions[0]?.channel, 'a');
     assert.deepEqual(sessions[0]?.peer, { address: '10.0.0.1', port: 5000 });
     await server.close();
   });
 
-  it('maps refusals: own code kept, nonsense code → FORBIDDEN, throw → INTERNAL, bad passphrase → INTERNAL', async () => {
-    const decisions: Record<string, () => SrtDecision> = {
-      conflict: () => ({ accept: false, code: SRT_REJECT.CONFLICT, reason: 'already live' }),
-      nonsense: () => ({ accept: false, code: 42, reason: 'x' }),
-      throws: () => {
-        throw new Error('store down');
-      },
-      shortpass: () => ({ accept: true, passphrase: 'short' }),
-      nothing: () => undefined as unknown as SrtDecision,
-    };
-    const { server, fake, logs } = await started((sid) => (decisions[sid] ?? decisions.nothing!)());
-    const ask = (sid: string) => fake.state.authorize?.(1, sid, '127.0.0.1', 1);
-    assert.deepEqual(ask('conflict'), { accept: false, code: 1409 });
-    assert.deepEqual(ask('nonsense'), { accept: false, code: 1403 });
-    assert.deepEqual(ask('throws'), { accept: false, code: 1500 });
-    assert.deepEqual(ask('shortpass'), { accept: false, code: 1500 });
-    assert.deepEqual(ask('nothing'), { accept: false, code: 1500 });
-    assert.ok(logs.some((l) => l.includes('authorize threw')));
+  it('reports refusals with a readable reason (the parser\'s for a malformed streamid); a throwing listener is logged', async () => {
+    const { server, fake, refusals, logs } = await started();
+    fake.state.emit?.('refused', 1, 'nope', '127.0.0.1', 1, SRT_REJECT.FORBIDDEN, 'unknown stream key');
+    fake.state.emit?.('refused', 2, '#!::', '127.0.0.1', 2, SRT_REJECT.BAD_REQUEST, 'malformed streamid');
+    assert.deepEqual(refusals.map((r) => [r.code, r.reason]), [
+      [1403, 'unknown stream key'],
+      [1400, parseStreamIdReason('#!::')],
+    ]);
+    assert.ok(logs.some((l) => l.includes('SRT caller refused')));
+    await server.close();
+  });
+
+  it('logs a passphrase libsrt would refuse', async () => {
+    const { server, logs } = await started();
+    server.upsertKey('x', { channel: 'c', passphrase: 'short' });
+    assert.ok(logs.some((l) => l.includes('passphrase must be 10-79')));
     await server.close();
   });
 
   it('delivers data, closes an idle session with reason idle, and forgets it', async () => {
-    const { server, fake, sessions } = await started(() => ({ accept: true }), { idleTimeoutMs: 200 });
-    fake.state.authorize?.(3, 'k', '127.0.0.1', 1);
-    fake.state.emit?.('session', 3, 'k', '127.0.0.1', 1);
+    const { server, fake, sessions } = await started({ idleTimeoutMs: 200 });
+    fake.state.emit?.('session', 3, 'k', '127.0.0.1', 1, 'news');
     const s = sessions[0];
     assert.ok(s);
     const got: Buffer[] = [];
@@ -194,8 +201,8 @@ describe('createSrtServer (scripted binding)', () => {
   });
 
   it('a throwing session listener is logged, not fatal', async () => {
-    const { server, fake, sessions, logs } = await started(() => ({ accept: true }));
-    fake.state.emit?.('session', 4, 'k', '127.0.0.1', 1);
+    const { server, fake, sessions, logs } = await started();
+    fake.state.emit?.('session', 4, 'k', '127.0.0.1', 1, 'news');
     sessions[0]?.on('data', () => {
       throw new Error('consumer bug');
     });
@@ -205,8 +212,8 @@ describe('createSrtServer (scripted binding)', () => {
   });
 
   it('close() ends live sessions with reason "server closed", finishes once, and is safe twice', async () => {
-    const { server, fake, sessions } = await started(() => ({ accept: true }));
-    fake.state.emit?.('session', 5, 'k', '127.0.0.1', 1);
+    const { server, fake, sessions } = await started();
+    fake.state.emit?.('session', 5, 'k', '127.0.0.1', 1, 'news');
     let reason = '';
     sessions[0]?.on('close', (r) => (reason = r));
     await Promise.all([server.close(), server.close()]);
@@ -215,13 +222,12 @@ describe('createSrtServer (scripted binding)', () => {
     assert.equal(reason, 'server closed');
     assert.equal(fake.state.stopCalls, 1);
     assert.equal(fake.state.finishCalls, 1);
-    assert.deepEqual(fake.state.authorize?.(9, 'k', '127.0.0.1', 1), { accept: false, code: SRT_REJECT.DOWN }, 'callers during shutdown are refused');
     await assert.rejects(server.start(), /closed/);
   });
 
   it('resolves a host name before handing a numeric address to the addon', async () => {
     const fake = fakeBinding();
-    const server = createSrtServer({ authorize: () => ({ accept: true }), binding: fake.binding }, { host: 'localhost', port: 0 });
+    const server = createSrtServer({ binding: fake.binding }, { host: 'localhost', port: 0 });
     await server.start();
     assert.ok(['127.0.0.1', '::1'].includes(fake.state.options?.host ?? ''), fake.state.options?.host);
     await server.close();
@@ -230,7 +236,7 @@ describe('createSrtServer (scripted binding)', () => {
   it('reports a bind failure with the address', async () => {
     const fake = fakeBinding();
     fake.state.failStart = true;
-    const server = createSrtServer({ authorize: () => ({ accept: true }), binding: fake.binding }, { host: '127.0.0.1', port: 1 });
+    const server = createSrtServer({ binding: fake.binding }, { host: '127.0.0.1', port: 1 });
     await assert.rejects(server.start(), /could not start on 127\.0\.0\.1:1: cannot bind/);
     await server.close();
   });

@@ -1,12 +1,15 @@
 // N-API face of the SRT listener:
-//   new SrtListener(options, onAuthorize, onEvent)
+//   new SrtListener(options, onEvent)
 //   .start() -> port            .stop() -> bool (a 'shutdown' event follows when true)
-//   .finish()                    joins the receive thread, releases the JS callbacks, srt_cleanup
+//   .finish()                    joins the receive thread, releases the JS callback, srt_cleanup
 //   .closeSession(id, reason) -> bool   .stats(id) -> object | null   .sessionIds() -> number[]
-// onAuthorize(id, streamId, address, port) -> {accept: true, passphrase?} | {accept: false, code}
-//   is called on the JS thread while a libsrt thread waits for it (bounded by authTimeoutMs).
-// onEvent('session', id, streamId, address, port) | ('data', id, Buffer) | ('closed', id, reason)
-//   | ('shutdown') is called on the JS thread, in order.
+//   .setKeys([[key, channel, passphrase], ...])   .upsertKey(key, channel, passphrase)   .deleteKey(key)
+//   .keyCount() -> number
+// The listen callback decides on libsrt's thread from that key snapshot (key-gate.h), at once.
+// onEvent('session', id, streamId, address, port, channel) | ('data', id, Buffer) | ('closed', id, reason)
+//   | ('refused', id, streamId, address, port, code, reason) | ('shutdown') is called on the JS thread,
+//   in order; refusals are for the log and metrics and are dropped when too many wait for JS.
+// parseStreamId(s) -> {ok, publish, channel?, key} (the C++ parser, exported for the parity test).
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <napi.h>
 #include <srt/access_control.h>
@@ -14,78 +17,46 @@
 #include <syslog.h>
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
-#include "auth-gate.h"
+#include "key-gate.h"
 #include "listener.h"
+#include "streamid.h"
 #include "types.h"
 
 namespace beamline_srt {
 
 namespace {
 
-struct AuthMsg {
-  std::shared_ptr<AuthRequest> req;
-};
-
 struct EventMsg {
   std::unique_ptr<Event> ev;
-  std::shared_ptr<std::atomic<size_t>> queued;  // undelivered data bytes of this listener
+  std::shared_ptr<std::atomic<size_t>> queued;    // undelivered data bytes of this listener
+  std::shared_ptr<std::atomic<int>> refusals;     // undelivered refusal events of this listener
 };
 
-Decision decisionFrom(const Napi::Value& v) {
-  Decision d;
-  d.accept = false;
-  d.code = SRT_REJX_FORBIDDEN;
-  if (!v.IsObject()) return d;
-  Napi::Object o = v.As<Napi::Object>();
-  Napi::Value accept = o.Get("accept");
-  if (accept.IsBoolean() && accept.As<Napi::Boolean>().Value()) {
-    d.accept = true;
-    Napi::Value pass = o.Get("passphrase");
-    if (pass.IsString()) d.passphrase = pass.As<Napi::String>().Utf8Value();
-    return d;
-  }
-  Napi::Value code = o.Get("code");
-  if (code.IsNumber()) {
-    int c = code.As<Napi::Number>().Int32Value();
-    if (c >= 1000 && c < 3000) d.code = c;
-  }
-  return d;
-}
-
-void callAuth(Napi::Env env, Napi::Function fn, std::nullptr_t*, AuthMsg* raw) {
-  std::unique_ptr<AuthMsg> msg(raw);
-  Decision refused;
-  refused.code = SRT_REJX_ISE;
-  if (env == nullptr || fn.IsEmpty()) {
-    msg->req->resolve(refused);
-    return;
-  }
-  if (!msg->req->wanted()) return;  // timed out or aborted while queued
-  const AuthRequest& r = *msg->req;
-  try {
-    Napi::Value out = fn.Call({Napi::Number::New(env, r.id), Napi::String::New(env, r.streamId),
-                               Napi::String::New(env, r.peer.address), Napi::Number::New(env, r.peer.port)});
-    msg->req->resolve(decisionFrom(out));
-  } catch (const Napi::Error& e) {
-    msg->req->resolve(refused);
-    e.ThrowAsJavaScriptException();  // surfaces as an uncaught exception: the JS wrapper never throws
-  }
-}
+constexpr int kMaxQueuedRefusals = 256;
 
 void callEvent(Napi::Env env, Napi::Function fn, std::nullptr_t*, EventMsg* raw) {
   std::unique_ptr<EventMsg> msg(raw);
   Event& ev = *msg->ev;
   if (ev.kind == Event::Kind::Data) *msg->queued -= ev.bytes.size();
+  if (ev.kind == Event::Kind::Refused) *msg->refusals -= 1;
   if (env == nullptr || fn.IsEmpty()) return;
   try {
     switch (ev.kind) {
       case Event::Kind::Session:
         fn.Call({Napi::String::New(env, "session"), Napi::Number::New(env, ev.id), Napi::String::New(env, ev.text),
-                 Napi::String::New(env, ev.peer.address), Napi::Number::New(env, ev.peer.port)});
+                 Napi::String::New(env, ev.peer.address), Napi::Number::New(env, ev.peer.port),
+                 Napi::String::New(env, ev.text2)});
+        break;
+      case Event::Kind::Refused:
+        fn.Call({Napi::String::New(env, "refused"), Napi::Number::New(env, ev.id), Napi::String::New(env, ev.text),
+                 Napi::String::New(env, ev.peer.address), Napi::Number::New(env, ev.peer.port),
+                 Napi::Number::New(env, ev.code), Napi::String::New(env, ev.text2)});
         break;
       case Event::Kind::Data:
         fn.Call({Napi::String::New(env, "data"), Napi::Number::New(env, ev.id),
@@ -103,7 +74,6 @@ void callEvent(Napi::Env env, Napi::Function fn, std::nullptr_t*, EventMsg* raw)
   }
 }
 
-using AuthTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, AuthMsg, callAuth>;
 using EventTsfn = Napi::TypedThreadSafeFunction<std::nullptr_t, EventMsg, callEvent>;
 
 int intOption(const Napi::Object& o, const char* name, int def, int min, int max) {
@@ -128,13 +98,17 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
                         InstanceMethod("finish", &SrtListener::Finish),
                         InstanceMethod("closeSession", &SrtListener::CloseSession),
                         InstanceMethod("stats", &SrtListener::Stats),
-                        InstanceMethod("sessionIds", &SrtListener::SessionIds)});
+                        InstanceMethod("sessionIds", &SrtListener::SessionIds),
+                        InstanceMethod("setKeys", &SrtListener::SetKeys),
+                        InstanceMethod("upsertKey", &SrtListener::UpsertKey),
+                        InstanceMethod("deleteKey", &SrtListener::DeleteKey),
+                        InstanceMethod("keyCount", &SrtListener::KeyCount)});
   }
 
   explicit SrtListener(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SrtListener>(info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 3 || !info[0].IsObject() || !info[1].IsFunction() || !info[2].IsFunction()) {
-      throw Napi::TypeError::New(env, "usage: new SrtListener(options, onAuthorize, onEvent)");
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsFunction()) {
+      throw Napi::TypeError::New(env, "usage: new SrtListener(options, onEvent)");
     }
     Napi::Object o = info[0].As<Napi::Object>();
     Napi::Value host = o.Get("host");
@@ -161,10 +135,8 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
         throw Napi::TypeError::New(env, "option logLevel must be one of critical, error, warning, notice, debug");
       }
     }
-    authTimeoutMs_ = intOption(o, "authTimeoutMs", authTimeoutMs_, 10, 30000);
     maxQueuedBytes_ = static_cast<size_t>(intOption(o, "maxQueuedMiB", 64, 1, 4096)) * 1024 * 1024;
-    onAuthorize_ = Napi::Persistent(info[1].As<Napi::Function>());
-    onEvent_ = Napi::Persistent(info[2].As<Napi::Function>());
+    onEvent_ = Napi::Persistent(info[1].As<Napi::Function>());
     env_ = env;
     napi_add_env_cleanup_hook(env, &SrtListener::envCleanup, this);
     hookRegistered_ = true;
@@ -175,17 +147,20 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
     teardown();
   }
 
-  Decision authorize(int id, const std::string& streamId, const Peer& peer) override {
-    return gate_->authorize(id, streamId, peer);
-  }
-  void abortAuthorizations() override { gate_->abortAll(); }
+  Decision authorize(const std::string& streamId) override { return gate_.decide(streamId); }
   bool emit(std::unique_ptr<Event> ev) override {
     size_t n = ev->kind == Event::Kind::Data ? ev->bytes.size() : 0;
+    int r = ev->kind == Event::Kind::Refused ? 1 : 0;
     if (n > 0 && queued_->load() + n > maxQueuedBytes_) return false;  // JS is not keeping up
+    if (r > 0 && refusals_->load() >= kMaxQueuedRefusals) return false;  // a handshake flood: log less
+    std::lock_guard<std::mutex> lk(emitMu_);  // the receive thread and libsrt's threads both emit
+    if (!tsfnLive_) return false;
     *queued_ += n;
-    auto* msg = new EventMsg{std::move(ev), queued_};
+    *refusals_ += r;
+    auto* msg = new EventMsg{std::move(ev), queued_, refusals_};
     if (eventTsfn_.NonBlockingCall(msg) != napi_ok) {
       *queued_ -= n;
+      *refusals_ -= r;
       delete msg;
       return false;
     }
@@ -202,20 +177,11 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (listener_) throw Napi::Error::New(env, "the SRT listener was already started");
-    authTsfn_ = AuthTsfn::New(env, onAuthorize_.Value(), "beamline-srt-authorize", 0, 1, nullptr);
     eventTsfn_ = EventTsfn::New(env, onEvent_.Value(), "beamline-srt-events", 0, 1, nullptr);
-    tsfnLive_ = true;
-    AuthTsfn auth = authTsfn_;
-    gate_ = std::make_unique<AuthGate>(
-        [auth](const std::shared_ptr<AuthRequest>& req) {
-          auto* msg = new AuthMsg{req};
-          if (auth.NonBlockingCall(msg) != napi_ok) {
-            delete msg;
-            return false;
-          }
-          return true;
-        },
-        std::chrono::milliseconds(authTimeoutMs_));
+    {
+      std::lock_guard<std::mutex> lk(emitMu_);
+      tsfnLive_ = true;
+    }
     listener_ = std::make_unique<Listener>(cfg_, this);
     int port = 0;
     try {
@@ -225,7 +191,6 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
       releaseCallbacks();
       throw Napi::Error::New(env, e.what());
     }
-    authTsfn_.Unref(env);  // the event function alone keeps the loop alive while listening
     return Napi::Number::New(env, port);
   }
 
@@ -291,30 +256,90 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
   }
 
   void releaseCallbacks() {
+    std::lock_guard<std::mutex> lk(emitMu_);
     if (!tsfnLive_) return;
     tsfnLive_ = false;
-    authTsfn_.Release();
     eventTsfn_.Release();
   }
 
+  static std::string stringArg(const Napi::Value& v, const char* what) {
+    if (!v.IsString()) throw Napi::TypeError::New(v.Env(), std::string(what) + " must be a string");
+    return v.As<Napi::String>().Utf8Value();
+  }
+
+  static KeyEntry entryFrom(const Napi::Value& channel, const Napi::Value& passphrase) {
+    KeyEntry e;
+    e.channel = stringArg(channel, "channel");
+    if (!passphrase.IsUndefined() && !passphrase.IsNull()) e.passphrase = stringArg(passphrase, "passphrase");
+    return e;
+  }
+
+  // setKeys([[key, channel, passphrase?], ...]): replaces the whole snapshot.
+  Napi::Value SetKeys(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "setKeys([[key, channel, passphrase?], ...])");
+    Napi::Array a = info[0].As<Napi::Array>();
+    std::unordered_map<std::string, KeyEntry> keys;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value row = a.Get(i);
+      if (!row.IsArray()) throw Napi::TypeError::New(env, "setKeys: every row is [key, channel, passphrase?]");
+      Napi::Array r = row.As<Napi::Array>();
+      keys[stringArg(r.Get(0u), "key")] = entryFrom(r.Get(1u), r.Get(2u));
+    }
+    gate_.replaceAll(std::move(keys));
+    return env.Undefined();
+  }
+
+  Napi::Value UpsertKey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) throw Napi::TypeError::New(env, "upsertKey(key, channel, passphrase?)");
+    gate_.upsert(stringArg(info[0], "key"), entryFrom(info[1], info.Length() > 2 ? info[2] : env.Undefined()));
+    return env.Undefined();
+  }
+
+  Napi::Value DeleteKey(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "deleteKey(key)");
+    gate_.remove(stringArg(info[0], "key"));
+    return env.Undefined();
+  }
+
+  Napi::Value KeyCount(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(gate_.size()));
+  }
+
   ListenerConfig cfg_;
-  int authTimeoutMs_ = 2000;
   size_t maxQueuedBytes_ = 64 * 1024 * 1024;
   napi_env env_ = nullptr;
   bool hookRegistered_ = false;
   bool stopRequested_ = false;
-  bool tsfnLive_ = false;
-  Napi::FunctionReference onAuthorize_;
+  bool tsfnLive_ = false;  // guarded by emitMu_
+  std::mutex emitMu_;
   Napi::FunctionReference onEvent_;
-  AuthTsfn authTsfn_;
   EventTsfn eventTsfn_;
   std::shared_ptr<std::atomic<size_t>> queued_ = std::make_shared<std::atomic<size_t>>(0);
-  std::unique_ptr<AuthGate> gate_;
+  std::shared_ptr<std::atomic<int>> refusals_ = std::make_shared<std::atomic<int>>(0);
+  KeyGate gate_;
   std::unique_ptr<Listener> listener_;  // declared last: destroyed first, before the gate it calls
 };
 
+Napi::Value ParseStreamIdJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) throw Napi::TypeError::New(env, "parseStreamId(string)");
+  ParsedStreamId p = parseStreamId(info[0].As<Napi::String>().Utf8Value());
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("ok", p.ok);
+  if (p.ok) {
+    o.Set("mode", p.publish ? "publish" : "request");
+    if (p.hasChannel) o.Set("channel", p.channel);
+    o.Set("key", p.key);
+  }
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SrtListener", SrtListener::Define(env));
+  exports.Set("parseStreamId", Napi::Function::New(env, ParseStreamIdJs, "parseStreamId"));
   exports.Set("version", Napi::String::New(env, SRT_VERSION_STRING));
   return exports;
 }

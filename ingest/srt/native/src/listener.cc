@@ -18,6 +18,7 @@ constexpr int kPayloadMax = 1500;     // live-mode payloads are at most 1456 byt
 constexpr int kReadsPerWake = 512;    // fairness between sessions on one wake-up
 constexpr int kInflightWaitMs = 3000; // upper bound on waiting for listen callbacks at stop
 constexpr int kStateCheckMs = 500;    // period of the sweep for sockets whose break raised no event
+constexpr size_t kMaxPendingAccepts = 1024;  // accepted callers not yet through srt_accept
 
 using Clock = std::chrono::steady_clock;
 
@@ -100,8 +101,7 @@ int Listener::start() {
 }
 
 void Listener::requestStop() {
-  if (stop_.exchange(true)) return;
-  sink_->abortAuthorizations();
+  stop_ = true;
 }
 
 void Listener::join() {
@@ -132,23 +132,46 @@ int Listener::onListen(SRTSOCKET ns, const struct sockaddr* peer, const char* st
     }
     ++inflight_;
   }
+  std::string sid = streamId ? std::string(streamId) : std::string();
   Decision d;
   try {
-    d = sink_->authorize(static_cast<int>(ns), streamId ? std::string(streamId) : std::string(), toPeer(peer));
+    d = sink_->authorize(sid);
   } catch (...) {
     d.accept = false;
     d.code = SRT_REJX_ISE;
+    d.reason = "internal error";
   }
   int rc = -1;
   if (d.accept) {
     rc = 0;
     if (!d.passphrase.empty() &&
         srt_setsockflag(ns, SRTO_PASSPHRASE, d.passphrase.data(), static_cast<int>(d.passphrase.size())) != 0) {
-      srt_setrejectreason(ns, SRT_REJX_ISE);  // the passphrase was refused by libsrt (length 10..79)
+      d.accept = false;  // the passphrase was refused by libsrt (length 10..79)
+      d.code = SRT_REJX_ISE;
+      d.reason = "the channel's passphrase was refused by libsrt (10 to 79 characters)";
       rc = -1;
     }
+  }
+  if (rc == 0) {
+    std::lock_guard<std::mutex> lk(mu_);
+    auto now = Clock::now();
+    if (acceptedChannel_.size() >= kMaxPendingAccepts) {
+      // Accepted callers that never completed the handshake: forget the old ones.
+      for (auto it = acceptedChannel_.begin(); it != acceptedChannel_.end();) {
+        it = now - it->second.at > std::chrono::seconds(30) ? acceptedChannel_.erase(it) : std::next(it);
+      }
+    }
+    acceptedChannel_[ns] = PendingAccept{d.channel, now};
   } else {
     srt_setrejectreason(ns, d.code);
+    auto e = std::make_unique<Event>();
+    e->kind = Event::Kind::Refused;
+    e->id = static_cast<int>(ns);
+    e->text = std::move(sid);
+    e->text2 = d.reason;
+    e->code = d.code;
+    e->peer = toPeer(peer);
+    sink_->emit(std::move(e));  // for the log and metrics only: dropped when JS is behind
   }
   {
     std::lock_guard<std::mutex> lk(mu_);
@@ -200,9 +223,15 @@ void Listener::acceptOne() {
   char sid[513] = {0};
   int sidLen = sizeof sid - 1;
   if (srt_getsockflag(s, SRTO_STREAMID, sid, &sidLen) != 0) sidLen = 0;
+  std::string channel;
   {
     std::lock_guard<std::mutex> lk(mu_);
     sessions_[s] = std::make_shared<Shared>();
+    auto it = acceptedChannel_.find(s);
+    if (it != acceptedChannel_.end()) {
+      channel = std::move(it->second.channel);
+      acceptedChannel_.erase(it);
+    }
   }
   Pending& p = pending_[s];
   p.lastRecv = Clock::now();
@@ -210,6 +239,7 @@ void Listener::acceptOne() {
   e->kind = Event::Kind::Session;
   e->id = static_cast<int>(s);
   e->text.assign(sid, static_cast<size_t>(sidLen));
+  e->text2 = std::move(channel);
   e->peer = toPeer(reinterpret_cast<sockaddr*>(&sa));
   sink_->emit(std::move(e));
 }

@@ -1,5 +1,5 @@
 // One listening SRT socket (live mode) with many callers: the listen callback asks a Sink for a
-// decision before anything is accepted, one receive thread polls every socket with srt_epoll_uwait and
+// decision (made at once from the key snapshot) before anything is accepted, one receive thread polls every socket with srt_epoll_uwait and
 // hands batched payloads to the Sink.
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
@@ -95,11 +95,16 @@ class Listener {
   std::thread thread_;
   std::atomic<bool> stop_{false};
 
-  std::mutex mu_;  // guards sessions_, closeRequests_, inflight_
+  std::mutex mu_;  // guards sessions_, closeRequests_, inflight_, acceptedChannel_
   std::condition_variable inflightCv_;
   int inflight_ = 0;  // listen callbacks currently running
   std::unordered_map<SRTSOCKET, std::shared_ptr<Shared>> sessions_;
   std::deque<CloseRequest> closeRequests_;
+  struct PendingAccept {
+    std::string channel;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<SRTSOCKET, PendingAccept> acceptedChannel_;  // listen callback -> srt_accept
 
   std::unordered_map<SRTSOCKET, Pending> pending_;  // receive thread only
 };

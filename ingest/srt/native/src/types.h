@@ -14,20 +14,24 @@ struct Peer {
   int port = 0;
 };
 
-// What JS decided for one caller. `code` is an SRT_REJX_* value (srt/access_control.h) when refused.
+// The gate's decision on one caller. `code` is an SRT_REJX_* value (srt/access_control.h) when refused.
 struct Decision {
   bool accept = false;
   int code = 1403;  // SRT_REJX_FORBIDDEN
   std::string passphrase;
+  std::string channel;  // accepted: the channel the key belongs to
+  std::string reason;   // refused: why, for the log
 };
 
 // One notification from the receive thread to JS, delivered in order.
 struct Event {
-  enum class Kind { Session, Data, Closed, Shutdown };
+  enum class Kind { Session, Data, Closed, Shutdown, Refused };
   Kind kind = Kind::Data;
   int id = -1;
-  std::string text;  // Session: streamid; Closed: reason
-  Peer peer;         // Session only
+  std::string text;   // Session, Refused: streamid; Closed: reason
+  std::string text2;  // Session: channel; Refused: reason
+  int code = 0;       // Refused: the SRT_REJX_* code sent
+  Peer peer;          // Session, Refused
   std::vector<uint8_t> bytes;  // Data only
 };
 
@@ -35,11 +39,9 @@ struct Event {
 class Sink {
  public:
   virtual ~Sink() = default;
-  // Called on a libsrt thread inside the listen callback; blocks at most the configured timeout.
-  virtual Decision authorize(int id, const std::string& streamId, const Peer& peer) = 0;
-  // Refuses every authorisation still waiting, and every later one (the listener is stopping).
-  virtual void abortAuthorizations() = 0;
-  // Called on the receive thread; returns false when the event could not be queued.
+  // Called on a libsrt thread inside the listen callback; decides at once (never waits for JS).
+  virtual Decision authorize(const std::string& streamId) = 0;
+  // Called on any listener thread; returns false when the event could not be queued.
   virtual bool emit(std::unique_ptr<Event> ev) = 0;
 };
 

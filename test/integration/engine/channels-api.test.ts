@@ -101,10 +101,13 @@ describe('channel API', () => {
   });
 
   it('settings changes are published to other processes', async () => {
-    const { app, channels } = await setup();
+    const { app, prefix } = await setup();
     const sub = redis.connect();
     const seen: string[] = [];
-    const stop = await channels.onChange(sub, (n) => seen.push(n));
+    // Another process: its own connection and ChannelStore (changes made through a store also reach that
+    // store's own listeners directly, so they would be seen twice here).
+    const elsewhere = createChannelStore({ redis: redis.connect(), keys: createStore({ redis: redis.connect() }, { prefix, packetTtlMs: 60000, frameTtlMs: 60000 }).keys });
+    const stop = await elsewhere.onChange(sub, (n) => seen.push(n));
     await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'pub' } });
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(seen, ['pub']);

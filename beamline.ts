@@ -29,6 +29,8 @@ import { connectRedis, parseRedisUrl } from './engine/store/redis-connection';
 import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
 import { DEFAULT_SEGMENT_JOB_CONFIG } from './transcoders/segment-job';
+import { createWebrtcService, DEFAULT_SERVICE_TIMINGS } from './webrtc/webrtc-service';
+import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -101,6 +103,7 @@ export function banner(b: BannerInput): string {
     `  Content Beam API:    ${base}/beams/`,
     `  channel API:         ${base}/api/channels`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
+    `  WebRTC (WHEP):       ${base}/live/<channel>/whep  ICE UDP ${b.config.webrtc.portMin ? `${b.config.webrtc.portMin}-${b.config.webrtc.portMax}` : 'ephemeral ports'} on ${b.config.webrtc.host}`,
     `  write auth:          ${b.config.app.apiToken ? 'on (Authorization: Bearer <BEAM_API_TOKEN>)' : 'off (set BEAM_API_TOKEN to require a token for writes)'}`,
   ];
   for (const ch of b.channels.slice(0, 5)) {
@@ -156,6 +159,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           metrics,
           log,
           jobs,
+          isPublicWrite: isWhepWrite,
           plugins: [
             (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>
@@ -173,6 +177,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                   registry: metrics.registry,
                   log,
                 },
+              }),
+            (scope) =>
+              webrtcPlugin(scope, {
+                service: createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc }),
               }),
           ],
         },

@@ -65,3 +65,11 @@ export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptio
     return reply.code(204).send();
   });
 }
+
+/** The WHEP writes any viewer may make without the API token: an offer, and a session's DELETE/PATCH (its id is the secret). */
+export function isWhepWrite(method: string, url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  if (method === 'POST') return /^\/live\/[a-z0-9_-]{1,64}\/whep\/?$/.test(path);
+  if (method === 'DELETE' || method === 'PATCH') return /^\/live\/[a-z0-9_-]{1,64}\/whep\/[\w-]{1,64}\/?$/.test(path);
+  return false;
+}

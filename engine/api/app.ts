@@ -33,6 +33,8 @@ export interface AppDeps {
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   /** The rules (config `jobs`) as jobs: installed on the root instance so they see every route. */
   jobs?: JobDispatcher;
+  /** Writes that need no API token (a WHEP viewer's offer and session end): the route answers for itself. */
+  isPublicWrite?: (method: string, url: string) => boolean;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -90,6 +92,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
       if (!WRITE_METHODS.has(req.method)) return;
       if (tokenMatches(req.headers.authorization, token)) return;
+      if (deps.isPublicWrite?.(req.method, req.url)) return;
       reply.header('WWW-Authenticate', 'Bearer realm="beamline"');
       throw new BeamError('BEAM_ERR_UNAUTHORIZED', 'This write needs the header Authorization: Bearer <BEAM_API_TOKEN>.');
     });

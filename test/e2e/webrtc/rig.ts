@@ -1,6 +1,6 @@
 /**
  * The in-process stack the WebRTC tests talk to: a real redis-server, store, channels, ingest (SRT + RTMP on
- * port 0), the channel API, the packager's /live plugin and the WebRTC plugin (ICE bound to 127.0.0.1), on one
+ * port 0), the channel API, the player pages, the packager's /live plugin and the WebRTC plugin (ICE bound to 127.0.0.1), on one
  * fastify app listening on 127.0.0.1 port 0.
  */
 
@@ -11,6 +11,7 @@ import { TEST_APP_CONFIG } from '../../helpers/app';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
+import { findPagesDirs, pagesPlugin } from '../../../engine/api/pages';
 import { createStore, type Store } from '../../../engine/store/store';
 import { createChannelStore, type ChannelStore } from '../../../engine/store/channel-store';
 import { createLiveStore } from '../../../engine/store/live-store';
@@ -58,6 +59,7 @@ export async function startRig(opts: { apiToken?: string } = {}): Promise<Rig> {
         metrics: createEngineMetrics(undefined, false),
         plugins: [
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort: ingest.rtmpPort() as number } }),
+          (s) => pagesPlugin(s, findPagesDirs(__dirname)),
           (s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect() } }),
           (s) => webrtcPlugin(s, { service: webrtc }),
         ],

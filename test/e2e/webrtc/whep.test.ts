@@ -3,13 +3,15 @@
  * /live/<channel>/whep and plays the answer's H.264 + Opus over ICE on loopback (frames decoded at the
  * source's size, audio packets arriving); DELETE ends the session and a new viewer plays again (reconnect);
  * malformed offers are 400 JSON, an unknown channel 404, an offline channel 409, a wrong content type 415.
+ * The bundled player's real-time mode (`&rt=1`) plays over WebRTC, and falls back to LL-HLS on a channel whose
+ * source has B-frames (no rung: the WHEP answer is 409 and says why).
  */
 
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
-import { publishSrt, type Publisher } from '../../helpers/publishers';
+import { publishSrt, wrapFfmpeg, type Publisher } from '../../helpers/publishers';
 import { waitFor } from '../../helpers/process';
 import { startRig, WHEP_VIEWER_JS, type Rig } from './rig';
 
@@ -108,5 +110,40 @@ describe('WHEP playback (Chromium, SRT publisher)', { timeout: 120000 }, () => {
     assert.equal((await post('quiet', offer)).status, 409);
     assert.equal((await post('rt', offer, 'text/plain')).status, 415);
     assert.equal((await fetch(`${rig.baseUrl}/live/rt/whep/unknown`, { method: 'DELETE' })).status, 404);
+  });
+
+  it('the player plays in real time over WebRTC, and falls back to LL-HLS when WebRTC is refused', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${rig.baseUrl}/player/?channel=rt&rt=1`);
+    const rt = await waitFor('the real-time player to play', async () => {
+      const s = await page.evaluate<{ phase: string; transport: string | null; failed: string | null; mode: string }>(`({ phase: window.beamPlayer.phase, transport: window.beamPlayer.transport, failed: window.beamPlayer.realtimeFailed, mode: document.getElementById('mode').textContent })`);
+      return s.phase === 'playing' ? s : null;
+    }, 20000).catch((e: Error) => assert.fail(failWith(e.message)));
+    assert.equal(rt.transport, 'webrtc', failWith(`fell back: ${rt.failed}`));
+    assert.match(rt.mode, /WebRTC/);
+    await page.close();
+
+    const { streamKey: bKey } = await createChannel('bframes');
+    const b = wrapFfmpeg([
+      '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '2', '-g', '25', '-pix_fmt', 'yuv420p',
+      '-f', 'mpegts', `srt://127.0.0.1:${rig.srtPort}?streamid=${bKey}`,
+    ]);
+    try {
+      await waitFor('ingest to report B-frames', async () => {
+        const ch = (await (await fetch(`${rig.baseUrl}/api/channels/bframes`)).json()) as { status: { ingest: { bFrames?: boolean } | null } };
+        return ch.status.ingest?.bFrames === true;
+      }, 20000);
+      const p2 = await browser.newPage();
+      await p2.goto(`${rig.baseUrl}/player/?channel=bframes&rt=1`);
+      const hls = await waitFor('the fallback to play', async () => {
+        const s = await p2.evaluate<{ phase: string; transport: string | null; failed: string | null }>(`({ phase: window.beamPlayer.phase, transport: window.beamPlayer.transport, failed: window.beamPlayer.realtimeFailed })`);
+        return s.phase === 'playing' ? s : null;
+      }, 30000).catch((e: Error) => assert.fail(failWith(e.message)));
+      assert.equal(hls.transport, 'hls');
+      assert.match(hls.failed ?? '', /B-frames/);
+      await p2.close();
+    } finally {
+      b.stop();
+    }
   });
 });

@@ -30,6 +30,8 @@ import { connectRedis, parseRedisUrl } from './engine/store/redis-connection';
 import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
 import { DEFAULT_SEGMENT_JOB_CONFIG } from './transcoders/segment-job';
+import { createWebrtcService, DEFAULT_SERVICE_TIMINGS } from './webrtc/webrtc-service';
+import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -115,6 +117,7 @@ export function banner(b: BannerInput): string {
     `  channel API:         ${base}/api/channels`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
     `  API token:           ${tokenLine(b.apiToken, b.tty)}`,
+    `  WebRTC (WHEP):       ${base}/live/<channel>/whep  ICE UDP ${b.config.webrtc.portMin ? `${b.config.webrtc.portMin}-${b.config.webrtc.portMax}` : 'ephemeral ports'} on ${b.config.webrtc.host}`,
   ];
   for (const ch of b.channels.slice(0, 5)) {
     const s = ingestSettings(ch, ep);
@@ -206,6 +209,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           metrics,
           log,
           jobs,
+          isPublicWrite: isWhepWrite,
           plugins: [
             (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>
@@ -223,6 +227,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                   registry: metrics.registry,
                   log,
                 },
+              }),
+            (scope) =>
+              webrtcPlugin(scope, {
+                service: createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc }),
               }),
           ],
         },

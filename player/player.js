@@ -3,8 +3,10 @@
 // ended messages, and hls.js's documented error recovery. GPL-3.0-or-later.
 //
 // Query: channel=<name> (required), start=&end= (epoch seconds or ISO-8601, passed to the manifest),
-// ll=0 turns LL-HLS off, debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
+// ll=0 turns LL-HLS off, rt=1 plays in real time over WebRTC (WHEP) and falls back to LL-HLS when WebRTC fails,
+// debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
 
+import { playWhep } from './webrtc.js';
 import { epochToLocalInput, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, timeParamToMs } from './util.js';
 
 const $ = (id) => document.getElementById(id);
@@ -12,7 +14,7 @@ const ui = {
   title: $('title'), badge: $('badge'), stage: $('stage'), video: $('video'), message: $('message'),
   messageText: $('message-text'), retry: $('retry'), play: $('play'), mute: $('mute'), scrubber: $('scrubber'),
   position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'),
-  fullscreen: $('fullscreen'), latency: $('latency'), level: $('level'), buffer: $('buffer'), mode: $('mode'),
+  fullscreen: $('fullscreen'), realtime: $('realtime'), latency: $('latency'), level: $('level'), buffer: $('buffer'), mode: $('mode'),
   catchup: $('catchup'), from: $('from'), to: $('to'),
 };
 
@@ -25,6 +27,11 @@ const state = {
   start: params.get('start'),
   end: params.get('end'),
   lowLatency: params.get('ll') !== '0',
+  realtime: params.get('rt') === '1',
+  /** 'webrtc' or 'hls' once playing; why WebRTC was given up, if it was. */
+  transport: null,
+  realtimeFailed: null,
+  rtc: null,
   info: null,
   hls: null,
   phase: 'init', // init | offline | notfound | loading | playing | ended | error
@@ -92,6 +99,11 @@ async function fetchChannel() {
 }
 
 function destroyHls() {
+  if (state.rtc) {
+    state.rtc.close();
+    state.rtc = null;
+    ui.video.srcObject = null;
+  }
   if (state.hls) {
     state.hls.destroy();
     state.hls = null;
@@ -146,8 +158,10 @@ function load() {
   state.playingSince = null;
   state.pinStart = mode() !== 'live';
   showMessage('info', mode() === 'live' ? 'Connecting…' : 'Loading the recording…');
+  if (mode() === 'live' && state.realtime && !state.realtimeFailed && window.RTCPeerConnection) return loadRealtime();
+  state.transport = 'hls';
   const url = manifestUrl(state.channel, { start: state.start, end: state.end });
-  ui.mode.textContent = { live: state.lowLatency ? 'live · LL-HLS' : 'live · HLS', startover: 'start-over', catchup: 'catch-up' }[mode()];
+  ui.mode.textContent = { live: (state.lowLatency ? 'live · LL-HLS' : 'live · HLS') + (state.realtimeFailed ? ' (WebRTC failed)' : ''), startover: 'start-over', catchup: 'catch-up' }[mode()];
   setBadge(mode() === 'live' ? 'live' : mode(), mode() === 'live' ? 'live' : 'dvr');
   const Hls = window.Hls;
   if (Hls && Hls.isSupported()) {
@@ -166,6 +180,30 @@ function load() {
   }
   void ui.video.play().catch(() => undefined);
   later(checkChannel, 5000);
+}
+
+/** Real-time mode: WHEP; any failure (refused, no media in time, connection lost) falls back to LL-HLS. */
+async function loadRealtime() {
+  state.transport = 'webrtc';
+  ui.mode.textContent = 'live · real-time (WebRTC)';
+  ui.quality.disabled = true;
+  setBadge('live', 'live');
+  const fallBack = (reason) => {
+    if (state.transport !== 'webrtc') return;
+    state.realtimeFailed = reason;
+    state.errors.push({ type: 'webrtc', details: reason });
+    load();
+  };
+  try {
+    const rtc = await playWhep(ui.video, state.channel, { onFail: fallBack });
+    if (state.transport !== 'webrtc') return rtc.close();
+    state.rtc = rtc;
+    ui.level.textContent = rtc.rendition;
+    ui.latency.textContent = 'real-time';
+    later(checkChannel, 5000);
+  } catch (e) {
+    fallBack(e.message);
+  }
 }
 
 function wireHls(hls, Hls) {
@@ -230,12 +268,12 @@ function giveUp(summary, text) {
 
 /** While playing live: notice the channel going idle (ended) or deleted (not found). */
 async function checkChannel() {
-  if (!state.hls && state.phase !== 'playing') return;
+  if (!state.hls && !state.rtc && state.phase !== 'playing') return;
   const r = await fetchChannel();
   if (r.status === 'notfound') return boot();
   if (r.status === 'ok') {
     state.info = r.channel;
-    if (mode() === 'live' && r.channel.state === 'idle' && bufferAhead() < 0.5) return ended('The broadcast has ended.');
+    if (mode() === 'live' && r.channel.state === 'idle' && (state.rtc || bufferAhead() < 0.5)) return ended('The broadcast has ended.');
     if (r.channel.state === 'reconnecting') setBadge('reconnecting', 'warn');
     else if (mode() === 'live') setBadge('live', 'live');
   }
@@ -379,6 +417,16 @@ function wireUi() {
     if (!state.hls) return;
     // loadLevel switches at the next fragment without flushing the buffer: no stall.
     state.hls.loadLevel = level;
+  });
+  ui.realtime.textContent = state.realtime ? 'LL-HLS' : 'Real-time';
+  ui.realtime.title = state.realtime ? 'Play over LL-HLS' : 'Real-time playback over WebRTC (falls back to LL-HLS)';
+  ui.realtime.addEventListener('click', () => {
+    const q = new URLSearchParams(location.search);
+    if (state.realtime) q.delete('rt');
+    else q.set('rt', '1');
+    q.delete('start');
+    q.delete('end');
+    location.search = q.toString();
   });
   ui.fullscreen.addEventListener('click', () => {
     if (document.fullscreenElement) void document.exitFullscreen();

@@ -35,6 +35,8 @@ export interface AppDeps {
   plugins?: ((app: FastifyInstance) => Promise<void> | void)[];
   /** The rules (config `jobs`) as jobs: installed on the root instance so they see every route. */
   jobs?: JobDispatcher;
+  /** Writes that need no API token (a WHEP viewer's offer and session end): the route answers for itself. */
+  isPublicWrite?: (method: string, url: string) => boolean;
 }
 
 /** Where binary payloads are written (the media_ref grammar's data forms: /data, /data_<n>, .raw, .raw_<n>). */
@@ -107,7 +109,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   });
 
   // Before any body is read: an anonymous write is refused without buffering a byte of it.
-  installAuth(app, config.apiToken);
+  installAuth(app, config.apiToken, deps.isPublicWrite);
   // Binary bodies (up to payloadBodyLimit) only where a payload is written; everything else is JSON-sized.
   app.addHook('onRequest', async (req) => {
     const ct = req.headers['content-type'];

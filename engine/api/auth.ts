@@ -40,7 +40,8 @@ export function unauthorized(message: string): BeamError {
 }
 
 /** Install the token check on the root instance (it then covers every route, plugins included). */
-export function installAuth(app: FastifyInstance, token: string): void {
+/** isPublicWrite: writes that need no token (a WHEP viewer's offer and session end): the route answers for itself. */
+export function installAuth(app: FastifyInstance, token: string, isPublicWrite?: (method: string, url: string) => boolean): void {
   if (!token) throw new Error('installAuth needs a non-empty API token');
   app.decorateRequest('authorized', false);
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
@@ -49,6 +50,7 @@ export function installAuth(app: FastifyInstance, token: string): void {
     if (req.authorized) return;
     const isRead = READ_METHODS.has(req.method);
     if (isRead && req.headers.authorization === undefined) return;
+    if (!isRead && isPublicWrite?.(req.method, req.url)) return;
     reply.header('WWW-Authenticate', 'Bearer realm="beamline"');
     throw unauthorized(
       isRead

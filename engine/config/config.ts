@@ -70,6 +70,11 @@ export interface BeamConfig {
    * server's own small limits apply (docs/rtmp.md).
    */
   rtmp: { host: string; port: number; maxConnections: number; maxConnectionsPerAddress: number; publishTimeout: number; maxMessageBytes: number };
+  /**
+   * WebRTC (WHEP playback): the address ICE binds to and announces, the UDP port range (0/0 = ephemeral ports),
+   * STUN/TURN servers (comma-separated stun:/turn: URLs) and the most peer connections per process.
+   */
+  webrtc: { host: string; portMin: number; portMax: number; iceServers: string | null; maxSessions: number };
   jobs: Record<string, JobRule>;
 }
 
@@ -108,6 +113,7 @@ export const DEFAULTS: BeamConfig = {
   },
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
+  webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
   /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
   jobs: {
     frameImage: {
@@ -175,6 +181,11 @@ export const FIELDS: Field[] = [
   { path: ['rtmp', 'maxConnectionsPerAddress'], kind: 'posInt', env: 'RTMP_MAX_CONNECTIONS_PER_ADDRESS' },
   { path: ['rtmp', 'publishTimeout'], kind: 'timeoutMs', env: 'RTMP_PUBLISH_TIMEOUT' },
   { path: ['rtmp', 'maxMessageBytes'], kind: 'rtmpMessageBytes', env: 'RTMP_MAX_MESSAGE_BYTES' },
+  { path: ['webrtc', 'host'], kind: 'string', env: 'WEBRTC_HOST' },
+  { path: ['webrtc', 'portMin'], kind: 'port', env: 'WEBRTC_PORT_MIN' },
+  { path: ['webrtc', 'portMax'], kind: 'port', env: 'WEBRTC_PORT_MAX' },
+  { path: ['webrtc', 'iceServers'], kind: 'nullableString', env: 'WEBRTC_ICE_SERVERS' },
+  { path: ['webrtc', 'maxSessions'], kind: 'posInt', env: 'WEBRTC_MAX_SESSIONS' },
 ];
 
 const EXPECTED: Record<Kind, string> = {
@@ -359,6 +370,9 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
   }
   merged.jobs = validateRules(merged.jobs ?? {}, source);
   const cfg = merged as unknown as BeamConfig;
+  if (cfg.webrtc.portMax < cfg.webrtc.portMin) {
+    throw new ConfigError(`Invalid configuration: webrtc.portMax = ${cfg.webrtc.portMax} is below webrtc.portMin = ${cfg.webrtc.portMin} (from ${source.get('webrtc.portMax') ?? 'defaults'})`);
+  }
   if (cfg.app.publicUrl) cfg.app.publicUrl = cfg.app.publicUrl.replace(/\/+$/, '');
   return cfg;
 }

@@ -1,0 +1,75 @@
+/**
+ * The WHEP routes (draft-ietf-wish-whep): POST an SDP offer to /live/<channel>/whep → 201 with the SDP answer
+ * and a Location for the session; DELETE the Location ends it; PATCH it with an
+ * application/trickle-ice-sdpfrag body adds remote candidates (optional: Beamline answers only once its own
+ * gathering is complete, so clients need not trickle). Errors are JSON {statusCode, error, message}.
+ * `?rendition=<rung>` plays a transcoded rung instead of the source. CORS is open like the rest of /live.
+ */
+
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { BeamError } from '../engine/model/errors';
+import { MAX_SDP_BYTES } from './sdp-offer';
+import type { WebrtcService } from './webrtc-service';
+
+export interface WebrtcPluginOptions {
+  service: WebrtcService;
+}
+
+const EXPOSED = 'Location, ETag, Link, Beam-Rendition, Beam-Note';
+
+function cors(reply: FastifyReply): FastifyReply {
+  return reply.header('Access-Control-Allow-Origin', '*').header('Access-Control-Expose-Headers', EXPOSED);
+}
+
+export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptions): Promise<void> {
+  const { service } = opts;
+  app.addHook('onClose', async () => service.close());
+  for (const type of ['application/sdp', 'application/trickle-ice-sdpfrag']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_req, body, done) => done(null, body));
+  }
+  app.addHook('onSend', async (_req, reply, payload) => {
+    cors(reply);
+    return payload;
+  });
+
+  const preflight = async (_req: unknown, reply: FastifyReply) => reply
+    .header('Access-Control-Allow-Methods', 'POST, PATCH, DELETE, OPTIONS')
+    .header('Access-Control-Allow-Headers', 'Content-Type, Authorization, If-Match')
+    .header('Access-Control-Max-Age', '86400')
+    .code(204)
+    .send();
+  app.options('/live/:channel/whep', preflight);
+  app.options('/live/:channel/whep/:id', preflight);
+
+  app.post<{ Params: { channel: string }; Querystring: { rendition?: string } }>('/live/:channel/whep', async (req, reply) => {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/sdp') throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'A WHEP offer is sent with Content-Type: application/sdp.');
+    const { channel } = req.params;
+    const rendition = typeof req.query?.rendition === 'string' ? req.query.rendition : undefined;
+    const r = await service.whep(channel, req.body, { address: req.ip, ...(rendition ? { rendition } : {}) });
+    reply.code(201).header('Content-Type', 'application/sdp').header('Location', `/live/${channel}/whep/${r.id}`)
+      .header('ETag', `"${r.id}"`).header('Beam-Rendition', r.rendition).header('Cache-Control', 'no-store');
+    if (r.note) reply.header('Beam-Note', r.note);
+    return reply.send(r.answer);
+  });
+
+  app.delete<{ Params: { channel: string; id: string } }>('/live/:channel/whep/:id', async (req, reply) => {
+    if (!service.endWhep(req.params.channel, req.params.id)) throw new BeamError('BEAM_ERR_NOT_FOUND', `No WebRTC session '${req.params.id}' on channel '${req.params.channel}'.`);
+    return reply.code(204).send();
+  });
+
+  app.patch<{ Params: { channel: string; id: string } }>('/live/:channel/whep/:id', async (req, reply) => {
+    const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/trickle-ice-sdpfrag') throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'Trickle ICE is sent with Content-Type: application/trickle-ice-sdpfrag.');
+    service.trickle(req.params.channel, req.params.id, typeof req.body === 'string' ? req.body : '');
+    return reply.code(204).send();
+  });
+}
+
+/** The WHEP writes any viewer may make without the API token: an offer, and a session's DELETE/PATCH (its id is the secret). */
+export function isWhepWrite(method: string, url: string): boolean {
+  const path = url.split('?')[0] ?? '';
+  if (method === 'POST') return /^\/live\/[a-z0-9_-]{1,64}\/whep\/?$/.test(path);
+  if (method === 'DELETE' || method === 'PATCH') return /^\/live\/[a-z0-9_-]{1,64}\/whep\/[\w-]{1,64}\/?$/.test(path);
+  return false;
+}

@@ -1,0 +1,182 @@
+/**
+ * The WebRTC role's state in one process: WHEP viewer sessions (bounded in number, overall and per address),
+ * and one channel feed per played content shared by its viewers (closed a while after its last viewer leaves,
+ * so a reconnecting viewer finds it warm). No state in Redis: a WHEP session lives in the process that
+ * answered its POST, so a load balancer must send a session's DELETE/PATCH to the same process (its Location
+ * is unique per process).
+ */
+
+import { BeamError, notFound } from '../engine/model/errors';
+import type { Store } from '../engine/store/store';
+import type { ChannelStore } from '../engine/store/channel-store';
+import { DEFAULT_FEED_CONFIG, openChannelFeed, type ChannelFeed, type ChannelFeedConfig } from './channel-feed';
+import { parseOffer } from './sdp-offer';
+import { rtcConfigOf, type WebrtcConfig } from './rtc-config';
+import { startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
+
+export interface WebrtcServiceDeps {
+  store: Store;
+  channels: ChannelStore;
+  log: WhepSessionLog;
+}
+
+export interface WebrtcServiceConfig extends WebrtcConfig {
+  /** Sessions one client address may hold. */
+  maxSessionsPerAddress: number;
+  gatherTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** A feed with no viewer is kept this long, ms. */
+  feedLingerMs: number;
+  feed: ChannelFeedConfig;
+}
+
+export interface WhepAnswer {
+  id: string;
+  answer: string;
+  /** What is played: 'source' or the rung's name. */
+  rendition: string;
+  /** Why a rung was chosen over the source, if one was. */
+  note: string | null;
+}
+
+export interface WebrtcService {
+  whep(channel: string, offerSdp: unknown, opts: { rendition?: string; address: string }): Promise<WhepAnswer>;
+  endWhep(channel: string, id: string): boolean;
+  trickle(channel: string, id: string, fragment: string): void;
+  sessions(): number;
+  close(): Promise<void>;
+}
+
+const CHANNEL = /^[a-z0-9_-]{1,64}$/;
+
+export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServiceConfig): WebrtcService {
+  const { store, channels, log } = deps;
+  const rtc = rtcConfigOf(config);
+  const sessions = new Map<string, { session: WhepSession; channel: string; address: string }>();
+  const feeds = new Map<string, { feed: Promise<ChannelFeed>; linger: NodeJS.Timeout | null }>();
+  let closing = false;
+
+  function feedFor(content: string, audioContent: string): Promise<ChannelFeed> {
+    const key = `${content}|${audioContent}`;
+    let entry = feeds.get(key);
+    if (!entry) {
+      const feed = openChannelFeed({ store, log }, config.feed, content, audioContent);
+      entry = { feed, linger: null };
+      feeds.set(key, entry);
+      feed.catch(() => feeds.delete(key));
+    }
+    if (entry.linger) clearTimeout(entry.linger);
+    entry.linger = null;
+    return entry.feed;
+  }
+
+  function release(content: string, audioContent: string): void {
+    const key = `${content}|${audioContent}`;
+    const entry = feeds.get(key);
+    if (!entry) return;
+    void entry.feed.then((f) => {
+      if (f.subscribers() > 0 || entry.linger) return;
+      entry.linger = setTimeout(() => {
+        if (f.subscribers() > 0) return;
+        f.close();
+        feeds.delete(key);
+      }, config.feedLingerMs);
+      entry.linger.unref();
+    }).catch(() => undefined);
+  }
+
+  /** The content to play: the source, or a rung when asked for or when the source has B-frames. */
+  async function choose(channel: string, rendition: string | undefined): Promise<{ content: string; rendition: string; note: string | null }> {
+    const ch = await channels.get(channel);
+    if (!ch) throw notFound(`Channel '${channel}' was not found.`);
+    const status = await channels.status(channel);
+    if (status.state === 'idle' || !(await store.getFormat(channel))) throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' is not live.`);
+    const rungs = ch.ladder.map((r) => r.name);
+    if (rendition && rendition !== 'source') {
+      if (!rungs.includes(rendition)) throw notFound(`Channel '${channel}' has no rung '${rendition}' (rungs: ${rungs.join(', ') || 'none'}).`);
+      if (!(await store.getFormat(`${channel}.${rendition}`))) throw new BeamError('BEAM_ERR_CONFLICT', `Rung '${rendition}' of channel '${channel}' has not been made yet.`);
+      return { content: `${channel}.${rendition}`, rendition, note: null };
+    }
+    const ingest = status.ingest as { bFrames?: boolean } | null;
+    if (ingest?.bFrames) {
+      // Browsers' WebRTC H.264 decoders mishandle B-frames (frames shown out of order): play the first made rung.
+      for (const r of rungs) {
+        if (await store.getFormat(`${channel}.${r}`)) return { content: `${channel}.${r}`, rendition: r, note: `the source has B-frames; WebRTC plays rung ${r}` };
+      }
+      if (rendition === 'source') return { content: channel, rendition: 'source', note: 'the source has B-frames: expect judder' };
+      throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' has B-frames, which WebRTC players mishandle, and no transcoded rung yet: turn B-frames off in the encoder or add a ladder rung.`);
+    }
+    return { content: channel, rendition: 'source', note: null };
+  }
+
+  return {
+    async whep(channel, offerSdp, opts) {
+      if (closing) throw new BeamError('BEAM_ERR_UNAVAILABLE', 'Shutting down.');
+      if (!CHANNEL.test(channel)) throw notFound(`Channel '${channel}' was not found.`);
+      const offer = parseOffer(offerSdp);
+      if (sessions.size >= config.maxSessions) throw new BeamError('BEAM_ERR_UNAVAILABLE', `This server holds its maximum of ${config.maxSessions} WebRTC sessions; play LL-HLS instead.`);
+      let mine = 0;
+      for (const s of sessions.values()) if (s.address === opts.address) mine++;
+      if (mine >= config.maxSessionsPerAddress) throw new BeamError('BEAM_ERR_UNAVAILABLE', `This address holds its maximum of ${config.maxSessionsPerAddress} WebRTC sessions.`);
+      const chosen = await choose(channel, opts.rendition);
+      let feed: ChannelFeed;
+      try {
+        feed = await feedFor(chosen.content, channel);
+      } catch (err) {
+        throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' cannot be played over WebRTC: ${(err as Error).message}.`);
+      }
+      let started: Awaited<ReturnType<typeof startWhepSession>>;
+      try {
+        started = await startWhepSession({ feed, log }, { rtc, gatherTimeoutMs: config.gatherTimeoutMs, connectTimeoutMs: config.connectTimeoutMs }, offer, offerSdp as string);
+      } catch (err) {
+        release(chosen.content, channel);
+        throw err;
+      }
+      const { session, answer } = started;
+      sessions.set(session.id, { session, channel, address: opts.address });
+      void session.closed.then((reason) => {
+        sessions.delete(session.id);
+        release(chosen.content, channel);
+        log.info({ channel, session: session.id, reason, ...session.stats() }, 'WHEP viewer left');
+      });
+      return { id: session.id, answer, rendition: chosen.rendition, note: chosen.note };
+    },
+    endWhep(channel, id) {
+      const s = sessions.get(id);
+      if (!s || s.channel !== channel) return false;
+      s.session.close('viewer ended the session');
+      return true;
+    },
+    trickle(channel, id, fragment) {
+      const s = sessions.get(id);
+      if (!s || s.channel !== channel) throw notFound(`No WebRTC session '${id}' on channel '${channel}'.`);
+      if (fragment.length > 16384) throw new BeamError('BEAM_ERR_PAYLOAD_TOO_LARGE', 'The ICE fragment is larger than 16384 bytes.');
+      let mid = '0';
+      let n = 0;
+      for (const line of fragment.split(/\r?\n/)) {
+        const m = /^a=mid:(\S{1,32})$/.exec(line);
+        if (m) mid = m[1] as string;
+        const c = /^a=(candidate:.{1,400})$/.exec(line);
+        if (c && n++ < 32) {
+          try {
+            s.session.addRemoteCandidate(c[1] as string, mid);
+          } catch {
+            // a malformed candidate is ignored, as browsers do
+          }
+        }
+      }
+    },
+    sessions: () => sessions.size,
+    async close() {
+      closing = true;
+      for (const s of sessions.values()) s.session.close('server shutting down');
+      for (const [key, e] of feeds) {
+        if (e.linger) clearTimeout(e.linger);
+        void e.feed.then((f) => f.close()).catch(() => undefined);
+        feeds.delete(key);
+      }
+    },
+  };
+}
+
+export const DEFAULT_SERVICE_TIMINGS = { maxSessionsPerAddress: 20, gatherTimeoutMs: 2000, connectTimeoutMs: 15000, feedLingerMs: 10000, feed: DEFAULT_FEED_CONFIG };

@@ -12,7 +12,7 @@ import type { ChannelStore } from '../engine/store/channel-store';
 import { DEFAULT_FEED_CONFIG, openChannelFeed, type ChannelFeed, type ChannelFeedConfig } from './channel-feed';
 import { parseOffer } from './sdp-offer';
 import { rtcConfigOf, type WebrtcConfig } from './rtc-config';
-import { startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
+import { releaseRtc, startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
 
 export interface WebrtcServiceDeps {
   store: Store;
@@ -175,6 +175,8 @@ export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServi
         void e.feed.then((f) => f.close()).catch(() => undefined);
         feeds.delete(key);
       }
+      // libdatachannel's threads (ICE, DTLS, SRTP) outlive every closed connection and keep the process alive.
+      releaseRtc();
     },
   };
 }

@@ -211,3 +211,12 @@ function safe<T>(fn: () => T, fallback: T): T {
     return fallback;
   }
 }
+
+/** Stops libdatachannel's threads once every connection is closed (process-wide: call at shutdown only). */
+export function releaseRtc(): void {
+  try {
+    ndc.cleanup();
+  } catch {
+    // Nothing was started, or it is already stopped.
+  }
+}

@@ -19,7 +19,7 @@ import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '
 import { livePlugin } from '../../../packager/live-plugin';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createWebrtcService, DEFAULT_SERVICE_TIMINGS, type WebrtcService } from '../../../webrtc/webrtc-service';
-import { webrtcPlugin } from '../../../webrtc/webrtc-plugin';
+import { isWhepWrite, webrtcPlugin } from '../../../webrtc/webrtc-plugin';
 import { DEFAULT_WEBRTC_CONFIG } from '../../../webrtc/rtc-config';
 
 export interface Rig {
@@ -57,6 +57,7 @@ export async function startRig(opts: { apiToken?: string } = {}): Promise<Rig> {
       {
         store,
         metrics: createEngineMetrics(undefined, false),
+        isPublicWrite: isWhepWrite,
         plugins: [
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort: ingest.rtmpPort() as number } }),
           (s) => pagesPlugin(s, findPagesDirs(__dirname)),

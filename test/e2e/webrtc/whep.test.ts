@@ -131,7 +131,7 @@ describe('WHEP playback (Chromium, SRT publisher)', { timeout: 120000 }, () => {
     ]);
     try {
       await waitFor('ingest to report B-frames', async () => {
-        const ch = (await (await fetch(`${rig.baseUrl}/api/channels/bframes`)).json()) as { status: { ingest: { bFrames?: boolean } | null } };
+        const ch = (await (await fetch(`${rig.baseUrl}/api/channels/bframes`, { headers: AUTH })).json()) as { status: { ingest: { bFrames?: boolean } | null } };
         return ch.status.ingest?.bFrames === true;
       }, 20000);
       const p2 = await browser.newPage();

@@ -225,3 +225,27 @@ describe('route schemas: parameters and query strings', () => {
     assert.equal(body.streams[0]?.codecpar.width, 320);
   });
 });
+
+describe("fastify's own validation (a plugin with a plain JSON schema)", () => {
+  it('answers 400 {statusCode, error, message} naming the field, through the one error handler', async () => {
+    const store = createStore({ redis: redis.connect() }, { prefix: uniquePrefix(), packetTtlMs: 60000, frameTtlMs: 60000 });
+    const other = await buildApp(
+      {
+        store, metrics: createEngineMetrics(undefined, false),
+        plugins: [(s) => void s.get('/api/probe', { schema: { querystring: { type: 'object', properties: { n: { type: 'integer' } } } } }, async () => ({ ok: true }))],
+      },
+      { ...TEST_APP_CONFIG, apiToken: TEST_API_TOKEN },
+    );
+    try {
+      const res = await other.inject({ method: 'GET', url: '/api/probe?n=x' });
+      assert.equal(res.statusCode, 400);
+      const body = JSON.parse(res.body) as { statusCode: number; error: string; message: string };
+      assert.deepEqual(Object.keys(body).sort(), ['error', 'message', 'statusCode']);
+      assert.equal(body.error, 'Bad Request');
+      assert.match(body.message, /\bn\b/, body.message);
+      assert.equal((await other.inject({ method: 'GET', url: '/api/probe?n=3' })).statusCode, 200);
+    } finally {
+      await other.close();
+    }
+  });
+});

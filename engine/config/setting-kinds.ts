@@ -26,7 +26,7 @@ export const EXPECTED: Record<Kind, string> = {
   ms: 'a duration in milliseconds from 1 to 3600000',
   seconds: 'a duration in seconds, above 0 and at most 3600',
   segmentSeconds: 'a segment duration in seconds from 0.5 to 30',
-  partSeconds: 'a part duration in seconds from 0.1 to 2, below the segment duration',
+  partSeconds: 'a part duration in seconds from 0.33 to 0.5 (LL-HLS parts), below the segment duration',
   x264Preset: `an x264 preset: ${X264_PRESET_NAMES.join(', ')}`,
   threads: 'an integer from 0 (automatic) to 256',
   liveWindow: 'a number of segments from 3 to 10000',
@@ -96,7 +96,7 @@ export function check(kind: Kind, v: unknown): boolean {
     case 'segmentSeconds':
       return inRange(v, 0.5, 30, false);
     case 'partSeconds':
-      return inRange(v, 0.1, 2, false);
+      return inRange(v, 0.33, 0.5, false);
     case 'x264Preset':
       return typeof v === 'string' && X264_PRESET_NAMES.includes(v);
     case 'threads':

@@ -2,8 +2,8 @@
  * The real process (`node dist/beamline.js`), started with role tuning from BEAM_* variables:
  * - the docs page /api/docs in a real Chromium renders the API's operations from the OpenAPI document, with
  *   every request on this origin (no CDN) and no Content-Security-Policy violation; the dashboard links to it;
- * - BEAM_SEGMENT_SECONDS=1 and BEAM_LIVE_WINDOW_SEGMENTS=3 change what a player sees: 1 s segments (target
- *   duration 1, where the default is 2) and a 3-segment live window (where the default is 6).
+ * - BEAM_SEGMENT_SECONDS=1, BEAM_PART_SECONDS=0.4 and BEAM_LIVE_WINDOW_SEGMENTS=3 change what a player sees: 1 s segments (target
+ *   duration 1, where the default is 2), 0.4 s parts (default 0.333) and a 3-segment live window (default 6).
  */
 
 import { after, before, describe, it } from 'node:test';
@@ -26,6 +26,8 @@ let srtPort: number;
 let token: string;
 let browser: TestBrowser | null = null;
 let pub: Publisher | null = null;
+/** The process's recent output, for failure messages. */
+let output = '';
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'beamline-apidocs-'));
@@ -37,10 +39,12 @@ before(async () => {
       BEAM_APP_HOST: '127.0.0.1', BEAM_APP_PORT: String(port), BEAM_SRT_HOST: '127.0.0.1', BEAM_SRT_PORT: String(srtPort),
       BEAM_RTMP_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()),
       // The tuning under test, and a light transcoder (the test channel has no ladder anyway).
-      BEAM_SEGMENT_SECONDS: '1', BEAM_PART_SECONDS: '0.25', BEAM_LIVE_WINDOW_SEGMENTS: '3', BEAM_X264_PRESET: 'ultrafast', BEAM_TRANSCODER_CONCURRENCY: '1',
+      BEAM_SEGMENT_SECONDS: '1', BEAM_PART_SECONDS: '0.4', BEAM_LIVE_WINDOW_SEGMENTS: '3', BEAM_X264_PRESET: 'ultrafast', BEAM_TRANSCODER_CONCURRENCY: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  child.stdout?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
+  child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-8000)));
   await waitForOutput(child, /Beamline is running/, 30000);
   base = `http://127.0.0.1:${port}`;
   token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
@@ -89,25 +93,28 @@ describe('API docs page (real process, real Chromium)', () => {
 });
 
 describe('role tuning from BEAM_* variables (real process, real publisher)', () => {
-  it('BEAM_SEGMENT_SECONDS=1 and BEAM_LIVE_WINDOW_SEGMENTS=3 shape the live playlist', { timeout: 90000 }, async () => {
+  it('BEAM_SEGMENT_SECONDS=1, BEAM_PART_SECONDS=0.4 and BEAM_LIVE_WINDOW_SEGMENTS=3 shape the live playlist', { timeout: 90000 }, async () => {
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const created = await fetch(`${base}/api/channels`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'tuned', ladder: [] }) });
-    assert.equal(created.status, 201, await created.clone().text());
-    const { streamKey } = (await created.json()) as { streamKey: string };
+    // The channel the banner announces; no ladder, so the process only ingests and packages.
+    const patched = await fetch(`${base}/api/channels/main`, { method: 'PATCH', headers: auth, body: JSON.stringify({ ladder: [] }) });
+    assert.equal(patched.status, 200, await patched.clone().text());
+    const { streamKey } = (await patched.json()) as { streamKey: string };
     // 1 s keyframe interval: the segmenter may cut every second, as configured.
     pub = publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${streamKey}`, { seconds: 12, fps: 25, gopFrames: 25 });
+    let last = '';
     const playlist = await waitFor('a live playlist whose window has slid', async () => {
-      const r = await fetch(`${base}/live/tuned/v-source.m3u8`);
-      if (r.status !== 200) return null;
+      const r = await fetch(`${base}/live/main/v-source.m3u8`);
       const text = await r.text();
+      last = `${r.status} ${text}`;
+      if (r.status !== 200) return null;
       const p = parseM3u8(text);
       return (p.manifest.mediaSequence ?? 0) >= 3 ? { text, p } : null;
-    }, 40000, 250);
+    }, 40000, 250).catch((e: Error) => assert.fail(`${e.message}; last answer: ${last}; publisher: ${pub?.stderr()}; beamline: ${output}`));
     assert.match(playlist.text, /#EXT-X-TARGETDURATION:1\n/, `target duration 1 s (default 2): ${playlist.text}`);
     const complete = playlist.p.manifest.segments.filter((s) => s.uri);
     assert.ok(complete.length <= 3, `at most 3 segments listed (default 6): ${playlist.text}`);
     for (const s of complete) assert.ok(s.duration <= 1.5, `segments of about 1 s: ${s.duration}`);
-    assert.match(playlist.text, /#EXT-X-PART-INF:PART-TARGET=0\.25/, playlist.text);
+    assert.match(playlist.text, /#EXT-X-PART-INF:PART-TARGET=0\.40*\n/, playlist.text);
     pub.stop();
   });
 });

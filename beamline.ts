@@ -114,6 +114,7 @@ export function banner(b: BannerInput): string {
     `  Redis:               ${b.redisWhere}`,
     `  Content Beam API:    ${base}/beams/`,
     `  channel API:         ${base}/api/channels`,
+    `  API docs (OpenAPI):  ${base}/api/docs  ${base}/api/openapi.json`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
     `  API token:           ${tokenLine(b.apiToken, b.tty)}`,
   ];

@@ -19,9 +19,9 @@ import { createChannelStore } from './engine/store/channel-store';
 import { createChannel, ingestSettings, type Channel } from './engine/model/channel';
 import { createLiveStore } from './engine/store/live-store';
 import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
-import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from './ingest/ingest-service';
+import { createIngestService, type IngestService, type IngestServiceConfig } from './ingest/ingest-service';
 import { createIngestMetrics } from './ingest/ingest-metrics';
-import { livePlugin } from './packager/live-plugin';
+import { livePlugin, type LivePackagerConfig } from './packager/live-plugin';
 import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
 import { createJitFunctions } from './transcoders/jit/jit-functions';
@@ -29,9 +29,10 @@ import { jitNormalizers } from './transcoders/jit/jit-paths';
 import { connectRedis, parseRedisUrl } from './engine/store/redis-connection';
 import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
-import { DEFAULT_SEGMENT_JOB_CONFIG } from './transcoders/segment-job';
 import { createWebrtcService, DEFAULT_SERVICE_TIMINGS } from './webrtc/webrtc-service';
 import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
+import type { SegmentJobConfig } from './transcoders/segment-job';
+import { DEFAULT_LIVE_SERVICE_CONFIG } from './packager/live/live-service';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -115,6 +116,7 @@ export function banner(b: BannerInput): string {
     `  Redis:               ${b.redisWhere}`,
     `  Content Beam API:    ${base}/beams/`,
     `  channel API:         ${base}/api/channels`,
+    `  API docs (OpenAPI):  ${base}/api/docs  ${base}/api/openapi.json`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
     `  API token:           ${tokenLine(b.apiToken, b.tty)}`,
     `  WebRTC (WHEP):       ${base}/live/<channel>/whep  ICE UDP ${b.config.webrtc.portMin ? `${b.config.webrtc.portMin}-${b.config.webrtc.portMax}` : 'ephemeral ports'} on ${b.config.webrtc.host}`,
@@ -145,6 +147,38 @@ export function banner(b: BannerInput): string {
   if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels: ${base}/api/channels`);
   lines.push('');
   return lines.join('\n');
+}
+
+/** Pure: the ingest role's tuning from the configuration (the listeners are wired apart). */
+export function ingestTuning(c: BeamConfig): Omit<IngestServiceConfig, 'srt' | 'rtmp'> {
+  const i = c.ingest;
+  return {
+    idleTimeoutMs: i.idleTimeout,
+    refreshMs: i.refreshInterval,
+    session: {
+      segmentSeconds: i.segmentSeconds, partSeconds: i.partSeconds, flushMs: i.flushInterval, maxBatch: i.maxBatch,
+      streamsTimeoutMs: i.streamsTimeout, statsIntervalMs: i.statsInterval,
+    },
+  };
+}
+
+/** Pure: one transcode job's tuning (x264 and the segment job) from the configuration. */
+export function segmentJobTuning(c: BeamConfig): SegmentJobConfig {
+  const t = c.transcoder;
+  return {
+    encoder: { preset: t.preset, threads: t.threads, maxKeyframeSeconds: t.maxKeyframeSeconds },
+    maxSegmentsBehind: t.maxSegmentsBehind, idleTimeoutMs: t.idleTimeout, blockMs: t.blockTime,
+  };
+}
+
+/** Pure: the live packager's tuning from the configuration (its UTCTiming path is not a setting). */
+export function packagerTuning(c: BeamConfig): LivePackagerConfig {
+  const p = c.packager;
+  return {
+    liveWindowSegments: p.liveWindowSegments, blockingTimeoutTargets: p.blockingTimeoutTargets, audioWaitMs: p.audioWait,
+    snapshotTtlMs: p.snapshotTtl, snapshotMaxAgeMs: p.snapshotMaxAge, utcTimingPath: DEFAULT_LIVE_SERVICE_CONFIG.utcTimingPath,
+    cacheBytes: p.cacheBytes, followerBlockMs: p.followerBlock, followerIdleMs: p.followerIdle, tsOverhead: p.tsOverhead,
+  };
 }
 
 export const DEFAULT_CHANNEL = 'main';
@@ -189,8 +223,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         { rules: config.jobs, prefix: jobPrefix, timeoutMs: config.app.jobTimeout, maxWaiting: config.app.jobQueueLimit, ratePerMinute: config.app.jobRateLimit },
       )
     : undefined;
-  const EVENTS_MAX_LEN = 10000;
-  const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: EVENTS_MAX_LEN });
+  const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: config.redis.eventsMaxLen });
   // ABR transcoding: ingest enqueues one job per channel segment; transcoder workers (any machine) take them.
   const transcodePrefix = `{${config.redis.prepend}-bull}`;
   const apiToken = cli.roles.has('engine')
@@ -227,6 +260,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                   registry: metrics.registry,
                   log,
                 },
+                config: packagerTuning(config),
               }),
             (scope) =>
               webrtcPlugin(scope, {
@@ -257,7 +291,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg),
       },
       {
-        ...DEFAULT_INGEST_CONFIG,
+        ...ingestTuning(config),
         srt: { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latency },
         rtmp: {
           host: config.rtmp.host, port: config.rtmp.port, maxConnections: config.rtmp.maxConnections,
@@ -290,9 +324,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           storePrefix: config.redis.prepend,
           packetTtlMs: config.redis.packetTTL,
           frameTtlMs: config.redis.frameTTL,
-          eventsMaxLen: EVENTS_MAX_LEN,
-          job: DEFAULT_SEGMENT_JOB_CONFIG,
+          eventsMaxLen: config.redis.eventsMaxLen,
+          job: segmentJobTuning(config),
         },
+        ...(config.transcoder.concurrency > 0 ? { concurrency: config.transcoder.concurrency } : {}),
       },
     );
     await transcoder.start();

@@ -13,6 +13,7 @@ import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';
 import { createHttpMetrics, type EngineMetrics } from './metrics';
 import { installRulesHooks } from '../jobs/rules-hooks';
+import { installOpenApi } from './openapi';
 import type { JobDispatcher } from '../jobs/dispatcher';
 
 export interface AppConfig {
@@ -44,6 +45,9 @@ const PAYLOAD_PATH = /^\/beams\/[^/]+\/[^/]+\/[^/]+(?:\/data(?:_\d+)?|\.raw(?:_\
 
 /** Deepest JSON nesting a request body may have (parsing deeper input costs stack and memory for nothing). */
 export const MAX_JSON_DEPTH = 64;
+
+/** Version of the API's OpenAPI document (info.version). */
+export const API_VERSION = '1.0.0';
 
 /** Seconds a client is asked to wait (Retry-After) when Redis is unreachable. */
 export const REDIS_RETRY_AFTER_S = 2;
@@ -151,6 +155,8 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `No route for ${req.method} ${req.url.split('?')[0]}` }),
   );
 
+  // Before the routes: the OpenAPI document is collected as they are registered.
+  await installOpenApi(app, { version: API_VERSION });
   await app.register(healthPlugin, { store: deps.store, metrics: deps.metrics });
   await app.register(relationsPlugin, { store: deps.store });
   await app.register(beamsPlugin, { store: deps.store, limits: config });

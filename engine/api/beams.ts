@@ -12,6 +12,13 @@ import { parseStreamName, selectStream } from '../model/stream-name';
 import { planQuery, type Paging } from '../model/query-plan';
 import type { Store } from '../store/store';
 import { acceptAnyContentType, requireBody } from './body';
+import { useRouteSchemas } from './route-schemas';
+import {
+  AnyObject, ContentParams, ElementBody, FormatBody, MediaDataParams, MediaParams, PagingQuery, PayloadBody, PayloadWritten, StreamBody,
+  StreamParams, responses,
+} from './schemas';
+import { TOKEN_OPTIONAL, TOKEN_REQUIRED } from './openapi';
+import { Type, type TSchema } from '@sinclair/typebox';
 
 export interface BeamsLimits {
   defaultLimit: number;
@@ -19,7 +26,7 @@ export interface BeamsLimits {
   maxLimit: number;
 }
 
-type Params = { content: string; stream: string; ref: string; data?: string };
+type Params = MediaParams;
 
 const RE_INT = /^-?(0|[1-9][0-9]{0,15})$/;
 
@@ -140,13 +147,21 @@ const ELEMENT_BODY = 'a JSON document describing a media element (type Packet or
 export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; limits: BeamsLimits }): Promise<void> {
   const { store, limits } = opts;
   acceptAnyContentType(app);
+  useRouteSchemas(app);
+  const tags = ['content'];
+  const read = (summary: string, extra: Record<string, unknown>, ok: TSchema, errors = [400, 401, 404, 503]) => ({
+    schema: { tags, summary, security: TOKEN_OPTIONAL, ...extra, response: responses({ 200: ok }, errors) },
+  });
+  const write = (summary: string, extra: Record<string, unknown>, ok: Record<number, TSchema | null>, errors = [400, 401, 404, 413, 503]) => ({
+    schema: { tags, summary, security: TOKEN_REQUIRED, ...extra, response: responses(ok, errors) },
+  });
 
-  app.get('/beams', async (req) => {
+  app.get<{ Querystring: PagingQuery }>('/beams', read('List content items (names), paged', { querystring: PagingQuery }, Type.Array(Type.String()), [400, 401, 503]), async (req) => {
     const { offset, limit } = parsePaging(req.query, limits.defaultLimit, limits.maxLimit);
     return store.listContents(offset, limit);
   });
 
-  app.post('/beams', async (req, reply) => {
+  app.post('/beams', write('Create a content item from its format', { body: FormatBody }, { 201: FormatBody }, [400, 401, 409, 413, 503]), async (req, reply) => {
     const body = requireBody(req, 'json', FORMAT_BODY) as Record<string, unknown>;
     // As the original engine: no url, or an empty one, gets a v4 UUID.
     const url = typeof body === 'object' && body && !Array.isArray(body) ? body.url : undefined;
@@ -160,9 +175,9 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     return reply.code(201).header('Location', contentPath(name)).send(format);
   });
 
-  app.get<{ Params: { content: string } }>('/beams/:content', async (req) => loadFormat(store, req.params.content));
+  app.get<{ Params: ContentParams }>('/beams/:content', read("A content item's format", { params: ContentParams }, FormatBody), async (req) => loadFormat(store, req.params.content));
 
-  app.put<{ Params: { content: string } }>('/beams/:content', async (req) => {
+  app.put<{ Params: ContentParams }>('/beams/:content', write("Replace a content item's format", { params: ContentParams, body: FormatBody }, { 200: FormatBody }), async (req) => {
     const name = validateContentName(stripJson(req.params.content));
     const existing = await store.getFormat(name);
     if (!existing) throw notFound(`Content item '${name}' was not found: create it with POST /beams/.`);
@@ -171,17 +186,17 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     return format;
   });
 
-  app.delete<{ Params: { content: string } }>('/beams/:content', async (req, reply) => {
+  app.delete<{ Params: ContentParams }>('/beams/:content', write('Delete a content item and its media', { params: ContentParams }, { 204: null }, [400, 401, 404, 503]), async (req, reply) => {
     const format = await loadFormat(store, req.params.content);
     await store.deleteContent(format.url);
     return reply.code(204).send();
   });
 
-  app.get<{ Params: Pick<Params, 'content' | 'stream'> }>('/beams/:content/:stream', async (req) => {
+  app.get<{ Params: StreamParams }>('/beams/:content/:stream', read('One stream of a content item', { params: StreamParams }, StreamBody), async (req) => {
     return (await loadStream(store, req.params.content, req.params.stream)).stream;
   });
 
-  async function getMedia(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
+  async function getMedia(req: FastifyRequest<{ Params: Params; Querystring: PagingQuery }>, reply: FastifyReply) {
     const ref = parseMediaRef(req.params.ref, req.params.data);
     const { format, stream } = await loadStream(store, req.params.content, req.params.stream);
     if (ref.kind === 'direct') {
@@ -247,9 +262,35 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     return reply.code(204).send();
   }
 
-  for (const path of ['/beams/:content/:stream/:ref', '/beams/:content/:stream/:ref/:data']) {
-    app.get<{ Params: Params }>(path, getMedia);
-    app.put<{ Params: Params }>(path, putMedia);
+  const binary = { 'application/octet-stream': { schema: PayloadBody } };
+  const headers = Type.Object({
+    'beam-buf-size': Type.Optional(Type.String({ description: 'Keep only this many bytes of the payload.' })),
+    'beam-buf-sizes': Type.Optional(Type.String({ description: 'A JSON array of plane sizes, e.g. [2073664, 1036864, 1036864].' })),
+  });
+  const elements = Type.Union([Type.Array(ElementBody), ElementBody]);
+  for (const [path, params] of [['/beams/:content/:stream/:ref', MediaParams], ['/beams/:content/:stream/:ref/:data', MediaDataParams]] as const) {
+    const data = params === MediaDataParams;
+    app.get<{ Params: Params; Querystring: PagingQuery }>(path, {
+      schema: {
+        tags, security: TOKEN_OPTIONAL, params, ...(data ? {} : { querystring: PagingQuery }),
+        summary: data ? 'The payload of one media element (or one plane)' : 'Media elements: one, a range (paged), or a redirect to latest/first/last',
+        response: {
+          200: data
+            ? { description: 'The payload bytes.', content: binary }
+            : { description: 'One element, an array of them, or (.raw) the payload.', content: { 'application/json': { schema: elements }, ...binary } },
+          ...(data ? {} : { 302: Type.Null({ description: 'latest, first, last: redirect to the element.' }) }),
+          ...responses({}, [400, 401, 404, 503]),
+        },
+      },
+    }, getMedia);
+    app.put<{ Params: Params }>(path, {
+      schema: {
+        tags, security: TOKEN_REQUIRED, params, headers,
+        summary: data ? 'Write the payload of a media element (or one plane)' : 'Write the metadata of a media element (JSON), or its payload (.raw)',
+        body: { content: data ? binary : { 'application/json': { schema: ElementBody }, ...binary } },
+        response: responses({ 200: data ? PayloadWritten : AnyObject, 201: data ? PayloadWritten : AnyObject }, [400, 401, 404, 409, 411, 413, 415, 503]),
+      },
+    }, putMedia);
   }
-  app.delete<{ Params: Params }>('/beams/:content/:stream/:ref', deleteMedia);
+  app.delete<{ Params: Params }>('/beams/:content/:stream/:ref', write('Delete one media element', { params: MediaParams }, { 204: null }, [400, 401, 404, 503]), deleteMedia);
 }

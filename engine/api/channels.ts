@@ -13,6 +13,10 @@ import {
 import type { ChannelStore } from '../store/channel-store';
 import type { Store } from '../store/store';
 import { requireBody } from './body';
+import { useRouteSchemas } from './route-schemas';
+import { ChannelParams, ChannelView, CreateChannelBody, PatchChannelBody, responses } from './schemas';
+import { TOKEN_OPTIONAL, TOKEN_REQUIRED } from './openapi';
+import { Type } from '@sinclair/typebox';
 
 export interface ChannelApiConfig {
   publicUrl: string | null;
@@ -54,6 +58,9 @@ export function addressesFor(publicUrl: string | null, hostHeader: string | unde
 export async function channelsPlugin(app: FastifyInstance, opts: { deps: ChannelApiDeps; config: ChannelApiConfig }): Promise<void> {
   const { channels, store, validateLadder, defaultLadder } = opts.deps;
   const { config } = opts;
+  useRouteSchemas(app);
+  const tags = ['channels'];
+  const params = ChannelParams;
 
   /** The full view (settings, key, ingest URLs, diagnostics) with the API token; the public one without. */
   function view(req: FastifyRequest, ch: Channel, status: ChannelStatus) {
@@ -75,38 +82,53 @@ export async function channelsPlugin(app: FastifyInstance, opts: { deps: Channel
     return ch;
   }
 
-  app.post('/api/channels', async (req, reply) => {
+  app.post('/api/channels', {
+    schema: {
+      tags, summary: 'Create a channel', security: TOKEN_REQUIRED, body: CreateChannelBody,
+      response: responses({ 201: ChannelView }, [400, 401, 409, 503]),
+    },
+  }, async (req, reply) => {
     const ch = createChannel(requireBody(req, 'json'), validateLadder, defaultLadder);
     await channels.create(ch);
     return reply.code(201).header('Location', `/api/channels/${ch.name}`).send(view(req, ch, await channels.status(ch.name)));
   });
 
-  app.get('/api/channels', async (req) => {
+  app.get('/api/channels', {
+    schema: { tags, summary: 'List channels (public view without the API token)', security: TOKEN_OPTIONAL, response: responses({ 200: Type.Array(ChannelView) }, [401, 503]) },
+  }, async (req) => {
     const list = await channels.list();
     const statuses = await channels.statuses(list.map((c) => c.name));
     return list.map((c, i) => view(req, c, statuses[i] as ChannelStatus));
   });
 
-  app.get<{ Params: { name: string } }>('/api/channels/:name', async (req) => {
+  app.get<{ Params: ChannelParams }>('/api/channels/:name', {
+    schema: { tags, summary: 'Read a channel (public view without the API token)', security: TOKEN_OPTIONAL, params, response: responses({ 200: ChannelView }, [400, 401, 404, 503]) },
+  }, async (req) => {
     const ch = await load(req.params.name);
     return view(req, ch, await channels.status(ch.name));
   });
 
-  app.patch<{ Params: { name: string } }>('/api/channels/:name', async (req) => {
+  app.patch<{ Params: ChannelParams }>('/api/channels/:name', {
+    schema: { tags, summary: "Change a channel's settings", security: TOKEN_REQUIRED, params, body: PatchChannelBody, response: responses({ 200: ChannelView }, [400, 401, 404, 409, 503]) },
+  }, async (req) => {
     const ch = await load(req.params.name);
     const next = applyPatch(ch, requireBody(req, 'json'), validateLadder);
     await channels.update(ch, next);
     return view(req, next, await channels.status(ch.name));
   });
 
-  app.post<{ Params: { name: string } }>('/api/channels/:name/key', async (req) => {
+  app.post<{ Params: ChannelParams }>('/api/channels/:name/key', {
+    schema: { tags, summary: 'Rotate the stream key (the old one stops working)', security: TOKEN_REQUIRED, params, response: responses({ 200: ChannelView }, [400, 401, 404, 409, 503]) },
+  }, async (req) => {
     const ch = await load(req.params.name);
     const next = { ...ch, streamKey: newStreamKey(), updatedAt: new Date().toISOString() };
     await channels.update(ch, next);
     return view(req, next, await channels.status(ch.name));
   });
 
-  app.delete<{ Params: { name: string } }>('/api/channels/:name', async (req, reply) => {
+  app.delete<{ Params: ChannelParams }>('/api/channels/:name', {
+    schema: { tags, summary: 'Delete a channel and its content', security: TOKEN_REQUIRED, params, response: responses({ 204: null }, [400, 401, 404, 503]) },
+  }, async (req, reply) => {
     const ch = await load(req.params.name);
     await channels.remove(ch);
     if (await store.getFormat(ch.name)) {

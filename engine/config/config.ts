@@ -11,6 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { isObject } from '../model/json';
 import { DEFAULT_SRT_LATENCY_MS } from '../model/channel';
+import { EXPECTED, check, fromEnv, type Kind } from './setting-kinds';
 
 export interface JobRule {
   method: string | string[];
@@ -61,6 +62,8 @@ export interface BeamConfig {
     closeTimeout: number;
     dataDir: string;
     persistence: boolean;
+    /** Entries kept (approximately, XADD MAXLEN ~) in each channel's events stream. */
+    eventsMaxLen: number;
   };
   /** `latency`: the SRT receive latency (TSBPD buffer) in ms, used by the listener and suggested to encoders. */
   srt: { host: string; port: number; latency: number };
@@ -75,6 +78,39 @@ export interface BeamConfig {
    * STUN/TURN servers (comma-separated stun:/turn: URLs) and the most peer connections per process.
    */
   webrtc: { host: string; portMin: number; portMax: number; iceServers: string | null; maxSessions: number };
+  /** Ingest role tuning (the publish session's segmenter and batching): ms unless named in seconds. */
+  ingest: {
+    idleTimeout: number;
+    refreshInterval: number;
+    segmentSeconds: number;
+    partSeconds: number;
+    flushInterval: number;
+    maxBatch: number;
+    streamsTimeout: number;
+    statsInterval: number;
+  };
+  /** Transcoder role tuning: x264 and the segment job; `concurrency` 0 = automatic (2 × cores, at least 2). */
+  transcoder: {
+    preset: string;
+    threads: number;
+    maxKeyframeSeconds: number;
+    maxSegmentsBehind: number;
+    idleTimeout: number;
+    blockTime: number;
+    concurrency: number;
+  };
+  /** Live packager tuning (engine role): windows, waits and caches, ms unless named otherwise. */
+  packager: {
+    liveWindowSegments: number;
+    blockingTimeoutTargets: number;
+    audioWait: number;
+    snapshotTtl: number;
+    snapshotMaxAge: number;
+    cacheBytes: number;
+    followerBlock: number;
+    followerIdle: number;
+    tsOverhead: number;
+  };
   jobs: Record<string, JobRule>;
 }
 
@@ -110,10 +146,19 @@ export const DEFAULTS: BeamConfig = {
     closeTimeout: 5000,
     dataDir: '.beamline',
     persistence: false,
+    eventsMaxLen: 10000,
   },
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
   webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
+  // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
+  // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
+  ingest: { idleTimeout: 10000, refreshInterval: 2000, segmentSeconds: 2, partSeconds: 0.333, flushInterval: 50, maxBatch: 64, streamsTimeout: 10000, statsInterval: 2000 },
+  transcoder: { preset: 'veryfast', threads: 0, maxKeyframeSeconds: 10, maxSegmentsBehind: 1, idleTimeout: 10000, blockTime: 500, concurrency: 0 },
+  packager: {
+    liveWindowSegments: 6, blockingTimeoutTargets: 3, audioWait: 1000, snapshotTtl: 200, snapshotMaxAge: 2000,
+    cacheBytes: 256 * 1024 * 1024, followerBlock: 5000, followerIdle: 60000, tsOverhead: 1.15,
+  },
   /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
   jobs: {
     frameImage: {
@@ -132,8 +177,6 @@ export const DEFAULTS: BeamConfig = {
     },
   },
 };
-
-type Kind = 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
 
 interface Field {
   path: [keyof BeamConfig, string];
@@ -186,22 +229,32 @@ export const FIELDS: Field[] = [
   { path: ['webrtc', 'portMax'], kind: 'port', env: 'WEBRTC_PORT_MAX' },
   { path: ['webrtc', 'iceServers'], kind: 'nullableString', env: 'WEBRTC_ICE_SERVERS' },
   { path: ['webrtc', 'maxSessions'], kind: 'posInt', env: 'WEBRTC_MAX_SESSIONS' },
+  { path: ['redis', 'eventsMaxLen'], kind: 'eventsMaxLen', env: 'EVENTS_MAX_LEN' },
+  { path: ['ingest', 'idleTimeout'], kind: 'timeoutMs', env: 'INGEST_IDLE_TIMEOUT' },
+  { path: ['ingest', 'refreshInterval'], kind: 'timeoutMs', env: 'INGEST_REFRESH_INTERVAL' },
+  { path: ['ingest', 'segmentSeconds'], kind: 'segmentSeconds', env: 'SEGMENT_SECONDS' },
+  { path: ['ingest', 'partSeconds'], kind: 'partSeconds', env: 'PART_SECONDS' },
+  { path: ['ingest', 'flushInterval'], kind: 'ms', env: 'INGEST_FLUSH_INTERVAL' },
+  { path: ['ingest', 'maxBatch'], kind: 'posInt', env: 'INGEST_MAX_BATCH' },
+  { path: ['ingest', 'streamsTimeout'], kind: 'timeoutMs', env: 'INGEST_STREAMS_TIMEOUT' },
+  { path: ['ingest', 'statsInterval'], kind: 'timeoutMs', env: 'INGEST_STATS_INTERVAL' },
+  { path: ['transcoder', 'preset'], kind: 'x264Preset', env: 'X264_PRESET' },
+  { path: ['transcoder', 'threads'], kind: 'threads', env: 'X264_THREADS' },
+  { path: ['transcoder', 'maxKeyframeSeconds'], kind: 'seconds', env: 'MAX_KEYFRAME_SECONDS' },
+  { path: ['transcoder', 'maxSegmentsBehind'], kind: 'int', env: 'TRANSCODER_MAX_SEGMENTS_BEHIND' },
+  { path: ['transcoder', 'idleTimeout'], kind: 'timeoutMs', env: 'TRANSCODER_IDLE_TIMEOUT' },
+  { path: ['transcoder', 'blockTime'], kind: 'ms', env: 'TRANSCODER_BLOCK_TIME' },
+  { path: ['transcoder', 'concurrency'], kind: 'threads', env: 'TRANSCODER_CONCURRENCY' },
+  { path: ['packager', 'liveWindowSegments'], kind: 'liveWindow', env: 'LIVE_WINDOW_SEGMENTS' },
+  { path: ['packager', 'blockingTimeoutTargets'], kind: 'posInt', env: 'BLOCKING_TIMEOUT_TARGETS' },
+  { path: ['packager', 'audioWait'], kind: 'ms', env: 'PACKAGER_AUDIO_WAIT' },
+  { path: ['packager', 'snapshotTtl'], kind: 'ms', env: 'PACKAGER_SNAPSHOT_TTL' },
+  { path: ['packager', 'snapshotMaxAge'], kind: 'ms', env: 'PACKAGER_SNAPSHOT_MAX_AGE' },
+  { path: ['packager', 'cacheBytes'], kind: 'posInt', env: 'PACKAGER_CACHE_BYTES' },
+  { path: ['packager', 'followerBlock'], kind: 'ms', env: 'PACKAGER_FOLLOWER_BLOCK' },
+  { path: ['packager', 'followerIdle'], kind: 'timeoutMs', env: 'PACKAGER_FOLLOWER_IDLE' },
+  { path: ['packager', 'tsOverhead'], kind: 'overhead', env: 'PACKAGER_TS_OVERHEAD' },
 ];
-
-const EXPECTED: Record<Kind, string> = {
-  port: 'an integer port from 0 to 65535',
-  int: 'an integer ≥ 0',
-  posInt: 'an integer ≥ 1',
-  srtLatency: 'a latency in milliseconds from 20 to 8000',
-  rtmpMessageBytes: 'a size in bytes from 65536 to 16777215',
-  timeoutMs: 'a duration in milliseconds from 100 to 3600000',
-  string: 'a non-empty string',
-  nullableString: 'a string, or null for none',
-  bool: 'true or false',
-  logLevel: 'one of fatal, error, warn, info, debug, trace, silent',
-  url: 'an http:// or https:// URL, or null',
-  prefix: 'a key prefix of letters, digits, _ - . : (1-64 characters)',
-};
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -218,55 +271,6 @@ export function mergeConfig(base: Record<string, unknown>, override: Record<stri
     else out[k] = isObject(v) ? structuredClone(v) : v;
   }
   return out;
-}
-
-/** Coerce an environment string to the field's type (validation happens afterwards). */
-function fromEnv(kind: Kind, raw: string): unknown {
-  switch (kind) {
-    case 'port':
-    case 'int':
-    case 'posInt':
-    case 'srtLatency':
-    case 'rtmpMessageBytes':
-    case 'timeoutMs':
-      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
-    case 'bool':
-      return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
-    case 'nullableString':
-    case 'url':
-      return raw === '' ? null : raw;
-    default:
-      return raw;
-  }
-}
-
-function check(kind: Kind, v: unknown): boolean {
-  switch (kind) {
-    case 'port':
-      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
-    case 'int':
-      return Number.isSafeInteger(v) && (v as number) >= 0;
-    case 'posInt':
-      return Number.isSafeInteger(v) && (v as number) >= 1;
-    case 'srtLatency':
-      return Number.isSafeInteger(v) && (v as number) >= 20 && (v as number) <= 8000;
-    case 'rtmpMessageBytes':
-      return Number.isSafeInteger(v) && (v as number) >= 65536 && (v as number) <= 0xffffff;
-    case 'timeoutMs':
-      return Number.isSafeInteger(v) && (v as number) >= 100 && (v as number) <= 3_600_000;
-    case 'string':
-      return typeof v === 'string' && v.length > 0;
-    case 'nullableString':
-      return v === null || typeof v === 'string';
-    case 'bool':
-      return typeof v === 'boolean';
-    case 'logLevel':
-      return typeof v === 'string' && ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v);
-    case 'url':
-      return v === null || (typeof v === 'string' && /^https?:\/\/[^\s/]+/.test(v));
-    case 'prefix':
-      return typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(v);
-  }
 }
 
 function envPrefix(nodeEnv: string | undefined): string {
@@ -372,6 +376,11 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
   const cfg = merged as unknown as BeamConfig;
   if (cfg.webrtc.portMax < cfg.webrtc.portMin) {
     throw new ConfigError(`Invalid configuration: webrtc.portMax = ${cfg.webrtc.portMax} is below webrtc.portMin = ${cfg.webrtc.portMin} (from ${source.get('webrtc.portMax') ?? 'defaults'})`);
+  }
+  if (cfg.ingest.partSeconds >= cfg.ingest.segmentSeconds) {
+    throw new ConfigError(
+      `Invalid configuration: ingest.partSeconds = ${cfg.ingest.partSeconds} (from ${source.get('ingest.partSeconds') ?? 'defaults'}) must be below ingest.segmentSeconds = ${cfg.ingest.segmentSeconds} (from ${source.get('ingest.segmentSeconds') ?? 'defaults'})`,
+    );
   }
   if (cfg.app.publicUrl) cfg.app.publicUrl = cfg.app.publicUrl.replace(/\/+$/, '');
   return cfg;

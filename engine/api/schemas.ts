@@ -1,0 +1,204 @@
+/**
+ * The TypeBox schemas of the channel API and the Content Beam API: one source for the handlers' types
+ * (`Static<typeof X>`), the checks of path parameters and query strings (engine/api/route-schemas.ts), and
+ * the OpenAPI document (engine/api/openapi.ts).
+ *
+ * Path parameters and query values are strings as the client sent them: their grammar (channel and content
+ * names, media_refs, stream names, paging integers) is checked by the pure validators in engine/model, which
+ * give the precise 400 messages. JSON bodies likewise: the body schemas here describe the documents the
+ * validators accept (createChannel, applyPatch, validateFormat, validateElement, validateRenditionBody).
+ */
+
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/** Every error, whatever its status: the original engine's body. */
+export const ErrorBody = Type.Object(
+  {
+    statusCode: Type.Integer({ description: 'The HTTP status, repeated.', examples: [400] }),
+    error: Type.String({ description: 'The status reason phrase.', examples: ['Bad Request'] }),
+    message: Type.String({ description: 'What was wrong, naming the field or parameter.' }),
+  },
+  { $id: 'ErrorBody', description: 'Every error answer: {statusCode, error, message}.' },
+);
+
+// ---- path parameters ----
+
+export const ChannelParams = Type.Object({
+  name: Type.String({ description: 'Channel name: 1-64 lowercase letters, digits, _ or -, starting with a letter or digit.', examples: ['main'] }),
+});
+export type ChannelParams = Static<typeof ChannelParams>;
+
+const content = Type.String({ description: "Content item name (the format's url); a trailing .json is ignored.", examples: ['newswatch_live'] });
+const stream = Type.String({ description: 'Stream: stream_<index>, <index>, video, audio (the first of that type) or default.', examples: ['stream_0', 'video'] });
+
+export const ContentParams = Type.Object({ content });
+export type ContentParams = Static<typeof ContentParams>;
+
+export const StreamParams = Type.Object({ content, stream });
+export type StreamParams = Static<typeof StreamParams>;
+
+const ref = Type.String({
+  description:
+    'media_ref: packet_<pts>, frame_<pts> or <pts> (one element), <pts>-<pts> or <pts>.<count> (a range), ' +
+    'latest, first, last (redirects), optionally with .json, .raw or .raw_<plane>.',
+  examples: ['packet_3000', 'frame_42', '0-90000', 'latest'],
+});
+
+export const MediaParams = Type.Object({ content, stream, ref });
+export const MediaDataParams = Type.Object({
+  content,
+  stream,
+  ref,
+  data: Type.String({ description: 'data (the whole payload) or data_<plane>.', examples: ['data', 'data_0'] }),
+});
+/** The handlers serve both media paths: `data` is present on the longer one. */
+export type MediaParams = Static<typeof MediaParams> & { data?: string };
+
+// ---- query strings ----
+
+const integerText = (description: string) => Type.String({ description: `${description} An integer.`, examples: ['10'] });
+
+export const PagingQuery = Type.Object({
+  offset: Type.Optional(integerText('First item to return; negative counts from the end.')),
+  start: Type.Optional(integerText('Another name for offset (the original README).')),
+  limit: Type.Optional(integerText('Most items to return (default BEAM_DEFAULT_LIMIT, or BEAM_MEDIA_DEFAULT_LIMIT for media; at most BEAM_MAX_LIMIT).')),
+});
+export type PagingQuery = Static<typeof PagingQuery>;
+
+// ---- channel API ----
+
+export const Rung = Type.Object(
+  {
+    name: Type.String({ examples: ['720p'] }),
+    width: Type.Integer(),
+    height: Type.Integer(),
+    videoBitrate: Type.Integer({ description: 'bits per second' }),
+    maxBitrate: Type.Optional(Type.Integer()),
+    profile: Type.Optional(Type.String({ examples: ['high'] })),
+    fps: Type.Optional(Type.Number()),
+  },
+  { description: 'One rung of the ABR ladder.' },
+);
+
+const channelSettings = {
+  passphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79, pattern: '^[A-Za-z0-9._~-]+$' }), Type.Null()], { description: 'SRT passphrase, or null for none.' })),
+  dvrWindowSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604800 })),
+  reconnectWindowSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
+  lowLatency: Type.Optional(Type.Boolean()),
+  ladder: Type.Optional(Type.Array(Rung, { description: 'ABR rungs; [] for the source only.' })),
+};
+
+export const CreateChannelBody = Type.Object(
+  { name: ChannelParams.properties.name, ...channelSettings },
+  { additionalProperties: false, description: 'A new channel: its name and optional settings.' },
+);
+export const PatchChannelBody = Type.Object(channelSettings, {
+  additionalProperties: false,
+  description: 'The settings to change (name and streamKey cannot be changed).',
+});
+
+const channelStatus = Type.Object(
+  {
+    state: Type.Union([Type.Literal('idle'), Type.Literal('live'), Type.Literal('reconnecting')]),
+    since: Type.String(),
+    lastConnectedAt: Type.Union([Type.String(), Type.Null()]),
+    lastDisconnectedAt: Type.Union([Type.String(), Type.Null()]),
+    reconnects: Type.Integer(),
+  },
+  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason, ingest diagnostics and publisher address.' },
+);
+
+export const ChannelView = Type.Object(
+  {
+    name: Type.String(),
+    state: Type.String(),
+    status: channelStatus,
+    playback: Type.Object({ hls: Type.String(), dash: Type.String(), player: Type.String() }, { additionalProperties: true }),
+    streamKey: Type.Optional(Type.String({ description: 'With the API token only.' })),
+    passphrase: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'With the API token only.' })),
+    dvrWindowSeconds: Type.Optional(Type.Integer()),
+    reconnectWindowSeconds: Type.Optional(Type.Integer()),
+    lowLatency: Type.Optional(Type.Boolean()),
+    ladder: Type.Optional(Type.Array(Rung)),
+    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
+    createdAt: Type.Optional(Type.String()),
+    updatedAt: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true, description: 'A channel. Anonymous reads get the public view (name, state, status, playback); the API token adds settings, stream key and ingest settings.' },
+);
+
+// ---- Content Beam API ----
+
+export const StreamBody = Type.Object(
+  {
+    index: Type.Optional(Type.Integer({ minimum: 0 })),
+    time_base: Type.Array(Type.Integer(), { minItems: 2, maxItems: 2, description: '[numerator, denominator]' }),
+    codecpar: Type.Object({ codec_type: Type.String({ examples: ['video', 'audio'] }), name: Type.Optional(Type.String()) }, { additionalProperties: true }),
+  },
+  { additionalProperties: true, description: 'A stream of a format (beamcoder Stream fields).' },
+);
+
+export const FormatBody = Type.Object(
+  {
+    url: Type.Optional(Type.Union([Type.String(), Type.Null()], { description: 'The content name; none or empty gets a UUID (POST only; a PUT must match the path).' })),
+    type: Type.Optional(Type.Union([Type.Literal('format'), Type.Literal('demuxer'), Type.Literal('muxer')])),
+    streams: Type.Optional(Type.Array(StreamBody, { maxItems: 1024 })),
+    duration: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    bit_rate: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
+    metadata: Type.Optional(Type.Union([Type.Record(Type.String(), Type.String()), Type.Null()])),
+    ttl: Type.Optional(Type.Integer({ minimum: 0, description: 'Time-to-live of media elements, seconds (0 = configured default).' })),
+  },
+  { additionalProperties: true, description: 'A format: the "logical cable" of a content item (beamcoder Format fields).' },
+);
+
+export const ElementBody = Type.Object(
+  {
+    type: Type.String({ description: 'Packet or Frame; must match the path (a bare <pts> stores what it says).', examples: ['Packet'] }),
+    pts: Type.Optional(Type.Integer({ description: "Must equal the path's pts when given." })),
+    dts: Type.Optional(Type.Integer()),
+    size: Type.Optional(Type.Integer()),
+    duration: Type.Optional(Type.Integer()),
+    pos: Type.Optional(Type.Integer()),
+    stream_index: Type.Optional(Type.Integer({ description: "Must equal the path's stream when given." })),
+    flags: Type.Optional(Type.Object({}, { additionalProperties: true })),
+    buf_sizes: Type.Optional(Type.Array(Type.Integer())),
+  },
+  { additionalProperties: true, description: 'Media element metadata (beamcoder Packet or Frame fields).' },
+);
+
+export const PayloadBody = Type.String({ format: 'binary', description: 'The payload bytes (Content-Length required). Beam-Buf-Size keeps only that many bytes; Beam-Buf-Sizes (a JSON array) splits a frame into planes.' });
+
+export const PayloadWritten = Type.Object({
+  type: Type.Literal('payload'),
+  element: Type.String({ examples: ['packet_3000'] }),
+  stream_index: Type.Integer(),
+  size: Type.Integer(),
+});
+
+export const StreamMapping = Type.Object({
+  target: Type.Integer({ minimum: 0 }),
+  source: Type.Union([Type.Integer({ minimum: 0 }), Type.Array(Type.Integer({ minimum: 0 }))]),
+});
+
+export const RenditionBody = Type.Object(
+  { source: Type.String({ description: 'The content item this one is a rendition of.' }), streamMap: Type.Optional(Type.Array(StreamMapping)) },
+  { additionalProperties: false, description: 'Assert "this item is a rendition of source".' },
+);
+
+export const Rendition = Type.Object({ source: Type.String(), target: Type.String(), streamMap: Type.Array(StreamMapping) });
+
+export const Relations = Type.Object({
+  renditionOf: Type.Union([Type.Object({ source: Type.String(), streamMap: Type.Array(StreamMapping) }), Type.Null()]),
+  renditions: Type.Array(Type.Object({ target: Type.String(), streamMap: Type.Array(StreamMapping) })),
+});
+
+/** A JSON answer of any shape (documents `object` without constraining it). */
+export const AnyObject = Type.Object({}, { additionalProperties: true });
+
+/** Shorthand: a response map with the error body on every 4xx/5xx a route may give. */
+export function responses(ok: Record<number, TSchema | null>, errors: number[]): Record<string, TSchema> {
+  const out: Record<string, TSchema> = {};
+  for (const [code, schema] of Object.entries(ok)) out[code] = schema ?? Type.Null({ description: 'No body.' });
+  for (const code of errors) out[String(code)] = Type.Ref(ErrorBody);
+  return out;
+}

@@ -1,0 +1,115 @@
+/**
+ * The forms a setting may take (engine/config/config.ts FIELDS gives each setting one): how an environment
+ * string becomes a value, the check, and the expected form quoted in the error that names a bad field.
+ */
+
+export type Kind =
+  | 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix'
+  | 'ms' | 'seconds' | 'segmentSeconds' | 'partSeconds' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen';
+
+/** x264's presets (transcoders/encoder-settings.ts X264_PRESETS; a unit test keeps the two in step). */
+export const X264_PRESET_NAMES = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
+
+export const EXPECTED: Record<Kind, string> = {
+  port: 'an integer port from 0 to 65535',
+  int: 'an integer ≥ 0',
+  posInt: 'an integer ≥ 1',
+  srtLatency: 'a latency in milliseconds from 20 to 8000',
+  rtmpMessageBytes: 'a size in bytes from 65536 to 16777215',
+  timeoutMs: 'a duration in milliseconds from 100 to 3600000',
+  string: 'a non-empty string',
+  nullableString: 'a string, or null for none',
+  bool: 'true or false',
+  logLevel: 'one of fatal, error, warn, info, debug, trace, silent',
+  url: 'an http:// or https:// URL, or null',
+  prefix: 'a key prefix of letters, digits, _ - . : (1-64 characters)',
+  ms: 'a duration in milliseconds from 1 to 3600000',
+  seconds: 'a duration in seconds, above 0 and at most 3600',
+  segmentSeconds: 'a segment duration in seconds from 0.5 to 30',
+  partSeconds: 'a part duration in seconds from 0.33 to 0.5 (LL-HLS parts), below the segment duration',
+  x264Preset: `an x264 preset: ${X264_PRESET_NAMES.join(', ')}`,
+  threads: 'an integer from 0 (automatic) to 256',
+  liveWindow: 'a number of segments from 3 to 10000',
+  overhead: 'a factor from 1 to 2',
+  eventsMaxLen: 'an integer from 100 to 10000000',
+};
+
+/** Coerce an environment string to the field's type (validation happens afterwards). */
+export function fromEnv(kind: Kind, raw: string): unknown {
+  switch (kind) {
+    case 'port':
+    case 'int':
+    case 'posInt':
+    case 'srtLatency':
+    case 'rtmpMessageBytes':
+    case 'timeoutMs':
+    case 'ms':
+    case 'threads':
+    case 'liveWindow':
+    case 'eventsMaxLen':
+      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case 'seconds':
+    case 'segmentSeconds':
+    case 'partSeconds':
+    case 'overhead':
+      return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case 'bool':
+      return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
+    case 'nullableString':
+    case 'url':
+      return raw === '' ? null : raw;
+    default:
+      return raw;
+  }
+}
+
+export function check(kind: Kind, v: unknown): boolean {
+  switch (kind) {
+    case 'port':
+      return Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535;
+    case 'int':
+      return Number.isSafeInteger(v) && (v as number) >= 0;
+    case 'posInt':
+      return Number.isSafeInteger(v) && (v as number) >= 1;
+    case 'srtLatency':
+      return Number.isSafeInteger(v) && (v as number) >= 20 && (v as number) <= 8000;
+    case 'rtmpMessageBytes':
+      return Number.isSafeInteger(v) && (v as number) >= 65536 && (v as number) <= 0xffffff;
+    case 'timeoutMs':
+      return Number.isSafeInteger(v) && (v as number) >= 100 && (v as number) <= 3_600_000;
+    case 'string':
+      return typeof v === 'string' && v.length > 0;
+    case 'nullableString':
+      return v === null || typeof v === 'string';
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'logLevel':
+      return typeof v === 'string' && ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v);
+    case 'url':
+      return v === null || (typeof v === 'string' && /^https?:\/\/[^\s/]+/.test(v));
+    case 'prefix':
+      return typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(v);
+    case 'ms':
+      return inRange(v, 1, 3_600_000, true);
+    case 'seconds':
+      return inRange(v, 0, 3600, false) && (v as number) > 0;
+    case 'segmentSeconds':
+      return inRange(v, 0.5, 30, false);
+    case 'partSeconds':
+      return inRange(v, 0.33, 0.5, false);
+    case 'x264Preset':
+      return typeof v === 'string' && X264_PRESET_NAMES.includes(v);
+    case 'threads':
+      return inRange(v, 0, 256, true);
+    case 'liveWindow':
+      return inRange(v, 3, 10000, true);
+    case 'overhead':
+      return inRange(v, 1, 2, false);
+    case 'eventsMaxLen':
+      return inRange(v, 100, 10_000_000, true);
+  }
+}
+
+function inRange(v: unknown, min: number, max: number, integer: boolean): boolean {
+  return typeof v === 'number' && Number.isFinite(v) && (!integer || Number.isSafeInteger(v)) && v >= min && v <= max;
+}

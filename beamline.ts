@@ -194,7 +194,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log,
         metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg),
       },
-      { ...DEFAULT_INGEST_CONFIG, srt: { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latency }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
+      { ...DEFAULT_INGEST_CONFIG, session: { ...DEFAULT_INGEST_CONFIG.session, partSeconds: config.live.partTarget }, srt: { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latency }, rtmp: { host: config.rtmp.host, port: config.rtmp.port } },
     );
     try {
       await ingest.start();

@@ -10,7 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isObject } from '../model/json';
-import { DEFAULT_SRT_LATENCY_MS } from '../model/channel';
+import { DEFAULT_PART_TARGET_SECONDS, DEFAULT_SRT_LATENCY_MS, PART_TARGET_RANGE } from '../model/channel';
 
 export interface JobRule {
   method: string | string[];
@@ -62,6 +62,8 @@ export interface BeamConfig {
   srt: { host: string; port: number; latency: number };
   rtmp: { host: string; port: number };
   jobs: Record<string, JobRule>;
+  /** `partTarget`: the LL-HLS part target in seconds for channels that set none (`partTargetSeconds`). */
+  live: { partTarget: number };
 }
 
 export const DEFAULTS: BeamConfig = {
@@ -97,6 +99,7 @@ export const DEFAULTS: BeamConfig = {
   },
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935 },
+  live: { partTarget: DEFAULT_PART_TARGET_SECONDS },
   /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
   jobs: {
     frameImage: {
@@ -116,7 +119,7 @@ export const DEFAULTS: BeamConfig = {
   },
 };
 
-type Kind = 'port' | 'int' | 'posInt' | 'srtLatency' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix';
+type Kind = 'port' | 'int' | 'posInt' | 'srtLatency' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix' | 'partTarget';
 
 interface Field {
   path: [keyof BeamConfig, string];
@@ -158,6 +161,7 @@ export const FIELDS: Field[] = [
   { path: ['srt', 'latency'], kind: 'srtLatency', env: 'SRT_LATENCY' },
   { path: ['rtmp', 'host'], kind: 'string', env: 'RTMP_HOST' },
   { path: ['rtmp', 'port'], kind: 'port', env: 'RTMP_PORT' },
+  { path: ['live', 'partTarget'], kind: 'partTarget', env: 'PART_TARGET' },
 ];
 
 const EXPECTED: Record<Kind, string> = {
@@ -171,6 +175,7 @@ const EXPECTED: Record<Kind, string> = {
   logLevel: 'one of fatal, error, warn, info, debug, trace, silent',
   url: 'an http:// or https:// URL, or null',
   prefix: 'a key prefix of letters, digits, _ - . : (1-64 characters)',
+  partTarget: `a part target in seconds from ${PART_TARGET_RANGE.min} to ${PART_TARGET_RANGE.max}`,
 };
 
 export class ConfigError extends Error {
@@ -198,6 +203,8 @@ function fromEnv(kind: Kind, raw: string): unknown {
     case 'posInt':
     case 'srtLatency':
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
+    case 'partTarget':
+      return /^\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'bool':
       return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
     case 'nullableString':
@@ -230,6 +237,8 @@ function check(kind: Kind, v: unknown): boolean {
       return v === null || (typeof v === 'string' && /^https?:\/\/[^\s/]+/.test(v));
     case 'prefix':
       return typeof v === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(v);
+    case 'partTarget':
+      return typeof v === 'number' && Number.isFinite(v) && v >= PART_TARGET_RANGE.min && v <= PART_TARGET_RANGE.max;
   }
 }
 

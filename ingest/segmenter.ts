@@ -119,6 +119,8 @@ export interface SegmenterState {
   gop: number;
   /** Where the last part closed ahead of the next frame ended: no reference frame may decode before it. */
   dtsFloor: number | null;
+  /** Wall clock (ms) of a segment start and its pts: every later segment's wall clock follows its pts from it. */
+  clock: { wallMs: number; pts: number } | null;
   warnedLongGop: boolean;
   finished: boolean;
 }
@@ -186,6 +188,7 @@ export function createSegmenterState(
     refStep: 0,
     gop: 0,
     dtsFloor: null,
+    clock: null,
     warnedLongGop: false,
     finished: false,
   };
@@ -229,6 +232,9 @@ function closeSegment(seg: OpenSegment, endPts: number): SegmenterEvent[] {
   });
   return events;
 }
+
+/** Arrival and media clocks further apart than this re-anchor PROGRAM-DATE-TIME, ms. */
+export const MAX_CLOCK_SKEW_MS = 1000;
 
 /** The next frame's expected dts step: the smallest known of the packet's duration and the last two steps. */
 function frameEstimate(duration: number, ...steps: number[]): number {
@@ -303,7 +309,14 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
   }
   const before = events.length;
   if (cut && seg) {
-    events.push({ type: 'segment:opened', index: seg.index, startPts: seg.startPts, startDts: seg.startDts, wallClockMs, discontinuity: seg.discontinuity });
+    // PROGRAM-DATE-TIME follows the media: a segment's wall clock is the anchor's plus its pts distance, so
+    // PDT differences equal EXTINF sums (players align playlists by PDT). Re-anchored on a discontinuity or
+    // when arrival time and media time drift apart by more than MAX_CLOCK_SKEW_MS.
+    const derived = s.clock ? s.clock.wallMs + Math.round(((seg.startPts - s.clock.pts) * 1000) / TIMELINE_HZ) : null;
+    const anchored = derived !== null && !seg.discontinuity && Math.abs(derived - wallClockMs) <= MAX_CLOCK_SKEW_MS;
+    const wall = anchored ? derived : wallClockMs;
+    if (!anchored) s = { ...s, clock: { wallMs: wallClockMs, pts: seg.startPts } };
+    events.push({ type: 'segment:opened', index: seg.index, startPts: seg.startPts, startDts: seg.startDts, wallClockMs: wall, discontinuity: seg.discontinuity });
   }
   const placement = placementOf(seg);
   let dtsFloor = s.dtsFloor;

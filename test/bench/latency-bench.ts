@@ -6,7 +6,8 @@
  * our node_modules) draws every presented frame (requestVideoFrameCallback) to a canvas, reads the number
  * back and notes Date.now(). Latency = shown - sent; p50 over 20 s of playback after an 8 s warm-up, with
  * the buffer stalls hls.js reported in that window.
- * Two pages: ours (hls.js configured as the player configures it: player/util.js hlsConfig) and a stock
+ * Two pages: ours (hls.js configured and kept near the live edge as the player does: player/util.js
+ * hlsConfig and followLiveEdge) and a stock
  * page (`new Hls()`, hls.js's default config, lowLatencyMode on), which is what most embeds do.
  * The SRT publisher uses the URL the channel API hands out, so its latency is BEAM_SRT_LATENCY (200 ms).
  * Measured: the source rung and a transcoded rung (240p) with LL-HLS on both pages, the source with plain
@@ -36,7 +37,7 @@ const WIDTH = 640;
 const HEIGHT = 360;
 const FPS = 25;
 const FRAME_MS = 1000 / FPS;
-/** hls.js starts near its target and may need a few seconds at up to 1.25× to reach it (player/util.js hlsConfig). */
+/** hls.js starts near its target and our page may need a few seconds at up to 1.25× to reach it (player/util.js followLiveEdge). */
 const WARMUP_MS = 8000;
 const COLLECT_MS = 20000;
 const START_TIMEOUT_MS = 10000;
@@ -104,7 +105,7 @@ function benchPage(cfg: PageConfig): string {
 <script src="/__latency-bench/hls.min.js"></script></head><body style="margin:0;background:#000">
 <video id="v" muted autoplay playsinline></video>
 <script type="module">
-import { hlsConfig } from '/__latency-bench/util.js';
+import { followLiveEdge, hlsConfig } from '/__latency-bench/util.js';
 const samplePoints = ${samplePoints.toString()};
 const decodeLumas = ${decodeLumas.toString()};
 const cfg = ${JSON.stringify(cfg)};
@@ -115,6 +116,7 @@ const bench = window.__bench = { samples: [], fatal: [], playing: false, stalls:
 const hls = window.__hls = cfg.stock
   ? (cfg.lowLatency ? new Hls() : new Hls({ lowLatencyMode: false }))
   : new Hls(hlsConfig({ lowLatency: cfg.lowLatency }));
+if (!cfg.stock && cfg.lowLatency) followLiveEdge(hls, v, Hls); // as player.js does
 hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
   const i = cfg.height === null ? 0 : d.levels.findIndex((l) => l.height === cfg.height);
   if (i < 0) { bench.fatal.push('no level of height ' + cfg.height); return; }

@@ -320,3 +320,20 @@ describe('segmenter: configuration', () => {
     });
   }
 });
+
+describe('segmenter: PROGRAM-DATE-TIME', () => {
+  it('segment wall clocks follow the media from the first segment, whatever the arrival jitter; a discontinuity or a drift over 1 s re-anchors', () => {
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const walls: number[] = [];
+    const spec: VideoSpec = { frames: 300, step: 3000, gop: 60, discontinuityAt: 240, keyframesAt: [0, 60, 120, 180, 240] };
+    av(spec, false).forEach((p, i) => {
+      // Arrival: the first segment came 340 ms late (start-up burst), then jitter of ±30 ms; from frame 180 the
+      // encoder's clock has drifted 1.5 s.
+      const arrival = 1_000_000 + i * (1000 / 30) + (i < 60 ? 340 : i % 2 ? 30 : -30) + (i >= 180 ? 1500 : 0);
+      const r = segmenterStep(s, p, arrival);
+      s = r.state;
+      walls.push(...opened(r.events).map((e) => e.wallClockMs));
+    });
+    assert.deepEqual(walls, [1_000_340, 1_002_340, 1_004_340, 1_007_470, 1_009_470]);
+  });
+});

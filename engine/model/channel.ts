@@ -86,7 +86,7 @@ function passphraseOf(v: unknown): string | null {
  * LL-HLS part target (seconds) when neither the channel nor BEAM_PART_TARGET sets one. PART-HOLD-BACK is three
  * of them, so it sets how far behind the newest part a standard player stays (see the README's Latency section).
  */
-export const DEFAULT_PART_TARGET_SECONDS = 0.333;
+export const DEFAULT_PART_TARGET_SECONDS = 0.2;
 
 /** LL-HLS part targets a channel may ask for, seconds (a publisher's next session uses it). */
 export const PART_TARGET_RANGE = { min: 0.1, max: 1 } as const;

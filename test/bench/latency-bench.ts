@@ -12,7 +12,8 @@
  * The SRT publisher uses the URL the channel API hands out, so its latency is BEAM_SRT_LATENCY (200 ms).
  * Measured: the source rung and a transcoded rung (240p) with LL-HLS on both pages, the source with plain
  * HLS (lowLatencyMode off, the player's `ll=0`) on both, and nginx-rtmp (libnginx-mod-rtmp, HLS with 1 s
- * fragments) fed the same kind of stream over RTMP, played by the stock page: the reference.
+ * fragments) fed the same kind of stream over RTMP, played by the stock page: the reference. A first page
+ * is opened and discarded so that no row carries Chromium's cold start.
  * Server side, from the channel's event stream (XADD ids are Redis's clock in ms): last frame of a part
  * sent → part:ready, and part:ready → the transcoded rung's rendition:ready for the same part.
  * GPL-3.0-or-later.
@@ -155,7 +156,7 @@ v.requestVideoFrameCallback(onFrame);
 
 interface PageSample { n: number; at: number; height: number }
 
-/** One measurement (≤ 20 s): open the page on `origin`, wait for playback, warm up, collect; latencies in ms. */
+/** One measurement (≤ 40 s): open the page on `origin`, wait for playback, warm up, collect; latencies in ms. */
 interface Measurement {
   /** Glass-to-glass latencies of the frames read back (ms). */
   ms: number[];
@@ -169,7 +170,9 @@ interface Measurement {
 }
 
 /** `label` names the screenshot kept in test-artifacts/latency-<label>.png. */
-async function measure(browser: TestBrowser, label: string, origin: string, cfg: PageConfig, sentStart: () => number | null): Promise<Measurement> {
+async function measure(
+  browser: TestBrowser, label: string, origin: string, cfg: PageConfig, sentStart: () => number | null, warmupMs = WARMUP_MS, collectMs = COLLECT_MS,
+): Promise<Measurement> {
   const page: Page = await browser.newPage({ width: 800, height: 500 });
   try {
     const dirs = findPagesDirs(__dirname);
@@ -189,9 +192,9 @@ async function measure(browser: TestBrowser, label: string, origin: string, cfg:
       if (s.fatal.length) throw new Error(`hls.js fatal error on ${cfg.src}: ${s.fatal.join(', ')}`);
       return s.playing && s.count > 0;
     }, START_TIMEOUT_MS);
-    await new Promise((r) => setTimeout(r, WARMUP_MS));
+    await new Promise((r) => setTimeout(r, warmupMs));
     const startupStalls = await page.evaluate<number>('(() => { const n = window.__bench.stalls; window.__bench.stalls = 0; window.__bench.samples.length = 0; return n; })()');
-    await new Promise((r) => setTimeout(r, COLLECT_MS));
+    await new Promise((r) => setTimeout(r, collectMs));
     const samples = await page.evaluate<PageSample[]>('window.__bench.samples');
     await browser.screenshot(page, `latency-${label}`).catch(() => undefined);
     // hls.js's own view, for comparison only: how far the playing PROGRAM-DATE-TIME is behind the clock.
@@ -201,7 +204,7 @@ async function measure(browser: TestBrowser, label: string, origin: string, cfg:
     if (start === null) throw new Error('the publisher reported no progress');
     const wanted = cfg.height === null ? samples : samples.filter((s) => s.height === cfg.height);
     const ms = latencies(wanted, start, FRAME_MS, cfg.code.bits);
-    if (ms.length < COLLECT_MS / FRAME_MS / 4) throw new Error(`only ${ms.length} frames read back from ${cfg.src} (${samples.length} samples)`);
+    if (ms.length < collectMs / FRAME_MS / 4) throw new Error(`only ${ms.length} frames read back from ${cfg.src} (${samples.length} samples)`);
     return { ms, pdtLagMs, targetLatencyS: view.target, stalls: view.stalls, startupStalls };
   } finally {
     await page.close().catch(() => undefined);
@@ -265,6 +268,9 @@ async function run(): Promise<BenchRow[]> {
       const res = await fetch(master);
       return res.ok && (await res.text()).split('#EXT-X-STREAM-INF').length - 1 >= 2;
     }, 30000).catch((e: Error) => { throw new Error(`${e.message}; publisher: ${pub.stderr()}`); });
+    // One discarded page first: Chromium's cold start (compiling hls.js on a busy machine) would otherwise slow
+    // the first row's start-up, which a stock hls.js never wins back.
+    await measure(browser, 'warm-up', stack.baseUrl, { src: master, lowLatency: true, height: HEIGHT, code, stock: true }, pub.start, 3000, 1000).catch(() => undefined);
     const measuredFrom = Date.now();
     const page = (lowLatency: boolean, height: number, stock: boolean): PageConfig => ({ src: master, lowLatency, height, code, stock });
     const stockLl = await measure(browser, 'stock-source-ll', stack.baseUrl, page(true, HEIGHT, true), pub.start);

@@ -18,7 +18,7 @@ describe('loadConfig', () => {
     assert.equal(c.srt.port, 9000);
     assert.equal(c.srt.latency, 200);
     assert.equal(loadConfig(null, { BEAM_SRT_LATENCY: '1200' }).srt.latency, 1200);
-    assert.equal(c.live.partTarget, 0.333);
+    assert.equal(c.live.partTarget, 0.2);
     assert.equal(loadConfig(null, { BEAM_PART_TARGET: '0.25' }).live.partTarget, 0.25);
     assert.equal(c.rtmp.port, 1935);
     assert.equal(c.redis.url, null);

@@ -12,8 +12,8 @@
  *
  * A part is announced on the frame that completes it, not on the next one: once a frame brings the open
  * part to its target (or the next frame is expected to be the keyframe that ends the segment), the part
- * closes at that frame's end, predicted from the frame duration (the smallest of the packet's duration
- * and the last two dts steps, so jitter leaves a hole of a few ticks rather than an overlap). A frame
+ * closes at that frame's end, predicted from the frame duration (the smaller of the last two dts steps, so
+ * jitter leaves a hole of a few ticks rather than an overlap). A frame
  * arriving before the predicted end is moved to it (`shift`): a published part never gains a sample.
  */
 
@@ -236,10 +236,14 @@ function closeSegment(seg: OpenSegment, endPts: number): SegmenterEvent[] {
 /** Arrival and media clocks further apart than this re-anchor PROGRAM-DATE-TIME, ms. */
 export const MAX_CLOCK_SKEW_MS = 1000;
 
-/** The next frame's expected dts step: the smallest known of the packet's duration and the last two steps. */
+/**
+ * The next frame's expected dts step: the smaller of the last two steps (FLV's 33/33/34 ms gives 33), else the
+ * packet's duration (a field-coded stream's packets may carry half a frame's), else 1/30 s.
+ */
 function frameEstimate(duration: number, ...steps: number[]): number {
-  const known = [duration, ...steps].filter((d) => d > 0);
-  return known.length ? Math.min(...known) : 3000;
+  const known = steps.filter((d) => d > 0);
+  if (known.length) return Math.min(...known);
+  return duration > 0 ? duration : 3000;
 }
 
 /** Feeds one packet; returns the new state and the boundary events it caused, in order. */

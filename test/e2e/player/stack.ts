@@ -37,8 +37,7 @@ export interface Stack {
   store: Store;
   live: LiveStore;
   channels: ChannelStore;
-  /** The store's key prefix and a new connection to the stack's Redis (benches reading events). */
-  prefix: string;
+  /** A new connection to the stack's Redis (the latency bench reads the channel's events); the caller closes it. */
   connect(): RedisClient;
   /** Whether ingest's registry already accepts a stream key (it hears of new channels over pub/sub). */
   knows(streamKey: string): boolean;
@@ -124,7 +123,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, prefix, connect: () => redis.connect(), knows: (key: string) => ingest.knows(key), close: closeAll };
+    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, connect: () => redis.connect(), knows: (key: string) => ingest.knows(key), close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

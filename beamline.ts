@@ -156,7 +156,7 @@ export function ingestTuning(c: BeamConfig): Omit<IngestServiceConfig, 'srt' | '
     idleTimeoutMs: i.idleTimeout,
     refreshMs: i.refreshInterval,
     session: {
-      segmentSeconds: i.segmentSeconds, partSeconds: i.partSeconds, flushMs: i.flushInterval, maxBatch: i.maxBatch,
+      segmentSeconds: i.segmentSeconds, partSeconds: c.live.partTarget, flushMs: i.flushInterval, maxBatch: i.maxBatch,
       streamsTimeoutMs: i.streamsTimeout, statsIntervalMs: i.statsInterval,
     },
   };
@@ -177,6 +177,7 @@ export function packagerTuning(c: BeamConfig): LivePackagerConfig {
   return {
     liveWindowSegments: p.liveWindowSegments, blockingTimeoutTargets: p.blockingTimeoutTargets, audioWaitMs: p.audioWait,
     snapshotTtlMs: p.snapshotTtl, snapshotMaxAgeMs: p.snapshotMaxAge, utcTimingPath: DEFAULT_LIVE_SERVICE_CONFIG.utcTimingPath,
+    partWaitFloorMs: DEFAULT_LIVE_SERVICE_CONFIG.partWaitFloorMs,
     cacheBytes: p.cacheBytes, followerBlockMs: p.followerBlock, followerIdleMs: p.followerIdle, tsOverhead: p.tsOverhead,
   };
 }

@@ -5,7 +5,7 @@
  * woken by `part:ready` always finds the part's packets.
  */
 
-import type { Channel } from '../engine/model/channel';
+import { DEFAULT_PART_TARGET_SECONDS, type Channel } from '../engine/model/channel';
 import type { ChannelEvent, PartRecord, SegmentRecord } from '../engine/model/live';
 import type { MediaPacket, Stream } from '../engine/model/media';
 import { packetMetaOf } from '../engine/model/media';
@@ -54,6 +54,7 @@ export interface PublishSessionDeps {
 
 export interface PublishSessionConfig {
   segmentSeconds: number;
+  /** LL-HLS part target of channels that set none (`partTargetSeconds`), seconds (BEAM_PART_TARGET). */
   partSeconds: number;
   /** Longest time packets wait before a batch write, ms. */
   flushMs: number;
@@ -66,7 +67,7 @@ export interface PublishSessionConfig {
 
 export const DEFAULT_SESSION_CONFIG: PublishSessionConfig = {
   segmentSeconds: 2,
-  partSeconds: 0.333,
+  partSeconds: DEFAULT_PART_TARGET_SECONDS,
   flushMs: 50,
   maxBatch: 64,
   streamsTimeoutMs: 10000,
@@ -217,12 +218,14 @@ export function startPublishSession(
       audioStreamIndex: plan.audio ? 1 : null,
       firstIndex: (last?.index ?? 0) + 1,
       targetDuration: Math.round(config.segmentSeconds * 90000),
-      partTarget: Math.round(config.partSeconds * 90000),
+      partTarget: Math.round((channel.partTargetSeconds ?? config.partSeconds) * 90000),
     });
     const open = new Map<number, SegmentRecord>();
     let discontinuitySequence = last?.discontinuitySequence ?? 0;
     let pending: PacketWrite[] = [];
     let lastFlush = now();
+    /** End (pts) of the last announced part until an audio packet reaching it is written: players wait for it. */
+    let audioAwaited: number | null = null;
 
     async function flush(): Promise<void> {
       writable();
@@ -246,6 +249,7 @@ export function startPublishSession(
           out.push({ type: 'segment:opened', segment: e.index, startPts: e.startPts, wallClockMs: e.wallClockMs, discontinuity: e.discontinuity });
         } else if (e.type === 'part:ready') {
           parts.push({ segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, startDts: e.startDts, durationPts: e.durationPts, independent: e.independent });
+          if (plan.audio) audioAwaited = e.startPts + e.durationPts;
           out.push({ type: 'part:ready', segment: e.segmentIndex, part: e.partIndex, startPts: e.startPts, startDts: e.startDts, durationPts: e.durationPts, independent: e.independent });
         } else if (e.type === 'segment:closed') {
           const rec = open.get(e.index);
@@ -274,30 +278,34 @@ export function startPublishSession(
     async function ingestPacket(input: MediaPacket): Promise<void> {
       const r = normalisePacket(timeline, input);
       timeline = r.state;
-      const p = r.packet;
-      if (!p) return;
-      const step = segmenterStep(segmenter, p, now());
+      const normalised = r.packet;
+      if (!normalised) return;
+      const step = segmenterStep(segmenter, normalised, now());
       segmenter = step.state;
+      // A frame that came before the start the segmenter predicted for its part is moved to it.
+      const p = step.shift ? { ...normalised, dts: normalised.dts + step.shift, pts: normalised.pts + step.shift } : normalised;
       recordPacket(stats, { streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
       if (step.placement === null) return; // before the first keyframe: nothing can play it
       const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
       if (step.events.length) {
-        // The packet that triggered a boundary belongs to the new part and segment. Every boundary is
-        // announced after the packets it covers: what closed, once the earlier packets are written; what
-        // opened, once this packet (its first) is written.
+        // Every boundary is announced after the packets it covers: what closed before this packet, once
+        // the earlier packets are written; what this packet opened or completed, once it is written.
         await flush();
-        const closing = step.events.filter((e) => e.type !== 'segment:opened');
-        const opening = step.events.filter((e) => e.type === 'segment:opened');
-        if (closing.length) await boundaries(closing);
+        const covered = step.events.slice(0, step.before);
+        const after = step.events.slice(step.before);
+        if (covered.length) await boundaries(covered);
         pending.push(write);
-        if (opening.length) {
+        if (after.length) {
           await flush();
-          await boundaries(opening);
+          await boundaries(after);
         }
         return;
       }
       pending.push(write);
-      if (pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
+      // The audio that completes the newest part is written at once (the packager waits for it), the rest in batches.
+      const completesPart = audioAwaited !== null && p.streamIndex === 1 && p.pts + p.duration >= audioAwaited;
+      if (completesPart) audioAwaited = null;
+      if (completesPart || pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
     }
 
     const converter = audioConverter;

@@ -9,6 +9,12 @@
  * parts are runs of samples in decode order and tile their segment exactly: a part's `startPts` is
  * its first sample's dts shifted by the segment's composition offset, and `startDts` tells the
  * packager which samples it holds (dts in `[startDts, startDts + durationPts)`).
+ *
+ * A part is announced on the frame that completes it, not on the next one: once a frame brings the open
+ * part to its target (or the next frame is expected to be the keyframe that ends the segment), the part
+ * closes at that frame's end, predicted from the frame duration (the smaller of the last two dts steps, so
+ * jitter leaves a hole of a few ticks rather than an overlap). A frame
+ * arriving before the predicted end is moved to it (`shift`): a published part never gains a sample.
  */
 
 import { TIMELINE_HZ } from '../engine/model/live';
@@ -31,7 +37,7 @@ export interface SegmenterConfig {
   audioStreamIndex: number | null;
   /** Target segment duration, 90 kHz ticks. Default 2 s. */
   targetDuration: number;
-  /** Target LL-HLS part duration, 90 kHz ticks, 0.33 s to 0.5 s. Default 0.333 s. */
+  /** Target LL-HLS part duration, 90 kHz ticks, 0.1 s to 1 s (and at most the target duration). Default 0.333 s. */
   partTarget: number;
   /** Index of the first segment (continuing after previously published segments). */
   firstIndex: number;
@@ -92,6 +98,8 @@ interface OpenSegment {
   partIndex: number;
   partStartDts: number;
   partIndependent: boolean;
+  /** Reference frames in the open part (0: closed ahead of its first frame). */
+  partFrames: number;
 }
 
 export interface SegmenterState {
@@ -107,6 +115,12 @@ export interface SegmenterState {
   lastRefDuration: number;
   /** Last observed dts step of the reference stream (a frame). */
   refStep: number;
+  /** Last keyframe interval (pts), 0 before two keyframes: when the next segment-opening keyframe is due. */
+  gop: number;
+  /** Where the last part closed ahead of the next frame ended: no reference frame may decode before it. */
+  dtsFloor: number | null;
+  /** Wall clock (ms) of a segment start and its pts: every later segment's wall clock follows its pts from it. */
+  clock: { wallMs: number; pts: number } | null;
   warnedLongGop: boolean;
   finished: boolean;
 }
@@ -116,6 +130,13 @@ export interface SegmenterStepResult {
   events: SegmenterEvent[];
   /** Where this packet belongs, or null before the first segment opened. */
   placement: { segmentIndex: number; partIndex: number } | null;
+  /**
+   * How many of `events` cover only earlier packets (announce them before writing this one); the rest
+   * (a segment this packet opens, a part it completes) are announced once this packet is written.
+   */
+  before: number;
+  /** Ticks to add to this packet's dts and pts (a frame that came before its part's predicted start). */
+  shift: number;
 }
 
 export class SegmenterConfigError extends Error {
@@ -141,8 +162,8 @@ export function createSegmenterState(
   if (c.videoStreamIndex === null && c.audioStreamIndex === null) {
     throw new SegmenterConfigError('segmenter needs a video or an audio stream index');
   }
-  if (!Number.isSafeInteger(c.partTarget) || c.partTarget < 0.33 * TIMELINE_HZ || c.partTarget > 0.5 * TIMELINE_HZ) {
-    throw new SegmenterConfigError(`segmenter partTarget must be 0.33 s to 0.5 s (29700 to 45000 ticks), got ${c.partTarget}`);
+  if (!Number.isSafeInteger(c.partTarget) || c.partTarget < 0.1 * TIMELINE_HZ || c.partTarget > 1 * TIMELINE_HZ) {
+    throw new SegmenterConfigError(`segmenter partTarget must be 0.1 s to 1 s (9000 to 90000 ticks), got ${c.partTarget}`);
   }
   if (!Number.isSafeInteger(c.targetDuration) || c.targetDuration < c.partTarget || c.targetDuration > 30 * TIMELINE_HZ) {
     throw new SegmenterConfigError(
@@ -165,6 +186,9 @@ export function createSegmenterState(
     lastRefDts: null,
     lastRefDuration: 0,
     refStep: 0,
+    gop: 0,
+    dtsFloor: null,
+    clock: null,
     warnedLongGop: false,
     finished: false,
   };
@@ -191,11 +215,12 @@ function partReady(seg: OpenSegment, endDts: number): PartReadyEvent {
   };
 }
 
-/** Closes the open segment at `endPts` (its last part ends there too). */
+/** Closes the open segment at `endPts` (its last part ends there too, unless it holds no frame). */
 function closeSegment(seg: OpenSegment, endPts: number): SegmenterEvent[] {
   const last = partReady(seg, seg.partStartDts);
   last.durationPts = endPts - last.startPts;
   const events: SegmenterEvent[] = [];
+  if (seg.partFrames === 0) last.durationPts = 0;
   if (last.durationPts > 0) events.push(last);
   events.push({
     type: 'segment:closed',
@@ -208,32 +233,48 @@ function closeSegment(seg: OpenSegment, endPts: number): SegmenterEvent[] {
   return events;
 }
 
+/** Arrival and media clocks further apart than this re-anchor PROGRAM-DATE-TIME, ms. */
+export const MAX_CLOCK_SKEW_MS = 1000;
+
+/**
+ * The next frame's expected dts step: the smaller of the last two steps (FLV's 33/33/34 ms gives 33), else the
+ * packet's duration (a field-coded stream's packets may carry half a frame's), else 1/30 s.
+ */
+function frameEstimate(duration: number, ...steps: number[]): number {
+  const known = steps.filter((d) => d > 0);
+  if (known.length) return Math.min(...known);
+  return duration > 0 ? duration : 3000;
+}
+
 /** Feeds one packet; returns the new state and the boundary events it caused, in order. */
 export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wallClockMs: number): SegmenterStepResult {
-  if (state.finished) return { state, events: [], placement: null };
+  if (state.finished) return { state, events: [], placement: null, before: 0, shift: 0 };
   const c = state.config;
   const isRef = packet.streamIndex === referenceIndex(c);
   let s: SegmenterState = packet.discontinuity && !state.forceCut
     ? { ...state, forceCut: true, forceDiscontinuity: true }
     : state;
   if (!isRef || !Number.isFinite(packet.dts) || !Number.isFinite(packet.pts)) {
-    return { state: s, events: [], placement: placementOf(s.segment) };
+    return { state: s, events: [], placement: placementOf(s.segment), before: 0, shift: 0 };
   }
-  if (s.lastRefDts !== null && packet.dts <= s.lastRefDts) {
+  const shift = s.dtsFloor !== null && packet.dts < s.dtsFloor ? s.dtsFloor - packet.dts : 0;
+  const dts = packet.dts + shift;
+  const pts = packet.pts + shift;
+  if (s.lastRefDts !== null && dts <= s.lastRefDts) {
     // Out of decode order: never cut here (the normaliser should have prevented it).
-    return { state: s, events: [], placement: placementOf(s.segment) };
+    return { state: s, events: [], placement: placementOf(s.segment), before: 0, shift: 0 };
   }
 
   const events: SegmenterEvent[] = [];
   const audioOnly = c.videoStreamIndex === null;
   const sync = audioOnly || packet.keyframe;
-  const step = s.lastRefDts !== null ? packet.dts - s.lastRefDts : 0;
+  const step = s.lastRefDts !== null ? dts - s.lastRefDts : 0;
   const refStep = step > 0 ? step : s.refStep;
   const halfFrame = Math.floor((refStep > 0 ? refStep : 3000) / 2);
 
   if (sync && !audioOnly) {
-    if (s.lastKeyframePts !== null && !s.warnedLongGop && packet.pts - s.lastKeyframePts > c.longGopWarning) {
-      const secs = ((packet.pts - s.lastKeyframePts) / TIMELINE_HZ).toFixed(1);
+    if (s.lastKeyframePts !== null && !s.warnedLongGop && pts - s.lastKeyframePts > c.longGopWarning) {
+      const secs = ((pts - s.lastKeyframePts) / TIMELINE_HZ).toFixed(1);
       events.push({
         type: 'warning',
         code: 'long-gop',
@@ -241,48 +282,73 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
       });
       s = { ...s, warnedLongGop: true };
     }
-    s = { ...s, lastKeyframePts: packet.pts };
+    s = { ...s, gop: s.lastKeyframePts !== null && pts > s.lastKeyframePts ? pts - s.lastKeyframePts : s.gop, lastKeyframePts: pts };
   }
 
   let seg = s.segment;
-  const dueByTime = seg !== null && packet.pts - seg.startPts + halfFrame >= c.targetDuration;
-  const cut = sync && (seg === null || ((dueByTime || s.forceCut) && packet.pts > seg.startPts && packet.dts > seg.startDts));
+  const dueByTime = seg !== null && pts - seg.startPts + halfFrame >= c.targetDuration;
+  const cut = sync && (seg === null || ((dueByTime || s.forceCut) && pts > seg.startPts && dts > seg.startDts));
 
   if (cut) {
-    if (seg) events.push(...closeSegment(seg, packet.pts));
+    if (seg) events.push(...closeSegment(seg, pts));
     const discontinuity = s.forceDiscontinuity;
     seg = {
       index: s.nextIndex,
-      startPts: packet.pts,
-      startDts: packet.dts,
-      ctsOffset: packet.pts - packet.dts,
+      startPts: pts,
+      startDts: dts,
+      ctsOffset: pts - dts,
       discontinuity,
       partIndex: 0,
-      partStartDts: packet.dts,
+      partStartDts: dts,
       partIndependent: true,
+      partFrames: 0,
     };
-    events.push({
-      type: 'segment:opened',
-      index: seg.index,
-      startPts: seg.startPts,
-      startDts: seg.startDts,
-      wallClockMs,
-      discontinuity,
-    });
     s = { ...s, nextIndex: s.nextIndex + 1, forceCut: false, forceDiscontinuity: false };
-  } else if (seg && packet.dts - seg.partStartDts + halfFrame >= c.partTarget) {
-    events.push(partReady(seg, packet.dts));
-    seg = { ...seg, partIndex: seg.partIndex + 1, partStartDts: packet.dts, partIndependent: sync };
+  } else if (seg && seg.partFrames > 0 && dts - seg.partStartDts + halfFrame >= c.partTarget) {
+    // The frame came later than predicted and the part is already full: it starts the next one.
+    events.push(partReady(seg, dts));
+    seg = { ...seg, partIndex: seg.partIndex + 1, partStartDts: dts, partIndependent: sync, partFrames: 0 };
+  } else if (seg && seg.partFrames === 0) {
+    seg = { ...seg, partIndependent: sync };
+  }
+  const before = events.length;
+  if (cut && seg) {
+    // PROGRAM-DATE-TIME follows the media: a segment's wall clock is the anchor's plus its pts distance, so
+    // PDT differences equal EXTINF sums (players align playlists by PDT). Re-anchored on a discontinuity or
+    // when arrival time and media time drift apart by more than MAX_CLOCK_SKEW_MS.
+    const derived = s.clock ? s.clock.wallMs + Math.round(((seg.startPts - s.clock.pts) * 1000) / TIMELINE_HZ) : null;
+    const anchored = derived !== null && !seg.discontinuity && Math.abs(derived - wallClockMs) <= MAX_CLOCK_SKEW_MS;
+    const wall = anchored ? derived : wallClockMs;
+    if (!anchored) s = { ...s, clock: { wallMs: wallClockMs, pts: seg.startPts } };
+    events.push({ type: 'segment:opened', index: seg.index, startPts: seg.startPts, startDts: seg.startDts, wallClockMs: wall, discontinuity: seg.discontinuity });
+  }
+  const placement = placementOf(seg);
+  let dtsFloor = s.dtsFloor;
+  if (seg) {
+    seg = { ...seg, partFrames: seg.partFrames + 1 };
+    // Does this frame complete its part? Full at its predicted end, or the next frame is the keyframe
+    // that will open the next segment.
+    const end = dts + frameEstimate(packet.duration, refStep, s.refStep);
+    const nextPts = end + seg.ctsOffset;
+    const full = end - seg.partStartDts + halfFrame >= c.partTarget;
+    const keyNext = audioOnly || (s.gop > 0 && s.lastKeyframePts !== null && Math.abs(nextPts - (s.lastKeyframePts + s.gop)) <= halfFrame);
+    const segmentEnds = nextPts - seg.startPts + halfFrame >= c.targetDuration && keyNext;
+    if (full || segmentEnds) {
+      events.push(partReady(seg, end));
+      seg = { ...seg, partIndex: seg.partIndex + 1, partStartDts: end, partIndependent: false, partFrames: 0 };
+      dtsFloor = end;
+    }
   }
 
   s = {
     ...s,
     segment: seg,
-    lastRefDts: packet.dts,
+    lastRefDts: dts,
     lastRefDuration: packet.duration > 0 ? packet.duration : refStep,
     refStep,
+    dtsFloor,
   };
-  return { state: s, events, placement: placementOf(seg) };
+  return { state: s, events, placement, before, shift };
 }
 
 /**
@@ -295,6 +361,7 @@ export function segmenterFinish(state: SegmenterState): { state: SegmenterState;
   const done: SegmenterState = { ...state, segment: null, finished: true };
   if (!seg || state.lastRefDts === null) return { state: done, events: [] };
   const frame = state.lastRefDuration > 0 ? state.lastRefDuration : state.refStep > 0 ? state.refStep : 3000;
-  const endPts = state.lastRefDts + frame + seg.ctsOffset;
+  // A part closed ahead of the next frame already fixed where the stream ends.
+  const endPts = seg.partFrames === 0 ? seg.partStartDts + seg.ctsOffset : state.lastRefDts + frame + seg.ctsOffset;
   return { state: done, events: closeSegment(seg, Math.max(endPts, seg.startPts + 1)) };
 }

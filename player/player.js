@@ -7,7 +7,7 @@
 // debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
 
 import { playWhep } from './webrtc.js';
-import { epochToLocalInput, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, timeParamToMs } from './util.js';
+import { epochToLocalInput, followLiveEdge, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, timeParamToMs } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -104,6 +104,8 @@ function destroyHls() {
     state.rtc = null;
     ui.video.srcObject = null;
   }
+  state.stopFollowing?.();
+  state.stopFollowing = null;
   if (state.hls) {
     state.hls.destroy();
     state.hls = null;
@@ -168,6 +170,7 @@ function load() {
     const hls = new Hls(hlsConfig({ lowLatency: state.lowLatency, startPosition: mode() === 'live' ? -1 : 0, debug: params.get('debug') === '1' }));
     state.hls = hls;
     wireHls(hls, Hls);
+    if (mode() === 'live' && state.lowLatency) state.stopFollowing = followLiveEdge(hls, ui.video, Hls);
     hls.attachMedia(ui.video);
     hls.loadSource(url);
   } else if (ui.video.canPlayType('application/vnd.apple.mpegurl')) {

@@ -80,15 +80,60 @@ export function timeParamToMs(value) {
  * hls.js settings for Beamline's streams (the latency bench's page uses these too). LL-HLS when `lowLatency`.
  * A stall raises hls.js's target latency by a third of a second (one part) instead of its default second, and
  * when playback has fallen behind the target it runs up to 1.25× (pitch kept) until it is back: without that,
- * one stall at start-up leaves a viewer a second further from live for the rest of the session.
+ * one stall at start-up leaves a viewer a second further from live for the rest of the session. hls.js only
+ * does so with more than a second buffered ahead, which a stream played a second behind live never has, and
+ * it resets any other rate: its own is off (maxLiveSyncPlaybackRate 1) and `followLiveEdge` below does it.
  */
 export function hlsConfig({ lowLatency, startPosition = -1, debug = false }) {
   return {
     lowLatencyMode: lowLatency,
     liveSyncOnStallIncrease: 0.33,
-    maxLiveSyncPlaybackRate: 1.25,
+    maxLiveSyncPlaybackRate: 1,
     backBufferLength: 90,
     startPosition,
     debug,
+  };
+}
+
+/** Parts behind the newest one our player aims for with LL-HLS (the playlist's PART-HOLD-BACK is 3). */
+export const LIVE_EDGE_PARTS = 2.5;
+
+/**
+ * The playback rate that brings LL-HLS playback back to its target latency (pure): 1× within `slack` seconds
+ * of the target or with less than `minAhead` seconds buffered (speeding up would only stall), else faster in
+ * proportion to the distance, at most `maxRate`.
+ */
+export function catchUpRate({ latency, target, ahead, maxRate = 1.25, slack = 0.1, minAhead = 0.15 }) {
+  if (!(latency > 0) || !(target > 0) || !(ahead >= minAhead)) return 1;
+  const behind = latency - target;
+  if (behind <= slack) return 1;
+  return Math.min(maxRate, Math.round((1.05 + behind * 0.2) * 100) / 100);
+}
+
+/**
+ * Keeps an hls.js LL-HLS session near the live edge: aims `LIVE_EDGE_PARTS` parts behind the newest part
+ * (hls.js's target still grows after stalls), and sets the playback rate from `catchUpRate` four times a second.
+ * Returns a function that stops it.
+ */
+export function followLiveEdge(hls, video, Hls, { maxRate = 1.25 } = {}) {
+  let aimed = false;
+  const onLevel = (_e, data) => {
+    const d = data.details;
+    if (aimed || !d || !d.live || !(d.partTarget > 0)) return;
+    aimed = true;
+    hls.targetLatency = Math.max(2 * d.partTarget, LIVE_EDGE_PARTS * d.partTarget);
+  };
+  hls.on(Hls.Events.LEVEL_LOADED, onLevel);
+  const timer = setInterval(() => {
+    if (video.paused || video.seeking) return;
+    const b = video.buffered;
+    const ahead = b.length ? b.end(b.length - 1) - video.currentTime : 0;
+    const rate = catchUpRate({ latency: hls.latency, target: hls.targetLatency, ahead, maxRate });
+    if (video.playbackRate !== rate) video.playbackRate = rate;
+  }, 250);
+  return () => {
+    clearInterval(timer);
+    hls.off(Hls.Events.LEVEL_LOADED, onLevel);
+    if (video.playbackRate !== 1) video.playbackRate = 1;
   };
 }

@@ -10,7 +10,7 @@
 
 import { readFileSync } from 'node:fs';
 import { isObject } from '../model/json';
-import { DEFAULT_SRT_LATENCY_MS } from '../model/channel';
+import { DEFAULT_PART_TARGET_SECONDS, DEFAULT_SRT_LATENCY_MS } from '../model/channel';
 import { EXPECTED, check, fromEnv, type Kind } from './setting-kinds';
 
 export interface JobRule {
@@ -83,7 +83,6 @@ export interface BeamConfig {
     idleTimeout: number;
     refreshInterval: number;
     segmentSeconds: number;
-    partSeconds: number;
     flushInterval: number;
     maxBatch: number;
     streamsTimeout: number;
@@ -112,6 +111,8 @@ export interface BeamConfig {
     tsOverhead: number;
   };
   jobs: Record<string, JobRule>;
+  /** `partTarget`: the LL-HLS part target in seconds for channels that set none (`partTargetSeconds`). */
+  live: { partTarget: number };
 }
 
 export const DEFAULTS: BeamConfig = {
@@ -150,10 +151,11 @@ export const DEFAULTS: BeamConfig = {
   },
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
+  live: { partTarget: DEFAULT_PART_TARGET_SECONDS },
   webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
   // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
   // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
-  ingest: { idleTimeout: 10000, refreshInterval: 2000, segmentSeconds: 2, partSeconds: 0.333, flushInterval: 50, maxBatch: 64, streamsTimeout: 10000, statsInterval: 2000 },
+  ingest: { idleTimeout: 10000, refreshInterval: 2000, segmentSeconds: 2, flushInterval: 50, maxBatch: 64, streamsTimeout: 10000, statsInterval: 2000 },
   transcoder: { preset: 'veryfast', threads: 0, maxKeyframeSeconds: 10, maxSegmentsBehind: 1, idleTimeout: 10000, blockTime: 500, concurrency: 0 },
   packager: {
     liveWindowSegments: 6, blockingTimeoutTargets: 3, audioWait: 1000, snapshotTtl: 200, snapshotMaxAge: 2000,
@@ -233,7 +235,6 @@ export const FIELDS: Field[] = [
   { path: ['ingest', 'idleTimeout'], kind: 'timeoutMs', env: 'INGEST_IDLE_TIMEOUT' },
   { path: ['ingest', 'refreshInterval'], kind: 'timeoutMs', env: 'INGEST_REFRESH_INTERVAL' },
   { path: ['ingest', 'segmentSeconds'], kind: 'segmentSeconds', env: 'SEGMENT_SECONDS' },
-  { path: ['ingest', 'partSeconds'], kind: 'partSeconds', env: 'PART_SECONDS' },
   { path: ['ingest', 'flushInterval'], kind: 'ms', env: 'INGEST_FLUSH_INTERVAL' },
   { path: ['ingest', 'maxBatch'], kind: 'posInt', env: 'INGEST_MAX_BATCH' },
   { path: ['ingest', 'streamsTimeout'], kind: 'timeoutMs', env: 'INGEST_STREAMS_TIMEOUT' },
@@ -254,6 +255,7 @@ export const FIELDS: Field[] = [
   { path: ['packager', 'followerBlock'], kind: 'ms', env: 'PACKAGER_FOLLOWER_BLOCK' },
   { path: ['packager', 'followerIdle'], kind: 'timeoutMs', env: 'PACKAGER_FOLLOWER_IDLE' },
   { path: ['packager', 'tsOverhead'], kind: 'overhead', env: 'PACKAGER_TS_OVERHEAD' },
+  { path: ['live', 'partTarget'], kind: 'partTarget', env: 'PART_TARGET' },
 ];
 
 export class ConfigError extends Error {
@@ -377,9 +379,9 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
   if (cfg.webrtc.portMax < cfg.webrtc.portMin) {
     throw new ConfigError(`Invalid configuration: webrtc.portMax = ${cfg.webrtc.portMax} is below webrtc.portMin = ${cfg.webrtc.portMin} (from ${source.get('webrtc.portMax') ?? 'defaults'})`);
   }
-  if (cfg.ingest.partSeconds >= cfg.ingest.segmentSeconds) {
+  if (cfg.live.partTarget >= cfg.ingest.segmentSeconds) {
     throw new ConfigError(
-      `Invalid configuration: ingest.partSeconds = ${cfg.ingest.partSeconds} (from ${source.get('ingest.partSeconds') ?? 'defaults'}) must be below ingest.segmentSeconds = ${cfg.ingest.segmentSeconds} (from ${source.get('ingest.segmentSeconds') ?? 'defaults'})`,
+      `Invalid configuration: live.partTarget = ${cfg.live.partTarget} (from ${source.get('live.partTarget') ?? 'defaults'}) must be below ingest.segmentSeconds = ${cfg.ingest.segmentSeconds} (from ${source.get('ingest.segmentSeconds') ?? 'defaults'})`,
     );
   }
   if (cfg.app.publicUrl) cfg.app.publicUrl = cfg.app.publicUrl.replace(/\/+$/, '');

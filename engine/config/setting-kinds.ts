@@ -3,9 +3,11 @@
  * string becomes a value, the check, and the expected form quoted in the error that names a bad field.
  */
 
+import { PART_TARGET_RANGE } from '../model/channel';
+
 export type Kind =
   | 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix'
-  | 'ms' | 'seconds' | 'segmentSeconds' | 'partSeconds' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen';
+  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen';
 
 /** x264's presets (transcoders/encoder-settings.ts X264_PRESETS; a unit test keeps the two in step). */
 export const X264_PRESET_NAMES = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
@@ -26,7 +28,7 @@ export const EXPECTED: Record<Kind, string> = {
   ms: 'a duration in milliseconds from 1 to 3600000',
   seconds: 'a duration in seconds, above 0 and at most 3600',
   segmentSeconds: 'a segment duration in seconds from 0.5 to 30',
-  partSeconds: 'a part duration in seconds from 0.33 to 0.5 (LL-HLS parts), below the segment duration',
+  partTarget: `an LL-HLS part target in seconds from ${PART_TARGET_RANGE.min} to ${PART_TARGET_RANGE.max}, below the segment duration`,
   x264Preset: `an x264 preset: ${X264_PRESET_NAMES.join(', ')}`,
   threads: 'an integer from 0 (automatic) to 256',
   liveWindow: 'a number of segments from 3 to 10000',
@@ -50,7 +52,7 @@ export function fromEnv(kind: Kind, raw: string): unknown {
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'seconds':
     case 'segmentSeconds':
-    case 'partSeconds':
+    case 'partTarget':
     case 'overhead':
       return /^-?\d+(\.\d+)?$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'bool':
@@ -95,8 +97,8 @@ export function check(kind: Kind, v: unknown): boolean {
       return inRange(v, 0, 3600, false) && (v as number) > 0;
     case 'segmentSeconds':
       return inRange(v, 0.5, 30, false);
-    case 'partSeconds':
-      return inRange(v, 0.33, 0.5, false);
+    case 'partTarget':
+      return inRange(v, PART_TARGET_RANGE.min, PART_TARGET_RANGE.max, false);
     case 'x264Preset':
       return typeof v === 'string' && X264_PRESET_NAMES.includes(v);
     case 'threads':

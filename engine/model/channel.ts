@@ -27,6 +27,8 @@ export interface Channel {
   dvrWindowSeconds: number;
   reconnectWindowSeconds: number;
   lowLatency: boolean;
+  /** LL-HLS part target in seconds (0.1-1); null or absent: the server's default (BEAM_PART_TARGET). */
+  partTargetSeconds?: number | null;
   ladder: Rung[];
   createdAt: string;
   updatedAt: string;
@@ -80,13 +82,30 @@ function passphraseOf(v: unknown): string | null {
   return v;
 }
 
+/**
+ * LL-HLS part target (seconds) when neither the channel nor BEAM_PART_TARGET sets one. PART-HOLD-BACK is three
+ * of them, so it sets how far behind the newest part a standard player stays (see the README's Latency section).
+ */
+export const DEFAULT_PART_TARGET_SECONDS = 0.2;
+
+/** LL-HLS part targets a channel may ask for, seconds (a publisher's next session uses it). */
+export const PART_TARGET_RANGE = { min: 0.1, max: 1 } as const;
+
+function partTargetOf(v: unknown): number | null {
+  if (v === null) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < PART_TARGET_RANGE.min || v > PART_TARGET_RANGE.max) {
+    throw bad(`'partTargetSeconds' must be a number of seconds from ${PART_TARGET_RANGE.min} to ${PART_TARGET_RANGE.max}, or null for the server's default.`);
+  }
+  return Math.round(v * 1000) / 1000;
+}
+
 export type LadderValidator = (ladder: unknown) => Rung[];
 
-const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'ladder'] as const;
+const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder'] as const;
 
 /** Validate a POST /api/channels body into a new channel. */
 export function createChannel(body: unknown, validateLadder: LadderValidator, defaultLadder: Rung[], now = new Date()): Channel {
-  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?}.');
+  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?}.');
   const unknown = Object.keys(body).filter((k) => k !== 'name' && !(EDITABLE as readonly string[]).includes(k));
   if (unknown.length) throw bad(`Unknown channel field(s): ${unknown.join(', ')}.`);
   const at = now.toISOString();
@@ -124,6 +143,9 @@ export function applyPatch(ch: Channel, body: unknown, validateLadder: LadderVal
       case 'lowLatency':
         if (typeof v !== 'boolean') throw bad("'lowLatency' must be true or false.");
         out.lowLatency = v;
+        break;
+      case 'partTargetSeconds':
+        out.partTargetSeconds = partTargetOf(v);
         break;
       case 'ladder':
         out.ladder = validateLadder(v);

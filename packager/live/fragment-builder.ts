@@ -57,9 +57,18 @@ export interface WindowRead {
   complete: boolean;
 }
 
+/** How often a read of audio that has not all arrived is retried when no channel event comes, ms. */
+export const AUDIO_POLL_MS = 25;
+
+/** Whether `read` (packets from the window's start on) holds all of the window's audio: one ends at or past its end. */
+export function audioWindowComplete(read: readonly PacketRead[], window: TickWindow): boolean {
+  return read.some((p) => p.meta.dts >= window.to || (p.meta.duration > 0 && p.meta.dts + p.meta.duration >= window.to));
+}
+
 /**
- * Reads a track's window. Audio is complete once a packet at or past the window's end exists
- * (ingest interleaves audio behind video by a few frames); until then it waits for more events.
+ * Reads a track's window. Audio is complete once a packet ending at or past the window's end exists
+ * (ingest interleaves audio a few frames behind video, and writes it in batches); until then it is read
+ * again on the next channel event or after `AUDIO_POLL_MS`, whichever comes first.
  */
 export async function readTrackWindow(src: FragmentSource, window: TickWindow, video: boolean, audioWaitMs: number): Promise<WindowRead> {
   if (video) return { packets: await src.readWindow(window), complete: true };
@@ -67,14 +76,10 @@ export async function readTrackWindow(src: FragmentSource, window: TickWindow, v
   for (;;) {
     const read = await src.readWindow({ from: window.from, to: window.to + 90000 });
     const packets = read.filter((p) => p.meta.dts < window.to);
-    const complete = read.length > packets.length;
+    const complete = audioWindowComplete(read, window);
     const left = deadline - Date.now();
     if (complete || left <= 0) return { packets, complete };
-    if (!(await src.waitForMore(left))) {
-      const again = await src.readWindow({ from: window.from, to: window.to + 90000 });
-      const last = again.filter((p) => p.meta.dts < window.to);
-      return { packets: last, complete: again.length > last.length };
-    }
+    await src.waitForMore(Math.min(left, AUDIO_POLL_MS));
   }
 }
 

@@ -40,8 +40,10 @@ export interface LiveResponse {
 export interface LiveServiceConfig {
   /** Segments in a live playlist / MPD window. */
   liveWindowSegments: number;
-  /** A blocking reload waits at most this many target durations. */
+  /** A blocking reload waits at most this many target durations; a request for a part not yet made, this many part targets. */
   blockingTimeoutTargets: number;
+  /** ... but a part request at least this long, ms (small parts on a busy ingest can come a few hundred ms late). */
+  partWaitFloorMs: number;
   /** How long an audio window may be waited for when its end has not arrived yet, ms. */
   audioWaitMs: number;
   /** A snapshot without a running event follower is reused this long, ms. */
@@ -55,6 +57,7 @@ export interface LiveServiceConfig {
 export const DEFAULT_LIVE_SERVICE_CONFIG: LiveServiceConfig = {
   liveWindowSegments: 6,
   blockingTimeoutTargets: 3,
+  partWaitFloorMs: 1000,
   audioWaitMs: 1000,
   snapshotTtlMs: 200,
   snapshotMaxAgeMs: 2000,
@@ -367,7 +370,9 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
       }
       metrics?.blockedRequests.inc({ kind: part === null ? 'segment' : 'part' });
       const t0 = now();
-      const wait = part === null ? 1.5 * targetDuration(snap) * 1000 : config.blockingTimeoutTargets * partTarget(snap) * 1000;
+      const wait = part === null
+        ? 1.5 * targetDuration(snap) * 1000
+        : Math.max(config.blockingTimeoutTargets * partTarget(snap) * 1000, config.partWaitFloorMs);
       const ok = await followers.follow(channel).waitUntil(async () => ready(frontierOf(await snapshot(channel), ref), segment, part), wait);
       metrics?.blockedSeconds.observe({ outcome: ok ? 'ready' : 'timeout' }, (now() - t0) / 1000);
       if (!ok) throw notFound(`${part === null ? `Segment ${segment}` : `Part ${segment}.${part}`} of '${stemOf(ref)}' did not become ready in time.`);

@@ -89,3 +89,40 @@ export function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
 }
+
+/** One entry of a channel's event stream: the XADD id's milliseconds (Redis's clock) and the event. */
+export interface TimedEvent {
+  ms: number;
+  event: { type: string; segment?: number; part?: number; startPts?: number; durationPts?: number; rendition?: string };
+}
+
+/** Milliseconds of an XADD id (`<ms>-<seq>`). */
+export function streamIdMs(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+/**
+ * The server side of the budget, from a channel's events: for each `part:ready` after `fromMs`, how long
+ * after its last frame was sent it was announced (`ready`: encoder + SRT latency + ingest), with frame n
+ * at `firstFramePts + n * frameTicks` on the channel timeline and sent at `start + n * frameMs`; and for
+ * each `rendition:ready` of a part, how long after the source part it came (`rung`).
+ */
+export function partReadyDelays(
+  events: TimedEvent[], firstFramePts: number, start: number, frameTicks: number, frameMs: number, fromMs: number,
+): { ready: number[]; rung: number[] } {
+  const readyAt = new Map<string, number>();
+  const ready: number[] = [];
+  const rung: number[] = [];
+  for (const { ms, event: e } of events) {
+    if (e.type === 'part:ready' && e.startPts !== undefined && e.durationPts !== undefined) {
+      readyAt.set(`${e.segment}.${e.part}`, ms);
+      if (ms < fromMs) continue;
+      const last = Math.round((e.startPts + e.durationPts - firstFramePts) / frameTicks) - 1;
+      ready.push(ms - (start + last * frameMs));
+    } else if (e.type === 'rendition:ready' && e.part !== undefined && ms >= fromMs) {
+      const src = readyAt.get(`${e.segment}.${e.part}`);
+      if (src !== undefined) rung.push(ms - src);
+    }
+  }
+  return { ready, rung };
+}

@@ -2,7 +2,7 @@
  * The real process (`node dist/beamline.js`), started with role tuning from BEAM_* variables:
  * - the docs page /api/docs in a real Chromium renders the API's operations from the OpenAPI document, with
  *   every request on this origin (no CDN) and no Content-Security-Policy violation; the dashboard links to it;
- * - BEAM_SEGMENT_SECONDS=1, BEAM_PART_SECONDS=0.4 and BEAM_LIVE_WINDOW_SEGMENTS=3 change what a player sees: 1 s segments (target
+ * - BEAM_SEGMENT_SECONDS=1, BEAM_PART_TARGET=0.4 and BEAM_LIVE_WINDOW_SEGMENTS=3 change what a player sees: 1 s segments (target
  *   duration 1, where the default is 2), 0.4 s parts (default 0.333) and a 3-segment live window (default 6).
  */
 
@@ -39,7 +39,7 @@ before(async () => {
       BEAM_APP_HOST: '127.0.0.1', BEAM_APP_PORT: String(port), BEAM_SRT_HOST: '127.0.0.1', BEAM_SRT_PORT: String(srtPort),
       BEAM_RTMP_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()),
       // The tuning under test, and a light transcoder (the test channel has no ladder anyway).
-      BEAM_SEGMENT_SECONDS: '1', BEAM_PART_SECONDS: '0.4', BEAM_LIVE_WINDOW_SEGMENTS: '3', BEAM_X264_PRESET: 'ultrafast', BEAM_TRANSCODER_CONCURRENCY: '1',
+      BEAM_SEGMENT_SECONDS: '1', BEAM_PART_TARGET: '0.4', BEAM_LIVE_WINDOW_SEGMENTS: '3', BEAM_X264_PRESET: 'ultrafast', BEAM_TRANSCODER_CONCURRENCY: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -93,7 +93,7 @@ describe('API docs page (real process, real Chromium)', () => {
 });
 
 describe('role tuning from BEAM_* variables (real process, real publisher)', () => {
-  it('BEAM_SEGMENT_SECONDS=1, BEAM_PART_SECONDS=0.4 and BEAM_LIVE_WINDOW_SEGMENTS=3 shape the live playlist', { timeout: 90000 }, async () => {
+  it('BEAM_SEGMENT_SECONDS=1, BEAM_PART_TARGET=0.4 and BEAM_LIVE_WINDOW_SEGMENTS=3 shape the live playlist', { timeout: 90000 }, async () => {
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     // The channel the banner announces; no ladder, so the process only ingests and packages.
     const patched = await fetch(`${base}/api/channels/main`, { method: 'PATCH', headers: auth, body: JSON.stringify({ ladder: [] }) });

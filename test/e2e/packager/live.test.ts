@@ -145,6 +145,27 @@ describe('live HLS', () => {
     assert.equal((JSON.parse(far.text) as { statusCode: number }).statusCode, 400);
   });
 
+  it('the preload-hinted part is answered once it is whole (blocking), with the bytes it keeps; a part beyond the hint is a 404 JSON', { timeout: 20000 }, async () => {
+    for (const stem of ['v-source', 'audio']) {
+      const text = (await get(`/live/${CH}/${stem}.m3u8`)).text;
+      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(text)?.[1];
+      assert.ok(hint, `${stem} has a preload hint`);
+      // Asked for before it exists, as hls.js does: the answer waits for the part, then it is listed.
+      const r = await fetch(`${base}/live/${CH}/${hint}`);
+      assert.equal(r.status, 200, `${stem} hinted part ${hint}`);
+      const body = Buffer.from(await r.arrayBuffer());
+      assert.ok(body.length > 0);
+      const listed = await waitFor(`${hint} listed`, async () => (await get(`/live/${CH}/${stem}.m3u8`)).text.includes(`URI="${hint}"`), 3000);
+      assert.ok(listed);
+      const again = Buffer.from(await (await fetch(`${base}/live/${CH}/${hint}`)).arrayBuffer());
+      assert.ok(again.equals(body), `${hint} did not change once announced`);
+      const [, seg, part] = /-(\d+)\.(\d+)\.m4s$/.exec(hint) as RegExpExecArray;
+      const beyond = await get(`/live/${CH}/${stem}-${seg}.${Number(part) + 20}.m4s`);
+      assert.equal(beyond.status, 404);
+      assert.equal((JSON.parse(beyond.text) as { statusCode: number }).statusCode, 404);
+    }
+  });
+
   it('segments are immutable with ETag and CORS; 200 concurrent requests cause one build', { timeout: 20000 }, async () => {
     const p = parseM3u8((await get(`/live/${CH}/audio.m3u8`)).text).manifest;
     const uri = (p.segments[0]?.uri as string).replace(/\.m4s$/, '.1.m4s'); // a part nobody has asked for yet

@@ -24,7 +24,7 @@ import { createJobDispatcher } from '../../../engine/jobs/dispatcher';
 import { createJobWorker } from '../../../engine/jobs/worker';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
 import { DEFAULTS } from '../../../engine/config/config';
-import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
+import { connectRedis, parseRedisUrl, type RedisClient } from '../../../engine/store/redis-connection';
 import { createTranscodeQueue } from '../../../transcoders/queue';
 import { createTranscodeWorker } from '../../../transcoders/worker';
 import { DEFAULT_SEGMENT_JOB_CONFIG } from '../../../transcoders/segment-job';
@@ -37,6 +37,8 @@ export interface Stack {
   store: Store;
   live: LiveStore;
   channels: ChannelStore;
+  /** A new connection to the stack's Redis (the latency bench reads the channel's events); the caller closes it. */
+  connect(): RedisClient;
   close(): Promise<void>;
 }
 
@@ -119,7 +121,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, close: closeAll };
+    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, connect: () => redis.connect(), close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  decodeLumas, defaultCode, latencies, paintFilter, percentile, progressOutMs, samplePoints, sendClockStart,
+  decodeLumas, defaultCode, latencies, paintFilter, partReadyDelays, percentile, progressOutMs, samplePoints, sendClockStart, streamIdMs,
 } from '../../bench/latency-code';
 
 describe('block code', () => {
@@ -63,5 +63,22 @@ describe('send clock', () => {
     assert.equal(percentile([5, 1, 3, 2, 4], 50), 3);
     assert.equal(percentile([5, 1, 3, 2, 4], 0), 1);
     assert.throws(() => percentile([], 50), /no values/);
+  });
+});
+
+describe('server-side part delays', () => {
+  it('times each part from its last frame sent, and each rung part from its source part', () => {
+    // 25 fps (3600 ticks, 40 ms a frame), frame 0 at pts 1000 sent at t=10000 ms; parts of 8 frames.
+    const events = [
+      { ms: 10_500, event: { type: 'part:ready', segment: 1, part: 0, startPts: 1000, durationPts: 28800 } },
+      { ms: 10_560, event: { type: 'rendition:ready', rendition: '240p', segment: 1, part: 0 } },
+      { ms: 10_900, event: { type: 'part:ready', segment: 1, part: 1, startPts: 29800, durationPts: 28800 } },
+      { ms: 11_000, event: { type: 'rendition:ready', rendition: '240p', segment: 1, part: 1 } },
+      { ms: 11_001, event: { type: 'segment:closed', segment: 1 } },
+    ];
+    // Part 0 holds frames 0-7 (frame 7 sent at 10280), part 1 frames 8-15 (frame 15 sent at 10600).
+    assert.deepEqual(partReadyDelays(events, 1000, 10_000, 3600, 40, 0), { ready: [220, 300], rung: [60, 100] });
+    assert.deepEqual(partReadyDelays(events, 1000, 10_000, 3600, 40, 10_600), { ready: [300], rung: [100] });
+    assert.equal(streamIdMs('1701234567890-3'), 1701234567890);
   });
 });

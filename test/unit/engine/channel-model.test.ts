@@ -26,7 +26,11 @@ describe('channels', () => {
     assert.equal(p.passphrase, 'correct-horse-battery');
     assert.equal(p.lowLatency, false);
     assert.deepEqual(p.ladder, []);
-    for (const body of [{ passphrase: 'short' }, { passphrase: 'has spaces in it' }, { passphrase: 'percent%20sign' }, { passphrase: 'x'.repeat(80) }, { dvrWindowSeconds: 1 }, { lowLatency: 'yes' }, { name: 'other' }, { streamKey: 'k' }, { colour: 'red' }, { ladder: [{}] }]) {
+    assert.equal(ch.partTargetSeconds, undefined, 'no part target: the server default');
+    assert.equal(applyPatch(ch, { partTargetSeconds: 0.2 }, validateLadder, now).partTargetSeconds, 0.2);
+    assert.equal(applyPatch(ch, { partTargetSeconds: null }, validateLadder, now).partTargetSeconds, null);
+    assert.equal(createChannel({ name: 'quick', partTargetSeconds: 0.25 }, validateLadder, DEFAULT_LADDER, now).partTargetSeconds, 0.25);
+    for (const body of [{ passphrase: 'short' }, { passphrase: 'has spaces in it' }, { passphrase: 'percent%20sign' }, { passphrase: 'x'.repeat(80) }, { dvrWindowSeconds: 1 }, { lowLatency: 'yes' }, { name: 'other' }, { streamKey: 'k' }, { colour: 'red' }, { ladder: [{}] }, { partTargetSeconds: 0.05 }, { partTargetSeconds: 1.5 }, { partTargetSeconds: '0.2' }]) {
       assert.throws(() => applyPatch(ch, body, validateLadder, now), is400, JSON.stringify(body));
     }
   });

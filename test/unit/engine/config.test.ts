@@ -20,6 +20,8 @@ describe('loadConfig', () => {
     assert.equal(c.srt.port, 9000);
     assert.equal(c.srt.latency, 200);
     assert.equal(loadConfig(null, { BEAM_SRT_LATENCY: '1200' }).srt.latency, 1200);
+    assert.equal(c.live.partTarget, 0.2);
+    assert.equal(loadConfig(null, { BEAM_PART_TARGET: '0.25' }).live.partTarget, 0.25);
     assert.equal(c.rtmp.port, 1935);
     assert.equal(c.redis.url, null);
     assert.equal(c.app.apiToken, null);
@@ -63,6 +65,8 @@ describe('loadConfig', () => {
     ['bad public URL', null, { BEAM_PUBLIC_URL: 'ftp://x' }, /app\.publicUrl/],
     ['SRT latency below what retransmission needs', null, { BEAM_SRT_LATENCY: '5' }, /srt\.latency .*BEAM_SRT_LATENCY.*20 to 8000/],
     ['SRT latency not a number', { srt: { latency: 'low' } }, {}, /srt\.latency/],
+    ['part target below 0.1 s', null, { BEAM_PART_TARGET: '0.05' }, /live\.partTarget .*BEAM_PART_TARGET.*0\.1 to 1/],
+    ['part target not a number', { live: { partTarget: 'short' } }, {}, /live\.partTarget/],
   ];
   for (const [name, file, env, re] of bad) {
     it(`rejects: ${name}`, () => assert.throws(() => loadConfig(file, env), (e: unknown) => e instanceof ConfigError && re.test((e as Error).message)));

@@ -21,7 +21,7 @@ const TUNING: { env: string; path: [keyof BeamConfig, string]; raw: string; valu
   { env: 'INGEST_IDLE_TIMEOUT', path: ['ingest', 'idleTimeout'], raw: '7000', value: 7000, lands: (c) => ingestTuning(c).idleTimeoutMs },
   { env: 'INGEST_REFRESH_INTERVAL', path: ['ingest', 'refreshInterval'], raw: '5000', value: 5000, lands: (c) => ingestTuning(c).refreshMs },
   { env: 'SEGMENT_SECONDS', path: ['ingest', 'segmentSeconds'], raw: '4', value: 4, lands: (c) => ingestTuning(c).session.segmentSeconds },
-  { env: 'PART_SECONDS', path: ['ingest', 'partSeconds'], raw: '0.4', value: 0.4, lands: (c) => ingestTuning(c).session.partSeconds },
+  { env: 'PART_TARGET', path: ['live', 'partTarget'], raw: '0.4', value: 0.4, lands: (c) => ingestTuning(c).session.partSeconds },
   { env: 'INGEST_FLUSH_INTERVAL', path: ['ingest', 'flushInterval'], raw: '20', value: 20, lands: (c) => ingestTuning(c).session.flushMs },
   { env: 'INGEST_MAX_BATCH', path: ['ingest', 'maxBatch'], raw: '128', value: 128, lands: (c) => ingestTuning(c).session.maxBatch },
   { env: 'INGEST_STREAMS_TIMEOUT', path: ['ingest', 'streamsTimeout'], raw: '3000', value: 3000, lands: (c) => ingestTuning(c).session.streamsTimeoutMs },
@@ -93,15 +93,15 @@ describe('role tuning: one table, every setting from a variable and from the fil
     });
   }
   it('bounds: a zero segment, a part outside LL-HLS\'s 0.33-0.5 s (the segmenter\'s range), a 2-segment window, a 0.5 overhead, fractional milliseconds are refused', () => {
-    for (const [env, raw] of [['SEGMENT_SECONDS', '0'], ['PART_SECONDS', '0.25'], ['PART_SECONDS', '0.6'], ['LIVE_WINDOW_SEGMENTS', '2'], ['PACKAGER_TS_OVERHEAD', '0.5'], ['INGEST_FLUSH_INTERVAL', '2.5'], ['EVENTS_MAX_LEN', '10'], ['X264_THREADS', '1000']] as const) {
+    for (const [env, raw] of [['SEGMENT_SECONDS', '0'], ['PART_TARGET', '0.05'], ['PART_TARGET', '1.5'], ['LIVE_WINDOW_SEGMENTS', '2'], ['PACKAGER_TS_OVERHEAD', '0.5'], ['INGEST_FLUSH_INTERVAL', '2.5'], ['EVENTS_MAX_LEN', '10'], ['X264_THREADS', '1000']] as const) {
       assert.throws(() => loadConfig(null, { [`BEAM_${env}`]: raw }), ConfigError, `BEAM_${env}=${raw}`);
     }
   });
   it('a part as long as the segment is refused, naming both fields', () => {
     assert.throws(
-      () => loadConfig(null, { BEAM_SEGMENT_SECONDS: '0.5', BEAM_PART_SECONDS: '0.5' }),
-      /ingest\.partSeconds = 0\.5 \(from BEAM_PART_SECONDS\) must be below ingest\.segmentSeconds = 0\.5 \(from BEAM_SEGMENT_SECONDS\)/,
+      () => loadConfig(null, { BEAM_SEGMENT_SECONDS: '0.5', BEAM_PART_TARGET: '0.5' }),
+      /live\.partTarget = 0\.5 \(from BEAM_PART_TARGET\) must be below ingest\.segmentSeconds = 0\.5 \(from BEAM_SEGMENT_SECONDS\)/,
     );
-    assert.equal(loadConfig(null, { BEAM_SEGMENT_SECONDS: '1', BEAM_PART_SECONDS: '0.4' }).ingest.partSeconds, 0.4);
+    assert.equal(loadConfig(null, { BEAM_SEGMENT_SECONDS: '1', BEAM_PART_TARGET: '0.4' }).live.partTarget, 0.4);
   });
 });

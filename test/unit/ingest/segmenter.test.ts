@@ -199,16 +199,70 @@ describe('segmenter: LL-HLS parts', () => {
     });
   }
 
-  it('a part is announced as soon as the packet after it arrives (no waiting for the segment)', () => {
+  it('a part is announced on the frame that completes it, not on the next one', () => {
     let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
-    const got: number[] = [];
+    const got: { frame: number; before: number; placement: unknown }[] = [];
     av({ frames: 21, step: 3000, gop: 60 }, false).forEach((p, i) => {
       const r = segmenterStep(s, p, i);
       s = r.state;
-      if (parts(r.events).length) got.push(i);
+      if (parts(r.events).length) got.push({ frame: i, before: r.before, placement: r.placement });
     });
-    assert.deepEqual(got, [10, 20]);
+    // Frames 0-9 make part 0 (10 × 3000 ticks): it is ready on frame 9, which it holds (announced after it is written).
+    assert.deepEqual(got, [
+      { frame: 9, before: 0, placement: { segmentIndex: 0, partIndex: 0 } },
+      { frame: 19, before: 0, placement: { segmentIndex: 0, partIndex: 1 } },
+    ]);
   });
+
+  it('the last part of a segment is ready on its last frame when the next keyframe is due (GOP learnt)', () => {
+    // 25 fps, 1 s GOP, 0.5 s parts of 12 frames: each segment ends with a 2-frame part (frames 48-49).
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null, partTarget: 45000 });
+    const readyOn: [number, number, number][] = [];
+    av({ frames: 101, step: 3600, gop: 25 }, false).forEach((p, i) => {
+      const r = segmenterStep(s, p, i);
+      s = r.state;
+      for (const e of parts(r.events)) readyOn.push([e.segmentIndex, e.partIndex, i]);
+    });
+    assert.deepEqual(readyOn.filter(([seg]) => seg === 0).map(([, part, frame]) => [part, frame]), [[0, 11], [1, 23], [2, 35], [3, 47], [4, 49]]);
+  });
+
+  const jitter: { name: string; step: (i: number) => number; shifts: number[] }[] = [
+    // FLV millisecond timestamps at 30 fps: 33, 33, 34 ms. The estimate takes the smaller recent step.
+    { name: 'FLV 33/33/34 ms steps: parts close early, no frame is ever moved', step: (i) => [2970, 2970, 3060][i % 3] as number, shifts: [] },
+    // Frame 10 comes 2700 ticks after frame 9, which completed part 0 predicting 3000: frame 10 would land in
+    // the published part, so it is moved to the part's predicted end.
+    { name: 'a frame earlier than predicted is moved to the part\'s start', step: (i) => (i === 9 ? 2700 : 3000), shifts: [300] },
+  ];
+  for (const c of jitter) {
+    it(c.name, () => {
+      let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+      let dts = 0;
+      const shifts: number[] = [];
+      const all: SegmenterEvent[] = [];
+      const written: number[] = [];
+      for (let i = 0; i < 130; i++) {
+        const r = segmenterStep(s, { streamIndex: V, dts, pts: dts, duration: 0, keyframe: i % 60 === 0 }, i);
+        s = r.state;
+        if (r.shift) shifts.push(r.shift);
+        written.push(dts + r.shift);
+        all.push(...r.events);
+        dts += c.step(i);
+      }
+      all.push(...segmenterFinish(s).events);
+      assert.deepEqual(shifts, c.shifts);
+      // Every written frame lies in exactly one announced part of its segment (no overlap; holes allowed).
+      const ps = parts(all);
+      for (const t of written) {
+        const owners = ps.filter((p) => t >= p.startDts && t < p.startDts + p.durationPts);
+        assert.equal(owners.length, 1, `frame at ${t} is in ${owners.length} parts`);
+      }
+      for (let i = 1; i < ps.length; i++) {
+        const a = ps[i - 1] as PartReadyEvent;
+        const b = ps[i] as PartReadyEvent;
+        assert.ok(b.startDts >= a.startDts + a.durationPts, `part ${b.segmentIndex}.${b.partIndex} does not overlap the one before`);
+      }
+    });
+  }
 });
 
 describe('segmenter: audio-only and discontinuities', () => {
@@ -254,8 +308,8 @@ describe('segmenter: audio-only and discontinuities', () => {
 
 describe('segmenter: configuration', () => {
   const bad: { name: string; config: Partial<SegmenterConfig> & Pick<SegmenterConfig, 'videoStreamIndex' | 'audioStreamIndex'>; message: RegExp }[] = [
-    { name: 'part target below 0.33 s', config: { videoStreamIndex: 0, audioStreamIndex: null, partTarget: 20000 }, message: /partTarget/ },
-    { name: 'part target above 0.5 s', config: { videoStreamIndex: 0, audioStreamIndex: null, partTarget: 50000 }, message: /partTarget/ },
+    { name: 'part target below 0.1 s', config: { videoStreamIndex: 0, audioStreamIndex: null, partTarget: 8999 }, message: /partTarget/ },
+    { name: 'part target above 1 s', config: { videoStreamIndex: 0, audioStreamIndex: null, partTarget: 90001 }, message: /partTarget/ },
     { name: 'no reference stream', config: { videoStreamIndex: null, audioStreamIndex: null }, message: /video or an audio/ },
     { name: 'negative first index', config: { videoStreamIndex: 0, audioStreamIndex: null, firstIndex: -1 }, message: /firstIndex/ },
     { name: 'target shorter than a part', config: { videoStreamIndex: 0, audioStreamIndex: null, targetDuration: 1000 }, message: /targetDuration/ },
@@ -265,4 +319,21 @@ describe('segmenter: configuration', () => {
       assert.throws(() => createSegmenterState(c.config), (e: unknown) => e instanceof SegmenterConfigError && c.message.test(e.message));
     });
   }
+});
+
+describe('segmenter: PROGRAM-DATE-TIME', () => {
+  it('segment wall clocks follow the media from the first segment, whatever the arrival jitter; a discontinuity or a drift over 1 s re-anchors', () => {
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const walls: number[] = [];
+    const spec: VideoSpec = { frames: 300, step: 3000, gop: 60, discontinuityAt: 240, keyframesAt: [0, 60, 120, 180, 240] };
+    av(spec, false).forEach((p, i) => {
+      // Arrival: the first segment came 340 ms late (start-up burst), then jitter of ±30 ms; from frame 180 the
+      // encoder's clock has drifted 1.5 s.
+      const arrival = 1_000_000 + i * (1000 / 30) + (i < 60 ? 340 : i % 2 ? 30 : -30) + (i >= 180 ? 1500 : 0);
+      const r = segmenterStep(s, p, arrival);
+      s = r.state;
+      walls.push(...opened(r.events).map((e) => e.wallClockMs));
+    });
+    assert.deepEqual(walls, [1_000_340, 1_002_340, 1_004_340, 1_007_470, 1_009_470]);
+  });
 });

@@ -35,6 +35,8 @@ export default defineConfig({
       exclude: ['**/*.d.ts', '**/node_modules/**', '**/build/**'],
       reporter: ['text-summary', 'html'],
       reportsDirectory: 'coverage',
+      // The figure is wanted even when a timing-sensitive test failed on a loaded machine.
+      reportOnFailure: true,
     },
   },
 });

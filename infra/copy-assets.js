@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Copies the non-TypeScript files the compiled code reads at run time (Lua scripts, golden files)
-// from the source tree into dist/, keeping their relative paths.
+// Copies the non-TypeScript files the compiled product reads at run time (Lua scripts, JSON) from the source
+// tree into dist/, keeping their relative paths. Tests run from their sources (vitest) and read their
+// fixtures and golden files there, so test/ is not copied.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const patterns = [/\.lua$/, /\.golden(\.[a-z0-9]+)?$/, /\.json$/];
-const folders = ['engine', 'ingest', 'transcoders', 'packager', 'test'];
+const folders = ['engine', 'ingest', 'transcoders', 'packager'];
 
 function walk(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {

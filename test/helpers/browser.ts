@@ -7,8 +7,9 @@
 
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { repoPath } from './paths';
 
 export const CHROMIUM_PATH = process.env.BEAM_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -17,13 +18,7 @@ export const CHROMIUM_ARGS = [
   '--disable-sync', '--disable-quic', '--autoplay-policy=no-user-gesture-required', '--disable-dev-shm-usage',
 ];
 
-/** The project root (holds package.json), from dist/test/helpers or test/helpers. */
-function projectRoot(): string {
-  const here = resolve(__dirname);
-  return here.includes(`${join('dist', 'test')}`) ? resolve(here, '..', '..', '..') : resolve(here, '..', '..');
-}
-
-export const ARTIFACTS_DIR = join(projectRoot(), 'test-artifacts');
+export const ARTIFACTS_DIR = repoPath('test-artifacts');
 
 export interface TestBrowser {
   context: BrowserContext;

@@ -6,7 +6,7 @@
  *   duration 1, where the default is 2), 0.4 s parts (default 0.333) and a 3-segment live window (default 6).
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,8 +16,9 @@ import { exitOf, freePort, waitFor, waitForOutput } from '../../helpers/process'
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
 import { parseM3u8 } from '../../unit/packager/parsers';
+import { built } from '../../helpers/paths';
 
-const ENTRY = resolve(__dirname, '../../../beamline.js');
+const ENTRY = built('beamline.js');
 
 let child: ChildProcess;
 let dir: string;
@@ -29,7 +30,7 @@ let pub: Publisher | null = null;
 /** The process's recent output, for failure messages. */
 let output = '';
 
-before(async () => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'beamline-apidocs-'));
   const port = await freePort();
   srtPort = await freePort();
@@ -50,7 +51,7 @@ before(async () => {
   token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
 });
 
-after(async () => {
+afterAll(async () => {
   pub?.stop();
   await browser?.close();
   if (child && child.exitCode === null) {

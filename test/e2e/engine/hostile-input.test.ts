@@ -11,7 +11,7 @@
  * ~1,000 requests (tens of MiB measured), well below the ~1 GB the unbounded server kept.
  */
 
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,16 +19,17 @@ import { connect, type Socket } from 'node:net';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { exitOf, freePort, waitForOutput } from '../../helpers/process';
+import { built } from '../../helpers/paths';
 
-const ENTRY = resolve(__dirname, '../../../beamline.js');
+const ENTRY = built('beamline.js');
 const TOKEN = 'hostile-test-token-0123456789';
 const MiB = 1024 * 1024;
 let child: ChildProcess | undefined;
 let dir = '';
 
-after(async () => {
+afterAll(async () => {
   if (child && child.exitCode === null) {
     child.kill('SIGTERM');
     await exitOf(child, 15000);

@@ -4,21 +4,22 @@
  * message naming the field, and a clean SIGTERM shutdown that leaves no redis-server behind.
  */
 
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { exitOf, freePort, waitForOutput } from '../../helpers/process';
+import { built } from '../../helpers/paths';
 import { publishSrt } from '../../helpers/publishers';
 
-const ENTRY = resolve(__dirname, '../../../beamline.js');
+const ENTRY = built('beamline.js');
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
 
-after(() => {
+afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

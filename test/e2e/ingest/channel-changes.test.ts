@@ -6,7 +6,7 @@
  * publisher that used it is cut.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -38,7 +38,7 @@ let rtmpPort = 0;
 let prefix = '';
 const publishers: Publisher[] = [];
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   admin = redis.connect();
   const client = redis.connect();
@@ -64,7 +64,7 @@ before(async () => {
   );
 });
 
-after(async () => {
+afterAll(async () => {
   for (const p of publishers) p.stop();
   await ingest?.close();
   await app?.close();

@@ -5,7 +5,7 @@
  * Channels are created through the channel API and published with the settings it returns.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
@@ -36,7 +36,7 @@ const registry = new Registry();
 let rtmpPort = 0;
 const publishers: Publisher[] = [];
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   const client = redis.connect();
   store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
@@ -58,7 +58,7 @@ before(async () => {
   ));
 });
 
-after(async () => {
+afterAll(async () => {
   for (const p of publishers) p.stop();
   await ingest?.close();
   await app?.close();

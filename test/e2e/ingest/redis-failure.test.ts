@@ -5,7 +5,7 @@
  * reason is in the channel status and a new publish works.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import pino from 'pino';
 import { Registry } from 'prom-client';
@@ -37,7 +37,7 @@ const publishers: Publisher[] = [];
 const escaped: unknown[] = [];
 const onEscape = (err: unknown) => escaped.push(err);
 
-before(async () => {
+beforeAll(async () => {
   process.on('unhandledRejection', onEscape);
   redis = await startTestRedis();
   admin = redis.connect();
@@ -60,7 +60,7 @@ before(async () => {
   );
 });
 
-after(async () => {
+afterAll(async () => {
   process.off('unhandledRejection', onEscape);
   for (const p of publishers) p.stop();
   await admin?.config('SET', 'maxmemory', '0').catch(() => undefined);

@@ -4,7 +4,7 @@
  * audio), a `.ts` segment holds h264 + aac whose start times (ffprobe) match the CMAF segments of the
  * same media sequence number, ffmpeg decodes the TS master, catch-up ranges give VOD playlists.
  */
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,12 +25,12 @@ const CH = 'pkts';
 const get = (path: string) => httpGet(base, path);
 const closedSegments = () => closedSegmentsOf(live, CH);
 
-before(async () => {
+beforeAll(async () => {
   rig = await startPackagerRig(CH, registry);
   ({ store, live, base } = rig);
 });
 
-after(async () => {
+afterAll(async () => {
   await rig?.close();
 });
 

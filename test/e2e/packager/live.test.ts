@@ -6,7 +6,7 @@
  * too-far requests, bad catch-up, CORS and cache headers, request coalescing, a rendition with a gap,
  * a publisher reconnect (discontinuity), and a publisher sending MP2 audio played as AAC.
  */
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -38,12 +38,12 @@ function metric(name: string): Promise<number> {
   return registry.getSingleMetricAsString(name).then((t) => Number(/\s(\d+(\.\d+)?)\s*$/m.exec(t)?.[1] ?? 0));
 }
 
-before(async () => {
+beforeAll(async () => {
   rig = await startPackagerRig(CH, registry);
   ({ app, store, live, ingest, base, srtUrl, publishers } = rig);
 });
 
-after(async () => {
+afterAll(async () => {
   await rig?.close();
 });
 

@@ -5,7 +5,7 @@
  * channel; and the write token asked once on 401 and kept in localStorage. Screenshots in test-artifacts/.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
@@ -18,12 +18,12 @@ let browser: TestBrowser;
 let page: Page;
 const publishers: Publisher[] = [];
 
-before(async () => {
+beforeAll(async () => {
   stack = await startStack();
   browser = await launchBrowser();
 });
 
-after(async () => {
+afterAll(async () => {
   for (const p of publishers) p.stop();
   await browser?.close();
   await stack?.close();
@@ -85,9 +85,8 @@ describe('dashboard', () => {
     const probe = await fetch(`${stack.baseUrl}/beams/${name}/video/latest.jpg`);
     if (probe.status === 404 || !String(probe.headers.get('content-type')).startsWith('image/')) {
       const body = (await probe.text()).slice(0, 200);
-      t.skip(`GET /beams/${name}/video/latest.jpg answers ${probe.status} (${body}): the JIT frame route has not landed, so the thumbnail cannot show; the placeholder does`);
       assert.equal(await page.locator(`${card} .thumb`).getAttribute('data-thumb'), 'missing');
-      return;
+      t.skip(`GET /beams/${name}/video/latest.jpg answers ${probe.status} (${body}): the JIT frame route has not landed, so the thumbnail cannot show; the placeholder does`);
     }
     await page.locator(`${card} .thumb[data-thumb="ok"]`).waitFor({ timeout: 15000 });
     const size = Number(await page.locator(`${card} .thumb img`).getAttribute('data-natural-width'));
@@ -132,7 +131,7 @@ describe('dashboard', () => {
 
 describe('dashboard with an API token', () => {
   let guarded: Stack;
-  after(async () => guarded?.close());
+  afterAll(async () => guarded?.close());
 
   it('asks for the token once on 401, keeps it in localStorage, and sends it', { timeout: 30000 }, async () => {
     guarded = await startStack({ apiToken: 'sesame-token-123' });

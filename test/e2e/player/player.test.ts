@@ -9,7 +9,7 @@
  * Screenshots in test-artifacts/.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
@@ -83,12 +83,12 @@ async function createChannel(name: string, ladder?: object[]): Promise<{ ingest:
   return ch;
 }
 
-before(async () => {
+beforeAll(async () => {
   stack = await startStack({ live: true, transcode: true });
   browser = await launchBrowser();
 });
 
-after(async () => {
+afterAll(async () => {
   for (const p of publishers) p.stop();
   await browser?.close();
   await stack?.close();

@@ -10,6 +10,7 @@ import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { TEST_API_TOKEN, TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
+import { transcodeProcessorFile } from '../../helpers/paths';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
@@ -80,6 +81,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         {
           prefix: bullPrefix,
           concurrency: 3,
+          processorFile: transcodeProcessorFile(),
           child: { redisUrl: redis.url, storePrefix: prefix, packetTtlMs: 600000, frameTtlMs: 60000, eventsMaxLen: 10000, job: DEFAULT_SEGMENT_JOB_CONFIG },
         },
       );

@@ -4,7 +4,7 @@
  * behind the newest packet in the store, and frame_<pts>.jpg works on the live timeline too.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,12 +17,12 @@ let rig: LiveRig;
 let pub: Publisher | null = null;
 let dir: string;
 
-before(async () => {
+beforeAll(async () => {
   rig = await startLiveRig();
   dir = mkdtempSync(join(tmpdir(), 'beamline-latest-'));
 });
 
-after(async () => {
+afterAll(async () => {
   pub?.stop();
   await rig?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@
  * and a 1080p30 5 Mbps publish gets the default ladder (720p, 480p, 360p) live, every segment aligned.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redi
 import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { waitForOutput, exitOf, waitFor } from '../../helpers/process';
+import { built, transcodeProcessorFile } from '../../helpers/paths';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
@@ -53,7 +54,7 @@ const publishers: Publisher[] = [];
 const workers: TranscodeWorker[] = [];
 const processes: ChildProcess[] = [];
 
-before(async () => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'beamline-transcode-'));
   redis = await startTestRedis();
   const client = redis.connect();
@@ -84,7 +85,7 @@ before(async () => {
   childConfig = { redisUrl: redis.url, storePrefix: prefix, packetTtlMs: 600000, frameTtlMs: 60000, eventsMaxLen: 10000, job: DEFAULT_SEGMENT_JOB_CONFIG };
 });
 
-after(async () => {
+afterAll(async () => {
   for (const p of publishers) p.stop();
   for (const c of processes) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const w of workers) await w.close();
@@ -106,7 +107,7 @@ async function createChannel(name: string, ladder: object[]): Promise<{ srt: str
 }
 
 function startWorker(name: string): TranscodeWorker {
-  const w = createTranscodeWorker({ connection: bull, registry, log: pino({ level: 'silent' }) }, { prefix: bullPrefix, name, concurrency: 3, child: childConfig });
+  const w = createTranscodeWorker({ connection: bull, registry, log: pino({ level: 'silent' }) }, { prefix: bullPrefix, name, concurrency: 3, child: childConfig, processorFile: transcodeProcessorFile() });
   workers.push(w);
   return w;
 }
@@ -253,7 +254,7 @@ describe('ABR transcoding live', () => {
 
   it('a SIGKILLed worker process: another resumes within two segments, gaps instead of rewrites', { timeout: 90000 }, async () => {
     const ch = await createChannel('kill', [{ name: '240p', width: 426, height: 240, videoBitrate: 400000 }]);
-    const victim = spawn(process.execPath, ['--enable-source-maps', join(__dirname, 'transcode-worker-main.js'), JSON.stringify({ redisUrl: redis.url, bullPrefix, name: 'victim', concurrency: 2, child: childConfig })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const victim = spawn(process.execPath, ['--enable-source-maps', built('test', 'e2e', 'transcoders', 'transcode-worker-main.js'), JSON.stringify({ redisUrl: redis.url, bullPrefix, name: 'victim', concurrency: 2, child: childConfig })], { stdio: ['ignore', 'pipe', 'pipe'] });
     processes.push(victim);
     await waitForOutput(victim, /worker ready/, 15000);
     const pub = publishSrt(ch.srt, { seconds: 18, size: '640x360', fps: 25, gopFrames: 25 });

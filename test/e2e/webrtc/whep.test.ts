@@ -7,7 +7,7 @@
  * source has B-frames (no rung: the WHEP answer is 409 and says why).
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
@@ -46,7 +46,7 @@ function failWith(msg: string): string {
 }
 
 describe('WHEP playback (Chromium, SRT publisher)', { timeout: 120000 }, () => {
-  before(async () => {
+  beforeAll(async () => {
     rig = await startRig();
     browser = await launchBrowser();
     streamKey = (await createChannel('rt')).streamKey;
@@ -57,7 +57,7 @@ describe('WHEP playback (Chromium, SRT publisher)', { timeout: 120000 }, () => {
       return ch.status.state === 'live';
     }, 20000);
   });
-  after(async () => {
+  afterAll(async () => {
     publisher?.stop();
     await browser?.close();
     await rig?.close();

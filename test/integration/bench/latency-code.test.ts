@@ -4,7 +4,7 @@
  * sampling the block centres gives every frame's number.
  */
 
-import { describe, it, after } from 'node:test';
+import { describe, it, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { decodeLumas, defaultCode, paintFilter, samplePoints } from '../../bench/latency-code';
 
 const dir = mkdtempSync(join(tmpdir(), 'beamline-latency-code-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const FRAMES = 40;
 

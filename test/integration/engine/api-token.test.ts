@@ -3,7 +3,7 @@
  * with a shared (external) Redis, every process agrees on the first one's token (SET NX).
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,10 +19,10 @@ const tmp = () => {
   dirs.push(d);
   return d;
 };
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
 });
-after(async () => {
+afterAll(async () => {
   await redis.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });

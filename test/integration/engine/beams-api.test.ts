@@ -3,7 +3,7 @@
  * key prefix. The examples follow the original engine's README.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { startTestRedis, type TestRedis } from '../../helpers/redis';
@@ -11,10 +11,10 @@ import { buildTestApp } from '../../helpers/app';
 import type { Store } from '../../../engine/store/store';
 
 let redis: TestRedis;
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
 });
-after(async () => {
+afterAll(async () => {
   await redis.close();
 });
 
@@ -142,7 +142,7 @@ describe('streams', () => {
 
 describe('media element metadata and queries', () => {
   let app: FastifyInstance;
-  before(async () => {
+  beforeAll(async () => {
     app = await seeded();
   });
 

@@ -10,7 +10,7 @@
  *   stream 2 (video, 1/90000): empty, for frames.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { startTestRedis, type TestRedis } from '../../helpers/redis';
@@ -45,7 +45,7 @@ const putJson = (url: string, payload: unknown) => app.inject({ method: 'PUT', u
 const putBytes = (url: string, payload: Buffer, headers: Record<string, string> = {}) =>
   app.inject({ method: 'PUT', url, headers: { ...BIN, ...headers }, payload });
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   ({ app } = await buildTestApp(redis));
   const created = await app.inject({
@@ -65,7 +65,7 @@ before(async () => {
     assert.equal(res.statusCode, 201, res.body);
   }
 });
-after(async () => {
+afterAll(async () => {
   await app.close();
   await redis.close();
 });

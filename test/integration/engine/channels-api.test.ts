@@ -1,6 +1,6 @@
 /** The channel API and the live store against a real redis-server. */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
@@ -15,10 +15,10 @@ import { validateFormat } from '../../../engine/model/content';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
 });
-after(async () => {
+afterAll(async () => {
   await redis.close();
 });
 

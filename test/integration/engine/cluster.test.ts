@@ -4,7 +4,7 @@
  * key of a content item carries its `{name}` hash tag.
  */
 
-import { after, before, it } from 'node:test';
+import { afterAll, beforeAll, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,7 +25,7 @@ const ports: number[] = [];
 let dir = '';
 let client: RedisClient;
 
-before(async () => {
+beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'beamline-cluster-'));
   for (let i = 0; i < 3; i++) {
     const port = await freePort();
@@ -53,7 +53,7 @@ before(async () => {
   client = connectRedis(parseRedisUrl(ports.map((p) => `redis://127.0.0.1:${p}`).join(',')));
 });
 
-after(async () => {
+afterAll(async () => {
   client?.disconnect();
   for (const n of nodes) n.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });

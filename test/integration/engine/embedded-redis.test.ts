@@ -1,12 +1,13 @@
 /** The embedded redis-server starts, refuses a second owner of its data dir, and never outlives its parent. */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createEmbeddedRedis } from '../../../engine/store/embedded-redis';
+import { built } from '../../helpers/paths';
 
 function redisPids(socket: string): number[] {
   try {
@@ -43,7 +44,7 @@ describe('embedded redis-server', () => {
 
   it('dies with its parent, even on SIGKILL', { timeout: 20000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-emb-'));
-    const modulePath = resolve(__dirname, '../../../engine/store/embedded-redis.js');
+    const modulePath = built('engine', 'store', 'embedded-redis.js');
     const script = `const { createEmbeddedRedis } = require(${JSON.stringify(modulePath)});
       const r = createEmbeddedRedis({}, { dataDir: ${JSON.stringify(dir)}, persistence: false });
       r.start().then(() => { console.log('ready ' + r.socketPath); setInterval(() => {}, 1000); });`;

@@ -4,7 +4,7 @@
  * JSON {statusCode, error, message}. Seeded, so a failure reproduces.
  */
 
-import { after, before, it } from 'node:test';
+import { afterAll, beforeAll, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, type TestRedis } from '../../helpers/redis';
@@ -58,13 +58,13 @@ function contentType(r: () => number): Record<string, string> {
   return ct === undefined ? {} : { 'content-type': ct };
 }
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   ({ app } = await buildTestApp(redis));
   await app.inject({ method: 'POST', url: '/beams/', payload: { url: 'fz', streams: [{ time_base: [1, 25], codecpar: { codec_type: 'video' } }, { codecpar: { codec_type: 'audio' } }] } });
   for (let pts = -10; pts < 30; pts++) await app.inject({ method: 'PUT', url: `/beams/fz/video/packet_${pts}`, payload: { type: 'Packet', duration: 1 } });
 });
-after(async () => {
+afterAll(async () => {
   await app.close();
   await redis.close();
 });

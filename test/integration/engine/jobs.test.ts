@@ -4,15 +4,16 @@
  * unknown function, composed jobs, and the custom worker of docs/custom-worker.md run as its own process.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import ts from 'typescript';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitForOutput, exitOf } from '../../helpers/process';
+import { built, repoPath } from '../../helpers/paths';
 import { createStore, type Store } from '../../../engine/store/store';
 import type { JobRule } from '../../../engine/config/config';
 import { JobError } from '../../../engine/jobs/job-types';
@@ -30,7 +31,7 @@ const rule = (pathPattern: string, fn: string, extra: Partial<JobRule> = {}): Jo
 
 /** The rule and the worker code exactly as docs/custom-worker.md shows them. */
 function docExample(): { rules: Record<string, JobRule>; code: string } {
-  const md = readFileSync(resolve(__dirname, '../../../../docs/custom-worker.md'), 'utf8');
+  const md = readFileSync(repoPath('docs', 'custom-worker.md'), 'utf8');
   const json = /```json\n([\s\S]*?)```/.exec(md)?.[1];
   const code = /```ts\n([\s\S]*?)```/.exec(md)?.[1];
   assert.ok(json && code, 'docs/custom-worker.md has a json rule and a ts worker');
@@ -76,7 +77,7 @@ const functions: Record<string, JobFunction> = {
   },
 };
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   const prefix = uniquePrefix();
   store = createStore({ redis: redis.connect() }, { prefix, packetTtlMs: 60000, frameTtlMs: 60000 });
@@ -104,7 +105,7 @@ before(async () => {
   });
 });
 
-after(async () => {
+afterAll(async () => {
   if (child) {
     child.kill('SIGTERM');
     await exitOf(child, 5000);
@@ -174,7 +175,7 @@ describe('post-route jobs', () => {
 describe('custom worker from docs/custom-worker.md', () => {
   it('runs as its own process and answers .txt requests', { timeout: 30000 }, async () => {
     const { code } = docExample();
-    const lib = resolve(__dirname, '../../../engine/jobs/index.js').replace(/\\/g, '/');
+    const lib = built('engine', 'jobs', 'index.js').replace(/\\/g, '/');
     const js = ts.transpileModule(code.replace("from 'beamline'", `from '${lib}'`), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } }).outputText;
     const file = join(dir, 'describe-worker.js');
     writeFileSync(file, js);

@@ -5,7 +5,7 @@
  * check path parameters and query strings with 400 `{statusCode, error, message}` naming the parameter.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
@@ -19,7 +19,7 @@ import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;
 let app: FastifyInstance;
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   const client = redis.connect();
   const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 60000, frameTtlMs: 60000 });
@@ -33,7 +33,7 @@ before(async () => {
   );
   await app.ready();
 });
-after(async () => {
+afterAll(async () => {
   await app?.close();
   await redis?.close();
 });

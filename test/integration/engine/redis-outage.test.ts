@@ -4,7 +4,7 @@
  * it again on the same socket.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
@@ -18,7 +18,7 @@ import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;
 let app: FastifyInstance;
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   const client = redis.connect();
   client.on('error', () => undefined); // the outage is expected: the runtime logs these, the test ignores them
@@ -29,7 +29,7 @@ before(async () => {
     TEST_APP_CONFIG,
   ));
 });
-after(async () => {
+afterAll(async () => {
   await app?.close();
   await redis?.close();
 });

@@ -4,7 +4,7 @@
  * lives in `reg:` (moved there once at start from its old names).
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { createStore, type Store } from '../../../engine/store/store';
@@ -15,10 +15,10 @@ import { validateFormat } from '../../../engine/model/content';
 import { createChannel } from '../../../engine/model/channel';
 
 let redis: TestRedis;
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
 });
-after(async () => {
+afterAll(async () => {
   await redis.close();
 });
 

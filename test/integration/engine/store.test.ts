@@ -1,6 +1,6 @@
 /** The store module on its own (no HTTP), as ingest and the packager use it. */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { createStore, type Store } from '../../../engine/store/store';
@@ -8,10 +8,10 @@ import { packetMetaOf } from '../../../engine/model/media';
 import { validateFormat } from '../../../engine/model/content';
 
 let redis: TestRedis;
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
 });
-after(async () => {
+afterAll(async () => {
   await redis.close();
 });
 

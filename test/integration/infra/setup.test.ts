@@ -3,14 +3,15 @@
  * print the exact command to run. (As root, the suite itself runs after setup.sh, which is its real test.)
  */
 
-import { it } from 'node:test';
+import { it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { repoPath } from '../../helpers/paths';
 
-const SETUP = resolve(__dirname, '../../../../infra/setup.sh');
+const SETUP = repoPath('infra', 'setup.sh');
 
 it('not root with a package missing: exits 1 with the exact apt-get command, installs nothing', () => {
   const bin = mkdtempSync(join(tmpdir(), 'beamline-setup-'));

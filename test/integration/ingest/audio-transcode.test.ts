@@ -9,7 +9,7 @@
  *   rate and channels, cover the published time without gaps, and start with the video.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -101,7 +101,7 @@ function assertContinuous(out: MediaPacket[], what: string): void {
   }
 }
 
-before(() => {
+beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'beamline-audio-'));
   const sine = (f: number) => ['-f', 'lavfi', '-i', `sine=frequency=${f}:sample_rate=48000`];
   ffmpeg([...sine(440), ...sine(660), '-filter_complex', 'amerge', '-t', '3', '-c:a', 'mp2', '-b:a', '192k', '-f', 'mpegts', join(dir, 'mp2.ts')]);
@@ -109,7 +109,7 @@ before(() => {
   ffmpeg([...sine(440), '-t', '2', '-ac', '2', '-ar', '44100', '-c:a', 'libmp3lame', '-f', 'flv', join(dir, 'mp3.flv')]);
 });
 
-after(() => {
+afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -209,7 +209,7 @@ describe('real publishers through the ingest service', () => {
   const publishers: Publisher[] = [];
   const registry = new Registry();
 
-  before(async () => {
+  beforeAll(async () => {
     redis = await startTestRedis();
     const client = redis.connect();
     store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
@@ -223,7 +223,7 @@ describe('real publishers through the ingest service', () => {
     await ingest.start();
   });
 
-  after(async () => {
+  afterAll(async () => {
     for (const p of publishers) p.stop();
     await ingest?.close();
     await redis?.close();

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -66,7 +66,7 @@ let dir = '';
 const files: Record<'ts' | 'flv' | 'audioTs', Buffer> = { ts: Buffer.alloc(0), flv: Buffer.alloc(0), audioTs: Buffer.alloc(0) };
 const probes: Record<string, Record<number, number>> = {};
 
-before(async () => {
+beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'beamline-demux-test-'));
   const av = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine',
     '-t', '3', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-c:a', 'aac'];
@@ -84,7 +84,7 @@ before(async () => {
   probes.audioTs = await ffprobeCounts(join(dir, 'a.ts'));
 });
 
-after(async () => {
+afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -265,7 +265,7 @@ describe('demuxer: silent publishers and the libuv pool', () => {
         if (i % 3 !== 0) d.push((i % 2 ? files.flv : files.ts).subarray(0, 376));
         return d;
       });
-      after(() => Promise.all(ds.map((d) => d.close())));
+      afterAll(() => Promise.all(ds.map((d) => d.close())));
       await new Promise((r) => setTimeout(r, 300));
       const t0 = Date.now();
       await withTimeout(Promise.all(ds.map((d) => d.close())), 10000, 'closing 20 demuxers');

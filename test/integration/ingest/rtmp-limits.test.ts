@@ -6,7 +6,7 @@
  * Figures (server CPU, event-loop lag) are printed as test diagnostics. The last test goes through the ingest
  * service with a real redis-server: config, metrics and logs as the product wires them.
  */
-import { after, test } from 'node:test';
+import { afterAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
@@ -36,7 +36,7 @@ const sockets = new Set<Socket>();
 const logLines: string[] = [];
 const refusals: string[] = [];
 
-after(async () => {
+afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const s of sockets) s.destroy();
   for (const s of servers) await s.close();
@@ -151,7 +151,7 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ result: T; cpuMs: nu
 
 const FLOOD = 4 * 1024 * 1024;
 
-test('4 MiB of one-byte RTMP messages before publish (issue 10.4) cost well under 2 CPU-s and close the connection', { timeout: 60_000 }, async (t) => {
+test('4 MiB of one-byte RTMP messages before publish (issue 10.4) cost well under 2 CPU-s and close the connection', { timeout: 60_000 }, async () => {
   const srv = await startServer();
   const floods: { name: string; header: Buffer; unit: Buffer }[] = [
     // fmt 0 on chunk stream 3 announcing a 0-byte audio message, then 0xC3: each byte a whole message.
@@ -169,7 +169,7 @@ test('4 MiB of one-byte RTMP messages before publish (issue 10.4) cost well unde
       await within(c.closed, 10_000, `${f.name}: the server closes the connection`);
       return n;
     });
-    t.diagnostic(`${f.name}: ${(sent / 1048576).toFixed(2)} MiB written before the close, server CPU ${cpuMs.toFixed(0)} ms, event-loop lag max ${maxLagMs} ms`);
+    console.log(`${f.name}: ${(sent / 1048576).toFixed(2)} MiB written before the close, server CPU ${cpuMs.toFixed(0)} ms, event-loop lag max ${maxLagMs} ms`);
     assert.ok(cpuMs < 2000, `${f.name}: ${cpuMs} ms of CPU for a 4 MiB flood`);
   }
   // The server still serves a real publisher.
@@ -182,7 +182,7 @@ test('4 MiB of one-byte RTMP messages before publish (issue 10.4) cost well unde
   await srv.close();
 });
 
-test('partial messages before publish (issue 10.4: two 8 MiB partials per connection) are refused by size, count and total bytes', { timeout: 30_000 }, async (t) => {
+test('partial messages before publish (issue 10.4: two 8 MiB partials per connection) are refused by size, count and total bytes', { timeout: 30_000 }, async () => {
   const srv = await startServer();
   const cases: { name: string; bytes: Buffer }[] = [
     { name: 'one 8 MiB message declared, 64 KiB of it sent', bytes: Buffer.concat([hex('04 000000 800000 09 01000000'), Buffer.alloc(65536, 7)]) },
@@ -205,9 +205,9 @@ test('partial messages before publish (issue 10.4: two 8 MiB partials per connec
     const conns = Array.from({ length: 4 }, () => raw(srv.port));
     const sent = await Promise.all(conns.map((r) => r.send(Buffer.concat([C0C1C2, chunks(connectMsg), c.bytes]))));
     await within(Promise.all(conns.map((r) => r.closed)), 3000, `${c.name}: closed`);
-    t.diagnostic(`${c.name}: closed after ${sent[0]} bytes written`);
+    console.log(`${c.name}: closed after ${sent[0]} bytes written`);
   }
-  t.diagnostic(`RSS after the partial-message attacks: ${((process.memoryUsage().rss - rss0) / 1048576).toFixed(1)} MiB above the start`);
+  console.log(`RSS after the partial-message attacks: ${((process.memoryUsage().rss - rss0) / 1048576).toFixed(1)} MiB above the start`);
   assert.ok(refusals.length >= 20, `refusals counted: ${refusals.length}`);
   await srv.close();
 });
@@ -260,7 +260,7 @@ test('per-address connection limit: the (N+1)th connection from one address is r
   await srv.close();
 });
 
-test('after publish the limits are those of real video: a 1 MiB key frame passes, zero-length floods cost O(1) per byte, partial messages on many chunk streams do not', { timeout: 30_000 }, async (t) => {
+test('after publish the limits are those of real video: a 1 MiB key frame passes, zero-length floods cost O(1) per byte, partial messages on many chunk streams do not', { timeout: 30_000 }, async () => {
   const srv = await startServer();
   const got = nextSession(srv, 'ch-delta');
   const c = raw(srv.port);
@@ -286,7 +286,7 @@ test('after publish the limits are those of real video: a 1 MiB key frame passes
     await c.send(chunks({ chunkStreamId: 2, timestamp: 0, typeId: 4, streamId: 0, payload: hex('0006 0badf00d') }));
     await within(waitUntil(() => c.received().includes(hex('0007 0badf00d'))), 10_000, 'ping answered after the flood');
   });
-  t.diagnostic(`4 MiB of zero-length video messages after publish: server CPU ${cpuMs.toFixed(0)} ms, event-loop lag max ${maxLagMs} ms`);
+  console.log(`4 MiB of zero-length video messages after publish: server CPU ${cpuMs.toFixed(0)} ms, event-loop lag max ${maxLagMs} ms`);
   assert.ok(cpuMs < 2000, `${cpuMs} ms of CPU`);
   assert.equal(rec.session.closed, false);
   // 10 chunk streams each with an unfinished 100 KiB message: over the limit of chunk streams with partial messages.
@@ -324,7 +324,7 @@ async function waitUntil(cond: () => boolean): Promise<void> {
   while (!cond()) await sleep(20);
 }
 
-test('through the ingest service (real redis): limits from its config, refusals in beam_ingest_refusals_total, a flood beside a live channel', { timeout: 60_000 }, async (t) => {
+test('through the ingest service (real redis): limits from its config, refusals in beam_ingest_refusals_total, a flood beside a live channel', { timeout: 60_000 }, async () => {
   const redis = await startTestRedis();
   const client = redis.connect();
   const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
@@ -349,7 +349,7 @@ test('through the ingest service (real redis): limits from its config, refusals 
       await flood.send(Buffer.concat([C0C1C2, chunks(connectMsg), hex('03 000000 000000 08 00000000'), Buffer.alloc(FLOOD, 0xc3)]));
       await within(flood.closed, 5000, 'flood closed');
     });
-    t.diagnostic(`zero-length flood through the ingest service: server CPU ${cpuMs.toFixed(0)} ms`);
+    console.log(`zero-length flood through the ingest service: server CPU ${cpuMs.toFixed(0)} ms`);
     assert.ok(cpuMs < 2000, `${cpuMs} ms`);
     // The publisher and the (closed) flood leave room for one more from 127.0.0.1: the next one is refused.
     const held = raw(port);

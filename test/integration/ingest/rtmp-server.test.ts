@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Real ffmpeg publishers against the RTMP server on 127.0.0.1 (random free port); ffprobe reads the FLV.
-import { after, before, test } from 'node:test';
+import { afterAll, beforeAll, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,8 +19,8 @@ const servers = new Set<RtmpServer>();
 const sockets = new Set<Socket>();
 let dir = '';
 
-before(() => { dir = mkdtempSync(join(tmpdir(), 'beamline-rtmp-')); });
-after(async () => {
+beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'beamline-rtmp-')); });
+afterAll(async () => {
   for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const s of sockets) s.destroy();
   for (const s of servers) await s.close();

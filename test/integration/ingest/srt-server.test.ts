@@ -1,7 +1,7 @@
 // The SRT listener against real publishers on 127.0.0.1: ffmpeg (libavformat's libsrt caller) and
 // srt-live-transmit (Debian srt-tools) as an independent caller.
 // SPDX-License-Identifier: GPL-3.0-or-later
-import { after, describe, it } from 'node:test';
+import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +12,7 @@ import { collect, createChildren, ffmpegArgs, tsSyncErrors, waitFor, waitQuiet, 
 
 const children = createChildren();
 const servers = new Set<SrtServer>();
-after(async () => {
+afterAll(async () => {
   children.killAll();
   await Promise.all([...servers].map((s) => s.close()));
 });
@@ -62,7 +62,7 @@ function openFds(): number {
   return readdirSync('/proc/self/fd').length;
 }
 
-describe('SRT server with real publishers', { concurrency: true, timeout: 45_000 }, () => {
+describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 }, () => {
   it('accepts every streamid form from ffmpeg at once and receives a few seconds of MPEG-TS each', async () => {
     const h = await startHarness({ 'key-a': { name: 'alpha' }, 'key-b': { name: 'beta' }, 'key-c': { name: 'gamma' } });
     const forms = ['key-a', '#!::r=beta,m=publish,s=key-b', 'publish:gamma:key-c'];

@@ -4,7 +4,7 @@
  * (some split into LL-HLS-sized parts) and ffprobe/ffmpeg must read back every packet with the
  * source timestamps, decode every frame, and play an HLS playlist over the files.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

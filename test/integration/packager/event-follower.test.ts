@@ -4,7 +4,7 @@
  * decision and its registration) is answered at once rather than a part later, and timeouts answer false.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { createStore } from '../../../engine/store/store';
@@ -16,7 +16,7 @@ let redis: TestRedis;
 let live: LiveStore;
 let followers: EventFollowers;
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   const client = redis.connect();
   const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 60000, frameTtlMs: 60000 });
@@ -24,7 +24,7 @@ before(async () => {
   followers = createEventFollowers({ live, connect: () => redis.connect() }, { blockMs: 5000, idleMs: 30000 });
 });
 
-after(async () => {
+afterAll(async () => {
   await followers?.close();
   await redis?.close();
 });

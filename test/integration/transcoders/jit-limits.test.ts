@@ -7,7 +7,7 @@
  * credential is stored in a job's data; an accurate clip of many seconds holds a bounded number of frames.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -36,7 +36,7 @@ const clipStats: ClipStats[] = [];
 const jit = createJitFunctions({ onClipStats: (s) => clipStats.push(s) });
 const SEC = 90000;
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   store = createStore({ redis: redis.connect() }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
   dir = mkdtempSync(join(tmpdir(), 'beamline-jit-limits-'));
@@ -46,7 +46,7 @@ before(async () => {
   tallPts = (await loadTs(store, 'tall', join(dir, 'tall.ts'))).videoPts;
 });
 
-after(async () => {
+afterAll(async () => {
   for (const q of queues) await q.close();
   for (const r of rigs) await r.close();
   await redis?.close();

@@ -4,7 +4,7 @@
  * ffprobe and against ffmpeg's own decode of the source; clips for duration, codecs and box order.
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +24,7 @@ let videoPts: number[];
 let keyPts: number[];
 const calls = { frameImage: 0, clipMp4: 0 };
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   store = createStore({ redis: redis.connect() }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
   dir = mkdtempSync(join(tmpdir(), 'beamline-jit-'));
@@ -39,7 +39,7 @@ before(async () => {
   rig = await startJobsRig(redis, store, { functions: { frameImage: counted('frameImage', jit.frameImage), clipMp4: counted('clipMp4', jit.clipMp4) } });
 });
 
-after(async () => {
+afterAll(async () => {
   await rig?.close();
   await redis?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });

@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { createKeys } from '../../../engine/store/keys';
@@ -11,14 +11,14 @@ let live: LiveStore;
 let bull: RedisClient;
 let queue: TranscodeQueue;
 
-before(async () => {
+beforeAll(async () => {
   redis = await startTestRedis();
   live = createLiveStore({ redis: redis.connect(), keys: createKeys(uniquePrefix()) }, { eventsMaxLen: 100 });
   bull = connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   queue = createTranscodeQueue({ connection: bull }, { prefix: `${uniquePrefix()}-bull` });
 });
 
-after(async () => {
+afterAll(async () => {
   await queue?.close();
   await bull?.quit().catch(() => undefined);
   await redis?.close();

@@ -1,6 +1,6 @@
 /** The latency bench's picture code and clock recovery (pure). */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   decodeLumas, defaultCode, latencies, paintFilter, partReadyDelays, percentile, progressOutMs, samplePoints, sendClockStart, streamIdMs,

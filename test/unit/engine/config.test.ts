@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULTS, effectiveRedisUrl, loadConfig, mergeConfig } from '../../../engine/config/config';
 import { parseRedisUrl } from '../../../engine/store/redis-connection';

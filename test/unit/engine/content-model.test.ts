@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseStreamName, selectStream } from '../../../engine/model/stream-name';
 import { elementTypeOf, validateContentName, validateElement, validateFormat, validateRenditionBody } from '../../../engine/model/content';

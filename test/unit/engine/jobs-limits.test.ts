@@ -1,6 +1,6 @@
 /** Pure parts of bounded jobs: the rate limiter (window, memory bound, IPv6 /64), job headers, default identity. */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { clientKey, createRateLimiter } from '../../../engine/jobs/rate-limiter';
 import { canonicalUrl, defaultIdentity, jobHeaders } from '../../../engine/jobs/job-identity';

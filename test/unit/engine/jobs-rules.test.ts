@@ -1,6 +1,6 @@
 /** Pure rule matching, job chains and job results → HTTP answers. */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { compileRules, extendChain, matchRules, parseChain, pathOf, queryOf } from '../../../engine/jobs/rules';
 import { jobIdOf } from '../../../engine/jobs/dispatcher';

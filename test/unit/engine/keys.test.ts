@@ -4,7 +4,7 @@
  * kind, or of another content item. Table-driven over every key kind and hostile names.
  */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createKeys, hashTag } from '../../../engine/store/keys';
 

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseMediaRef, secondsRangeToPts, type MediaRef } from '../../../engine/model/media-ref';
 import { BeamError } from '../../../engine/model/errors';

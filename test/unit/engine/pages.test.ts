@@ -4,20 +4,20 @@
  * of either folder (no traversal, only hls.js's dist files).
  */
 
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { findPagesDirs, HLS_JS_PREFIX, pagesPlugin } from '../../../engine/api/pages';
 
 let app: FastifyInstance;
 
-before(async () => {
+beforeAll(async () => {
   app = Fastify({ routerOptions: { ignoreTrailingSlash: true } });
   await app.register(async (scope) => pagesPlugin(scope, findPagesDirs(__dirname)));
   await app.ready();
 });
 
-after(async () => app.close());
+afterAll(async () => app.close());
 
 describe('pagesPlugin', () => {
   const cases: [string, number, RegExp | null, string | null][] = [

@@ -4,7 +4,7 @@
  * reaches the role's config through the composition root's pure slicing functions.
  */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ConfigError, DEFAULTS, FIELDS, loadConfig, type BeamConfig } from '../../../engine/config/config';
 import { X264_PRESET_NAMES } from '../../../engine/config/setting-kinds';

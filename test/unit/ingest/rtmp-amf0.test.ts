@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   Amf0Error, AMF0_MAX_DEPTH, amf0ToPlain, decodeAmf0, decodeAmf0Value, encodeAmf0, type Amf0Value,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // Pure RTMP limit logic, and the chunk reader under the pre-auth and published limits (issue 10.4).
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ChunkStreamError, createChunkReader } from '../../../ingest/rtmp/chunk-reader';
 import { createChunkWriter } from '../../../ingest/rtmp/chunk-writer';

@@ -2,7 +2,7 @@
 // decides without JS. Its parser must agree with ingest/streamid.ts: one table, and seeded random input
 // built from the grammar's own characters, fed to both.
 // SPDX-License-Identifier: GPL-3.0-or-later
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { loadSrtBinding, type NativeParsedStreamId } from '../../../ingest/srt/native-binding';
 import { parseStreamId } from '../../../ingest/streamid';

@@ -1,7 +1,7 @@
 // The SRT server's JS side against a scripted stand-in for the native binding: the key snapshot it
 // pushes, refusal reports, session lifecycle, idle close, shutdown. The real libsrt path is covered by the integration tests.
 // SPDX-License-Identifier: GPL-3.0-or-later
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 // What a failed Redis call means for a publish: table-driven, with the errors ioredis actually raises.
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { classifyStoreError, isStoreUnavailable } from '../../../ingest/store-errors';
 

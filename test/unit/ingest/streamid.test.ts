@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseStreamId, MAX_STREAM_ID_LENGTH, type ParsedStreamId } from '../../../ingest/streamid';
 

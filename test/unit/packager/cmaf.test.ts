@@ -1,5 +1,5 @@
 /** The CMAF writer: golden box dumps, byte-level invariants, input conversion and bad input. */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { buildAsc } from '../../../packager/codecs/aac';
 import { buildAvcC, splitLengthPrefixed, toLengthPrefixed } from '../../../packager/codecs/h264';

@@ -1,5 +1,5 @@
 /** H.264 and AAC bitstream helpers and RFC 6381 codec strings, on real x264 / ffmpeg output. */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   ascFromAdts, buildAsc, isAdts, parseAdtsHeader, parseAsc, splitAdts,

@@ -1,5 +1,5 @@
 /** DASH MPD rendering (golden + mpd-parser) over the same CMAF segments as HLS. */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { dashFrameRate, isoDuration, renderMpd, timelineElements } from '../../../packager/dash/mpd';
 import type { DashAdaptationSet, DashManifest, DashSegmentTime } from '../../../packager/dash/model';

@@ -6,19 +6,16 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
-/** Compiled tests live in dist/test/unit/packager; goldens are copied beside them. */
-const compiledDir = path.join(__dirname, 'golden');
-const sourceDir = path.resolve(__dirname, '../../../../test/unit/packager/golden');
+/** The goldens, beside this file in the source tree (vitest runs the sources). */
+const goldenDir = path.join(__dirname, 'golden');
 
 export function expectGolden(name: string, actual: string): void {
   if (process.env.UPDATE_GOLDEN === '1') {
-    mkdirSync(sourceDir, { recursive: true });
-    writeFileSync(path.join(sourceDir, name), actual);
-    mkdirSync(compiledDir, { recursive: true });
-    writeFileSync(path.join(compiledDir, name), actual);
+    mkdirSync(goldenDir, { recursive: true });
+    writeFileSync(path.join(goldenDir, name), actual);
     return;
   }
-  const file = path.join(compiledDir, name);
-  assert.ok(existsSync(file), `golden ${name} missing: run the tests once with UPDATE_GOLDEN=1, then node infra/copy-assets.js`);
+  const file = path.join(goldenDir, name);
+  assert.ok(existsSync(file), `golden ${name} missing: run the tests once with UPDATE_GOLDEN=1`);
   assert.equal(actual, readFileSync(file, 'utf8'), `output differs from golden ${name}`);
 }

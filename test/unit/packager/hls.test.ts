@@ -1,5 +1,5 @@
 /** HLS renderers (golden + m3u8-parser), the live window and blocking-reload decisions. */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseBlockingRequest, type PlaylistPosition, type QueryValue } from '../../../packager/hls/blocking-request';
 import { renderMediaPlaylist, serverControlOf, skippableSegments } from '../../../packager/hls/media-playlist';

@@ -1,5 +1,5 @@
 /** Pure helpers of the /live packager: catch-up parsing and selection, windows, bandwidth, file names, LRU coalescing, playlist building. */
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { PartRecord, SegmentRecord } from '../../../engine/model/live';
 import { BeamError } from '../../../engine/model/errors';

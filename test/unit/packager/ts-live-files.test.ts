@@ -1,5 +1,5 @@
 /** The MPEG-TS object names under /live/<channel>/: parsed back from what the playlists write. */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseLiveFile, tsPlaylistFile, tsSegmentFile } from '../../../packager/live/live-files';
 

@@ -3,7 +3,7 @@
  * packet sizes and continuity counters, PCR and random access on keyframes, adaptation-field
  * stuffing, Annex-B access units with parameter sets before IDRs, ADTS framing, and bad input.
  */
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { buildAsc, parseAdtsHeader } from '../../../packager/codecs/aac';
 import { buildAvcC, splitAnnexB, nalType, toLengthPrefixed } from '../../../packager/codecs/h264';

@@ -1,5 +1,5 @@
 /** The viewer's pure helpers (player/util.js, an ES module loaded as the browser loads it). */
-import { before, describe, it } from 'node:test';
+import { beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -8,7 +8,7 @@ import { findPagesDirs } from '../../../engine/api/pages';
 interface CatchUp { latency: number; target: number; ahead: number; maxRate?: number }
 let catchUpRate: (a: CatchUp) => number;
 
-before(async () => {
+beforeAll(async () => {
   const util = (await import(pathToFileURL(join(findPagesDirs(__dirname).playerDir, 'util.js')).href)) as { catchUpRate: typeof catchUpRate };
   catchUpRate = util.catchUpRate;
 });

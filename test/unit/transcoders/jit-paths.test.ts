@@ -1,6 +1,6 @@
 /** Pure JIT request parsing, output sizing and ADTS handling. */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { clipIdentity, imageIdentity, outputSize, parseClipRequest, parseImageRequest, sarOf } from '../../../transcoders/jit/jit-paths';
 import { audioSpecificConfig, parseAdts, stripAdts } from '../../../transcoders/jit/adts';

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { DEFAULT_LADDER, planLadder, validateLadder } from '../../../transcoders/ladder';
 import { BeamError } from '../../../engine/model/errors';

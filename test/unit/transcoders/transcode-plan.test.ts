@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { keepFrame, maxRateOf, profileOf, rungFrameRate, scaleGraph, sourceFrameRate, x264CliArgs, x264Options, DEFAULT_ENCODER_CONFIG } from '../../../transcoders/encoder-settings';
 import { decideRung, isLate, parseJobData, partWindows, queueLagSeconds, transcodeJobId } from '../../../transcoders/segment-plan';

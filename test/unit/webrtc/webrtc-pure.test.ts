@@ -1,6 +1,6 @@
 /** The WebRTC role's pure parts: SDP offer checks and codec choice, RTCP feedback, H.264 access units, ICE config, public WHEP writes. */
 
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { BeamError } from '../../../engine/model/errors';
 import { chooseH264, chooseOpus, parseOffer, MAX_SDP_BYTES } from '../../../webrtc/sdp-offer';

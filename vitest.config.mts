@@ -31,7 +31,7 @@ export default defineConfig({
     ],
     coverage: {
       provider: 'v8',
-      include: ['engine/**/*.ts', 'ingest/**/*.ts', 'transcoders/**/*.ts', 'packager/**/*.ts', 'beamline.ts'],
+      include: ['core/**/*.ts', 'engine/**/*.ts', 'ingest/**/*.ts', 'transcoders/**/*.ts', 'packager/**/*.ts', 'webrtc/**/*.ts', 'beamline.ts'],
       exclude: ['**/*.d.ts', '**/node_modules/**', '**/build/**'],
       reporter: ['text-summary', 'html'],
       reportsDirectory: 'coverage',

@@ -5,11 +5,11 @@
  */
 
 import type { Logger } from 'pino';
-import { effectiveRedisUrl, type BeamConfig } from './config/config';
-import { createEmbeddedRedis, type EmbeddedRedis } from './store/embedded-redis';
-import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from './store/redis-connection';
-import { createStore, type Store } from './store/store';
-import { migrateRegistryKeys } from './store/migrate-keys';
+import { effectiveRedisUrl, type BeamConfig } from '../core/config/config';
+import { createEmbeddedRedis, type EmbeddedRedis } from '../core/store/embedded-redis';
+import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from '../core/store/redis-connection';
+import { createStore, type Store } from '../core/store/store';
+import { migrateRegistryKeys } from '../core/store/migrate-keys';
 
 export interface EngineRuntime {
   store: Store;

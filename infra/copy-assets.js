@@ -8,7 +8,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const patterns = [/\.lua$/, /\.golden(\.[a-z0-9]+)?$/, /\.json$/];
-const folders = ['engine', 'ingest', 'transcoders', 'packager'];
+const folders = ['core', 'engine', 'ingest', 'transcoders', 'packager'];
 
 function walk(dir) {
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {

@@ -58,7 +58,7 @@ while IFS= read -r gyp; do
     (cd "$dir" && "$root/node_modules/.bin/node-gyp" rebuild --nodedir=/usr --loglevel=warn >/dev/null)
     echo "$nwant" > "$nstamp"
   fi
-done < <(find ingest transcoders packager engine -name binding.gyp -not -path '*/node_modules/*' 2>/dev/null)
+done < <(find core ingest transcoders packager engine webrtc -name binding.gyp -not -path '*/node_modules/*' 2>/dev/null)
 
 # --- 4. TypeScript build ------------------------------------------------------------------
 node_modules/.bin/tsc -p tsconfig.json

@@ -6,7 +6,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-import type { CodecParameters, Rational, Stream } from '../engine/model/media';
+import type { CodecParameters, Rational, Stream } from '../core/model/media';
 import { unwrapTimestamp as unwrapAgainst, wrapPeriodOf } from './timeline';
 
 /** Sample rates kept as they are (AAC's table from 8 to 96 kHz; every browser's AAC decoder takes them). */

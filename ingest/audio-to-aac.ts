@@ -22,7 +22,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 
-import type { MediaPacket, Rational, Stream } from '../engine/model/media';
+import type { MediaPacket, Rational, Stream } from '../core/model/media';
 import {
   AAC_FRAME_SAMPLES, aacFilterSpec, aacOutputFor, aacStream, channelLayoutFor, createUnwrapState, isClockJump, samplesToTicks,
   unwrapTimestamp, type AacOutput,

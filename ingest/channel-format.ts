@@ -6,9 +6,9 @@
  * Anything else is either ignored (data, extra tracks) or a clear refusal (no video, another video codec).
  */
 
-import type { Channel } from '../engine/model/channel';
-import type { Format, Stream } from '../engine/model/media';
-import { TIMELINE_HZ } from '../engine/model/live';
+import type { Channel } from '../core/model/channel';
+import type { Format, Stream } from '../core/model/media';
+import { TIMELINE_HZ } from '../core/model/live';
 
 export interface StreamPlan {
   /** Input stream index → channel stream index. */

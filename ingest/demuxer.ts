@@ -17,7 +17,7 @@
  * garbage or truncated input ends with a DemuxError, never a crash; a TS without video still
  * yields its audio streams (the caller decides).
  */
-import type { MediaPacket, Rational, Stream } from '../engine/model/media';
+import type { MediaPacket, Rational, Stream } from '../core/model/media';
 import {
   DemuxError,
   governorInput,

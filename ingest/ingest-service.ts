@@ -5,11 +5,11 @@
  * channel's key replaces a stale one), channel state and the reconnect window.
  */
 
-import type { Channel, ChannelState } from '../engine/model/channel';
-import type { Store } from '../engine/store/store';
-import type { LiveStore } from '../engine/store/live-store';
-import type { ChannelStore } from '../engine/store/channel-store';
-import type { RedisClient } from '../engine/store/redis-connection';
+import type { Channel, ChannelState } from '../core/model/channel';
+import type { Store } from '../core/store/store';
+import type { LiveStore } from '../core/store/live-store';
+import type { ChannelStore } from '../core/store/channel-store';
+import type { RedisClient } from '../core/store/redis-connection';
 import { createSrtServer, type SrtServer, type SrtSession } from './srt/srt-server';
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';

@@ -5,7 +5,7 @@
  * AAC, `audioTranscoded` says the session converts it to AAC (the channel's audio is always AAC).
  */
 
-import type { Stream } from '../engine/model/media';
+import type { Stream } from '../core/model/media';
 
 export interface IngestDiagnostics {
   protocol: 'srt' | 'rtmp';

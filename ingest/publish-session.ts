@@ -5,13 +5,13 @@
  * woken by `part:ready` always finds the part's packets.
  */
 
-import { DEFAULT_PART_TARGET_SECONDS, type Channel } from '../engine/model/channel';
-import type { ChannelEvent, PartRecord, SegmentRecord } from '../engine/model/live';
-import type { MediaPacket, Stream } from '../engine/model/media';
-import { packetMetaOf } from '../engine/model/media';
-import type { Store, PacketWrite } from '../engine/store/store';
-import type { LiveStore } from '../engine/store/live-store';
-import type { ChannelStore } from '../engine/store/channel-store';
+import { DEFAULT_PART_TARGET_SECONDS, type Channel } from '../core/model/channel';
+import type { ChannelEvent, PartRecord, SegmentRecord } from '../core/model/live';
+import type { MediaPacket, Stream } from '../core/model/media';
+import { packetMetaOf } from '../core/model/media';
+import type { Store, PacketWrite } from '../core/store/store';
+import type { LiveStore } from '../core/store/live-store';
+import type { ChannelStore } from '../core/store/channel-store';
 import { createDemuxer, type Demuxer } from './demuxer';
 import { beginSession, createTimelineState, normalisePacket, parseTimeline, serialiseTimeline, type TimelineState } from './timeline';
 import { createSegmenterState, segmenterFinish, segmenterStep, type SegmenterEvent, type SegmenterState } from './segmenter';

@@ -17,7 +17,7 @@
  * arriving before the predicted end is moved to it (`shift`): a published part never gains a sample.
  */
 
-import { TIMELINE_HZ } from '../engine/model/live';
+import { TIMELINE_HZ } from '../core/model/live';
 
 /** What the segmenter reads of a packet (a NormalisedPacket fits). */
 export interface SegmenterPacket {

@@ -14,8 +14,8 @@
  *   are clamped (dts strictly increases per stream, pts >= dts); a large jump re-anchors the
  *   session like a reconnect (with a discontinuity).
  */
-import type { MediaPacket, Rational } from '../engine/model/media';
-import { TIMELINE_HZ } from '../engine/model/live';
+import type { MediaPacket, Rational } from '../core/model/media';
+import { TIMELINE_HZ } from '../core/model/live';
 
 const WRAP_33 = 2 ** 33;
 const WRAP_32 = 2 ** 32;

@@ -5,13 +5,13 @@
  * tracks and init segments, cached per content item and format (dropped on `format:changed`).
  */
 import { createHash } from 'node:crypto';
-import type { Channel } from '../engine/model/channel';
-import { decodeEvent, type PartRecord, type SegmentRecord } from '../engine/model/live';
-import type { Format, Stream } from '../engine/model/media';
-import { notFound } from '../engine/model/errors';
-import type { ChannelStore } from '../engine/store/channel-store';
-import type { LiveStore } from '../engine/store/live-store';
-import type { PacketRead, Store } from '../engine/store/store';
+import type { Channel } from '../core/model/channel';
+import { decodeEvent, type PartRecord, type SegmentRecord } from '../core/model/live';
+import type { Format, Stream } from '../core/model/media';
+import { notFound } from '../core/model/errors';
+import type { ChannelStore } from '../core/store/channel-store';
+import type { LiveStore } from '../core/store/live-store';
+import type { PacketRead, Store } from '../core/store/store';
 import { buildInitSegment } from './cmaf/segments';
 import { resolveTrack } from './cmaf/prepare';
 import { badMedia } from './errors';

@@ -1,5 +1,5 @@
 /** The packager's errors: malformed bitstreams and impossible requests, in the engine's taxonomy. */
-import { BeamError } from '../engine/model/errors';
+import { BeamError } from '../core/model/errors';
 
 /** A media payload or codec configuration that cannot be packaged. */
 export function badMedia(message: string): BeamError {

@@ -10,11 +10,11 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import type { ChannelStore } from '../engine/store/channel-store';
-import type { LiveStore } from '../engine/store/live-store';
-import type { RedisClient } from '../engine/store/redis-connection';
-import type { Store } from '../engine/store/store';
-import { notFound } from '../engine/model/errors';
+import type { ChannelStore } from '../core/store/channel-store';
+import type { LiveStore } from '../core/store/live-store';
+import type { RedisClient } from '../core/store/redis-connection';
+import type { Store } from '../core/store/store';
+import { notFound } from '../core/model/errors';
 import { createChannelReader, type ChannelReader } from './channel-reader';
 import { createEventFollowers, type EventFollowers } from './live/event-follower';
 import { parseLiveFile } from './live/live-files';

@@ -5,8 +5,8 @@
  * keyframes and closed GOPs. A fresh encoder per segment makes every rung segment start with an IDR.
  */
 
-import type { Rational } from '../engine/model/media';
-import { TIMELINE_HZ } from '../engine/model/live';
+import type { Rational } from '../core/model/media';
+import { TIMELINE_HZ } from '../core/model/live';
 import type { PlannedRung } from './ladder';
 
 export interface EncoderConfig {

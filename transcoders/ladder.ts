@@ -4,9 +4,9 @@
  * The passthrough `source` rung is always there and is not listed.
  */
 
-import { BeamError } from '../engine/model/errors';
-import type { Rung } from '../engine/model/channel';
-import { isObject } from '../engine/model/json';
+import { BeamError } from '../core/model/errors';
+import type { Rung } from '../core/model/channel';
+import { isObject } from '../core/model/json';
 
 export const DEFAULT_LADDER: Rung[] = [
   { name: '720p', width: 1280, height: 720, videoBitrate: 3_000_000, maxBitrate: 3_300_000, profile: 'high' },

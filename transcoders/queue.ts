@@ -5,7 +5,7 @@
  */
 
 import { Queue } from 'bullmq';
-import type { RedisClient } from '../engine/store/redis-connection';
+import type { RedisClient } from '../core/store/redis-connection';
 import { transcodeJobId, type TranscodeJobData } from './segment-plan';
 
 export const TRANSCODE_QUEUE = 'transcode';

@@ -3,9 +3,9 @@
  * H.264 stream on the channel's 90 kHz timeline, and codec parameters the packager builds init segments from.
  */
 
-import type { Format } from '../engine/model/media';
-import { TIMELINE_HZ } from '../engine/model/live';
-import type { Rational } from '../engine/model/media';
+import type { Format } from '../core/model/media';
+import { TIMELINE_HZ } from '../core/model/live';
+import type { Rational } from '../core/model/media';
 import type { PlannedRung } from './ladder';
 import { maxRateOf, profileOf } from './encoder-settings';
 

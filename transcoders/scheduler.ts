@@ -7,11 +7,11 @@
  * `enqueueSegment` from the publish session instead).
  */
 
-import { decodeEvent } from '../engine/model/live';
-import type { Keys } from '../engine/store/keys';
-import type { LiveStore } from '../engine/store/live-store';
-import type { RedisClient } from '../engine/store/redis-connection';
-import type { Channel } from '../engine/model/channel';
+import { decodeEvent } from '../core/model/live';
+import type { Keys } from '../core/store/keys';
+import type { LiveStore } from '../core/store/live-store';
+import type { RedisClient } from '../core/store/redis-connection';
+import type { Channel } from '../core/model/channel';
 
 export interface TranscodeSchedulerDeps {
   channels: { list(): Promise<Channel[]> };

@@ -10,13 +10,13 @@
  * segment is never rewritten.
  */
 
-import type { Channel } from '../engine/model/channel';
-import type { PartRecord, SegmentRecord } from '../engine/model/live';
-import type { Format } from '../engine/model/media';
-import { packetMetaOf } from '../engine/model/media';
-import type { Store } from '../engine/store/store';
-import type { LiveStore } from '../engine/store/live-store';
-import type { RedisClient } from '../engine/store/redis-connection';
+import type { Channel } from '../core/model/channel';
+import type { PartRecord, SegmentRecord } from '../core/model/live';
+import type { Format } from '../core/model/media';
+import { packetMetaOf } from '../core/model/media';
+import type { Store } from '../core/store/store';
+import type { LiveStore } from '../core/store/live-store';
+import type { RedisClient } from '../core/store/redis-connection';
 import { planLadder, type PlannedRung } from './ladder';
 import { DEFAULT_ENCODER_CONFIG, rungFrameRate, sourceFrameRate, type EncoderConfig } from './encoder-settings';
 import { createSegmentTranscoder, type EncodedPacket, type SegmentTranscoder, type SegmentTranscoderConfig } from './segment-transcoder';

@@ -4,7 +4,7 @@
  * the alignment check every made rung segment passes through.
  */
 
-import type { PartRecord, SegmentRecord } from '../engine/model/live';
+import type { PartRecord, SegmentRecord } from '../core/model/live';
 
 /** BullMQ refuses ':' in custom job ids, so the channel and segment are joined by '@' (channel names have neither). */
 export function transcodeJobId(channel: string, segment: number): string {

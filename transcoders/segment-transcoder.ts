@@ -12,7 +12,7 @@
  * FFmpeg errors are wrapped with the rung and stage; nothing here touches Redis.
  */
 
-import type { Rational } from '../engine/model/media';
+import type { Rational } from '../core/model/media';
 import { FILTER_INPUT, keepFrame, outputName, scaleGraph, x264Options, type EncoderConfig, type X264Options } from './encoder-settings';
 import type { PlannedRung } from './ladder';
 

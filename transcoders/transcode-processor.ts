@@ -7,10 +7,10 @@
  */
 
 import type { SandboxedJob } from 'bullmq';
-import { connectRedis, parseRedisUrl, type RedisClient } from '../engine/store/redis-connection';
-import { createStore } from '../engine/store/store';
-import { createLiveStore } from '../engine/store/live-store';
-import { createChannelStore } from '../engine/store/channel-store';
+import { connectRedis, parseRedisUrl, type RedisClient } from '../core/store/redis-connection';
+import { createStore } from '../core/store/store';
+import { createLiveStore } from '../core/store/live-store';
+import { createChannelStore } from '../core/store/channel-store';
 import { parseJobData } from './segment-plan';
 import { runSegmentJob, type SegmentJobConfig, type SegmentJobDeps, type SegmentJobResult } from './segment-job';
 

@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import type { Registry } from 'prom-client';
-import type { RedisClient } from '../engine/store/redis-connection';
+import type { RedisClient } from '../core/store/redis-connection';
 import { TRANSCODE_QUEUE } from './queue';
 import { createTranscodeMetrics, type TranscodeMetrics } from './transcode-metrics';
 import { queueLagSeconds, type TranscodeJobData } from './segment-plan';

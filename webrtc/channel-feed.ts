@@ -6,8 +6,8 @@
  * Subscribers get frames in decode order from the moment they subscribe.
  */
 
-import type { Format, Stream } from '../engine/model/media';
-import type { Store } from '../engine/store/store';
+import type { Format, Stream } from '../core/model/media';
+import type { Store } from '../core/store/store';
 import { accessUnit, parameterSetsOf, type ParameterSets } from './h264-frames';
 import { createOpusMaker, type OpusMaker } from './opus-maker';
 

@@ -9,7 +9,7 @@
  * is never sent empty.
  */
 
-import type { Stream } from '../engine/model/media';
+import type { Stream } from '../core/model/media';
 
 interface BcFrame {
   pts: number | null;

@@ -4,7 +4,7 @@
  * and anything malformed is a 400 naming what is wrong, before any native code sees it.
  */
 
-import { badRequest } from '../engine/model/errors';
+import { badRequest } from '../core/model/errors';
 
 export const MAX_SDP_BYTES = 32 * 1024;
 const MAX_LINES = 1000;

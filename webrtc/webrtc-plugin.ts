@@ -7,7 +7,7 @@
  */
 
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { BeamError } from '../engine/model/errors';
+import { BeamError } from '../core/model/errors';
 import { MAX_SDP_BYTES } from './sdp-offer';
 import type { WebrtcService } from './webrtc-service';
 

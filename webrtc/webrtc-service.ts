@@ -6,9 +6,9 @@
  * is unique per process).
  */
 
-import { BeamError, notFound } from '../engine/model/errors';
-import type { Store } from '../engine/store/store';
-import type { ChannelStore } from '../engine/store/channel-store';
+import { BeamError, notFound } from '../core/model/errors';
+import type { Store } from '../core/store/store';
+import type { ChannelStore } from '../core/store/channel-store';
 import { DEFAULT_FEED_CONFIG, openChannelFeed, type ChannelFeed, type ChannelFeedConfig } from './channel-feed';
 import { parseOffer } from './sdp-offer';
 import { rtcConfigOf, type WebrtcConfig } from './rtc-config';

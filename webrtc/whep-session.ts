@@ -8,7 +8,7 @@
 
 import { randomBytes, randomInt } from 'node:crypto';
 import * as ndc from 'node-datachannel';
-import { badRequest } from '../engine/model/errors';
+import { badRequest } from '../core/model/errors';
 import type { ChannelFeed, FeedFrame } from './channel-feed';
 import { chooseH264, chooseOpus, type Offer } from './sdp-offer';
 import { parseRtcpFeedback } from './rtcp';

@@ -4,10 +4,10 @@
  */
 
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { BeamError, badRequest, reasonPhrase } from '../model/errors';
+import { BeamError, badRequest, reasonPhrase } from '../../core/model/errors';
 import { installAuth } from './auth';
 import { jsonDepthExceeds } from './json-depth';
-import type { Store } from '../store/store';
+import type { Store } from '../../core/store/store';
 import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';

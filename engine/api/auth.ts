@@ -1,6 +1,6 @@
 /**
  * HTTP authentication: one API token (BEAM_API_TOKEN, or the one generated at first start: see
- * engine/config/api-token.ts). Every write (POST, PUT, PATCH, DELETE, and any method that is not a read)
+ * core/config/api-token.ts). Every write (POST, PUT, PATCH, DELETE, and any method that is not a read)
  * needs `Authorization: Bearer <token>`; the check runs in onRequest, before any body is read, so an
  * anonymous client cannot make the server buffer a body. Reads are public, but a route may show secrets
  * (stream keys, passphrases, publisher addresses) only when `req.authorized` is true. A wrong token on a
@@ -9,7 +9,7 @@
 
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BeamError } from '../model/errors';
+import { BeamError } from '../../core/model/errors';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -4,13 +4,13 @@
  */
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { BeamError, badRequest, notFound } from '../model/errors';
-import { elementTypeOf, validateContentName, validateElement, validateFormat } from '../model/content';
-import type { ElementMeta, Format, Stream } from '../model/media';
-import { parseMediaRef, type MediaRef } from '../model/media-ref';
-import { parseStreamName, selectStream } from '../model/stream-name';
-import { planQuery, type Paging } from '../model/query-plan';
-import type { Store } from '../store/store';
+import { BeamError, badRequest, notFound } from '../../core/model/errors';
+import { elementTypeOf, validateContentName, validateElement, validateFormat } from '../../core/model/content';
+import type { ElementMeta, Format, Stream } from '../../core/model/media';
+import { parseMediaRef, type MediaRef } from '../../core/model/media-ref';
+import { parseStreamName, selectStream } from '../../core/model/stream-name';
+import { planQuery, type Paging } from '../../core/model/query-plan';
+import type { Store } from '../../core/store/store';
 import { acceptAnyContentType, requireBody } from './body';
 import { useRouteSchemas } from './route-schemas';
 import {

@@ -6,7 +6,7 @@
  */
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { BeamError, badRequest } from '../model/errors';
+import { BeamError, badRequest } from '../../core/model/errors';
 
 const TYPES = { json: 'application/json', binary: 'application/octet-stream' } as const;
 

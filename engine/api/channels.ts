@@ -5,13 +5,13 @@
  */
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { notFound } from '../model/errors';
+import { notFound } from '../../core/model/errors';
 import {
   applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName,
   type Channel, type ChannelStatus, type LadderValidator, type Rung,
-} from '../model/channel';
-import type { ChannelStore } from '../store/channel-store';
-import type { Store } from '../store/store';
+} from '../../core/model/channel';
+import type { ChannelStore } from '../../core/store/channel-store';
+import type { Store } from '../../core/store/store';
 import { requireBody } from './body';
 import { useRouteSchemas } from './route-schemas';
 import { ChannelParams, ChannelView, CreateChannelBody, PatchChannelBody, responses } from './schemas';

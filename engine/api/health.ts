@@ -3,7 +3,7 @@
  */
 
 import type { FastifyInstance } from 'fastify';
-import type { Store } from '../store/store';
+import type { Store } from '../../core/store/store';
 import type { EngineMetrics } from './metrics';
 
 const PING_TIMEOUT_MS = 2000;

@@ -8,9 +8,9 @@
  */
 
 import type { FastifyInstance } from 'fastify';
-import { notFound } from '../model/errors';
-import { validateContentName, validateRenditionBody } from '../model/content';
-import type { Store } from '../store/store';
+import { notFound } from '../../core/model/errors';
+import { validateContentName, validateRenditionBody } from '../../core/model/content';
+import type { Store } from '../../core/store/store';
 import { requireBody } from './body';
 import { useRouteSchemas } from './route-schemas';
 import { ContentParams, Relations, Rendition, RenditionBody, responses } from './schemas';

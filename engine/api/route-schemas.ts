@@ -3,7 +3,7 @@
  *
  * - path parameters and query strings are checked against their TypeBox schema (compiled once per route);
  *   a failure is a 400 `{statusCode, error, message}` naming the parameter;
- * - JSON bodies and headers are not checked here: the pure validators of engine/model own them and give the
+ * - JSON bodies and headers are not checked here: the pure validators of core/model own them and give the
  *   precise messages (and a body's Content-Type rules, engine/api/body.ts, come first). Their schemas
  *   document the shapes in the OpenAPI document;
  * - answers are serialised with JSON.stringify, as before: a response schema documents, it never filters.
@@ -12,7 +12,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
-import { badRequest } from '../model/errors';
+import { badRequest } from '../../core/model/errors';
 
 const PART_NAME: Record<string, string> = { params: 'Path parameter', querystring: 'Query parameter' };
 

@@ -4,7 +4,7 @@
  * the OpenAPI document (engine/api/openapi.ts).
  *
  * Path parameters and query values are strings as the client sent them: their grammar (channel and content
- * names, media_refs, stream names, paging integers) is checked by the pure validators in engine/model, which
+ * names, media_refs, stream names, paging integers) is checked by the pure validators in core/model, which
  * give the precise 400 messages. JSON bodies likewise: the body schemas here describe the documents the
  * validators accept (createChannel, applyPatch, validateFormat, validateElement, validateRenditionBody).
  */

@@ -3,8 +3,8 @@
  * JSON `{statusCode, error, message}`.
  */
 
-import { reasonPhrase } from '../model/errors';
-import type { RedisClient } from '../store/redis-connection';
+import { reasonPhrase } from '../../core/model/errors';
+import type { RedisClient } from '../../core/store/redis-connection';
 import { JobError, type JobAnswer, type JobResult } from './job-types';
 
 const REASONS: Record<number, string> = { 429: 'Too Many Requests', 502: 'Bad Gateway', 503: 'Service Unavailable', 504: 'Gateway Timeout', 508: 'Loop Detected' };

@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { QueueEvents, type JobsOptions, type Queue } from 'bullmq';
-import type { RedisClient } from '../store/redis-connection';
+import type { RedisClient } from '../../core/store/redis-connection';
 
 export const JOB_TIMEOUT_MESSAGE = 'timed out before finishing';
 export const JOB_ABANDONED_MESSAGE = 'was given up by every request waiting for it';

@@ -6,9 +6,9 @@
  */
 
 import { join, resolve } from 'node:path';
-import { effectiveRedisUrl, loadConfig, readConfigFile, type BeamConfig } from '../config/config';
-import { connectRedis, parseRedisUrl, type RedisClient } from '../store/redis-connection';
-import { createStore, type Store } from '../store/store';
+import { effectiveRedisUrl, loadConfig, readConfigFile, type BeamConfig } from '../../core/config/config';
+import { connectRedis, parseRedisUrl, type RedisClient } from '../../core/store/redis-connection';
+import { createStore, type Store } from '../../core/store/store';
 import { createJobWorker, type JobFunction, type JobHandler, type JobWorker } from './worker';
 
 export interface QueueOptions {

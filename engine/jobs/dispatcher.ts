@@ -14,8 +14,8 @@
 
 import { Queue, QueueEvents } from 'bullmq';
 import { addAndWait, openQueueEvents, JOB_ABANDONED_MESSAGE, JOB_TIMEOUT_MESSAGE } from './await-job';
-import type { JobRule } from '../config/config';
-import type { RedisClient } from '../store/redis-connection';
+import type { JobRule } from '../../core/config/config';
+import type { RedisClient } from '../../core/store/redis-connection';
 import { CHAIN_HEADER, JobError, type JobAnswer, type JobRequest, type JobResult } from './job-types';
 import { canonicalUrl, defaultIdentity, jobHeaders, jobIdOf, type RequestNormalizer } from './job-identity';
 import { compileRules, extendChain, matchRules, parseChain, pathOf, queryOf, type CompiledRule } from './rules';

@@ -5,7 +5,7 @@
  * says whether the job answered the request and with what (status, body, type).
  */
 
-import type { JobRule } from '../config/config';
+import type { JobRule } from '../../core/config/config';
 
 /** A rule as a job sees it: the configured rule plus its name in `jobs`. */
 export interface NamedRule extends JobRule {

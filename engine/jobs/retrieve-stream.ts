@@ -1,8 +1,8 @@
 /** Resolve a Content Beam API path to the stream it names, for worker functions. */
 
-import type { Stream } from '../model/media';
-import { parseStreamName, selectStream } from '../model/stream-name';
-import type { Store } from '../store/store';
+import type { Stream } from '../../core/model/media';
+import { parseStreamName, selectStream } from '../../core/model/stream-name';
+import type { Store } from '../../core/store/store';
 import { JobError } from './job-types';
 
 /**

@@ -4,7 +4,7 @@
  * status (every status when the rule names none). Job chains are checked here too.
  */
 
-import type { JobRule } from '../config/config';
+import type { JobRule } from '../../core/config/config';
 import { JobError, MAX_CHAIN, type NamedRule } from './job-types';
 
 export interface CompiledRule {

@@ -7,8 +7,8 @@
 
 import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
-import type { Store } from '../store/store';
-import type { RedisClient } from '../store/redis-connection';
+import type { Store } from '../../core/store/store';
+import type { RedisClient } from '../../core/store/redis-connection';
 import { statusOfError } from './answers';
 import { addAndWait, openQueueEvents, JOB_TIMEOUT_MESSAGE } from './await-job';
 import { CHAIN_HEADER, JobError, type JobRequest, type JobResult } from './job-types';

@@ -3,7 +3,7 @@
  * Times are epoch seconds (integer or decimal) or ISO-8601 date-times with a zone.
  */
 import { badPackagerRequest } from '../errors';
-import type { SegmentRecord } from '../../engine/model/live';
+import type { SegmentRecord } from '../../core/model/live';
 
 export interface CatchupRange {
   startMs: number;

@@ -3,9 +3,9 @@
  * Pure. Video and audio are separate adaptation sets over the same CMAF segments HLS serves,
  * addressed by $Number$ = the segment index.
  */
-import type { SegmentRecord } from '../../engine/model/live';
+import type { SegmentRecord } from '../../core/model/live';
 import type { DashAdaptationSet, DashManifest, DashRepresentation } from '../dash/model';
-import { TIMELINE_HZ } from '../../engine/model/live';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 
 export interface DashVideoInput {

@@ -4,9 +4,9 @@
  * reloads, preloads of the next part) registers a check that is re-run after each batch of events,
  * so no request polls Redis. A follower starts on first use and stops after an idle period.
  */
-import type { ChannelEvent } from '../../engine/model/live';
-import type { LiveStore } from '../../engine/store/live-store';
-import type { RedisClient } from '../../engine/store/redis-connection';
+import type { ChannelEvent } from '../../core/model/live';
+import type { LiveStore } from '../../core/store/live-store';
+import type { RedisClient } from '../../core/store/redis-connection';
 
 export interface FollowerDeps {
   live: LiveStore;

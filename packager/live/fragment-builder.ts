@@ -3,8 +3,8 @@
  * The last sample's duration is set so the fragment ends exactly at the window's end, so segment
  * durations in the media equal the EXTINF the playlist announces.
  */
-import type { PacketRead } from '../../engine/store/store';
-import { notFound } from '../../engine/model/errors';
+import type { PacketRead } from '../../core/store/store';
+import { notFound } from '../../core/model/errors';
 import { buildMediaSegment } from '../cmaf/segments';
 import { toCmafSamples } from '../cmaf/prepare';
 import type { Sample } from '../model';

@@ -2,11 +2,11 @@
  * From a channel's segment and part records to typed HLS values (then rendered by `packager/hls`).
  * Pure: the live service gathers the records, this decides what a playlist lists.
  */
-import type { PartRecord, SegmentRecord } from '../../engine/model/live';
+import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import type { HlsMediaPlaylist, HlsPart, HlsPlaylistKind, HlsRenditionReport, HlsSegment } from '../hls/model';
 import type { PlaylistPosition } from '../hls/blocking-request';
 import { initFile, partFile, segmentFile, type RenditionRef } from './live-files';
-import { TIMELINE_HZ } from '../../engine/model/live';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 
 /** Which parts start with an independent frame: the source's own flags, only part 0 (rungs), or all (audio). */

@@ -4,9 +4,9 @@
  * frontiers) is shared by every request until the channel's next event, so a thousand players
  * reloading a playlist cause one read; media objects go through the LRU with request coalescing.
  */
-import type { PartRecord, SegmentRecord } from '../../engine/model/live';
-import type { Channel } from '../../engine/model/channel';
-import { notFound } from '../../engine/model/errors';
+import type { PartRecord, SegmentRecord } from '../../core/model/live';
+import type { Channel } from '../../core/model/channel';
+import { notFound } from '../../core/model/errors';
 import type { ChannelReader, Frontier } from '../channel-reader';
 import { parseBlockingRequest, type QueryValue } from '../hls/blocking-request';
 import { renderMediaPlaylist } from '../hls/media-playlist';
@@ -26,7 +26,7 @@ import { buildManifest } from './dash-builder';
 import { renderMpd } from '../dash/mpd';
 import { renderMultivariant } from '../hls/multivariant';
 import { parseCatchup, rangeComplete, segmentsInRange, type CatchupRange } from './catchup';
-import { TIMELINE_HZ } from '../../engine/model/live';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 export type Query = Record<string, QueryValue>;
 

@@ -3,17 +3,17 @@
  * and the pure questions the service asks of it: which track a rendition is, how far each rendition
  * has been produced, PART-TARGET and TARGETDURATION, rendition reports, what is ready or next.
  */
-import type { PartRecord, SegmentRecord } from '../../engine/model/live';
-import type { Channel } from '../../engine/model/channel';
-import type { Format } from '../../engine/model/media';
-import { notFound } from '../../engine/model/errors';
+import type { PartRecord, SegmentRecord } from '../../core/model/live';
+import type { Channel } from '../../core/model/channel';
+import type { Format } from '../../core/model/media';
+import { notFound } from '../../core/model/errors';
 import type { Frontier, RenditionInfo } from '../channel-reader';
 import { blockingSatisfied, type BlockingTarget } from '../hls/blocking-request';
 import type { HlsRenditionReport } from '../hls/model';
 import { partTargetOf, targetDurationOf } from './hls-builder';
 import { stemOf, type RenditionRef } from './live-files';
 import type { WindowMode } from './windows';
-import { TIMELINE_HZ } from '../../engine/model/live';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 const PART_FLOOR_SECONDS = 0.2;
 

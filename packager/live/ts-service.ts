@@ -6,8 +6,8 @@
  * audio window. Segments go through the same LRU (immutable once complete); catch-up ranges work
  * as for CMAF playlists.
  */
-import type { SegmentRecord } from '../../engine/model/live';
-import { notFound } from '../../engine/model/errors';
+import type { SegmentRecord } from '../../core/model/live';
+import { notFound } from '../../core/model/errors';
 import type { ChannelReader, ResolvedTrack } from '../channel-reader';
 import { rescale } from '../cmaf/prepare';
 import { renderMediaPlaylist } from '../hls/media-playlist';
@@ -26,7 +26,7 @@ import type { PackagerMetrics } from './metrics';
 import { etagOf, type SegmentCache } from './segment-cache';
 import { frontierOf, isNext, memoOn, newestSegment, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
 import { segmentWindow } from './windows';
-import { TIMELINE_HZ } from '../../engine/model/live';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 export const TS_CONTENT_TYPE = 'video/mp2t';
 

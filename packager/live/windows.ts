@@ -3,7 +3,7 @@
  * bandwidth a rendition measures. Source video is cut by decode time; audio and rung video by
  * presentation time (their dts equals pts), both in 90 kHz ticks and half-open.
  */
-import type { PartRecord, SegmentRecord } from '../../engine/model/live';
+import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import { badRenderInput } from '../errors';
 
 export interface TickWindow {

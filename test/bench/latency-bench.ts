@@ -30,7 +30,7 @@ import { startStack, waitFor, type Stack } from '../e2e/player/stack';
 import type { Bench, BenchRow } from './harness';
 import { startNginxRtmp } from './nginx-rtmp';
 import { findPagesDirs } from '../../engine/api/pages';
-import { decodeEvent } from '../../engine/model/live';
+import { decodeEvent } from '../../core/model/live';
 import {
   decodeLumas, defaultCode, latencies, partReadyDelays, streamIdMs, type TimedEvent, paintFilter, percentile, progressOutMs, samplePoints, sendClockStart, type BlockCode,
 } from './latency-code';

@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedRedis } from '../../engine/store/embedded-redis';
-import { connectRedis, parseRedisUrl } from '../../engine/store/redis-connection';
-import { createStore, type PacketWrite } from '../../engine/store/store';
-import { validateFormat } from '../../engine/model/content';
-import { packetMetaOf } from '../../engine/model/media';
+import { createEmbeddedRedis } from '../../core/store/embedded-redis';
+import { connectRedis, parseRedisUrl } from '../../core/store/redis-connection';
+import { createStore, type PacketWrite } from '../../core/store/store';
+import { validateFormat } from '../../core/model/content';
+import { packetMetaOf } from '../../core/model/media';
 import type { Bench, BenchRow } from './harness';
 
 /** 6 Mbps 1080p30 H.264: ~25 KB per frame on average, keyframes (every 60) ~6× larger. */

@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppConfig } from '../../engine/api/app';
 import { createEngineMetrics } from '../../engine/api/metrics';
-import { createStore, type Store } from '../../engine/store/store';
+import { createStore, type Store } from '../../core/store/store';
 import type { TestRedis } from './redis';
 import { uniquePrefix } from './redis';
 

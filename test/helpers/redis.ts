@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createEmbeddedRedis, type EmbeddedRedis } from '../../engine/store/embedded-redis';
-import { connectRedis, parseRedisUrl, type RedisClient } from '../../engine/store/redis-connection';
+import { createEmbeddedRedis, type EmbeddedRedis } from '../../core/store/embedded-redis';
+import { connectRedis, parseRedisUrl, type RedisClient } from '../../core/store/redis-connection';
 
 export interface TestRedis {
   url: string;

@@ -5,8 +5,8 @@
  */
 
 import { JobError } from '../../engine/jobs/job-types';
-import type { PacketMeta, Stream } from '../../engine/model/media';
-import type { PacketRead, Store } from '../../engine/store/store';
+import type { PacketMeta, Stream } from '../../core/model/media';
+import type { PacketRead, Store } from '../../core/store/store';
 import { makePacket, packetBytes, type Beamcoder, type BcDecoder, type BcFrame, type BcPacket } from './beamcoder-api';
 import { outputSize, type ImageFormat } from './jit-paths';
 

@@ -1,6 +1,6 @@
 /**
  * The built-in JIT job functions, for the `media_workers` queue (default rules `frameImage` and `clipMp4`
- * in engine/config/config.ts):
+ * in core/config/config.ts):
  *   frameImage  /beams/<content>/<stream>/frame_<pts>.jpg|.jpeg|.png and …/latest.jpg  (?width=)
  *   clipMp4     /beams/<content>/all/<from>-<to>.mp4  (?accurate=1)
  * Results are cached in the content's slot with the ephemeral TTL, keyed by what they depend on (latest
@@ -10,8 +10,8 @@
 import { createHash } from 'node:crypto';
 import { JobError, type JobResult } from '../../engine/jobs/job-types';
 import type { JobFunction, WorkerJob } from '../../engine/jobs/worker';
-import { selectStream, parseStreamName } from '../../engine/model/stream-name';
-import type { Format } from '../../engine/model/media';
+import { selectStream, parseStreamName } from '../../core/model/stream-name';
+import type { Format } from '../../core/model/media';
 import { loadBeamcoder, type Beamcoder } from './beamcoder-api';
 import { makeClip, resolveRange, type ClipStats } from './clip-mp4';
 import { encodeImage, frameAt, latestFrame, latestPacket } from './frame-image';

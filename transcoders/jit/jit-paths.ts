@@ -7,8 +7,8 @@
 
 import { JobError } from '../../engine/jobs/job-types';
 import type { RequestIdentity, RequestNormalizer } from '../../engine/jobs/job-identity';
-import { parseMediaRef, type MediaRef } from '../../engine/model/media-ref';
-import { parseStreamName } from '../../engine/model/stream-name';
+import { parseMediaRef, type MediaRef } from '../../core/model/media-ref';
+import { parseStreamName } from '../../core/model/stream-name';
 
 export type ImageFormat = 'jpeg' | 'png';
 

@@ -17,12 +17,12 @@ import { waitFor } from '../../helpers/process';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore, type Store } from '../../../engine/store/store';
-import { createChannelStore, type ChannelStore } from '../../../engine/store/channel-store';
-import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
-import type { RedisClient } from '../../../engine/store/redis-connection';
+import { createStore, type Store } from '../../../core/store/store';
+import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
+import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
+import type { RedisClient } from '../../../core/store/redis-connection';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
-import { createChannel as newChannel } from '../../../engine/model/channel';
+import { createChannel as newChannel } from '../../../core/model/channel';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;

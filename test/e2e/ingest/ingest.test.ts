@@ -17,9 +17,9 @@ import { publishRtmp, publishSrt, publishSrtLiveTransmit, wrapFfmpeg, type Publi
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore, type Store } from '../../../engine/store/store';
-import { createChannelStore } from '../../../engine/store/channel-store';
-import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
+import { createStore, type Store } from '../../../core/store/store';
+import { createChannelStore } from '../../../core/store/channel-store';
+import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createIngestMetrics } from '../../../ingest/ingest-metrics';

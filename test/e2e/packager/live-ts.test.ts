@@ -10,8 +10,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import type { Store } from '../../../engine/store/store';
-import type { LiveStore } from '../../../engine/store/live-store';
+import type { Store } from '../../../core/store/store';
+import type { LiveStore } from '../../../core/store/live-store';
 import { closedSegments as closedSegmentsOf, ffmpegDecode, httpGet, run, startPackagerRig, type PackagerRig } from './rig';
 import { parseM3u8 } from '../../unit/packager/parsers';
 

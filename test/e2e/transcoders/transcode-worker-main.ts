@@ -3,7 +3,7 @@
  * concurrency, child}. Prints "worker ready" once it takes jobs; SIGTERM closes it.
  */
 
-import { connectRedis, parseRedisUrl } from '../../../engine/store/redis-connection';
+import { connectRedis, parseRedisUrl } from '../../../core/store/redis-connection';
 import { createTranscodeWorker } from '../../../transcoders/worker';
 import type { TranscodeChildConfig } from '../../../transcoders/transcode-processor';
 

@@ -9,8 +9,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { resolveApiToken, parseTokenFile } from '../../../engine/config/api-token';
-import { createKeys } from '../../../engine/store/keys';
+import { resolveApiToken, parseTokenFile } from '../../../core/config/api-token';
+import { createKeys } from '../../../core/store/keys';
 
 let redis: TestRedis;
 const dirs: string[] = [];

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { startTestRedis, type TestRedis } from '../../helpers/redis';
 import { buildTestApp } from '../../helpers/app';
-import type { Store } from '../../../engine/store/store';
+import type { Store } from '../../../core/store/store';
 
 let redis: TestRedis;
 beforeAll(async () => {

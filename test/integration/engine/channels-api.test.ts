@@ -8,10 +8,10 @@ import { TEST_API_TOKEN, TEST_APP_CONFIG, withTestToken } from '../../helpers/ap
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore } from '../../../engine/store/store';
-import { createChannelStore, type ChannelStore } from '../../../engine/store/channel-store';
-import { createLiveStore } from '../../../engine/store/live-store';
-import { validateFormat } from '../../../engine/model/content';
+import { createStore } from '../../../core/store/store';
+import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
+import { createLiveStore } from '../../../core/store/live-store';
+import { validateFormat } from '../../../core/model/content';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;

@@ -6,7 +6,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createEmbeddedRedis } from '../../../engine/store/embedded-redis';
+import { createEmbeddedRedis } from '../../../core/store/embedded-redis';
 import { built } from '../../helpers/paths';
 
 function redisPids(socket: string): number[] {
@@ -44,7 +44,7 @@ describe('embedded redis-server', () => {
 
   it('dies with its parent, even on SIGKILL', { timeout: 20000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-emb-'));
-    const modulePath = built('engine', 'store', 'embedded-redis.js');
+    const modulePath = built('core', 'store', 'embedded-redis.js');
     const script = `const { createEmbeddedRedis } = require(${JSON.stringify(modulePath)});
       const r = createEmbeddedRedis({}, { dataDir: ${JSON.stringify(dir)}, persistence: false });
       r.start().then(() => { console.log('ready ' + r.socketPath); setInterval(() => {}, 1000); });`;

@@ -13,8 +13,8 @@ import { TEST_API_TOKEN, TEST_APP_CONFIG } from '../../helpers/app';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore } from '../../../engine/store/store';
-import { createChannelStore } from '../../../engine/store/channel-store';
+import { createStore } from '../../../core/store/store';
+import { createChannelStore } from '../../../core/store/channel-store';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;

@@ -12,8 +12,8 @@ import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { buildApp, errorResponse } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore } from '../../../engine/store/store';
-import { createChannelStore } from '../../../engine/store/channel-store';
+import { createStore } from '../../../core/store/store';
+import { createChannelStore } from '../../../core/store/channel-store';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
 let redis: TestRedis;

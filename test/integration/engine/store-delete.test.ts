@@ -7,12 +7,12 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore, type Store } from '../../../engine/store/store';
-import { createChannelStore } from '../../../engine/store/channel-store';
-import { migrateRegistryKeys } from '../../../engine/store/migrate-keys';
-import { packetMetaOf } from '../../../engine/model/media';
-import { validateFormat } from '../../../engine/model/content';
-import { createChannel } from '../../../engine/model/channel';
+import { createStore, type Store } from '../../../core/store/store';
+import { createChannelStore } from '../../../core/store/channel-store';
+import { migrateRegistryKeys } from '../../../core/store/migrate-keys';
+import { packetMetaOf } from '../../../core/model/media';
+import { validateFormat } from '../../../core/model/content';
+import { createChannel } from '../../../core/model/channel';
 
 let redis: TestRedis;
 beforeAll(async () => {

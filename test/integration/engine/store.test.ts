@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore, type Store } from '../../../engine/store/store';
-import { packetMetaOf } from '../../../engine/model/media';
-import { validateFormat } from '../../../engine/model/content';
+import { createStore, type Store } from '../../../core/store/store';
+import { packetMetaOf } from '../../../core/model/media';
+import { validateFormat } from '../../../core/model/content';
 
 let redis: TestRedis;
 beforeAll(async () => {

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { MediaPacket, Stream } from '../../../engine/model/media';
+import type { MediaPacket, Stream } from '../../../core/model/media';
 import { createDemuxer, DemuxError, type DemuxFormat, type DemuxTransport, type Demuxer } from '../../../ingest/demuxer';
 
 const run = promisify(execFile);

@@ -16,10 +16,10 @@ import {
   createRtmpServer, type RtmpCloseReason, type RtmpServer, type RtmpServerConfig, type RtmpSession,
 } from '../../../ingest/rtmp/rtmp-server';
 import { Registry } from 'prom-client';
-import { createStore } from '../../../engine/store/store';
-import { createChannelStore } from '../../../engine/store/channel-store';
-import { createLiveStore } from '../../../engine/store/live-store';
-import { createChannel } from '../../../engine/model/channel';
+import { createStore } from '../../../core/store/store';
+import { createChannelStore } from '../../../core/store/channel-store';
+import { createLiveStore } from '../../../core/store/live-store';
+import { createChannel } from '../../../core/model/channel';
 import { createIngestService, DEFAULT_INGEST_CONFIG } from '../../../ingest/ingest-service';
 import { createIngestMetrics } from '../../../ingest/ingest-metrics';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';

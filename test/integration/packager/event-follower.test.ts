@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore } from '../../../engine/store/store';
-import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
+import { createStore } from '../../../core/store/store';
+import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createEventFollowers, type EventFollowers } from '../../../packager/live/event-follower';
 import { waitFor } from '../../helpers/process';
 

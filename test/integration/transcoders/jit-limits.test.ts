@@ -18,7 +18,7 @@ import { Queue } from 'bullmq';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitFor } from '../../helpers/process';
 import { TEST_API_TOKEN } from '../../helpers/app';
-import { createStore, type Store } from '../../../engine/store/store';
+import { createStore, type Store } from '../../../core/store/store';
 import type { JobFunction } from '../../../engine/jobs/worker';
 import type { JobRequest } from '../../../engine/jobs/job-types';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore, type Store } from '../../../engine/store/store';
+import { createStore, type Store } from '../../../core/store/store';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
 import type { JobFunction } from '../../../engine/jobs/worker';
 import { grayPixels, loadTs, makeSourceTs, meanAbsDiff, probe, startJobsRig, topBoxes, type JobsRig } from './jit-fixture';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createKeys } from '../../../engine/store/keys';
-import { createLiveStore, type LiveStore } from '../../../engine/store/live-store';
-import { connectRedis, parseRedisUrl, type RedisClient } from '../../../engine/store/redis-connection';
+import { createKeys } from '../../../core/store/keys';
+import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
+import { connectRedis, parseRedisUrl, type RedisClient } from '../../../core/store/redis-connection';
 import { createTranscodeQueue, type TranscodeQueue } from '../../../transcoders/queue';
 
 let redis: TestRedis;

@@ -1,10 +1,10 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName } from '../../../engine/model/channel';
-import { decodeEvent, encodeEvent } from '../../../engine/model/live';
+import { applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName } from '../../../core/model/channel';
+import { decodeEvent, encodeEvent } from '../../../core/model/live';
 import { addressesFor } from '../../../engine/api/channels';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
-import { BeamError } from '../../../engine/model/errors';
+import { BeamError } from '../../../core/model/errors';
 
 const is400 = (e: unknown) => e instanceof BeamError && e.statusCode === 400;
 const now = new Date('2026-11-22T10:00:00Z');

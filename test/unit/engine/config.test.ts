@@ -1,10 +1,10 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULTS, effectiveRedisUrl, loadConfig, mergeConfig } from '../../../engine/config/config';
-import { parseRedisUrl } from '../../../engine/store/redis-connection';
+import { ConfigError, DEFAULTS, effectiveRedisUrl, loadConfig, mergeConfig } from '../../../core/config/config';
+import { parseRedisUrl } from '../../../core/store/redis-connection';
 import { banner, parseCli } from '../../../beamline';
-import { createChannel } from '../../../engine/model/channel';
-import type { ApiToken } from '../../../engine/config/api-token';
+import { createChannel } from '../../../core/model/channel';
+import type { ApiToken } from '../../../core/config/api-token';
 
 describe('config merge (as the original engine)', () => {
   it('objects merge, scalars replace, null deletes', () => {

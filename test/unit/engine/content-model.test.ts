@@ -1,11 +1,11 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { parseStreamName, selectStream } from '../../../engine/model/stream-name';
-import { elementTypeOf, validateContentName, validateElement, validateFormat, validateRenditionBody } from '../../../engine/model/content';
+import { parseStreamName, selectStream } from '../../../core/model/stream-name';
+import { elementTypeOf, validateContentName, validateElement, validateFormat, validateRenditionBody } from '../../../core/model/content';
 import { parseBufSize, parseBufSizes, parsePaging, payloadToStore, selectPlane } from '../../../engine/api/beams';
-import { createKeys } from '../../../engine/store/keys';
-import { BeamError } from '../../../engine/model/errors';
-import type { Stream } from '../../../engine/model/media';
+import { createKeys } from '../../../core/store/keys';
+import { BeamError } from '../../../core/model/errors';
+import type { Stream } from '../../../core/model/media';
 
 const isBeam400 = (e: unknown) => e instanceof BeamError && e.statusCode === 400;
 

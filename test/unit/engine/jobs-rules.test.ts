@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { compileRules, extendChain, matchRules, parseChain, pathOf, queryOf } from '../../../engine/jobs/rules';
 import { jobIdOf } from '../../../engine/jobs/dispatcher';
 import { errorAnswer, resultToAnswer } from '../../../engine/jobs/answers';
-import { DEFAULTS } from '../../../engine/config/config';
-import type { RedisClient } from '../../../engine/store/redis-connection';
+import { DEFAULTS } from '../../../core/config/config';
+import type { RedisClient } from '../../../core/store/redis-connection';
 
 const rules = compileRules({
   jpeg: { method: 'GET', pathPattern: '^/beams/.*\\.(jpg|jpeg)$', queue: 'media_workers', function: 'makeJPEG', postRoute: false },

@@ -6,7 +6,7 @@
 
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { createKeys, hashTag } from '../../../engine/store/keys';
+import { createKeys, hashTag } from '../../../core/store/keys';
 
 const k = createKeys('beam');
 

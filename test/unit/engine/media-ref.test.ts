@@ -1,9 +1,9 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { parseMediaRef, secondsRangeToPts, type MediaRef } from '../../../engine/model/media-ref';
-import { BeamError } from '../../../engine/model/errors';
-import { planQuery } from '../../../engine/model/query-plan';
-import type { Stream } from '../../../engine/model/media';
+import { parseMediaRef, secondsRangeToPts, type MediaRef } from '../../../core/model/media-ref';
+import { BeamError } from '../../../core/model/errors';
+import { planQuery } from '../../../core/model/query-plan';
+import type { Stream } from '../../../core/model/media';
 
 type Case = [name: string, ref: string, data: string | undefined, expected: MediaRef];
 

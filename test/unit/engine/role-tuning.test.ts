@@ -6,8 +6,8 @@
 
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { ConfigError, DEFAULTS, FIELDS, loadConfig, type BeamConfig } from '../../../engine/config/config';
-import { X264_PRESET_NAMES } from '../../../engine/config/setting-kinds';
+import { ConfigError, DEFAULTS, FIELDS, loadConfig, type BeamConfig } from '../../../core/config/config';
+import { X264_PRESET_NAMES } from '../../../core/config/setting-kinds';
 import { ingestTuning, packagerTuning, segmentJobTuning } from '../../../beamline';
 import { DEFAULT_INGEST_CONFIG } from '../../../ingest/ingest-service';
 import { DEFAULT_SESSION_CONFIG } from '../../../ingest/publish-session';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { compilePart, schemaMessage } from '../../../engine/api/route-schemas';
 import { ChannelParams, FormatBody, PagingQuery } from '../../../engine/api/schemas';
 import { errorResponse } from '../../../engine/api/app';
-import { BeamError } from '../../../engine/model/errors';
+import { BeamError } from '../../../core/model/errors';
 
 describe('route schemas: parameters and queries', () => {
   const query = compilePart(PagingQuery, 'querystring');

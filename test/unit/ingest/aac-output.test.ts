@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import type { Rational } from '../../../engine/model/media';
+import type { Rational } from '../../../core/model/media';
 import {
   aacFilterSpec, aacOutputFor, aacStream, channelLayoutFor, createUnwrapState, isClockJump, samplesToTicks, unwrapTimestamp,
 } from '../../../ingest/aac-output';

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import type { Channel } from '../../../engine/model/channel';
-import type { Stream } from '../../../engine/model/media';
+import type { Channel } from '../../../core/model/channel';
+import type { Stream } from '../../../core/model/media';
 import { channelFormat, formatChanged, planStreams, type StreamPlan } from '../../../ingest/channel-format';
 
 const channel: Channel = {

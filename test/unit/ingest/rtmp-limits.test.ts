@@ -10,7 +10,7 @@ import {
   type MessageStartVerdict, type ReaderUsage,
 } from '../../../ingest/rtmp/rtmp-limits';
 import { resolveRtmpSettings } from '../../../ingest/rtmp/rtmp-server';
-import { ConfigError, loadConfig } from '../../../engine/config/config';
+import { ConfigError, loadConfig } from '../../../core/config/config';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const idle: ReaderUsage = { partial: 0, buffered: 0, messages: 0, bytes: 0 };

@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import type { MediaPacket, Rational } from '../../../engine/model/media';
+import type { MediaPacket, Rational } from '../../../core/model/media';
 import {
   beginSession,
   createTimelineState,

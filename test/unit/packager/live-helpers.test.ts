@@ -1,8 +1,8 @@
 /** Pure helpers of the /live packager: catch-up parsing and selection, windows, bandwidth, file names, LRU coalescing, playlist building. */
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import type { PartRecord, SegmentRecord } from '../../../engine/model/live';
-import { BeamError } from '../../../engine/model/errors';
+import type { PartRecord, SegmentRecord } from '../../../core/model/live';
+import { BeamError } from '../../../core/model/errors';
 import { parseCatchup, parseTimeParam, rangeComplete, segmentsInRange } from '../../../packager/live/catchup';
 import { bytesPerWindow, measureBandwidth, partWindow, segmentWindow } from '../../../packager/live/windows';
 import { catchupQuery, parseLiveFile, partFile } from '../../../packager/live/live-files';

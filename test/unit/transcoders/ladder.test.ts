@@ -1,7 +1,7 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { DEFAULT_LADDER, planLadder, validateLadder } from '../../../transcoders/ladder';
-import { BeamError } from '../../../engine/model/errors';
+import { BeamError } from '../../../core/model/errors';
 
 describe('ladder validation', () => {
   it('the default ladder is valid', () => assert.deepEqual(validateLadder(DEFAULT_LADDER), DEFAULT_LADDER));

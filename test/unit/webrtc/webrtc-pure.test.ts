@@ -2,7 +2,7 @@
 
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { BeamError } from '../../../engine/model/errors';
+import { BeamError } from '../../../core/model/errors';
 import { chooseH264, chooseOpus, parseOffer, MAX_SDP_BYTES } from '../../../webrtc/sdp-offer';
 import { isRtcp, parseRtcpFeedback } from '../../../webrtc/rtcp';
 import { accessUnit, parameterSetsOf, splitAnnexB, nalType } from '../../../webrtc/h264-frames';

@@ -1,5 +1,5 @@
 /**
- * Loads the store's Lua scripts (engine/store/lua/<verb><Noun>-<numKeys>.lua) as ioredis commands.
+ * Loads the store's Lua scripts (core/store/lua/<verb><Noun>-<numKeys>.lua) as ioredis commands.
  * ioredis sends EVALSHA and falls back to EVAL once per connection, also inside pipelines.
  * Negative script replies are mapped to typed errors by the store, in one place.
  */

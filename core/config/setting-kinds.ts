@@ -1,5 +1,5 @@
 /**
- * The forms a setting may take (engine/config/config.ts FIELDS gives each setting one): how an environment
+ * The forms a setting may take (core/config/config.ts FIELDS gives each setting one): how an environment
  * string becomes a value, the check, and the expected form quoted in the error that names a bad field.
  */
 

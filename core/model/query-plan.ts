@@ -6,7 +6,7 @@
 import type { Stream } from './media';
 import { secondsRangeToPts, secondsToPts, type MediaRef, type Ordinal } from './media-ref';
 
-/** A query on a stream's index; engine/store/lua/queryIndex-2.lua gives each mode's semantics. */
+/** A query on a stream's index; core/store/lua/queryIndex-2.lua gives each mode's semantics. */
 export type IndexQuery =
   | { mode: 'score'; min: number | '-inf'; max: number | '+inf'; offset: number; limit: number }
   | { mode: 'rank'; from: number; to: number; offset: number; limit: number }

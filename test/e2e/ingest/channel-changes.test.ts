@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { TEST_APP_CONFIG } from '../../helpers/app';
+import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { publishRtmp, publishSrt, type Publisher } from '../../helpers/publishers';
 import { waitFor } from '../../helpers/process';
 import { buildApp } from '../../../engine/api/app';
@@ -55,13 +55,13 @@ beforeAll(async () => {
   await ingest.start();
   srtPort = ingest.srtPort() as number;
   rtmpPort = ingest.rtmpPort() as number;
-  app = await buildApp(
+  app = withTestToken(await buildApp(
     {
       store, metrics: createEngineMetrics(undefined, false),
       plugins: [(s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort } })],
     },
     TEST_APP_CONFIG,
-  );
+  ));
 });
 
 afterAll(async () => {

@@ -66,7 +66,9 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
   it('accepts every streamid form from ffmpeg at once and receives a few seconds of MPEG-TS each', async () => {
     const h = await startHarness({ 'key-a': { name: 'alpha' }, 'key-b': { name: 'beta' }, 'key-c': { name: 'gamma' } });
     const forms = ['key-a', '#!::r=beta,m=publish,s=key-b', 'publish:gamma:key-c'];
-    const pubs = forms.map((sid) => children.run('ffmpeg', ffmpegArgs(h.url(sid), 3), 15_000));
+    // 4 s of media for a 2 s span: ffmpeg's muxer holds the first ~0.7 s, and on a loaded machine the callers
+    // start late; the span shows the data streamed over time rather than arriving in one burst.
+    const pubs = forms.map((sid) => children.run('ffmpeg', ffmpegArgs(h.url(sid), 4), 15_000));
     const codes = await Promise.all(pubs.map((p) => p.exited));
     assert.deepEqual(codes, [0, 0, 0], pubs.map((p) => p.output()).join('\n'));
     await waitFor('three sessions to close', () => h.sessions.every((s) => s.rx.closeReason !== undefined), 3000);
@@ -86,7 +88,7 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
 
   it('encrypts with the channel passphrase: the right one streams, a wrong one is refused', async () => {
     const h = await startHarness({ 'key-enc': { name: 'vault', passphrase: 'correct-horse-battery' } });
-    const good = children.run('ffmpeg', ffmpegArgs(h.url('key-enc', '&passphrase=correct-horse-battery'), 3), 15_000);
+    const good = children.run('ffmpeg', ffmpegArgs(h.url('key-enc', '&passphrase=correct-horse-battery'), 4), 15_000);
     const bad = children.run('ffmpeg', ffmpegArgs(h.url('key-enc', '&passphrase=wrong-horse-battery'), 3), 15_000);
     const none = children.run('ffmpeg', ffmpegArgs(h.url('key-enc'), 3), 15_000);
     assert.notEqual(await bad.exited, 0, 'wrong passphrase: ffmpeg fails to connect');
@@ -101,7 +103,7 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
 
   it('takes srt-live-transmit as an independent caller (ffmpeg | srt-live-transmit)', async () => {
     const h = await startHarness({ 'key-slt': { name: 'relay' } });
-    const enc = children.run('ffmpeg', ffmpegArgs('-', 3), 15_000);
+    const enc = children.run('ffmpeg', ffmpegArgs('-', 4), 15_000);
     const slt = children.run('srt-live-transmit', ['-a:no', '-q', '-chunk:1316', 'file://con', h.url('publish:relay:key-slt')], 15_000);
     const encOut = enc.proc.stdout;
     const sltIn = slt.proc.stdin;
@@ -120,8 +122,10 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
 
   it('keeps one publisher streaming while a wrong key and an m=request caller are refused', async () => {
     const h = await startHarness({ 'key-1': { name: 'one' }, 'key-2': { name: 'two' } });
-    const a = children.run('ffmpeg', ffmpegArgs(h.url('key-1'), 4), 15_000);
-    const b = children.run('ffmpeg', ffmpegArgs(h.url('publish:two:key-2'), 4), 15_000);
+    // Long enough to still be live once the three refused callers have exited (each spawn may take a while on a
+    // loaded machine): the point is that the publishers keep streaming beside the refusals.
+    const a = children.run('ffmpeg', ffmpegArgs(h.url('key-1'), 8), 20_000);
+    const b = children.run('ffmpeg', ffmpegArgs(h.url('publish:two:key-2'), 8), 20_000);
     await waitFor('both publishers', () => h.sessions.length === 2 && h.sessions.every((s) => s.rx.bytes > 0), 5000);
     const wrong = children.run('ffmpeg', ffmpegArgs(h.url('not-a-key'), 2), 10_000);
     const request = children.run('ffmpeg', ffmpegArgs(h.url('#!::r=one,m=request,s=key-1'), 2), 10_000);

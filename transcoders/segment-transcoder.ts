@@ -15,6 +15,7 @@
 import type { Rational } from '../core/model/media';
 import { FILTER_INPUT, keepFrame, outputName, scaleGraph, x264Options, type EncoderConfig, type X264Options } from './encoder-settings';
 import type { PlannedRung } from './ladder';
+import type { BcPacket } from '../core/model/bc-packet';
 
 // ---- the narrow part of beamcoder used here ----
 
@@ -27,13 +28,6 @@ interface BcFrame {
   sample_aspect_ratio?: Rational;
   /** Setting null unreferences the frame's buffers at once (beamcoder), so the pool that made them reuses them. */
   data: unknown;
-}
-interface BcPacket {
-  pts: number | null;
-  dts: number | null;
-  size: number;
-  data: Buffer;
-  flags: { KEY: boolean };
 }
 interface BcDecoder {
   decode(packets: unknown[]): Promise<{ frames: BcFrame[] }>;

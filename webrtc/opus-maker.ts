@@ -10,6 +10,7 @@
  */
 
 import type { Stream } from '../core/model/media';
+import type { BcPacket } from '../core/model/bc-packet';
 
 interface BcFrame {
   pts: number | null;
@@ -18,11 +19,6 @@ interface BcFrame {
   format: string | null;
   channels: number;
   channel_layout: string | null;
-}
-interface BcPacket {
-  pts: number | null;
-  size: number;
-  data: Buffer;
 }
 interface Bc {
   AV_INPUT_BUFFER_PADDING_SIZE: number;

@@ -101,7 +101,8 @@ async function reencode(bc: Beamcoder, video: Stream, packets: PacketRead[], fro
   let size = { width: 0, height: 0 };
   const out: Timed[] = [];
   const keep = (ps: BcPacket[]) => {
-    for (const p of ps) out.push({ pts: p.pts, dts: p.dts, data: Buffer.from(packetBytes(p)), key: p.flags.KEY, duration: p.duration });
+    // The encoder's packets carry the timestamps of the frames it was given (each frame has a pts).
+    for (const p of ps) out.push({ pts: p.pts as number, dts: p.dts as number, data: Buffer.from(packetBytes(p)), key: p.flags.KEY, duration: p.duration as number });
   };
   const feed = async (frames: BcFrame[]) => {
     stats.decoded += frames.length;

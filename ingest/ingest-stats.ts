@@ -6,6 +6,7 @@
  */
 
 import type { Stream } from '../core/model/media';
+import { TIMELINE_HZ } from '../core/model/live';
 
 export interface IngestDiagnostics {
   protocol: 'srt' | 'rtmp';
@@ -54,7 +55,7 @@ export function recordPacket(s: StatsState, p: { streamIndex: number; pts: numbe
   if (p.pts !== p.dts) s.bFrames = true;
   if (p.keyframe) {
     if (s.lastKeyPts !== null && p.pts > s.lastKeyPts) {
-      s.keyIntervals.push((p.pts - s.lastKeyPts) / 90000);
+      s.keyIntervals.push((p.pts - s.lastKeyPts) / TIMELINE_HZ);
       if (s.keyIntervals.length > 5) s.keyIntervals.shift();
     }
     s.lastKeyPts = p.pts;

@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_PART_TARGET_SECONDS, type Channel } from '../core/model/channel';
-import type { ChannelEvent, PartRecord, SegmentRecord } from '../core/model/live';
+import { type ChannelEvent, type PartRecord, type SegmentRecord, TIMELINE_HZ } from '../core/model/live';
 import type { MediaPacket, Stream } from '../core/model/media';
 import { packetMetaOf } from '../core/model/media';
 import type { Store, PacketWrite } from '../core/store/store';
@@ -217,8 +217,8 @@ export function startPublishSession(
       videoStreamIndex: 0,
       audioStreamIndex: plan.audio ? 1 : null,
       firstIndex: (last?.index ?? 0) + 1,
-      targetDuration: Math.round(config.segmentSeconds * 90000),
-      partTarget: Math.round((channel.partTargetSeconds ?? config.partSeconds) * 90000),
+      targetDuration: Math.round(config.segmentSeconds * TIMELINE_HZ),
+      partTarget: Math.round((channel.partTargetSeconds ?? config.partSeconds) * TIMELINE_HZ),
     });
     const open = new Map<number, SegmentRecord>();
     let discontinuitySequence = last?.discontinuitySequence ?? 0;

@@ -11,6 +11,7 @@
 
 import type { Stream } from '../core/model/media';
 import type { BcPacket } from '../core/model/bc-packet';
+import { TIMELINE_HZ } from '../core/model/live';
 
 interface BcFrame {
   pts: number | null;
@@ -30,7 +31,6 @@ interface Bc {
 
 export const OPUS_RATE = 48000;
 export const OPUS_FRAME_SAMPLES = 960;
-const TIMELINE_HZ = 90000;
 
 export interface OpusPacket {
   /** Presentation time on the channel's 90 kHz timeline. */

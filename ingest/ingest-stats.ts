@@ -6,7 +6,7 @@
  */
 
 import type { Stream } from '../core/model/media';
-import { TIMELINE_HZ } from '../core/model/live';
+import { TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
 
 export interface IngestDiagnostics {
   protocol: 'srt' | 'rtmp';
@@ -50,7 +50,7 @@ export function recordPacket(s: StatsState, p: { streamIndex: number; pts: numbe
   s.packets++;
   s.bytes += p.size;
   s.windowBytes += p.size;
-  if (p.streamIndex !== 0) return s;
+  if (p.streamIndex !== VIDEO_STREAM) return s;
   s.windowFrames++;
   if (p.pts !== p.dts) s.bFrames = true;
   if (p.keyframe) {

@@ -67,7 +67,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
     let enqueueSegment: ((channel: string, segment: number) => Promise<string>) | undefined;
     if (opts.transcode) {
-      const bullPrefix = `{${prefix}-bull}`;
+      const bullPrefix = store.keys.transcodeQueuePrefix;
       const queueConnection = connect();
       const queue = createTranscodeQueue({ connection: queueConnection }, { prefix: bullPrefix });
       closers.push(async () => {

@@ -25,7 +25,7 @@ import { livePlugin, type LivePackagerConfig } from './packager/live-plugin';
 import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
 import { createJitFunctions } from './transcoders/jit/jit-functions';
-import { jitNormalizers } from './transcoders/jit/jit-paths';
+import { JIT_QUEUE, jitNormalizers } from './transcoders/jit/jit-paths';
 import { connectRedis, parseRedisUrl } from './core/store/redis-connection';
 import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
@@ -226,7 +226,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     : undefined;
   const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: config.redis.eventsMaxLen });
   // ABR transcoding: ingest enqueues one job per channel segment; transcoder workers (any machine) take them.
-  const transcodePrefix = `{${config.redis.prepend}-bull}`;
+  const transcodePrefix = runtime.store.keys.transcodeQueuePrefix;
   const apiToken = cli.roles.has('engine')
     ? await resolveApiToken(
         { redis: runtime.embedded ? null : runtime.redis, log },
@@ -334,7 +334,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     await transcoder.start();
     mediaWorker = createJobWorker(
       { store: runtime.store, connect: queueConnection, log },
-      { queue: 'media_workers', prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: config.redis.ephemeralTTL },
+      { queue: JIT_QUEUE, prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: config.redis.ephemeralTTL },
     );
     await mediaWorker.start();
   }

@@ -27,6 +27,7 @@ import {
   AAC_FRAME_SAMPLES, aacFilterSpec, aacOutputFor, aacStream, channelLayoutFor, createUnwrapState, isClockJump, samplesToTicks,
   unwrapTimestamp, type AacOutput,
 } from './aac-output';
+import type { BcPacket } from '../core/model/bc-packet';
 
 // ---- the narrow part of beamcoder used here ----
 
@@ -38,12 +39,6 @@ interface BcAudioFrame {
   format: string | null;
   channels: number;
   channel_layout: string | null;
-}
-interface BcPacket {
-  pts: number | null;
-  duration?: number | null;
-  size: number;
-  data: Buffer;
 }
 interface BcDecoder {
   decode(packet: unknown): Promise<{ frames: BcAudioFrame[] }>;

@@ -8,7 +8,7 @@
 
 import type { Channel } from '../core/model/channel';
 import type { Format, Stream } from '../core/model/media';
-import { TIMELINE_HZ } from '../core/model/live';
+import { AUDIO_STREAM, TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
 
 export interface StreamPlan {
   /** Input stream index → channel stream index. */
@@ -50,8 +50,8 @@ export function planStreams(input: readonly Stream[]): PlanResult {
     const what = `${s.codecpar.codec_type} stream ${s.index} (${s.codecpar.name ?? 'unknown codec'})`;
     ignored.push(s.codecpar.codec_type === 'audio' && !audio ? `${what}: unknown audio codec, set the encoder to AAC` : what);
   }
-  const map = new Map<number, number>([[video.index, 0]]);
-  if (audio) map.set(audio.index, 1);
+  const map = new Map<number, number>([[video.index, VIDEO_STREAM]]);
+  if (audio) map.set(audio.index, AUDIO_STREAM);
   return { ok: true, plan: { map, video, audio, audioTranscode: other, ignored } };
 }
 
@@ -68,7 +68,7 @@ export function channelFormat(ch: Channel, plan: StreamPlan, aacAudio?: Stream):
     ...(s.avg_frame_rate ? { avg_frame_rate: s.avg_frame_rate } : {}),
     codecpar: { ...s.codecpar },
   });
-  const streams = [toChannel(plan.video, 0)];
+  const streams = [toChannel(plan.video, VIDEO_STREAM)];
   const metadata: Record<string, string> = { channel: ch.name };
   if (plan.audio) {
     let audio = plan.audio;
@@ -78,7 +78,7 @@ export function channelFormat(ch: Channel, plan: StreamPlan, aacAudio?: Stream):
       }
       audio = aacAudio;
     }
-    streams.push(toChannel(audio, 1));
+    streams.push(toChannel(audio, AUDIO_STREAM));
     metadata.audioSourceCodec = String(plan.audio.codecpar.name);
   }
   return { type: 'format', url: ch.name, ttl: ch.dvrWindowSeconds, streams, metadata };

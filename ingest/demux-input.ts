@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BcPacket } from '../core/model/bc-packet';
 
 export type DemuxErrorCode = 'bad-config' | 'no-input' | 'open-failed' | 'no-streams' | 'read-failed' | 'overflow';
 
@@ -23,16 +24,7 @@ export class DemuxError extends Error {
 
 // ---- the narrow part of beamcoder this seam uses (beamcoder ships no types we rely on) ----
 
-export interface BcPacket {
-  pts: number | null;
-  dts: number | null;
-  duration: number | null;
-  stream_index: number;
-  flags: { KEY: boolean; CORRUPT: boolean };
-  /** The payload's real length: `data` carries FFmpeg's input padding (64 zero bytes) after it. */
-  size: number;
-  data: Buffer;
-}
+export type { BcPacket };
 export interface BcFormat {
   streams: unknown[];
   read(): Promise<BcPacket | null>;

@@ -6,6 +6,7 @@
  */
 
 import type { Stream } from '../core/model/media';
+import { TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
 
 export interface IngestDiagnostics {
   protocol: 'srt' | 'rtmp';
@@ -49,12 +50,12 @@ export function recordPacket(s: StatsState, p: { streamIndex: number; pts: numbe
   s.packets++;
   s.bytes += p.size;
   s.windowBytes += p.size;
-  if (p.streamIndex !== 0) return s;
+  if (p.streamIndex !== VIDEO_STREAM) return s;
   s.windowFrames++;
   if (p.pts !== p.dts) s.bFrames = true;
   if (p.keyframe) {
     if (s.lastKeyPts !== null && p.pts > s.lastKeyPts) {
-      s.keyIntervals.push((p.pts - s.lastKeyPts) / 90000);
+      s.keyIntervals.push((p.pts - s.lastKeyPts) / TIMELINE_HZ);
       if (s.keyIntervals.length > 5) s.keyIntervals.shift();
     }
     s.lastKeyPts = p.pts;

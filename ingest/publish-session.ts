@@ -6,7 +6,7 @@
  */
 
 import { DEFAULT_PART_TARGET_SECONDS, type Channel } from '../core/model/channel';
-import type { ChannelEvent, PartRecord, SegmentRecord } from '../core/model/live';
+import { AUDIO_STREAM, type ChannelEvent, type PartRecord, type SegmentRecord, TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
 import type { MediaPacket, Stream } from '../core/model/media';
 import { packetMetaOf } from '../core/model/media';
 import type { Store, PacketWrite } from '../core/store/store';
@@ -208,8 +208,8 @@ export function startPublishSession(
 
     const saved = await live.getTimeline(name);
     let timeline: TimelineState = saved ? parseTimeline(saved) : createTimelineState(0);
-    const timings = [{ index: 0, time_base: plan.video.time_base }];
-    if (plan.audio) timings.push({ index: 1, time_base: (audioConverter?.stream ?? plan.audio).time_base });
+    const timings = [{ index: VIDEO_STREAM, time_base: plan.video.time_base }];
+    if (plan.audio) timings.push({ index: AUDIO_STREAM, time_base: (audioConverter?.stream ?? plan.audio).time_base });
     timeline = beginSession(timeline, timings);
 
     const last = (await live.lastSegments(name, 1))[0];
@@ -217,8 +217,8 @@ export function startPublishSession(
       videoStreamIndex: 0,
       audioStreamIndex: plan.audio ? 1 : null,
       firstIndex: (last?.index ?? 0) + 1,
-      targetDuration: Math.round(config.segmentSeconds * 90000),
-      partTarget: Math.round((channel.partTargetSeconds ?? config.partSeconds) * 90000),
+      targetDuration: Math.round(config.segmentSeconds * TIMELINE_HZ),
+      partTarget: Math.round((channel.partTargetSeconds ?? config.partSeconds) * TIMELINE_HZ),
     });
     const open = new Map<number, SegmentRecord>();
     let discontinuitySequence = last?.discontinuitySequence ?? 0;
@@ -303,7 +303,7 @@ export function startPublishSession(
       }
       pending.push(write);
       // The audio that completes the newest part is written at once (the packager waits for it), the rest in batches.
-      const completesPart = audioAwaited !== null && p.streamIndex === 1 && p.pts + p.duration >= audioAwaited;
+      const completesPart = audioAwaited !== null && p.streamIndex === AUDIO_STREAM && p.pts + p.duration >= audioAwaited;
       if (completesPart) audioAwaited = null;
       if (completesPart || pending.length >= config.maxBatch || now() - lastFlush >= config.flushMs) await flush();
     }
@@ -315,8 +315,8 @@ export function startPublishSession(
       for await (const raw of demuxer.packets()) {
         const index = plan.map.get(raw.streamIndex);
         if (index === undefined) continue;
-        if (index === 1 && converter) {
-          for (const aac of await converter.push(raw)) await ingestPacket({ ...aac, streamIndex: 1 });
+        if (index === AUDIO_STREAM && converter) {
+          for (const aac of await converter.push(raw)) await ingestPacket({ ...aac, streamIndex: AUDIO_STREAM });
           continue;
         }
         await ingestPacket({ ...raw, streamIndex: index });
@@ -332,7 +332,7 @@ export function startPublishSession(
     async function finish(): Promise<void> {
       if (converter) {
         try {
-          for (const aac of await converter.flush()) await ingestPacket({ ...aac, streamIndex: 1 });
+          for (const aac of await converter.flush()) await ingestPacket({ ...aac, streamIndex: AUDIO_STREAM });
         } catch (err) {
           log.warn({ channel: name, err: (err as Error).message }, 'could not drain the audio converter');
         }

@@ -36,9 +36,9 @@ export interface TimelineConfig {
 }
 
 export const DEFAULT_TIMELINE_CONFIG: TimelineConfig = {
-  maxBackwardJump: 90000,
-  maxForwardJump: 900000,
-  defaultFrame: 3000,
+  maxBackwardJump: TIMELINE_HZ,
+  maxForwardJump: 10 * TIMELINE_HZ,
+  defaultFrame: TIMELINE_HZ / 30,
 };
 
 export interface StreamClock {

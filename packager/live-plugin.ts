@@ -22,6 +22,7 @@ import { createLiveService, DEFAULT_LIVE_SERVICE_CONFIG, type LiveResponse, type
 import { createPackagerMetrics, type PackagerMetrics } from './live/metrics';
 import { createSegmentCache, type SegmentCache } from './live/segment-cache';
 import { createTsService, type TsService } from './live/ts-service';
+import { CHANNEL_NAME } from '../core/model/channel';
 
 export interface LivePackagerDeps {
   store: Store;
@@ -84,7 +85,6 @@ export function createLivePackager(deps: LivePackagerDeps, config: Partial<LiveP
   return { service, ts, reader, followers, cache, metrics, close: () => followers.close() };
 }
 
-const CHANNEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 const EXPOSED = 'Content-Length, Content-Type, ETag, Cache-Control, Date, Age';
 
 function send(req: FastifyRequest, reply: FastifyReply, r: LiveResponse): FastifyReply {
@@ -126,7 +126,7 @@ export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions):
 
   app.get<{ Params: { channel: string; file: string }; Querystring: Query }>('/live/:channel/:file', async (req, reply) => {
     const { channel, file } = req.params;
-    const what = CHANNEL.test(channel) ? parseLiveFile(file) : null;
+    const what = CHANNEL_NAME.test(channel) ? parseLiveFile(file) : null;
     if (!what) throw notFound(`No live object '${file}' for channel '${channel}': see /live/<channel>/master.m3u8 or manifest.mpd.`);
     const query = req.query ?? {};
     switch (what.type) {

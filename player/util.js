@@ -1,5 +1,6 @@
 // Small pure helpers shared by the viewer and the dashboard. GPL-3.0-or-later.
 
+// A copy of CHANNEL_NAME in core/model/channel.ts (the source of truth; test/unit/player/channel-name.test.ts holds them equal).
 export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 /** Is `name` a valid channel name (the server's rule)? */

@@ -4,14 +4,14 @@
  */
 
 import type { Format } from '../core/model/media';
-import { TIMELINE_HZ } from '../core/model/live';
+import { TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
+import { renditionContent } from '../core/model/channel';
 import type { Rational } from '../core/model/media';
 import type { PlannedRung } from './ladder';
 import { maxRateOf, profileOf } from './encoder-settings';
 
-export function renditionName(channel: string, rung: string): string {
-  return `${channel}.${rung}`;
-}
+/** The rendition content item of a rung: `renditionContent` of core/model/channel (the one definition). */
+export const renditionName = renditionContent;
 
 export function renditionFormat(channel: string, rung: PlannedRung, extradata: Buffer, frameRate: Rational, ttlSeconds: number): Format {
   return {
@@ -23,7 +23,7 @@ export function renditionFormat(channel: string, rung: PlannedRung, extradata: B
     streams: [
       {
         type: 'Stream',
-        index: 0,
+        index: VIDEO_STREAM,
         time_base: [1, TIMELINE_HZ],
         avg_frame_rate: frameRate,
         r_frame_rate: frameRate,

@@ -5,6 +5,7 @@
  */
 
 import type { PartRecord, SegmentRecord } from '../core/model/live';
+import { CHANNEL_NAME } from '../core/model/channel';
 
 /** BullMQ refuses ':' in custom job ids, so the channel and segment are joined by '@' (channel names have neither). */
 export function transcodeJobId(channel: string, segment: number): string {
@@ -19,7 +20,7 @@ export interface TranscodeJobData {
 
 export function parseJobData(raw: unknown): TranscodeJobData {
   const d = raw as Partial<TranscodeJobData> | null;
-  if (!d || typeof d.channel !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,63}$/.test(d.channel) || !Number.isSafeInteger(d.segment) || (d.segment as number) < 1) {
+  if (!d || typeof d.channel !== 'string' || !CHANNEL_NAME.test(d.channel) || !Number.isSafeInteger(d.segment) || (d.segment as number) < 1) {
     throw new Error(`bad transcode job data ${JSON.stringify(raw)?.slice(0, 200)}: expected {channel, segment >= 1}`);
   }
   return { channel: d.channel, segment: d.segment as number };

@@ -15,6 +15,8 @@
 import type { Rational } from '../core/model/media';
 import { FILTER_INPUT, keepFrame, outputName, scaleGraph, x264Options, type EncoderConfig, type X264Options } from './encoder-settings';
 import type { PlannedRung } from './ladder';
+import type { BcPacket } from '../core/model/bc-packet';
+import { TIMELINE_HZ } from '../core/model/live';
 
 // ---- the narrow part of beamcoder used here ----
 
@@ -27,13 +29,6 @@ interface BcFrame {
   sample_aspect_ratio?: Rational;
   /** Setting null unreferences the frame's buffers at once (beamcoder), so the pool that made them reuses them. */
   data: unknown;
-}
-interface BcPacket {
-  pts: number | null;
-  dts: number | null;
-  size: number;
-  data: Buffer;
-  flags: { KEY: boolean };
 }
 interface BcDecoder {
   decode(packets: unknown[]): Promise<{ frames: BcFrame[] }>;
@@ -163,7 +158,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
   const decoder = bc.decoder({
     name: 'h264',
     thread_count: 1,
-    pkt_timebase: [1, 90000],
+    pkt_timebase: [1, TIMELINE_HZ],
     ...(config.source.extradata && config.source.extradata.length ? { extradata: config.source.extradata } : {}),
   });
   const rungs: RungState[] = config.rungs.map((rung) => {
@@ -192,7 +187,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
       const sar = f.sample_aspect_ratio && f.sample_aspect_ratio[0] > 0 && f.sample_aspect_ratio[1] > 0 ? f.sample_aspect_ratio : ([1, 1] as Rational);
       filterer = await bc.filterer({
         filterType: 'video',
-        inputParams: [{ name: FILTER_INPUT, width: f.width, height: f.height, pixelFormat: f.format, timeBase: [1, 90000], pixelAspect: sar }],
+        inputParams: [{ name: FILTER_INPUT, width: f.width, height: f.height, pixelFormat: f.format, timeBase: [1, TIMELINE_HZ], pixelAspect: sar }],
         outputParams: rungs.map((_, i) => ({ name: outputName(i), pixelFormat: 'yuv420p' })),
         filterSpec: scaleGraph(config.rungs),
       });

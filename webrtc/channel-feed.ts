@@ -10,6 +10,7 @@ import type { Format, Stream } from '../core/model/media';
 import type { Store } from '../core/store/store';
 import { accessUnit, parameterSetsOf, type ParameterSets } from './h264-frames';
 import { createOpusMaker, type OpusMaker } from './opus-maker';
+import { AUDIO_STREAM, VIDEO_STREAM } from '../core/model/live';
 
 export type FeedFrame =
   | { kind: 'video'; pts: number; dts: number; keyframe: boolean; data: Buffer }
@@ -60,10 +61,10 @@ export async function openChannelFeed(deps: ChannelFeedDeps, config: ChannelFeed
   const { store, log } = deps;
   let format: Format | null = await store.getFormat(content);
   let audioFormat: Format | null = audioContent === content ? format : await store.getFormat(audioContent);
-  const videoOf = (f: Format | null) => f?.streams.find((s) => s.index === 0 && s.codecpar.codec_type === 'video' && s.codecpar.name === 'h264');
+  const videoOf = (f: Format | null) => f?.streams.find((s) => s.index === VIDEO_STREAM && s.codecpar.codec_type === 'video' && s.codecpar.name === 'h264');
   if (!videoOf(format)) throw new Error(`${content} has no H.264 video`);
   let ps = parameterSetsOf(extradataOf(videoOf(format)));
-  let audioStream: Stream | undefined = audioFormat?.streams.find((s) => s.index === 1 && s.codecpar.codec_type === 'audio' && s.codecpar.name === 'aac');
+  let audioStream: Stream | undefined = audioFormat?.streams.find((s) => s.index === AUDIO_STREAM && s.codecpar.codec_type === 'audio' && s.codecpar.name === 'aac');
   let opus: OpusMaker | null = null;
   const makeOpus = (s: Stream) => {
     try {
@@ -77,7 +78,7 @@ export async function openChannelFeed(deps: ChannelFeedDeps, config: ChannelFeed
 
   const newest = async (s: number) => (await store.query(content, s, { mode: 'rank', from: -1, to: -1, offset: 0, limit: 1 }))[0]?.meta;
   const v = await newest(0);
-  const a = audioStream ? (await store.query(audioContent, 1, { mode: 'rank', from: -1, to: -1, offset: 0, limit: 1 }))[0]?.meta : undefined;
+  const a = audioStream ? (await store.query(audioContent, AUDIO_STREAM, { mode: 'rank', from: -1, to: -1, offset: 0, limit: 1 }))[0]?.meta : undefined;
   let videoCursor = v && typeof v.dts === "number" ? v.dts + 1 : 0;
   let audioCursor = a && typeof a.dts === "number" ? a.dts + 1 : 0;
 
@@ -105,7 +106,7 @@ export async function openChannelFeed(deps: ChannelFeedDeps, config: ChannelFeed
     const next = parameterSetsOf(extradataOf(videoOf(f)));
     if (next.sps.length > 0) ps = next;
     audioFormat = audioContent === content ? f : await store.getFormat(audioContent);
-    const nextAudio = audioFormat?.streams.find((s) => s.index === 1 && s.codecpar.codec_type === 'audio' && s.codecpar.name === 'aac');
+    const nextAudio = audioFormat?.streams.find((s) => s.index === AUDIO_STREAM && s.codecpar.codec_type === 'audio' && s.codecpar.name === 'aac');
     if (nextAudio && JSON.stringify(nextAudio.codecpar) !== JSON.stringify(audioStream?.codecpar)) {
       opus?.close();
       audioStream = nextAudio;
@@ -116,8 +117,8 @@ export async function openChannelFeed(deps: ChannelFeedDeps, config: ChannelFeed
   async function poll(): Promise<void> {
     if (Date.now() - lastFormatAt >= config.formatMs) await refreshFormat();
     const [video, audio] = await Promise.all([
-      store.readPackets(content, 0, videoCursor, FAR),
-      audioStream && opus ? store.readPackets(audioContent, 1, audioCursor, FAR) : Promise.resolve([]),
+      store.readPackets(content, VIDEO_STREAM, videoCursor, FAR),
+      audioStream && opus ? store.readPackets(audioContent, AUDIO_STREAM, audioCursor, FAR) : Promise.resolve([]),
     ]);
     for (const p of video) {
       videoCursor = p.meta.dts + 1;

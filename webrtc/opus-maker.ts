@@ -10,6 +10,8 @@
  */
 
 import type { Stream } from '../core/model/media';
+import type { BcPacket } from '../core/model/bc-packet';
+import { TIMELINE_HZ } from '../core/model/live';
 
 interface BcFrame {
   pts: number | null;
@@ -18,11 +20,6 @@ interface BcFrame {
   format: string | null;
   channels: number;
   channel_layout: string | null;
-}
-interface BcPacket {
-  pts: number | null;
-  size: number;
-  data: Buffer;
 }
 interface Bc {
   AV_INPUT_BUFFER_PADDING_SIZE: number;
@@ -34,7 +31,6 @@ interface Bc {
 
 export const OPUS_RATE = 48000;
 export const OPUS_FRAME_SAMPLES = 960;
-const TIMELINE_HZ = 90000;
 
 export interface OpusPacket {
   /** Presentation time on the channel's 90 kHz timeline. */

@@ -10,6 +10,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BeamError } from '../core/model/errors';
 import { MAX_SDP_BYTES } from './sdp-offer';
 import type { WebrtcService } from './webrtc-service';
+import { CHANNEL_NAME_BODY } from '../core/model/channel';
 
 export interface WebrtcPluginOptions {
   service: WebrtcService;
@@ -66,10 +67,13 @@ export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptio
   });
 }
 
+const WHEP_OFFER_PATH = new RegExp(`^/live/${CHANNEL_NAME_BODY}/whep/?$`);
+const WHEP_SESSION_PATH = new RegExp(`^/live/${CHANNEL_NAME_BODY}/whep/[\\w-]{1,64}/?$`);
+
 /** The WHEP writes any viewer may make without the API token: an offer, and a session's DELETE/PATCH (its id is the secret). */
 export function isWhepWrite(method: string, url: string): boolean {
   const path = url.split('?')[0] ?? '';
-  if (method === 'POST') return /^\/live\/[a-z0-9_-]{1,64}\/whep\/?$/.test(path);
-  if (method === 'DELETE' || method === 'PATCH') return /^\/live\/[a-z0-9_-]{1,64}\/whep\/[\w-]{1,64}\/?$/.test(path);
+  if (method === 'POST') return WHEP_OFFER_PATH.test(path);
+  if (method === 'DELETE' || method === 'PATCH') return WHEP_SESSION_PATH.test(path);
   return false;
 }

@@ -13,6 +13,7 @@ import { DEFAULT_FEED_CONFIG, openChannelFeed, type ChannelFeed, type ChannelFee
 import { parseOffer } from './sdp-offer';
 import { rtcConfigOf, type WebrtcConfig } from './rtc-config';
 import { releaseRtc, startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
+import { CHANNEL_NAME, renditionContent } from '../core/model/channel';
 
 export interface WebrtcServiceDeps {
   store: Store;
@@ -47,7 +48,6 @@ export interface WebrtcService {
   close(): Promise<void>;
 }
 
-const CHANNEL = /^[a-z0-9_-]{1,64}$/;
 
 export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServiceConfig): WebrtcService {
   const { store, channels, log } = deps;
@@ -94,14 +94,14 @@ export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServi
     const rungs = ch.ladder.map((r) => r.name);
     if (rendition && rendition !== 'source') {
       if (!rungs.includes(rendition)) throw notFound(`Channel '${channel}' has no rung '${rendition}' (rungs: ${rungs.join(', ') || 'none'}).`);
-      if (!(await store.getFormat(`${channel}.${rendition}`))) throw new BeamError('BEAM_ERR_CONFLICT', `Rung '${rendition}' of channel '${channel}' has not been made yet.`);
-      return { content: `${channel}.${rendition}`, rendition, note: null };
+      if (!(await store.getFormat(renditionContent(channel, rendition)))) throw new BeamError('BEAM_ERR_CONFLICT', `Rung '${rendition}' of channel '${channel}' has not been made yet.`);
+      return { content: renditionContent(channel, rendition), rendition, note: null };
     }
     const ingest = status.ingest as { bFrames?: boolean } | null;
     if (ingest?.bFrames) {
       // Browsers' WebRTC H.264 decoders mishandle B-frames (frames shown out of order): play the first made rung.
       for (const r of rungs) {
-        if (await store.getFormat(`${channel}.${r}`)) return { content: `${channel}.${r}`, rendition: r, note: `the source has B-frames; WebRTC plays rung ${r}` };
+        if (await store.getFormat(renditionContent(channel, r))) return { content: renditionContent(channel, r), rendition: r, note: `the source has B-frames; WebRTC plays rung ${r}` };
       }
       if (rendition === 'source') return { content: channel, rendition: 'source', note: 'the source has B-frames: expect judder' };
       throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' has B-frames, which WebRTC players mishandle, and no transcoded rung yet: turn B-frames off in the encoder or add a ladder rung.`);
@@ -112,7 +112,7 @@ export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServi
   return {
     async whep(channel, offerSdp, opts) {
       if (closing) throw new BeamError('BEAM_ERR_UNAVAILABLE', 'Shutting down.');
-      if (!CHANNEL.test(channel)) throw notFound(`Channel '${channel}' was not found.`);
+      if (!CHANNEL_NAME.test(channel)) throw notFound(`Channel '${channel}' was not found.`);
       const offer = parseOffer(offerSdp);
       if (sessions.size >= config.maxSessions) throw new BeamError('BEAM_ERR_UNAVAILABLE', `This server holds its maximum of ${config.maxSessions} WebRTC sessions; play LL-HLS instead.`);
       let mine = 0;

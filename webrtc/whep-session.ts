@@ -12,6 +12,7 @@ import { badRequest } from '../core/model/errors';
 import type { ChannelFeed, FeedFrame } from './channel-feed';
 import { chooseH264, chooseOpus, type Offer } from './sdp-offer';
 import { parseRtcpFeedback } from './rtcp';
+import { TIMELINE_HZ } from '../core/model/live';
 
 export interface WhepSessionLog {
   info(obj: object, msg?: string): void;
@@ -44,7 +45,7 @@ export interface WhepSession {
   stats(): WhepSessionStats;
 }
 
-const TICKS_AUDIO = 48000 / 90000;
+const TICKS_AUDIO = 48000 / TIMELINE_HZ;
 
 /** Waits for libdatachannel to finish gathering (or the timeout), then returns the local description. */
 function gathered(pc: ndc.PeerConnection, timeoutMs: number): Promise<string> {

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { isObject } from '../model/json';
 import { DEFAULT_PART_TARGET_SECONDS, DEFAULT_SRT_LATENCY_MS } from '../model/channel';
 import { EXPECTED, check, fromEnv, type Kind } from './setting-kinds';
+import { JIT_QUEUE } from '../store/keys';
 
 export interface JobRule {
   method: string | string[];
@@ -166,14 +167,14 @@ export const DEFAULTS: BeamConfig = {
     frameImage: {
       method: 'GET',
       pathPattern: '^/beams/[^/]+/[^/]+/(latest|frame_[0-9]+)\\.(jpg|jpeg|png)$',
-      queue: 'media_workers',
+      queue: JIT_QUEUE,
       function: 'frameImage',
       postRoute: false,
     },
     clipMp4: {
       method: 'GET',
       pathPattern: '^/beams/[^/]+/all/[^/]+\\.mp4$',
-      queue: 'media_workers',
+      queue: JIT_QUEUE,
       function: 'clipMp4',
       postRoute: false,
     },

@@ -48,14 +48,31 @@ export interface ChannelStatus {
 
 export const CHANNEL_DEFAULTS = { dvrWindowSeconds: 3600, reconnectWindowSeconds: 30, lowLatency: true } as const;
 
-const RE_CHANNEL = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/**
+ * The channel-name rule, the one source of truth: 1-64 lowercase letters, digits, `_` or `-`, starting with a
+ * letter or digit. `player/util.js` (browser code) keeps a copy that a unit test holds equal to this one.
+ */
+export const CHANNEL_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+/** The same rule without anchors, to embed in a larger pattern (a URL path). */
+export const CHANNEL_NAME_BODY = CHANNEL_NAME.source.slice(1, -1);
+
+/** Rung `<rung>` of channel `<channel>` is the content item `<channel>.<rung>` (a channel name holds no `.`). */
+export function renditionContent(channel: string, rung: string): string {
+  return `${channel}.${rung}`;
+}
+
+/** Pure: the rung of a rendition content item of `channel`, or null when `content` is not one. */
+export function rungOfContent(channel: string, content: string): string | null {
+  const prefix = `${channel}.`;
+  return content.startsWith(prefix) && content.length > prefix.length ? content.slice(prefix.length) : null;
+}
 
 function bad(message: string): BeamError {
   return new BeamError('BEAM_ERR_BAD_REQUEST', message);
 }
 
 export function validateChannelName(name: unknown): string {
-  if (typeof name !== 'string' || !RE_CHANNEL.test(name)) {
+  if (typeof name !== 'string' || !CHANNEL_NAME.test(name)) {
     throw bad(`Invalid channel name ${typeof name === 'string' ? `'${name.slice(0, 64)}'` : String(name)}: use 1-64 lowercase letters, digits, _ or -, starting with a letter or digit.`);
   }
   return name;

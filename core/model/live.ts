@@ -4,7 +4,15 @@
  * Timestamps are on the channel's one monotonic 90 kHz timeline.
  */
 
+/** Ticks per second of every channel's timeline (and of a rendition's packets): the MPEG-TS 90 kHz clock. */
 export const TIMELINE_HZ = 90000;
+
+/**
+ * Stream layout of a channel's content item (and of each rendition `<channel>.<rung>`): stream 0 is the video,
+ * stream 1 the AAC audio (a rendition has only stream 0).
+ */
+export const VIDEO_STREAM = 0;
+export const AUDIO_STREAM = 1;
 
 export interface SegmentRecord {
   /** Media sequence number; starts at 1 and never resets for a channel. */

@@ -38,7 +38,9 @@
  *   <p>:reg:{auth}:token               string: the generated API token shared by every process of a
  *                                      deployment on one Redis (set NX by the first; see api-token.ts)
  *   <p>:{c}:jit:<hash>                 string: a JIT result (frame image, clip) with the ephemeral TTL
- *   <p>:jobs:{q}                       BullMQ prefix of the rules job queues (one slot on a cluster)
+ *   <p>:jobs:{q}                       BullMQ prefix of the rules job queues (one slot on a cluster); the
+ *                                      built-in JIT functions run on queue JIT_QUEUE (`media_workers`)
+ *   {<p>-bull}                         BullMQ prefix of the ABR transcode queue (one slot on a cluster)
  *   <p>:jobres:{<id>}                  string: a binary job result (a response body) with the ephemeral TTL
  *
  * Delete (store.deleteContent) walks what the item's own keys name (format streams, index/expiry members,
@@ -75,8 +77,13 @@ export interface Keys {
   jit(content: string, id: string): string;
   /** BullMQ `prefix` option for the rules job queues. */
   jobQueuePrefix: string;
+  /** BullMQ `prefix` option for the ABR transcode queue (ingest enqueues, transcoder workers take). */
+  transcodeQueuePrefix: string;
   jobResult(id: string): string;
 }
+
+/** The rules job queue the built-in JIT functions (frame images, clips: transcoders/jit) run on. */
+export const JIT_QUEUE = 'media_workers';
 
 export function elementMember(element: 'packet' | 'frame', pts: number): string {
   return `${element}_${pts}`;
@@ -116,6 +123,7 @@ export function createKeys(prefix: string): Keys {
     legacyChannelKeys: `${prefix}:{channels}:keys`,
     jit: (c, id) => `${base(c)}:jit:${id}`,
     jobQueuePrefix: `${prefix}:jobs:{q}`,
+    transcodeQueuePrefix: `{${prefix}-bull}`,
     jobResult: (id) => `${prefix}:jobres:{${hashTag(id)}}`,
   };
 }

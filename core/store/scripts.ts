@@ -2,6 +2,11 @@
  * Loads the store's Lua scripts (core/store/lua/<verb><Noun>-<numKeys>.lua) as ioredis commands.
  * ioredis sends EVALSHA and falls back to EVAL once per connection, also inside pipelines.
  * Negative script replies are mapped to typed errors by the store, in one place.
+ *
+ * Shared Lua lives in core/store/lua/lib/<name>.lua: a line `--#include <name>.lua` in a script is replaced by
+ * that file's text when the scripts are read (once per process), so a block such as the expiry trim is written
+ * once. An include is a whole line, one level deep (a library file includes nothing); an unknown name fails the
+ * load. A script without includes is sent byte for byte as written.
  */
 
 import { readFileSync, readdirSync } from 'node:fs';
@@ -17,6 +22,21 @@ export interface ScriptCommands {
 }
 
 const LUA_DIR = join(__dirname, 'lua');
+const INCLUDE = /^--#include (\S*)[ \t]*$/gm;
+const LIB_NAME = /^[A-Za-z][A-Za-z0-9_-]*\.lua$/;
+
+/**
+ * Pure: `lua` with every `--#include <name>.lua` line replaced by `readLib(name)` (the text, its trailing
+ * newline trimmed). Throws on a malformed name or on an include inside a library file.
+ */
+export function expandIncludes(lua: string, readLib: (name: string) => string): string {
+  return lua.replace(INCLUDE, (_line, name: string) => {
+    if (!LIB_NAME.test(name)) throw new Error(`Lua include: bad library name '${name}'`);
+    const text = readLib(name).replace(/\r?\n$/, '');
+    if (/^--#include /m.test(text)) throw new Error(`Lua include: ${name} includes another file (one level only)`);
+    return text;
+  });
+}
 
 /** Script name → {numberOfKeys, lua}, read once from the lua folder. */
 export function readScripts(dir = LUA_DIR): Map<string, { numberOfKeys: number; lua: string }> {
@@ -24,7 +44,8 @@ export function readScripts(dir = LUA_DIR): Map<string, { numberOfKeys: number; 
   for (const file of readdirSync(dir)) {
     const m = /^([a-zA-Z]+)-(\d+)\.lua$/.exec(file);
     if (!m) continue;
-    out.set(m[1] as string, { numberOfKeys: Number(m[2]), lua: readFileSync(join(dir, file), 'utf8') });
+    const lua = expandIncludes(readFileSync(join(dir, file), 'utf8'), (name) => readFileSync(join(dir, 'lib', name), 'utf8'));
+    out.set(m[1] as string, { numberOfKeys: Number(m[2]), lua });
   }
   return out;
 }

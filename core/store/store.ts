@@ -10,6 +10,7 @@ import type { IndexQuery } from '../model/query-plan';
 import { createKeys, elementMember, type Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { defineScripts, type ScriptCommands } from './scripts';
+import { TIMELINE_HZ } from '../model/live';
 
 export type { IndexQuery };
 
@@ -338,7 +339,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
       });
     },
 
-    async readPackets(name, s, fromDts, toDts, maxReorderPts = 90000) {
+    async readPackets(name, s, fromDts, toDts, maxReorderPts = TIMELINE_HZ) {
       return timed('readPackets', async () => {
         const found = await cmd.queryIndex(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), 'score', fromDts, toDts + maxReorderPts, 0, 1_000_000);
         const metas: PacketMeta[] = [];

@@ -11,8 +11,9 @@ import {
 } from '../codecs/h264';
 import { badMedia } from '../errors';
 import type { AacConfig, AvcConfig, CmafSample, CmafTrack, Sample, TrackInfo } from '../model';
+import { TIMELINE_HZ } from '../../core/model/live';
 
-const VIDEO_TIMESCALE = 90000;
+const VIDEO_TIMESCALE = TIMELINE_HZ;
 const DROPPED_NALS = new Set([NAL_AUD, NAL_SPS, NAL_PPS, NAL_FILLER, NAL_SPS_EXT]);
 
 /** Rescales an integer timestamp between timescales, rounding to nearest. */

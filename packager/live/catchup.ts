@@ -3,7 +3,7 @@
  * Times are epoch seconds (integer or decimal) or ISO-8601 date-times with a zone.
  */
 import { badPackagerRequest } from '../errors';
-import type { SegmentRecord } from '../../core/model/live';
+import { type SegmentRecord, TIMELINE_HZ } from '../../core/model/live';
 
 export interface CatchupRange {
   startMs: number;
@@ -52,7 +52,7 @@ export function parseCatchup(query: Record<string, QueryValue>, nowMs: number, o
 
 /** Wall-clock end of a closed segment in ms (its start for an open one). */
 export function segmentEndMs(s: SegmentRecord): number {
-  return s.wallClockMs + ((s.durationPts ?? 0) * 1000) / 90000;
+  return s.wallClockMs + ((s.durationPts ?? 0) * 1000) / TIMELINE_HZ;
 }
 
 /**

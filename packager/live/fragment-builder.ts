@@ -10,6 +10,7 @@ import { toCmafSamples } from '../cmaf/prepare';
 import type { Sample } from '../model';
 import type { ResolvedTrack } from '../channel-reader';
 import type { TickWindow } from './windows';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 export interface FragmentResult {
   body: Buffer;
@@ -74,7 +75,7 @@ export async function readTrackWindow(src: FragmentSource, window: TickWindow, v
   if (video) return { packets: await src.readWindow(window), complete: true };
   const deadline = Date.now() + audioWaitMs;
   for (;;) {
-    const read = await src.readWindow({ from: window.from, to: window.to + 90000 });
+    const read = await src.readWindow({ from: window.from, to: window.to + TIMELINE_HZ });
     const packets = read.filter((p) => p.meta.dts < window.to);
     const complete = audioWindowComplete(read, window);
     const left = deadline - Date.now();

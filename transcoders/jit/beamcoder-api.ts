@@ -4,15 +4,8 @@
  * beamcoder packets must be created with an explicit `size` and FFmpeg's input padding after the data.
  */
 
-export interface BcPacket {
-  pts: number;
-  dts: number;
-  size: number;
-  data: Buffer;
-  stream_index: number;
-  duration: number;
-  flags: { KEY: boolean };
-}
+import type { BcPacket } from '../../core/model/bc-packet';
+export type { BcPacket };
 
 export interface BcFrame {
   pts: number;

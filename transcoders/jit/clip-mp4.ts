@@ -18,6 +18,7 @@ import { audioSpecificConfig, isAdts, parseAdts, stripAdts, ADTS_RATES } from '.
 import { makePacket, packetBytes, type Beamcoder, type BcEncoder, type BcFrame, type BcMuxStream, type BcPacket } from './beamcoder-api';
 import { DECODE_BATCH, extradataOf, keyframeAtOrBefore, openDecoder, storedPacket } from './frame-image';
 import type { ClipRange } from './jit-paths';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 export interface ClipOptions {
   accurate: boolean;
@@ -78,7 +79,7 @@ function prepareAudio(stream: Stream, packets: Timed[]): { extradata: Buffer | n
 }
 
 function rescale(v: number, tb: [number, number]): number {
-  return Math.round((v * tb[1]) / (90000 * tb[0]));
+  return Math.round((v * tb[1]) / (TIMELINE_HZ * tb[0]));
 }
 
 /** How an accurate clip was made: frames decoded and encoded, and the most decoded frames held at once. */
@@ -101,7 +102,8 @@ async function reencode(bc: Beamcoder, video: Stream, packets: PacketRead[], fro
   let size = { width: 0, height: 0 };
   const out: Timed[] = [];
   const keep = (ps: BcPacket[]) => {
-    for (const p of ps) out.push({ pts: p.pts, dts: p.dts, data: Buffer.from(packetBytes(p)), key: p.flags.KEY, duration: p.duration });
+    // The encoder's packets carry the timestamps of the frames it was given (each frame has a pts).
+    for (const p of ps) out.push({ pts: p.pts as number, dts: p.dts as number, data: Buffer.from(packetBytes(p)), key: p.flags.KEY, duration: p.duration as number });
   };
   const feed = async (frames: BcFrame[]) => {
     stats.decoded += frames.length;
@@ -113,7 +115,7 @@ async function reencode(bc: Beamcoder, video: Stream, packets: PacketRead[], fro
       size = { width: f0.width, height: f0.height };
       encoder = bc.encoder({
         name: 'libx264', width: f0.width, height: f0.height, pix_fmt: f0.format === 'yuvj420p' ? 'yuvj420p' : 'yuv420p',
-        time_base: [1, 90000], framerate: fr, gop_size: 250, max_b_frames: 0, flags: { GLOBAL_HEADER: true },
+        time_base: [1, TIMELINE_HZ], framerate: fr, gop_size: 250, max_b_frames: 0, flags: { GLOBAL_HEADER: true },
         priv_data: { preset: 'veryfast', crf: 18 },
       });
     }
@@ -140,11 +142,11 @@ async function muxMp4(bc: Beamcoder, v: { stream: Stream; packets: Timed[]; extr
   const muxer = bc.muxer({ format_name: 'mp4' });
   let opened = false;
   try {
-    const vs: BcMuxStream = muxer.newStream({ name: v.stream.codecpar.name ?? 'h264', time_base: [1, 90000], interleaved: true });
+    const vs: BcMuxStream = muxer.newStream({ name: v.stream.codecpar.name ?? 'h264', time_base: [1, TIMELINE_HZ], interleaved: true });
     Object.assign(vs.codecpar, { width: v.width, height: v.height, format: 'yuv420p', ...(v.extradata ? { extradata: v.extradata } : {}) });
     let as: BcMuxStream | null = null;
     if (a && a.packets.length > 0) {
-      as = muxer.newStream({ name: 'aac', time_base: [1, 90000], interleaved: true });
+      as = muxer.newStream({ name: 'aac', time_base: [1, TIMELINE_HZ], interleaved: true });
       Object.assign(as.codecpar, { sample_rate: a.sampleRate, channels: a.channels, channel_layout: a.channels === 1 ? 'mono' : 'stereo', format: 'fltp', frame_size: 1024, ...(a.extradata ? { extradata: a.extradata } : {}) });
     }
     await muxer.openIO({ url: `file:${file}` });
@@ -186,7 +188,7 @@ export async function makeClip(bc: Beamcoder, store: Store, format: Format, [fro
   const vpackets = await store.readPackets(name, video.index, key.dts, to + 1);
   if (vpackets.length === 0 || vpackets[0]?.meta.pts !== key.pts) throw new JobError(404, `The video of '${name}' from pts ${key.pts} has expired from the store.`);
   const start = options.accurate ? Math.max(from, key.pts) : key.pts;
-  const apackets = audio ? (await store.readPackets(name, audio.index, start - 90000, to + 1)).filter((p) => p.meta.pts >= start && p.meta.pts <= to).map(toTimed) : [];
+  const apackets = audio ? (await store.readPackets(name, audio.index, start - TIMELINE_HZ, to + 1)).filter((p) => p.meta.pts >= start && p.meta.pts <= to).map(toTimed) : [];
   const stats: ClipStats = { accurate: options.accurate, decoded: 0, encoded: 0, maxFramesHeld: 0 };
   const v = options.accurate
     ? { stream: video, ...(await reencode(bc, video, vpackets, from, to, stats)) }

@@ -9,6 +9,7 @@ import type { PacketMeta, Stream } from '../../core/model/media';
 import type { PacketRead, Store } from '../../core/store/store';
 import { makePacket, packetBytes, type Beamcoder, type BcDecoder, type BcFrame, type BcPacket } from './beamcoder-api';
 import { outputSize, type ImageFormat } from './jit-paths';
+import { TIMELINE_HZ } from '../../core/model/live';
 
 /** How far back a keyframe is looked for, in seconds of the stream's time base. */
 export const KEYFRAME_LOOKBACK_SECONDS = 30;
@@ -116,7 +117,7 @@ export async function encodeImage(bc: Beamcoder, frame: BcFrame, format: ImageFo
   const pixelFormat = format === 'png' ? 'rgb24' : 'yuvj420p';
   const filterer = await bc.filterer({
     filterType: 'video',
-    inputParams: [{ width: frame.width, height: frame.height, pixelFormat: frame.format, timeBase: [1, 90000], pixelAspect: frame.sample_aspect_ratio && frame.sample_aspect_ratio[0] > 0 ? frame.sample_aspect_ratio : [1, 1] }],
+    inputParams: [{ width: frame.width, height: frame.height, pixelFormat: frame.format, timeBase: [1, TIMELINE_HZ], pixelAspect: frame.sample_aspect_ratio && frame.sample_aspect_ratio[0] > 0 ? frame.sample_aspect_ratio : [1, 1] }],
     outputParams: [{ pixelFormat }],
     filterSpec: `scale=${size.width}:${size.height}${format === 'png' ? '' : ':out_range=full'}:flags=bicubic`,
   });

@@ -9,6 +9,7 @@ import { JobError } from '../../engine/jobs/job-types';
 import type { RequestIdentity, RequestNormalizer } from '../../engine/jobs/job-identity';
 import { parseMediaRef, type MediaRef } from '../../core/model/media-ref';
 import { parseStreamName } from '../../core/model/stream-name';
+import { JIT_QUEUE } from '../../core/store/keys';
 
 export type ImageFormat = 'jpeg' | 'png';
 
@@ -36,7 +37,7 @@ export const MAX_WIDTH = 3840;
 export const MAX_HEIGHT = 2160;
 
 /** The queue the built-in JIT functions run on (the default rules `frameImage` and `clipMp4`). */
-export const JIT_QUEUE = 'media_workers';
+export { JIT_QUEUE };
 
 const RE_IMAGE = /^\/beams\/([^/]+)\/([^/]+)\/(latest|frame_(0|[1-9][0-9]{0,15}))\.(jpg|jpeg|png)$/;
 const RE_CLIP = /^\/beams\/([^/]+)\/all\/([^/]+)\.mp4$/;

@@ -14,6 +14,7 @@
 
   Returns the number of packets indexed.
 ]]
+--#include trimExpired.lua
 local prefix, ttl = ARGV[1], tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -29,9 +30,5 @@ for i = 3, #ARGV, 3 do
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1024)
-if #gone > 0 then
-  redis.call('ZREM', KEYS[1], unpack(gone))
-  redis.call('ZREM', KEYS[2], unpack(gone))
-end
+trimExpired(KEYS[1], KEYS[2], now, 1024)
 return n

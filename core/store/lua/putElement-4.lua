@@ -17,6 +17,7 @@
 
   Returns 1 when the element was created, 0 when it was updated.
 ]]
+--#include trimExpired.lua
 local member, pts, json, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
 
@@ -43,9 +44,5 @@ else
 end
 
 -- Trim what fell out of the window (bounded work per write).
-local gone = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, 256)
-if #gone > 0 then
-  redis.call('ZREM', KEYS[3], unpack(gone))
-  redis.call('ZREM', KEYS[4], unpack(gone))
-end
+trimExpired(KEYS[3], KEYS[4], now, 256)
 return created

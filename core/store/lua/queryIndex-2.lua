@@ -20,15 +20,12 @@
   Returns a flat array: member1, json1, sizes1, member2, … (sizes '' when absent).
   Elements whose metadata has already expired are skipped.
 ]]
+--#include trimExpired.lua
 local index, expiry, prefix, mode = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local gone = redis.call('ZRANGEBYSCORE', expiry, '-inf', now, 'LIMIT', 0, 1024)
-if #gone > 0 then
-  redis.call('ZREM', index, unpack(gone))
-  redis.call('ZREM', expiry, unpack(gone))
-end
+trimExpired(index, expiry, now, 1024)
 
 -- The element nearest pts (the earlier on a tie) and its score, or nil.
 local function nearest(pts)

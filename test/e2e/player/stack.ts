@@ -29,6 +29,7 @@ import { connectRedis, parseRedisUrl, type RedisClient } from '../../../core/sto
 import { createTranscodeQueue } from '../../../transcoders/queue';
 import { createTranscodeWorker } from '../../../transcoders/worker';
 import { DEFAULT_SEGMENT_JOB_CONFIG } from '../../../transcoders/segment-job';
+import { JIT_QUEUE } from '../../../core/store/keys';
 
 export interface Stack {
   baseUrl: string;
@@ -67,7 +68,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
     let enqueueSegment: ((channel: string, segment: number) => Promise<string>) | undefined;
     if (opts.transcode) {
-      const bullPrefix = `{${prefix}-bull}`;
+      const bullPrefix = store.keys.transcodeQueuePrefix;
       const queueConnection = connect();
       const queue = createTranscodeQueue({ connection: queueConnection }, { prefix: bullPrefix });
       closers.push(async () => {
@@ -102,7 +103,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     // The rules' media workers, so thumbnails (latest.jpg) are real.
     const jobPrefix = store.keys.jobQueuePrefix;
     const jobs = createJobDispatcher({ redis: client, connect }, { rules: DEFAULTS.jobs, prefix: jobPrefix, timeoutMs: 15000 });
-    const worker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: 10000 });
+    const worker = createJobWorker({ store, connect }, { queue: JIT_QUEUE, prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: 10000 });
     await worker.start();
     closers.push(() => worker.close());
     closers.push(() => jobs.close());

@@ -23,6 +23,7 @@ import { jitNormalizers } from '../../../transcoders/jit/jit-paths';
 import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitFor } from '../../helpers/process';
+import { JIT_QUEUE } from '../../../core/store/keys';
 export { waitFor };
 
 export interface LiveRig {
@@ -51,7 +52,7 @@ export async function startLiveRig(o: { concurrency?: number; ratePerMinute?: nu
   const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   const prefix = store.keys.jobQueuePrefix;
   const dispatcher: JobDispatcher = createJobDispatcher({ redis: client, connect, normalizers: jitNormalizers() }, { rules: DEFAULTS.jobs, prefix, timeoutMs: 15000, ratePerMinute: o.ratePerMinute ?? 0 });
-  const worker: JobWorker = createJobWorker({ store, connect }, { queue: 'media_workers', prefix, functions: { ...createJitFunctions() }, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
+  const worker: JobWorker = createJobWorker({ store, connect }, { queue: JIT_QUEUE, prefix, functions: { ...createJitFunctions() }, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
   const app = withTestToken(await buildApp(
     {

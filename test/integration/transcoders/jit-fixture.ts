@@ -19,6 +19,7 @@ import type { PacketWrite, Store } from '../../../core/store/store';
 import { streamToJson } from '../../../ingest/demuxer';
 import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import type { TestRedis } from '../../helpers/redis';
+import { JIT_QUEUE } from '../../../core/store/keys';
 
 /** `vf`: an ffmpeg video filter, e.g. `setsar=1/36` for a source with a tall sample aspect ratio. */
 export function makeSourceTs(file: string, seconds: number, o: { vf?: string } = {}): void {
@@ -86,7 +87,7 @@ export async function startJobsRig(redis: TestRedis, store: Store, o: JobsRigOpt
     { redis: store.redis, connect, normalizers: jitNormalizers() },
     { rules: o.rules ?? DEFAULTS.jobs, prefix, timeoutMs: o.timeoutMs ?? 20000, maxWaiting: o.maxWaiting, ratePerMinute: o.ratePerMinute ?? 10000 },
   );
-  const worker = createJobWorker({ store, connect }, { queue: o.queue ?? 'media_workers', prefix, functions: o.functions, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
+  const worker = createJobWorker({ store, connect }, { queue: o.queue ?? JIT_QUEUE, prefix, functions: o.functions, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });
   await worker.start();
   const app = withTestToken(await buildApp({ store, metrics: createEngineMetrics(undefined, false), jobs: dispatcher }, TEST_APP_CONFIG));
   await app.ready();

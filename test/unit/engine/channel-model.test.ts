@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName } from '../../../core/model/channel';
+import { applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, renditionContent, rungOfContent, validateChannelName } from '../../../core/model/channel';
 import { decodeEvent, encodeEvent } from '../../../core/model/live';
 import { addressesFor } from '../../../engine/api/channels';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
@@ -70,4 +70,16 @@ describe('channel events', () => {
     assert.equal(decodeEvent(['data', '{}']), null);
     assert.equal(decodeEvent(['type', 'x', 'data', '{oops']), null);
   });
+});
+
+describe('rendition content names (`<channel>.<rung>`, built and parsed in one place)', () => {
+  const cases: [string, string, string, string | null][] = [
+    ['a rung of the channel', 'main', 'main.720p', '720p'],
+    ['the channel itself is no rendition', 'main', 'main', null],
+    ['a bare dot is no rendition', 'main', 'main.', null],
+    ['another channel sharing a prefix', 'main', 'main2.720p', null],
+    ['another channel', 'other', 'main.720p', null],
+  ];
+  for (const [name, channel, content, rung] of cases) it(name, () => assert.equal(rungOfContent(channel, content), rung));
+  it('round-trips', () => assert.equal(rungOfContent('ch-1', renditionContent('ch-1', 'r_2')), 'r_2'));
 });

@@ -172,7 +172,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     await unlink([
       keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
       keys.segtime(name), keys.parts(name), keys.timeline(name),
-      ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r)]),
+      ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r), keys.rungParts(name, r)]),
     ]);
     return removed;
   }

@@ -78,7 +78,7 @@ beforeAll(async () => {
   bull = connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   queue = createTranscodeQueue({ connection: bull }, { prefix: bullPrefix });
   scheduler = createTranscodeScheduler(
-    { channels, live, keys: store.keys, reader: redis.connect(), enqueue: (c, s) => queue.enqueueSegment(c, s) },
+    { channels, live, reader: redis.connect(), enqueue: (c, s) => queue.enqueueSegment(c, s) },
     { refreshMs: 300, blockMs: 300 },
   );
   await scheduler.start();

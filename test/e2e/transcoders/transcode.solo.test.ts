@@ -144,7 +144,7 @@ async function probeRungSegment(ch: string, rung: string, seg: SegmentRecord): P
 }
 
 async function eventsOf(ch: string): Promise<{ id: string; event: ReturnType<typeof decodeEvent> }[]> {
-  const raw = (await store.redis.xrange(store.keys.events(ch), '-', '+')) as [string, string[]][];
+  const raw = (await redis.connect().xrange(store.keys.events(ch), '-', '+')) as [string, string[]][];
   return raw.map(([id, fields]) => ({ id, event: decodeEvent(fields) }));
 }
 

@@ -174,7 +174,7 @@ export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConf
       await store.writePackets(renditionName(name, o.rung.name), writes, ttlMs);
     }
     if (w) {
-      for (const o of outputs) await live.recordRungPart(name, o.rung.name, k, w.part, ttlMs);
+      await Promise.all(outputs.map((o) => live.recordRungPart(name, o.rung.name, k, w.part, ttlMs)));
       await live.appendEvents(name, outputs.map((o) => ({ type: 'rendition:ready' as const, rendition: o.rung.name, segment: k, part: w.part })));
       const at = announcedAt.get(w.part);
       if (at !== undefined) for (const o of outputs) o.result.partDelaysMs.push(now() - at);

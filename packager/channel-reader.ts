@@ -1,12 +1,12 @@
 /**
  * The packager's one I/O seam: everything it knows of a channel comes through here, from the engine's
  * store. A channel model (settings, format, segment and part records, renditions and how far each has
- * been produced), packet ranges of a track by the media contract's windows, and the resolved CMAF
+ * been produced, from the live store's rung progress), packet ranges of a track by the media contract's windows, and the resolved CMAF
  * tracks and init segments, cached per content item and format (dropped on `format:changed`).
  */
 import { createHash } from 'node:crypto';
 import type { Channel } from '../core/model/channel';
-import { decodeEvent, type PartRecord, type SegmentRecord } from '../core/model/live';
+import { type PartRecord, type SegmentRecord } from '../core/model/live';
 import type { Format, Stream } from '../core/model/media';
 import { notFound } from '../core/model/errors';
 import type { ChannelStore } from '../core/store/channel-store';
@@ -46,11 +46,6 @@ export interface ChannelReaderDeps {
   channels: ChannelStore;
 }
 
-export interface ChannelReaderConfig {
-  /** Events scanned backwards for the newest `rendition:ready` of each rung. */
-  frontierScanEvents: number;
-}
-
 export interface ChannelReader {
   /** The channel's settings; 404 when there is no such channel. */
   channel(name: string): Promise<Channel>;
@@ -60,8 +55,13 @@ export interface ChannelReader {
   segmentsByTime(channel: string, fromMs: number, toMs: number): Promise<SegmentRecord[]>;
   parts(channel: string, fromSegment: number, toSegment: number): Promise<PartRecord[]>;
   renditions(channel: string): Promise<RenditionInfo[]>;
-  /** Per rung, the newest `rendition:ready` it announced (absent: none in the recent events). */
-  rungFrontiers(channel: string): Promise<Map<string, Frontier>>;
+  /**
+   * Per rung, how far it has been produced, from the live store's rung progress (what the transcoders
+   * recorded, so it never moves backwards); absent: the rung has published nothing.
+   */
+  rungFrontiers(channel: string, rungs: readonly string[]): Promise<Map<string, Frontier>>;
+  /** Which of the segment indexes the rung does not have (recorded gaps, or never made): EXT-X-GAP. */
+  rungGaps(channel: string, rung: string, indexes: readonly number[]): Promise<Set<number>>;
   /** EXT-X-DISCONTINUITY-SEQUENCE for a playlist whose first segment is `firstIndex`. */
   discontinuitySequence(channel: string, firstIndex: number): Promise<number>;
   /** The resolved track of stream `streamIndex` of a content item (cached per format). */
@@ -70,8 +70,6 @@ export interface ChannelReader {
   invalidate(channel: string): void;
   /** Packets of a stream with window.from <= dts < window.to, in decode order, with payloads. */
   readWindow(content: string, streamIndex: number, window: TickWindow): Promise<PacketRead[]>;
-  /** Per pts, whether the content item has a packet at exactly that pts on a stream. */
-  packetsAt(content: string, streamIndex: number, pts: readonly number[]): Promise<boolean[]>;
   /** dts and size of every packet of a stream in [fromDts, toDts) (metadata only). */
   packetSizes(content: string, streamIndex: number, fromDts: number, toDts: number): Promise<{ dts: number; size: number }[]>;
 }
@@ -99,7 +97,7 @@ function frontierOf(segment: number | null, part: { segment: number; part: numbe
   return { lastMsn, pendingParts };
 }
 
-export function createChannelReader(deps: ChannelReaderDeps, config: ChannelReaderConfig = { frontierScanEvents: 2000 }): ChannelReader {
+export function createChannelReader(deps: ChannelReaderDeps): ChannelReader {
   const { store, live, channels } = deps;
   const tracks = new Map<string, Promise<ResolvedTrack>>();
   /** Per channel: discontinuity segment indexes seen, and the highest index scanned. */
@@ -164,28 +162,21 @@ export function createChannelReader(deps: ChannelReaderDeps, config: ChannelRead
       return out;
     },
 
-    async rungFrontiers(channel) {
-      const raw = (await store.redis.xrevrange(store.keys.events(channel), '+', '-', 'COUNT', config.frontierScanEvents)) as [string, string[]][];
-      const seg = new Map<string, number>();
-      const part = new Map<string, { segment: number; part: number }>();
-      for (const [, fields] of raw) {
-        const e = decodeEvent(fields);
-        if (e?.type !== 'rendition:ready') continue;
-        if (e.part === undefined) {
-          if (!seg.has(e.rendition)) seg.set(e.rendition, e.segment);
-        } else if (!part.has(e.rendition)) {
-          part.set(e.rendition, { segment: e.segment, part: e.part });
-        }
-      }
+    async rungFrontiers(channel, rungs) {
+      const progress = await Promise.all(rungs.map((rung) => live.rungProgress(channel, rung, 0, -1)));
       const out = new Map<string, Frontier>();
-      for (const rung of new Set([...seg.keys(), ...part.keys()])) {
-        const s = seg.get(rung) ?? null;
-        const p = part.get(rung) ?? null;
-        // Parts announced without their segment's close still tell where the segment before ends.
-        const lastMsn = s ?? (p ? p.segment - 1 : null);
-        out.set(rung, frontierOf(lastMsn, p));
-      }
+      rungs.forEach((rung, i) => {
+        const p = progress[i];
+        if (p) out.set(rung, { lastMsn: p.lastMsn, pendingParts: p.pendingParts });
+      });
       return out;
+    },
+
+    async rungGaps(channel, rung, indexes) {
+      if (indexes.length === 0) return new Set();
+      const p = await live.rungProgress(channel, rung, Math.min(...indexes), Math.max(...indexes));
+      const wanted = new Set(indexes);
+      return new Set((p?.gaps ?? []).filter((i) => wanted.has(i)));
     },
 
     async discontinuitySequence(channel, firstIndex) {
@@ -226,10 +217,6 @@ export function createChannelReader(deps: ChannelReaderDeps, config: ChannelRead
 
     readWindow(content, streamIndex, window) {
       return store.readPackets(content, streamIndex, window.from, window.to);
-    },
-
-    async packetsAt(content, streamIndex, pts) {
-      return Promise.all(pts.map(async (p) => (await store.getElement(content, streamIndex, 'packet', p)) !== null));
     },
 
     async packetSizes(content, streamIndex, fromDts, toDts) {

@@ -7,16 +7,13 @@
  * `enqueueSegment` from the publish session instead).
  */
 
-import { decodeEvent } from '../core/model/live';
-import type { Keys } from '../core/store/keys';
 import type { LiveStore } from '../core/store/live-store';
 import type { RedisClient } from '../core/store/redis-connection';
 import type { Channel } from '../core/model/channel';
 
 export interface TranscodeSchedulerDeps {
   channels: { list(): Promise<Channel[]> };
-  live: Pick<LiveStore, 'lastSegments'>;
-  keys: Keys;
+  live: Pick<LiveStore, 'lastSegments' | 'lastEventId' | 'readManyEvents'>;
   /** A dedicated connection for the blocking reads. */
   reader: RedisClient;
   enqueue(channel: string, segment: number): Promise<unknown>;
@@ -53,8 +50,7 @@ export function createTranscodeScheduler(deps: TranscodeSchedulerDeps, config: T
     for (const n of [...cursors.keys()]) if (!names.has(n)) cursors.delete(n);
     for (const n of names) {
       if (cursors.has(n)) continue;
-      const last = (await deps.reader.xrevrange(deps.keys.events(n), '+', '-', 'COUNT', 1)) as [string, string[]][];
-      cursors.set(n, last[0]?.[0] ?? '0-0');
+      cursors.set(n, await deps.live.lastEventId(n));
       const open = (await deps.live.lastSegments(n, 1))[0];
       if (open && open.durationPts === null) await enqueue(n, open.index);
     }
@@ -66,16 +62,10 @@ export function createTranscodeScheduler(deps: TranscodeSchedulerDeps, config: T
       await new Promise((r) => setTimeout(r, Math.min(config.blockMs, 200)));
       return;
     }
-    const names = [...cursors.keys()];
-    const res = (await deps.reader.xread('COUNT', 200, 'BLOCK', config.blockMs, 'STREAMS', ...names.map((n) => deps.keys.events(n)), ...names.map((n) => cursors.get(n) as string))) as [string, [string, string[]][]][] | null;
-    for (const [key, entries] of res ?? []) {
-      const name = names.find((n) => deps.keys.events(n) === key);
-      if (!name) continue;
-      for (const [id, fields] of entries) {
-        cursors.set(name, id);
-        const e = decodeEvent(fields);
-        if (e?.type === 'segment:opened') await enqueue(name, e.segment);
-      }
+    const read = await deps.live.readManyEvents(deps.reader, cursors, config.blockMs, 200);
+    for (const [name, { lastId, events }] of read) {
+      cursors.set(name, lastId);
+      for (const { event: e } of events) if (e.type === 'segment:opened') await enqueue(name, e.segment);
     }
   }
 

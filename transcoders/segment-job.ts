@@ -4,9 +4,9 @@
  * the next segment), decides per rung (make, skip a finished one, or record a gap for one it must not or
  * cannot make), then follows the channel's events on a dedicated connection: each `part:ready` of its segment
  * feeds that part's source packets through one SegmentTranscoder, and each rung part that is complete is
- * written to `<ch>.<rung>` and announced with `rendition:ready {rendition, segment, part}` at once. At
- * `segment:closed` the encoders drain, the segment's alignment is checked and `rendition:ready {rendition,
- * segment}` is appended. A failure mid-segment records a gap for the rungs left unfinished; a published rung
+ * written to `<ch>.<rung>`, recorded in the rung's progress (live store) and announced with `rendition:ready
+ * {rendition, segment, part}` at once. At `segment:closed` the encoders drain, the segment's alignment is
+ * checked, the segment is recorded as made and `rendition:ready {rendition, segment}` is appended. A failure mid-segment records a gap for the rungs left unfinished; a published rung
  * segment is never rewritten.
  */
 
@@ -128,8 +128,7 @@ export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConf
   if (outputs.length === 0) return result;
 
   // Remember where the event stream is before reading the parts already there: nothing falls in between.
-  const lastEvent = (await store.redis.xrevrange(store.keys.events(name), '+', '-', 'COUNT', 1)) as [string, string[]][];
-  let cursor = lastEvent[0]?.[0] ?? '0-0';
+  let cursor = await live.lastEventId(name);
   const parts = new Map<number, PartRecord>();
   for (const p of await live.parts(name, k, k)) parts.set(p.part, p);
   seg = (await live.segments(name, k, k))[0] ?? seg;
@@ -175,6 +174,7 @@ export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConf
       await store.writePackets(renditionName(name, o.rung.name), writes, ttlMs);
     }
     if (w) {
+      await Promise.all(outputs.map((o) => live.recordRungPart(name, o.rung.name, k, w.part, ttlMs)));
       await live.appendEvents(name, outputs.map((o) => ({ type: 'rendition:ready' as const, rendition: o.rung.name, segment: k, part: w.part })));
       const at = announcedAt.get(w.part);
       if (at !== undefined) for (const o of outputs) o.result.partDelaysMs.push(now() - at);

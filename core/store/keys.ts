@@ -26,6 +26,8 @@
  *   <p>:{c}:gaps:<rung>                sorted set: segment indexes rung <rung> of channel c will never have
  *                                      (member and score = index; the packager emits EXT-X-GAP for them)
  *   <p>:{c}:made:<rung>                sorted set: segment indexes rung <rung> of channel c finished (score = index)
+ *   <p>:{c}:rparts:<rung>              sorted set: parts rung <rung> of channel c published (score = segment × 1000
+ *                                      + part; only the newest segments are kept)
  *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
  *                                      content item of a channel does not delete the channel)
  *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
@@ -64,6 +66,7 @@ export interface Keys {
   timeline(content: string): string;
   gaps(content: string, rung: string): string;
   made(content: string, rung: string): string;
+  rungParts(content: string, rung: string): string;
   channel(name: string): string;
   status(name: string): string;
   channels: string;
@@ -113,6 +116,7 @@ export function createKeys(prefix: string): Keys {
     timeline: (c) => `${base(c)}:timeline`,
     gaps: (c, r) => `${base(c)}:gaps:${r}`,
     made: (c, r) => `${base(c)}:made:${r}`,
+    rungParts: (c, r) => `${base(c)}:rparts:${r}`,
     channel: (c) => `${prefix}:chan:{${hashTag(c)}}`,
     status: (c) => `${prefix}:chan:{${hashTag(c)}}:status`,
     channels: `${prefix}:reg:{channels}:names`,

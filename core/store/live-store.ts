@@ -18,6 +18,23 @@ export interface ReadEvents {
   events: { id: string; event: ChannelEvent }[];
 }
 
+/**
+ * How far one rung of a channel has been produced: the one contract between the transcoders that make
+ * renditions and the packagers that list them. Built from what transcoders record (made and gap sets, the
+ * parts they published), never from the event stream, so it only moves forward.
+ */
+export interface RungProgress {
+  /** The highest segment the rung is done with (made, or recorded as a gap); -1 when only parts exist. */
+  lastMsn: number;
+  /** Parts of segment lastMsn + 1 the rung has published. */
+  pendingParts: number;
+  /** Segment indexes in [from, min(to, lastMsn)] the rung does not have (a recorded gap, or never made), ascending. */
+  gaps: number[];
+}
+
+/** The longest [from, to] range `rungProgress` lists gaps for (a DVR window of 1 s segments over a day). */
+export const MAX_PROGRESS_RANGE = 100_000;
+
 export interface LiveStore {
   /** Record a segment (open or closed) and/or parts, and append events, in one transaction. */
   writeBoundaries(channel: string, w: { segments?: SegmentRecord[]; parts?: PartRecord[]; events?: ChannelEvent[]; retainMs: number }): Promise<void>;
@@ -31,6 +48,13 @@ export interface LiveStore {
   parts(channel: string, fromSegment: number, toSegment: number): Promise<PartRecord[]>;
   /** Block up to `blockMs` for events after `afterId` ('$' = only new ones). */
   readEvents(reader: RedisClient, channel: string, afterId: string, blockMs: number, count?: number): Promise<ReadEvents>;
+  /**
+   * Block up to `blockMs` for events of several channels, each after its cursor, in one read on `reader`
+   * (the channels' streams must share a node: not for a Redis Cluster). Only channels with events are returned.
+   */
+  readManyEvents(reader: RedisClient, cursors: ReadonlyMap<string, string>, blockMs: number, count?: number): Promise<Map<string, ReadEvents>>;
+  /** The id of the channel's newest event ('0-0' when it has none): a cursor for `readEvents` that misses nothing after now. */
+  lastEventId(channel: string): Promise<string>;
   getTimeline(channel: string): Promise<string | null>;
   /**
    * Record the outcome of a rung's segment: 'made' (all its packets are written) or 'gap' (it will never be
@@ -42,11 +66,24 @@ export interface LiveStore {
   rungGaps(channel: string, rung: string, from: number, to: number): Promise<number[]>;
   /** Segment indexes in [from, to] that rung `rung` of the channel finished, ascending. */
   rungMade(channel: string, rung: string, from: number, to: number): Promise<number[]>;
+  /** Record that rung `rung` published part `part` of `segment` (its packets are written). */
+  recordRungPart(channel: string, rung: string, segment: number, part: number, retainMs: number): Promise<void>;
+  /** How far the rung has been produced, with its gaps in [from, to]; null when it has published nothing. */
+  rungProgress(channel: string, rung: string, from: number, to: number): Promise<RungProgress | null>;
   setTimeline(channel: string, state: string, ttlMs: number): Promise<void>;
 }
 
 export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config: LiveStoreConfig): LiveStore {
   const { redis, keys } = deps;
+
+  function decodeEntries(entries: [string, string[]][], afterId: string): ReadEvents {
+    const events: ReadEvents['events'] = [];
+    for (const [id, fields] of entries) {
+      const event = decodeEvent(fields);
+      if (event) events.push({ id, event });
+    }
+    return { lastId: entries.length ? (entries[entries.length - 1] as [string, string[]])[0] : afterId, events };
+  }
 
   function parseAll<T>(list: string[]): T[] {
     return list.map((j) => JSON.parse(j) as T);
@@ -111,13 +148,25 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
     async readEvents(reader, channel, afterId, blockMs, count = 100) {
       const res = (await reader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.events(channel), afterId)) as [string, [string, string[]][]][] | null;
-      const entries = res?.[0]?.[1] ?? [];
-      const events: ReadEvents['events'] = [];
-      for (const [id, fields] of entries) {
-        const event = decodeEvent(fields);
-        if (event) events.push({ id, event });
+      return decodeEntries(res?.[0]?.[1] ?? [], afterId);
+    },
+
+    async readManyEvents(reader, cursors, blockMs, count = 200) {
+      const names = [...cursors.keys()];
+      const out = new Map<string, ReadEvents>();
+      if (names.length === 0) return out;
+      const byKey = new Map(names.map((n) => [keys.events(n), n]));
+      const res = (await reader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...names.map((n) => keys.events(n)), ...names.map((n) => cursors.get(n) as string))) as [string, [string, string[]][]][] | null;
+      for (const [key, entries] of res ?? []) {
+        const name = byKey.get(key);
+        if (name !== undefined) out.set(name, decodeEntries(entries, cursors.get(name) as string));
       }
-      return { lastId: entries.length ? (entries[entries.length - 1] as [string, string[]])[0] : afterId, events };
+      return out;
+    },
+
+    async lastEventId(channel) {
+      const last = (await redis.xrevrange(keys.events(channel), '+', '-', 'COUNT', 1)) as [string, string[]][];
+      return last[0]?.[0] ?? '0-0';
     },
 
     async recordRungSegment(channel, rung, segment, outcome, retainMs) {
@@ -132,6 +181,43 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
     async rungMade(channel, rung, from, to) {
       return (await redis.zrangebyscore(keys.made(channel, rung), from, to)).map(Number);
+    },
+
+    async recordRungPart(channel, rung, segment, part, retainMs) {
+      const key = keys.rungParts(channel, rung);
+      // Keep the newest segments only: progress needs the segment after the last one done.
+      await redis.multi().zadd(key, segment * 1000 + part, `${segment}.${part}`).zremrangebyscore(key, '-inf', `(${(segment - 2) * 1000}`).pexpire(key, retainMs).exec();
+    },
+
+    async rungProgress(channel, rung, from, to) {
+      const [made, gap, part] = await Promise.all([
+        redis.zrevrange(keys.made(channel, rung), 0, 0),
+        redis.zrevrange(keys.gaps(channel, rung), 0, 0),
+        redis.zrevrange(keys.rungParts(channel, rung), 0, 0, 'WITHSCORES'),
+      ]);
+      const done = [made[0], gap[0]].filter((m): m is string => m !== undefined).map(Number);
+      const newestPart = part[1] !== undefined ? Number(part[1]) : null;
+      if (done.length === 0 && newestPart === null) return null;
+      let lastMsn: number;
+      let pendingParts = 0;
+      if (done.length > 0) {
+        lastMsn = Math.max(...done);
+        const next = lastMsn + 1;
+        const inNext = await redis.zrevrangebyscore(keys.rungParts(channel, rung), next * 1000 + 999, next * 1000, 'WITHSCORES', 'LIMIT', 0, 1);
+        if (inNext[1] !== undefined) pendingParts = (Number(inNext[1]) % 1000) + 1;
+      } else {
+        // Parts published before any segment was done still tell where the segment before ends.
+        const p = newestPart as number;
+        lastMsn = Math.floor(p / 1000) - 1;
+        pendingParts = (p % 1000) + 1;
+      }
+      const gaps: number[] = [];
+      const last = Math.min(to, lastMsn, from + MAX_PROGRESS_RANGE - 1);
+      if (last >= from) {
+        const have = new Set((await redis.zrangebyscore(keys.made(channel, rung), from, last)).map(Number));
+        for (let i = from; i <= last; i++) if (!have.has(i)) gaps.push(i);
+      }
+      return { lastMsn, pendingParts, gaps };
     },
 
     async getTimeline(channel) {

@@ -3,6 +3,7 @@
  * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
  */
 
+import { randomUUID } from 'node:crypto';
 import { BeamError, conflict, notFound } from '../model/errors';
 import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
 import type { Rendition, StreamMapping } from '../model/content';
@@ -68,7 +69,6 @@ export interface StoreDeps {
 
 export interface Store {
   readonly keys: Keys;
-  readonly redis: RedisClient;
   ping(): Promise<number>;
   listContents(offset: number, limit: number): Promise<string[]>;
   createContent(format: Format): Promise<void>;
@@ -96,6 +96,13 @@ export interface Store {
   setRendition(r: Rendition): Promise<void>;
   deleteRendition(target: string): Promise<boolean>;
   getRelations(name: string): Promise<Relations>;
+  /**
+   * Keep a job's binary result (a response body) for `ttlMs`; returns its key: `key` when given (a JIT
+   * result's, from keys.jit), else a fresh keys.jobResult.
+   */
+  putJobResult(data: Buffer, ttlMs: number, key?: string): Promise<string>;
+  /** Whether a job result written by putJobResult is still kept. */
+  hasJobResult(key: string): Promise<boolean>;
 }
 
 function parseMeta(json: string, sizes: string | null | undefined): ElementMeta {
@@ -173,7 +180,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     await unlink([
       keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
       keys.segtime(name), keys.parts(name), keys.timeline(name),
-      ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r)]),
+      ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r), keys.rungParts(name, r)]),
     ]);
     return removed;
   }
@@ -192,7 +199,6 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
 
   return {
     keys,
-    redis,
 
     async ping() {
       const t0 = process.hrtime.bigint();
@@ -381,5 +387,15 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     },
 
     getRelations,
+
+    async putJobResult(data, ttlMs, key) {
+      const k = key ?? keys.jobResult(randomUUID());
+      await timed('putJobResult', () => redis.set(k, data, 'PX', ttlMs));
+      return k;
+    },
+
+    async hasJobResult(key) {
+      return (await redis.exists(key)) === 1;
+    },
   };
 }

@@ -5,7 +5,6 @@
  * already in the chain). Errors with a status (JobError, BeamError, Boom) answer with that status as JSON.
  */
 
-import { randomUUID } from 'node:crypto';
 import { Queue, QueueEvents, Worker, type Job } from 'bullmq';
 import type { Store } from '../../core/store/store';
 import type { RedisClient } from '../../core/store/redis-connection';
@@ -20,7 +19,6 @@ export interface WorkerJob {
   id: string;
   data: JobRequest;
   store: Store;
-  redis: RedisClient;
   /** The ephemeral time-to-live of results, ms. */
   ephemeralTtlMs: number;
   /** Keep `bytes` in Redis with the ephemeral TTL and return the result answering with them. */
@@ -80,7 +78,8 @@ export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): J
   const connections: RedisClient[] = [];
   const children = new Map<string, { queue: Queue; ready: Promise<QueueEvents> }>();
   const store = deps.store;
-  const redis = store.redis;
+  /** One connection of the worker's own for the newest id of a child queue's events (opened on first use). */
+  let eventsReader: RedisClient | null = null;
 
   function connection(): RedisClient {
     const c = deps.connect();
@@ -91,7 +90,7 @@ export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): J
   function childQueue(name: string) {
     let q = children.get(name);
     if (!q) {
-      q = { queue: new Queue(name, { connection: connection(), prefix: config.prefix }), ready: openQueueEvents(name, config.prefix, connection(), redis) };
+      q = { queue: new Queue(name, { connection: connection(), prefix: config.prefix }), ready: openQueueEvents(name, config.prefix, connection(), (eventsReader ??= connection())) };
       children.set(name, q);
     }
     return q;
@@ -111,11 +110,9 @@ export function createJobWorker(deps: JobWorkerDeps, config: JobWorkerConfig): J
       id: String(job.id),
       data,
       store,
-      redis,
       ephemeralTtlMs: config.ephemeralTtlMs,
       async respondWithBytes(bytes, type, extra = {}) {
-        const key = extra.key ?? store.keys.jobResult(randomUUID());
-        await redis.set(key, bytes, 'PX', config.ephemeralTtlMs);
+        const key = await store.putJobResult(bytes, config.ephemeralTtlMs, extra.key);
         return { respond: true, status: extra.status ?? 200, type, bodyKey: key, headers: extra.headers };
       },
       async enqueue(queue, fn, overrides = {}) {

@@ -130,7 +130,7 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
     const from = segments[Math.max(0, segments.length - 5)]?.index ?? 0;
     const [parts, rungFrontiers] = await Promise.all([
       last ? reader.parts(name, from, last.index) : Promise.resolve([]),
-      renditions.length ? reader.rungFrontiers(name) : Promise.resolve(new Map<string, Frontier>()),
+      renditions.length ? reader.rungFrontiers(name, renditions.map((r) => r.rung)) : Promise.resolve(new Map<string, Frontier>()),
     ]);
     const hasAudio = format.streams.some((s) => s.index === 1 && s.codecpar.codec_type === 'audio');
     metrics?.buildSeconds.observe({ object: 'snapshot' }, (now() - t0) / 1000);
@@ -164,8 +164,7 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
 
   async function gapsOf(snap: Snapshot, track: Track, segments: SegmentRecord[]): Promise<Set<number>> {
     if (track.ref.kind === 'audio' || track.ref.rung === 'source' || segments.length === 0) return new Set();
-    const present = await reader.packetsAt(track.content, track.stream, segments.map((s) => s.startPts));
-    return new Set(segments.filter((_, i) => !present[i]).map((s) => s.index));
+    return reader.rungGaps(snap.channel.name, track.ref.rung, segments.map((s) => s.index));
   }
 
   function dvrStart(channel: Channel): number {

@@ -69,9 +69,8 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
 
   async function gapsOf(snap: Snapshot, ref: RenditionRef, segments: SegmentRecord[]): Promise<Set<number>> {
     if (ref.kind === 'audio' || ref.rung === 'source' || segments.length === 0) return new Set();
-    const track = trackOf(snap, ref);
-    const present = await reader.packetsAt(track.content, track.stream, segments.map((s) => s.startPts));
-    return new Set(segments.filter((_, i) => !present[i]).map((s) => s.index));
+    trackOf(snap, ref);
+    return reader.rungGaps(snap.channel.name, ref.rung, segments.map((s) => s.index));
   }
 
   /** The CMAF playlist's values, re-pointed at TS segments, version 3, without LL-HLS or server control. */

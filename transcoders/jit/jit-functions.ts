@@ -45,7 +45,7 @@ async function loadFormat(job: WorkerJob, content: string): Promise<Format> {
 }
 
 async function cached(job: WorkerJob, key: string, type: string, headers: Record<string, string>): Promise<JobResult | null> {
-  return (await job.redis.exists(key)) ? { respond: true, status: 200, type, bodyKey: key, headers: { ...headers, 'beam-cache': 'hit' } } : null;
+  return (await job.store.hasJobResult(key)) ? { respond: true, status: 200, type, bodyKey: key, headers: { ...headers, 'beam-cache': 'hit' } } : null;
 }
 
 export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): JitFunctions {

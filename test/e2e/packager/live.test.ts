@@ -15,6 +15,7 @@ import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../../core/store/store';
 import type { LiveStore } from '../../../core/store/live-store';
+import type { SegmentRecord } from '../../../core/model/live';
 import type { IngestService } from '../../../ingest/ingest-service';
 import { closedSegments as closedSegmentsOf, createRigChannel, ffmpegDecode, httpGet, run, startPackagerRig, type PackagerRig } from './rig';
 import { waitFor } from '../../helpers/process';
@@ -240,6 +241,8 @@ describe('renditions', () => {
     const gap = segs[segs.length - 2];
     assert.ok(gap);
     await store.deleteElement(target, 0, 'packet', gap.startPts);
+    // What a transcoder records: every segment made but one, which is a gap.
+    for (const s of segs) await live.recordRungSegment(CH, 'copy', s.index, s.index === gap.index ? 'gap' : 'made', 600000);
     await live.appendEvents(CH, segs.map((s) => ({ type: 'rendition:ready' as const, rendition: 'copy', segment: s.index })));
     await new Promise((r) => setTimeout(r, 300));
     const master = await get(`/live/${CH}/master.m3u8`);
@@ -253,6 +256,29 @@ describe('renditions', () => {
     assert.equal(seg.status, 200);
     assert.equal(seg.headers.get('content-type'), 'video/mp4');
     await store.deleteRendition(target); // a stale rung would hold a live player waiting on its playlist
+  });
+
+  it('rung segments finished out of order (made 110 then 109) never move its playlist backwards', { timeout: 20000 }, async () => {
+    const source = await store.getFormat(CH);
+    assert.ok(source);
+    const target = `${CH}.ooo`;
+    await store.createContent({ ...source, url: target, streams: [source.streams[0] as (typeof source.streams)[number]] });
+    await store.setRendition({ source: CH, target, streamMap: [{ target: 0, source: [0] }] });
+    const segs = (await live.lastSegments(CH, 100)).filter((s) => s.durationPts !== null);
+    const [older, newer] = segs.slice(-2) as [SegmentRecord, SegmentRecord];
+    const newest = async (): Promise<number> => {
+      const r = await get(`/live/${CH}/v-ooo.m3u8`);
+      assert.equal(r.status, 200, r.text);
+      return Math.max(...[...r.text.matchAll(/^v-ooo-(\d+)\.m4s$/gm)].map((m) => Number(m[1])));
+    };
+    // A worker that took over finishes the newer segment first, then the one its predecessor left.
+    for (const s of [newer, older]) {
+      await live.recordRungSegment(CH, 'ooo', s.index, 'made', 600000);
+      await live.appendEvents(CH, [{ type: 'rendition:ready', rendition: 'ooo', segment: s.index }]);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(await newest(), newer.index, `after ${s.index} was made`);
+    }
+    await store.deleteRendition(target);
   });
 });
 

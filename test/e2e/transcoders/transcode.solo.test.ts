@@ -78,7 +78,7 @@ beforeAll(async () => {
   bull = connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   queue = createTranscodeQueue({ connection: bull }, { prefix: bullPrefix });
   scheduler = createTranscodeScheduler(
-    { channels, live, keys: store.keys, reader: redis.connect(), enqueue: (c, s) => queue.enqueueSegment(c, s) },
+    { channels, live, reader: redis.connect(), enqueue: (c, s) => queue.enqueueSegment(c, s) },
     { refreshMs: 300, blockMs: 300 },
   );
   await scheduler.start();
@@ -144,7 +144,7 @@ async function probeRungSegment(ch: string, rung: string, seg: SegmentRecord): P
 }
 
 async function eventsOf(ch: string): Promise<{ id: string; event: ReturnType<typeof decodeEvent> }[]> {
-  const raw = (await store.redis.xrange(store.keys.events(ch), '-', '+')) as [string, string[]][];
+  const raw = (await redis.connect().xrange(store.keys.events(ch), '-', '+')) as [string, string[]][];
   return raw.map(([id, fields]) => ({ id, event: decodeEvent(fields) }));
 }
 

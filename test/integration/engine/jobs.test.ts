@@ -47,8 +47,7 @@ const functions: Record<string, JobFunction> = {
     return job.respondWithBytes(Buffer.from([0, 1, 2, 250]), 'application/octet-stream');
   },
   async octet(job) {
-    const key = job.store.keys.jobResult('octet-test');
-    await job.redis.set(key, Buffer.from('raw bytes'), 'PX', 5000);
+    const key = await job.store.putJobResult(Buffer.from('raw bytes'), 5000, job.store.keys.jobResult('octet-test'));
     job.data.body = key;
     return { ...job.data, type: 'application/octet-stream', response: true };
   },

@@ -15,6 +15,8 @@ import { validateFormat } from '../../../core/model/content';
 import { createChannel } from '../../../core/model/channel';
 
 let redis: TestRedis;
+/** A client of the test's own for looking at keys directly (the store exposes no raw client). */
+const admin = () => redis.connect();
 beforeAll(async () => {
   redis = await startTestRedis();
 });
@@ -38,7 +40,7 @@ async function fillItem(store: Store, name: string, packets: number): Promise<vo
   });
   for (let i = 0; i < writes.length; i += 500) await store.writePackets(name, writes.slice(i, i + 500), 60000);
   const { keys } = store;
-  await store.redis.multi()
+  await admin().multi()
     .zadd(keys.segments(name), 0, '{"index":0}').zadd(keys.segtime(name), Date.now(), '0').zadd(keys.parts(name), 0, '{"part":0}')
     .xadd(keys.events(name), '*', 'type', 'segment:opened').set(keys.timeline(name), '{}')
     .zadd(keys.gaps(name, '720p'), 3, '3').zadd(keys.made(name, '720p'), 1, '1').zadd(keys.made(name, '360p'), 1, '1')
@@ -46,13 +48,13 @@ async function fillItem(store: Store, name: string, packets: number): Promise<vo
   // A rendition of the item names rung 720p; the channel's ladder names 360p.
   await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, `${name}.720p`));
   await store.setRendition({ source: name, target: `${name}.720p`, streamMap: [{ target: 0, source: [0] }] });
-  await createChannelStore({ redis: store.redis, keys }).create({ ...createChannel({ name }, (l) => l as never, []), ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800000 }] });
+  await createChannelStore({ redis: admin(), keys }).create({ ...createChannel({ name }, (l) => l as never, []), ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 800000 }] });
 }
 
 describe('delete content', () => {
   it('walks the item\'s own keys: no SCAN with 10,000 unrelated keys present, and no key of the item left', { timeout: 30000 }, async () => {
     const store = newStore();
-    const other = store.redis;
+    const other = admin();
     for (let i = 0; i < 10000; i += 1000) {
       const p = other.pipeline();
       for (let j = i; j < i + 1000; j++) p.set(`unrelated:{u${j}}:k`, 'x');
@@ -79,7 +81,7 @@ describe('delete content', () => {
 describe('channel registry keys', () => {
   it('a content item named `channels` cannot touch the registry (create, then delete it)', async () => {
     const store = newStore();
-    const channels = createChannelStore({ redis: store.redis, keys: store.keys });
+    const channels = createChannelStore({ redis: admin(), keys: store.keys });
     await channels.create(createChannel({ name: 'main' }, (l) => l as never, []));
     await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, 'channels'));
     await store.deleteContent('channels');
@@ -91,7 +93,7 @@ describe('channel registry keys', () => {
   it('moves the old registry keys to the reg: space once, and never over newer ones', async () => {
     const store = newStore();
     const { keys } = store;
-    const r = store.redis;
+    const r = admin();
     await r.sadd(keys.legacyChannels, 'old-a', 'old-b');
     await r.hset(keys.legacyChannelKeys, 'key-a', 'old-a', 'key-b', 'old-b');
     assert.equal(await migrateRegistryKeys(r, keys), 2);

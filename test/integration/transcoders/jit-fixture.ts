@@ -84,7 +84,7 @@ export async function startJobsRig(redis: TestRedis, store: Store, o: JobsRigOpt
   const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   const prefix = o.prefix ?? store.keys.jobQueuePrefix;
   const dispatcher = createJobDispatcher(
-    { redis: store.redis, connect, normalizers: jitNormalizers() },
+    { redis: redis.connect(), connect, normalizers: jitNormalizers() },
     { rules: o.rules ?? DEFAULTS.jobs, prefix, timeoutMs: o.timeoutMs ?? 20000, maxWaiting: o.maxWaiting, ratePerMinute: o.ratePerMinute ?? 10000 },
   );
   const worker = createJobWorker({ store, connect }, { queue: o.queue ?? JIT_QUEUE, prefix, functions: o.functions, concurrency: o.concurrency ?? 4, ephemeralTtlMs: 10000 });

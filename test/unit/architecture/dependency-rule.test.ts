@@ -4,6 +4,7 @@
  * - each role (engine, ingest, transcoders, packager, webrtc) imports only core/ and itself;
  * - named exceptions: transcoders/jit → engine/jobs (the just-in-time images and clips are job functions);
  * - only the composition root (beamline.ts) and the library face (index.ts) import several roles;
+ * - raw Redis stays in core/store: no `.redis.` (or `.redis)`) anywhere else in a product folder.
  */
 
 import { describe, it } from 'vitest';
@@ -33,6 +34,12 @@ function sources(dir: string): string[] {
 export function importsOf(text: string): string[] {
   return [...text.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*['"](\.{1,2}\/[^'"]+)['"]/g)].map((m) => m[1] as string);
 }
+
+/** Files outside core/store handed a narrow Redis connection explicitly by the composition root: [path, why]. */
+const RAW_REDIS_EXCEPTIONS: [string, string][] = [
+  ['core/config/api-token.ts', 'the shared API token is settled (get / SET NX) before any store exists'],
+  ['engine/jobs/dispatcher.ts', 'BullMQ queue events and job result bodies, on a connection the composition root hands in'],
+];
 
 const files = FLOORS.flatMap((f) => sources(f));
 const edges = files.flatMap((file) =>
@@ -67,5 +74,16 @@ describe('dependency rule (docs/architecture.md)', () => {
 
   it('every named exception is still used (a stale exception hides nothing)', () => {
     for (const [a, b, why] of EXCEPTIONS) assert.ok(edges.some((e) => e.file.startsWith(a) && e.target.startsWith(b)), `unused exception ${a} → ${b} (${why})`);
+  });
+
+  it('no raw Redis outside core/store (roles get typed store operations)', () => {
+    // Pure: lines that reach a raw client through a `.redis` property; config.redis is settings, not a client.
+    const rawRedis = (text: string): string[] => text.split('\n').filter((l) => /\.redis[.)]/.test(l.replace(/\b(config|c|cfg)\.redis\b/g, 'settings')));
+    assert.deepEqual(rawRedis('await store.redis.xrevrange(k);\nf(deps.redis);\nconfig.redis.url;\nconst r = redis.get(k);'), ['await store.redis.xrevrange(k);', 'f(deps.redis);']);
+    const bad = files
+      .filter((f) => !f.split(sep).join('/').startsWith('core/store/') && !RAW_REDIS_EXCEPTIONS.some(([p]) => p === f.split(sep).join('/')))
+      .flatMap((f) => rawRedis(readFileSync(join(REPO_ROOT, f), 'utf8')).map((l) => `${f}: ${l.trim()}`));
+    assert.deepEqual(bad, [], 'use a store operation (core/store) instead of the raw client');
+    for (const [p, why] of RAW_REDIS_EXCEPTIONS) assert.ok(rawRedis(readFileSync(join(REPO_ROOT, p), 'utf8')).length > 0, `unused exception ${p} (${why})`);
   });
 });

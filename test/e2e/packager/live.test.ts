@@ -148,11 +148,24 @@ describe('live HLS', () => {
 
   it('the preload-hinted part is answered once it is whole (blocking), with the bytes it keeps; a part beyond the hint is a 404 JSON', { timeout: 20000 }, async () => {
     for (const stem of ['v-source', 'audio']) {
-      const text = (await get(`/live/${CH}/${stem}.m3u8`)).text;
-      const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(text)?.[1];
-      assert.ok(hint, `${stem} has a preload hint`);
-      // Asked for before it exists, as hls.js does: the answer waits for the part, then it is listed.
-      const r = await fetch(`${base}/live/${CH}/${hint}`);
+      // Asked for before it exists, as a player does: the answer waits for the part, then it is listed. A hint
+      // for a part after a segment's last one (the keyframe came and the segment closed instead) is never
+      // produced: that request is a 404, the part is never listed, and the next playlist hints the next segment.
+      let hint: string | undefined;
+      let r: Response | undefined;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const text = (await get(`/live/${CH}/${stem}.m3u8`)).text;
+        hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="([^"]+)"/.exec(text)?.[1];
+        assert.ok(hint, `${stem} has a preload hint`);
+        r = await fetch(`${base}/live/${CH}/${hint}`);
+        if (r.status !== 404) break;
+        const [, hs, hp] = /-(\d+)\.(\d+)\.m4s$/.exec(hint) as RegExpExecArray;
+        const after = (await get(`/live/${CH}/${stem}.m3u8`)).text;
+        assert.ok(!after.includes(`URI="${hint}"`), `${hint} answered 404 but was listed`);
+        assert.ok(Number(hp) > 0 && after.includes(`${stem}-${hs}.${Number(hp) - 1}.m4s`), `a 404 only for a hint past the last part of segment ${hs}`);
+        assert.ok(after.includes(`${stem}-${Number(hs) + 1}.`), `segment ${hs} closed and the next one began`);
+      }
+      assert.ok(hint && r);
       assert.equal(r.status, 200, `${stem} hinted part ${hint}`);
       const body = Buffer.from(await r.arrayBuffer());
       assert.ok(body.length > 0);

@@ -72,7 +72,10 @@ export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist 
   if (live && input.lowLatency) {
     const ip = input.inProgress;
     const pendingParts = ip ? partsOf(input, ip.segment, ip.readyParts) : [];
-    const next = ip ? partFile(input.ref, ip.segment, ip.readyParts) : undefined;
+    // Between a segment's close and the next one's first frame nothing is in progress: the next part is then
+    // the next segment's first (a request for it blocks until it exists, like any hinted part).
+    const last = input.segments[input.segments.length - 1];
+    const next = ip ? partFile(input.ref, ip.segment, ip.readyParts) : last ? partFile(input.ref, last.index + 1, 0) : undefined;
     playlist.lowLatency = { partTarget: input.partTarget, pendingParts, ...(next ? { preloadHint: next } : {}) };
     playlist.renditionReports = input.renditionReports;
   } else if (live) {

@@ -150,4 +150,15 @@ describe('live playlists from records', () => {
     assert.match(text, /#EXT-X-PART:DURATION=0\.33333,URI="v-720p-14\.1\.m4s"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI="v-720p-14\.2\.m4s"/);
     assert.match(text, /URI="v-720p-13\.0\.m4s",INDEPENDENT=YES/);
   });
+
+  it('between a segment\'s close and the next one\'s first frame, the preload hint names the next segment\'s first part (a player always has the next part to ask for)', () => {
+    const playlist = buildMediaPlaylist({
+      kind: 'live', ref: { kind: 'video', rung: 'source' }, segments: [seg(10), seg(11)], parts: [...parts(10, 6), ...parts(11, 6)], inProgress: null,
+      discontinuitySequence: 0, lowLatency: true, partTarget: 0.334, targetDuration: 2,
+      gaps: new Set(), independence: 'first', renditionReports: [], ended: false,
+    });
+    const text = renderMediaPlaylist(playlist);
+    assert.deepEqual(parseM3u8(text).warnings, []);
+    assert.match(text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="v-source-12\.0\.m4s"/);
+  });
 });

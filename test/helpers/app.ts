@@ -1,6 +1,7 @@
 /** Builds the engine's fastify app against a real redis-server with a fresh key prefix. */
 
-import type { FastifyInstance } from 'fastify';
+import assert from 'node:assert/strict';
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppConfig } from '../../engine/api/app';
 import { createEngineMetrics } from '../../engine/api/metrics';
 import { createStore, type Store } from '../../core/store/store';
@@ -52,4 +53,15 @@ export async function buildTestApp(
   const app = await buildApp({ store, metrics: createEngineMetrics(undefined, false) }, { ...TEST_APP_CONFIG, ...overrides });
   await app.ready();
   return { app: overrides.apiToken === undefined ? withTestToken(app) : app, store, prefix };
+}
+
+/** An error answer as the API promises it: the status, JSON `{statusCode, error, message}`, the message matching. */
+export function assertError(res: LightMyRequestResponse, status: number, pattern?: RegExp): void {
+  assert.equal(res.statusCode, status, res.body);
+  assert.match(String(res.headers['content-type']), /application\/json/);
+  const body = JSON.parse(res.body) as { statusCode: number; error: string; message: string };
+  assert.equal(body.statusCode, status);
+  assert.equal(typeof body.error, 'string');
+  assert.equal(typeof body.message, 'string');
+  if (pattern) assert.match(body.message, pattern);
 }

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { startTestRedis, type TestRedis } from '../../helpers/redis';
-import { buildTestApp } from '../../helpers/app';
+import { buildTestApp, assertError } from '../../helpers/app';
 import type { Store } from '../../../core/store/store';
 
 let redis: TestRedis;
@@ -34,15 +34,6 @@ function json(res: LightMyRequestResponse): unknown {
   return JSON.parse(res.body);
 }
 
-function assertError(res: LightMyRequestResponse, status: number, pattern?: RegExp): void {
-  assert.equal(res.statusCode, status, res.body);
-  assert.match(String(res.headers['content-type']), /application\/json/);
-  const body = json(res) as { statusCode: number; error: string; message: string };
-  assert.equal(body.statusCode, status);
-  assert.equal(typeof body.error, 'string');
-  assert.equal(typeof body.message, 'string');
-  if (pattern) assert.match(body.message, pattern);
-}
 
 async function setup(overrides = {}, ttl = {}): Promise<{ app: FastifyInstance; store: Store }> {
   const t = await buildTestApp(redis, overrides, ttl);

@@ -9,7 +9,7 @@
  * folder does not own and would share one store, keyed by address only, with any other limit there.
  */
 
-import { isIPv6 } from 'node:net';
+import { addressBucket } from '../../core/model/address-bucket';
 
 export interface RateLimiterConfig {
   /** Requests allowed per client per window; 0 = no limit. */
@@ -34,15 +34,7 @@ export interface RateLimiter {
 
 /** Pure: the key a client is counted under: an IPv4 address, or the /64 of an IPv6 address. */
 export function clientKey(ip: string | undefined): string {
-  if (!ip) return 'unknown';
-  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
-  if (v4mapped) return v4mapped[1] as string;
-  if (!isIPv6(ip)) return ip;
-  const [head, tail = ''] = ip.toLowerCase().split('::');
-  const left = head ? head.split(':') : [];
-  const right = tail ? tail.split(':') : [];
-  const groups = ip.includes('::') ? [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right] : left;
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return ip ? addressBucket(ip) : 'unknown';
 }
 
 export function createRateLimiter(config: RateLimiterConfig): RateLimiter {

@@ -5,7 +5,7 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-import { isIPv6 } from 'node:net';
+import { addressBucket } from '../../core/model/address-bucket';
 import { MSG } from './messages';
 
 /** Limits the chunk reader enforces; the connection swaps them when a publish is accepted or ends. */
@@ -101,21 +101,8 @@ export function checkBytes(limits: ReaderLimits, bytes: number): string | null {
   return bytes > limits.maxBytes ? `more than ${limits.maxBytes} bytes before publish` : null;
 }
 
-/**
- * The bucket an address counts in: IPv4 (also IPv4-mapped IPv6) as is, IPv6 by its /64, since one host
- * usually holds a whole /64 and could otherwise open connections from as many addresses as it likes.
- */
-export function addressBucket(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped) return mapped[1] as string;
-  if (!isIPv6(address)) return address;
-  const bare = address.split('%')[0] as string;
-  const [head = '', tail] = bare.split('::');
-  const left = head === '' ? [] : head.split(':');
-  const right = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
-}
+/** Connection limits count per address bucket (core/model/address-bucket.ts). */
+export { addressBucket };
 
 /** May one more connection be accepted? `fromBucket`: connections already open from the same bucket. */
 export function admitConnection(limits: Pick<RtmpLimits, 'maxConnections' | 'maxConnectionsPerAddress'>, open: { total: number; fromBucket: number }): string | null {

@@ -91,6 +91,9 @@ export function hlsConfig({ lowLatency, startPosition = -1, debug = false }) {
     liveSyncOnStallIncrease: 0.33,
     maxLiveSyncPlaybackRate: 1,
     backBufferLength: 90,
+    // A quality the viewer chose stays chosen through a load error (hls.js retries it); by default hls.js falls
+    // back to Auto, and the menu then names a level that is no longer played (seen in the quality-switch e2e).
+    preserveManualLevelOnError: true,
     startPosition,
     debug,
   };

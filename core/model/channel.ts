@@ -41,6 +41,8 @@ export interface ChannelStatus {
   lastDisconnectedAt: string | null;
   /** Why the last publisher went away (e.g. a refusal naming the codec), for the operator. */
   lastDisconnectReason: string | null;
+  /** The pipeline error code of that disconnect (`INGEST_ENDED`, `STORE_UNAVAILABLE`…, see core/model/pipeline-errors.ts). */
+  lastDisconnectCode: string | null;
   reconnects: number;
   /** Ingest diagnostics, written by the publish session every few seconds. */
   ingest: Record<string, unknown> | null;

@@ -18,7 +18,7 @@ export interface ChannelStore {
   byKey(streamKey: string): Promise<string | null>;
   status(name: string): Promise<ChannelStatus>;
   statuses(names: string[]): Promise<ChannelStatus[]>;
-  setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean; reason?: string }): Promise<void>;
+  setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean; reason?: string; code?: string }): Promise<void>;
   setIngestStats(name: string, stats: Record<string, unknown>): Promise<void>;
   /**
    * Follow settings changes: changes made through this store instance are delivered synchronously, with the
@@ -40,7 +40,7 @@ export interface OnChangeOptions {
   readyTimeoutMs?: number;
 }
 
-const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, lastDisconnectReason: null, reconnects: 0, ingest: null };
+const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, lastDisconnectReason: null, lastDisconnectCode: null, reconnects: 0, ingest: null };
 
 function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStatus {
   return {
@@ -50,6 +50,7 @@ function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStat
     lastConnectedAt: h.lastConnectedAt ?? null,
     lastDisconnectedAt: h.lastDisconnectedAt ?? null,
     lastDisconnectReason: h.lastDisconnectReason ?? null,
+    lastDisconnectCode: h.lastDisconnectCode ?? null,
     reconnects: Number(h.reconnects ?? 0),
     ingest: h.ingest ? (JSON.parse(h.ingest) as Record<string, unknown>) : null,
   };
@@ -133,6 +134,7 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
       }
       if (extra.disconnected) tx.hset(keys.status(name), 'lastDisconnectedAt', now);
       if (extra.reason !== undefined) tx.hset(keys.status(name), 'lastDisconnectReason', extra.reason);
+      if (extra.code !== undefined) tx.hset(keys.status(name), 'lastDisconnectCode', extra.code);
       await tx.exec();
     },
 

@@ -105,7 +105,7 @@ const channelStatus = Type.Object(
     lastDisconnectedAt: Type.Union([Type.String(), Type.Null()]),
     reconnects: Type.Integer(),
   },
-  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason, ingest diagnostics and publisher address.' },
+  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason and its pipeline error code (lastDisconnectCode), ingest diagnostics and publisher address.' },
 );
 
 export const ChannelView = Type.Object(

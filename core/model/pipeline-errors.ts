@@ -31,6 +31,10 @@ export const PIPELINE_ERRORS = {
   INGEST_SHUTDOWN: { component: 'ingest', fatal: true, text: 'server shutting down' },
   INGEST_PLANNED: { component: 'ingest', fatal: true, text: 'ended by the ingest plan' },
   INGEST_FAILED: { component: 'ingest', fatal: true, text: 'ingest failed' },
+  INGEST_LEASE_LOST: { component: 'ingest', fatal: true, text: 'another ingest process holds the channel (its lease was lost or taken over)' },
+  INGEST_LEASE_HELD: { component: 'ingest', fatal: true, text: 'the channel is being published through another ingest process' },
+  INGEST_SEALED: { component: 'ingest', fatal: true, text: 'refused: the write would change a segment or part already announced' },
+  INGEST_PACKETS_REFUSED: { component: 'ingest', fatal: false, text: 'packets refused: they would land in an announced segment or part' },
   // Redis refusing or unreachable.
   STORE_OOM: { component: 'store', fatal: true, text: 'Redis refused writes: out of memory (maxmemory reached)' },
   STORE_READONLY: { component: 'store', fatal: true, text: 'Redis refused writes: read-only (a replica, or failover in progress)' },

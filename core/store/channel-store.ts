@@ -7,6 +7,7 @@ import { conflict, notFound } from '../model/errors';
 import type { Channel, ChannelState, ChannelStatus } from '../model/channel';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
+import { readEach } from './slots';
 
 export interface ChannelStore {
   create(ch: Channel): Promise<void>;
@@ -87,10 +88,8 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
     async list() {
       const names = (await redis.smembers(keys.channels)).sort();
       if (names.length === 0) return [];
-      const p = redis.pipeline();
-      for (const n of names) p.get(keys.channel(n));
-      const res = (await p.exec()) ?? [];
-      return res.map(([, v]) => v).filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as Channel);
+      const values = await readEach(redis, 'get', names.map((n) => keys.channel(n)));
+      return values.filter((v): v is string => typeof v === 'string').map((v) => JSON.parse(v) as Channel);
     },
 
     async update(previous, next) {
@@ -118,10 +117,8 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
 
     async statuses(names) {
       if (names.length === 0) return [];
-      const p = redis.pipeline();
-      for (const n of names) p.hgetall(keys.status(n));
-      const res = (await p.exec()) ?? [];
-      return res.map(([, h]) => toStatus((h ?? {}) as Record<string, string>, new Date(0).toISOString()));
+      const hashes = await readEach(redis, 'hgetall', names.map((n) => keys.status(n)));
+      return hashes.map((h) => toStatus(h ?? {}, new Date(0).toISOString()));
     },
 
     async setState(name, state, extra = {}) {

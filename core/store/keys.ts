@@ -22,7 +22,15 @@
  *   <p>:{c}:segments                   sorted set: segment records (JSON), score = segment index
  *   <p>:{c}:segtime                    sorted set: segment indexes, score = wall-clock start (ms), for catch-up
  *   <p>:{c}:parts                      sorted set: LL-HLS part records (JSON), score = segment × 1000 + part
- *   <p>:{c}:timeline                   string: the timestamp normaliser's state between publisher sessions
+ *   <p>:{c}:timeline                   string: the timestamp normaliser's state, saved with every announced
+ *                                      boundary (atomically with it), so any process continuing the channel
+ *                                      continues after what was announced
+ *   <p>:{c}:sealed                     hash: `index` (highest closed segment), `lastEnd` (its end),
+ *                                      `endDts` (the end of the closed segment before it): packet writes below
+ *                                      endDts and segment or part records at or below index are refused
+ *                                      (published media is immutable; see writeBoundaries-7.lua)
+ *   <p>:{c}:lease                      string: `<holder>` of the channel's ingest lease (SET NX PX, renewed by
+ *                                      its holder; one publisher per channel across all processes)
  *   <p>:{c}:gaps:<rung>                sorted set: segment indexes rung <rung> of channel c will never have
  *                                      (member and score = index; the packager emits EXT-X-GAP for them)
  *   <p>:{c}:made:<rung>                sorted set: segment indexes rung <rung> of channel c finished (score = index)
@@ -64,6 +72,8 @@ export interface Keys {
   segtime(content: string): string;
   parts(content: string): string;
   timeline(content: string): string;
+  sealed(content: string): string;
+  lease(content: string): string;
   gaps(content: string, rung: string): string;
   made(content: string, rung: string): string;
   rungParts(content: string, rung: string): string;
@@ -114,6 +124,8 @@ export function createKeys(prefix: string): Keys {
     segtime: (c) => `${base(c)}:segtime`,
     parts: (c) => `${base(c)}:parts`,
     timeline: (c) => `${base(c)}:timeline`,
+    sealed: (c) => `${base(c)}:sealed`,
+    lease: (c) => `${base(c)}:lease`,
     gaps: (c, r) => `${base(c)}:gaps:${r}`,
     made: (c, r) => `${base(c)}:made:${r}`,
     rungParts: (c, r) => `${base(c)}:rparts:${r}`,

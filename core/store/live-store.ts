@@ -5,12 +5,36 @@
  */
 
 import { decodeEvent, encodeEvent, type ChannelEvent, type PartRecord, type SegmentRecord } from '../model/live';
+import { PipelineError } from '../model/pipeline-errors';
 import type { Keys } from './keys';
+import { defineScripts, type ScriptCommands } from './scripts';
 import type { RedisClient } from './redis-connection';
 
 export interface LiveStoreConfig {
   /** Events kept per channel (approximate, XADD MAXLEN ~). */
   eventsMaxLen: number;
+}
+
+export interface BoundaryWrite {
+  segments?: SegmentRecord[];
+  parts?: PartRecord[];
+  events?: ChannelEvent[];
+  retainMs: number;
+  /** The timestamp normaliser's state after these boundaries, saved with them. */
+  timeline?: { state: string; ttlMs: number };
+  /** The lease holder writing; omitted only by tools and tests that write without a lease. */
+  holder?: string;
+}
+
+export interface ResumePoint {
+  /** The highest segment index recorded (open or closed), 0 when none. */
+  lastIndex: number;
+  /** Whether that segment is still open (its writer died before closing it). */
+  lastOpen: boolean;
+  /** The end dts of the newest closed segment (null: none closed). */
+  sealedEndDts: number | null;
+  /** The end of the newest packet stored in any of `streams` (dts + duration; null: none). */
+  storedEndDts: number | null;
 }
 
 export interface ReadEvents {
@@ -37,7 +61,23 @@ export const MAX_PROGRESS_RANGE = 100_000;
 
 export interface LiveStore {
   /** Record a segment (open or closed) and/or parts, and append events, in one transaction. */
-  writeBoundaries(channel: string, w: { segments?: SegmentRecord[]; parts?: PartRecord[]; events?: ChannelEvent[]; retainMs: number }): Promise<void>;
+  /**
+   * Announce segments (open or closed) and/or parts, append events and save the timeline state, in one
+   * atomic step that also moves the channel's sealed point forward. Refused with a PipelineError when
+   * `holder` is given and does not hold the channel's lease (INGEST_LEASE_LOST), or when a record would
+   * change a segment already closed (INGEST_SEALED).
+   */
+  writeBoundaries(channel: string, w: BoundaryWrite): Promise<void>;
+  /** Where a process continuing the channel must continue: after everything announced or stored. */
+  resumePoint(channel: string, streams: readonly number[]): Promise<ResumePoint>;
+  /** Take the channel's ingest lease for `holder` (or renew it when already held by it); false when another holds it. */
+  acquireLease(channel: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Renew a lease `holder` holds; false when it lost it (expired and taken, or released). */
+  renewLease(channel: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Release a lease `holder` holds (no effect otherwise). */
+  releaseLease(channel: string, holder: string): Promise<void>;
+  /** The lease's holder, or null. */
+  leaseHolder(channel: string): Promise<string | null>;
   appendEvents(channel: string, events: ChannelEvent[]): Promise<void>;
   /** Segments with index in [from, to] (inclusive), ascending. */
   segments(channel: string, from: number, to: number): Promise<SegmentRecord[]>;
@@ -75,6 +115,8 @@ export interface LiveStore {
 
 export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config: LiveStoreConfig): LiveStore {
   const { redis, keys } = deps;
+  defineScripts(redis);
+  const scripts = redis as unknown as ScriptCommands;
 
   function decodeEntries(entries: [string, string[]][], afterId: string): ReadEvents {
     const events: ReadEvents['events'] = [];
@@ -91,36 +133,20 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
   return {
     async writeBoundaries(channel, w) {
-      const tx = redis.multi();
-      const now = Date.now();
-      for (const s of w.segments ?? []) {
-        tx.zremrangebyscore(keys.segments(channel), s.index, s.index);
-        tx.zadd(keys.segments(channel), s.index, JSON.stringify(s));
-        tx.zadd(keys.segtime(channel), s.wallClockMs, String(s.index));
+      const args: (string | number)[] = [
+        w.holder ?? '', w.retainMs, config.eventsMaxLen, w.timeline?.state ?? '', w.timeline?.ttlMs ?? 0,
+        w.segments?.length ?? 0, w.parts?.length ?? 0, w.events?.length ?? 0,
+      ];
+      for (const r of w.segments ?? []) args.push(r.index, r.wallClockMs, r.durationPts === null ? -1 : r.startDts + r.durationPts, JSON.stringify(r));
+      for (const p of w.parts ?? []) args.push(p.segment * 1000 + p.part, p.startDts + p.durationPts, JSON.stringify(p));
+      for (const e of w.events ?? []) {
+        const fields = encodeEvent(e);
+        args.push(fields.length, ...fields);
       }
-      for (const p of w.parts ?? []) {
-        const score = p.segment * 1000 + p.part;
-        tx.zremrangebyscore(keys.parts(channel), score, score);
-        tx.zadd(keys.parts(channel), score, JSON.stringify(p));
-      }
-      if (w.segments?.length) {
-        // Trim what fell out of the DVR window (by wall clock), then keep the keys alive as long.
-        const cutoff = now - w.retainMs;
-        tx.zremrangebyscore(keys.segtime(channel), '-inf', cutoff);
-        for (const k of [keys.segments(channel), keys.segtime(channel), keys.parts(channel), keys.events(channel)]) tx.pexpire(k, w.retainMs);
-      }
-      for (const e of w.events ?? []) tx.xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent(e));
-      const res = await tx.exec();
-      const failed = res?.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
-      if (w.segments?.length) {
-        // Drop segment and part records older than the oldest segment still in the time index.
-        const oldest = await redis.zrange(keys.segtime(channel), 0, 0);
-        if (oldest[0] !== undefined) {
-          const first = Number(oldest[0]);
-          await redis.multi().zremrangebyscore(keys.segments(channel), '-inf', `(${first}`).zremrangebyscore(keys.parts(channel), '-inf', `(${first * 1000}`).exec();
-        }
-      }
+      const k = [keys.segments(channel), keys.segtime(channel), keys.parts(channel), keys.events(channel), keys.timeline(channel), keys.sealed(channel), keys.lease(channel)];
+      const res = await scripts.writeBoundaries(...k, ...args);
+      if (res === -2) throw new PipelineError('INGEST_LEASE_LOST');
+      if (res === -1) throw new PipelineError('INGEST_SEALED', `refused for channel '${channel}': the write would change a segment or part already announced`);
     },
 
     async appendEvents(channel, events) {
@@ -218,6 +244,43 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
         for (let i = from; i <= last; i++) if (!have.has(i)) gaps.push(i);
       }
       return { lastMsn, pendingParts, gaps };
+    },
+
+    async resumePoint(channel, streams) {
+      const [last, sealedEnd, ...newest] = await Promise.all([
+        redis.zrange(keys.segments(channel), -1, -1),
+        redis.hget(keys.sealed(channel), 'lastEnd'),
+        ...streams.map((s) => redis.zrange(keys.index(channel, s), -1, -1)),
+      ]);
+      const rec = last[0] ? (JSON.parse(last[0]) as SegmentRecord) : null;
+      let storedEnd: number | null = null;
+      const metas = await Promise.all(streams.map((s, i) => {
+        const member = newest[i]?.[0];
+        return member ? redis.hget(keys.element(channel, s, member), 'json') : Promise.resolve(null);
+      }));
+      for (const m of metas) {
+        if (!m) continue;
+        const meta = JSON.parse(m) as { dts?: number; pts?: number; duration?: number };
+        const end = (meta.dts ?? meta.pts ?? 0) + Math.max(0, meta.duration ?? 0);
+        storedEnd = storedEnd === null ? end : Math.max(storedEnd, end);
+      }
+      return { lastIndex: rec?.index ?? 0, lastOpen: rec !== null && rec.durationPts === null, sealedEndDts: sealedEnd === null ? null : Number(sealedEnd), storedEndDts: storedEnd };
+    },
+
+    async acquireLease(channel, holder, ttlMs) {
+      return (await scripts.takeLease(keys.lease(channel), holder, ttlMs, 1)) === 1;
+    },
+
+    async renewLease(channel, holder, ttlMs) {
+      return (await scripts.takeLease(keys.lease(channel), holder, ttlMs, 0)) === 1;
+    },
+
+    async releaseLease(channel, holder) {
+      await scripts.takeLease(keys.lease(channel), holder, 0, -1);
+    },
+
+    async leaseHolder(channel) {
+      return redis.get(keys.lease(channel));
     },
 
     async getTimeline(channel) {

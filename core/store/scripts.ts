@@ -15,10 +15,12 @@ import type { RedisClient } from './redis-connection';
 
 export interface ScriptCommands {
   putElement(...args: (string | number | Buffer)[]): Promise<number>;
-  addPackets(...args: (string | number)[]): Promise<number>;
+  addPackets(...args: (string | number)[]): Promise<[number, number, number]>;
   putPayload(...args: (string | number | Buffer)[]): Promise<number | [number, number]>;
   deleteElement(...args: (string | number)[]): Promise<number>;
   queryIndex(...args: (string | number)[]): Promise<string[]>;
+  writeBoundaries(...args: (string | number)[]): Promise<number>;
+  takeLease(...args: (string | number)[]): Promise<number>;
 }
 
 const LUA_DIR = join(__dirname, 'lua');

@@ -67,6 +67,12 @@ export interface StoreDeps {
   observe?: (op: string, seconds: number) => void;
 }
 
+export interface PacketWriteResult {
+  written: number;
+  refused: number;
+  duplicates: number;
+}
+
 export interface Store {
   readonly keys: Keys;
   ping(): Promise<number>;
@@ -86,7 +92,12 @@ export interface Store {
   putPayload(name: string, streamIndex: number, kind: ElementKind, pts: number, data: Buffer, plane: number | 'all', bufSizes?: number[]): Promise<PayloadWrite>;
   getPayload(name: string, streamIndex: number, kind: ElementKind, pts: number): Promise<Payload | null>;
   query(name: string, streamIndex: number, q: IndexQuery): Promise<StoredElement[]>;
-  writePackets(name: string, packets: readonly PacketWrite[], ttlMs: number): Promise<void>;
+  /**
+   * One atomic batch of packets. Published media is immutable: a packet already stored keeps its bytes
+   * (counted in `duplicates`), and one whose dts lies before the content's sealed point (the end of what
+   * was announced, see LiveStore.writeBoundaries) is refused (counted in `refused`), never written.
+   */
+  writePackets(name: string, packets: readonly PacketWrite[], ttlMs: number): Promise<PacketWriteResult>;
   /**
    * Packets of one stream with fromDts <= dts < toDts, in decode order, with payloads (two round trips).
    * `maxReorderPts` bounds pts − dts (B-frame reordering) so the pts index can be used: default 1 s at 90 kHz.
@@ -179,7 +190,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     }
     await unlink([
       keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
-      keys.segtime(name), keys.parts(name), keys.timeline(name),
+      keys.segtime(name), keys.parts(name), keys.timeline(name), keys.sealed(name),
       ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r), keys.rungParts(name, r)]),
     ]);
     return removed;
@@ -323,25 +334,33 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
     },
 
     async writePackets(name, packets, ttlMs) {
-      if (packets.length === 0) return;
+      if (packets.length === 0) return { written: 0, refused: 0, duplicates: 0 };
       if (!(ttlMs > 0)) throw new Error('writePackets needs a time-to-live > 0: live packets must expire with the DVR window');
-      await timed('writePackets', async () => {
+      return timed('writePackets', async () => {
         const byStream = new Map<number, (string | number)[]>();
         const tx = redis.multi();
         for (const w of packets) {
           const member = elementMember('packet', w.meta.pts);
-          tx.set(keys.data(name, w.streamIndex, member), w.data, 'PX', ttlMs);
+          tx.set(keys.data(name, w.streamIndex, member), w.data, 'PX', ttlMs, 'NX');
           let triples = byStream.get(w.streamIndex);
           if (!triples) byStream.set(w.streamIndex, (triples = []));
-          triples.push(member, w.meta.pts, JSON.stringify(w.meta));
+          triples.push(member, w.meta.pts, w.meta.dts, JSON.stringify(w.meta));
         }
         const txc = tx as unknown as ScriptCommands;
         for (const [s, triples] of byStream) {
-          void txc.addPackets(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), ttlMs, ...triples);
+          void txc.addPackets(keys.index(name, s), keys.expiry(name, s), keys.sealed(name), keys.element(name, s, ''), ttlMs, ...triples);
         }
         const res = await tx.exec();
         const failed = res?.find(([err]) => err);
         if (failed?.[0]) throw failed[0];
+        const out = { written: 0, refused: 0, duplicates: 0 };
+        for (const [, r] of res?.slice(packets.length) ?? []) {
+          const [w, ref, dup] = r as [number, number, number];
+          out.written += w;
+          out.refused += ref;
+          out.duplicates += dup;
+        }
+        return out;
       });
     },
 

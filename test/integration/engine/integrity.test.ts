@@ -1,0 +1,118 @@
+/**
+ * Published media is immutable, enforced by the store against a real redis-server: once a segment or part
+ * is announced, packet writes inside it and records that would change a closed segment are refused; the
+ * timeline is saved atomically with every boundary; one lease holder per channel, and a writer that lost
+ * its lease cannot announce anything.
+ */
+
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { createStore, type Store } from '../../../core/store/store';
+import { createKeys } from '../../../core/store/keys';
+import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
+import { validateFormat } from '../../../core/model/content';
+import { PipelineError } from '../../../core/model/pipeline-errors';
+import type { SegmentRecord } from '../../../core/model/live';
+
+const TTL = 60000;
+let redis: TestRedis;
+let store: Store;
+let live: LiveStore;
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  const client = redis.connect();
+  const prefix = uniquePrefix();
+  store = createStore({ redis: client }, { prefix, packetTtlMs: TTL, frameTtlMs: TTL });
+  live = createLiveStore({ redis: client, keys: createKeys(prefix) }, { eventsMaxLen: 1000 });
+});
+
+afterAll(async () => {
+  await redis?.close();
+});
+
+const packet = (dts: number, byte: number) => ({
+  streamIndex: 0,
+  meta: { pts: dts, dts, duration: 3000, flags: dts % 180000 === 0 ? 1 : 0, stream_index: 0, size: 4, side_data: null } as never,
+  data: Buffer.alloc(4, byte),
+});
+
+const segment = (index: number, startDts: number, durationPts: number | null): SegmentRecord => ({
+  index, startPts: startDts, startDts, durationPts, wallClockMs: Date.now(), discontinuity: false, discontinuitySequence: 0,
+});
+
+async function channel(name: string): Promise<void> {
+  await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, name));
+}
+
+async function bytesAt(name: string, dts: number): Promise<number | null> {
+  const got = await store.readPackets(name, 0, dts, dts + 1, 0);
+  return got[0]?.data[0] ?? null;
+}
+
+describe('published media is immutable', () => {
+  it('packets inside a closed segment are refused, later ones are written', async () => {
+    await channel('imm');
+    const first = await store.writePackets('imm', [packet(0, 1), packet(3000, 1), packet(6000, 1)], TTL);
+    assert.deepEqual(first, { written: 3, refused: 0, duplicates: 0 });
+    // Packets seal one closed segment late (its trailing audio may still come): closing 2 seals 1.
+    await live.writeBoundaries('imm', { segments: [segment(1, 0, 6000)], retainMs: TTL });
+    assert.deepEqual(await store.writePackets('imm', [packet(5000, 1)], TTL), { written: 1, refused: 0, duplicates: 0 }, 'late audio of the newest closed segment');
+    await live.writeBoundaries('imm', { segments: [segment(2, 6000, 3000)], retainMs: TTL });
+    // A second writer (a re-anchored timeline) offers the same times with other bytes, and one new packet.
+    const second = await store.writePackets('imm', [packet(0, 9), packet(3000, 9), packet(4500, 9), packet(6000, 9), packet(9000, 9)], TTL);
+    assert.deepEqual(second, { written: 1, refused: 1, duplicates: 3 });
+    assert.equal(await bytesAt('imm', 5000), 1);
+    assert.equal(await bytesAt('imm', 0), 1, 'the announced packet kept its bytes');
+    assert.equal(await bytesAt('imm', 4500), null, 'nothing new inside the announced segment');
+    assert.equal(await bytesAt('imm', 6000), 1, 'a stored packet is never overwritten, even past the sealed point');
+    assert.equal(await bytesAt('imm', 9000), 9);
+  });
+
+  it('a closed segment record cannot change; an identical retry and later segments can be written', async () => {
+    await channel('rec');
+    await live.writeBoundaries('rec', { segments: [segment(1, 0, null)], retainMs: TTL });
+    await live.writeBoundaries('rec', { segments: [segment(1, 0, 180000)], retainMs: TTL });
+    const closed = (await live.segments('rec', 1, 1))[0] as SegmentRecord;
+    await live.writeBoundaries('rec', { segments: [closed], retainMs: TTL }); // retried byte for byte
+    await assert.rejects(live.writeBoundaries('rec', { segments: [{ ...closed, durationPts: 90000 }], retainMs: TTL }), (e) => e instanceof PipelineError && e.code === 'INGEST_SEALED');
+    await assert.rejects(live.writeBoundaries('rec', { parts: [{ segment: 1, part: 9, startPts: 0, startDts: 0, durationPts: 100, independent: true }], retainMs: TTL }), (e) => e instanceof PipelineError && e.code === 'INGEST_SEALED');
+    await live.writeBoundaries('rec', { segments: [segment(2, 180000, null)], parts: [{ segment: 2, part: 0, startPts: 180000, startDts: 180000, durationPts: 18000, independent: true }], retainMs: TTL });
+    assert.equal((await live.segments('rec', 1, 1))[0]?.durationPts, 180000);
+    const resume = await live.resumePoint('rec', [0]);
+    assert.deepEqual(resume, { lastIndex: 2, lastOpen: true, sealedEndDts: 180000, storedEndDts: null });
+  });
+
+  it('the timeline is saved with the boundary that moved it', async () => {
+    await channel('tl');
+    await live.writeBoundaries('tl', { segments: [segment(1, 0, null)], retainMs: TTL, timeline: { state: '{"v":1}', ttlMs: TTL } });
+    assert.equal(await live.getTimeline('tl'), '{"v":1}');
+  });
+});
+
+describe('the ingest lease', () => {
+  it('one holder at a time; renew only by the holder; release frees it; it expires', async () => {
+    assert.equal(await live.acquireLease('ls', 'a', 300), true);
+    assert.equal(await live.acquireLease('ls', 'a', 300), true, 'taking it again renews');
+    assert.equal(await live.acquireLease('ls', 'b', 300), false);
+    assert.equal(await live.renewLease('ls', 'b', 300), false);
+    assert.equal(await live.leaseHolder('ls'), 'a');
+    await live.releaseLease('ls', 'b');
+    assert.equal(await live.leaseHolder('ls'), 'a', 'only the holder releases');
+    await live.releaseLease('ls', 'a');
+    assert.equal(await live.acquireLease('ls', 'b', 200), true);
+    await new Promise((r) => setTimeout(r, 350));
+    assert.equal(await live.renewLease('ls', 'b', 200), false, 'an expired lease cannot be renewed');
+    assert.equal(await live.acquireLease('ls', 'c', 5000), true);
+  });
+
+  it('a writer that does not hold the lease cannot announce anything', async () => {
+    await channel('fence');
+    assert.equal(await live.acquireLease('fence', 'new', 5000), true);
+    await assert.rejects(live.writeBoundaries('fence', { segments: [segment(1, 0, null)], retainMs: TTL, holder: 'old' }), (e) => e instanceof PipelineError && e.code === 'INGEST_LEASE_LOST');
+    assert.deepEqual(await live.segments('fence', 0, 10), []);
+    await live.writeBoundaries('fence', { segments: [segment(1, 0, null)], retainMs: TTL, holder: 'new' });
+    assert.equal((await live.segments('fence', 0, 10)).length, 1);
+  });
+});

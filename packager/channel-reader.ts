@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Channel } from '../core/model/channel';
-import { type PartRecord, type SegmentRecord } from '../core/model/live';
+import { TIMELINE_HZ, VIDEO_STREAM, type PartRecord, type SegmentRecord } from '../core/model/live';
 import type { Format, Stream } from '../core/model/media';
 import { notFound } from '../core/model/errors';
 import type { ChannelStore } from '../core/store/channel-store';
@@ -74,8 +74,6 @@ export interface ChannelReader {
   packetSizes(content: string, streamIndex: number, fromDts: number, toDts: number): Promise<{ dts: number; size: number }[]>;
 }
 
-const VIDEO_STREAM = 0;
-
 function trackInfoOf(stream: Stream, content: string): TrackInfo {
   const cp = stream.codecpar;
   const extradata = typeof cp.extradata === 'string' && cp.extradata.length > 0 ? Buffer.from(cp.extradata, 'base64') : undefined;
@@ -116,7 +114,7 @@ export function createChannelReader(deps: ChannelReaderDeps): ChannelReader {
       const latest = await store.query(content, streamIndex, { mode: 'atOrBefore', pts: Number.MAX_SAFE_INTEGER });
       const last = latest[0]?.meta;
       if (last) {
-        const from = Math.max(0, last.pts - 10 * 90000);
+        const from = Math.max(0, last.pts - 10 * TIMELINE_HZ);
         const read = await store.readPackets(content, streamIndex, from, last.pts + 1);
         const keyAt = info.kind === 'video' ? read.findIndex((p) => p.meta.flags.KEY) : 0;
         samples = read.slice(Math.max(0, keyAt), Math.max(0, keyAt) + 4).map((p) => ({
@@ -220,7 +218,7 @@ export function createChannelReader(deps: ChannelReaderDeps): ChannelReader {
     },
 
     async packetSizes(content, streamIndex, fromDts, toDts) {
-      const found = await store.query(content, streamIndex, { mode: 'score', min: fromDts, max: toDts + 90000, offset: 0, limit: 100000 });
+      const found = await store.query(content, streamIndex, { mode: 'score', min: fromDts, max: toDts + TIMELINE_HZ, offset: 0, limit: 100000 });
       const out: { dts: number; size: number }[] = [];
       for (const e of found) {
         const m = e.meta as { dts?: number; size?: number };

@@ -13,7 +13,7 @@ import type { HlsRenditionReport } from '../hls/model';
 import { partTargetOf, targetDurationOf } from './hls-builder';
 import { stemOf, type RenditionRef } from './live-files';
 import type { WindowMode } from './windows';
-import { TIMELINE_HZ } from '../../core/model/live';
+import { AUDIO_STREAM, TIMELINE_HZ, VIDEO_STREAM } from '../../core/model/live';
 
 const PART_FLOOR_SECONDS = 0.2;
 
@@ -55,12 +55,12 @@ export function trackOf(snap: Snapshot, ref: RenditionRef): Track {
   const ch = snap.channel.name;
   if (ref.kind === 'audio') {
     if (!snap.hasAudio) throw notFound(`Channel '${ch}' has no audio.`);
-    return { ref, content: ch, stream: 1, mode: 'pts' };
+    return { ref, content: ch, stream: AUDIO_STREAM, mode: 'pts' };
   }
-  if (ref.rung === 'source') return { ref, content: ch, stream: 0, mode: 'dts' };
+  if (ref.rung === 'source') return { ref, content: ch, stream: VIDEO_STREAM, mode: 'dts' };
   const r = snap.renditions.find((x) => x.rung === ref.rung);
   if (!r) throw notFound(`Channel '${ch}' has no rendition '${ref.rung}'.`);
-  return { ref, content: r.content, stream: 0, mode: 'pts' };
+  return { ref, content: r.content, stream: VIDEO_STREAM, mode: 'pts' };
 }
 
 export function sourceFrontier(snap: Snapshot): Frontier {
@@ -118,15 +118,15 @@ export function sameTarget(a: BlockingTarget, pos: Frontier): boolean {
 export function fallbackBandwidth(snap: Snapshot, info: RenditionInfo | null): number {
   if (info) {
     const rung = snap.channel.ladder.find((r) => r.name === info.rung);
-    const br = rung?.maxBitrate ?? rung?.videoBitrate ?? Number(info.format.streams[0]?.codecpar.bit_rate ?? 0);
+    const br = rung?.maxBitrate ?? rung?.videoBitrate ?? Number(info.format.streams[VIDEO_STREAM]?.codecpar.bit_rate ?? 0);
     if (br > 0) return br;
   }
-  const br = Number(snap.format.streams[0]?.codecpar.bit_rate ?? 0);
+  const br = Number(snap.format.streams[VIDEO_STREAM]?.codecpar.bit_rate ?? 0);
   return br > 0 ? br : 2_000_000;
 }
 
 export function frameRateOf(format: Format, configured?: number): number | undefined {
-  const s = format.streams[0];
+  const s = format.streams[VIDEO_STREAM];
   for (const r of [s?.avg_frame_rate, s?.r_frame_rate]) {
     if (Array.isArray(r) && r[0] > 0 && r[1] > 0 && r[0] / r[1] <= 240) return r[0] / r[1];
   }

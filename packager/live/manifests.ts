@@ -1,0 +1,115 @@
+/**
+ * The channel-level manifests: the HLS multivariant playlist (one variant per video rung, the audio as
+ * a rendition group) and the DASH MPD (the rungs close enough to the source, over the segments all of
+ * them have), live or for a catch-up range, memoised on the snapshot. What they list is decided by pure
+ * functions over the snapshot and the measured variants.
+ */
+import { notFound } from '../../core/model/errors';
+import type { SegmentRecord } from '../../core/model/live';
+import type { ChannelReader } from '../channel-reader';
+import { renderMpd } from '../dash/mpd';
+import { renderMultivariant } from '../hls/multivariant';
+import { rangeComplete } from './catchup';
+import { buildManifest, type DashInput } from './dash-builder';
+import type { EventFollowers } from './event-follower';
+import { targetDurationOf } from './hls-builder';
+import { catchupQuery, stemOf } from './live-files';
+import { CONTENT_TYPES, playlistResponse, type LiveResponse, type Query } from './live-response';
+import type { LiveServiceConfig } from './live-service';
+import { catchupRangeOf, catchupSegments } from './media-playlists';
+import type { SnapshotCache } from './snapshot-cache';
+import { frontierOf, memoOn, newestSegment, sourceFrontier, type Snapshot } from './snapshot';
+import type { AudioVariant, Variants, VariantsSource, VideoVariant } from './variants';
+
+export interface ManifestsDeps {
+  reader: Pick<ChannelReader, 'segmentsByTime'>;
+  followers: Pick<EventFollowers, 'follow'>;
+  snapshots: Pick<SnapshotCache, 'snapshot'>;
+  variants: Pick<VariantsSource, 'variants'>;
+  now: () => number;
+}
+
+export type ManifestsConfig = Pick<LiveServiceConfig, 'liveWindowSegments' | 'utcTimingPath'>;
+
+export interface Manifests {
+  master(channel: string, query: Query): Promise<LiveResponse>;
+  mpd(channel: string, query: Query): Promise<LiveResponse>;
+}
+
+/** The multivariant playlist of the variants; `q` is the catch-up query every URI carries on. */
+export function multivariantText(v: Variants, q: string): string {
+  const audioBw = v.audio ? { peak: v.audio.peak, average: v.audio.average } : { peak: 0, average: 0 };
+  return renderMultivariant({
+    variants: v.video.map((x) => ({
+      uri: `${stemOf(x.ref)}.m3u8${q}`,
+      bandwidth: x.peak + audioBw.peak,
+      averageBandwidth: x.average + audioBw.average,
+      codecs: [x.codecs],
+      resolution: { width: x.width, height: x.height },
+      ...(x.frameRate ? { frameRate: x.frameRate } : {}),
+      ...(v.audio ? { audioGroup: 'audio' } : {}),
+    })),
+    ...(v.audio ? { audio: [{ groupId: 'audio', name: 'Main', uri: `audio.m3u8${q}`, default: true, autoselect: true, channels: v.audio.channels, codecs: v.audio.codecs }] } : {}),
+  });
+}
+
+/**
+ * The video variants an MPD lists (those at most two segments behind the source) and `cap`, the newest
+ * segment every one of them has (Infinity when none is listed).
+ */
+export function mpdRungs(snap: Snapshot, video: readonly VideoVariant[]): { included: VideoVariant[]; cap: number } {
+  const src = sourceFrontier(snap);
+  const included: VideoVariant[] = [];
+  const lastMsns: number[] = [];
+  for (const x of video) {
+    const f = frontierOf(snap, x.ref);
+    if (f === null || f.lastMsn < src.lastMsn - 2) continue;
+    included.push(x);
+    lastMsns.push(f.lastMsn);
+  }
+  return { included, cap: Math.min(...lastMsns) };
+}
+
+/** The DASH model of `listed` segments of the included rungs and the audio. */
+export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string): DashInput {
+  return {
+    segments: listed,
+    video: included.map((x) => ({ rung: x.ref.kind === 'video' ? x.ref.rung : 'source', bandwidth: x.peak, codecs: x.codecs, width: x.width, height: x.height, ...(x.frameRate ? { frameRate: x.frameRate } : {}) })),
+    audio: audio ? { bandwidth: audio.peak, codecs: audio.codecs, sampleRate: audio.sampleRate, channels: audio.channels } : null,
+    complete,
+    nowMs,
+    utcTimingUrl,
+    presentationDelay: 3 * targetDurationOf(listed, 1),
+  };
+}
+
+export function createManifests(deps: ManifestsDeps, config: ManifestsConfig): Manifests {
+  const { reader, followers, snapshots, now } = deps;
+
+  async function master(channel: string, query: Query): Promise<LiveResponse> {
+    const snap = await snapshots.snapshot(channel);
+    const range = catchupRangeOf(query, snap.channel, now);
+    const q = catchupQuery(query);
+    const body = await memoOn(snap, `master:${q}`, async () => multivariantText(await deps.variants.variants(snap), q));
+    return playlistResponse(body, range && range.endMs !== null ? 60 : 1);
+  }
+
+  async function mpd(channel: string, query: Query): Promise<LiveResponse> {
+    const snap = await snapshots.snapshot(channel);
+    followers.follow(channel);
+    const range = catchupRangeOf(query, snap.channel, now);
+    const key = `mpd:${range ? `${range.startMs}-${range.endMs ?? ''}` : 'live'}`;
+    const body = await memoOn(snap, key, async () => {
+      const v = await deps.variants.variants(snap);
+      const { included, cap } = mpdRungs(snap, v.video);
+      const segments = (range ? await catchupSegments(reader, snap.channel.name, range, now) : snap.closed).filter((s) => s.index <= cap);
+      const listed = range ? segments : segments.slice(-config.liveWindowSegments);
+      if (listed.length === 0) throw notFound(range ? 'No segments in the requested range.' : `Channel '${channel}' has no complete segment yet.`);
+      const complete = range !== null && rangeComplete(range, newestSegment(snap));
+      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath)));
+    });
+    return { body, contentType: CONTENT_TYPES.mpd, cacheControl: range?.endMs ? 'public, max-age=60' : 'public, max-age=1' };
+  }
+
+  return { master, mpd };
+}

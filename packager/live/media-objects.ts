@@ -1,0 +1,125 @@
+/**
+ * CMAF objects: a rendition's init segment, and its segments and LL-HLS parts built from the packets of
+ * their windows. A segment or part not made yet but next in line is waited for (preload hints name it);
+ * built objects go through the LRU with request coalescing (immutable once complete).
+ */
+import type { PartRecord, SegmentRecord } from '../../core/model/live';
+import { notFound } from '../../core/model/errors';
+import type { ChannelReader } from '../channel-reader';
+import type { EventFollowers } from './event-follower';
+import { buildFragment, type FragmentResult } from './fragment-builder';
+import { stemOf, type RenditionRef } from './live-files';
+import { CONTENT_TYPES, IMMUTABLE, type LiveResponse } from './live-response';
+import type { LiveServiceConfig } from './live-service';
+import type { PackagerMetrics } from './metrics';
+import { etagOf, type SegmentCache } from './segment-cache';
+import type { SnapshotCache } from './snapshot-cache';
+import { frontierOf, isNext, partTarget, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
+import { partWindow, segmentWindow, type TickWindow, type WindowMode } from './windows';
+
+/** What media objects are read from besides the snapshot. */
+export type MediaReader = Pick<ChannelReader, 'track' | 'segments' | 'parts' | 'readWindow'>;
+
+export interface MediaObjectsDeps {
+  reader: MediaReader;
+  followers: Pick<EventFollowers, 'follow'>;
+  snapshots: SnapshotCache;
+  cache: Pick<SegmentCache, 'get'>;
+  metrics?: Pick<PackagerMetrics, 'buildSeconds'>;
+  now: () => number;
+}
+
+export type MediaObjectsConfig = Pick<LiveServiceConfig, 'blockingTimeoutTargets' | 'partWaitFloorMs' | 'audioWaitMs'>;
+
+export interface MediaObjects {
+  init(channel: string, ref: RenditionRef): Promise<LiveResponse>;
+  media(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<LiveResponse>;
+}
+
+export function contentTypeOf(ref: RenditionRef): string {
+  return ref.kind === 'audio' ? CONTENT_TYPES.audio : CONTENT_TYPES.video;
+}
+
+/** `Segment 12` or `Part 12.3`, for messages. */
+function objectName(segment: number, part: number | null): string {
+  return part === null ? `Segment ${segment}` : `Part ${segment}.${part}`;
+}
+
+/** How long a request for the next segment or part may wait for it, ms. */
+export function mediaWaitMs(snap: Snapshot, part: number | null, config: Pick<MediaObjectsConfig, 'blockingTimeoutTargets' | 'partWaitFloorMs'>): number {
+  return part === null
+    ? 1.5 * targetDuration(snap) * 1000
+    : Math.max(config.blockingTimeoutTargets * partTarget(snap) * 1000, config.partWaitFloorMs);
+}
+
+/** A segment of the snapshot (closed or open) with the snapshot's parts of it; null when it holds none such. */
+export function snapshotSegment(snap: Snapshot, segment: number): { seg: SegmentRecord; parts: PartRecord[] } | null {
+  const seg = [...snap.closed, ...(snap.open ? [snap.open] : [])].find((s) => s.index === segment);
+  return seg ? { seg, parts: snap.parts.filter((p) => p.segment === segment) } : null;
+}
+
+/** The window of a segment (closed) or of one of its parts; 404 when there is no such object yet. */
+export function mediaWindow(seg: SegmentRecord, parts: readonly PartRecord[], part: number | null, mode: WindowMode): TickWindow {
+  if (part === null && seg.durationPts === null) throw notFound(`Segment ${seg.index} is still open.`);
+  if (part !== null && !parts.some((p) => p.part === part)) throw notFound(`Segment ${seg.index} has no part ${part}.`);
+  return part === null ? segmentWindow(seg, mode) : partWindow(seg, parts, part, mode);
+}
+
+export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsConfig): MediaObjects {
+  const { reader, followers, snapshots, cache, metrics, now } = deps;
+
+  async function init(channel: string, ref: RenditionRef): Promise<LiveResponse> {
+    const snap = await snapshots.snapshot(channel);
+    const track = trackOf(snap, ref);
+    const resolved = await reader.track(track.content, track.stream);
+    return { body: resolved.init, contentType: contentTypeOf(ref), cacheControl: 'public, max-age=10', etag: `"${resolved.formatKey}"` };
+  }
+
+  /** The segment's record and its parts: from the snapshot when it holds them, else read. */
+  async function segmentRecord(snap: Snapshot, segment: number): Promise<{ seg: SegmentRecord; parts: PartRecord[] }> {
+    const inSnap = snapshotSegment(snap, segment);
+    const seg = inSnap?.seg ?? (await reader.segments(snap.channel.name, segment, segment))[0];
+    if (!seg) throw notFound(`Segment ${segment} of channel '${snap.channel.name}' does not exist (expired or not yet made).`);
+    const parts = inSnap?.parts ?? [];
+    return { seg, parts: parts.length ? parts : await reader.parts(snap.channel.name, segment, segment) };
+  }
+
+  /** The snapshot once the object is ready: at once, or after a short wait when it is the next one. */
+  async function readySnapshot(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<Snapshot> {
+    const snap = await snapshots.snapshot(channel);
+    trackOf(snap, ref); // no such rendition: its own 404 first
+    if (ready(frontierOf(snap, ref), segment, part)) return snap;
+    if (!isNext(frontierOf(snap, ref), segment, part)) throw notFound(`${objectName(segment, part)} of '${stemOf(ref)}' is not available.`);
+    const isReady = (s: Snapshot) => ready(frontierOf(s, ref), segment, part);
+    const ok = await snapshots.blockUntil(channel, part === null ? 'segment' : 'part', isReady, mediaWaitMs(snap, part, config));
+    if (!ok) throw notFound(`${objectName(segment, part)} of '${stemOf(ref)}' did not become ready in time.`);
+    return snapshots.snapshot(channel);
+  }
+
+  async function buildMedia(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<FragmentResult> {
+    const snap = await readySnapshot(channel, ref, segment, part);
+    const track = trackOf(snap, ref);
+    const t0 = now();
+    const { seg, parts } = await segmentRecord(snap, segment);
+    const window = mediaWindow(seg, parts, part, track.mode);
+    const resolved = await reader.track(track.content, track.stream);
+    const result = await buildFragment({
+      readWindow: (w) => reader.readWindow(track.content, track.stream, w),
+      waitForMore: (ms) => followers.follow(channel).nextEvents(ms),
+    }, { track: resolved, window, segment, part, audioWaitMs: config.audioWaitMs });
+    metrics?.buildSeconds.observe({ object: part === null ? 'segment' : 'part' }, (now() - t0) / 1000);
+    return result;
+  }
+
+  async function media(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<LiveResponse> {
+    const file = part === null ? `${stemOf(ref)}-${segment}` : `${stemOf(ref)}-${segment}.${part}`;
+    const contentType = contentTypeOf(ref);
+    const obj = await cache.get(`${channel}/${file}`, async () => {
+      const r = await buildMedia(channel, ref, segment, part);
+      return { body: r.body, etag: etagOf(r.body), contentType, cacheable: r.complete };
+    });
+    return { body: obj.body, contentType: obj.contentType, etag: obj.etag, cacheControl: obj.cacheable ? IMMUTABLE : 'no-cache' };
+  }
+
+  return { init, media };
+}

@@ -1,0 +1,144 @@
+/** Measured variants, alone: which segments are measured, bandwidth from packet sizes, fallbacks, one measurement per segment; and the MPD's choice of rungs. */
+import { describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import type { Channel } from '../../../core/model/channel';
+import type { SegmentRecord } from '../../../core/model/live';
+import type { Format } from '../../../core/model/media';
+import type { Frontier, ResolvedTrack } from '../../../packager/channel-reader';
+import type { AacConfig, AvcConfig } from '../../../packager/model';
+import { mpdRungs } from '../../../packager/live/manifests';
+import { trackOf, type Snapshot } from '../../../packager/live/snapshot';
+import {
+  AUDIO_FALLBACK_BANDWIDTH, audioVariant, bandwidthOf, createVariants, measuredSegments, videoVariant, type VariantReader, type VideoVariant,
+} from '../../../packager/live/variants';
+import { segmentWindow } from '../../../packager/live/windows';
+
+const seg = (index: number, seconds = 2): SegmentRecord => ({
+  index, startPts: index * 180000, startDts: index * 180000 - 3600, durationPts: seconds * 90000, wallClockMs: index * 2000, discontinuity: false,
+});
+const videoFormat = (frameRate: [number, number], bitRate?: number): Format => ({
+  type: 'format', url: 'ch', streams: [{ index: 0, time_base: [1, 90000], avg_frame_rate: frameRate, codecpar: { codec_type: 'video', name: 'h264', ...(bitRate ? { bit_rate: bitRate } : {}) } }],
+});
+const channel: Channel = {
+  name: 'ch', streamKey: 'k', passphrase: null, dvrWindowSeconds: 3600, reconnectWindowSeconds: 30, lowLatency: true, createdAt: '', updatedAt: '',
+  ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 700000, maxBitrate: 800000 }, { name: '720p', width: 1280, height: 720, videoBitrate: 2500000 }],
+};
+
+function snapshot(closed: SegmentRecord[], rungs: Record<string, Frontier> = {}, hasAudio = true): Snapshot {
+  return {
+    channel, format: videoFormat([25, 1], 3_000_000), hasAudio, closed, open: null, parts: [],
+    renditions: Object.keys(rungs).map((rung) => ({ rung, content: `ch.${rung}`, format: videoFormat([30000, 1001]) })),
+    rungFrontiers: new Map(Object.entries(rungs)), takenAt: 0, version: null, memo: new Map(),
+  };
+}
+
+const avc = (frameRate?: number): AvcConfig => ({ codec: 'h264', avcC: Buffer.alloc(0), nalLengthSize: 4, width: 640, height: 360, codecString: 'avc1.64001f', ...(frameRate ? { frameRate } : {}) });
+const aac: AacConfig = { codec: 'aac', asc: Buffer.alloc(0), objectType: 2, sampleRate: 48000, channels: 2, frameLength: 1024, codecString: 'mp4a.40.2' };
+
+/** Packets of `size` bytes every 3600 ticks over each segment's dts window. */
+function packetsOver(segs: SegmentRecord[], size: (s: SegmentRecord) => number): { dts: number; size: number }[] {
+  return segs.flatMap((s) => {
+    const w = segmentWindow(s, 'dts');
+    return Array.from({ length: Math.floor((w.to - w.from) / 3600) }, (_, i) => ({ dts: w.from + i * 3600, size: size(s) }));
+  });
+}
+
+function fakeReader(packets: { dts: number; size: number }[]) {
+  const sizeReads: string[] = [];
+  const reader: VariantReader = {
+    track: async (content, stream) => ({ track: { config: stream === 1 ? aac : avc(25) }, formatKey: content } as unknown as ResolvedTrack),
+    packetSizes: async (content, stream, from, to) => {
+      sizeReads.push(`${content}/${stream} ${from}-${to}`);
+      return packets.filter((p) => p.dts >= from && p.dts < to);
+    },
+  };
+  return { reader, sizeReads };
+}
+
+describe('measured segments and bandwidth (pure)', () => {
+  it('measures the newest three closed segments the rendition has made', () => {
+    const snap = snapshot([1, 2, 3, 4, 5, 6].map((i) => seg(i)), { '360p': { lastMsn: 4, pendingParts: 0 } });
+    assert.deepEqual(measuredSegments(snap, trackOf(snap, { kind: 'video', rung: 'source' })).map((s) => s.index), [4, 5, 6]);
+    assert.deepEqual(measuredSegments(snap, trackOf(snap, { kind: 'video', rung: '360p' })).map((s) => s.index), [2, 3, 4]);
+    assert.deepEqual(measuredSegments(snapshot([]), trackOf(snapshot([]), { kind: 'audio' })), []);
+  });
+
+  it('peak is the busiest segment, average all bits over all seconds', () => {
+    const segs = [seg(1), seg(2), seg(3, 4)];
+    const windows = segs.map((s) => segmentWindow(s, 'dts'));
+    // 50 packets in 2 s at 1000 / 2000 bytes, then 100 packets in 4 s at 1000 bytes.
+    const bw = bandwidthOf(segs, windows, packetsOver(segs, (s) => (s.index === 2 ? 2000 : 1000)));
+    assert.deepEqual(bw, { peak: 400000, average: Math.ceil(((50 * 1000 + 50 * 2000 + 100 * 1000) * 8) / 8) });
+  });
+
+  it('nothing measured: null', () => {
+    const segs = [seg(1)];
+    assert.equal(bandwidthOf(segs, segs.map((s) => segmentWindow(s, 'dts')), []), null);
+  });
+
+  it('a rung without a measurement falls back to its ladder bit rate, and takes its frame rate from its format', () => {
+    const snap = snapshot([seg(1)], { '360p': { lastMsn: 1, pendingParts: 0 }, '720p': { lastMsn: 1, pendingParts: 0 } });
+    const v360 = videoVariant(snap, { kind: 'video', rung: '360p' }, trackOf(snap, { kind: 'video', rung: '360p' }), avc(), null);
+    assert.equal(v360.peak, 800000);
+    assert.equal(v360.average, 800000);
+    assert.equal(v360.frameRate, 30000 / 1001);
+    const v720 = videoVariant(snap, { kind: 'video', rung: '720p' }, trackOf(snap, { kind: 'video', rung: '720p' }), avc(), null);
+    assert.equal(v720.peak, 2500000, 'no maxBitrate: the video bit rate');
+    const source = videoVariant(snap, { kind: 'video', rung: 'source' }, trackOf(snap, { kind: 'video', rung: 'source' }), avc(50), { peak: 5, average: 4 });
+    assert.deepEqual([source.peak, source.average, source.frameRate, source.codecs, source.width, source.height], [5, 4, 25, 'avc1.64001f', 640, 360]);
+  });
+
+  it('audio without a measurement: 128 kb/s', () => {
+    assert.deepEqual(audioVariant(aac, null), { codecs: 'mp4a.40.2', channels: 2, sampleRate: 48000, peak: AUDIO_FALLBACK_BANDWIDTH, average: AUDIO_FALLBACK_BANDWIDTH });
+    assert.equal(AUDIO_FALLBACK_BANDWIDTH, 128000);
+    assert.deepEqual(audioVariant(aac, { peak: 1, average: 2 }).average, 2);
+  });
+});
+
+describe('variants of a snapshot', () => {
+  const segs = [1, 2, 3, 4, 5].map((i) => seg(i));
+
+  it('lists source, rungs with a frontier, then audio; reads packet sizes over the measured windows', async () => {
+    const { reader, sizeReads } = fakeReader(packetsOver(segs, () => 1000));
+    const snap = snapshot(segs, { '360p': { lastMsn: 5, pendingParts: 0 } });
+    const v = await createVariants({ reader }).variants(snap);
+    assert.deepEqual(v.video.map((x) => (x.ref.kind === 'video' ? x.ref.rung : '')), ['source', '360p']);
+    assert.deepEqual([v.video[0]?.peak, v.video[0]?.average], [200000, 200000]);
+    assert.equal(v.audio?.codecs, 'mp4a.40.2');
+    const from = segmentWindow(seg(3), 'dts').from;
+    const to = segmentWindow(seg(5), 'dts').to;
+    assert.deepEqual(sizeReads.sort(), [`ch/0 ${from}-${to}`, `ch/1 ${seg(3).startPts}-${seg(5).startPts + 180000}`, `ch.360p/0 ${seg(3).startPts}-${seg(5).startPts + 180000}`].sort());
+  });
+
+  it('is memoised on the snapshot, and measures a track once per newest segment whatever the snapshot', async () => {
+    const { reader, sizeReads } = fakeReader(packetsOver(segs, () => 1000));
+    const variants = createVariants({ reader });
+    const first = snapshot(segs, {}, false);
+    assert.equal(await variants.variants(first), await variants.variants(first));
+    await variants.variants(snapshot(segs, {}, false));
+    assert.equal(sizeReads.length, 1, 'a new snapshot with the same newest segment reuses the measurement');
+    await variants.variants(snapshot([...segs, seg(6)], {}, false));
+    assert.equal(sizeReads.length, 2, 'a new segment is measured');
+  });
+
+  it('a rung that is not H.264 is a 400', async () => {
+    const { reader } = fakeReader([]);
+    const notAvc: VariantReader = { ...reader, track: async () => ({ track: { config: aac } } as unknown as ResolvedTrack) };
+    await assert.rejects(createVariants({ reader: notAvc }).variants(snapshot(segs, {}, false)), (e: unknown) => (e as { statusCode?: number }).statusCode === 400);
+  });
+});
+
+describe('rungs of the MPD (pure)', () => {
+  const variant = (rung: string): VideoVariant => ({ ref: { kind: 'video', rung }, track: { ref: { kind: 'video', rung }, content: rung, stream: 0, mode: 'pts' }, codecs: '', width: 0, height: 0, peak: 0, average: 0 });
+
+  it('lists the rungs at most two segments behind the source, over the segments all of them have', () => {
+    const snap = snapshot([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].map((i) => seg(i)), { a: { lastMsn: 8, pendingParts: 0 }, b: { lastMsn: 7, pendingParts: 3 }, c: { lastMsn: 12, pendingParts: 0 } });
+    const { included, cap } = mpdRungs(snap, ['source', 'a', 'b', 'c', 'none'].map(variant));
+    assert.deepEqual(included.map((x) => (x.ref.kind === 'video' ? x.ref.rung : '')), ['source', 'a', 'c']);
+    assert.equal(cap, 8, 'a rung ahead of the source counts as the source');
+  });
+
+  it('nothing listed: no cap', () => {
+    assert.equal(mpdRungs(snapshot([seg(1)]), []).cap, Infinity);
+  });
+});

@@ -108,19 +108,29 @@ export function banner(b: BannerInput): string {
   const base = publicBase(b.config);
   const host = new URL(base).hostname;
   const ep = { httpBase: base, ingestHost: host, srtPort: b.config.srt.port, rtmpPort: b.config.rtmp.port, srtLatencyMs: b.config.srt.latency };
+  const engine = b.roles.has('engine');
   const lines = [
     '',
     '  Beamline is running',
-    `  dashboard:           ${base}/`,
     `  roles:               ${[...b.roles].join(', ')}`,
     `  Redis:               ${b.redisWhere}`,
+  ];
+  if (engine) lines.push(
+    `  dashboard:           ${base}/`,
     `  Content Beam API:    ${base}/beams/`,
     `  channel API:         ${base}/api/channels`,
     `  API docs (OpenAPI):  ${base}/api/docs  ${base}/api/openapi.json`,
     `  health / metrics:    ${base}/healthz  ${base}/metrics`,
     `  API token:           ${tokenLine(b.apiToken, b.tty)}`,
     `  WebRTC (WHEP):       ${base}/live/<channel>/whep  ICE UDP ${b.config.webrtc.portMin ? `${b.config.webrtc.portMin}-${b.config.webrtc.portMax}` : 'ephemeral ports'} on ${b.config.webrtc.host}`,
-  ];
+  );
+  else lines.push('  HTTP:                none (no engine role in this process: the API, players and metrics are served by engine processes)');
+  if (b.roles.has('ingest')) lines.push(`  ingest listens on:   SRT UDP ${b.config.srt.host}:${b.config.srt.port}, RTMP TCP ${b.config.rtmp.host}:${b.config.rtmp.port}`);
+  if (b.roles.has('transcoder')) lines.push(`  transcoder:          takes ABR segment jobs and frame-image/clip jobs from Redis (no listening port)`);
+  if (!engine && !b.roles.has('ingest')) {
+    lines.push('');
+    return lines.join('\n');
+  }
   for (const ch of b.channels.slice(0, 5)) {
     const s = ingestSettings(ch, ep);
     lines.push(
@@ -129,7 +139,9 @@ export function banner(b: BannerInput): string {
     );
     if (!b.tty) {
       // Logs are kept and shipped: stream keys (and the ingest URLs that embed them) stay off them.
-      lines.push(`    encoder settings:  in the dashboard (${base}/) or GET ${base}/api/channels/${ch.name} with the API token`);
+      lines.push(engine
+        ? `    encoder settings:  in the dashboard (${base}/) or GET ${base}/api/channels/${ch.name} with the API token`
+        : '    encoder settings:  from an engine process (dashboard, or GET /api/channels/<name> with the API token)');
     } else lines.push(
       `    OBS, SRT:          Server ${s.obs.srt.server}`,
       `                       Stream Key ${s.obs.srt.streamKey}`,
@@ -138,13 +150,13 @@ export function banner(b: BannerInput): string {
       `    Larix, SRT:        URL ${s.larix.url}  Stream ID ${s.larix.streamid}  latency ${s.larix.latencyMs} ms${s.larix.passphrase ? '  passphrase (see the channel API)' : ''}`,
       `    ffmpeg:            ffmpeg -re -i input.mp4 -c:v libx264 -g 60 -c:a aac -f mpegts -pes_payload_size 0 '${s.srt}'`,
     );
-    lines.push(
+    if (engine) lines.push(
       `    player:            ${base}/player/?channel=${encodeURIComponent(ch.name)}`,
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
       `    latest frame:      ${base}/beams/${ch.name}/video/latest.jpg`,
     );
   }
-  if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels: ${base}/api/channels`);
+  if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels${engine ? `: ${base}/api/channels` : ''}`);
   lines.push('');
   return lines.join('\n');
 }

@@ -125,3 +125,31 @@ describe('banner secrets (issue 10: keys only on a terminal)', () => {
     assert.match(text, /API token:\s+BEAM_API_TOKEN/);
   });
 });
+
+describe('banner per role (a role with no HTTP port prints no URL)', () => {
+  const config = loadConfig({ app: { host: '127.0.0.1' } }, {});
+  const ch = createChannel({ name: 'main' }, (l) => l as never, []);
+  const of = (roles: ('engine' | 'ingest' | 'transcoder')[]) => banner({ config, redisWhere: 'redis://r:6379', roles: new Set(roles), channels: [ch], createdDefault: false, apiToken: null, tty: false });
+
+  it('transcoder alone: no URL, no channel, says it has no port', () => {
+    const text = of(['transcoder']);
+    assert.ok(!/https?:\/\//.test(text), text);
+    assert.doesNotMatch(text, /Channel 'main'/);
+    assert.match(text, /HTTP:\s+none/);
+    assert.match(text, /no listening port/);
+  });
+
+  it('ingest alone: its SRT and RTMP listeners, no HTTP URL', () => {
+    const text = of(['ingest']);
+    assert.ok(!/https?:\/\//.test(text), text);
+    assert.match(text, new RegExp(`SRT UDP ${config.srt.host}:${config.srt.port}, RTMP TCP ${config.rtmp.host}:${config.rtmp.port}`));
+    assert.match(text, /from an engine process/);
+  });
+
+  it('engine: the URLs', () => {
+    const text = of(['engine']);
+    assert.match(text, /dashboard:\s+http:\/\//);
+    assert.match(text, /HLS \/ DASH:/);
+    assert.doesNotMatch(text, /ingest listens on/);
+  });
+});

@@ -15,6 +15,7 @@ import { createHttpMetrics, type EngineMetrics } from './metrics';
 import { installRulesHooks } from '../jobs/rules-hooks';
 import { installOpenApi } from './openapi';
 import type { JobDispatcher } from '../jobs/dispatcher';
+import { isRedisUnavailable } from '../../core/store/redis-errors';
 
 export interface AppConfig {
   /** Required: writes and secret reads need it (engine/api/auth.ts). The composition root resolves it. */
@@ -51,17 +52,6 @@ export const API_VERSION = '1.0.0';
 
 /** Seconds a client is asked to wait (Retry-After) when Redis is unreachable. */
 export const REDIS_RETRY_AFTER_S = 2;
-
-const REDIS_DOWN = /^(Connection is closed|Stream isn't writeable|Reached the max retries per request|connect ECONNREFUSED|connect ENOENT|read ECONNRESET|Failed to refresh slots cache|None of startup nodes is available)|^(OOM|READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|BUSY)\b/;
-
-/** True for the errors ioredis gives when Redis is unreachable or refuses writes (a dependency, not our fault). */
-export function isRedisUnavailable(err: Error): boolean {
-  const name = err.name;
-  if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true;
-  const code = (err as { code?: unknown }).code;
-  if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'ECONNRESET' || code === 'EPIPE') return true;
-  return (name === 'ReplyError' || name === 'Error' || name === 'AbortError') && REDIS_DOWN.test(err.message);
-}
 
 /** Map any error to the JSON body and status the API answers with. 5xx only for our own faults. */
 export function errorResponse(err: FastifyError | BeamError | Error): { status: number; body: { statusCode: number; error: string; message: string }; retryAfter?: number } {

@@ -1,6 +1,6 @@
 /**
  * The transcode queue: one BullMQ job per (channel, segment), whose data are references only. The job id is
- * deterministic, so a segment enqueued twice (two schedulers, a retried enqueue) is one job. Finished jobs are
+ * deterministic, so a segment enqueued twice (a retried enqueue) is one job. Finished jobs are
  * kept only in bounded numbers.
  */
 

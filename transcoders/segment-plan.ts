@@ -1,11 +1,13 @@
 /**
- * Pure decisions of a transcode job: its deterministic job id, the presentation windows of a rung's parts,
- * when a rung part is complete, what to do with a rung's segment (make it, leave it, or record a gap), and
- * the alignment check every made rung segment passes through.
+ * Pure decisions of a transcode job: its deterministic job id, the source video it needs, what to do with a
+ * rung's segment (make it, leave it, or record a gap, and why), the presentation windows of a rung's parts,
+ * which of them are complete, and what is left of the source segment once it closes.
  */
 
-import type { PartRecord, SegmentRecord } from '../core/model/live';
+import { VIDEO_STREAM, type PartRecord, type SegmentRecord } from '../core/model/live';
+import type { Format, Stream } from '../core/model/media';
 import { CHANNEL_NAME } from '../core/model/channel';
+import type { RungGapCode } from './segment-result';
 
 /** BullMQ refuses ':' in custom job ids, so the channel and segment are joined by '@' (channel names have neither). */
 export function transcodeJobId(channel: string, segment: number): string {
@@ -26,7 +28,22 @@ export function parseJobData(raw: unknown): TranscodeJobData {
   return { channel: d.channel, segment: d.segment as number };
 }
 
-/** A rung part's presentation window [start, end) on the 90 kHz timeline. */
+/** A segment once `segment:closed` gave it a duration. */
+export type ClosedSegment = SegmentRecord & { durationPts: number };
+
+export function isClosed(seg: SegmentRecord): seg is ClosedSegment {
+  return seg.durationPts !== null;
+}
+
+/** The channel's video stream (stream VIDEO_STREAM) with its size, or null when it has none with a size. */
+export function sourceVideoOf(format: Format | null): { video: Stream; width: number; height: number } | null {
+  const video = format?.streams.find((s) => s.index === VIDEO_STREAM && s.codecpar.codec_type === 'video');
+  const width = Number(video?.codecpar.width);
+  const height = Number(video?.codecpar.height);
+  return video && width > 0 && height > 0 ? { video, width, height } : null;
+}
+
+/** A rung part's presentation window [start, end) on the channel's timeline (TIMELINE_HZ). */
 export interface PartWindow {
   part: number;
   start: number;
@@ -69,6 +86,54 @@ export function decideRung(s: RungSegmentState, late: boolean): RungAction {
   if (s.made || s.gap) return 'skip';
   if (s.published || late) return 'gap';
   return 'make';
+}
+
+/** What a job does with one rung's segment, and why when it does not make it. */
+export type RungDecision =
+  | { action: 'make' }
+  | { action: 'skip'; reason: string }
+  | { action: 'gap'; reason: string; code: Extract<RungGapCode, 'TRANSCODE_LATE' | 'TRANSCODE_ORPHANED'> };
+
+export function planRungSegment(s: RungSegmentState, late: boolean, newestSegment: number): RungDecision {
+  const action = decideRung(s, late);
+  if (action === 'make') return { action };
+  if (action === 'skip') return { action, reason: s.made ? 'already made' : 'already a gap' };
+  if (s.published) return { action, reason: 'partly published by a worker that stopped', code: 'TRANSCODE_ORPHANED' };
+  return { action, reason: `too late: the live edge is at segment ${newestSegment}`, code: 'TRANSCODE_LATE' };
+}
+
+/** The pts range (a score query) holding a rung's packets of the segment: to its end when closed, else open. */
+export function segmentPtsRange(seg: Pick<SegmentRecord, 'startPts' | 'durationPts'>): { min: number; max: number | '+inf' } {
+  return { min: seg.startPts, max: seg.durationPts === null ? '+inf' : seg.startPts + seg.durationPts - 1 };
+}
+
+/**
+ * The windows, from the `emitted`-th on, whose every frame has come out of every encoder (they end at or before
+ * `readyBefore`): the rung parts that can be published now, in order.
+ */
+export function readyWindows(windows: readonly PartWindow[], emitted: number, readyBefore: number): PartWindow[] {
+  const out: PartWindow[] = [];
+  for (const w of windows.slice(emitted)) {
+    if (w.end > readyBefore) break;
+    out.push(w);
+  }
+  return out;
+}
+
+/**
+ * After the last part window is published, is a closing write of the rung packets up to the segment end still
+ * needed? Yes when some window was not published, when there are no windows, or when they stop short of the end.
+ */
+export function closingWriteNeeded(windows: readonly PartWindow[], emitted: number, end: number): boolean {
+  const last = windows[windows.length - 1];
+  return emitted < windows.length || last === undefined || last.end < end;
+}
+
+/** Source packets of a closed segment past its last part (decode order), or null when the parts tile it. */
+export function sourceTail(seg: Pick<ClosedSegment, 'startDts' | 'durationPts'>, parts: readonly Pick<PartRecord, 'startDts' | 'durationPts'>[]): { fromDts: number; toDts: number } | null {
+  const lastDts = parts.reduce((m, p) => Math.max(m, p.startDts + p.durationPts), seg.startDts);
+  const segEndDts = seg.startDts + seg.durationPts;
+  return lastDts < segEndDts ? { fromDts: lastDts, toDts: segEndDts } : null;
 }
 
 /**

@@ -3,7 +3,7 @@
  * decode scaled to every rung by one filter graph, one libx264 encoder per rung out. A fresh instance per
  * segment: the source segment starts at a keyframe, and each rung's first frame is an IDR at exactly the
  * segment's startPts. Output pts are the source pts (frames keep their timestamps through decode, scale and
- * encode, all on a 1/90000 time base), and with no B-frames dts == pts.
+ * encode, all on the 1/TIMELINE_HZ time base), and with no B-frames dts == pts.
  *
  * Completeness is tracked so a caller can publish a rung part as soon as it is whole: `readyBefore` is the pts
  * below which every frame has come out of every encoder, given the source packets fed so far.

@@ -1,11 +1,13 @@
 /**
  * Prometheus metrics of the transcoder role, registered on the Registry the composition root passes in:
  * queue lag, encode speed (× real time) per rung, made / gap / skipped segments, late and dropped segments,
- * alignment errors, and the delay from a source part to the rung part.
+ * alignment errors, and the delay from a source part to the rung part. A dropped segment's `reason` label comes
+ * from the pipeline error code its result carries (segment-result.ts). Pipeline faults themselves are counted
+ * by the fault reporter (beam_pipeline_errors_total), from the worker.
  */
 
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { SegmentJobResult } from './segment-job';
+import { droppedReason, type SegmentJobResult } from './segment-result';
 
 export interface TranscodeMetrics {
   /** Account one finished job (its result) and how long it waited in the queue. */
@@ -54,10 +56,7 @@ export function createTranscodeMetrics(registry: Registry): TranscodeMetrics {
       queueLag.observe(lag);
       for (const r of result.rungs) {
         segments.inc({ rung: r.rung, outcome: r.action });
-        if (r.action === 'gap') {
-          const reason = /too late/.test(r.reason ?? '') ? 'late' : /partly published/.test(r.reason ?? '') ? 'orphaned' : 'failed';
-          dropped.inc({ rung: r.rung, reason });
-        }
+        if (r.action === 'gap') dropped.inc({ rung: r.rung, reason: droppedReason(r.code) });
         if (r.action === 'made') {
           if (r.encodeSeconds > 0) speed.set({ rung: r.rung }, r.mediaSeconds / r.encodeSeconds);
           if (r.alignmentProblems.length) alignment.inc({ rung: r.rung });

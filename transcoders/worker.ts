@@ -3,7 +3,9 @@
  * slot is a child process, so a native crash costs one job, never the worker). Any number of workers on any
  * machines with the same Redis share the channels. Stalled-job settings make a SIGKILLed worker's jobs move on
  * within a few seconds: their retry finds the segment partly published or late and records a gap, while the
- * next segments' jobs go to the surviving workers as soon as they are enqueued.
+ * next segments' jobs go to the surviving workers as soon as they are enqueued. Results and failures arrive
+ * here from the children, so this process reports the pipeline faults: each rung segment a job recorded as a
+ * gap (TRANSCODE_LATE, TRANSCODE_ORPHANED, TRANSCODE_SEGMENT_FAILED) and each failed job (TRANSCODE_JOB_FAILED).
  */
 
 import { availableParallelism } from 'node:os';
@@ -14,12 +16,14 @@ import type { RedisClient } from '../core/store/redis-connection';
 import { TRANSCODE_QUEUE } from './queue';
 import { createTranscodeMetrics, type TranscodeMetrics } from './transcode-metrics';
 import { queueLagSeconds, type TranscodeJobData } from './segment-plan';
-import type { SegmentJobResult } from './segment-job';
+import { jobFailureFault, rungFaults, type SegmentJobResult } from './segment-result';
+import { createFaultReporter } from '../core/observe/fault-reporter';
 import { CHILD_CONFIG_ENV, type TranscodeChildConfig } from './transcode-processor';
 
 export interface TranscodeWorkerLog {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
 }
 
 export interface TranscodeWorkerDeps {
@@ -62,6 +66,8 @@ export function createTranscodeWorker(deps: TranscodeWorkerDeps, config: Transco
   const concurrency = config.concurrency ?? defaultConcurrency();
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new Error(`transcoder concurrency must be a whole number >= 1, got ${String(config.concurrency)}`);
   const metrics: TranscodeMetrics | null = deps.registry ? createTranscodeMetrics(deps.registry) : null;
+  // Results and failures arrive here from the sandboxed children: the faults are reported in this process.
+  const faults = createFaultReporter({ registry: deps.registry, log: deps.log });
   let worker: Worker<TranscodeJobData, SegmentJobResult> | null = null;
 
   return {
@@ -89,10 +95,11 @@ export function createTranscodeWorker(deps: TranscodeWorkerDeps, config: Transco
         metrics?.observeJob(result, queueLagSeconds(job.timestamp, job.processedOn ?? Date.now()));
         const problems = result.rungs.filter((r) => r.alignmentProblems.length || r.action === 'gap');
         if (problems.length || result.note) deps.log?.warn({ channel: result.channel, segment: result.segment, note: result.note, rungs: problems }, 'transcode segment finished with problems');
+        for (const { fault, context } of rungFaults(result)) faults.report(fault, context);
       });
       worker.on('failed', (job: Job<TranscodeJobData> | undefined, err: Error) => {
         metrics?.observeFailure();
-        deps.log?.warn({ job: job?.id, err: err.message }, 'transcode job failed');
+        faults.report(jobFailureFault(err), { job: job?.id, channel: job?.data.channel, segment: job?.data.segment, err: err.message });
       });
       worker.on('error', (err: Error) => deps.log?.warn({ err: err.message }, 'transcode worker error'));
       void worker.run();

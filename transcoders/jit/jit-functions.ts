@@ -5,13 +5,19 @@
  *   clipMp4     /beams/<content>/all/<from>-<to>.mp4  (?accurate=1)
  * Results are cached in the content's slot with the ephemeral TTL, keyed by what they depend on (latest
  * frames by the newest packet's pts), so different requests never collide and repeats are free.
+ * A job that fails for a reason of the server's (no status, or a 5xx one) is reported as the pipeline fault
+ * JIT_FAILED; a refusal of the request (4xx: a bad path, an expired range) is the client's and is not.
  */
 
 import { createHash } from 'node:crypto';
+import type { Registry } from 'prom-client';
 import { JobError, type JobResult } from '../../engine/jobs/job-types';
+import { statusOfError } from '../../engine/jobs/answers';
 import type { JobFunction, WorkerJob } from '../../engine/jobs/worker';
 import { selectStream, parseStreamName } from '../../core/model/stream-name';
 import type { Format } from '../../core/model/media';
+import { faultOf } from '../../core/model/pipeline-errors';
+import { createFaultReporter, type FaultLog } from '../../core/observe/fault-reporter';
 import { loadBeamcoder, type Beamcoder } from './beamcoder-api';
 import { makeClip, resolveRange, type ClipStats } from './clip-mp4';
 import { encodeImage, frameAt, latestFrame, latestPacket } from './frame-image';
@@ -27,6 +33,9 @@ export interface JitDeps {
   beamcoder?: Beamcoder;
   /** Told how each clip was made (frames decoded, encoded, most held at once). */
   onClipStats?(stats: ClipStats): void;
+  /** The role's metrics registry and log: failed jobs are reported there (beam_pipeline_errors_total, a log line). */
+  registry?: Registry;
+  log?: FaultLog;
 }
 
 export interface JitFunctions {
@@ -48,9 +57,28 @@ async function cached(job: WorkerJob, key: string, type: string, headers: Record
   return (await job.store.hasJobResult(key)) ? { respond: true, status: 200, type, bodyKey: key, headers: { ...headers, 'beam-cache': 'hit' } } : null;
 }
 
+/** Pure: did the job fail for a reason of the server's (no HTTP status, or a 5xx one), not the client's? */
+export function isServerFailure(err: unknown): boolean {
+  const status = statusOfError(err);
+  return status === null || status >= 500;
+}
+
 export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): JitFunctions {
   const bc = () => deps.beamcoder ?? loadBeamcoder();
   const maxClipSeconds = config.maxClipSeconds ?? 600;
+  const faults = createFaultReporter({ registry: deps.registry, log: deps.log });
+
+  /** `fn`, with its server-side failures reported as JIT_FAILED (the error still answers the request as before). */
+  function reported(name: string, fn: JobFunction): JobFunction {
+    return async (job) => {
+      try {
+        return await fn(job);
+      } catch (e) {
+        if (isServerFailure(e)) faults.report(faultOf(e, 'JIT_FAILED'), { fn: name, job: job.id, path: job.data.path });
+        throw e;
+      }
+    };
+  }
 
   const frameImage: JobFunction = async (job) => {
     const req = parseImageRequest(job.data.path, job.data.query);
@@ -100,5 +128,5 @@ export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): 
     return job.respondWithBytes(clip.mp4, 'video/mp4', { key, headers: { ...headers, 'beam-clip-start-pts': String(clip.startPts), 'beam-clip-end-pts': String(clip.to) } });
   };
 
-  return { frameImage, clipMp4 };
+  return { frameImage: reported('frameImage', frameImage), clipMp4: reported('clipMp4', clipMp4) };
 }

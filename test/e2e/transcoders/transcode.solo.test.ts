@@ -1,6 +1,6 @@
 /**
- * ABR transcoding end to end: a real ffmpeg SRT publisher into ingest (in-process), a scheduler enqueueing each
- * opened segment on a real BullMQ queue, sandboxed transcode workers writing rung renditions back to the store.
+ * ABR transcoding end to end: a real ffmpeg SRT publisher into ingest (in-process), ingest enqueueing each
+ * opened segment on a real BullMQ queue (as the product does), sandboxed transcode workers writing rung renditions back to the store.
  * Checks every rung has every closed segment with a keyframe first at the source's pts (ffprobe decodes each
  * rung segment), parts are announced as they are made, a ladder edit applies from a later segment only, and a
  * SIGKILLed worker process is survived (gaps, never rewrites) with the next segments made by another worker;
@@ -33,7 +33,6 @@ import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createTranscodeQueue, type TranscodeQueue } from '../../../transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from '../../../transcoders/worker';
-import { createTranscodeScheduler, type TranscodeScheduler } from '../../../transcoders/scheduler';
 import { DEFAULT_SEGMENT_JOB_CONFIG } from '../../../transcoders/segment-job';
 import type { TranscodeChildConfig } from '../../../transcoders/transcode-processor';
 
@@ -43,7 +42,6 @@ let store: Store;
 let live: LiveStore;
 let ingest: IngestService;
 let queue: TranscodeQueue;
-let scheduler: TranscodeScheduler;
 let bull: RedisClient;
 let childConfig: TranscodeChildConfig;
 let srtPort = 0;
@@ -62,8 +60,11 @@ beforeAll(async () => {
   store = createStore({ redis: client }, { prefix, packetTtlMs: 600000, frameTtlMs: 60000 });
   const channels = createChannelStore({ redis: client, keys: store.keys });
   live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+  bull = connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
+  queue = createTranscodeQueue({ connection: bull }, { prefix: bullPrefix });
+  const tq = queue;
   ingest = createIngestService(
-    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), enqueueSegment: (c, s) => tq.enqueueSegment(c, s) },
     { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: null },
   );
   await ingest.start();
@@ -75,13 +76,6 @@ beforeAll(async () => {
     },
     TEST_APP_CONFIG,
   ));
-  bull = connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
-  queue = createTranscodeQueue({ connection: bull }, { prefix: bullPrefix });
-  scheduler = createTranscodeScheduler(
-    { channels, live, reader: redis.connect(), enqueue: (c, s) => queue.enqueueSegment(c, s) },
-    { refreshMs: 300, blockMs: 300 },
-  );
-  await scheduler.start();
   childConfig = { redisUrl: redis.url, storePrefix: prefix, packetTtlMs: 600000, frameTtlMs: 60000, eventsMaxLen: 10000, job: DEFAULT_SEGMENT_JOB_CONFIG };
 });
 
@@ -89,7 +83,6 @@ afterAll(async () => {
   for (const p of publishers) p.stop();
   for (const c of processes) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   for (const w of workers) await w.close();
-  await scheduler?.close();
   await queue?.close();
   await bull?.quit().catch(() => undefined);
   await ingest?.close();
@@ -234,8 +227,9 @@ describe('ABR transcoding live', () => {
     const segs = await closedSegments('hd');
     assert.ok(segs.length >= 4, `at least 4 segments, got ${segs.length}`);
     const sizes: string[] = [];
+    const warnings = (await eventsOf('hd')).flatMap(({ event }) => (event?.type === 'warning' ? [event.message] : []));
     for (const rung of rungs) {
-      assert.deepEqual(await live.rungGaps('hd', rung, 1, 10000), [], `${rung} has no gaps`);
+      assert.deepEqual(await live.rungGaps('hd', rung, 1, 10000), [], `${rung} has no gaps (warnings: ${warnings.join('; ') || 'none'})`);
       assert.deepEqual(await live.rungMade('hd', rung, 1, 10000), segs.map((s) => s.index), `${rung} has every closed segment`);
       for (const seg of segs) {
         const p = await probeRungSegment('hd', rung, seg);
@@ -299,6 +293,19 @@ describe('ABR transcoding live', () => {
       const s = segs.find((x) => x.index === index) as SegmentRecord;
       const pk = await store.readPackets('kill.240p', 0, s.startPts, s.startPts + (s.durationPts as number));
       assert.equal(pk.map((p) => `${p.meta.pts}:${p.data.length}`).join(','), was, `published segment ${index} never changes`);
+    }
+    // Every gap this process's workers were told of is a pipeline fault with the code its dropped-segment label comes from.
+    const counted = async (metric: string, labels: Record<string, string>): Promise<number> => {
+      const m = registry.getSingleMetric(metric);
+      if (!m) return 0;
+      return (await m.get()).values.filter((v) => Object.entries(labels).every(([k, want]) => v.labels[k] === want)).reduce((n, v) => n + v.value, 0);
+    };
+    for (const [code, reason] of [['TRANSCODE_LATE', 'late'], ['TRANSCODE_ORPHANED', 'orphaned'], ['TRANSCODE_SEGMENT_FAILED', 'failed']] as const) {
+      assert.equal(
+        await counted('beam_pipeline_errors_total', { component: 'transcoder', code }),
+        await counted('beam_transcode_dropped_segments_total', { reason }),
+        `${code} faults match the ${reason} dropped segments`,
+      );
     }
   });
 });

@@ -1,0 +1,92 @@
+/**
+ * The source side of a transcode job: following one segment of a channel as it arrives (its parts and its
+ * close, from the channel's event stream on a dedicated connection) and reading its video packets. What an
+ * event means for the followed segment is decided purely by `segmentEventEffect`.
+ */
+
+import { VIDEO_STREAM, type ChannelEvent, type PartRecord, type SegmentRecord } from '../core/model/live';
+import type { Store } from '../core/store/store';
+import type { LiveStore } from '../core/store/live-store';
+import type { RedisClient } from '../core/store/redis-connection';
+import type { SourcePacket } from './segment-transcoder';
+
+/** A Redis stream id's milliseconds (`<ms>-<seq>`): when the event was appended. */
+export function streamIdMs(id: string): number {
+  return Number(id.split('-')[0]);
+}
+
+export type SegmentEventEffect =
+  | { kind: 'part'; part: PartRecord; announcedAtMs: number }
+  | { kind: 'closed'; durationPts: number }
+  /** The close may have come before the job's cursor: read the segment's record again. */
+  | { kind: 'reread' }
+  | { kind: 'none' };
+
+/** Pure: what one event of the channel means for segment `segment`, of which the parts in `hasPart` are known. */
+export function segmentEventEffect(segment: number, id: string, e: ChannelEvent, hasPart: (part: number) => boolean): SegmentEventEffect {
+  if (e.type === 'part:ready' && e.segment === segment && !hasPart(e.part)) {
+    return { kind: 'part', part: { segment, part: e.part, startPts: e.startPts, startDts: e.startDts, durationPts: e.durationPts, independent: e.independent }, announcedAtMs: streamIdMs(id) };
+  }
+  if (e.type === 'segment:closed' && e.segment === segment) return { kind: 'closed', durationPts: e.durationPts };
+  if ((e.type === 'segment:opened' && e.segment > segment) || e.type === 'publisher:disconnected') return { kind: 'reread' };
+  return { kind: 'none' };
+}
+
+/** The source segment as known so far. */
+export interface SegmentFollower {
+  segment(): SegmentRecord;
+  part(n: number): PartRecord | undefined;
+  parts(): PartRecord[];
+  /** ms (stream id time) when part `n` was announced, when it arrived as an event while following. */
+  announcedAt(n: number): number | undefined;
+  /** Read the next events (blocking up to `blockMs`) and apply them. */
+  poll(blockMs: number): Promise<void>;
+}
+
+export interface SegmentSourceDeps {
+  live: LiveStore;
+  /** A dedicated connection: the job blocks on it reading the channel's events. */
+  reader: RedisClient;
+}
+
+/**
+ * Start following segment `k` of `channel` (known as `seg`): the event cursor is taken before the parts already
+ * there are read, so nothing falls in between.
+ */
+export async function followSegment(deps: SegmentSourceDeps, channel: string, k: number, seg: SegmentRecord): Promise<SegmentFollower> {
+  const { live } = deps;
+  let cursor = await live.lastEventId(channel);
+  const parts = new Map<number, PartRecord>();
+  for (const p of await live.parts(channel, k, k)) parts.set(p.part, p);
+  let current = (await live.segments(channel, k, k))[0] ?? seg;
+  const announcedAt = new Map<number, number>();
+
+  async function apply(effect: SegmentEventEffect): Promise<void> {
+    if (effect.kind === 'part') {
+      parts.set(effect.part.part, effect.part);
+      announcedAt.set(effect.part.part, effect.announcedAtMs);
+    } else if (effect.kind === 'closed') {
+      current = { ...current, durationPts: effect.durationPts };
+    } else if (effect.kind === 'reread') {
+      current = (await live.segments(channel, k, k))[0] ?? current;
+    }
+  }
+
+  return {
+    segment: () => current,
+    part: (n) => parts.get(n),
+    parts: () => [...parts.values()],
+    announcedAt: (n) => announcedAt.get(n),
+    async poll(blockMs) {
+      const read = await live.readEvents(deps.reader, channel, cursor, blockMs, 200);
+      cursor = read.lastId;
+      for (const { id, event } of read.events) await apply(segmentEventEffect(k, id, event, (n) => parts.has(n)));
+    },
+  };
+}
+
+/** The channel's video packets with `fromDts <= dts < toDts`, as the transcoder takes them. */
+export async function readSourcePackets(store: Store, channel: string, fromDts: number, toDts: number): Promise<SourcePacket[]> {
+  const packets = await store.readPackets(channel, VIDEO_STREAM, fromDts, toDts);
+  return packets.map((r) => ({ pts: r.meta.pts, dts: r.meta.dts, keyframe: r.meta.flags.KEY, data: r.data }));
+}

@@ -4,6 +4,8 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import type { IngestDiagnostics } from './ingest-stats';
 
 export interface IngestMetrics {
+  /** The registry these metrics are in: the ingest role's fault reporter counts `beam_pipeline_errors_total` there too. */
+  readonly registry?: Registry;
   stats(channel: string, d: IngestDiagnostics): void;
   connected(channel: string, protocol: string, reconnect: boolean): void;
   refused(protocol: string, reason: string): void;
@@ -48,6 +50,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     }
   };
   return {
+    registry,
     stats,
     connected(channel, protocol, reconnect) {
       connects.inc({ channel, protocol });

@@ -10,6 +10,8 @@ import type { Store } from '../core/store/store';
 import type { LiveStore } from '../core/store/live-store';
 import type { ChannelStore } from '../core/store/channel-store';
 import type { RedisClient } from '../core/store/redis-connection';
+import { fault, type PipelineErrorCode, type PipelineFault } from '../core/model/pipeline-errors';
+import { createFaultReporter, type FaultReporter } from '../core/observe/fault-reporter';
 import { createSrtServer, type SrtServer, type SrtSession } from './srt/srt-server';
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
@@ -18,6 +20,7 @@ import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type 
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 import { classifyStoreError } from './store-errors';
+import { STORE_FAULT_CODES } from './end-faults';
 import { parseStreamId } from './streamid';
 
 export interface IngestLog extends SessionLog {
@@ -34,6 +37,8 @@ export interface IngestServiceDeps {
   metrics?: IngestMetrics;
   /** Enqueue a channel segment for the ABR transcoders (skipped for channels without a ladder). */
   enqueueSegment?: (channel: string, segment: number) => Promise<unknown>;
+  /** Where publish ends and refusals are reported (default: one on `metrics`' registry and `log`). */
+  faults?: FaultReporter;
 }
 
 export interface IngestServiceConfig {
@@ -69,10 +74,29 @@ export function decideRtmp(app: string, streamKey: string, byKey: ReadonlyMap<st
   return ch ? { ok: true, channel: ch.name } : { ok: false, reason: 'unknown stream key' };
 }
 
-type StatusExtra = { connected?: boolean; disconnected?: boolean; reason?: string };
+type StatusExtra = { connected?: boolean; disconnected?: boolean; reason?: string; code?: PipelineErrorCode };
+
+/** Pure: a status write kept for a retry, then a later one: the later wins, but a reason (with its code) is kept until replaced. */
+export function mergeStatusExtra(earlier: StatusExtra, later: StatusExtra): StatusExtra {
+  const merged: StatusExtra = { ...earlier, ...later };
+  const why = later.reason === undefined ? earlier : later;
+  merged.reason = why.reason;
+  merged.code = why.code;
+  if (merged.reason === undefined) delete merged.reason;
+  if (merged.code === undefined) delete merged.code;
+  return merged;
+}
+
+/** The channel status fields of a publish's end. */
+export function disconnectExtra(f: PipelineFault): StatusExtra {
+  return { disconnected: true, reason: f.message, code: f.code };
+}
 
 export function createIngestService(deps: IngestServiceDeps, config: IngestServiceConfig): IngestService {
   const { log, channels } = deps;
+  const faults = deps.faults ?? createFaultReporter({ registry: deps.metrics?.registry, log });
+  /** Counts faults a lower layer (the RTMP server) already logged. */
+  const counted = createFaultReporter({ registry: deps.metrics?.registry });
   let byKey = new Map<string, Channel>();
   let byName = new Map<string, Channel>();
   const active = new Map<string, PublishSession>();
@@ -93,7 +117,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   function storeFailed(err: unknown, what: string, channel?: string): void {
     const f = classifyStoreError(err);
     deps.metrics?.storeError(f.kind);
-    log.warn({ channel, err: err instanceof Error ? err.message : String(err), kind: f.kind }, what);
+    log.warn({ channel, err: err instanceof Error ? err.message : String(err), kind: f.kind, code: STORE_FAULT_CODES[f.kind] }, what);
   }
 
   /** The status last asked for per channel: a retry writes that state (never an older one). */
@@ -102,13 +126,13 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   /** A channel status write; when Redis refuses it, it is kept and retried until Redis accepts writes. */
   function setStatus(name: string, state: ChannelState, extra: StatusExtra = {}): void {
     const before = pendingStatus.get(name);
-    const merged: StatusExtra = before ? { ...before.extra, ...extra, reason: extra.reason ?? before.extra.reason } : extra;
+    const merged: StatusExtra = before ? mergeStatusExtra(before.extra, extra) : extra;
     pendingStatus.delete(name);
     wantedStatus.set(name, state);
     channels.setState(name, state, merged).catch((err: unknown) => {
       // Keep what failed (its reason above all) under the state asked for last.
       const later = pendingStatus.get(name);
-      const extraNow: StatusExtra = later ? { ...merged, ...later.extra, reason: later.extra.reason ?? merged.reason } : merged;
+      const extraNow: StatusExtra = later ? mergeStatusExtra(merged, later.extra) : merged;
       pendingStatus.set(name, { state: wantedStatus.get(name) ?? state, extra: extraNow });
       storeFailed(err, `could not store the channel status (${state}${merged.reason ? `: ${merged.reason}` : ''}); retrying`, name);
     });
@@ -148,7 +172,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (session && oldKey !== undefined && oldKey !== ch.streamKey) {
         // A rotated key is a revoked key: its publisher is cut, a reconnect needs the new key.
         log.info({ channel: name }, 'the stream key was rotated: closing the current publisher');
-        session.close('the stream key was rotated');
+        session.close(fault('INGEST_KEY_ROTATED'));
       }
     } else {
       byName.delete(name);
@@ -159,7 +183,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       reconnectTimers.delete(name);
       if (session) {
         deleted.add(session);
-        session.close('the channel was deleted', { discard: true });
+        session.close(fault('INGEST_CHANNEL_DELETED'), { discard: true });
       }
     }
   }
@@ -196,13 +220,15 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   function attach(channelName: string, source: PublishSource): void {
     const ch = byName.get(channelName);
     if (!ch || closing) {
-      source.close(closing ? 'server shutting down' : 'unknown channel');
+      const refused = fault(closing ? 'INGEST_SHUTDOWN' : 'INGEST_UNKNOWN_CHANNEL');
+      faults.report(refused, { channel: channelName || undefined, protocol: source.protocol, peer: source.peer });
+      source.close(refused.message);
       return;
     }
     const previous = active.get(ch.name);
     if (previous) {
       log.info({ channel: ch.name }, 'a new publisher replaces the current one');
-      previous.close('replaced by a new connection with the same key');
+      previous.close(fault('INGEST_REPLACED'));
     }
     const timer = reconnectTimers.get(ch.name);
     deps.metrics?.connected(ch.name, source.protocol, Boolean(timer || previous));
@@ -227,15 +253,15 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     setStatus(ch.name, 'live', { connected: true });
     log.info({ channel: ch.name, protocol: source.protocol, peer: source.peer }, 'publisher connected');
     session.done.then((reason) => {
-      log.info({ channel: ch.name, reason }, 'publisher disconnected');
+      faults.report(reason, { channel: ch.name, protocol: source.protocol, peer: source.peer });
       if (active.get(ch.name) !== session) return;
       active.delete(ch.name);
       if (deleted.has(session)) return; // the channel is gone: its status with it
       if (closing) {
-        setStatus(ch.name, 'idle', { disconnected: true, reason });
+        setStatus(ch.name, 'idle', disconnectExtra(reason));
         return;
       }
-      setStatus(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', { disconnected: true, reason });
+      setStatus(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', disconnectExtra(reason));
       if (ch.reconnectWindowSeconds > 0) {
         const t = setTimeout(() => {
           reconnectTimers.delete(ch.name);
@@ -247,7 +273,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     }).catch((err: unknown) => log.error({ channel: ch.name, err: err instanceof Error ? err.message : String(err) }, 'publisher disconnect handling failed'));
   }
 
-  function srtSource(s: SrtSession): PublishSource {    return {
+  function srtSource(s: SrtSession): PublishSource {
+    return {
       protocol: 'srt',
       peer: `${s.peer.address}:${s.peer.port}`,
       format: 'mpegts',
@@ -300,7 +327,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         srt = createSrtServer(
           {
             onRefused: (r) => {
-              log.warn({ peer: `${r.peer.address}:${r.peer.port}`, reason: r.reason, code: r.code }, 'SRT caller refused');
+              faults.report(fault('SRT_REFUSED', r.reason), { peer: `${r.peer.address}:${r.peer.port}`, rejectCode: r.code });
               deps.metrics?.refused('srt', r.reason);
             },
             log,
@@ -313,7 +340,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           const parsed = parseStreamId(s.streamId);
           const ch = byName.get(s.channel);
           if (ch && parsed.ok && parsed.key !== ch.streamKey) {
-            s.close('the stream key was rotated');
+            const rotated = fault('INGEST_KEY_ROTATED');
+            faults.report(rotated, { channel: ch.name, protocol: 'srt', peer: `${s.peer.address}:${s.peer.port}` });
+            s.close(rotated.message);
             return;
           }
           attach(s.channel, srtSource(s));
@@ -337,13 +366,16 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
                 }
               }
               if (!d.ok) {
-                log.warn({ peer: `${peer.address}:${peer.port}`, reason: d.reason }, 'RTMP publisher refused');
+                faults.report(fault('RTMP_REFUSED', d.reason ?? 'unknown stream key'), { peer: `${peer.address}:${peer.port}` });
                 deps.metrics?.refused('rtmp', d.reason ?? 'refused');
               }
               return d;
             },
             log,
-            onRefused: (reason) => deps.metrics?.refused('rtmp', reason),
+            onRefused: (reason, code) => {
+              counted.report(fault(code ?? 'RTMP_REFUSED', reason));
+              deps.metrics?.refused('rtmp', reason);
+            },
           },
           { idleTimeoutMs: config.idleTimeoutMs, ...config.rtmp, app: 'live' },
         );
@@ -358,7 +390,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       for (const t of reconnectTimers.values()) clearTimeout(t);
       reconnectTimers.clear();
       const sessions = [...active.values()];
-      for (const s of sessions) s.close('server shutting down');
+      for (const s of sessions) s.close(fault('INGEST_SHUTDOWN'));
       await Promise.allSettled(sessions.map((s) => s.done));
       await Promise.allSettled([srt?.close(), rtmp?.close()]);
       await unsubscribe?.().catch(() => undefined);

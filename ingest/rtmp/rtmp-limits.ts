@@ -110,3 +110,16 @@ export function admitConnection(limits: Pick<RtmpLimits, 'maxConnections' | 'max
   if (open.fromBucket >= limits.maxConnectionsPerAddress) return `too many connections from one address (${limits.maxConnectionsPerAddress})`;
   return null;
 }
+
+/** Pure: whether a connection's deadline passed. Publishing: no media for idleTimeoutMs; else: no publish by `publishBy`. */
+export function idleVerdict(
+  limits: { idleTimeoutMs: number; publishTimeoutMs: number },
+  state: { media: { startedAt: number; lastMediaAt: number | null } | null; publishBy: number },
+  now: number,
+): { expired: string } | { waitMs: number } {
+  const due = state.media ? (state.media.lastMediaAt ?? state.media.startedAt) + limits.idleTimeoutMs : state.publishBy;
+  if (now >= due) {
+    return { expired: state.media ? `no media for ${limits.idleTimeoutMs} ms` : `no publish within ${limits.publishTimeoutMs} ms` };
+  }
+  return { waitMs: Math.max(10, due - now) };
+}

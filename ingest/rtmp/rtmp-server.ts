@@ -12,6 +12,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { fault, logFields, type PipelineErrorCode } from '../../core/model/pipeline-errors';
 import {
   type ConnectionHost, type ConnectionSettings, handleConnection, normalizeApp, type RtmpConnection,
   type RtmpDecision,
@@ -32,9 +33,10 @@ export interface RtmpServerDeps {
   /**
    * A connection refused before any publish: over a connection limit, a pre-publish limit or protocol
    * violation, a wrong application, or no publish in time (`reason` is the log text, without any key). For a
-   * metric; a key `authorize` refused is not reported here again.
+   * metric; a key `authorize` refused is not reported here again. `code`: RTMP_PROTOCOL for a protocol
+   * violation, else RTMP_REFUSED (already logged here, with the peer).
    */
-  onRefused?(reason: string): void;
+  onRefused?(reason: string, code: PipelineErrorCode): void;
 }
 
 export interface RtmpServerConfig {
@@ -127,9 +129,9 @@ export function createRtmpServer(deps: RtmpServerDeps, config: RtmpServerConfig)
   const connections = new Set<RtmpConnection>();
   /** Open connections per address bucket (addressBucket). */
   const perBucket = new Map<string, number>();
-  const refused = (reason: string): void => {
+  const refused = (reason: string, code: PipelineErrorCode): void => {
     try {
-      deps.onRefused?.(reason);
+      deps.onRefused?.(reason, code);
     } catch (err) {
       log.warn({ err: String(err) }, 'rtmp onRefused threw');
     }
@@ -170,8 +172,8 @@ export function createRtmpServer(deps: RtmpServerDeps, config: RtmpServerConfig)
     const fromBucket = perBucket.get(bucket) ?? 0;
     const no = admitConnection(settings, { total: connections.size, fromBucket });
     if (no !== null) {
-      log.warn({ peer: socket.remoteAddress, open: connections.size, fromAddress: fromBucket }, `rtmp connection refused: ${no}`);
-      refused(no);
+      log.warn({ peer: socket.remoteAddress, open: connections.size, fromAddress: fromBucket, ...logFields(fault('RTMP_REFUSED', no)) }, `rtmp connection refused: ${no}`);
+      refused(no, 'RTMP_REFUSED');
       socket.on('error', () => {});
       socket.destroy();
       return;

@@ -22,6 +22,8 @@ import { createChannelStore, type ChannelStore } from '../../../core/store/chann
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import type { RedisClient } from '../../../core/store/redis-connection';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
+import { createIngestMetrics } from '../../../ingest/ingest-metrics';
+import { Registry } from 'prom-client';
 import { createChannel as newChannel } from '../../../core/model/channel';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 
@@ -37,6 +39,7 @@ let srtPort = 0;
 let rtmpPort = 0;
 let prefix = '';
 const publishers: Publisher[] = [];
+const registry = new Registry();
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -49,7 +52,7 @@ beforeAll(async () => {
   live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
   ingest = createIngestService(
     // refreshMs is long on purpose: only notifications (local or pub/sub) can explain a prompt change.
-    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), metrics: createIngestMetrics(registry) },
     { ...DEFAULT_INGEST_CONFIG, refreshMs: 60000, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
   );
   await ingest.start();
@@ -101,6 +104,19 @@ async function ownKeys(name: string): Promise<string[]> {
   return found.sort();
 }
 
+/** beam_pipeline_errors_total for one ingest code. */
+async function ingestFaults(code: string): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'beam_pipeline_errors_total');
+  const v = (m?.values ?? []) as { labels: { component?: string; code?: string }; value: number }[];
+  return v.filter((x) => x.labels.code === code).reduce((a, x) => a + x.value, 0);
+}
+
+async function status(name: string): Promise<{ lastDisconnectReason: string | null; lastDisconnectCode: string | null }> {
+  const res = await app.inject(`/api/channels/${name}`);
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as { status: { lastDisconnectReason: string | null; lastDisconnectCode: string | null } }).status;
+}
+
 async function connectedAt(name: string): Promise<string | null> {
   return (await admin.hget(store.keys.status(name), 'lastConnectedAt')) ?? null;
 }
@@ -143,11 +159,24 @@ describe('channel changes reach ingest at once', () => {
     assert.deepEqual(await ownKeys('doomed'), keysAfter1s, 'no key appeared or came back in the 2 s after');
     assert.deepEqual(keysAfter1s, [], 'nothing of the channel is left');
     assert.equal(ingest.sessions().some((s) => s.channel === 'doomed'), false);
+    assert.equal(await ingestFaults('INGEST_CHANNEL_DELETED'), 1, 'the deleted channel\'s end is counted by its code');
     const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('running'), 8000))]);
     assert.notEqual(code, 'running', 'the publisher was disconnected');
     assert.notEqual(code, 0);
     const again = track(publishSrt(srtUrl(streamKey), { seconds: 1 }));
     assert.notEqual(await again.exited, 0, 'the deleted channel\'s key is refused');
+  });
+
+  it('a publisher that ends its stream leaves INGEST_ENDED beside the reason in the channel status', { timeout: 30000 }, async () => {
+    const { streamKey } = await create('ends-itself');
+    const p = track(publishRtmp(rtmpUrl(streamKey), { seconds: 2 }));
+    assert.equal(await p.exited, 0, p.stderr());
+    const s = await waitFor('the disconnect code', async () => {
+      const v = await status('ends-itself');
+      return v.lastDisconnectCode ? v : null;
+    }, 5000);
+    assert.equal(s.lastDisconnectCode, 'INGEST_ENDED');
+    assert.match(s.lastDisconnectReason ?? '', /^(unpublished|disconnected): /, 'the RTMP layer\'s reason text is kept');
   });
 
   it('a rotated key is refused at once; the publisher that used it is cut; the new key works', { timeout: 40000 }, async () => {
@@ -164,6 +193,10 @@ describe('channel changes reach ingest at once', () => {
     const code = await Promise.race([p.exited, new Promise((r) => setTimeout(() => r('running'), 8000))]);
     assert.notEqual(code, 'running', 'the publisher with the old key was cut');
     await waitFor('the rotation as the disconnect reason', async () => (await admin.hget(store.keys.status('rotating'), 'lastDisconnectReason'))?.includes('rotated'), 5000);
+    const rotated = await status('rotating');
+    assert.equal(rotated.lastDisconnectReason, 'the stream key was rotated');
+    assert.equal(rotated.lastDisconnectCode, 'INGEST_KEY_ROTATED', 'GET /api/channels/:name shows the code beside the reason');
+    assert.ok((await ingestFaults('RTMP_REFUSED')) >= 1 && (await ingestFaults('SRT_REFUSED')) >= 1, 'the old key\'s refusals are counted by code');
     const fresh = track(publishSrt(srtUrl(newKey), { seconds: 1 }));
     assert.equal(await fresh.exited, 0, fresh.stderr());
   });

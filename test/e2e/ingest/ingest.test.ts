@@ -69,8 +69,14 @@ interface ChannelView {
   name: string;
   streamKey: string;
   state: string;
-  status: { reconnects: number; lastDisconnectReason: string | null; ingest: { videoCodec: string; width: number; fps: number } | null };
+  status: { reconnects: number; lastDisconnectReason: string | null; lastDisconnectCode: string | null; ingest: { videoCodec: string; width: number; fps: number } | null };
   ingest: { srt: string; rtmp: string; obs: { srt: { server: string; streamKey: string }; rtmp: { server: string; streamKey: string } }; larix: { url: string; streamid: string } };
+}
+
+async function pipelineErrors(component: string, code: string): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === 'beam_pipeline_errors_total');
+  const v = (m?.values ?? []) as { labels: { component?: string; code?: string }; value: number }[];
+  return v.filter((x) => x.labels.component === component && x.labels.code === code).reduce((a, x) => a + x.value, 0);
 }
 
 async function createChannel(name: string, extra: object = {}): Promise<ChannelView> {
@@ -195,6 +201,8 @@ describe('streams Beamline cannot use', () => {
     assert.match((await waitFor('no-video reason', () => reasonOf('no-video'), 10000)) ?? '', /no video/);
     assert.match((await waitFor('hevc reason', () => reasonOf('hevc'), 10000)) ?? '', /unsupported video codec hevc/);
     assert.equal(await store.getFormat('hevc'), null, 'nothing was stored');
+    assert.equal((await view('no-video')).status.lastDisconnectCode, 'INGEST_FAILED');
+    assert.equal((await view('hevc')).status.lastDisconnectCode, 'INGEST_FAILED');
     await createChannel('after-bad');
     const ok = track(publishSrt(srtUrl(await view('after-bad')), { seconds: 4 }));
     await assertLive('after-bad', 1);
@@ -210,6 +218,8 @@ describe('publisher drop and reconnect', () => {
     await assertLive('reconnect', 1);
     await first.exited;
     await waitFor('reconnecting state', async () => (await view('reconnect')).state === 'reconnecting', 10000);
+    const ended = (await view('reconnect')).status;
+    assert.equal(ended.lastDisconnectCode, 'INGEST_ENDED', `the publisher's end, as a code (reason: ${ended.lastDisconnectReason})`);
     const segsBefore = await live.lastSegments('reconnect', 100);
     const lastBefore = segsBefore[segsBefore.length - 1];
     assert.ok(lastBefore && lastBefore.durationPts !== null, 'the open segment was closed when the publisher left');
@@ -247,6 +257,7 @@ describe('publisher drop and reconnect', () => {
     assert.ok(next?.discontinuity, 'the replacing publisher starts a new segment with a discontinuity');
     assert.ok(lastOfFirst.durationPts !== null && (next?.startPts as number) >= lastOfFirst.startPts + lastOfFirst.durationPts, 'no timestamp regression');
     assert.equal((await view('replace')).status.ingest?.videoCodec, 'h264');
+    assert.ok((await pipelineErrors('ingest', 'INGEST_REPLACED')) >= 1, 'beam_pipeline_errors_total counts the replaced session');
     stale.stop();
     await fresh.exited;
   });

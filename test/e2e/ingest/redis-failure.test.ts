@@ -111,6 +111,7 @@ describe('Redis refusing writes', () => {
         return r && /out of memory/.test(r) ? r : null;
       }, 10000);
       assert.match(reason, /Redis refused writes: out of memory/);
+      assert.equal(await admin.hget(store.keys.status(name), 'lastDisconnectCode'), 'STORE_OOM');
     }
     const before = (await live.lastSegments('oom-a', 100)).length;
     const again = publishers[publishers.push(publishSrt(srtUrl(keys[0] as string), { seconds: 4 })) - 1] as Publisher;

@@ -1,0 +1,126 @@
+/**
+ * The timeline and segment writing of one publish: each packet is normalised onto the channel's timeline,
+ * segmented, and batched into the store; the boundaries it crosses are written after the packets they cover,
+ * so a reader woken by `part:ready` always finds the part's packets. `finish` closes the open segment and
+ * saves the timeline.
+ */
+
+import type { Channel } from '../../core/model/channel';
+import { AUDIO_STREAM } from '../../core/model/live';
+import type { MediaPacket } from '../../core/model/media';
+import { packetMetaOf } from '../../core/model/media';
+import type { LiveStore } from '../../core/store/live-store';
+import type { PacketWrite, Store } from '../../core/store/store';
+import { segmenterFinish, segmenterStep, type SegmenterEvent, type SegmenterState } from '../segmenter';
+import { normalisePacket, serialiseTimeline, type TimelineState } from '../timeline';
+import { boundaryRecords, type BoundaryBook } from './boundary-records';
+import type { SessionLog } from './types';
+
+export interface SegmentWriterDeps {
+  channel: Channel;
+  store: Pick<Store, 'writePackets'>;
+  live: Pick<LiveStore, 'writeBoundaries' | 'setTimeline'>;
+  log: SessionLog;
+  now: () => number;
+  /** Packet and boundary retention, ms. */
+  ttlMs: number;
+  maxBatch: number;
+  flushMs: number;
+  /** Throws once nothing more may be written (the channel was deleted). */
+  writable: () => void;
+  /** Every packet that passed the timeline (diagnostics). */
+  onPacket: (p: { streamIndex: number; pts: number; dts: number; keyframe: boolean; size: number }) => void;
+  onSegmentOpened?: (channel: Channel, segment: number) => Promise<unknown>;
+}
+
+export interface SegmentWriterStart {
+  timeline: TimelineState;
+  segmenter: SegmenterState;
+  book: BoundaryBook;
+  /** Whether the channel has audio: then the audio completing a part is written at once. */
+  hasAudio: boolean;
+}
+
+export interface SegmentWriter {
+  /** One packet on its channel stream index. */
+  ingest(packet: MediaPacket): Promise<void>;
+  /** Closes the open segment, writes what is pending and saves the timeline. */
+  finish(): Promise<void>;
+}
+
+export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWriterStart): SegmentWriter {
+  const { channel, store, live, log, now, ttlMs, writable } = deps;
+  const name = channel.name;
+  let { timeline, segmenter, book } = start;
+  let pending: PacketWrite[] = [];
+  let lastFlush = now();
+  /** End (pts) of the last announced part until an audio packet reaching it is written: players wait for it. */
+  let audioAwaited: number | null = null;
+
+  async function flush(): Promise<void> {
+    writable();
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    lastFlush = now();
+    await store.writePackets(name, batch, ttlMs);
+  }
+
+  async function boundaries(evs: SegmenterEvent[]): Promise<void> {
+    const r = boundaryRecords(book, evs, now());
+    book = r.book;
+    const { write } = r;
+    if (start.hasAudio && write.lastPartEnd !== null) audioAwaited = write.lastPartEnd;
+    for (const message of write.warnings) log.warn({ channel: name }, message);
+    writable();
+    await live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs });
+    if (deps.onSegmentOpened) {
+      for (const segment of write.opened) {
+        deps.onSegmentOpened(channel, segment).catch((err: Error) => log.warn({ channel: name, segment, err: err.message }, 'could not enqueue the segment for transcoding'));
+      }
+    }
+  }
+
+  async function ingest(input: MediaPacket): Promise<void> {
+    const r = normalisePacket(timeline, input);
+    timeline = r.state;
+    const normalised = r.packet;
+    if (!normalised) return;
+    const step = segmenterStep(segmenter, normalised, now());
+    segmenter = step.state;
+    // A frame that came before the start the segmenter predicted for its part is moved to it.
+    const p = step.shift ? { ...normalised, dts: normalised.dts + step.shift, pts: normalised.pts + step.shift } : normalised;
+    deps.onPacket({ streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
+    if (step.placement === null) return; // before the first keyframe: nothing can play it
+    const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
+    if (step.events.length) {
+      // Every boundary is announced after the packets it covers: what closed before this packet, once
+      // the earlier packets are written; what this packet opened or completed, once it is written.
+      await flush();
+      const covered = step.events.slice(0, step.before);
+      const after = step.events.slice(step.before);
+      if (covered.length) await boundaries(covered);
+      pending.push(write);
+      if (after.length) {
+        await flush();
+        await boundaries(after);
+      }
+      return;
+    }
+    pending.push(write);
+    // The audio that completes the newest part is written at once (the packager waits for it), the rest in batches.
+    const completesPart = audioAwaited !== null && p.streamIndex === AUDIO_STREAM && p.pts + p.duration >= audioAwaited;
+    if (completesPart) audioAwaited = null;
+    if (completesPart || pending.length >= deps.maxBatch || now() - lastFlush >= deps.flushMs) await flush();
+  }
+
+  async function finish(): Promise<void> {
+    const fin = segmenterFinish(segmenter);
+    await flush();
+    if (fin.events.length) await boundaries(fin.events);
+    writable();
+    await live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, 24 * 3600 * 1000));
+  }
+
+  return { ingest, finish };
+}

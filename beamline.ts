@@ -346,7 +346,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     await transcoder.start();
     mediaWorker = createJobWorker(
       { store: runtime.store, connect: queueConnection, log },
-      { queue: JIT_QUEUE, prefix: jobPrefix, functions: { ...createJitFunctions() }, concurrency: 2, ephemeralTtlMs: config.redis.ephemeralTTL },
+      { queue: JIT_QUEUE, prefix: jobPrefix, functions: { ...createJitFunctions({ registry: metrics.registry, log }) }, concurrency: 2, ephemeralTtlMs: config.redis.ephemeralTTL },
     );
     await mediaWorker.start();
   }

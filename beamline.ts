@@ -223,26 +223,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   installProcessHandlers(log);
   const metrics = createEngineMetrics();
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
-  const channels = createChannelStore({ redis: runtime.redis, keys: runtime.store.keys });
+  const channels = createChannelStore({ redis: runtime.redis, keys: runtime.keys });
   // BullMQ connections: BEAM_QUEUE_REDIS_URL when set (a queue instance apart from media), else the store's Redis.
   const queueConnection = () =>
     config.redis.queueUrl
       ? connectRedis(parseRedisUrl(config.redis.queueUrl), { maxRetriesPerRequest: null, connectionName: 'beamline-jobs' })
       : runtime.connect({ maxRetriesPerRequest: null, connectionName: 'beamline-jobs' });
-  const jobPrefix = runtime.store.keys.jobQueuePrefix;
+  const jobPrefix = runtime.keys.jobQueuePrefix;
   const jobs = cli.roles.has('engine')
     ? createJobDispatcher(
         { redis: runtime.redis, connect: queueConnection, log, normalizers: jitNormalizers() },
         { rules: config.jobs, prefix: jobPrefix, timeoutMs: config.app.jobTimeout, maxWaiting: config.app.jobQueueLimit, ratePerMinute: config.app.jobRateLimit },
       )
     : undefined;
-  const live = createLiveStore({ redis: runtime.redis, keys: runtime.store.keys }, { eventsMaxLen: config.redis.eventsMaxLen });
+  const live = createLiveStore({ redis: runtime.redis, keys: runtime.keys }, { eventsMaxLen: config.redis.eventsMaxLen });
   // ABR transcoding: ingest enqueues one job per channel segment; transcoder workers (any machine) take them.
-  const transcodePrefix = runtime.store.keys.transcodeQueuePrefix;
+  const transcodePrefix = runtime.keys.transcodeQueuePrefix;
   const apiToken = cli.roles.has('engine')
     ? await resolveApiToken(
         { redis: runtime.embedded ? null : runtime.redis, log },
-        { configured: config.app.apiToken, dataDir: config.redis.dataDir, redisKey: runtime.store.keys.apiToken },
+        { configured: config.app.apiToken, dataDir: config.redis.dataDir, redisKey: runtime.keys.apiToken },
       ).catch(async (e: unknown) => {
         await runtime.close();
         throw new Error(`cannot set up the API token: ${(e as Error).message}`);

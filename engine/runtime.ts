@@ -8,11 +8,14 @@ import type { Logger } from 'pino';
 import { effectiveRedisUrl, type BeamConfig } from '../core/config/config';
 import { createEmbeddedRedis, type EmbeddedRedis } from '../core/store/embedded-redis';
 import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from '../core/store/redis-connection';
-import { createStore, type Store } from '../core/store/store';
+import { createStore, type OwnedStore } from '../core/store/store';
+import type { Keys } from '../core/store/keys';
 import { migrateRegistryKeys } from '../core/store/migrate-keys';
 
 export interface EngineRuntime {
-  store: Store;
+  store: OwnedStore;
+  /** The key schema, for the stores built beside `store` by the composition root (channels, live, queues). */
+  keys: Keys;
   redis: RedisClient;
   /** Where Redis is, as other processes of the deployment would reach it. */
   redisTarget: RedisTarget;
@@ -84,5 +87,5 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     return closing;
   }
 
-  return { store, redis, redisTarget: target, embedded, connect, close };
+  return { store, keys: store.keys, redis, redisTarget: target, embedded, connect, close };
 }

@@ -74,7 +74,8 @@ export interface PacketWriteResult {
 }
 
 export interface Store {
-  readonly keys: Keys;
+  /** The key of a job result cached for a content item (frame images, clips), expiring with the ephemeral TTL. */
+  jitResultKey(content: string, id: string): string;
   ping(): Promise<number>;
   listContents(offset: number, limit: number): Promise<string[]>;
   createContent(format: Format): Promise<void>;
@@ -122,7 +123,15 @@ function parseMeta(json: string, sizes: string | null | undefined): ElementMeta 
   return meta;
 }
 
-export function createStore(deps: StoreDeps, config: StoreConfig): Store {
+/**
+ * The store as its owner holds it: the operations every role sees, plus the key schema, which only the
+ * composition root (to build the channel and live stores beside it) and tests read. Roles get `Store`.
+ */
+export interface OwnedStore extends Store {
+  readonly keys: Keys;
+}
+
+export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
   const { redis } = deps;
   const keys = createKeys(config.prefix);
   defineScripts(redis);
@@ -210,6 +219,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): Store {
 
   return {
     keys,
+    jitResultKey: (content, id) => keys.jit(content, id),
 
     async ping() {
       const t0 = process.hrtime.bigint();

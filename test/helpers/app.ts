@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp, type AppConfig } from '../../engine/api/app';
 import { createEngineMetrics } from '../../engine/api/metrics';
-import { createStore, type Store } from '../../core/store/store';
+import { createStore, type OwnedStore } from '../../core/store/store';
 import type { TestRedis } from './redis';
 import { uniquePrefix } from './redis';
 
@@ -47,7 +47,7 @@ export async function buildTestApp(
   redis: TestRedis,
   overrides: Partial<AppConfig> = {},
   ttl: { packetTtlMs?: number; frameTtlMs?: number } = {},
-): Promise<{ app: FastifyInstance; store: Store; prefix: string }> {
+): Promise<{ app: FastifyInstance; store: OwnedStore; prefix: string }> {
   const prefix = uniquePrefix();
   const store = createStore({ redis: redis.connect() }, { prefix, packetTtlMs: ttl.packetTtlMs ?? 60000, frameTtlMs: ttl.frameTtlMs ?? 60000 });
   const app = await buildApp({ store, metrics: createEngineMetrics(undefined, false) }, { ...TEST_APP_CONFIG, ...overrides });

@@ -97,7 +97,7 @@ export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): 
     if (Number(cp.width) > 0 && Number(cp.height) > 0) outputSize(Number(cp.width), Number(cp.height), sarOf(cp.sample_aspect_ratio), req.width);
     const type = req.format === 'png' ? 'image/png' : 'image/jpeg';
     if (req.at.kind === 'pts') {
-      const key = job.store.keys.jit(format.url, hash(['frame', stream.index, req.at.pts, req.width, req.format]));
+      const key = job.store.jitResultKey(format.url, hash(['frame', stream.index, req.at.pts, req.width, req.format]));
       const headers = { 'cache-control': 'public, max-age=60', 'beam-frame-pts': String(req.at.pts) };
       const hit = await cached(job, key, type, headers);
       if (hit) return hit;
@@ -106,7 +106,7 @@ export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): 
     }
     const newest = await latestPacket(job.store, format.url, stream);
     if (!newest) throw new JobError(404, `Stream ${stream.index} of '${format.url}' has no packets yet.`);
-    const key = job.store.keys.jit(format.url, hash(['latest', stream.index, newest.pts, req.width, req.format]));
+    const key = job.store.jitResultKey(format.url, hash(['latest', stream.index, newest.pts, req.width, req.format]));
     const hit = await cached(job, key, type, { 'cache-control': 'no-cache' });
     if (hit) return hit;
     const { frame } = await latestFrame(bc(), job.store, format.url, stream);
@@ -119,7 +119,7 @@ export function createJitFunctions(deps: JitDeps = {}, config: JitConfig = {}): 
     const video = format.streams.find((s) => s.codecpar.codec_type === 'video');
     if (!video) throw new JobError(400, `'${format.url}' has no video stream to clip.`);
     const range = await resolveRange(job.store, format.url, video, req.range);
-    const key = job.store.keys.jit(format.url, hash(['clip', range[0], range[1], req.accurate]));
+    const key = job.store.jitResultKey(format.url, hash(['clip', range[0], range[1], req.accurate]));
     const headers = { 'cache-control': 'public, max-age=60', 'content-disposition': `inline; filename="${format.url}-clip.mp4"` };
     const hit = await cached(job, key, 'video/mp4', headers);
     if (hit) return hit;

@@ -17,7 +17,7 @@ import { waitFor } from '../../helpers/process';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import type { RedisClient } from '../../../core/store/redis-connection';
@@ -30,7 +30,7 @@ import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 let redis: TestRedis;
 let admin: RedisClient;
 let app: FastifyInstance;
-let store: Store;
+let store: OwnedStore;
 let live: LiveStore;
 /** Another process's channel store: its changes reach ingest over pub/sub only. */
 let otherProcess: ChannelStore;

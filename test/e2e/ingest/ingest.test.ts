@@ -17,7 +17,7 @@ import { publishRtmp, publishSrt, publishSrtLiveTransmit, wrapFfmpeg, type Publi
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
@@ -28,7 +28,7 @@ import { waitFor } from '../../helpers/process';
 
 let redis: TestRedis;
 let app: FastifyInstance;
-let store: Store;
+let store: OwnedStore;
 let live: LiveStore;
 let ingest: IngestService;
 let srtPort = 0;

@@ -15,7 +15,7 @@ import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
 import { findPagesDirs, pagesPlugin } from '../../../engine/api/pages';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
@@ -36,7 +36,7 @@ export interface Stack {
   srtPort: number;
   rtmpPort: number;
   app: FastifyInstance;
-  store: Store;
+  store: OwnedStore;
   live: LiveStore;
   channels: ChannelStore;
   /** A new connection to the stack's Redis (the latency bench reads the channel's events); the caller closes it. */

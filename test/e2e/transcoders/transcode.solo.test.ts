@@ -24,7 +24,7 @@ import { built, transcodeProcessorFile } from '../../helpers/paths';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { connectRedis, parseRedisUrl, type RedisClient } from '../../../core/store/redis-connection';
@@ -38,7 +38,7 @@ import type { TranscodeChildConfig } from '../../../transcoders/transcode-proces
 
 let redis: TestRedis;
 let app: FastifyInstance;
-let store: Store;
+let store: OwnedStore;
 let live: LiveStore;
 let ingest: IngestService;
 let queue: TranscodeQueue;

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { startTestRedis, type TestRedis } from '../../helpers/redis';
 import { buildTestApp, assertError } from '../../helpers/app';
-import type { Store } from '../../../core/store/store';
+import type { OwnedStore } from '../../../core/store/store';
 
 let redis: TestRedis;
 /** A client of the test's own for looking at keys directly (the store exposes no raw client). */
@@ -35,7 +35,7 @@ function json(res: LightMyRequestResponse): unknown {
 }
 
 
-async function setup(overrides = {}, ttl = {}): Promise<{ app: FastifyInstance; store: Store }> {
+async function setup(overrides = {}, ttl = {}): Promise<{ app: FastifyInstance; store: OwnedStore }> {
   const t = await buildTestApp(redis, overrides, ttl);
   return { app: t.app, store: t.store };
 }

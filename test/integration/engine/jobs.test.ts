@@ -14,14 +14,14 @@ import ts from 'typescript';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitForOutput, exitOf } from '../../helpers/process';
 import { built, repoPath } from '../../helpers/paths';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import type { JobRule } from '../../../core/config/config';
 import { JobError } from '../../../engine/jobs/job-types';
 import type { JobFunction } from '../../../engine/jobs/worker';
 import { startJobsRig, type JobsRig } from '../transcoders/jit-fixture';
 
 let redis: TestRedis;
-let store: Store;
+let store: OwnedStore;
 let rig: JobsRig;
 let dir: string;
 let child: ChildProcess | null = null;
@@ -47,7 +47,7 @@ const functions: Record<string, JobFunction> = {
     return job.respondWithBytes(Buffer.from([0, 1, 2, 250]), 'application/octet-stream');
   },
   async octet(job) {
-    const key = await job.store.putJobResult(Buffer.from('raw bytes'), 5000, job.store.keys.jobResult('octet-test'));
+    const key = await job.store.putJobResult(Buffer.from('raw bytes'), 5000, store.keys.jobResult('octet-test'));
     job.data.body = key;
     return { ...job.data, type: 'application/octet-stream', response: true };
   },

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore } from '../../../core/store/channel-store';
 import { migrateRegistryKeys } from '../../../core/store/migrate-keys';
 import { packetMetaOf } from '../../../core/model/media';
@@ -24,7 +24,7 @@ afterAll(async () => {
   await redis.close();
 });
 
-function newStore(): Store {
+function newStore(): OwnedStore {
   return createStore({ redis: redis.connect() }, { prefix: uniquePrefix(), packetTtlMs: 60000, frameTtlMs: 60000 });
 }
 
@@ -32,7 +32,7 @@ function commandCount(info: string, command: string): number {
   return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
 }
 
-async function fillItem(store: Store, name: string, packets: number): Promise<void> {
+async function fillItem(store: OwnedStore, name: string, packets: number): Promise<void> {
   await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }, { codecpar: { codec_type: 'audio' } }] }, name));
   const writes = Array.from({ length: packets }, (_, i) => {
     const p = { streamIndex: i % 2, pts: i * 1800, dts: i * 1800, duration: 1800, keyframe: i % 50 === 0, data: Buffer.from([i % 256]) };

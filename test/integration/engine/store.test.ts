@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { packetMetaOf } from '../../../core/model/media';
 import { validateFormat } from '../../../core/model/content';
 
@@ -17,7 +17,7 @@ afterAll(async () => {
   await redis.close();
 });
 
-function newStore(ttlMs = 60000): Store {
+function newStore(ttlMs = 60000): OwnedStore {
   return createStore({ redis: redis.connect() }, { prefix: uniquePrefix(), packetTtlMs: ttlMs, frameTtlMs: ttlMs });
 }
 

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MediaPacket, Rational } from '../../../core/model/media';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore } from '../../../core/store/live-store';
 import { createChannel } from '../../../core/model/channel';
@@ -201,7 +201,7 @@ describe('the converter on its own', () => {
 
 describe('real publishers through the ingest service', () => {
   let redis: TestRedis;
-  let store: Store;
+  let store: OwnedStore;
   let channels: ChannelStore;
   let ingest: IngestService;
   const infos: string[] = [];

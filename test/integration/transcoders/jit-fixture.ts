@@ -15,7 +15,7 @@ import { createJobWorker, type JobFunction, type JobWorker } from '../../../engi
 import { jitNormalizers } from '../../../transcoders/jit/jit-paths';
 import type { Format, PacketMeta } from '../../../core/model/media';
 import { connectRedis, parseRedisUrl } from '../../../core/store/redis-connection';
-import type { PacketWrite, Store } from '../../../core/store/store';
+import type { OwnedStore, PacketWrite } from '../../../core/store/store';
 import { streamToJson } from '../../../ingest/demuxer';
 import { TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 import type { TestRedis } from '../../helpers/redis';
@@ -35,7 +35,7 @@ interface BcDemuxer {
 }
 
 /** Load a TS file into the store as content `name`; returns the video pts in presentation order. */
-export async function loadTs(store: Store, name: string, file: string): Promise<{ videoPts: number[]; keyPts: number[] }> {
+export async function loadTs(store: OwnedStore, name: string, file: string): Promise<{ videoPts: number[]; keyPts: number[] }> {
   const bc = require('beamcoder') as { demuxer(url: string): Promise<BcDemuxer> };
   const dm = await bc.demuxer(`file:${file}`);
   const streams = dm.streams.map((s, i) => streamToJson(s, i));
@@ -80,7 +80,7 @@ export interface JobsRigOptions {
 }
 
 /** App with the rules installed (and the JIT request normalizers) + one worker on `queue` with `functions`. */
-export async function startJobsRig(redis: TestRedis, store: Store, o: JobsRigOptions): Promise<JobsRig> {
+export async function startJobsRig(redis: TestRedis, store: OwnedStore, o: JobsRigOptions): Promise<JobsRig> {
   const connect = () => connectRedis(parseRedisUrl(redis.url), { maxRetriesPerRequest: null });
   const prefix = o.prefix ?? store.keys.jobQueuePrefix;
   const dispatcher = createJobDispatcher(

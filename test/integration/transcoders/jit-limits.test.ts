@@ -18,7 +18,7 @@ import { Queue } from 'bullmq';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { waitFor } from '../../helpers/process';
 import { TEST_API_TOKEN } from '../../helpers/app';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import type { JobFunction } from '../../../engine/jobs/worker';
 import type { JobRequest } from '../../../engine/jobs/job-types';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
@@ -26,7 +26,7 @@ import type { ClipStats } from '../../../transcoders/jit/clip-mp4';
 import { loadTs, makeSourceTs, probe, startJobsRig, type JobsRig, type JobsRigOptions } from './jit-fixture';
 
 let redis: TestRedis;
-let store: Store;
+let store: OwnedStore;
 let dir: string;
 let camPts: number[];
 let tallPts: number[];

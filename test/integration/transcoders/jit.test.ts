@@ -10,13 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
-import { createStore, type Store } from '../../../core/store/store';
+import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createJitFunctions } from '../../../transcoders/jit/jit-functions';
 import type { JobFunction } from '../../../engine/jobs/worker';
 import { grayPixels, loadTs, makeSourceTs, meanAbsDiff, probe, startJobsRig, topBoxes, type JobsRig } from './jit-fixture';
 
 let redis: TestRedis;
-let store: Store;
+let store: OwnedStore;
 let rig: JobsRig;
 let dir: string;
 let src: string;

@@ -169,7 +169,7 @@ export function ingestTuning(c: BeamConfig): Omit<IngestServiceConfig, 'srt' | '
     refreshMs: i.refreshInterval,
     session: {
       segmentSeconds: i.segmentSeconds, partSeconds: c.live.partTarget, flushMs: i.flushInterval, maxBatch: i.maxBatch,
-      streamsTimeoutMs: i.streamsTimeout, statsIntervalMs: i.statsInterval,
+      streamsTimeoutMs: i.streamsTimeout, statsIntervalMs: i.statsInterval, leaseTtlMs: i.leaseTtl, outageHoldMs: i.outageHold,
     },
   };
 }

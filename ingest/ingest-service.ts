@@ -16,6 +16,8 @@ import { createSrtServer, type SrtServer, type SrtSession } from './srt/srt-serv
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
+import { PROCESS_HOLDER } from './session/channel-lease';
+import { resumeChannel } from './session/planned-run';
 import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type PublishSessionConfig, type PublishSource, type SessionLog } from './publish-session';
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
@@ -88,6 +90,9 @@ export function mergeStatusExtra(earlier: StatusExtra, later: StatusExtra): Stat
 }
 
 /** The channel status fields of a publish's end. */
+/** Ends that leave the channel to another ingest process: this one writes no status for them. */
+const OTHER_PROCESS_OWNS: ReadonlySet<string> = new Set(['INGEST_LEASE_HELD', 'INGEST_LEASE_LOST', 'INGEST_REPLACED']);
+
 export function disconnectExtra(f: PipelineFault): StatusExtra {
   return { disconnected: true, reason: f.message, code: f.code };
 }
@@ -210,6 +215,44 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     if (touchedAt.size > 10000) touchedAt.clear(); // names of deleted channels pile up otherwise
   }
 
+  /**
+   * A channel whose status says live while no process holds its lease was left by an ingest process that
+   * died: once its lease expired (and long enough after it went live that no starting session is waiting
+   * for the lease), one process takes the lease, closes the segment left open at its last part, marks the
+   * channel idle with why, and releases.
+   */
+  let sweeping = false;
+  async function sweepOrphans(): Promise<void> {
+    if (sweeping || closing) return;
+    sweeping = true;
+    try {
+      const names = [...byName.keys()].filter((n) => !active.has(n));
+      if (names.length === 0) return;
+      const statuses = await channels.statuses(names);
+      const quiet = config.session.streamsTimeoutMs + 2 * config.session.leaseTtlMs;
+      for (const [i, name] of names.entries()) {
+        const st = statuses[i];
+        const ch = byName.get(name);
+        if (!st || !ch || st.state !== 'live' || Date.now() - Date.parse(st.since) < quiet) continue;
+        if ((await deps.live.leaseHolder(name)) !== null) continue;
+        const holder = `${PROCESS_HOLDER}:sweep`;
+        if (!(await deps.live.acquireLease(name, holder, config.session.leaseTtlMs))) continue;
+        try {
+          if (active.has(name)) continue;
+          await resumeChannel({ deps: { live: deps.live, log }, channel: ch, holder });
+          const f = fault('INGEST_FAILED', 'the ingest process publishing the channel stopped (its lease expired)');
+          await channels.setState(name, 'idle', { disconnected: true, reason: f.message, code: f.code });
+          await deps.live.appendEvents(name, [{ type: 'publisher:disconnected', reason: f.message }]);
+          faults.report(f, { channel: name });
+        } finally {
+          await deps.live.releaseLease(name, holder).catch(() => undefined);
+        }
+      }
+    } finally {
+      sweeping = false;
+    }
+  }
+
   async function reloadOne(name: string): Promise<void> {
     const started = epoch;
     const ch = await channels.get(name);
@@ -238,6 +281,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       {
         store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats,
         onStoreError: deps.metrics ? (kind) => deps.metrics?.storeError(kind) : undefined,
+        onPacketsRefused: (channel, count) => faults.report(fault('INGEST_PACKETS_REFUSED', `${count} packets refused: they would land in a closed segment`), { channel }),
+        onOutage: (channel, waiting) => log.warn({ channel }, waiting ? 'Redis unreachable or failing over: holding the publish, retrying writes' : 'Redis answers again: the publish goes on'),
         onSegmentOpened: deps.enqueueSegment ? async (c, segment) => {
           // The ladder as it is now (settings may have changed since the publisher connected).
           const current = byName.get(c.name) ?? c;
@@ -257,6 +302,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (active.get(ch.name) !== session) return;
       active.delete(ch.name);
       if (deleted.has(session)) return; // the channel is gone: its status with it
+      // Another ingest process holds the channel (it took over, or held it all along): the status is its own.
+      if (OTHER_PROCESS_OWNS.has(reason.code)) return;
       if (closing) {
         setStatus(ch.name, 'idle', disconnectExtra(reason));
         return;
@@ -321,6 +368,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       refreshTimer = setInterval(() => {
         reload().catch((err: unknown) => storeFailed(err, 'channel registry refresh failed'));
         retryStatuses();
+        sweepOrphans().catch((err: unknown) => storeFailed(err, 'the sweep of channels left live by a stopped ingest process failed'));
       }, config.refreshMs);
       refreshTimer.unref();
       if (config.srt) {

@@ -10,7 +10,8 @@
  */
 
 import type { Channel } from '../core/model/channel';
-import { fault, type PipelineFault } from '../core/model/pipeline-errors';
+import { fault, PipelineError, type PipelineFault } from '../core/model/pipeline-errors';
+import { createChannelLease, PROCESS_HOLDER } from './session/channel-lease';
 import { createDemuxer, type Demuxer } from './demuxer';
 import { planStreams, type StreamPlan } from './channel-format';
 import type { IngestDiagnostics } from './ingest-stats';
@@ -46,6 +47,9 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     }),
   ]);
 }
+
+/** Numbers this process's sessions (the lease holder id names the session, not only the process). */
+let sessionCounter = 0;
 
 /** Thrown at the next store write once the session is discarded: the run ends without writing. */
 class Discarded extends Error {}
@@ -131,12 +135,23 @@ export function startPublishSession(
       close(refused);
       return refused;
     }
-    ({ plan, converter } = withAudioConverter(deps, name, planned.plan));
-    for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
+    // One publisher per channel across every ingest process: hold the channel's lease while writing.
+    const lease = createChannelLease(
+      { live, log, onLost: (f) => close(f), now },
+      { channel: name, holder: `${deps.processId ?? PROCESS_HOLDER}:${++sessionCounter}`, ttlMs: config.leaseTtlMs },
+    );
+    await lease.acquire();
     try {
-      await runPlanned({ deps, config, channel, source, demuxer, converter, stats, now, writable, discarded: () => discarded }, plan);
+      if (ended) return ended; // the publisher left (or the session was closed) while waiting for the lease
+      ({ plan, converter } = withAudioConverter(deps, name, planned.plan));
+      for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
+      try {
+        await runPlanned({ deps, config, channel, source, demuxer, converter, stats, now, writable, discarded: () => discarded, holder: lease.holder }, plan);
+      } finally {
+        converter?.close();
+      }
     } finally {
-      converter?.close();
+      await lease.release();
     }
     return ended ?? fault('INGEST_ENDED');
   }
@@ -144,6 +159,11 @@ export function startPublishSession(
   /** How a run that threw ended: the deletion, Redis refusing or gone, or a failure. */
   function endOfError(err: unknown): PipelineFault {
     if (err instanceof Discarded || discarded) return ended ?? fault('INGEST_CHANNEL_DELETED');
+    if (err instanceof PipelineError) {
+      ended ??= err.toFault();
+      log.warn({ channel: name, code: err.code }, err.message);
+      return ended;
+    }
     const f = classifyStoreError(err);
     if (f.kind !== 'other') {
       // Redis refused a write or went away: end this publish (the encoder's reconnect gets in once Redis is back).

@@ -162,6 +162,18 @@ export function beginSession(state: TimelineState, streams: readonly StreamTimin
   };
 }
 
+/**
+ * Pure: a state that continues after `dts` (exclusive): the next anchor lands at or after it, and no stream
+ * emits at or before it. Used when a process continues a channel whose last writer died: its timeline
+ * state may be older than what that writer stored, and published media must never be written over.
+ */
+export function continueAfter(state: TimelineState, dts: number | null): TimelineState {
+  if (dts === null || !Number.isFinite(dts)) return state;
+  const floors: Record<string, number> = {};
+  for (const [k, v] of Object.entries(state.floors)) floors[k] = Math.max(v, dts - 1);
+  return { ...state, nextStart: Math.max(state.nextStart ?? -Infinity, dts), floors };
+}
+
 /** Rescales stream ticks to 90 kHz, rounding to the nearest tick. */
 export function to90k(value: number, timeBase: Rational): number {
   if (timeBase[0] === 1 && timeBase[1] === TIMELINE_HZ) return value;

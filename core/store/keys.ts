@@ -31,6 +31,8 @@
  *                                      (published media is immutable; see writeBoundaries-7.lua)
  *   <p>:{c}:lease                      string: `<holder>` of the channel's ingest lease (SET NX PX, renewed by
  *                                      its holder; one publisher per channel across all processes)
+ *   <p>:{c}:lease:want                 string: a newcomer's request to take the lease over (read by the holder
+ *                                      at its next renewal, which then ends its session and releases)
  *   <p>:{c}:gaps:<rung>                sorted set: segment indexes rung <rung> of channel c will never have
  *                                      (member and score = index; the packager emits EXT-X-GAP for them)
  *   <p>:{c}:made:<rung>                sorted set: segment indexes rung <rung> of channel c finished (score = index)
@@ -74,6 +76,7 @@ export interface Keys {
   timeline(content: string): string;
   sealed(content: string): string;
   lease(content: string): string;
+  leaseWant(content: string): string;
   gaps(content: string, rung: string): string;
   made(content: string, rung: string): string;
   rungParts(content: string, rung: string): string;
@@ -126,6 +129,7 @@ export function createKeys(prefix: string): Keys {
     timeline: (c) => `${base(c)}:timeline`,
     sealed: (c) => `${base(c)}:sealed`,
     lease: (c) => `${base(c)}:lease`,
+    leaseWant: (c) => `${base(c)}:lease:want`,
     gaps: (c, r) => `${base(c)}:gaps:${r}`,
     made: (c, r) => `${base(c)}:made:${r}`,
     rungParts: (c, r) => `${base(c)}:rparts:${r}`,

@@ -70,10 +70,17 @@ export interface LiveStore {
   writeBoundaries(channel: string, w: BoundaryWrite): Promise<void>;
   /** Where a process continuing the channel must continue: after everything announced or stored. */
   resumePoint(channel: string, streams: readonly number[]): Promise<ResumePoint>;
-  /** Take the channel's ingest lease for `holder` (or renew it when already held by it); false when another holds it. */
+  /**
+   * Take the channel's ingest lease for `holder` when it is free (or already ours); when another holds it,
+   * leave a takeover request that holder sees at its next renewal, and answer false.
+   */
   acquireLease(channel: string, holder: string, ttlMs: number): Promise<boolean>;
-  /** Renew a lease `holder` holds; false when it lost it (expired and taken, or released). */
-  renewLease(channel: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Renew a lease `holder` holds (or take it back when it expired and nobody took it): 'held'; 'takeover'
+   * when another process asks for the channel (the holder should end its session and release); 'lost' when
+   * another holds it.
+   */
+  renewLease(channel: string, holder: string, ttlMs: number): Promise<'held' | 'takeover' | 'lost'>;
   /** Release a lease `holder` holds (no effect otherwise). */
   releaseLease(channel: string, holder: string): Promise<void>;
   /** The lease's holder, or null. */
@@ -268,15 +275,16 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
     },
 
     async acquireLease(channel, holder, ttlMs) {
-      return (await scripts.takeLease(keys.lease(channel), holder, ttlMs, 1)) === 1;
+      return (await scripts.takeLease(keys.lease(channel), keys.leaseWant(channel), holder, ttlMs, 1)) === 1;
     },
 
     async renewLease(channel, holder, ttlMs) {
-      return (await scripts.takeLease(keys.lease(channel), holder, ttlMs, 0)) === 1;
+      const r = await scripts.takeLease(keys.lease(channel), keys.leaseWant(channel), holder, ttlMs, 0);
+      return r === 1 ? 'held' : r === 2 ? 'takeover' : 'lost';
     },
 
     async releaseLease(channel, holder) {
-      await scripts.takeLease(keys.lease(channel), holder, 0, -1);
+      await scripts.takeLease(keys.lease(channel), keys.leaseWant(channel), holder, 1000, -1);
     },
 
     async leaseHolder(channel) {

@@ -10,11 +10,13 @@ import type { AudioToAac } from '../audio-to-aac';
 import { channelFormat, formatChanged, type StreamPlan } from '../channel-format';
 import type { Demuxer } from '../demuxer';
 import { createSegmenterState } from '../segmenter';
-import { beginSession, createTimelineState, parseTimeline } from '../timeline';
+import { beginSession, continueAfter, createTimelineState, parseTimeline } from '../timeline';
+import type { SegmentRecord } from '../../core/model/live';
 import { createBoundaryBook } from './boundary-records';
 import { createSegmentWriter, type SegmentWriter, type SegmentWriterStart } from './segment-writer';
 import type { SessionStats } from './session-stats';
-import type { PublishSessionConfig, PublishSessionDeps, PublishSource } from './types';
+import type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog } from './types';
+import type { LiveStore } from '../../core/store/live-store';
 
 export interface PlannedRun {
   deps: PublishSessionDeps;
@@ -28,6 +30,8 @@ export interface PlannedRun {
   /** Throws once nothing more may be written (the channel was deleted). */
   writable: () => void;
   discarded: () => boolean;
+  /** The lease holder id this session writes boundaries as. */
+  holder: string;
 }
 
 /** Stores the format (when new or changed) and the connect event; reads where this session continues. */
@@ -46,20 +50,66 @@ export async function openChannel(run: PlannedRun, plan: StreamPlan): Promise<Se
   await live.appendEvents(name, events);
   run.stats.publish(plan, run.converter); // codecs and size are known now: the dashboard need not wait for the first interval
 
+  // Continue after everything the channel's previous writer announced or stored, even when it died
+  // without closing its segment or saving its timeline (a killed process, a lost lease).
+  const resume = await resumeChannel(run);
   const saved = await live.getTimeline(name);
   const timings = [{ index: VIDEO_STREAM, time_base: plan.video.time_base }];
   if (plan.audio) timings.push({ index: AUDIO_STREAM, time_base: (run.converter?.stream ?? plan.audio).time_base });
-  const timeline = beginSession(saved ? parseTimeline(saved) : createTimelineState(0), timings);
+  const timeline = beginSession(continueAfter(saved ? parseTimeline(saved) : createTimelineState(0), resume.afterDts), timings);
 
-  const last = (await live.lastSegments(name, 1))[0];
+  const last = resume.last;
   const segmenter = createSegmenterState({
-    videoStreamIndex: 0,
-    audioStreamIndex: plan.audio ? 1 : null,
-    firstIndex: (last?.index ?? 0) + 1,
+    videoStreamIndex: VIDEO_STREAM,
+    audioStreamIndex: plan.audio ? AUDIO_STREAM : null,
+    firstIndex: resume.nextIndex,
     targetDuration: Math.round(run.config.segmentSeconds * TIMELINE_HZ),
     partTarget: Math.round((run.channel.partTargetSeconds ?? run.config.partSeconds) * TIMELINE_HZ),
   });
   return { timeline, segmenter, book: createBoundaryBook(last?.discontinuitySequence ?? 0), hasAudio: plan.audio !== null };
+}
+
+export interface Resume {
+  /** The newest segment record after the repair (its discontinuity sequence carries on). */
+  last: SegmentRecord | undefined;
+  /** The index this session's first segment takes. */
+  nextIndex: number;
+  /** The first dts this session may write at (null: the channel has nothing yet). */
+  afterDts: number | null;
+}
+
+/**
+ * Where a session continues a channel. A segment its previous writer left open is closed at the end of its
+ * last announced part (what players may already hold); one with no announced part is taken over by this
+ * session's first segment (nothing of it was published). This session then writes after the end of every
+ * segment, part and packet stored, so nothing announced or stored changes.
+ */
+export async function resumeChannel(run: { deps: { live: LiveStore; log: SessionLog }; channel: Channel; holder: string }): Promise<Resume> {
+  const { live } = run.deps;
+  const name = run.channel.name;
+  const point = await live.resumePoint(name, [VIDEO_STREAM, AUDIO_STREAM]);
+  let last = (await live.lastSegments(name, 1))[0];
+  let nextIndex = (last?.index ?? 0) + 1;
+  let closedEnd: number | null = null;
+  if (last && point.lastOpen) {
+    const parts = await live.parts(name, last.index, last.index);
+    const end = parts.reduce((m, p) => Math.max(m, p.startDts + p.durationPts), -Infinity);
+    if (parts.length > 0 && end > last.startDts) {
+      const closed: SegmentRecord = { ...last, durationPts: end - last.startDts };
+      await live.writeBoundaries(name, {
+        segments: [closed], events: [{ type: 'segment:closed', segment: closed.index, startPts: closed.startPts, durationPts: end - last.startDts }],
+        retainMs: run.channel.dvrWindowSeconds * 1000, holder: run.holder,
+      });
+      run.deps.log.warn({ channel: name, segment: closed.index }, 'closed the segment a previous ingest process left open, at the end of its last part');
+      last = closed;
+      closedEnd = end;
+    } else {
+      nextIndex = last.index;
+      last = (await live.segments(name, last.index - 1, last.index - 1))[0] ?? { ...last, discontinuitySequence: last.discontinuitySequence ?? 0 };
+    }
+  }
+  const ends = [point.sealedEndDts, point.storedEndDts, closedEnd].filter((d): d is number => d !== null);
+  return { last, nextIndex, afterDts: ends.length ? Math.max(...ends) : null };
 }
 
 /** Runs until the demuxer ends (the publisher left or the session was closed). */
@@ -70,7 +120,8 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
     {
       channel, store: deps.store, live: deps.live, log: deps.log, now, ttlMs: channel.dvrWindowSeconds * 1000,
       maxBatch: config.maxBatch, flushMs: config.flushMs, writable: run.writable, onPacket: run.stats.record,
-      onSegmentOpened: deps.onSegmentOpened,
+      onSegmentOpened: deps.onSegmentOpened, holder: run.holder, outageHoldMs: config.outageHoldMs,
+      onPacketsRefused: deps.onPacketsRefused, onOutage: deps.onOutage,
     },
     start,
   );

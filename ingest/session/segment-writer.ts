@@ -14,6 +14,7 @@ import type { PacketWrite, Store } from '../../core/store/store';
 import { segmenterFinish, segmenterStep, type SegmenterEvent, type SegmenterState } from '../segmenter';
 import { normalisePacket, serialiseTimeline, type TimelineState } from '../timeline';
 import { boundaryRecords, type BoundaryBook } from './boundary-records';
+import { redisFailureKind } from '../../core/store/redis-errors';
 import type { SessionLog } from './types';
 
 export interface SegmentWriterDeps {
@@ -31,7 +32,19 @@ export interface SegmentWriterDeps {
   /** Every packet that passed the timeline (diagnostics). */
   onPacket: (p: { streamIndex: number; pts: number; dts: number; keyframe: boolean; size: number }) => void;
   onSegmentOpened?: (channel: Channel, segment: number) => Promise<unknown>;
+  /** The lease holder id boundaries are written as (the store refuses them once another process holds the channel). */
+  holder?: string;
+  /** How long writes are retried while Redis is unreachable or failing over before the publish ends, ms (0: not at all). */
+  outageHoldMs?: number;
+  /** Packets the store refused because they would land in a closed segment (published media is immutable). */
+  onPacketsRefused?: (channel: string, count: number) => void;
+  /** A write waits for Redis (`true` when the wait starts, `false` when it is over). */
+  onOutage?: (channel: string, waiting: boolean) => void;
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Timeline states are kept well beyond the DVR window: a channel that comes back a day later continues it. */
+const TIMELINE_TTL_MS = 24 * 3600 * 1000;
 
 export interface SegmentWriterStart {
   timeline: TimelineState;
@@ -48,9 +61,39 @@ export interface SegmentWriter {
   finish(): Promise<void>;
 }
 
+/**
+ * `write`, retried while Redis is unreachable or failing over (a lost connection, a cluster primary being
+ * replaced, a read-only replica during promotion), up to `holdMs`; then, or on any other error, it throws.
+ * Meanwhile the publisher stays connected: its bytes wait in the demuxer (bounded, see demuxer.ts).
+ */
+export async function holdThroughOutage<T>(write: () => Promise<T>, o: { holdMs: number; now: () => number; sleep: (ms: number) => Promise<void>; onWait?: (waiting: boolean) => void }): Promise<T> {
+  let since: number | null = null;
+  let delay = 50;
+  try {
+    for (;;) {
+      try {
+        return await write();
+      } catch (err) {
+        const kind = redisFailureKind(err);
+        if (kind !== 'connection' && kind !== 'readonly') throw err;
+        since ??= o.now();
+        if (o.now() - since >= o.holdMs) throw err;
+        if (delay === 50) o.onWait?.(true);
+        await o.sleep(delay);
+        delay = Math.min(delay * 2, 1000);
+      }
+    }
+  } finally {
+    if (since !== null) o.onWait?.(false);
+  }
+}
+
 export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWriterStart): SegmentWriter {
   const { channel, store, live, log, now, ttlMs, writable } = deps;
   const name = channel.name;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const hold = <T>(write: () => Promise<T>): Promise<T> =>
+    holdThroughOutage(write, { holdMs: deps.outageHoldMs ?? 0, now, sleep, onWait: (w) => deps.onOutage?.(name, w) });
   let { timeline, segmenter, book } = start;
   let pending: PacketWrite[] = [];
   let lastFlush = now();
@@ -63,7 +106,8 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     const batch = pending;
     pending = [];
     lastFlush = now();
-    await store.writePackets(name, batch, ttlMs);
+    const r = await hold(() => store.writePackets(name, batch, ttlMs));
+    if (r.refused > 0) deps.onPacketsRefused?.(name, r.refused);
   }
 
   async function boundaries(evs: SegmenterEvent[]): Promise<void> {
@@ -73,7 +117,9 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     if (start.hasAudio && write.lastPartEnd !== null) audioAwaited = write.lastPartEnd;
     for (const message of write.warnings) log.warn({ channel: name }, message);
     writable();
-    await live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs });
+    // The timeline state goes with the boundaries it led to: whoever continues the channel continues after them.
+    const saved = { state: serialiseTimeline(timeline), ttlMs: Math.max(ttlMs, TIMELINE_TTL_MS) };
+    await hold(() => live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs, timeline: saved, holder: deps.holder }));
     if (deps.onSegmentOpened) {
       for (const segment of write.opened) {
         deps.onSegmentOpened(channel, segment).catch((err: Error) => log.warn({ channel: name, segment, err: err.message }, 'could not enqueue the segment for transcoding'));
@@ -119,7 +165,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     await flush();
     if (fin.events.length) await boundaries(fin.events);
     writable();
-    await live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, 24 * 3600 * 1000));
+    await hold(() => live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, TIMELINE_TTL_MS)));
   }
 
   return { ingest, finish };

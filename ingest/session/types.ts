@@ -39,6 +39,12 @@ export interface PublishSessionDeps {
   createAudioConverter?: (input: Stream) => AudioToAac;
   /** A store call failed because Redis refused it or could not be reached (metrics). */
   onStoreError?: (kind: StoreErrorKind) => void;
+  /** Packets the store refused (they would land in a closed segment): counted, the publish goes on. */
+  onPacketsRefused?: (channel: string, count: number) => void;
+  /** A write waits for Redis to come back (true), or the wait is over (false). */
+  onOutage?: (channel: string, waiting: boolean) => void;
+  /** This process's part of the channel lease's holder id (default: host, pid and a random tag). */
+  processId?: string;
   now?: () => number;
 }
 
@@ -53,6 +59,10 @@ export interface PublishSessionConfig {
   /** A publisher that sends no streams within this time is dropped, ms. */
   streamsTimeoutMs: number;
   statsIntervalMs: number;
+  /** The channel lease's time-to-live, ms (BEAM_INGEST_LEASE_TTL). */
+  leaseTtlMs: number;
+  /** How long writes are retried while Redis is unreachable or failing over, ms (BEAM_INGEST_OUTAGE_HOLD). */
+  outageHoldMs: number;
 }
 
 export const DEFAULT_SESSION_CONFIG: PublishSessionConfig = {
@@ -62,4 +72,6 @@ export const DEFAULT_SESSION_CONFIG: PublishSessionConfig = {
   maxBatch: 64,
   streamsTimeoutMs: 10000,
   statsIntervalMs: 2000,
+  leaseTtlMs: 6000,
+  outageHoldMs: 30000,
 };

@@ -96,15 +96,21 @@ describe('the ingest lease', () => {
     assert.equal(await live.acquireLease('ls', 'a', 300), true);
     assert.equal(await live.acquireLease('ls', 'a', 300), true, 'taking it again renews');
     assert.equal(await live.acquireLease('ls', 'b', 300), false);
-    assert.equal(await live.renewLease('ls', 'b', 300), false);
+    assert.equal(await live.renewLease('ls', 'b', 300), 'lost');
+    assert.equal(await live.renewLease('ls', 'a', 300), 'takeover', 'b asked for it: the holder hears at its renewal');
     assert.equal(await live.leaseHolder('ls'), 'a');
     await live.releaseLease('ls', 'b');
     assert.equal(await live.leaseHolder('ls'), 'a', 'only the holder releases');
     await live.releaseLease('ls', 'a');
     assert.equal(await live.acquireLease('ls', 'b', 200), true);
+    assert.equal(await live.renewLease('ls', 'b', 200), 'held', 'its own request was cleared when it took the lease');
     await new Promise((r) => setTimeout(r, 350));
-    assert.equal(await live.renewLease('ls', 'b', 200), false, 'an expired lease cannot be renewed');
+    assert.equal(await live.leaseHolder('ls'), null, 'a lease its holder stops renewing expires');
+    assert.equal(await live.renewLease('ls', 'b', 200), 'held', 'expired and free: the holder takes it back (a Redis outage outlived it)');
+    assert.equal(await live.acquireLease('ls', 'c', 5000), false);
+    await new Promise((r) => setTimeout(r, 350));
     assert.equal(await live.acquireLease('ls', 'c', 5000), true);
+    assert.equal(await live.renewLease('ls', 'b', 200), 'lost', 'taken by another after it expired');
   });
 
   it('a writer that does not hold the lease cannot announce anything', async () => {

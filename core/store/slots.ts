@@ -52,8 +52,10 @@ export function groupBySlot(keys: readonly string[]): number[][] {
 type Read = 'get' | 'hgetall';
 
 /**
- * One read command per key, answers in the keys' order (null for a failed or missing value). Standalone:
- * one pipeline. Cluster: a pipeline per slot, all sent at once.
+ * One read command per key, answers in the keys' order (null for a missing value). Standalone: one
+ * pipeline. Cluster: a pipeline per slot, all sent at once. A failed command fails the whole read: a key
+ * that could not be read (its primary failing over) is not a key that does not exist — a caller listing
+ * channels must never take one it could not read for a deleted one.
  */
 export async function readEach<R extends Read>(redis: RedisClient, command: R, keys: readonly string[]): Promise<Array<(R extends 'get' ? string : Record<string, string>) | null>> {
   type Out = (R extends 'get' ? string : Record<string, string>) | null;
@@ -65,7 +67,8 @@ export async function readEach<R extends Read>(redis: RedisClient, command: R, k
     for (const i of idx) p[command](keys[i] as string);
     const res = (await p.exec()) ?? [];
     res.forEach(([err, v], j) => {
-      if (!err && v !== null && v !== undefined) out[idx[j] as number] = v as Out;
+      if (err) throw err;
+      if (v !== null && v !== undefined) out[idx[j] as number] = v as Out;
     });
   }));
   return out;

@@ -96,6 +96,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  if (process.env.CLUSTER_DEBUG_DIR) {
+    const { writeFileSync } = await import('node:fs');
+    procs.forEach((p, i) => writeFileSync(`${process.env.CLUSTER_DEBUG_DIR}/${i}-${p.roles.join('-')}.log`, p.output()));
+  }
   for (const p of publishers) p.stop();
   await Promise.allSettled(procs.map((p) => p.stop()));
   await cluster?.close();
@@ -151,6 +155,54 @@ describe('a Redis Cluster with the roles as separate processes', () => {
     }
     for (const p of procs) assert.ok(p.alive(), `${p.roles} survived the failover:\n${p.output().slice(-3000)}`);
     console.log(`failover: ${failoverMs} ms until every slot was served again; statuses seen meanwhile: ${[...statuses].join(', ')}`);
+  });
+});
+
+/** A channel's source media playlist text. */
+async function playlist(base: string, channel: string): Promise<string> {
+  return (await segmentsOf(base, channel, 'v-source.m3u8')).text;
+}
+
+describe('ingest processes on a cluster', () => {
+  it('an ingest process killed and its publisher moved: the channel continues after the last announced segment with a discontinuity, nothing published changes, the rung goes on', { timeout: 120_000 }, async () => {
+    const victim = [...onPrimary.values()][1] as string; // published through ingest A
+    await checkImmutable(engineA.http as string, victim);
+    const before = await lastSegmentIndex(engineA.http as string, victim);
+    const rungBefore = (await segmentsOf(engineA.http as string, victim, 'v-144p.m3u8')).uris.length;
+    ingestA.kill('SIGKILL');
+    publishers[1]?.stop();
+    const moved = publishSrt(srtUrl(ingestB, victim), { seconds: 60, gopFrames: 25 });
+    publishers.push(moved);
+    await waitFor(`${victim} to continue through ingest B`, async () => (await lastSegmentIndex(engineB.http as string, victim)) > before + 3, 60_000, 500).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- ingest B:\n${ingestB.output().slice(-3000)}\n--- publisher:\n${moved.stderr()}`);
+    });
+    const text = await playlist(engineB.http as string, victim);
+    assert.match(text, /#EXT-X-DISCONTINUITY/, 'the moved publisher starts a discontinuity');
+    assert.ok((await checkImmutable(engineB.http as string, victim)) >= 1, 'segments published before the kill compared');
+    await checkImmutable(engineA.http as string, victim);
+    await waitFor('the rung to go on', async () => (await segmentsOf(engineA.http as string, victim, 'v-144p.m3u8')).uris.length > rungBefore, 40_000, 500);
+    const rung = await segmentsOf(engineA.http as string, victim, 'v-144p.m3u8');
+    const gaps = (rung.text.match(/#EXT-X-GAP/g) ?? []).length;
+    assert.ok(gaps < rung.uris.length, `the rung is not all gaps (${gaps} of ${rung.uris.length})`);
+    ingestA = await startRole(cluster.url, ['ingest']);
+    procs.push(ingestA);
+  });
+
+  it('the same key offered to two ingest processes: the newer publisher takes the channel over, one writer at a time', { timeout: 120_000 }, async () => {
+    const channel = [...onPrimary.values()][2] as string; // published through ingest B
+    const before = await lastSegmentIndex(engineA.http as string, channel);
+    const second = publishSrt(srtUrl(ingestA, channel), { seconds: 40, gopFrames: 25 });
+    publishers.push(second);
+    await waitFor(`${channel} to continue through ingest A`, async () => (await lastSegmentIndex(engineA.http as string, channel)) > before + 3, 60_000, 500).catch((e: Error) => {
+      throw new Error(`${e.message}\n--- ingest A:\n${ingestA.output().slice(-3000)}\n--- ingest B:\n${ingestB.output().slice(-3000)}`);
+    });
+    const first = publishers[2] as Publisher;
+    assert.notEqual(await Promise.race([first.exited, new Promise((r) => setTimeout(() => r('running'), 15_000))]), 'running', 'the replaced publisher was disconnected');
+    const res = await api(engineA.http as string, `/api/channels/${channel}`);
+    const st = ((await res.json()) as { status: { state: string } }).status;
+    assert.equal(st.state, 'live', 'the status is the new holder\'s');
+    for (const n of onPrimary.values()) await checkImmutable(engineB.http as string, n);
+    for (const p of procs.filter((x) => x !== ingestA || x.alive())) assert.ok(p.alive() || p.roles.includes('ingest'), `${p.roles} running`);
   });
 });
 

@@ -62,7 +62,11 @@ async function checkImmutable(base: string, channel: string): Promise<number> {
 }
 
 async function lastSegmentIndex(base: string, channel: string): Promise<number> {
-  const { uris } = await segmentsOf(base, channel, 'v-source.m3u8');
+  return lastIndexOf(base, channel, 'v-source.m3u8');
+}
+
+async function lastIndexOf(base: string, channel: string, playlist: string): Promise<number> {
+  const { uris } = await segmentsOf(base, channel, playlist);
   const last = uris[uris.length - 1];
   return last ? Number(/-(\d+)\.m4s$/.exec(last)?.[1] ?? -1) : -1;
 }
@@ -168,11 +172,19 @@ describe('ingest processes on a cluster', () => {
     const victim = [...onPrimary.values()][1] as string; // published through ingest A
     await checkImmutable(engineA.http as string, victim);
     const before = await lastSegmentIndex(engineA.http as string, victim);
-    const rungBefore = (await segmentsOf(engineA.http as string, victim, 'v-144p.m3u8')).uris.length;
+    const rungBefore = await lastIndexOf(engineA.http as string, victim, 'v-144p.m3u8');
     ingestA.kill('SIGKILL');
+    // The killed process comes back (as systemd would restart it) while its publisher moves to ingest B.
+    const restarted = startRole(cluster.url, ['ingest']).then((p) => {
+      procs.push(p);
+      ingestA = p;
+    });
     publishers[1]?.stop();
+    const killedAt = Date.now();
     const moved = publishSrt(srtUrl(ingestB, victim), { seconds: 60, gopFrames: 25 });
     publishers.push(moved);
+    await waitFor(`${victim} to take its next segment through ingest B`, async () => (await lastSegmentIndex(engineB.http as string, victim)) > before, 60_000, 200).catch(() => undefined);
+    console.log(`ingest kill: the moved publisher's first new segment listed ${Date.now() - killedAt} ms after the kill`);
     await waitFor(`${victim} to continue through ingest B`, async () => (await lastSegmentIndex(engineB.http as string, victim)) > before + 3, 60_000, 500).catch((e: Error) => {
       throw new Error(`${e.message}\n--- ingest B:\n${ingestB.output().slice(-3000)}\n--- publisher:\n${moved.stderr()}`);
     });
@@ -180,12 +192,11 @@ describe('ingest processes on a cluster', () => {
     assert.match(text, /#EXT-X-DISCONTINUITY/, 'the moved publisher starts a discontinuity');
     assert.ok((await checkImmutable(engineB.http as string, victim)) >= 1, 'segments published before the kill compared');
     await checkImmutable(engineA.http as string, victim);
-    await waitFor('the rung to go on', async () => (await segmentsOf(engineA.http as string, victim, 'v-144p.m3u8')).uris.length > rungBefore, 40_000, 500);
+    await waitFor('the rung to go on', async () => (await lastIndexOf(engineA.http as string, victim, 'v-144p.m3u8')) > rungBefore + 1, 40_000, 500);
     const rung = await segmentsOf(engineA.http as string, victim, 'v-144p.m3u8');
     const gaps = (rung.text.match(/#EXT-X-GAP/g) ?? []).length;
     assert.ok(gaps < rung.uris.length, `the rung is not all gaps (${gaps} of ${rung.uris.length})`);
-    ingestA = await startRole(cluster.url, ['ingest']);
-    procs.push(ingestA);
+    await restarted;
   });
 
   it('the same key offered to two ingest processes: the newer publisher takes the channel over, one writer at a time', { timeout: 120_000 }, async () => {
@@ -199,8 +210,8 @@ describe('ingest processes on a cluster', () => {
     const first = publishers[2] as Publisher;
     assert.notEqual(await Promise.race([first.exited, new Promise((r) => setTimeout(() => r('running'), 15_000))]), 'running', 'the replaced publisher was disconnected');
     const res = await api(engineA.http as string, `/api/channels/${channel}`);
-    const st = ((await res.json()) as { status: { state: string } }).status;
-    assert.equal(st.state, 'live', 'the status is the new holder\'s');
+    const st = ((await res.json()) as { status: { state: string; lastDisconnectCode: string | null } }).status;
+    assert.equal(st.state, 'live', `the status is the new holder's: ${JSON.stringify(st)}`);
     for (const n of onPrimary.values()) await checkImmutable(engineB.http as string, n);
     for (const p of procs.filter((x) => x !== ingestA || x.alive())) assert.ok(p.alive() || p.roles.includes('ingest'), `${p.roles} running`);
   });

@@ -18,6 +18,7 @@
  * yields its audio streams (the caller decides).
  */
 import type { MediaPacket, Rational, Stream } from '../core/model/media';
+import { TIMELINE_HZ } from '../core/model/live';
 import {
   DemuxError,
   governorInput,
@@ -88,7 +89,7 @@ export function streamToJson(s: unknown, fallbackIndex: number): Stream {
     codecpar.extradata = Buffer.from(ex.data as number[]).toString('base64');
   } else if (typeof ex !== 'string') codecpar.extradata = null;
   const tb = j.time_base;
-  const timeBase: Rational = Array.isArray(tb) && tb.length === 2 ? [Number(tb[0]), Number(tb[1])] : [1, 90000];
+  const timeBase: Rational = Array.isArray(tb) && tb.length === 2 ? [Number(tb[0]), Number(tb[1])] : [1, TIMELINE_HZ];
   return {
     ...j,
     index: typeof j.index === 'number' ? j.index : fallbackIndex,

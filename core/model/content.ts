@@ -7,6 +7,7 @@ import { BeamError } from './errors';
 import { CODEC_TYPES, type CodecType, type ElementMeta, type Format, type Rational, type Stream } from './media';
 import type { ElementType } from './media-ref';
 import { isObject } from './json';
+import { TIMELINE_HZ } from './live';
 
 /**
  * Content names: 1–200 characters of letters, digits and `_ . ~ : @ ! $ ' ( ) * + , ; = -`,
@@ -88,7 +89,7 @@ function validateStream(raw: unknown, position: number): Stream {
   if (raw.type !== undefined && raw.type !== 'Stream') throw badFormat(`${field}.type`, "'Stream' when given");
   const index = raw.index ?? position;
   if (index !== position) throw badFormat(`${field}.index`, `${position} (streams are listed in index order)`);
-  const timeBase = raw.time_base ?? [1, 90000];
+  const timeBase = raw.time_base ?? [1, TIMELINE_HZ];
   if (!validRational(timeBase)) throw badFormat(`${field}.time_base`, 'a pair of positive integers such as [1, 90000]');
   const codecpar = raw.codecpar;
   if (!isObject(codecpar)) throw badFormat(`${field}.codecpar`, 'an object with codec_type');

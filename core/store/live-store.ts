@@ -95,11 +95,6 @@ export interface LiveStore {
   parts(channel: string, fromSegment: number, toSegment: number): Promise<PartRecord[]>;
   /** Block up to `blockMs` for events after `afterId` ('$' = only new ones). */
   readEvents(reader: RedisClient, channel: string, afterId: string, blockMs: number, count?: number): Promise<ReadEvents>;
-  /**
-   * Block up to `blockMs` for events of several channels, each after its cursor, in one read on `reader`
-   * (the channels' streams must share a node: not for a Redis Cluster). Only channels with events are returned.
-   */
-  readManyEvents(reader: RedisClient, cursors: ReadonlyMap<string, string>, blockMs: number, count?: number): Promise<Map<string, ReadEvents>>;
   /** The id of the channel's newest event ('0-0' when it has none): a cursor for `readEvents` that misses nothing after now. */
   lastEventId(channel: string): Promise<string>;
   getTimeline(channel: string): Promise<string | null>;
@@ -182,19 +177,6 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
     async readEvents(reader, channel, afterId, blockMs, count = 100) {
       const res = (await reader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', keys.events(channel), afterId)) as [string, [string, string[]][]][] | null;
       return decodeEntries(res?.[0]?.[1] ?? [], afterId);
-    },
-
-    async readManyEvents(reader, cursors, blockMs, count = 200) {
-      const names = [...cursors.keys()];
-      const out = new Map<string, ReadEvents>();
-      if (names.length === 0) return out;
-      const byKey = new Map(names.map((n) => [keys.events(n), n]));
-      const res = (await reader.xread('COUNT', count, 'BLOCK', blockMs, 'STREAMS', ...names.map((n) => keys.events(n)), ...names.map((n) => cursors.get(n) as string))) as [string, [string, string[]][]][] | null;
-      for (const [key, entries] of res ?? []) {
-        const name = byKey.get(key);
-        if (name !== undefined) out.set(name, decodeEntries(entries, cursors.get(name) as string));
-      }
-      return out;
     },
 
     async lastEventId(channel) {

@@ -217,4 +217,26 @@ describe('ingest processes on a cluster', () => {
   });
 });
 
+describe('transcoder processes on a cluster', () => {
+  it('a transcoder killed: another takes its jobs, the rung playlist never goes backwards and goes on', { timeout: 120_000 }, async () => {
+    const channel = [...onPrimary.values()][2] as string; // live through ingest A since the takeover
+    const transcoder = procs.find((p) => p.roles.includes('transcoder') && p.alive()) as RoleProcess;
+    const second = await startRole(cluster.url, ['transcoder']);
+    procs.push(second);
+    const seen: number[] = [];
+    const sample = async () => {
+      const last = await lastIndexOf(engineA.http as string, channel, 'v-144p.m3u8');
+      if (last >= 0) seen.push(last);
+      return last;
+    };
+    await sample();
+    transcoder.kill('SIGKILL');
+    const killedAt = await sample();
+    await waitFor('the rung to go on after the kill', async () => (await sample()) > killedAt + 3, 60_000, 250);
+    for (let i = 1; i < seen.length; i++) assert.ok((seen[i] as number) >= (seen[i - 1] as number), `the rung playlist went backwards: ${seen.join(' ')}`);
+    const rung = await segmentsOf(engineA.http as string, channel, 'v-144p.m3u8');
+    console.log(`transcoder kill: rung ${seen[0]} → ${seen[seen.length - 1]}, EXT-X-GAP in the window now: ${(rung.text.match(/#EXT-X-GAP/g) ?? []).length}`);
+  });
+});
+
 void keySlot;

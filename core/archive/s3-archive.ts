@@ -7,7 +7,7 @@
  * SDKs otherwise send CRC32 trailers that many non-AWS servers refuse.
  */
 
-import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 export interface S3Location {
   bucket: string;
@@ -36,7 +36,9 @@ export interface S3ArchiveConfig extends S3Location {
 export interface S3Archive {
   put(key: string, body: Buffer): Promise<void>;
   /** The object's bytes, or `range` [start, endExclusive] of them; null when the object does not exist. */
-  get(key: string, range?: [number, number]): Promise<Buffer | null>;
+  get(key: string, range?: readonly [number, number]): Promise<Buffer | null>;
+  /** Remove one object; whether it existed. */
+  delete(key: string): Promise<boolean>;
   /** Deletes every object whose key starts with `prefix`; returns how many. */
   deletePrefix(prefix: string): Promise<number>;
   close(): void;
@@ -75,6 +77,17 @@ export function createS3Archive(config: S3ArchiveConfig, deps: { client?: S3Clie
         if (isMissing(err)) return null;
         throw err;
       }
+    },
+
+    async delete(key) {
+      try {
+        await client.send(new HeadObjectCommand({ Bucket, Key: full(key) }));
+      } catch (err) {
+        if (isMissing(err)) return false;
+        throw err;
+      }
+      await client.send(new DeleteObjectCommand({ Bucket, Key: full(key) }));
+      return true;
     },
 
     async deletePrefix(prefix) {

@@ -44,6 +44,9 @@ describe('the S3 archive backend', () => {
     assert.equal(await archive.get('main/s0/18.seg'), null);
     await archive.put('main/s0/17.seg', body); // idempotent: the same bytes again
     assert.deepEqual(await archive.get('main/s0/17.seg', [0, 4]), body.subarray(0, 4));
+    assert.equal(await archive.delete('main/s0/17.seg'), true);
+    assert.equal(await archive.delete('main/s0/17.seg'), false);
+    assert.equal(await archive.get('main/s0/17.seg'), null);
   });
 
   it('deletes a prefix across listing pages (more than 1,000 objects), and nothing outside it', { timeout: 60_000 }, async () => {

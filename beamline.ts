@@ -10,6 +10,7 @@ import './engine/threadpool';
 import { networkInterfaces } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { ConfigError, loadConfig, readConfigFile, type BeamConfig } from './core/config/config';
+import { formatBinarySize } from './core/config/memory-size';
 import { buildApp } from './engine/api/app';
 import { createEngineMetrics } from './engine/api/metrics';
 import { createEngineRuntime } from './engine/runtime';
@@ -253,6 +254,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         {
           store: runtime.store,
           metrics,
+          redisMemory: () => runtime.memory(),
           log,
           jobs,
           isPublicWrite: isWhepWrite,
@@ -386,7 +388,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       throw new Error(`cannot listen on ${config.app.host}:${config.app.port} (${(e as Error).message}); set BEAM_APP_PORT to a free port`);
     }
   }
-  const where = runtime.embedded ? `embedded redis-server on ${runtime.embedded.socketPath}` : runtime.redisTarget.urls.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
+  const limit = runtime.embeddedMaxmemory ? `maxmemory ${formatBinarySize(runtime.embeddedMaxmemory)}` : 'no maxmemory';
+  const where = runtime.embedded ? `embedded redis-server on ${runtime.embedded.socketPath} (${limit})` : runtime.redisTarget.urls.map((u) => u.replace(/\/\/[^@/]*@/, '//***@')).join(', ');
   process.stdout.write(banner({ config, redisWhere: where, roles: cli.roles, channels: list, createdDefault, apiToken, tty: process.stdout.isTTY === true }) + '\n');
 }
 

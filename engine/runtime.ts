@@ -5,12 +5,15 @@
  */
 
 import type { Logger } from 'pino';
+import { totalmem } from 'node:os';
 import { effectiveRedisUrl, type BeamConfig } from '../core/config/config';
 import { createEmbeddedRedis, type EmbeddedRedis } from '../core/store/embedded-redis';
 import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from '../core/store/redis-connection';
 import { createStore, type OwnedStore } from '../core/store/store';
 import type { Keys } from '../core/store/keys';
 import { migrateRegistryKeys } from '../core/store/migrate-keys';
+import { embeddedMaxmemory, machineMemory } from '../core/config/memory-size';
+import { readRedisMemory, type RedisMemory } from '../core/store/redis-memory';
 
 export interface EngineRuntime {
   store: OwnedStore;
@@ -20,6 +23,10 @@ export interface EngineRuntime {
   /** Where Redis is, as other processes of the deployment would reach it. */
   redisTarget: RedisTarget;
   embedded: EmbeddedRedis | null;
+  /** The embedded redis-server's maxmemory (0 = no limit); null with an external Redis, whose own setting stands. */
+  embeddedMaxmemory: number | null;
+  /** Redis memory use against its limit (INFO memory; the fullest primary of a cluster). */
+  memory(): Promise<RedisMemory>;
   /** A new connection for a component that needs its own (BullMQ, blocking reads). */
   connect(opts?: { maxRetriesPerRequest?: number | null; connectionName?: string }): RedisClient;
   close(): Promise<void>;
@@ -34,10 +41,14 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
   const { log } = deps;
   let embedded: EmbeddedRedis | null = null;
   let url = effectiveRedisUrl(config.redis);
+  let maxmemory: number | null = null;
   if (url === null) {
-    embedded = createEmbeddedRedis({ log }, { dataDir: config.redis.dataDir, persistence: config.redis.persistence });
+    maxmemory = embeddedMaxmemory(config.redis.maxmemory, machineMemory(totalmem(), process.constrainedMemory?.()));
+    embedded = createEmbeddedRedis({ log }, { dataDir: config.redis.dataDir, persistence: config.redis.persistence, maxmemoryBytes: maxmemory });
     await embedded.start();
     url = embedded.url;
+  } else if (config.redis.maxmemory !== null) {
+    log.warn({ maxmemory: config.redis.maxmemory }, 'redis.maxmemory (BEAM_REDIS_MAXMEMORY) applies to the embedded redis-server only: the external Redis keeps its own maxmemory, which /metrics and /healthz report');
   }
   let target = parseRedisUrl(url);
   if (config.redis.cluster && target.kind === 'single') target = { kind: 'cluster', urls: target.urls };
@@ -87,5 +98,5 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     return closing;
   }
 
-  return { store, keys: store.keys, redis, redisTarget: target, embedded, connect, close };
+  return { store, keys: store.keys, redis, redisTarget: target, embedded, embeddedMaxmemory: maxmemory, memory: () => readRedisMemory(redis), connect, close };
 }

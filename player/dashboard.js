@@ -1,17 +1,18 @@
-// Operator dashboard: polls GET /api/channels every 2 s, one card per channel (see channel-card.js),
+// Operator dashboard: polls GET /api/channels every 2 s, one card per channel (see channel-card.js), and
+// GET /healthz for the Redis memory warning (shown from 80 % of its limit),
 // create / delete / rotate / ladder writes through the API client (token asked once on 401).
 // `window.beamDashboard` exposes the state for diagnostics and tests. GPL-3.0-or-later.
 
 import { createApiClient, storedToken, storeToken } from './api-client.js';
 import { createChannelCard } from './channel-card.js';
-import { isChannelName } from './util.js';
+import { isChannelName, redisMemoryWarning } from './util.js';
 
 const POLL_MS = 2000;
 const THUMB_MS = 4000;
 const $ = (id) => document.getElementById(id);
 
 const cards = new Map();
-const state = { polls: 0, lastError: null, lastPollAt: null };
+const state = { polls: 0, lastError: null, lastPollAt: null, healthPolls: 0, redis: null };
 window.beamDashboard = state;
 
 /** Ask for the API token in a modal dialog; resolves to the token or null. */
@@ -77,9 +78,26 @@ function showAccess(list) {
   $('access').hidden = full;
 }
 
+/** GET /healthz (public; 503 while Redis is unreachable, still with the last memory figures). */
+async function pollHealth() {
+  try {
+    const res = await fetch('/healthz', { headers: { accept: 'application/json' } });
+    const body = await res.json();
+    state.redis = body?.redis ?? null;
+  } catch {
+    return; // the channel poll says the server cannot be reached
+  }
+  const warning = redisMemoryWarning(state.redis);
+  const banner = $('redis-memory');
+  banner.hidden = warning === null;
+  banner.textContent = warning ?? '';
+  state.healthPolls++;
+}
+
 let polling = null;
 async function poll() {
   clearTimeout(polling);
+  void pollHealth();
   try {
     const list = await api.request('GET', '/api/channels');
     render(Array.isArray(list) ? list : []);

@@ -141,3 +141,27 @@ export function followLiveEdge(hls, video, Hls, { maxRate = 1.25 } = {}) {
     if (video.playbackRate !== 1) video.playbackRate = 1;
   };
 }
+
+/** "4.0 GiB", "512 MiB" (1024-based, as BEAM_REDIS_MAXMEMORY is written). */
+export function formatBinarySize(bytes) {
+  if (!Number.isFinite(bytes)) return '–';
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+  if (bytes >= 2 ** 20) return `${Math.round(bytes / 2 ** 20)} MiB`;
+  if (bytes >= 2 ** 10) return `${Math.round(bytes / 2 ** 10)} KiB`;
+  return `${bytes} B`;
+}
+
+/** Redis use (GET /healthz `redis.usedRatio`) from which the dashboard warns. */
+export const REDIS_MEMORY_WARN_RATIO = 0.8;
+
+/**
+ * The dashboard's warning for GET /healthz `redis` ({usedMemoryBytes, maxmemoryBytes, usedRatio}), or null
+ * below REDIS_MEMORY_WARN_RATIO, without a limit, or without figures.
+ */
+export function redisMemoryWarning(redis) {
+  const ratio = redis?.usedRatio;
+  const max = redis?.maxmemoryBytes;
+  if (typeof ratio !== 'number' || !Number.isFinite(ratio) || !(max > 0) || ratio < REDIS_MEMORY_WARN_RATIO) return null;
+  return `Redis memory at ${Math.floor(ratio * 100)} % of its ${formatBinarySize(max)} limit: at 100 % new publishes are refused; ` +
+    'shorten DVR windows or raise BEAM_REDIS_MAXMEMORY';
+}

@@ -11,7 +11,7 @@
 import { readFileSync } from 'node:fs';
 import { isObject } from '../model/json';
 import { DEFAULT_PART_TARGET_SECONDS, DEFAULT_SRT_LATENCY_MS } from '../model/channel';
-import { EXPECTED, check, fromEnv, type Kind } from './setting-kinds';
+import { EXPECTED, check, fromEnv, normalize, type Kind } from './setting-kinds';
 import { JIT_QUEUE } from '../store/keys';
 
 export interface JobRule {
@@ -65,6 +65,11 @@ export interface BeamConfig {
     persistence: boolean;
     /** Entries kept (approximately, XADD MAXLEN ~) in each channel's events stream. */
     eventsMaxLen: number;
+    /**
+     * The embedded redis-server's `maxmemory` in bytes (0 = no limit); null = derived from the machine's memory
+     * (memory-size.ts defaultMaxmemory). An external Redis keeps its own setting: Beamline only reports it.
+     */
+    maxmemory: number | null;
   };
   /** `latency`: the SRT receive latency (TSBPD buffer) in ms, used by the listener and suggested to encoders. */
   srt: { host: string; port: number; latency: number };
@@ -153,6 +158,7 @@ export const DEFAULTS: BeamConfig = {
     dataDir: '.beamline',
     persistence: false,
     eventsMaxLen: 10000,
+    maxmemory: null,
   },
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
@@ -222,6 +228,7 @@ export const FIELDS: Field[] = [
   { path: ['redis', 'closeTimeout'], kind: 'posInt', env: 'REDIS_CLOSE_TIMEOUT' },
   { path: ['redis', 'dataDir'], kind: 'string', env: 'DATA_DIR' },
   { path: ['redis', 'persistence'], kind: 'bool', env: 'REDIS_PERSISTENCE' },
+  { path: ['redis', 'maxmemory'], kind: 'maxmemory', env: 'REDIS_MAXMEMORY' },
   { path: ['srt', 'host'], kind: 'string', env: 'SRT_HOST' },
   { path: ['srt', 'port'], kind: 'port', env: 'SRT_PORT' },
   { path: ['srt', 'latency'], kind: 'srtLatency', env: 'SRT_LATENCY' },
@@ -369,15 +376,17 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     const obj = merged[section];
     if (!isObject(obj)) throw new ConfigError(`Invalid configuration: ${section} must be an object (from ${source.get(section) ?? 'defaults'})`);
     if (!(key in obj)) {
-      if (f.kind === 'nullableString' || f.kind === 'url') {
+      if (f.kind === 'nullableString' || f.kind === 'url' || f.kind === 'maxmemory') {
         obj[key] = null;
         continue;
       }
       throw new ConfigError(`Invalid configuration: ${at} is missing (removed by ${source.get(at) ?? source.get(section) ?? 'the config'}); expected ${EXPECTED[f.kind]}`);
     }
+    const given = obj[key];
+    obj[key] = normalize(f.kind, given);
     if (!check(f.kind, obj[key])) {
       throw new ConfigError(
-        `Invalid configuration: ${at} = ${JSON.stringify(obj[key])} (from ${source.get(at) ?? 'defaults'}); expected ${EXPECTED[f.kind]}`,
+        `Invalid configuration: ${at} = ${JSON.stringify(given)} (from ${source.get(at) ?? 'defaults'}); expected ${EXPECTED[f.kind]}`,
       );
     }
   }

@@ -4,10 +4,11 @@
  */
 
 import { PART_TARGET_RANGE } from '../model/channel';
+import { isMaxmemory, parseByteSize } from './memory-size';
 
 export type Kind =
   | 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix'
-  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen';
+  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen' | 'maxmemory';
 
 /** x264's presets (transcoders/encoder-settings.ts X264_PRESETS; a unit test keeps the two in step). */
 export const X264_PRESET_NAMES = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
@@ -34,9 +35,20 @@ export const EXPECTED: Record<Kind, string> = {
   liveWindow: 'a number of segments from 3 to 10000',
   overhead: 'a factor from 1 to 2',
   eventsMaxLen: 'an integer from 100 to 10000000',
+  maxmemory: 'a size in bytes (an integer, or 1024-based with kb, mb or gb: 512mb, 4gb) of at least 1mb, 0 for no limit, or "auto" (half the memory, at least 256mb)',
 };
 
-/** Coerce an environment string to the field's type (validation happens afterwards). */
+/**
+ * A value as written (an environment string, or a string in the JSON file) turned into the field's type where
+ * the kind has a textual form; anything else is returned as given, for check() to refuse.
+ */
+export function normalize(kind: Kind, v: unknown): unknown {
+  if (kind !== 'maxmemory' || typeof v !== 'string') return v;
+  if (/^\s*(auto)?\s*$/i.test(v)) return null;
+  return parseByteSize(v) ?? v;
+}
+
+/** Coerce an environment string to the field's type (validation happens afterwards; kinds with a textual form are normalized then). */
 export function fromEnv(kind: Kind, raw: string): unknown {
   switch (kind) {
     case 'port':
@@ -109,6 +121,8 @@ export function check(kind: Kind, v: unknown): boolean {
       return inRange(v, 1, 2, false);
     case 'eventsMaxLen':
       return inRange(v, 100, 10_000_000, true);
+    case 'maxmemory':
+      return v === null || isMaxmemory(v);
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * The embedded redis-server: a private child process used when no BEAM_REDIS_URL is given.
  * It listens only on a unix socket under the data directory (no TCP port to collide with or expose),
- * runs with `maxmemory-policy noeviction` (BullMQ needs it) and persistence off unless asked for.
+ * runs with `maxmemory-policy noeviction` (BullMQ needs it) under a `maxmemory` limit (at the limit writes are
+ * refused, so new publishes are, instead of the machine running out of memory) and persistence off unless
+ * asked for.
  *
  * It never outlives us: the child is started under a tiny `sh` watchdog that reads our stdin and
  * stops redis when that pipe closes, which happens on a clean close(), on SIGINT/SIGTERM and also when
@@ -18,6 +20,8 @@ export interface EmbeddedRedisConfig {
   /** Folder for the socket and, with persistence, the append-only file. */
   dataDir: string;
   persistence: boolean;
+  /** `maxmemory` in bytes; 0 or absent = no limit (redis-server's own default). */
+  maxmemoryBytes?: number;
   redisServer?: string;
   startTimeoutMs?: number;
 }
@@ -85,6 +89,7 @@ export function createEmbeddedRedis(deps: { log?: Logger }, config: EmbeddedRedi
       '--unixsocketperm', '700',
       '--dir', dataDir,
       '--maxmemory-policy', 'noeviction',
+      '--maxmemory', String(config.maxmemoryBytes ?? 0),
       '--daemonize', 'no',
       '--logfile', '',
       '--loglevel', 'warning',
@@ -109,7 +114,7 @@ export function createEmbeddedRedis(deps: { log?: Logger }, config: EmbeddedRedi
     while (Date.now() < deadline) {
       if (childGone) break;
       if (existsSync(socketPath) && (await pingSocket(socketPath, 500))) {
-        deps.log?.info({ socket: socketPath, persistence: config.persistence }, 'embedded redis-server ready');
+        deps.log?.info({ socket: socketPath, persistence: config.persistence, maxmemory: config.maxmemoryBytes ?? 0 }, 'embedded redis-server ready');
         return;
       }
       await new Promise((r) => setTimeout(r, 50));

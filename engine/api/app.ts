@@ -8,6 +8,7 @@ import { BeamError, badRequest, reasonPhrase } from '../../core/model/errors';
 import { installAuth } from './auth';
 import { jsonDepthExceeds } from './json-depth';
 import type { Store } from '../../core/store/store';
+import type { RedisMemory } from '../../core/store/redis-memory';
 import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';
@@ -31,6 +32,8 @@ export interface AppConfig {
 export interface AppDeps {
   store: Store;
   metrics: EngineMetrics;
+  /** Reads Redis memory use for /metrics and /healthz (core/store/redis-memory.ts readRedisMemory). */
+  redisMemory?: () => Promise<RedisMemory>;
   /** The process's pino logger; without one, the app makes its own at config.logLevel. */
   log?: FastifyBaseLogger;
   /** Extra plugins (channel API, packager, player) registered by the composition root. */
@@ -147,7 +150,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
 
   // Before the routes: the OpenAPI document is collected as they are registered.
   await installOpenApi(app, { version: API_VERSION });
-  await app.register(healthPlugin, { store: deps.store, metrics: deps.metrics });
+  await app.register(healthPlugin, { store: deps.store, metrics: deps.metrics, ...(deps.redisMemory ? { redisMemory: deps.redisMemory } : {}) });
   await app.register(relationsPlugin, { store: deps.store });
   await app.register(beamsPlugin, { store: deps.store, limits: config });
   for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));

@@ -11,6 +11,8 @@ export interface EngineMetrics {
   httpDuration: Histogram<'method' | 'route'>;
   redisRoundTrip: Histogram<string>;
   redisUp: Gauge<string>;
+  redisUsedMemory: Gauge<string>;
+  redisMaxmemory: Gauge<string>;
   storeOps: Histogram<'op'>;
 }
 
@@ -38,6 +40,16 @@ export function createEngineMetrics(registry = new Registry(), withProcessMetric
       registers: [registry],
     }),
     redisUp: new Gauge({ name: 'beam_redis_up', help: '1 when the last Redis PING succeeded', registers: [registry] }),
+    redisUsedMemory: new Gauge({
+      name: 'beam_redis_used_memory_bytes',
+      help: 'Redis used_memory (INFO memory; on a cluster, of the primary with the highest use ratio), read at most once a second',
+      registers: [registry],
+    }),
+    redisMaxmemory: new Gauge({
+      name: 'beam_redis_maxmemory_bytes',
+      help: 'Redis maxmemory (0 = no limit) of the same server as beam_redis_used_memory_bytes; at the limit writes are refused',
+      registers: [registry],
+    }),
     storeOps: new Histogram({
       name: 'beam_store_operation_seconds',
       help: 'Store operation latency (one or more Redis round trips) by operation',

@@ -40,15 +40,19 @@ describe('beamline process', () => {
     const port = await freePort();
     const srtPort = await freePort();
     // Logs at info: the publish below is logged, and must not carry the key.
-    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()), BEAM_LOG_LEVEL: 'info' });
+    const child = start([], { BEAM_APP_PORT: String(port), BEAM_APP_HOST: '127.0.0.1', BEAM_DATA_DIR: dir, BEAM_SRT_PORT: String(srtPort), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(await freePort()), BEAM_LOG_LEVEL: 'info', BEAM_REDIS_MAXMEMORY: '1gb' });
     let all = '';
     const output = () => all;
     child.stdout?.on('data', (d: Buffer) => (all += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (all += d.toString()));
     const banner = await waitForOutput(child, /Beamline is running[\s\S]*HLS \/ DASH:[^\n]*\n/, 20000);
     assert.match(banner, new RegExp(`http://127\\.0\\.0\\.1:${port}/beams/`));
-    assert.match(banner, /embedded redis-server/);
+    assert.match(banner, /embedded redis-server on \S+ \(maxmemory 1\.0 GiB\)/);
     const base = `http://127.0.0.1:${port}`;
+    // The memory bound: the redis-server runs with BEAM_REDIS_MAXMEMORY, and /metrics reports use against it.
+    const scrape = await (await fetch(`${base}/metrics`)).text();
+    assert.match(scrape, /^beam_redis_maxmemory_bytes 1073741824$/m);
+    assert.ok(Number(/^beam_redis_used_memory_bytes (\d+)$/m.exec(scrape)?.[1]) > 0, 'used memory reported');
 
     // Secure by default: a token was generated in the data dir (0600); stdout is not a terminal, so the banner
     // says where it is and prints neither it nor any stream key (issue 10: logs are kept and shipped).

@@ -2,7 +2,8 @@
  * The operator dashboard in real Chromium against the in-process stack: create a channel through the
  * UI, read its SRT URL from the page, publish it with ffmpeg, watch the card turn live with bitrate
  * and frame rate, the latest-frame thumbnail (when the JIT route exists), edit the ladder, delete the
- * channel; and the write token asked once on 401 and kept in localStorage. Screenshots in test-artifacts/.
+ * channel; the write token asked once on 401 and kept in localStorage; the Redis memory warning, made real by
+ * lowering the test redis-server's maxmemory to just above its use. Screenshots in test-artifacts/.
  */
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -12,6 +13,7 @@ import { launchBrowser, type TestBrowser } from '../../helpers/browser';
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { startStack, waitFor, type Stack } from './stack';
 import { AUTH, TEST_API_TOKEN } from '../../helpers/app';
+import { parseMemoryInfo } from '../../../core/store/redis-memory';
 
 let stack: Stack;
 let browser: TestBrowser;
@@ -165,5 +167,31 @@ describe('dashboard with an API token', () => {
     assert.equal(await p.locator('article[data-channel="guarded"] code[data-field="obs-srt-key"]').count(), 0, 'no key');
     assert.match(await p.locator('article[data-channel="guarded"] code[data-field="hls"]').textContent() ?? '', /\/live\/guarded\/master\.m3u8$/);
     await p.close();
+  });
+});
+
+describe('dashboard: Redis memory', () => {
+  it('warns from 80 % of maxmemory, and not below', { timeout: 30000 }, async () => {
+    const redis = stack.connect();
+    const p = await browser.newPage();
+    try {
+      await p.goto(`${stack.baseUrl}/`);
+      await p.waitForFunction('(window.beamDashboard?.healthPolls ?? 0) > 0');
+      assert.equal(await p.locator('#redis-memory').isVisible(), false, 'no limit on the test server: no warning');
+      const used = parseMemoryInfo(await redis.info('memory')).usedMemoryBytes;
+      await redis.config('SET', 'maxmemory', String(Math.ceil(used / 0.85)));
+      await p.locator('#redis-memory').waitFor({ state: 'visible', timeout: 10000 }).catch((e: Error) => {
+        throw new Error(failWith(`no warning at ~85 %: ${e.message}`));
+      });
+      const warning = await p.locator('#redis-memory').textContent() ?? '';
+      assert.match(warning, /^Redis memory at (8\d|9\d) % of its \d+(\.\d)? (KiB|MiB) limit: at 100 % new publishes are refused; shorten DVR windows or raise BEAM_REDIS_MAXMEMORY$/);
+      await browser.screenshot(p, 'dashboard-redis-memory');
+      await redis.config('SET', 'maxmemory', String(used * 2));
+      await p.locator('#redis-memory').waitFor({ state: 'hidden', timeout: 10000 });
+    } finally {
+      await redis.config('SET', 'maxmemory', '0');
+      redis.disconnect();
+      await p.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  * ingest (SRT + RTMP on port 0), the channel API, the pages plugin, and (on request) the packager's
  * /live plugin and the ABR transcoders (ingest enqueues each segment on the transcode queue, one
  * transcode worker with sandboxed children makes the channel's ladder), all on one fastify app
- * listening on 127.0.0.1 port 0.
+ * listening on 127.0.0.1 port 0. /healthz reports the redis-server's memory use (the dashboard warns from it).
  */
 
 import pino from 'pino';
@@ -30,6 +30,7 @@ import { createTranscodeQueue } from '../../../transcoders/queue';
 import { createTranscodeWorker } from '../../../transcoders/worker';
 import { DEFAULT_SEGMENT_JOB_CONFIG } from '../../../transcoders/segment-job';
 import { JIT_QUEUE } from '../../../core/store/keys';
+import { readRedisMemory } from '../../../core/store/redis-memory';
 
 export interface Stack {
   baseUrl: string;
@@ -111,6 +112,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       {
         store,
         metrics: createEngineMetrics(undefined, false),
+        redisMemory: () => readRedisMemory(client),
         jobs,
         plugins: [
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort } }),

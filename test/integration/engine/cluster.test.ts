@@ -19,6 +19,7 @@ import { validateFormat } from '../../../core/model/content';
 import { packetMetaOf } from '../../../core/model/media';
 import { createChannel } from '../../../core/model/channel';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import { parseMemoryInfo, readRedisMemory } from '../../../core/store/redis-memory';
 
 const nodes: ChildProcess[] = [];
 const ports: number[] = [];
@@ -102,4 +103,18 @@ it('store, channels and live records on a Redis Cluster', { timeout: 60000 }, as
   assert.equal((await live.lastSegments('live1', 1))[0]?.index, 1);
   const ev = await live.readEvents(client, 'live1', '0', 100);
   assert.equal(ev.events[0]?.event.type, 'segment:opened');
+});
+
+it('memory use reports the fullest primary (INFO memory on each, not a sum)', async () => {
+  const cli = (port: number, ...args: string[]) => execFileSync('redis-cli', ['-p', String(port), ...args]).toString();
+  const used = ports.map((p) => parseMemoryInfo(cli(p, 'INFO', 'memory')).usedMemoryBytes);
+  const limits = [(used[0] as number) * 10, Math.ceil((used[1] as number) / 0.8), 0];
+  ports.forEach((p, i) => cli(p, 'CONFIG', 'SET', 'maxmemory', String(limits[i])));
+  try {
+    const m = await readRedisMemory(client);
+    assert.equal(m.maxmemoryBytes, limits[1], 'the primary at ~80 % rather than the one at ~10 % or the one without a limit');
+    assert.ok(m.usedMemoryBytes > 0.5 * (used[1] as number) && m.usedMemoryBytes < 2 * (used[1] as number), `used ${m.usedMemoryBytes} near ${used[1]}`);
+  } finally {
+    for (const p of ports) cli(p, 'CONFIG', 'SET', 'maxmemory', '0');
+  }
 });

@@ -27,12 +27,13 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 }
 
 describe('embedded redis-server', () => {
-  it('starts with noeviction and no persistence, and stops on close', async () => {
+  it('starts with noeviction, its maxmemory and no persistence, and stops on close', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-emb-'));
-    const r = createEmbeddedRedis({}, { dataDir: dir, persistence: false });
+    const r = createEmbeddedRedis({}, { dataDir: dir, persistence: false, maxmemoryBytes: 64 * 2 ** 20 });
     await r.start();
     const policy = execFileSync('redis-cli', ['-s', r.socketPath, 'CONFIG', 'GET', 'maxmemory-policy']).toString();
     assert.match(policy, /noeviction/);
+    assert.equal(execFileSync('redis-cli', ['-s', r.socketPath, 'CONFIG', 'GET', 'maxmemory']).toString().trim().split('\n')[1], String(64 * 2 ** 20));
     assert.match(execFileSync('redis-cli', ['-s', r.socketPath, 'CONFIG', 'GET', 'appendonly']).toString(), /no/);
     const second = createEmbeddedRedis({}, { dataDir: dir, persistence: false });
     await assert.rejects(second.start(), /already answers/);

@@ -26,3 +26,27 @@ describe('catchUpRate (our LL-HLS catch-up)', () => {
     it(name, () => assert.equal(catchUpRate(input), want));
   }
 });
+
+describe('the dashboard\'s Redis memory warning', () => {
+  let warning: (redis: unknown) => string | null;
+  beforeAll(async () => {
+    const util = (await import(pathToFileURL(join(findPagesDirs(__dirname).playerDir, 'util.js')).href)) as { redisMemoryWarning: typeof warning };
+    warning = util.redisMemoryWarning;
+  });
+  const gib4 = 4 * 2 ** 30;
+  it('from 80 % of the limit, with the figures and what to do', () => {
+    assert.equal(
+      warning({ usedMemoryBytes: 0.83 * gib4, maxmemoryBytes: gib4, usedRatio: 0.83 }),
+      'Redis memory at 83 % of its 4.0 GiB limit: at 100 % new publishes are refused; shorten DVR windows or raise BEAM_REDIS_MAXMEMORY',
+    );
+    assert.match(warning({ usedMemoryBytes: 0.8 * gib4, maxmemoryBytes: gib4, usedRatio: 0.8 }) ?? '', /at 80 % of its 4\.0 GiB/);
+    assert.match(warning({ usedMemoryBytes: 1.2 * gib4, maxmemoryBytes: gib4, usedRatio: 1.2 }) ?? '', /at 120 %/);
+  });
+  it('none below 80 %, without a limit, or without figures', () => {
+    assert.equal(warning({ usedMemoryBytes: 0.79 * gib4, maxmemoryBytes: gib4, usedRatio: 0.7999 }), null);
+    assert.equal(warning({ usedMemoryBytes: 5, maxmemoryBytes: 0, usedRatio: null }), null);
+    assert.equal(warning({ usedMemoryBytes: null, maxmemoryBytes: null, usedRatio: null }), null);
+    assert.equal(warning(null), null);
+    assert.equal(warning(undefined), null);
+  });
+});

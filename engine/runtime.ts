@@ -5,7 +5,9 @@
  */
 
 import type { Logger } from 'pino';
-import { effectiveRedisUrl, type BeamConfig } from '../core/config/config';
+import { archiveDirOf, effectiveRedisUrl, type BeamConfig } from '../core/config/config';
+import type { ArchiveBackend } from '../core/archive/archive-backend';
+import { createFileArchive } from '../core/archive/file-archive';
 import { createEmbeddedRedis, type EmbeddedRedis } from '../core/store/embedded-redis';
 import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from '../core/store/redis-connection';
 import { createStore, type OwnedStore } from '../core/store/store';
@@ -20,6 +22,10 @@ export interface EngineRuntime {
   /** Where Redis is, as other processes of the deployment would reach it. */
   redisTarget: RedisTarget;
   embedded: EmbeddedRedis | null;
+  /** Where payloads of segments past the hot window are kept (the store reads through it). */
+  archive: ArchiveBackend;
+  /** Its local folder (handed to the transcoders' sandboxed children). */
+  archiveDir: string;
   /** A new connection for a component that needs its own (BullMQ, blocking reads). */
   connect(opts?: { maxRetriesPerRequest?: number | null; connectionName?: string }): RedisClient;
   close(): Promise<void>;
@@ -62,7 +68,9 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     await embedded?.close();
     throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(e as Error).message}`);
   }
-  const store = createStore({ redis, observe: deps.observe }, {
+  const archiveDir = archiveDirOf(config);
+  const archive = createFileArchive({ dir: archiveDir });
+  const store = createStore({ redis, observe: deps.observe, archive }, {
     prefix: config.redis.prepend,
     packetTtlMs: config.redis.packetTTL,
     frameTtlMs: config.redis.frameTTL,
@@ -87,5 +95,5 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     return closing;
   }
 
-  return { store, keys: store.keys, redis, redisTarget: target, embedded, connect, close };
+  return { store, keys: store.keys, redis, redisTarget: target, embedded, archive, archiveDir, connect, close };
 }

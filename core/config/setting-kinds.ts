@@ -7,7 +7,10 @@ import { PART_TARGET_RANGE } from '../model/channel';
 
 export type Kind =
   | 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix'
-  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen';
+  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen' | 'archiveUrl' | 'hotWindow';
+
+/** The fewest seconds a closed segment's payloads stay in Redis before they may move to the archive. */
+export const MIN_HOT_WINDOW_SECONDS = 10;
 
 /** x264's presets (transcoders/encoder-settings.ts X264_PRESETS; a unit test keeps the two in step). */
 export const X264_PRESET_NAMES = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
@@ -34,6 +37,8 @@ export const EXPECTED: Record<Kind, string> = {
   liveWindow: 'a number of segments from 3 to 10000',
   overhead: 'a factor from 1 to 2',
   eventsMaxLen: 'an integer from 100 to 10000000',
+  archiveUrl: 'a file:// URL of a local folder (file:///var/lib/beamline/archive, or file://relative/folder), or null for <data dir>/archive',
+  hotWindow: `a whole number of seconds from ${MIN_HOT_WINDOW_SECONDS} to 604800`,
 };
 
 /** Coerce an environment string to the field's type (validation happens afterwards). */
@@ -49,6 +54,7 @@ export function fromEnv(kind: Kind, raw: string): unknown {
     case 'threads':
     case 'liveWindow':
     case 'eventsMaxLen':
+    case 'hotWindow':
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'seconds':
     case 'segmentSeconds':
@@ -59,6 +65,7 @@ export function fromEnv(kind: Kind, raw: string): unknown {
       return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
     case 'nullableString':
     case 'url':
+    case 'archiveUrl':
       return raw === '' ? null : raw;
     default:
       return raw;
@@ -109,6 +116,19 @@ export function check(kind: Kind, v: unknown): boolean {
       return inRange(v, 1, 2, false);
     case 'eventsMaxLen':
       return inRange(v, 100, 10_000_000, true);
+    case 'archiveUrl':
+      return v === null || (typeof v === 'string' && /^file:\/\/[^\0]+$/.test(v) && !/%00/.test(v) && isDecodable(v));
+    case 'hotWindow':
+      return inRange(v, MIN_HOT_WINDOW_SECONDS, 604_800, true);
+  }
+}
+
+function isDecodable(v: string): boolean {
+  try {
+    decodeURIComponent(v);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -34,6 +34,7 @@ import { createWebrtcService, DEFAULT_SERVICE_TIMINGS } from './webrtc/webrtc-se
 import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
 import type { SegmentJobConfig } from './transcoders/segment-job';
 import { DEFAULT_LIVE_SERVICE_CONFIG } from './packager/live/live-service';
+import { createArchiver, type Archiver, type ArchiverConfig } from './core/archive/archiver';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -195,6 +196,12 @@ export function packagerTuning(c: BeamConfig): LivePackagerConfig {
   };
 }
 
+/** Pure: the archiver's settings: the hot window, and a pass every quarter of it (2 s to 30 s). */
+export function archiverTuning(c: BeamConfig): ArchiverConfig {
+  const hotWindowMs = c.archive.hotWindowSeconds * 1000;
+  return { hotWindowMs, intervalMs: Math.min(30_000, Math.max(2000, Math.round(hotWindowMs / 4))) };
+}
+
 export const DEFAULT_CHANNEL = 'main';
 
 /** Fields never written to the log, whoever logs them (defence in depth: no log call should carry them). */
@@ -297,6 +304,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
 
   let ingest: IngestService | null = null;
   let transcodeQueue: TranscodeQueue | null = null;
+  let archiver: Archiver | null = null;
   if (cli.roles.has('ingest')) {
     transcodeQueue = createTranscodeQueue({ connection: queueConnection() }, { prefix: transcodePrefix });
     const tq = transcodeQueue;
@@ -324,6 +332,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       await runtime.close();
       throw new Error(`cannot start ingest (SRT UDP ${config.srt.port}, RTMP TCP ${config.rtmp.port}): ${(e as Error).message}; set BEAM_SRT_PORT / BEAM_RTMP_PORT to free ports`);
     }
+    // Catch-up storage: payloads of closed segments past the hot window move to the archive (one process per channel at a time).
+    archiver = createArchiver({ store: runtime.store, live, channels, log, registry: metrics.registry }, archiverTuning(config));
+    archiver.start();
   }
 
   // Media workers for the rules' built-in functions (frame images, latest.jpg, clips) run with the transcoder role.
@@ -341,6 +352,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           frameTtlMs: config.redis.frameTTL,
           eventsMaxLen: config.redis.eventsMaxLen,
           job: segmentJobTuning(config),
+          archiveDir: runtime.archiveDir,
         },
         ...(config.transcoder.concurrency > 0 ? { concurrency: config.transcoder.concurrency } : {}),
       },
@@ -367,6 +379,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       await app?.close();
       await jobs?.close();
       await mediaWorker?.close();
+      await archiver?.close();
       await ingest?.close();
       await transcodeQueue?.close();
       await transcoder?.close();

@@ -6,7 +6,9 @@
 
 import type { Logger } from 'pino';
 import { totalmem } from 'node:os';
-import { effectiveRedisUrl, type BeamConfig } from '../core/config/config';
+import { archiveDirOf, effectiveRedisUrl, type BeamConfig } from '../core/config/config';
+import type { ArchiveBackend } from '../core/archive/archive-backend';
+import { createFileArchive } from '../core/archive/file-archive';
 import { createEmbeddedRedis, type EmbeddedRedis } from '../core/store/embedded-redis';
 import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from '../core/store/redis-connection';
 import { createStore, type OwnedStore } from '../core/store/store';
@@ -27,6 +29,10 @@ export interface EngineRuntime {
   embeddedMaxmemory: number | null;
   /** Redis memory use against its limit (INFO memory; the fullest primary of a cluster). */
   memory(): Promise<RedisMemory>;
+  /** Where payloads of segments past the hot window are kept (the store reads through it). */
+  archive: ArchiveBackend;
+  /** Its local folder (handed to the transcoders' sandboxed children). */
+  archiveDir: string;
   /** A new connection for a component that needs its own (BullMQ, blocking reads). */
   connect(opts?: { maxRetriesPerRequest?: number | null; connectionName?: string }): RedisClient;
   close(): Promise<void>;
@@ -73,7 +79,9 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     await embedded?.close();
     throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(e as Error).message}`);
   }
-  const store = createStore({ redis, observe: deps.observe }, {
+  const archiveDir = archiveDirOf(config);
+  const archive = createFileArchive({ dir: archiveDir });
+  const store = createStore({ redis, observe: deps.observe, archive }, {
     prefix: config.redis.prepend,
     packetTtlMs: config.redis.packetTTL,
     frameTtlMs: config.redis.frameTTL,
@@ -98,5 +106,5 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     return closing;
   }
 
-  return { store, keys: store.keys, redis, redisTarget: target, embedded, embeddedMaxmemory: maxmemory, memory: () => readRedisMemory(redis), connect, close };
+  return { store, keys: store.keys, redis, redisTarget: target, embedded, embeddedMaxmemory: maxmemory, memory: () => readRedisMemory(redis), archive, archiveDir, connect, close };
 }

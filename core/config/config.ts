@@ -123,6 +123,11 @@ export interface BeamConfig {
   jobs: Record<string, JobRule>;
   /** `partTarget`: the LL-HLS part target in seconds for channels that set none (`partTargetSeconds`). */
   live: { partTarget: number };
+  /**
+   * Catch-up storage: payloads of closed segments older than `hotWindowSeconds` move from Redis to the archive
+   * at `url` (file:// only for now; null = `<redis.dataDir>/archive`, see `archiveDirOf`).
+   */
+  archive: { url: string | null; hotWindowSeconds: number };
 }
 
 export const DEFAULTS: BeamConfig = {
@@ -163,6 +168,7 @@ export const DEFAULTS: BeamConfig = {
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
   live: { partTarget: DEFAULT_PART_TARGET_SECONDS },
+  archive: { url: null, hotWindowSeconds: 120 },
   webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
   // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
   // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
@@ -270,6 +276,8 @@ export const FIELDS: Field[] = [
   { path: ['packager', 'followerIdle'], kind: 'timeoutMs', env: 'PACKAGER_FOLLOWER_IDLE' },
   { path: ['packager', 'tsOverhead'], kind: 'overhead', env: 'PACKAGER_TS_OVERHEAD' },
   { path: ['live', 'partTarget'], kind: 'partTarget', env: 'PART_TARGET' },
+  { path: ['archive', 'url'], kind: 'archiveUrl', env: 'ARCHIVE_URL' },
+  { path: ['archive', 'hotWindowSeconds'], kind: 'hotWindow', env: 'HOT_WINDOW_SECONDS' },
 ];
 
 export class ConfigError extends Error {
@@ -376,7 +384,7 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     const obj = merged[section];
     if (!isObject(obj)) throw new ConfigError(`Invalid configuration: ${section} must be an object (from ${source.get(section) ?? 'defaults'})`);
     if (!(key in obj)) {
-      if (f.kind === 'nullableString' || f.kind === 'url' || f.kind === 'maxmemory') {
+      if (f.kind === 'nullableString' || f.kind === 'url' || f.kind === 'maxmemory' || f.kind === 'archiveUrl') {
         obj[key] = null;
         continue;
       }
@@ -402,6 +410,12 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
   }
   if (cfg.app.publicUrl) cfg.app.publicUrl = cfg.app.publicUrl.replace(/\/+$/, '');
   return cfg;
+}
+
+/** Pure: the local folder of the archive: archive.url's path (file://, percent-decoded), else `<redis.dataDir>/archive`. */
+export function archiveDirOf(c: Pick<BeamConfig, 'archive' | 'redis'>): string {
+  if (!c.archive.url) return `${c.redis.dataDir.replace(/\/+$/, '')}/archive`;
+  return decodeURIComponent(c.archive.url.slice('file://'.length));
 }
 
 /** The Redis URL to use: explicit url, else the original host/port/password/db fields, else null (embedded). */

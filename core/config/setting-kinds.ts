@@ -8,7 +8,13 @@ import { isMaxmemory, parseByteSize } from './memory-size';
 
 export type Kind =
   | 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix'
-  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen' | 'maxmemory';
+  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen' | 'maxmemory' | 'archiveUrl' | 'hotWindow';
+
+/** The fewest seconds a closed segment's payloads stay in Redis before they may move to the archive. */
+export const MIN_HOT_WINDOW_SECONDS = 10;
+
+/** `s3://bucket[/prefix]` (the bucket as S3 names them: 3-63 lowercase letters, digits, dots, hyphens). */
+const S3_URL = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[^\0]*)?$/;
 
 /** x264's presets (transcoders/encoder-settings.ts X264_PRESETS; a unit test keeps the two in step). */
 export const X264_PRESET_NAMES = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'];
@@ -36,6 +42,8 @@ export const EXPECTED: Record<Kind, string> = {
   overhead: 'a factor from 1 to 2',
   eventsMaxLen: 'an integer from 100 to 10000000',
   maxmemory: 'a size in bytes (an integer, or 1024-based with kb, mb or gb: 512mb, 4gb) of at least 1mb, 0 for no limit, or "auto" (half the memory, at least 256mb)',
+  archiveUrl: 'a file:// URL of a local folder (file:///var/lib/beamline/archive, or file://relative/folder), an s3://bucket[/prefix] URL (with BEAM_S3_ENDPOINT, BEAM_S3_REGION), or null for <data dir>/archive',
+  hotWindow: `a whole number of seconds from ${MIN_HOT_WINDOW_SECONDS} to 604800`,
 };
 
 /**
@@ -61,6 +69,7 @@ export function fromEnv(kind: Kind, raw: string): unknown {
     case 'threads':
     case 'liveWindow':
     case 'eventsMaxLen':
+    case 'hotWindow':
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'seconds':
     case 'segmentSeconds':
@@ -71,6 +80,7 @@ export function fromEnv(kind: Kind, raw: string): unknown {
       return /^(true|1|yes|on)$/i.test(raw) ? true : /^(false|0|no|off)$/i.test(raw) ? false : raw;
     case 'nullableString':
     case 'url':
+    case 'archiveUrl':
       return raw === '' ? null : raw;
     default:
       return raw;
@@ -123,6 +133,19 @@ export function check(kind: Kind, v: unknown): boolean {
       return inRange(v, 100, 10_000_000, true);
     case 'maxmemory':
       return v === null || isMaxmemory(v);
+    case 'archiveUrl':
+      return v === null || (typeof v === 'string' && ((/^file:\/\/[^\0]+$/.test(v) && !/%00/.test(v) && isDecodable(v)) || S3_URL.test(v)));
+    case 'hotWindow':
+      return inRange(v, MIN_HOT_WINDOW_SECONDS, 604_800, true);
+  }
+}
+
+function isDecodable(v: string): boolean {
+  try {
+    decodeURIComponent(v);
+    return true;
+  } catch {
+    return false;
   }
 }
 

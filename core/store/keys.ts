@@ -38,6 +38,10 @@
  *   <p>:{c}:made:<rung>                sorted set: segment indexes rung <rung> of channel c finished (score = index)
  *   <p>:{c}:rparts:<rung>              sorted set: parts rung <rung> of channel c published (score = segment × 1000
  *                                      + part; only the newest segments are kept)
+ *   <p>:{c}:archived                   hash: archive progress of channel c: field <content> → the last segment index
+ *                                      archived for that content (the channel's or a rendition's),
+ *                                      <content>#deleted → the last segment index whose objects left the DVR window
+ *   <p>:{c}:archive:lock               string: the archiver holding channel c (SET NX PX, one process at a time)
  *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
  *                                      content item of a channel does not delete the channel)
  *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
@@ -80,6 +84,8 @@ export interface Keys {
   gaps(content: string, rung: string): string;
   made(content: string, rung: string): string;
   rungParts(content: string, rung: string): string;
+  archived(content: string): string;
+  archiveLock(content: string): string;
   channel(name: string): string;
   status(name: string): string;
   channels: string;
@@ -133,6 +139,8 @@ export function createKeys(prefix: string): Keys {
     gaps: (c, r) => `${base(c)}:gaps:${r}`,
     made: (c, r) => `${base(c)}:made:${r}`,
     rungParts: (c, r) => `${base(c)}:rparts:${r}`,
+    archived: (c) => `${base(c)}:archived`,
+    archiveLock: (c) => `${base(c)}:archive:lock`,
     channel: (c) => `${prefix}:chan:{${hashTag(c)}}`,
     status: (c) => `${prefix}:chan:{${hashTag(c)}}:status`,
     channels: `${prefix}:reg:{channels}:names`,

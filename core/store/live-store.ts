@@ -113,6 +113,14 @@ export interface LiveStore {
   /** How far the rung has been produced, with its gaps in [from, to]; null when it has published nothing. */
   rungProgress(channel: string, rung: string, from: number, to: number): Promise<RungProgress | null>;
   setTimeline(channel: string, state: string, ttlMs: number): Promise<void>;
+  /** The channel's archive progress: field → segment index (see keys.archived). */
+  archiveProgress(channel: string): Promise<Record<string, number>>;
+  /** Record archive progress fields (the key expires with the channel's DVR window, renewed on each write). */
+  setArchiveProgress(channel: string, fields: Record<string, number>, retainMs: number): Promise<void>;
+  /** Take (or renew, when ours) the channel's archiver lock for `ttlMs`; whether `holder` holds it now. */
+  takeArchiveLock(channel: string, holder: string, ttlMs: number): Promise<boolean>;
+  /** Release the channel's archiver lock when `holder` holds it. */
+  releaseArchiveLock(channel: string, holder: string): Promise<void>;
 }
 
 export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config: LiveStoreConfig): LiveStore {
@@ -279,6 +287,28 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
     async setTimeline(channel, state, ttlMs) {
       await redis.set(keys.timeline(channel), state, 'PX', ttlMs);
+    },
+
+    async archiveProgress(channel) {
+      const all = await redis.hgetall(keys.archived(channel));
+      const out: Record<string, number> = {};
+      for (const [k, v] of Object.entries(all)) if (/^\d+$/.test(v)) out[k] = Number(v);
+      return out;
+    },
+
+    async setArchiveProgress(channel, fields, retainMs) {
+      const entries = Object.entries(fields);
+      if (entries.length === 0) return;
+      const key = keys.archived(channel);
+      await redis.multi().hset(key, ...entries.flatMap(([k, v]) => [k, String(v)])).pexpire(key, Math.max(1000, retainMs)).exec();
+    },
+
+    async takeArchiveLock(channel, holder, ttlMs) {
+      return (await scripts.holdLock(keys.archiveLock(channel), holder, ttlMs, 1)) === 1;
+    },
+
+    async releaseArchiveLock(channel, holder) {
+      await scripts.holdLock(keys.archiveLock(channel), holder, 1000, -1);
     },
   };
 }

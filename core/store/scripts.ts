@@ -21,6 +21,8 @@ export interface ScriptCommands {
   queryIndex(...args: (string | number)[]): Promise<string[]>;
   writeBoundaries(...args: (string | number)[]): Promise<number>;
   takeLease(...args: (string | number)[]): Promise<number>;
+  archivePayloads(...args: (string | number)[]): Promise<number>;
+  holdLock(...args: (string | number)[]): Promise<number>;
 }
 
 const LUA_DIR = join(__dirname, 'lua');

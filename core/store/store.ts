@@ -12,6 +12,9 @@ import { createKeys, elementMember, type Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { defineScripts, type ScriptCommands } from './scripts';
 import { TIMELINE_HZ } from '../model/live';
+import type { ArchiveBackend } from '../archive/archive-backend';
+import { contentPrefix, parseArchRef, segmentObjectKey, type ArchRef } from '../archive/object-keys';
+import { encodeSegmentObject } from '../archive/segment-object';
 
 export type { IndexQuery };
 
@@ -65,6 +68,23 @@ export interface StoreDeps {
   redis: RedisClient;
   /** Called with each operation's name and duration, for metrics. */
   observe?: (op: string, seconds: number) => void;
+  /**
+   * Where payloads of archived segments are (catch-up storage). Reads fall back to it when a payload key is
+   * gone and its element hash names an archived copy (`arch`); without it such payloads read as expired.
+   */
+  archive?: ArchiveBackend;
+}
+
+/** The outcome of archiving one (content, stream, segment). */
+export interface SegmentArchiveResult {
+  /** Packets whose payload moved from Redis to the archive now. */
+  moved: number;
+  /** Packets found in the window already archived (a pass repeated after a crash). */
+  already: number;
+  /** Packets left in Redis (their payload changed or vanished while the object was written, or the window mixes both). */
+  left: number;
+  /** Bytes written to the archive (0 when nothing was written). */
+  bytes: number;
 }
 
 export interface PacketWriteResult {
@@ -115,6 +135,15 @@ export interface Store {
   putJobResult(data: Buffer, ttlMs: number, key?: string): Promise<string>;
   /** Whether a job result written by putJobResult is still kept. */
   hasJobResult(key: string): Promise<boolean>;
+  /**
+   * Move the payloads of one closed segment's packets (fromDts <= dts < toDts, stream `streamIndex`) to the
+   * archive: write the object `<content>/s<stream>/<segment>.seg`, then in one script record each packet's
+   * `arch` reference in its element hash and unlink its payload key. Needs the `archive` dep. Idempotent: a
+   * window already archived writes nothing; one holding archived and hot packets leaves the hot ones in Redis.
+   */
+  archiveSegment(name: string, streamIndex: number, segment: number, fromDts: number, toDts: number): Promise<SegmentArchiveResult>;
+  /** Remove one archived segment object (a segment that left the DVR window); whether it existed. */
+  deleteArchivedSegment(name: string, streamIndex: number, segment: number): Promise<boolean>;
 }
 
 function parseMeta(json: string, sizes: string | null | undefined): ElementMeta {
@@ -199,10 +228,38 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
     }
     await unlink([
       keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
-      keys.segtime(name), keys.parts(name), keys.timeline(name), keys.sealed(name),
+      keys.segtime(name), keys.parts(name), keys.timeline(name), keys.sealed(name), keys.archived(name), keys.archiveLock(name),
       ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r), keys.rungParts(name, r)]),
     ]);
     return removed;
+  }
+
+  /**
+   * Payloads of archived packets, read from the archive: one ranged read per object spanning its asked
+   * packets. A reference whose object is gone (it left the DVR window) gives null.
+   */
+  async function readArchived(refs: readonly (ArchRef | null)[]): Promise<(Buffer | null)[]> {
+    const out: (Buffer | null)[] = refs.map(() => null);
+    const archive = deps.archive;
+    if (!archive) return out;
+    const byObject = new Map<string, number[]>();
+    refs.forEach((r, i) => {
+      if (!r) return;
+      const list = byObject.get(r.object);
+      if (list) list.push(i);
+      else byObject.set(r.object, [i]);
+    });
+    await Promise.all([...byObject].map(async ([object, list]) => {
+      const start = Math.min(...list.map((i) => (refs[i] as ArchRef).offset));
+      const end = Math.max(...list.map((i) => (refs[i] as ArchRef).offset + (refs[i] as ArchRef).size));
+      const bytes = await archive.get(object, [start, end]);
+      if (!bytes || bytes.length < end - start) return;
+      for (const i of list) {
+        const r = refs[i] as ArchRef;
+        out[i] = bytes.subarray(r.offset - start, r.offset - start + r.size);
+      }
+    }));
+    return out;
   }
 
   async function getRelations(name: string): Promise<Relations> {
@@ -260,6 +317,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
         const format = await getFormat(name);
         await redis.zrem(keys.contents, name);
         const removed = await unlinkOwned(name, format, relations);
+        if (deps.archive) await deps.archive.deletePrefix(contentPrefix(name));
         if (relations.renditionOf) await redis.hdel(keys.renditions(relations.renditionOf.source), name);
         for (const r of relations.renditions) await redis.del(keys.renditionOf(r.target));
         return removed;
@@ -306,8 +364,12 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
     async getPayload(name, s, kind, pts) {
       const member = elementMember(kind, pts);
       const [data, sizes] = await timed('getPayload', async () => {
-        const res = await redis.multi().getBuffer(keys.data(name, s, member)).hget(keys.element(name, s, member), 'sizes').exec();
-        return [res?.[0]?.[1] as Buffer | null, res?.[1]?.[1] as string | null];
+        const el = keys.element(name, s, member);
+        const res = await redis.multi().getBuffer(keys.data(name, s, member)).hget(el, 'sizes').hget(el, 'arch').exec();
+        const hot = res?.[0]?.[1] as Buffer | null;
+        const arch = parseArchRef(res?.[2]?.[1] as string | null);
+        const bytes = hot ?? (arch ? (await readArchived([arch]))[0] ?? null : null);
+        return [bytes, res?.[1]?.[1] as string | null];
       });
       if (!data) return null;
       return { data, bufSizes: sizes ? (JSON.parse(sizes) as number[]) : null };
@@ -384,7 +446,19 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
           if (meta.dts >= fromDts && meta.dts < toDts) metas.push(meta);
         }
         if (metas.length === 0) return [];
-        const datas = await redis.mgetBuffer(...metas.map((m) => keys.data(name, s, elementMember('packet', m.pts))));
+        const datas: (Buffer | null)[] = await redis.mgetBuffer(...metas.map((m) => keys.data(name, s, elementMember('packet', m.pts))));
+        const missing = datas.flatMap((d, i) => (d ? [] : [i]));
+        if (missing.length > 0 && deps.archive) {
+          // Payloads of archived segments: their element hashes say where (read after the MGET, so a payload
+          // archived in between is found by its reference).
+          const p = redis.pipeline();
+          for (const i of missing) p.hget(keys.element(name, s, elementMember('packet', (metas[i] as PacketMeta).pts)), 'arch');
+          const refs = ((await p.exec()) ?? []).map(([, v]) => parseArchRef(v as string | null));
+          const archived = await readArchived(refs);
+          missing.forEach((i, j) => {
+            datas[i] = archived[j] ?? null;
+          });
+        }
         const out: PacketRead[] = [];
         metas.forEach((meta, i) => {
           const data = datas[i];
@@ -425,6 +499,55 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
 
     async hasJobResult(key) {
       return (await redis.exists(key)) === 1;
+    },
+
+    async archiveSegment(name, s, segment, fromDts, toDts) {
+      const archive = deps.archive;
+      if (!archive) throw new Error('archiveSegment needs the store\'s archive dep');
+      return timed('archiveSegment', async () => {
+        const found = await cmd.queryIndex(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), 'score', fromDts, toDts + TIMELINE_HZ, 0, 1_000_000);
+        const metas: { member: string; meta: PacketMeta }[] = [];
+        for (let i = 0; i + 2 < found.length; i += 3) {
+          const member = found[i] as string;
+          if (!member.startsWith('packet_')) continue;
+          const meta = JSON.parse(found[i + 1] as string) as PacketMeta;
+          if (meta.dts >= fromDts && meta.dts < toDts) metas.push({ member, meta });
+        }
+        const result: SegmentArchiveResult = { moved: 0, already: 0, left: 0, bytes: 0 };
+        if (metas.length === 0) return result;
+        metas.sort((a, b) => a.meta.dts - b.meta.dts || a.meta.pts - b.meta.pts);
+        const p = redis.pipeline();
+        for (const m of metas) p.getBuffer(keys.data(name, s, m.member)).hget(keys.element(name, s, m.member), 'arch');
+        const res = (await p.exec()) ?? [];
+        const hot: { member: string; meta: PacketMeta; data: Buffer }[] = [];
+        metas.forEach((m, i) => {
+          const data = res[2 * i]?.[1] as Buffer | null;
+          const arch = res[2 * i + 1]?.[1] as string | null;
+          if (data) hot.push({ ...m, data });
+          else if (arch) result.already++;
+        });
+        if (hot.length === 0) return result;
+        if (result.already > 0) {
+          // Rewriting the object would move bytes other packets' references point at: keep these in Redis.
+          result.left = hot.length;
+          return result;
+        }
+        const object = segmentObjectKey(name, s, segment);
+        const encoded = encodeSegmentObject({ content: name, stream: s, segment, startDts: fromDts, endDts: toDts, packets: hot });
+        await archive.put(object, encoded.body);
+        result.bytes = encoded.body.length;
+        const args: (string | number)[] = [];
+        // The script writes each reference as formatArchRef does: `<object>|<offset in the object>|<size>`.
+        for (const e of encoded.header.packets) args.push(e.member, encoded.payloadStart + e.offset, e.size);
+        result.moved = await cmd.archivePayloads(keys.index(name, s), keys.element(name, s, ''), object, ...args);
+        result.left = hot.length - result.moved;
+        return result;
+      });
+    },
+
+    async deleteArchivedSegment(name, s, segment) {
+      if (!deps.archive) return false;
+      return deps.archive.delete(segmentObjectKey(name, s, segment));
     },
   };
 }

@@ -35,6 +35,8 @@ const CONTENT_KINDS: Kind[] = [
   { kind: 'gaps', owner: 'content', keys: (n) => [k.gaps(n, '720p'), k.gaps(n, 'low')] },
   { kind: 'made', owner: 'content', keys: (n) => [k.made(n, '720p'), k.made(n, 'low')] },
   { kind: 'jit', owner: 'content', keys: (n) => [k.jit(n, 'abc123')] },
+  { kind: 'archived', owner: 'content', keys: (n) => [k.archived(n)] },
+  { kind: 'archiveLock', owner: 'content', keys: (n) => [k.archiveLock(n)] },
 ];
 const CHANNEL_KINDS: Kind[] = [
   { kind: 'channel settings', owner: 'channel', keys: (n) => [k.channel(n)] },

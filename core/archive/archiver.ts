@@ -1,0 +1,239 @@
+/**
+ * The archiver: every interval, for each channel, moves the payloads of closed segments that left the hot
+ * window (and are still inside the DVR window) from Redis to the archive, for the channel's content item and
+ * each rendition `<channel>.<rung>` of its ladder, stream by stream (store.archiveSegment). Progress per
+ * content is kept in Redis (live.archiveProgress), so work is done once whichever process does it; a
+ * per-channel lock keeps two processes off one channel. A rung segment waits until the rung made it or
+ * recorded it as a gap. Objects of segments that left the DVR window are deleted.
+ *
+ * Failures (disk full, permission, Redis) never escape a pass: they are logged, counted
+ * (`beam_archive_failures_total`) and the same segment is tried again at the next pass.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { renditionContent, type Channel } from '../model/channel';
+import { TIMELINE_HZ, VIDEO_STREAM, type SegmentRecord } from '../model/live';
+import type { Store } from '../store/store';
+import type { LiveStore } from '../store/live-store';
+import type { ChannelStore } from '../store/channel-store';
+
+export interface ArchiverLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface ArchiverDeps {
+  store: Pick<Store, 'getFormat' | 'archiveSegment' | 'deleteArchivedSegment'>;
+  live: Pick<LiveStore, 'segments' | 'rungMade' | 'rungGaps' | 'archiveProgress' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock'>;
+  channels: Pick<ChannelStore, 'list'>;
+  log: ArchiverLog;
+  registry?: Registry;
+  now?: () => number;
+}
+
+export interface ArchiverConfig {
+  /** Closed segments stay in Redis this long after their end. */
+  hotWindowMs: number;
+  intervalMs: number;
+  /** Segments looked at per content and pass (default 200). */
+  batch?: number;
+}
+
+export interface PassResult {
+  /** (content, stream, segment) objects written. */
+  objects: number;
+  /** Payloads moved out of Redis. */
+  moved: number;
+  /** Objects removed because their segment left the DVR window. */
+  deleted: number;
+  failures: number;
+  /** Age past the hot window of the oldest closed segment not archived yet, seconds (0: none waiting). */
+  backlogSeconds: number;
+}
+
+export interface Archiver {
+  start(): void;
+  /** One pass over every channel (what the timer runs; tests call it directly). */
+  runOnce(): Promise<PassResult>;
+  close(): Promise<void>;
+}
+
+/** Pure: the wall-clock end of a closed segment, ms. */
+export function segmentEndMs(seg: SegmentRecord): number {
+  return seg.wallClockMs + ((seg.durationPts ?? 0) * 1000) / TIMELINE_HZ;
+}
+
+/**
+ * Pure: the decode-time window whose packets go into one segment's object: the source video by dts as the
+ * segmenter cut it; audio and rendition streams (dts == pts) by the segment's presentation times, as the
+ * packager cuts them.
+ */
+export function archiveWindow(seg: SegmentRecord & { durationPts: number }, sourceVideo: boolean): [number, number] {
+  const start = sourceVideo ? seg.startDts : seg.startPts;
+  return [start, start + seg.durationPts];
+}
+
+/** The progress field of a content's deleted-objects mark. */
+export const deletedField = (content: string): string => `${content}#deleted`;
+
+export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Archiver {
+  const { store, live, log } = deps;
+  const now = deps.now ?? Date.now;
+  const batch = config.batch ?? 200;
+  const lockTtlMs = Math.max(30_000, 3 * config.intervalMs);
+  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const registers = deps.registry ? [deps.registry] : [];
+  const failuresTotal = new Counter({ name: 'beam_archive_failures_total', help: 'Archive passes of one content that failed (disk full, permission, Redis); retried at the next pass', registers });
+  const backlog = new Gauge({ name: 'beam_archive_backlog_seconds', help: 'Age past the hot window of the oldest closed segment whose payloads are not archived yet, seconds', registers });
+  const movedTotal = new Counter({ name: 'beam_archive_payloads_total', help: 'Packet payloads moved from Redis to the archive', registers });
+  const bytesTotal = new Counter({ name: 'beam_archive_bytes_total', help: 'Bytes written to the archive', registers });
+
+  let timer: NodeJS.Timeout | null = null;
+  let running: Promise<PassResult> | null = null;
+  let closed = false;
+
+  async function rungDone(channel: string, rung: string, segment: number): Promise<boolean> {
+    if ((await live.rungMade(channel, rung, segment, segment)).length > 0) return true;
+    return (await live.rungGaps(channel, rung, segment, segment)).length > 0;
+  }
+
+  /** Archive what is due of one content item of a channel; progress is saved before it returns. */
+  async function passContent(ch: Channel, content: string, rung: string | null, progress: Record<string, number>, t: number, out: PassResult): Promise<void> {
+    const format = await store.getFormat(content);
+    if (!format) return;
+    const dvrMs = ch.dvrWindowSeconds * 1000;
+    const last = progress[content] ?? 0;
+    const segs = await live.segments(ch.name, last + 1, last + batch);
+    const updates: Record<string, number> = {};
+    let done = last;
+    for (const seg of segs) {
+      if (seg.durationPts === null) break;
+      const end = segmentEndMs(seg);
+      if (end > t - config.hotWindowMs) break;
+      if (end >= t - dvrMs) {
+        const waiting = (t - config.hotWindowMs - end) / 1000;
+        if (rung !== null && !(await rungDone(ch.name, rung, seg.index))) {
+          out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+          break;
+        }
+        try {
+          for (let s = 0; s < format.streams.length; s++) {
+            const [from, to] = archiveWindow(seg as SegmentRecord & { durationPts: number }, rung === null && s === VIDEO_STREAM);
+            const r = await store.archiveSegment(content, s, seg.index, from, to);
+            if (r.bytes > 0) out.objects++;
+            out.moved += r.moved;
+            movedTotal.inc(r.moved);
+            bytesTotal.inc(r.bytes);
+            if (r.left > 0) log.warn({ content, stream: s, segment: seg.index, left: r.left }, 'archive: packets left in Redis (already partly archived, or changed while archiving)');
+          }
+        } catch (e) {
+          out.failures++;
+          failuresTotal.inc();
+          out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+          log.warn({ content, segment: seg.index, err: (e as Error).message }, 'archive: could not archive a segment; retrying at the next pass');
+          break;
+        }
+      }
+      done = seg.index;
+    }
+    if (done !== last) {
+      updates[content] = done;
+      if (progress[deletedField(content)] === undefined && segs[0]) updates[deletedField(content)] = segs[0].index - 1;
+    }
+    const deletedFrom = updates[deletedField(content)] ?? progress[deletedField(content)];
+    if (deletedFrom !== undefined && deletedFrom < done) {
+      const upto = Math.min(done, deletedFrom + batch);
+      const recs = await live.segments(ch.name, deletedFrom + 1, upto);
+      let firstKept = upto + 1;
+      for (const r of recs) {
+        if (r.durationPts === null || segmentEndMs(r) >= t - dvrMs) {
+          firstKept = r.index;
+          break;
+        }
+      }
+      if (firstKept > deletedFrom + 1) {
+        try {
+          for (let i = deletedFrom + 1; i < firstKept; i++) {
+            for (let s = 0; s < format.streams.length; s++) if (await store.deleteArchivedSegment(content, s, i)) out.deleted++;
+          }
+          updates[deletedField(content)] = firstKept - 1;
+        } catch (e) {
+          out.failures++;
+          failuresTotal.inc();
+          log.warn({ content, err: (e as Error).message }, 'archive: could not delete objects that left the DVR window; retrying at the next pass');
+        }
+      }
+    }
+    await live.setArchiveProgress(ch.name, updates, 2 * dvrMs);
+  }
+
+  async function passChannel(ch: Channel, t: number, out: PassResult): Promise<void> {
+    if (!(await live.takeArchiveLock(ch.name, holder, lockTtlMs))) return;
+    try {
+      const progress = await live.archiveProgress(ch.name);
+      const contents: [string, string | null][] = [[ch.name, null], ...ch.ladder.map((r): [string, string] => [renditionContent(ch.name, r.name), r.name])];
+      for (const [content, rung] of contents) {
+        if (closed) return;
+        if (!(await live.takeArchiveLock(ch.name, holder, lockTtlMs))) return;
+        try {
+          await passContent(ch, content, rung, progress, t, out);
+        } catch (e) {
+          out.failures++;
+          failuresTotal.inc();
+          log.warn({ content, err: (e as Error).message }, 'archive: pass failed; retrying at the next pass');
+        }
+      }
+    } finally {
+      await live.releaseArchiveLock(ch.name, holder).catch(() => undefined);
+    }
+  }
+
+  async function pass(): Promise<PassResult> {
+    const out: PassResult = { objects: 0, moved: 0, deleted: 0, failures: 0, backlogSeconds: 0 };
+    try {
+      const t = now();
+      for (const ch of await deps.channels.list()) {
+        if (closed) break;
+        try {
+          await passChannel(ch, t, out);
+        } catch (e) {
+          out.failures++;
+          failuresTotal.inc();
+          log.warn({ channel: ch.name, err: (e as Error).message }, 'archive: pass over a channel failed; retrying at the next pass');
+        }
+      }
+    } catch (e) {
+      out.failures++;
+      failuresTotal.inc();
+      log.warn({ err: (e as Error).message }, 'archive: could not list channels; retrying at the next pass');
+    }
+    backlog.set(out.backlogSeconds);
+    return out;
+  }
+
+  function runOnce(): Promise<PassResult> {
+    running ??= pass().finally(() => {
+      running = null;
+    });
+    return running;
+  }
+
+  return {
+    start() {
+      if (timer || closed) return;
+      timer = setInterval(() => {
+        if (!running) void runOnce();
+      }, config.intervalMs);
+      timer.unref();
+    },
+    runOnce,
+    async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      timer = null;
+      await running?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * Catch-up storage against a real redis-server and a temporary folder: the file archive, one archiver pass
+ * moving closed segments' payloads out of Redis (payload keys gone, `arch` set, the object on disk), reads
+ * returning the same bytes before and after, rung segments waiting until made, the lock, failures counted
+ * and retried, objects deleted with the DVR window and with the content item.
+ */
+
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
+import { createStore, type OwnedStore } from '../../../core/store/store';
+import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
+import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
+import { createFileArchive } from '../../../core/archive/file-archive';
+import { createArchiver } from '../../../core/archive/archiver';
+import { decodeSegmentObject } from '../../../core/archive/segment-object';
+import { packetMetaOf } from '../../../core/model/media';
+import { validateFormat } from '../../../core/model/content';
+import { createChannel, renditionContent } from '../../../core/model/channel';
+import type { SegmentRecord } from '../../../core/model/live';
+import type { ArchiveBackend } from '../../../core/archive/archive-backend';
+
+let redis: TestRedis;
+let dir: string;
+const silent = { info: () => undefined, warn: () => undefined };
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  dir = mkdtempSync(join(tmpdir(), 'beamline-archive-'));
+});
+afterAll(async () => {
+  await redis.close();
+  chmodSync(dir, 0o700);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('file archive', () => {
+  it('put is atomic and idempotent, get reads ranges, delete and deletePrefix remove, unsafe keys are refused', async () => {
+    const root = join(dir, 'fa');
+    const a = createFileArchive({ dir: root });
+    await a.put('c/s0/1.seg', Buffer.from('0123456789'));
+    await a.put('c/s0/1.seg', Buffer.from('0123456789'));
+    await a.put('c/s1/1.seg', Buffer.from('ab'));
+    await a.put('c.r/s0/1.seg', Buffer.from('xy'));
+    assert.equal((await a.get('c/s0/1.seg'))?.toString(), '0123456789');
+    assert.equal((await a.get('c/s0/1.seg', [3, 7]))?.toString(), '3456');
+    assert.equal((await a.get('c/s0/1.seg', [8, 100]))?.toString(), '89');
+    assert.equal(await a.get('c/s0/2.seg'), null);
+    assert.equal(await a.delete('c/s1/1.seg'), true);
+    assert.equal(await a.delete('c/s1/1.seg'), false);
+    assert.equal(await a.deletePrefix('c/'), 1);
+    assert.equal(await a.get('c/s0/1.seg'), null);
+    assert.equal((await a.get('c.r/s0/1.seg'))?.toString(), 'xy', 'a prefix is a folder: c/ is not c.r/');
+    for (const bad of ['../x', 'a/../../x', '/etc/passwd', '', 'a/./b']) {
+      await assert.rejects(a.put(bad, Buffer.from('no')), /unsafe/);
+      await assert.rejects(a.get(bad), /unsafe/);
+    }
+    await assert.rejects(a.deletePrefix('../'), /unsafe/);
+    assert.equal(existsSync(join(dir, 'x')), false);
+  });
+});
+
+const V = 0;
+const A = 1;
+/** 2 s segments at 90 kHz: video every 3600 ticks (25 fps, pts = dts + 3600), audio every 1920. */
+const SEG = 180000;
+
+interface Rig {
+  store: OwnedStore;
+  live: LiveStore;
+  channels: ChannelStore;
+  archive: ArchiveBackend;
+  archiveDir: string;
+}
+
+function newRig(archiveDir = join(dir, uniquePrefix())): Rig {
+  const client = redis.connect();
+  const archive = createFileArchive({ dir: archiveDir });
+  const store = createStore({ redis: client, archive }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
+  return {
+    store, archive, archiveDir,
+    live: createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 1000 }),
+    channels: createChannelStore({ redis: client, keys: store.keys }),
+  };
+}
+
+const payload = (stream: number, pts: number) => Buffer.from(`${stream}:${pts}:`.padEnd(100 + (pts % 777), String.fromCharCode(65 + (pts % 26))));
+
+/** A channel with `segments` closed 2 s segments whose wall clocks end at t0 + 2 s × index; optionally one rung. */
+async function publish(r: Rig, name: string, segments: number, t0: number, rung?: string): Promise<SegmentRecord[]> {
+  const ch = createChannel({ name, ladder: [] }, () => (rung ? [{ name: rung, width: 320, height: 180, videoBitrate: 300000 }] : []), []);
+  await r.channels.create({ ...ch, dvrWindowSeconds: 600 });
+  await r.store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }, { codecpar: { codec_type: 'audio' } }] }, name));
+  const writes = [];
+  for (let dts = 0; dts < segments * SEG; dts += 3600) writes.push({ streamIndex: V, meta: packetMetaOf({ streamIndex: V, pts: dts + 3600, dts, duration: 3600, keyframe: dts % SEG === 0, data: payload(V, dts + 3600) }), data: payload(V, dts + 3600) });
+  for (let pts = 3600; pts < segments * SEG + 3600; pts += 1920) writes.push({ streamIndex: A, meta: packetMetaOf({ streamIndex: A, pts, dts: pts, duration: 1920, keyframe: true, data: payload(A, pts) }), data: payload(A, pts) });
+  await r.store.writePackets(name, writes, 600000);
+  if (rung) {
+    const content = renditionContent(name, rung);
+    await r.store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, content));
+    const rw = [];
+    for (let pts = 3600; pts < segments * SEG + 3600; pts += 3600) rw.push({ streamIndex: V, meta: packetMetaOf({ streamIndex: V, pts, dts: pts, duration: 3600, keyframe: (pts - 3600) % SEG === 0, data: payload(7, pts) }), data: payload(7, pts) });
+    await r.store.writePackets(content, rw, 600000);
+  }
+  const recs: SegmentRecord[] = Array.from({ length: segments }, (_, i) => ({
+    index: i + 1, startDts: i * SEG, startPts: i * SEG + 3600, durationPts: SEG, wallClockMs: t0 + i * 2000, discontinuity: false,
+  }));
+  await r.live.writeBoundaries(name, { segments: recs, retainMs: 600000 });
+  return recs;
+}
+
+async function snapshot(r: Rig, content: string, streams: number[], segments: number) {
+  const out: { reads: string[]; payloads: string[] } = { reads: [], payloads: [] };
+  for (const s of streams) {
+    const all = await r.store.readPackets(content, s, -1, segments * SEG + 10 * SEG);
+    out.reads.push(...all.map((p) => `${s}/${p.meta.pts}/${p.data.toString('base64')}`));
+    for (const p of all.filter((_, i) => i % 7 === 0)) out.payloads.push(`${s}/${p.meta.pts}/${(await r.store.getPayload(content, s, 'packet', p.meta.pts))?.data.toString('base64')}`);
+  }
+  return out;
+}
+
+async function dataKeys(r: Rig, content: string): Promise<number> {
+  return (await redis.connect().keys(`${r.store.keys.prefix}:{${content}}:*:data`)).length;
+}
+
+describe('archiver pass', () => {
+  it('moves closed segments past the hot window to the archive; every read returns the same bytes', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    // 6 segments ending at now-110 s … now-100 s; hot window 105 s: segments 1-3 (ending ≤ now-106 s) are due.
+    await publish(r, 'arc', 6, now - 112_000);
+    const before = await snapshot(r, 'arc', [V, A], 6);
+    const keysBefore = await dataKeys(r, 'arc');
+    const registry = new Registry();
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, registry, now: () => now }, { hotWindowMs: 105_000, intervalMs: 1000 });
+    const pass = await archiver.runOnce();
+    assert.equal(pass.failures, 0);
+    assert.equal(pass.objects, 6, 'segments 1-3, video and audio');
+    const admin = redis.connect();
+    // Payload keys of segments 1-3 are gone, their element hashes name the archived copy.
+    for (const dts of [0, 3600, 2 * SEG - 3600]) {
+      const member = `packet_${dts + 3600}`;
+      assert.equal(await admin.exists(r.store.keys.data('arc', V, member)), 0);
+      const arch = await admin.hget(r.store.keys.element('arc', V, member), 'arch');
+      assert.match(arch ?? '', /^arc\/s0\/[12]\.seg\|\d+\|\d+$/);
+    }
+    // Segment 4 onwards is still hot.
+    assert.equal(await admin.exists(r.store.keys.data('arc', V, `packet_${3 * SEG + 3600}`)), 1);
+    assert.equal(await admin.hget(r.store.keys.element('arc', V, `packet_${3 * SEG + 3600}`), 'arch'), null);
+    assert.equal(keysBefore - (await dataKeys(r, 'arc')), pass.moved);
+    // The object is self-describing.
+    const obj = decodeSegmentObject(readFileSync(join(r.archiveDir, 'arc/s0/2.seg')));
+    assert.equal(obj.header.segment, 2);
+    assert.equal(obj.header.packets.length, 50);
+    assert.deepEqual(obj.payload(0), payload(V, SEG + 3600));
+    assert.equal(obj.header.packets[0]?.meta.dts, SEG);
+    assert.ok(existsSync(join(r.archiveDir, 'arc/s1/3.seg')));
+    assert.equal(existsSync(join(r.archiveDir, 'arc/s0/4.seg')), false);
+    // Identical bytes through readPackets (batched per object) and getPayload.
+    assert.deepEqual(await snapshot(r, 'arc', [V, A], 6), before);
+    // A range across hot and archived segments.
+    const mixed = await r.store.readPackets('arc', V, 2 * SEG + 3600 * 40, 3 * SEG + 3600 * 10);
+    assert.equal(mixed.length, 20);
+    assert.deepEqual(mixed.map((p) => p.data), mixed.map((p) => payload(V, p.meta.pts)));
+    // Progress is kept: a second pass does nothing; later, the rest moves.
+    assert.equal((await archiver.runOnce()).objects, 0);
+    const later = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now + 60_000 }, { hotWindowMs: 105_000, intervalMs: 1000 });
+    assert.equal((await later.runOnce()).objects, 6);
+    assert.equal(await dataKeys(r, 'arc'), 0);
+    assert.deepEqual(await snapshot(r, 'arc', [V, A], 6), before);
+    const metrics = await registry.getMetricsAsJSON();
+    assert.equal(metrics.find((m) => m.name === 'beam_archive_backlog_seconds')?.values[0]?.value, 0);
+    await archiver.close();
+  });
+
+  it('a rung segment waits until the rung made it (or recorded a gap); the backlog says how long', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'rg', 3, now - 200_000, 'low');
+    const content = renditionContent('rg', 'low');
+    const before = await snapshot(r, content, [V], 3);
+    const registry = new Registry();
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, registry, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    const first = await archiver.runOnce();
+    assert.equal(first.objects, 6, 'the source content only');
+    assert.ok(first.backlogSeconds > 170 && first.backlogSeconds < 200, String(first.backlogSeconds));
+    assert.equal(existsSync(join(r.archiveDir, 'rg.low/s0/1.seg')), false);
+    await r.live.recordRungSegment('rg', 'low', 1, 'made', 600000);
+    await r.live.recordRungSegment('rg', 'low', 2, 'gap', 600000);
+    const second = await archiver.runOnce();
+    assert.equal(second.objects, 2, 'segments 1 (made) and 2 (gap: what it has)');
+    assert.equal(existsSync(join(r.archiveDir, 'rg.low/s0/2.seg')), true);
+    assert.equal(existsSync(join(r.archiveDir, 'rg.low/s0/3.seg')), false);
+    assert.deepEqual(await snapshot(r, content, [V], 3), before);
+    await archiver.close();
+  });
+
+  it('one process per channel: a held lock leaves the channel to its holder', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'lk', 2, now - 100_000);
+    assert.equal(await r.live.takeArchiveLock('lk', 'someone-else', 30000), true);
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    assert.equal((await archiver.runOnce()).objects, 0);
+    await r.live.releaseArchiveLock('lk', 'someone-else');
+    assert.equal((await archiver.runOnce()).objects, 4);
+    assert.equal(await redis.connect().exists(r.store.keys.archiveLock('lk')), 0, 'released after the pass');
+  });
+
+  it('a failing archive (its folder cannot be made) is logged, counted and retried; nothing leaves Redis meanwhile', async () => {
+    const archiveDir = join(dir, uniquePrefix());
+    writeFileSync(archiveDir, 'a file where the folder should be');
+    const r = newRig(archiveDir);
+    const now = 1_700_000_000_000;
+    await publish(r, 'fl', 2, now - 100_000);
+    const before = await snapshot(r, 'fl', [V, A], 2);
+    const keys = await dataKeys(r, 'fl');
+    const warnings: string[] = [];
+    const registry = new Registry();
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: { info: () => undefined, warn: (_o, m) => warnings.push(m) }, registry, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    const failed = await archiver.runOnce();
+    assert.equal(failed.failures, 1);
+    assert.equal(failed.objects, 0);
+    assert.ok(failed.backlogSeconds > 50);
+    assert.match(warnings.join('\n'), /retrying at the next pass/);
+    assert.equal((await registry.getMetricsAsJSON()).find((m) => m.name === 'beam_archive_failures_total')?.values[0]?.value, 1);
+    assert.equal(await dataKeys(r, 'fl'), keys);
+    assert.deepEqual(await snapshot(r, 'fl', [V, A], 2), before);
+    rmSync(archiveDir);
+    const retried = await archiver.runOnce();
+    assert.equal(retried.failures, 0);
+    assert.equal(retried.objects, 4);
+    assert.deepEqual(await snapshot(r, 'fl', [V, A], 2), before);
+  });
+
+  it('objects leave with the DVR window, and with the content item', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'dv', 4, now - 100_000);
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    assert.equal((await archiver.runOnce()).objects, 8);
+    // 600 s DVR window: 505 s later segments 1 and 2 (ending at now-98 s, now-96 s) have left it, 3 (now-94 s) and 4 not yet.
+    const late = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now + 505_000 }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    assert.equal((await late.runOnce()).deleted, 4);
+    assert.equal(existsSync(join(r.archiveDir, 'dv/s0/2.seg')), false);
+    assert.equal(existsSync(join(r.archiveDir, 'dv/s0/3.seg')), true);
+    assert.equal((await r.live.archiveProgress('dv'))['dv#deleted'], 2);
+    await r.store.deleteContent('dv');
+    assert.equal(existsSync(join(r.archiveDir, 'dv')), false);
+    assert.equal(await redis.connect().exists(r.store.keys.archived('dv')), 0);
+  });
+});

@@ -35,6 +35,7 @@ import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
 import type { SegmentJobConfig } from './transcoders/segment-job';
 import { DEFAULT_LIVE_SERVICE_CONFIG } from './packager/live/live-service';
 import { createArchiver, type Archiver, type ArchiverConfig } from './core/archive/archiver';
+import { archiveTargetOf, describeArchive } from './core/archive/open-archive';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -116,6 +117,7 @@ export function banner(b: BannerInput): string {
     '  Beamline is running',
     `  roles:               ${[...b.roles].join(', ')}`,
     `  Redis:               ${b.redisWhere}`,
+    `  archive:             ${describeArchive(archiveTargetOf(b.config))} (payloads older than ${b.config.archive.hotWindowSeconds} s)`,
   ];
   if (engine) lines.push(
     `  dashboard:           ${base}/`,
@@ -352,7 +354,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           frameTtlMs: config.redis.frameTTL,
           eventsMaxLen: config.redis.eventsMaxLen,
           job: segmentJobTuning(config),
-          archiveDir: runtime.archiveDir,
+          archive: runtime.archiveTarget,
         },
         ...(config.transcoder.concurrency > 0 ? { concurrency: config.transcoder.concurrency } : {}),
       },

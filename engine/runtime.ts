@@ -6,9 +6,9 @@
 
 import type { Logger } from 'pino';
 import { totalmem } from 'node:os';
-import { archiveDirOf, effectiveRedisUrl, type BeamConfig } from '../core/config/config';
+import { effectiveRedisUrl, type BeamConfig } from '../core/config/config';
 import type { ArchiveBackend } from '../core/archive/archive-backend';
-import { createFileArchive } from '../core/archive/file-archive';
+import { archiveTargetOf, openArchive, type ArchiveTarget } from '../core/archive/open-archive';
 import { createEmbeddedRedis, type EmbeddedRedis } from '../core/store/embedded-redis';
 import { connectRedis, parseRedisUrl, type RedisClient, type RedisTarget } from '../core/store/redis-connection';
 import { createStore, type OwnedStore } from '../core/store/store';
@@ -30,9 +30,9 @@ export interface EngineRuntime {
   /** Redis memory use against its limit (INFO memory; the fullest primary of a cluster). */
   memory(): Promise<RedisMemory>;
   /** Where payloads of segments past the hot window are kept (the store reads through it). */
-  archive: ArchiveBackend;
-  /** Its local folder (handed to the transcoders' sandboxed children). */
-  archiveDir: string;
+  archive: ArchiveBackend & { close(): void };
+  /** Which archive it is (handed to the transcoders' sandboxed children, which open the same one). */
+  archiveTarget: ArchiveTarget;
   /** A new connection for a component that needs its own (BullMQ, blocking reads). */
   connect(opts?: { maxRetriesPerRequest?: number | null; connectionName?: string }): RedisClient;
   close(): Promise<void>;
@@ -79,8 +79,8 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
     await embedded?.close();
     throw new Error(`cannot reach Redis at ${url.replace(/\/\/[^@/]*@/, '//***@')}: ${(e as Error).message}`);
   }
-  const archiveDir = archiveDirOf(config);
-  const archive = createFileArchive({ dir: archiveDir });
+  const archiveTarget = archiveTargetOf(config);
+  const archive = openArchive(archiveTarget);
   const store = createStore({ redis, observe: deps.observe, archive }, {
     prefix: config.redis.prepend,
     packetTtlMs: config.redis.packetTTL,
@@ -101,10 +101,11 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
       const timeout = new Promise((r) => setTimeout(r, config.redis.closeTimeout).unref());
       await Promise.race([quitAll, timeout]);
       for (const c of opened) c.disconnect();
+      archive.close();
       await embedded?.close();
     })();
     return closing;
   }
 
-  return { store, keys: store.keys, redis, redisTarget: target, embedded, embeddedMaxmemory: maxmemory, memory: () => readRedisMemory(redis), archive, archiveDir, connect, close };
+  return { store, keys: store.keys, redis, redisTarget: target, embedded, embeddedMaxmemory: maxmemory, memory: () => readRedisMemory(redis), archive, archiveTarget, connect, close };
 }

@@ -11,7 +11,7 @@ import { connectRedis, parseRedisUrl, type RedisClient } from '../core/store/red
 import { createStore } from '../core/store/store';
 import { createLiveStore } from '../core/store/live-store';
 import { createChannelStore } from '../core/store/channel-store';
-import { createFileArchive } from '../core/archive/file-archive';
+import { openArchive, type ArchiveTarget } from '../core/archive/open-archive';
 import { parseJobData } from './segment-plan';
 import { runSegmentJob, type SegmentJobConfig, type SegmentJobDeps, type SegmentJobResult } from './segment-job';
 
@@ -26,8 +26,8 @@ export interface TranscodeChildConfig {
   frameTtlMs: number;
   eventsMaxLen: number;
   job: SegmentJobConfig;
-  /** The archive folder, so source packets already archived still read (absent: payloads in Redis only). */
-  archiveDir?: string;
+  /** The archive, so source packets already archived still read (absent: payloads in Redis only). */
+  archive?: ArchiveTarget;
 }
 
 export function parseChildConfig(raw: string | undefined): TranscodeChildConfig {
@@ -41,7 +41,7 @@ function createChildRuntime(c: TranscodeChildConfig): SegmentJobDeps {
   const target = parseRedisUrl(c.redisUrl);
   const redis: RedisClient = connectRedis(target, { connectionName: 'beamline-transcode' });
   const reader: RedisClient = connectRedis(target, { connectionName: 'beamline-transcode-events', maxRetriesPerRequest: null });
-  const archive = c.archiveDir ? createFileArchive({ dir: c.archiveDir }) : undefined;
+  const archive = c.archive ? openArchive(c.archive) : undefined;
   const store = createStore({ redis, ...(archive ? { archive } : {}) }, { prefix: c.storePrefix, packetTtlMs: c.packetTtlMs, frameTtlMs: c.frameTtlMs });
   return {
     store,

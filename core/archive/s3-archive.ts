@@ -7,6 +7,7 @@
  * SDKs otherwise send CRC32 trailers that many non-AWS servers refuse.
  */
 
+import type { ArchiveBackend } from './archive-backend';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 export interface S3Location {
@@ -33,14 +34,8 @@ export interface S3ArchiveConfig extends S3Location {
   requestTimeoutMs?: number;
 }
 
-export interface S3Archive {
-  put(key: string, body: Buffer): Promise<void>;
-  /** The object's bytes, or `range` [start, endExclusive] of them; null when the object does not exist. */
-  get(key: string, range?: readonly [number, number]): Promise<Buffer | null>;
-  /** Remove one object; whether it existed. */
-  delete(key: string): Promise<boolean>;
-  /** Deletes every object whose key starts with `prefix`; returns how many. */
-  deletePrefix(prefix: string): Promise<number>;
+/** An ArchiveBackend (see archive-backend.ts) on S3, with its HTTP client to close. */
+export interface S3Archive extends ArchiveBackend {
   close(): void;
 }
 

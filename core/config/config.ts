@@ -125,9 +125,15 @@ export interface BeamConfig {
   live: { partTarget: number };
   /**
    * Catch-up storage: payloads of closed segments older than `hotWindowSeconds` move from Redis to the archive
-   * at `url` (file:// only for now; null = `<redis.dataDir>/archive`, see `archiveDirOf`).
+   * at `url` (file:// or s3://; null = `<redis.dataDir>/archive`, see `archiveDirOf` and core/archive/open-archive.ts).
    */
-  archive: { url: string | null; hotWindowSeconds: number };
+  archive: {
+    url: string | null;
+    hotWindowSeconds: number;
+    /** S3-compatible endpoint for s3:// archives (e.g. http://minio:9000); null = AWS. */
+    s3Endpoint: string | null;
+    s3Region: string;
+  };
 }
 
 export const DEFAULTS: BeamConfig = {
@@ -168,7 +174,7 @@ export const DEFAULTS: BeamConfig = {
   srt: { host: '0.0.0.0', port: 9000, latency: DEFAULT_SRT_LATENCY_MS },
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
   live: { partTarget: DEFAULT_PART_TARGET_SECONDS },
-  archive: { url: null, hotWindowSeconds: 120 },
+  archive: { url: null, hotWindowSeconds: 120, s3Endpoint: null, s3Region: 'us-east-1' },
   webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
   // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
   // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
@@ -278,6 +284,8 @@ export const FIELDS: Field[] = [
   { path: ['live', 'partTarget'], kind: 'partTarget', env: 'PART_TARGET' },
   { path: ['archive', 'url'], kind: 'archiveUrl', env: 'ARCHIVE_URL' },
   { path: ['archive', 'hotWindowSeconds'], kind: 'hotWindow', env: 'HOT_WINDOW_SECONDS' },
+  { path: ['archive', 's3Endpoint'], kind: 'url', env: 'S3_ENDPOINT' },
+  { path: ['archive', 's3Region'], kind: 'string', env: 'S3_REGION' },
 ];
 
 export class ConfigError extends Error {

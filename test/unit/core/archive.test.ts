@@ -108,10 +108,12 @@ describe('archive settings', () => {
     assert.deepEqual(archiverTuning(loadConfig(null, { BEAM_HOT_WINDOW_SECONDS: '10' })).intervalMs, 2500);
   });
 
-  it('S3 (and any other scheme) is a clear error; the hot window has a minimum', () => {
+  it('file:// and s3:// only, each well formed, is a clear error otherwise; the hot window has a minimum', () => {
     const rejects = (env: Record<string, string>, re: RegExp) => assert.throws(() => loadConfig(null, env), (e: unknown) => e instanceof ConfigError && re.test((e as Error).message));
-    rejects({ BEAM_ARCHIVE_URL: 's3://bucket/beam' }, /archive\.url.*BEAM_ARCHIVE_URL.*S3 is not available yet/);
-    rejects({ BEAM_ARCHIVE_URL: 'https://example.com/x' }, /S3 is not available yet/);
+    assert.equal(loadConfig(null, { BEAM_ARCHIVE_URL: 's3://bucket/beam' }).archive.url, 's3://bucket/beam');
+    rejects({ BEAM_ARCHIVE_URL: 's3://B/x' }, /archive\.url.*BEAM_ARCHIVE_URL.*s3:\/\/bucket/);
+    rejects({ BEAM_ARCHIVE_URL: 'https://example.com/x' }, /archive\.url.*file:\/\/.*s3:\/\//);
+    rejects({ BEAM_S3_ENDPOINT: 'minio:9000' }, /archive\.s3Endpoint/);
     rejects({ BEAM_ARCHIVE_URL: '/plain/path' }, /archive\.url.*file:\/\//);
     rejects({ BEAM_ARCHIVE_URL: 'file://' }, /archive\.url/);
     rejects({ BEAM_HOT_WINDOW_SECONDS: '9' }, /archive\.hotWindowSeconds.*from 10/);

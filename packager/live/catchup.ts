@@ -30,6 +30,12 @@ export function parseTimeParam(name: string, raw: QueryValue): number | undefine
 }
 
 /**
+ * The longest range one catch-up request may span (a start-over counts up to now): a playlist of a day of 2 s
+ * segments is 43,200 entries (~4 MB); a longer window (a 7-day DVR) is watched a day at a time.
+ */
+export const MAX_CATCHUP_MS = 24 * 3600 * 1000;
+
+/**
  * The catch-up range a query asks for, or null when it asks for none (the live window).
  * `oldestMs` is the start of the DVR window: ranges must lie within [oldestMs, nowMs].
  */
@@ -44,6 +50,11 @@ export function parseCatchup(query: Record<string, QueryValue>, nowMs: number, o
   if (startMs > nowMs) throw badPackagerRequest(`'start' ${iso(startMs)} is in the future (now is ${iso(nowMs)}).`);
   if (endMs !== undefined && endMs <= startMs) throw badPackagerRequest(`'end' ${iso(endMs)} must be after 'start' ${iso(startMs)}.`);
   const lastEnd = endMs ?? nowMs;
+  if (lastEnd - startMs > MAX_CATCHUP_MS) {
+    throw badPackagerRequest(
+      `the range ${iso(startMs)} – ${iso(lastEnd)} spans more than ${MAX_CATCHUP_MS / 3600000} h: ask for at most a day at a time (?start=…&end=…)${endMs === undefined ? ', or start over less than a day back' : ''}.`,
+    );
+  }
   if (lastEnd < oldestMs) {
     throw badPackagerRequest(`the range ${iso(startMs)} – ${iso(lastEnd)} is outside the DVR window, which starts at ${iso(oldestMs)}.`);
   }

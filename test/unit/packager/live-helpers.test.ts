@@ -34,6 +34,14 @@ describe('catch-up ranges', () => {
     ['future start', { start: String(now / 1000 + 60) }, 'error'],
     ['before the DVR window', { start: '1000', end: '2000' }, 'error'],
   ];
+  it('one request spans at most 24 h (a 7-day DVR window is watched a day at a time); a start-over counts up to now', () => {
+    const week = now - 7 * 86400_000;
+    const day = 86400;
+    assert.deepEqual(parseCatchup({ start: String(now / 1000 - day), end: String(now / 1000) }, now, week), { startMs: now - day * 1000, endMs: now });
+    assert.throws(() => parseCatchup({ start: String(now / 1000 - day - 1), end: String(now / 1000) }, now, week), (e: unknown) => e instanceof BeamError && e.statusCode === 400 && /more than 24 h/.test(e.message));
+    assert.throws(() => parseCatchup({ start: String(now / 1000 - 2 * day) }, now, week), /start over less than a day back/);
+    assert.deepEqual(parseCatchup({ start: String(now / 1000 - 3 * day), end: String(now / 1000 - 2 * day) }, now, week), { startMs: now - 3 * day * 1000, endMs: now - 2 * day * 1000 });
+  });
   for (const [name, q, want] of cases) {
     it(name, () => {
       if (want === 'error') {

@@ -36,7 +36,14 @@ import { httpGet, createRigChannel } from '../packager/rig';
 import type { RedisClient } from '../../../core/store/redis-connection';
 
 /** The suite against one archive backend, opened (in `dir`, a temporary folder) before the publisher starts. */
-export function archiveSuite(label: string, openBackend: (dir: string) => Promise<{ archive: ArchiveBackend; close(): Promise<void> }>): void {
+export interface SuiteBackend {
+  archive: ArchiveBackend;
+  close(): Promise<void>;
+  /** A real outage of the backend (begin, end), when the backend can have one in a test. */
+  outage?: { begin(): Promise<void>; end(): Promise<void> };
+}
+
+export function archiveSuite(label: string, openBackend: (dir: string) => Promise<SuiteBackend>, opts: { outage?: boolean } = {}): void {
   const CH = 'arch';
   let redis: TestRedis;
   let admin: RedisClient;
@@ -47,7 +54,7 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
   let app: FastifyInstance;
   let archiver: Archiver;
   let base = '';
-  let backend: { archive: ArchiveBackend; close(): Promise<void> } | undefined;
+  let backend: SuiteBackend | undefined;
   const registry = new Registry();
   const publishers: Publisher[] = [];
   /** The rig's settings as an operator would give them. */
@@ -164,6 +171,39 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
       const metrics = await registry.getMetricsAsJSON();
       assert.equal(metrics.find((m) => m.name === 'beam_archive_failures_total')?.values[0]?.value ?? 0, 0);
       assert.ok((metrics.find((m) => m.name === 'beam_archive_backlog_seconds')?.values[0]?.value ?? 99) < 5);
+    });
+
+    if (opts.outage) it('an archive outage in the middle of the publish: live playback goes on, failures are counted, the backlog grows and is worked off once the archive is back', { timeout: 120_000 }, async () => {
+      const outage = backend?.outage;
+      assert.ok(outage, 'the backend can have an outage');
+      const metric = async (name: string) => (await registry.getMetricsAsJSON()).find((m) => m.name === name)?.values[0]?.value ?? 0;
+      const failures0 = await metric('beam_archive_failures_total');
+      const before = (await live.archiveProgress(CH))[CH] ?? 0;
+      await outage.begin();
+      let outageOver = false;
+      try {
+        // Live playback goes on: the newest listed segment is served every 2 s for 14 s.
+        const end = Date.now() + 14_000;
+        while (Date.now() < end) {
+          const pl = await httpGet(base, `/live/${CH}/v-source.m3u8`);
+          assert.equal(pl.status, 200);
+          const newest = pl.text.split('\n').filter((l) => l && !l.startsWith('#')).pop() as string;
+          const seg = await httpGet(base, `/live/${CH}/${newest}`);
+          assert.equal(seg.status, 200, `${newest} during the outage: ${seg.text.slice(0, 200)}`);
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+        assert.ok((await metric('beam_archive_failures_total')) > failures0, 'failures counted');
+        assert.ok((await metric('beam_archive_backlog_seconds')) > 3, `backlog grows (${await metric('beam_archive_backlog_seconds')} s)`);
+        assert.ok(((await live.archiveProgress(CH))[CH] ?? 0) <= before + 1, 'nothing archived while the archive is down');
+        await outage.end();
+        outageOver = true;
+        await waitFor('the backlog worked off', async () => (await metric('beam_archive_backlog_seconds')) < 5 && ((await live.archiveProgress(CH))[CH] ?? 0) > before + 4, 40_000, 500);
+        const last = (await live.archiveProgress(CH))[CH] as number;
+        const seg = await httpGet(base, `/live/${CH}/v-source-${last}.m4s`);
+        assert.equal(seg.status, 200, 'a segment archived after the outage is served');
+      } finally {
+        if (!outageOver) await outage.end();
+      }
     });
   });
 }

@@ -16,7 +16,7 @@ import { createSrtServer, type SrtServer, type SrtSession } from './srt/srt-serv
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
-import { PROCESS_HOLDER } from './session/channel-lease';
+import { newHolderId } from '../core/store/holder-id';
 import { resumeChannel } from './session/planned-run';
 import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type PublishSessionConfig, type PublishSource, type SessionLog } from './publish-session';
 import type { IngestMetrics } from './ingest-metrics';
@@ -235,7 +235,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         const ch = byName.get(name);
         if (!st || !ch || st.state !== 'live' || Date.now() - Date.parse(st.since) < quiet) continue;
         if ((await deps.live.leaseHolder(name)) !== null) continue;
-        const holder = `${PROCESS_HOLDER}:sweep`;
+        const holder = newHolderId('sweep');
         if (!(await deps.live.acquireLease(name, holder, config.session.leaseTtlMs))) continue;
         try {
           if (active.has(name)) continue;

@@ -11,7 +11,8 @@
 
 import type { Channel } from '../core/model/channel';
 import { fault, PipelineError, type PipelineFault } from '../core/model/pipeline-errors';
-import { createChannelLease, PROCESS_HOLDER } from './session/channel-lease';
+import { createChannelLease } from './session/channel-lease';
+import { newHolderId } from '../core/store/holder-id';
 import { createDemuxer, type Demuxer } from './demuxer';
 import { planStreams, type StreamPlan } from './channel-format';
 import type { IngestDiagnostics } from './ingest-stats';
@@ -47,9 +48,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
     }),
   ]);
 }
-
-/** Numbers this process's sessions (the lease holder id names the session, not only the process). */
-let sessionCounter = 0;
 
 /** Thrown at the next store write once the session is discarded: the run ends without writing. */
 class Discarded extends Error {}
@@ -138,7 +136,7 @@ export function startPublishSession(
     // One publisher per channel across every ingest process: hold the channel's lease while writing.
     const lease = createChannelLease(
       { live, log, onLost: (f) => close(f), now },
-      { channel: name, holder: `${deps.processId ?? PROCESS_HOLDER}:${++sessionCounter}`, ttlMs: config.leaseTtlMs },
+      { channel: name, holder: newHolderId('publish'), ttlMs: config.leaseTtlMs },
     );
     await lease.acquire();
     try {

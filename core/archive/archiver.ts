@@ -10,14 +10,13 @@
  * (`beam_archive_failures_total`) and the same segment is tried again at the next pass.
  */
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { renditionContent, type Channel } from '../model/channel';
 import { TIMELINE_HZ, VIDEO_STREAM, type SegmentRecord } from '../model/live';
 import type { Store } from '../store/store';
 import type { LiveStore } from '../store/live-store';
 import type { ChannelStore } from '../store/channel-store';
+import { newHolderId } from '../store/holder-id';
 
 export interface ArchiverLog {
   info(obj: object, msg: string): void;
@@ -83,7 +82,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
   const now = deps.now ?? Date.now;
   const batch = config.batch ?? 200;
   const lockTtlMs = Math.max(30_000, 3 * config.intervalMs);
-  const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const holder = newHolderId('archiver');
   const registers = deps.registry ? [deps.registry] : [];
   const failuresTotal = new Counter({ name: 'beam_archive_failures_total', help: 'Archive passes of one content that failed (disk full, permission, Redis); retried at the next pass', registers });
   const backlog = new Gauge({ name: 'beam_archive_backlog_seconds', help: 'Age past the hot window of the oldest closed segment whose payloads are not archived yet, seconds', registers });

@@ -7,13 +7,8 @@
  * lease back when Redis returns, unless another process took it meanwhile.
  */
 
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { fault, PipelineError, type PipelineFault } from '../../core/model/pipeline-errors';
 import type { LiveStore } from '../../core/store/live-store';
-
-/** This process's part of every lease holder id: host, pid and a random tag (pids repeat across restarts). */
-export const PROCESS_HOLDER = `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
 export interface ChannelLeaseDeps {
   live: Pick<LiveStore, 'acquireLease' | 'renewLease' | 'releaseLease'>;

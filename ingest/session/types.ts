@@ -43,8 +43,6 @@ export interface PublishSessionDeps {
   onPacketsRefused?: (channel: string, count: number) => void;
   /** A write waits for Redis to come back (true), or the wait is over (false). */
   onOutage?: (channel: string, waiting: boolean) => void;
-  /** This process's part of the channel lease's holder id (default: host, pid and a random tag). */
-  processId?: string;
   now?: () => number;
 }
 

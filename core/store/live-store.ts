@@ -304,11 +304,14 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
     },
 
     async takeArchiveLock(channel, holder, ttlMs) {
-      return (await scripts.holdLock(keys.archiveLock(channel), holder, ttlMs, 1)) === 1;
+      // takeLease as a plain lock: no takeover requests (its own key as the request key), take-or-renew mode.
+      const lock = keys.archiveLock(channel);
+      return (await scripts.takeLease(lock, lock, holder, ttlMs, 0)) === 1;
     },
 
     async releaseArchiveLock(channel, holder) {
-      await scripts.holdLock(keys.archiveLock(channel), holder, 1000, -1);
+      const lock = keys.archiveLock(channel);
+      await scripts.takeLease(lock, lock, holder, 1000, -1);
     },
   };
 }

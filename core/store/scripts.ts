@@ -22,7 +22,6 @@ export interface ScriptCommands {
   writeBoundaries(...args: (string | number)[]): Promise<number>;
   takeLease(...args: (string | number)[]): Promise<number>;
   archivePayloads(...args: (string | number)[]): Promise<number>;
-  holdLock(...args: (string | number)[]): Promise<number>;
 }
 
 const LUA_DIR = join(__dirname, 'lua');

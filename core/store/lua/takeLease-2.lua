@@ -6,6 +6,10 @@
 
   KEYS[1] lease string         <p>:{c}:lease
   KEYS[2] takeover request     <p>:{c}:lease:want   (the newcomer's holder id)
+
+  A plain lock that takes no takeover requests (the archiver's per-channel lock) passes KEYS[1] again as
+  KEYS[2] and uses modes 0 and -1: mode 0 then takes it when free and renews it when ours (the holder's own
+  id is never a request), and answers 0 while another holds it.
   ARGV[1] holder id     ARGV[2] time-to-live ms
   ARGV[3] mode:
      1 = take: when free or already ours, take it (and clear our request): 1; else leave a request: 0

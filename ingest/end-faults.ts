@@ -5,7 +5,7 @@
  */
 
 import { fault, PipelineError, type PipelineErrorCode, type PipelineFault } from '../core/model/pipeline-errors';
-import type { StoreErrorKind, StoreFailure } from './store-errors';
+import { STORE_FAULT_CODES, type StoreFailure } from './store-errors';
 
 /** Codes of the RTMP session's close reasons (rtmp-session.ts RtmpCloseReason). */
 const RTMP_CLOSE_CODES: Readonly<Record<string, PipelineErrorCode>> = {
@@ -38,13 +38,6 @@ export function sourceEndFault(protocol: 'srt' | 'rtmp', reason: string): Pipeli
   }
   return fault(srtCloseCode(reason), reason);
 }
-
-export const STORE_FAULT_CODES: Readonly<Record<StoreErrorKind, PipelineErrorCode>> = {
-  oom: 'STORE_OOM',
-  readonly: 'STORE_READONLY',
-  connection: 'STORE_UNAVAILABLE',
-  other: 'STORE_FAILED',
-};
 
 /** A publish Redis ended: `ingest stopped: <what Redis did>`. */
 export function storeEndFault(f: StoreFailure): PipelineFault {

@@ -21,8 +21,7 @@ import { resumeChannel } from './session/planned-run';
 import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type PublishSessionConfig, type PublishSource, type SessionLog } from './publish-session';
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
-import { classifyStoreError } from './store-errors';
-import { STORE_FAULT_CODES } from './end-faults';
+import { classifyStoreError, STORE_FAULT_CODES } from './store-errors';
 import { parseStreamId } from './streamid';
 
 export interface IngestLog extends SessionLog {

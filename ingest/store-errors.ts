@@ -5,9 +5,18 @@
  * holdThroughOutage); a publish ends on one only when it lasts longer than BEAM_INGEST_OUTAGE_HOLD.
  */
 
+import { PIPELINE_ERRORS, type PipelineErrorCode } from '../core/model/pipeline-errors';
 import { redisFailureKind, redisFailureText, type RedisFailureKind } from '../core/store/redis-errors';
 
 export type StoreErrorKind = RedisFailureKind;
+
+/** The pipeline error code of each kind (its text is the reason an operator reads). */
+export const STORE_FAULT_CODES: Readonly<Record<StoreErrorKind, PipelineErrorCode>> = {
+  oom: 'STORE_OOM',
+  readonly: 'STORE_READONLY',
+  connection: 'STORE_UNAVAILABLE',
+  other: 'STORE_FAILED',
+};
 
 export interface StoreFailure {
   kind: StoreErrorKind;
@@ -15,18 +24,7 @@ export interface StoreFailure {
   reason: string;
 }
 
-const REASONS: Record<Exclude<StoreErrorKind, 'other'>, string> = {
-  oom: 'Redis refused writes: out of memory (maxmemory reached)',
-  readonly: 'Redis refused writes: read-only (a replica, or failover in progress)',
-  connection: 'Redis unavailable: connection lost',
-};
-
 export function classifyStoreError(err: unknown): StoreFailure {
   const kind = redisFailureKind(err);
-  return { kind, reason: kind === 'other' ? redisFailureText(err) : REASONS[kind] };
-}
-
-/** Whether an error from the store means Redis is refusing or unreachable (not a bug in the caller). */
-export function isStoreUnavailable(err: unknown): boolean {
-  return classifyStoreError(err).kind !== 'other';
+  return { kind, reason: kind === 'other' ? redisFailureText(err) : PIPELINE_ERRORS[STORE_FAULT_CODES[kind]].text };
 }

@@ -2,7 +2,8 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { fault, PIPELINE_ERRORS, PipelineError } from '../../../core/model/pipeline-errors';
-import { failedFault, sourceEndFault, STORE_FAULT_CODES, storeEndFault } from '../../../ingest/end-faults';
+import { failedFault, sourceEndFault, storeEndFault } from '../../../ingest/end-faults';
+import { STORE_FAULT_CODES } from '../../../ingest/store-errors';
 import { classifyStoreError } from '../../../ingest/store-errors';
 import { disconnectExtra, mergeStatusExtra } from '../../../ingest/ingest-service';
 import { connectionCloseFault } from '../../../ingest/rtmp/rtmp-connection';

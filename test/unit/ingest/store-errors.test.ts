@@ -1,7 +1,8 @@
 // What a failed Redis call means for a publish: table-driven, with the errors ioredis actually raises.
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { classifyStoreError, isStoreUnavailable } from '../../../ingest/store-errors';
+import { classifyStoreError } from '../../../ingest/store-errors';
+import { isRedisUnavailable } from '../../../core/store/redis-errors';
 
 function execAbort(inner: string): Error {
   const e = new Error('EXECABORT Transaction discarded because of previous errors.') as Error & { previousErrors: Error[] };
@@ -25,7 +26,7 @@ describe('classifyStoreError', () => {
       const f = classifyStoreError(c.err);
       assert.equal(f.kind, c.kind);
       if (c.reason) assert.match(f.reason, c.reason);
-      assert.equal(isStoreUnavailable(c.err), c.kind !== 'other');
+      assert.equal(isRedisUnavailable(c.err), c.kind !== 'other');
     });
   }
   it('never echoes a long message in full', () => {

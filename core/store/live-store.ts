@@ -27,10 +27,8 @@ export interface BoundaryWrite {
 }
 
 export interface ResumePoint {
-  /** The highest segment index recorded (open or closed), 0 when none. */
-  lastIndex: number;
-  /** Whether that segment is still open (its writer died before closing it). */
-  lastOpen: boolean;
+  /** The newest segment record, open (its writer died before closing it) or closed; null when none. */
+  last: SegmentRecord | null;
   /** The end dts of the newest closed segment (null: none closed). */
   sealedEndDts: number | null;
   /** The end of the newest packet stored in any of `streams` (dts + duration; null: none). */
@@ -261,7 +259,7 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
         const end = (meta.dts ?? meta.pts ?? 0) + Math.max(0, meta.duration ?? 0);
         storedEnd = storedEnd === null ? end : Math.max(storedEnd, end);
       }
-      return { lastIndex: rec?.index ?? 0, lastOpen: rec !== null && rec.durationPts === null, sealedEndDts: sealedEnd === null ? null : Number(sealedEnd), storedEndDts: storedEnd };
+      return { last: rec, sealedEndDts: sealedEnd === null ? null : Number(sealedEnd), storedEndDts: storedEnd };
     },
 
     async acquireLease(channel, holder, ttlMs) {

@@ -88,10 +88,10 @@ export async function resumeChannel(run: { deps: { live: LiveStore; log: Session
   const { live } = run.deps;
   const name = run.channel.name;
   const point = await live.resumePoint(name, [VIDEO_STREAM, AUDIO_STREAM]);
-  let last = (await live.lastSegments(name, 1))[0];
+  let last = point.last ?? undefined;
   let nextIndex = (last?.index ?? 0) + 1;
   let closedEnd: number | null = null;
-  if (last && point.lastOpen) {
+  if (last && last.durationPts === null) {
     const parts = await live.parts(name, last.index, last.index);
     const end = parts.reduce((m, p) => Math.max(m, p.startDts + p.durationPts), -Infinity);
     if (parts.length > 0 && end > last.startDts) {

@@ -81,7 +81,9 @@ describe('published media is immutable', () => {
     await live.writeBoundaries('rec', { segments: [segment(2, 180000, null)], parts: [{ segment: 2, part: 0, startPts: 180000, startDts: 180000, durationPts: 18000, independent: true }], retainMs: TTL });
     assert.equal((await live.segments('rec', 1, 1))[0]?.durationPts, 180000);
     const resume = await live.resumePoint('rec', [0]);
-    assert.deepEqual(resume, { lastIndex: 2, lastOpen: true, sealedEndDts: 180000, storedEndDts: null });
+    assert.deepEqual(resume, { last: (await live.segments('rec', 2, 2))[0], sealedEndDts: 180000, storedEndDts: null });
+    assert.equal(resume.last?.index, 2);
+    assert.equal(resume.last?.durationPts, null, 'still open');
   });
 
   it('the timeline is saved with the boundary that moved it', async () => {

@@ -88,10 +88,10 @@ export function mergeStatusExtra(earlier: StatusExtra, later: StatusExtra): Stat
   return merged;
 }
 
-/** The channel status fields of a publish's end. */
 /** Ends that leave the channel to another ingest process: this one writes no status for them. */
 const OTHER_PROCESS_OWNS: ReadonlySet<string> = new Set(['INGEST_LEASE_HELD', 'INGEST_LEASE_LOST', 'INGEST_REPLACED']);
 
+/** The channel status fields of a publish's end. */
 export function disconnectExtra(f: PipelineFault): StatusExtra {
   return { disconnected: true, reason: f.message, code: f.code };
 }

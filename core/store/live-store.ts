@@ -58,7 +58,6 @@ export interface RungProgress {
 export const MAX_PROGRESS_RANGE = 100_000;
 
 export interface LiveStore {
-  /** Record a segment (open or closed) and/or parts, and append events, in one transaction. */
   /**
    * Announce segments (open or closed) and/or parts, append events and save the timeline state, in one
    * atomic step that also moves the channel's sealed point forward. Refused with a PipelineError when

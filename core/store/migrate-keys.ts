@@ -5,7 +5,7 @@
  * single node; on a cluster (the two names hash to different slots) a copy then a delete. Idempotent.
  */
 
-import type { Cluster } from 'ioredis';
+import { isCluster } from './slots';
 import type { Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 
@@ -15,7 +15,7 @@ export interface MigrationLog {
 
 async function moveKey(redis: RedisClient, from: string, to: string): Promise<boolean> {
   if ((await redis.exists(from)) === 0) return false;
-  if ((redis as Cluster).isCluster) {
+  if (isCluster(redis)) {
     if ((await redis.exists(to)) === 1) return false;
     const type = await redis.type(from);
     if (type === 'set') {

@@ -13,7 +13,6 @@ import { startTestCluster, type TestCluster } from '../../helpers/redis-cluster'
 import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { waitFor } from '../../helpers/process';
 import { AUTH } from '../../helpers/app';
-import { keySlot } from '../../../core/store/slots';
 import { startRole, type RoleProcess } from './roles';
 
 let cluster: TestCluster;
@@ -238,5 +237,3 @@ describe('transcoder processes on a cluster', () => {
     console.log(`transcoder kill: rung ${seen[0]} → ${seen[seen.length - 1]}, EXT-X-GAP in the window now: ${(rung.text.match(/#EXT-X-GAP/g) ?? []).length}`);
   });
 });
-
-void keySlot;

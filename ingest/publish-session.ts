@@ -10,7 +10,7 @@
  */
 
 import type { Channel } from '../core/model/channel';
-import { fault, PipelineError, type PipelineFault } from '../core/model/pipeline-errors';
+import { fault, type PipelineFault } from '../core/model/pipeline-errors';
 import { createChannelLease } from './session/channel-lease';
 import { newHolderId } from '../core/store/holder-id';
 import { createDemuxer, type Demuxer } from './demuxer';
@@ -157,11 +157,6 @@ export function startPublishSession(
   /** How a run that threw ended: the deletion, Redis refusing or gone, or a failure. */
   function endOfError(err: unknown): PipelineFault {
     if (err instanceof Discarded || discarded) return ended ?? fault('INGEST_CHANNEL_DELETED');
-    if (err instanceof PipelineError) {
-      ended ??= err.toFault();
-      log.warn({ channel: name, code: err.code }, err.message);
-      return ended;
-    }
     const f = classifyStoreError(err);
     if (f.kind !== 'other') {
       // Redis refused a write or went away: end this publish (the encoder's reconnect gets in once Redis is back).

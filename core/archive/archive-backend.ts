@@ -1,9 +1,13 @@
 /**
  * Where closed segments' payloads go once they leave the hot window (see docs/architecture.md, "Catch-up
  * storage"). A backend stores opaque objects under relative keys built by `object-keys.ts`; the local-directory
- * backend is `file-archive.ts`. Every operation may throw on an I/O failure (disk full, permission): callers
- * decide whether that is fatal (the archiver retries at its next pass; readers answer as for an expired payload).
+ * backend is `file-archive.ts`, the S3 one `s3-archive.ts`. An object that is not there is null (get) or false
+ * (delete); an archive that cannot be used now (down, unreachable, too slow, full, its folder gone) throws
+ * `archiveUnavailable`, within a bounded time: the archiver counts it and retries at its next pass, a reader's
+ * request answers 503 with its message.
  */
+
+import { BeamError } from '../model/errors';
 
 export interface ArchiveBackend {
   /** Store `body` under `key`, replacing any object there, atomically: a reader sees the old object or the new one, never a part. Idempotent. */
@@ -14,4 +18,14 @@ export interface ArchiveBackend {
   delete(key: string): Promise<boolean>;
   /** Remove every object whose key starts with `prefix`; how many were removed. */
   deletePrefix(prefix: string): Promise<number>;
+}
+
+/**
+ * The archive cannot be used now: a 503 (BEAM_ERR_UNAVAILABLE) whose message says why in words a client may
+ * read (no bucket, host or path in it); the original error is its `cause`.
+ */
+export function archiveUnavailable(reason: string, cause?: unknown): BeamError {
+  const err = new BeamError('BEAM_ERR_UNAVAILABLE', `The archive is unavailable: ${reason}. Retry shortly.`);
+  if (cause !== undefined) err.cause = cause;
+  return err;
 }

@@ -82,7 +82,7 @@ describe('the S3 archive backend', () => {
   });
 
   it('an unreachable server fails the call (the archiver retries later), it does not hang', { timeout: 30_000 }, async () => {
-    const dead = createS3Archive({ bucket: 'beam-archive', prefix: '', endpoint: 'http://127.0.0.1:9', region: 'us-east-1', requestTimeoutMs: 2000 });
+    const dead = createS3Archive({ bucket: 'beam-archive', prefix: '', endpoint: 'http://127.0.0.1:9', region: 'us-east-1', timeouts: { connectMs: 2000 } });
     try {
       await assert.rejects(dead.put('x', Buffer.from('x')));
     } finally {

@@ -2,19 +2,47 @@
  * The local-directory archive backend: one file per object under `dir`, the key being its relative path.
  * put writes a temporary file beside the object, flushes it and renames it over the object (atomic on one
  * filesystem), so a reader never sees a partial object; get reads just the asked range.
+ *
+ * Faults: a missing file is a missing object (null / false) only while the archive folder itself is there; a
+ * read when the folder is gone (moved, unmounted, a file in its place), and any other I/O failure (disk full,
+ * permission, I/O error), is `archiveUnavailable` naming the cause. put makes missing folders, the archive
+ * folder included (an operator who fixed a broken folder needs no restart).
  */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { ArchiveBackend } from './archive-backend';
+import { archiveUnavailable, type ArchiveBackend } from './archive-backend';
 import { isSafeKey } from './object-keys';
+import type { BeamError } from '../model/errors';
 
 export interface FileArchiveConfig {
   dir: string;
 }
 
 const TEMP_SUFFIX = '.tmp-';
+
+const FS_REASONS: Record<string, string> = {
+  ENOSPC: 'its disk is full',
+  EDQUOT: 'its disk quota is exhausted',
+  EACCES: 'permission denied on its folder',
+  EPERM: 'permission denied on its folder',
+  EROFS: 'its folder is on a read-only filesystem',
+  ENOTDIR: 'a file is where its folder should be',
+  EEXIST: 'a file is where its folder should be',
+  EIO: 'its disk reports an I/O error',
+  EMFILE: 'the process has too many open files',
+  ENFILE: 'the system has too many open files',
+  ENOENT: 'its folder is missing',
+  ESTALE: 'its network folder went away',
+  ENOTCONN: 'its network folder went away',
+};
+
+/** Pure: a filesystem failure as archiveUnavailable (the reason names the cause, not the path). */
+export function fsUnavailable(err: unknown): BeamError {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return archiveUnavailable(code && FS_REASONS[code] ? `${FS_REASONS[code]} (${code})` : `its folder cannot be used (${code ?? (err as Error)?.message ?? String(err)})`, err);
+}
 
 export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
   const root = resolve(config.dir);
@@ -26,14 +54,30 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
     return p;
   }
 
+  /** Whether the archive folder is there (a folder): what a missing file means depends on it. */
+  async function rootIsThere(): Promise<boolean> {
+    try {
+      return (await stat(root)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /** A missing file (ENOENT) is a missing object while the archive folder is there; anything else is a fault. */
+  async function missingOrFault(e: unknown): Promise<void> {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (await rootIsThere())) return;
+    throw fsUnavailable(e);
+  }
+
   /** Files under `dir` (recursively), as keys relative to the root; none when it does not exist. */
   async function filesUnder(dir: string): Promise<string[]> {
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
-      throw e;
+      // Nothing there (a content never archived, or no archive folder yet): nothing to list.
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw fsUnavailable(e);
     }
     const out: string[] = [];
     for (const e of entries) {
@@ -47,14 +91,14 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
   return {
     async put(key, body) {
       const target = pathOf(key);
-      await mkdir(dirname(target), { recursive: true });
       const temp = `${target}${TEMP_SUFFIX}${process.pid}-${randomBytes(4).toString('hex')}`;
       try {
+        await mkdir(dirname(target), { recursive: true });
         await writeFile(temp, body, { flush: true });
         await rename(temp, target);
       } catch (e) {
         await unlink(temp).catch(() => undefined);
-        throw e;
+        throw fsUnavailable(e);
       }
     },
 
@@ -64,8 +108,8 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
       try {
         fh = await open(path, 'r');
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-        throw e;
+        await missingOrFault(e);
+        return null;
       }
       try {
         const size = (await fh.stat()).size;
@@ -80,18 +124,21 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
           done += bytesRead;
         }
         return done === buf.length ? buf : buf.subarray(0, done);
+      } catch (e) {
+        throw fsUnavailable(e);
       } finally {
-        await fh.close();
+        await fh.close().catch(() => undefined);
       }
     },
 
     async delete(key) {
+      const path = pathOf(key);
       try {
-        await unlink(pathOf(key));
+        await unlink(path);
         return true;
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-        throw e;
+        await missingOrFault(e);
+        return false;
       }
     },
 
@@ -106,10 +153,16 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
           await unlink(join(root, k));
           removed++;
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+          if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsUnavailable(e);
         }
       }
-      if (prefix.endsWith('/')) await rm(base, { recursive: true, force: true });
+      if (prefix.endsWith('/')) {
+        try {
+          await rm(base, { recursive: true, force: true });
+        } catch (e) {
+          throw fsUnavailable(e);
+        }
+      }
       return removed;
     },
   };

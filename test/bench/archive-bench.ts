@@ -377,6 +377,7 @@ async function catchUpRows(file: string, dir: string): Promise<BenchRow[]> {
     if (sizes(archivedTtfb).some((b, i) => Math.abs(b - (sizes(hotTtfb)[i] as number)) > 64)) throw new Error(`archived and hot copies of one recording differ in size: ${sizes(archivedTtfb).join(',')} vs ${sizes(hotTtfb).join(',')}`);
     const coldItems: TtfbItem[] = [];
     for (let r = 0; r < COLD_ROUNDS; r++) listed.forEach((_, i) => coldItems.push({ label: 'cold', url: archivedUrls[i] as string, evict: objects }, { label: 'hot', url: hotUrls[i] as string, evict: objects }));
+    execFileSync('sync', objects); // written back, so DONTNEED can drop their pages
     const residentBefore = residentBytes(objects);
     const coldRound = await timeToFirstByte(coldItems, 120_000);
     if (coldRound.some((r) => r.status !== 200)) throw new Error('a segment request failed in the page-cache round');

@@ -8,7 +8,8 @@
  * - `fanout`: open N keep-alive connections (one request each to `urls[0]`), say `warm`, then on the parent's
  *   `{ go: url }` send N requests at once on them;
  * - `ttfb`: one connection, the `items` in order, each timed from the request to its first body byte; an item's
- *   `evict` files are dropped from the page cache first (posix_fadvise DONTNEED through `dd iflag=nocache`).
+ *   `evict` files (paths without white space) are dropped from the page cache first (posix_fadvise DONTNEED
+ *   through `dd iflag=nocache`, run by one shell the worker starts once).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -18,10 +19,33 @@ import { freePort } from '../helpers/process';
 
 const WORKER = `
 const http = require('node:http');
-const { execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const { workerData, parentPort } = require('node:worker_threads');
 const { mode, urls, connections, ms, items } = workerData;
 const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+// One long-lived shell drops files from the page cache on request: forking this (large) process before every
+// request would slow the server's next answer (its pages become copy-on-write for a while).
+let evictor = null;
+let evicted = null;
+function evict(files) {
+  if (!evictor) {
+    evictor = spawn('sh', ['-c', 'while read -r line; do for f in $line; do dd if="$f" iflag=nocache count=0 status=none; done; echo ok; done'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let buf = '';
+    evictor.stdout.on('data', (d) => {
+      buf += d.toString();
+      while (buf.includes('\\n')) {
+        buf = buf.slice(buf.indexOf('\\n') + 1);
+        const done = evicted;
+        evicted = null;
+        if (done) done();
+      }
+    });
+  }
+  return new Promise((resolve) => {
+    evicted = resolve;
+    evictor.stdin.write(files.join(' ') + '\\n');
+  });
+}
 function once(u) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
@@ -49,12 +73,11 @@ function once(u) {
   } else if (mode === 'ttfb') {
     const out = [];
     for (const item of items) {
-      if (item.evict && item.evict.length) {
-        execFileSync('sh', ['-c', 'for f; do dd if="$f" iflag=nocache count=0 status=none; done', 'sh', ...item.evict]);
-      }
+      if (item.evict && item.evict.length) await evict(item.evict);
       const r = await once(item.url);
       out.push({ label: item.label, status: r.status, bytes: r.bytes, ttfbMs: r.ttfbMs, totalMs: r.totalMs });
     }
+    if (evictor) evictor.stdin.end();
     parentPort.postMessage({ ttfb: out });
   } else {
     for (let i = 0; i < connections; i++) await once(urls[i % urls.length]);
@@ -139,6 +162,7 @@ export async function loadInTurns(sets: string[][], connections: number, rounds:
 
 /** Time to first byte of each item, one request at a time on one keep-alive connection. */
 export async function timeToFirstByte(items: TtfbItem[], timeoutMs: number): Promise<TtfbResult[]> {
+  if (items.some((i) => i.evict?.some((f) => /\s/.test(f)))) throw new Error('timeToFirstByte: files to evict must not contain white space');
   return (await inWorker<{ ttfb: TtfbResult[] }>({ mode: 'ttfb', urls: [], connections: 1, ms: 0, items }, timeoutMs)).ttfb;
 }
 

@@ -50,7 +50,7 @@ import type { Bench, BenchRow } from './harness';
 import { loadInTurns, percentile, startNginx, timeToFirstByte, type TtfbItem, type TtfbResult } from './http-load';
 import { copySegments, lowerEnvelope, mbPerHour, slopePerSecond, type Sample } from './archive-figures';
 
-const PUBLISH_SECONDS = 90;
+const PUBLISH_SECONDS = 80;
 /** Sampling starts once the hot window is full: 15 s + a 2 s segment + a pass interval, with margin. */
 const SAMPLE_FROM_MS = 24_000;
 const HOT_WINDOW_SECONDS = 15;
@@ -281,8 +281,8 @@ function latencyRows(what: string, ours: TtfbResult[], hot: TtfbResult[], note: 
 }
 
 /**
- * The catch-up part (rows 3 and 4 of the issue): an archived DVR history 6 h back, served by /live in this
- * process, against nginx and against hot segments.
+ * The catch-up rows (archived segment requests/s, TTFB 6 h back): an archived DVR history 6 h back, served by
+ * /live in this process, against nginx and against hot segments.
  */
 async function catchUpRows(file: string, dir: string): Promise<BenchRow[]> {
   const redis = await startTestRedis();
@@ -411,7 +411,7 @@ async function catchUpRows(file: string, dir: string): Promise<BenchRow[]> {
 
     const kib = Math.round(segBytes / pick.length / 1024);
     const loadNote = `${LOAD_CONNECTIONS} keep-alive connections, each on its own segment, ${LOAD_MS / 1000} s in ${LOAD_ROUNDS} turns with the rows below; load generator in a worker thread; goal ≥ 0.5×`;
-    const simulated = `simulated: a ${closed.length}-segment recording copied 6 h back in a 7 h DVR window (the index holds these segments, not 6 h of them)`;
+    const simulated = `simulated: a recording of ${closed.length} segments copied 6 h back in a 7 h DVR window (the index holds these segments, not 6 h of them)`;
     return [
       { bench: 'archive', metric: `archived 2 s segment (${kib} KiB), every request reads the archive`, ours: oursArchived, reference: ngArchived, referenceName: 'nginx static file', unit: 'req/s', note: loadNote },
       { bench: 'archive', metric: 'archived 2 s segment, packager segment cache (256 MiB)', ours: oursCached, reference: ngArchived, referenceName: 'nginx static file', unit: 'req/s', note: 'the same segments after their first build' },
@@ -431,7 +431,7 @@ async function catchUpRows(file: string, dir: string): Promise<BenchRow[]> {
 
 export const archiveBench: Bench = {
   name: 'archive',
-  description: `catch-up storage: Redis growth and ingest CPU with a ${HOT_WINDOW_SECONDS} s hot window vs archiving off (side by side, a ${PUBLISH_SECONDS} s real-time publish each, ${SOURCE}); archived segment requests/s vs nginx; TTFB 6 h back vs hot`,
+  description: `catch-up storage: Redis growth and ingest CPU with a ${HOT_WINDOW_SECONDS} s hot window vs archiving off (side by side, ${PUBLISH_SECONDS} s real-time publishes, ${SOURCE}); archived segment requests/s vs nginx; TTFB 6 h back vs hot`,
   async run(): Promise<BenchRow[]> {
     const dir = mkdtempSync(join(tmpdir(), 'beamline-archive-bench-'));
     try {

@@ -1,5 +1,6 @@
 /**
- * `npm run bench [name …]`: runs the benches (all by default) and prints ours vs reference side by side.
+ * `npm run bench [name …]`: runs the benches (all by default) and prints ours vs reference side by side;
+ * `npm run bench -- --help` lists them.
  */
 
 import { renderRows, type Bench, type BenchRow } from './harness';
@@ -10,10 +11,15 @@ import { packagerBench } from './packager-bench';
 import { latestJpgBench } from './latest-jpg-bench';
 import { transcodeBench } from './transcode-bench';
 import { latencyBench } from './latency-bench';
+import { archiveBench } from './archive-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, archiveBench];
 
 async function main(names: string[]): Promise<void> {
+  if (names.includes('--help') || names.includes('-h')) {
+    process.stdout.write(`npm run bench [name …] (all by default):\n${BENCHES.map((b) => `  ${b.name.padEnd(12)} ${b.description}`).join('\n')}\n`);
+    return;
+  }
   const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
   if (chosen.length === 0) throw new Error(`unknown bench: ${names.join(', ')}; available: ${BENCHES.map((b) => b.name).join(', ')}`);
   const rows: BenchRow[] = [];

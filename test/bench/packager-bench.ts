@@ -6,11 +6,10 @@
  * ready, p50/p99 from its `part:ready` (the event's XADD time) to each response.
  * The channel is published for real (ffmpeg over SRT through ingest into Redis).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'node:worker_threads';
 import pino from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../engine/api/app';
@@ -24,125 +23,9 @@ import { DEFAULT_LADDER, validateLadder } from '../../transcoders/ladder';
 import { livePlugin } from '../../packager/live-plugin';
 import { startTestRedis } from '../helpers/redis';
 import { publishSrt } from '../helpers/publishers';
-import { freePort } from '../helpers/process';
 import { TEST_APP_CONFIG } from '../helpers/app';
 import type { Bench, BenchRow } from './harness';
-
-/**
- * Runs in a worker: `load` (N keep-alive connections for `ms`), or `fanout`: open N keep-alive connections
- * (one request each to `url`), say `warm`, then on the parent's `{ go: url }` send N requests at once on them.
- */
-const WORKER = `
-const http = require('node:http');
-const { workerData, parentPort } = require('node:worker_threads');
-const { mode, url, connections, ms } = workerData;
-const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
-function once(u) {
-  return new Promise((resolve) => {
-    const req = http.get(u, { agent }, (res) => {
-      let n = 0;
-      res.on('data', (d) => { n += d.length; });
-      res.on('end', () => resolve({ status: res.statusCode, bytes: n, at: Date.now() }));
-    });
-    req.setTimeout(20000, () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, bytes: 0, at: Date.now() }));
-  });
-}
-(async () => {
-  if (mode === 'fanout') {
-    await Promise.all(Array.from({ length: connections }, () => once(url)));
-    const go = new Promise((resolve) => parentPort.once('message', (m) => resolve(m.go)));
-    parentPort.postMessage({ warm: true });
-    const target = await go;
-    const all = await Promise.all(Array.from({ length: connections }, () => once(target)));
-    parentPort.postMessage({ done: all });
-  } else {
-    for (let i = 0; i < connections; i++) await once(url);
-    const end = Date.now() + ms;
-    let ok = 0, bad = 0, bytes = 0;
-    await Promise.all(Array.from({ length: connections }, async () => {
-      while (Date.now() < end) {
-        const r = await once(url);
-        if (r.status === 200) { ok++; bytes += r.bytes; } else bad++;
-      }
-    }));
-    parentPort.postMessage({ ok, bad, bytes, seconds: ms / 1000 });
-  }
-  agent.destroy();
-})();
-`;
-
-interface LoadResult { ok: number; bad: number; bytes: number; seconds: number }
-
-function inWorker<T>(data: Record<string, unknown>, timeoutMs: number, onWarm?: (send: (m: unknown) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const w = new Worker(WORKER, { eval: true, workerData: data });
-    if (onWarm) {
-      w.on('message', (m: { warm?: boolean }) => {
-        if (m.warm) onWarm((msg) => w.postMessage(msg));
-      });
-    }
-    const timer = setTimeout(() => {
-      void w.terminate();
-      reject(new Error('load generator timed out'));
-    }, timeoutMs);
-    w.on('message', (m: T & { warm?: boolean }) => {
-      if (m.warm) return;
-      clearTimeout(timer);
-      void w.terminate();
-      resolve(m);
-    });
-    w.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
-async function load(url: string, connections: number, ms: number): Promise<number> {
-  const r = await inWorker<LoadResult>({ mode: 'load', url, connections, ms }, ms + 30000);
-  if (r.ok === 0 || r.bad > 0) throw new Error(`load on ${url}: ${r.ok} ok, ${r.bad} failed`);
-  return r.ok / r.seconds;
-}
-
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
-}
-
-async function startNginx(root: string, dir: string): Promise<{ port: number; child: ChildProcess }> {
-  const port = await freePort();
-  const conf = `daemon off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  types { video/mp4 m4s mp4; application/vnd.apple.mpegurl m3u8; }
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-    add_header Access-Control-Allow-Origin *;
-  }
-}
-`;
-  writeFileSync(join(dir, 'nginx.conf'), conf);
-  const child = spawn('nginx', ['-p', dir, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const end = Date.now() + 5000;
-  for (;;) {
-    try {
-      const r = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(500) });
-      await r.arrayBuffer();
-      return { port, child };
-    } catch {
-      if (Date.now() > end || child.exitCode !== null) throw new Error('nginx did not start');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
+import { inWorker, load, percentile, startNginx } from './http-load';
 
 export const packagerBench: Bench = {
   name: 'packager',
@@ -204,7 +87,7 @@ export const packagerBench: Bench = {
       const reader = redis.connect();
       let target: { msn: number; part: number } | null = null;
       let sent = 0;
-      const fan = inWorker<{ done: { status: number; at: number }[] }>({ mode: 'fanout', url: `${base}/v-source.m3u8`, connections: 1000, ms: 0 }, 30000, (send) => {
+      const fan = inWorker<{ done: { status: number; at: number }[] }>({ mode: 'fanout', urls: [`${base}/v-source.m3u8`], connections: 1000, ms: 0 }, 30000, (send) => {
         void (async () => {
           let id = '$';
           for (;;) {

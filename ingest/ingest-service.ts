@@ -128,6 +128,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   /** Registry changes applied so far; a reload or single read started earlier must not undo later ones. */
   let epoch = 0;
   const touchedAt = new Map<string, number>();
+  /** SRT callers whose admission is being asked, one per channel (a newer caller replaces the waiting one). */
+  const admittingSrt = new Map<string, SrtSession>();
   /** Request ids of RTMP publishes the webhooks admitted, until their session attaches (the oldest go first). */
   const admittedRtmp = new Map<string, string>();
 
@@ -446,13 +448,23 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
             attach(s.channel, srtSource(s));
             return;
           }
-          // The gate accepted the caller; the webhooks decide now, while what it sends is held.
-          const held = holdSource(srtSource(s));
+          // The gate accepted the caller; the webhooks decide now, while what it sends is held. One caller per
+          // channel waits at a time (as one publishes at a time): a newer one replaces it, so holding is bounded.
           const peer = `${s.peer.address}:${s.peer.port}`;
+          const waiting = admittingSrt.get(ch.name);
+          if (waiting) {
+            log.info({ channel: ch.name }, 'a new SRT caller replaces the one whose admission is being asked');
+            waiting.close(fault('INGEST_REPLACED').message);
+          }
+          admittingSrt.set(ch.name, s);
+          const held = holdSource(srtSource(s));
           webhooks.admit({ channel: ch.name, protocol: 'srt', peer: s.peer }, ch.webhook).then(
             (d) => {
-              if (held.closedReason() !== null) {
-                log.info({ channel: ch.name, peer, reason: held.closedReason() }, 'the SRT publisher left while its admission was asked');
+              const replaced = admittingSrt.get(ch.name) !== s;
+              if (!replaced) admittingSrt.delete(ch.name);
+              if (replaced || held.closedReason() !== null) {
+                held.release();
+                log.info({ channel: ch.name, peer, reason: replaced ? 'replaced' : held.closedReason() }, 'the SRT publisher left (or was replaced) while its admission was asked');
                 return;
               }
               if (!d.allow) {
@@ -467,6 +479,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               attach(s.channel, held.source, d.requestId);
             },
             (err: unknown) => {
+              if (admittingSrt.get(ch.name) === s) admittingSrt.delete(ch.name);
               log.error({ channel: ch.name, peer, err: err instanceof Error ? err.message : String(err) }, 'SRT admission failed');
               s.close('admission failed');
             },

@@ -206,14 +206,22 @@ describe('admission and notification webhooks, real publishers', () => {
   it('a webhook that hangs: the default (deny) within the timeout, and other channels are not held up', { timeout: 60000 }, async () => {
     await create('slow-srt');
     await create('quick-srt');
+    // A first caller waits for its admission; a second on the same channel replaces it at once (one waits per channel).
+    const first = publish('srt', 'slow-srt', 20);
+    const firstExit = first.exited.then(() => Date.now());
+    await waitFor('the first admission request', async () => rx.of('publish', 'slow-srt').length === 1, 15000, 20);
     const slow = publish('srt', 'slow-srt', 20);
     const quick = publish('srt', 'quick-srt', 4);
+    await waitFor('the second admission request', async () => rx.of('publish', 'slow-srt').length === 2, 15000, 20);
+    const secondAsked = rx.of('publish', 'slow-srt')[1]!.at;
+    const replacedAfter = (await Promise.race([firstExit, new Promise<number>((r) => setTimeout(() => r(Infinity), 5000))])) - secondAsked;
+    assert.ok(replacedAfter < TIMEOUT_MS - 300, `the waiting caller was replaced ${replacedAfter} ms after the second was asked about, not refused by the default`);
     const s = await waitFor('the default decision in the status', async () => {
       const v = await status('slow-srt');
       return v.lastDisconnectCode ? v : null;
     }, 10000, 50);
     // From the moment the webhook was asked (ffmpeg's own start-up excluded) to the refusal stored.
-    const asked = rx.of('publish', 'slow-srt')[0]!.at;
+    const asked = secondAsked;
     const decidedAfter = Date.now() - asked;
     assert.ok(decidedAfter >= TIMEOUT_MS - 50 && decidedAfter < TIMEOUT_MS + 1000, `refused ${decidedAfter} ms after the webhook was asked (timeout ${TIMEOUT_MS} ms)`);
     assert.equal(s.lastDisconnectCode, 'INGEST_REFUSED_BY_WEBHOOK');
@@ -223,11 +231,12 @@ describe('admission and notification webhooks, real publishers', () => {
     assert.equal(await quick.exited, 0, quick.stderr());
     const log = (await app.inject('/api/webhooks/deliveries?limit=200')).json() as { deliveries: { channel: string; event: string; outcome: string; error: string | null; decision?: string }[] };
     const slowLog = log.deliveries.find((d) => d.channel === 'slow-srt' && d.event === 'publish');
+    assert.equal(log.deliveries.filter((d) => d.channel === 'slow-srt' && d.event === 'publish').length, 2);
     assert.deepEqual(slowLog && { outcome: slowLog.outcome, error: slowLog.error, decision: slowLog.decision }, { outcome: 'failed', error: 'no answer within 1000 ms', decision: 'deny' });
     const metrics = await registry.metrics();
-    assert.match(metrics, /beam_webhook_admission_decisions_total\{decision="deny",by="default"\} 1/);
-    assert.match(metrics, /beam_pipeline_errors_total\{component="ingest",code="INGEST_REFUSED_BY_WEBHOOK"\} [3-9]/);
-    assert.match(metrics, /beam_ingest_refusals_total\{protocol="srt",reason="webhook"\} [2-9]/);
+    assert.match(metrics, /beam_webhook_admission_decisions_total\{decision="deny",by="default"\} 2/);
+    assert.match(metrics, /beam_pipeline_errors_total\{component="ingest",code="INGEST_REFUSED_BY_WEBHOOK"\} [1-9]/);
+    assert.match(metrics, /beam_ingest_refusals_total\{protocol="srt",reason="webhook"\} [1-9]/);
   });
 
   it('a webhook that is down, with the default allow (another ingest process): the publish goes live at once', { timeout: 60000 }, async () => {

@@ -16,6 +16,7 @@ import { webhookHost, webhookSecretProblem, webhookUrlProblem, WEBHOOK_EVENTS } 
 import { applyPatch, createChannel } from '../../../core/model/channel';
 import { ConfigError, loadConfig } from '../../../core/config/config';
 import { settingsView } from '../../../engine/api/channels';
+import { webhookLine, webhooksTuning } from '../../../beamline';
 import { deliveriesLimit } from '../../../engine/api/webhooks';
 import { holdSource, peerAddress } from '../../../ingest/admission';
 import { refusalLabel } from '../../../ingest/ingest-metrics';
@@ -261,6 +262,14 @@ describe('configuration', () => {
       BEAM_WEBHOOK_RETRIES: '0', BEAM_WEBHOOK_RETRY_DELAY: '250', BEAM_WEBHOOK_QUEUE_LIMIT: '10', BEAM_WEBHOOK_LOG_SIZE: '5',
     }).webhook;
     assert.deepEqual(w, { url: 'https://hooks.example.com/x', secret: SECRET, timeout: 500, admissionDefault: 'deny', retries: 0, retryDelay: 250, queueLimit: 10, logSize: 5 });
+  });
+  it('from the file; reaches the webhooks through the composition root; the banner names the host only', () => {
+    const c = loadConfig({ webhook: { url: 'https://hooks.example.com:8443/p?token=t0k', secret: SECRET, retryDelay: 250 } }, {});
+    assert.deepEqual(webhooksTuning(c), { url: 'https://hooks.example.com:8443/p?token=t0k', secret: SECRET, timeoutMs: 2000, admissionDefault: 'allow', retries: 4, retryDelayMs: 250, queueLimit: 1000, logSize: 200 });
+    const line = webhookLine(c);
+    assert.match(line, /^hooks\.example\.com:8443 \(admission timeout 2000 ms, then allow/);
+    assert.ok(!line.includes('t0k') && !line.includes(SECRET));
+    assert.match(webhookLine(loadConfig(null, {})), /^none/);
   });
   const bad: [string, NodeJS.ProcessEnv, RegExp][] = [
     ['a URL without a secret', { BEAM_WEBHOOK_URL: 'https://h/x' }, /without webhook\.secret/],

@@ -357,14 +357,12 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         return;
       }
       setStatus(ch.name, 'reconnecting', disconnectExtra(reason));
-      if (ch.reconnectWindowSeconds > 0) {
-        const t = setTimeout(() => {
-          reconnectTimers.delete(ch.name);
-          if (!active.has(ch.name) && byName.has(ch.name)) goIdle(ch, {}, disconnectExtra(reason));
-        }, ch.reconnectWindowSeconds * 1000);
-        t.unref();
-        reconnectTimers.set(ch.name, t);
-      }
+      const t = setTimeout(() => {
+        reconnectTimers.delete(ch.name);
+        if (!active.has(ch.name) && byName.has(ch.name)) goIdle(ch, {}, disconnectExtra(reason));
+      }, ch.reconnectWindowSeconds * 1000);
+      t.unref();
+      reconnectTimers.set(ch.name, t);
     }).catch((err: unknown) => log.error({ channel: ch.name, err: err instanceof Error ? err.message : String(err) }, 'publisher disconnect handling failed'));
   }
 
@@ -514,9 +512,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               const a = await webhooks.admit({ channel: ch.name, protocol: 'rtmp', peer: { address: peer.address, port: peer.port } }, ch.webhook);
               const where = `${peer.address}:${peer.port}`;
               if (!a.allow) {
-                const reason = a.reason ?? 'refused by the admission webhook';
-                refusedByWebhook(ch, 'rtmp', where, reason);
-                return { ok: false, reason };
+                refusedByWebhook(ch, 'rtmp', where, a.reason ?? 'refused by the admission webhook');
+                // The publisher reads the receiver's words only (the status and log also name the webhook's host).
+                return { ok: false, reason: a.clientReason ?? 'refused' };
               }
               admittedRtmp.delete(where);
               admittedRtmp.set(where, a.requestId);

@@ -71,8 +71,10 @@ export interface PublishRequest {
 
 export interface AdmissionDecision {
   allow: boolean;
-  /** For a refusal: why, for people (the channel status, the RTMP client); null when allowed. */
+  /** For a refusal: why, for the operator (the channel status, logs: names the webhook's host); null when allowed. */
   reason: string | null;
+  /** For a refusal: what the publisher may be told (the receiver's own reason, no host); null when allowed. */
+  clientReason: string | null;
   /** Ties the publish to its later publisher.connected / publisher.disconnected. */
   requestId: string;
   /** `none`: no webhook concerns the channel; `default`: a webhook gave no answer and the default decided. */
@@ -317,7 +319,7 @@ export function createWebhooks(deps: WebhooksDeps, config: WebhooksConfig): Webh
     async admit(req, channelHook) {
       const requestId = randomUUID();
       const targets = targetsOf(channelHook);
-      if (targets.length === 0) return { allow: true, reason: null, requestId, decidedBy: 'none' };
+      if (targets.length === 0) return { allow: true, reason: null, clientReason: null, requestId, decidedBy: 'none' };
       const started = now();
       const answers = await Promise.all(targets.map((t) => ask(t, req, requestId)));
       metrics?.latency.observe((now() - started) / 1000);
@@ -325,16 +327,19 @@ export function createWebhooks(deps: WebhooksDeps, config: WebhooksConfig): Webh
       const silent = answers.find((a) => a.allow === null);
       let decision: AdmissionDecision;
       if (refused) {
-        decision = { allow: false, reason: `refused by the admission webhook (${webhookHost(refused.target.url)}): ${refused.reason ?? 'no reason given'}`, requestId, decidedBy: 'webhook' };
+        decision = {
+          allow: false, reason: `refused by the admission webhook (${webhookHost(refused.target.url)}): ${refused.reason ?? 'no reason given'}`,
+          clientReason: `refused: ${refused.reason ?? 'no reason given'}`, requestId, decidedBy: 'webhook',
+        };
       } else if (silent) {
         const allow = config.admissionDefault === 'allow';
         decision = {
           allow,
           reason: allow ? null : `the admission webhook (${webhookHost(silent.target.url)}) gave no answer (${silent.reason ?? 'unknown'}) and BEAM_WEBHOOK_ADMISSION_DEFAULT is deny`,
-          requestId, decidedBy: 'default',
+          clientReason: allow ? null : 'refused: admission unavailable', requestId, decidedBy: 'default',
         };
       } else {
-        decision = { allow: true, reason: null, requestId, decidedBy: 'webhook' };
+        decision = { allow: true, reason: null, clientReason: null, requestId, decidedBy: 'webhook' };
       }
       metrics?.decisions.inc({ decision: decision.allow ? 'allow' : 'deny', by: decision.decidedBy });
       return decision;

@@ -186,6 +186,7 @@ describe('admission and notification webhooks, real publishers', () => {
       const code = await exitWithin(refused, 10000);
       assert.notEqual(code, 'running', 'the refused publisher was cut');
       assert.notEqual(code, 0);
+      if (protocol === 'rtmp') assert.match(refused.stderr(), new RegExp(`refused: no slot booked for ${name}`), 'the RTMP publisher reads the receiver\'s reason');
       const s = await waitFor('the refusal in the channel status', async () => {
         const v = await status(name);
         return v.lastDisconnectCode ? v : null;

@@ -85,6 +85,7 @@ describe('admission', () => {
     const a = await w.admit({ channel: 'adm-no', protocol: 'rtmp', peer });
     assert.equal(a.allow, false);
     assert.match(a.reason ?? '', /^refused by the admission webhook \(127\.0\.0\.1:\d+\): account suspended$/);
+    assert.equal(a.clientReason, 'refused: account suspended', 'what the publisher reads names no host');
     rx.respond(() => ({ status: 403 }));
     const b = await w.admit({ channel: 'adm-no', protocol: 'rtmp', peer });
     assert.equal(b.allow, false);
@@ -102,7 +103,10 @@ describe('admission', () => {
       assert.ok(took >= 280 && took < 800, `decided after ${took} ms`);
       assert.equal(d.allow, admissionDefault === 'allow');
       assert.equal(d.decidedBy, 'default');
-      if (admissionDefault === 'deny') assert.match(d.reason ?? '', /gave no answer \(no answer within 300 ms\) and BEAM_WEBHOOK_ADMISSION_DEFAULT is deny/);
+      if (admissionDefault === 'deny') {
+        assert.match(d.reason ?? '', /gave no answer \(no answer within 300 ms\) and BEAM_WEBHOOK_ADMISSION_DEFAULT is deny/);
+        assert.equal(d.clientReason, 'refused: admission unavailable');
+      } else assert.equal(d.clientReason, null);
       const rec = w.deliveries(1)[0]!;
       assert.equal(rec.outcome, 'failed');
       assert.equal(rec.status, null);

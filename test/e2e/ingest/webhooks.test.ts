@@ -236,6 +236,7 @@ describe('admission and notification webhooks, real publishers', () => {
     assert.deepEqual(slowLog && { outcome: slowLog.outcome, error: slowLog.error, decision: slowLog.decision }, { outcome: 'failed', error: 'no answer within 1000 ms', decision: 'deny' });
     const metrics = await registry.metrics();
     assert.match(metrics, /beam_webhook_admission_decisions_total\{decision="deny",by="default"\} 2/);
+    assert.match(metrics, /beam_webhook_admission_seconds_bucket\{le="2"\} [1-9]/, 'admission latency is measured');
     assert.match(metrics, /beam_pipeline_errors_total\{component="ingest",code="INGEST_REFUSED_BY_WEBHOOK"\} [1-9]/);
     assert.match(metrics, /beam_ingest_refusals_total\{protocol="srt",reason="webhook"\} [1-9]/);
   });

@@ -36,6 +36,9 @@ import type { SegmentJobConfig } from './transcoders/segment-job';
 import { DEFAULT_LIVE_SERVICE_CONFIG } from './packager/live/live-service';
 import { createArchiver, type Archiver, type ArchiverConfig } from './core/archive/archiver';
 import { archiveTargetOf, describeArchive } from './core/archive/open-archive';
+import { createWebhooks, type WebhooksConfig } from './core/webhooks/webhooks';
+import { webhooksPlugin } from './engine/api/webhooks';
+import { webhookHost } from './core/model/webhook';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -118,6 +121,7 @@ export function banner(b: BannerInput): string {
     `  roles:               ${[...b.roles].join(', ')}`,
     `  Redis:               ${b.redisWhere}`,
     `  archive:             ${describeArchive(archiveTargetOf(b.config))} (payloads older than ${b.config.archive.hotWindowSeconds} s)`,
+    `  webhook:             ${webhookLine(b.config)}`,
   ];
   if (engine) lines.push(
     `  dashboard:           ${base}/`,
@@ -165,6 +169,22 @@ export function banner(b: BannerInput): string {
   return lines.join('\n');
 }
 
+/** Pure: the banner's line about the server's webhook (its host only: the path or query may hold a token). */
+export function webhookLine(c: BeamConfig): string {
+  const w = c.webhook;
+  if (!w.url) return 'none for the server (channels may set their own)';
+  return `${webhookHost(w.url)} (admission timeout ${w.timeout} ms, then ${w.admissionDefault}; delivery log at /api/webhooks/deliveries)`;
+}
+
+/** Pure: the webhooks' settings from the configuration. */
+export function webhooksTuning(c: BeamConfig): WebhooksConfig {
+  const w = c.webhook;
+  return {
+    url: w.url, secret: w.secret, timeoutMs: w.timeout, admissionDefault: w.admissionDefault, retries: w.retries,
+    retryDelayMs: w.retryDelay, queueLimit: w.queueLimit, logSize: w.logSize,
+  };
+}
+
 /** Pure: the ingest role's tuning from the configuration (the listeners are wired apart). */
 export function ingestTuning(c: BeamConfig): Omit<IngestServiceConfig, 'srt' | 'rtmp'> {
   const i = c.ingest;
@@ -208,8 +228,8 @@ export const DEFAULT_CHANNEL = 'main';
 
 /** Fields never written to the log, whoever logs them (defence in depth: no log call should carry them). */
 export const LOG_REDACT = [
-  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password',
-  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password',
+  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password', 'secret',
+  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password', '*.secret',
   'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
 ];
 
@@ -232,6 +252,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   const log: Logger = pino({ level: config.app.logLevel, name: 'beamline', redact: { paths: LOG_REDACT, censor: '[redacted]' } });
   installProcessHandlers(log);
   const metrics = createEngineMetrics();
+  // One per process: ingest asks and notifies through it, the engine serves its delivery log.
+  const webhooks = createWebhooks({ log, registry: metrics.registry }, webhooksTuning(config));
   const runtime = await createEngineRuntime({ log, observe: (op, s) => metrics.storeOps.observe({ op }, s) }, config);
   const channels = createChannelStore({ redis: runtime.redis, keys: runtime.keys });
   // BullMQ connections: BEAM_QUEUE_REDIS_URL when set (a queue instance apart from media), else the store's Redis.
@@ -286,6 +308,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                 },
                 config: packagerTuning(config),
               }),
+            (scope) => webhooksPlugin(scope, { webhooks }),
             (scope) =>
               webrtcPlugin(scope, {
                 service: createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc }),
@@ -313,7 +336,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     ingest = createIngestService(
       {
         store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log,
-        metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg),
+        metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg), webhooks,
       },
       {
         ...ingestTuning(config),
@@ -371,7 +394,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   async function shutdown(signal: string): Promise<void> {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: HTTP, job dispatch and workers, ingest, Redis connections, the embedded redis-server');
+    log.info({ signal }, 'shutting down: HTTP, job dispatch and workers, ingest, webhooks, Redis connections, the embedded redis-server');
     const force = setTimeout(() => {
       log.error('shutdown took longer than 15 s; exiting');
       process.exit(1);
@@ -383,6 +406,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       await mediaWorker?.close();
       await archiver?.close();
       await ingest?.close();
+      await webhooks.close(); // after ingest: its last notifications (publishers gone, channels idle) get one attempt
       await transcodeQueue?.close();
       await transcoder?.close();
       await runtime.close();

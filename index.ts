@@ -15,3 +15,4 @@ export { BeamError, BEAM_ERRORS, type BeamErrorCode } from './core/model/errors'
 export * from './core/model/media';
 export * from './engine/jobs';
 export { createJitFunctions } from './transcoders/jit/jit-functions';
+export { verifySignature, signBody, SIGNATURE_HEADER, TIMESTAMP_HEADER, EVENT_HEADER, DELIVERY_HEADER } from './core/webhooks/signature';

@@ -15,6 +15,8 @@ export interface IngestMetrics {
 
 /** Refusal reasons as a small label set (never the raw text, which can carry a client's input). */
 export function refusalLabel(reason: string): string {
+  // First: the webhook's own words follow this prefix and may say anything.
+  if (/^(refused by the admission webhook|the admission webhook)/.test(reason)) return 'webhook';
   if (/unknown stream key|does not belong/.test(reason)) return 'bad-key';
   if (/m=request|playback/.test(reason)) return 'bad-mode';
   if (/application/.test(reason)) return 'bad-app';

@@ -2,9 +2,12 @@
  * The ingest role: the SRT and RTMP listeners, an in-memory channel registry kept current from Redis
  * (this process's own changes synchronously, other processes' over pub/sub, a full reload as a safety net),
  * the SRT gate's key snapshot fed from it, one publish session per channel (a new connection with the
- * channel's key replaces a stale one), channel state and the reconnect window.
+ * channel's key replaces a stale one), channel state and the reconnect window; the admission point (a
+ * publish is asked of the webhooks that concern its channel before it may go live) and the publisher and
+ * channel notifications.
  */
 
+import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelState } from '../core/model/channel';
 import type { Store } from '../core/store/store';
 import type { LiveStore } from '../core/store/live-store';
@@ -23,6 +26,9 @@ import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 import { classifyStoreError, STORE_FAULT_CODES } from './store-errors';
 import { parseStreamId } from './streamid';
+import type { Webhooks } from '../core/webhooks/webhooks';
+import type { IngestProtocol } from '../core/webhooks/bodies';
+import { holdSource, peerAddress } from './admission';
 
 export interface IngestLog extends SessionLog {
   error(obj: object, msg?: string): void;
@@ -40,6 +46,8 @@ export interface IngestServiceDeps {
   enqueueSegment?: (channel: string, segment: number) => Promise<unknown>;
   /** Where publish ends and refusals are reported (default: one on `metrics`' registry and `log`). */
   faults?: FaultReporter;
+  /** Admission and notification webhooks (core/webhooks); without them every publish the key gate lets in goes live. */
+  webhooks?: Webhooks;
 }
 
 export interface IngestServiceConfig {
@@ -96,8 +104,11 @@ export function disconnectExtra(f: PipelineFault): StatusExtra {
   return { disconnected: true, reason: f.message, code: f.code };
 }
 
+/** RTMP publishes admitted and not yet attached, by peer (`address:port`): their request ids. Bounded. */
+const ADMITTED_RTMP_MAX = 1024;
+
 export function createIngestService(deps: IngestServiceDeps, config: IngestServiceConfig): IngestService {
-  const { log, channels } = deps;
+  const { log, channels, webhooks } = deps;
   const faults = deps.faults ?? createFaultReporter({ registry: deps.metrics?.registry, log });
   /** Counts faults a lower layer (the RTMP server) already logged. */
   const counted = createFaultReporter({ registry: deps.metrics?.registry });
@@ -117,6 +128,10 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   /** Registry changes applied so far; a reload or single read started earlier must not undo later ones. */
   let epoch = 0;
   const touchedAt = new Map<string, number>();
+  /** SRT callers whose admission is being asked, one per channel (a newer caller replaces the waiting one). */
+  const admittingSrt = new Map<string, SrtSession>();
+  /** Request ids of RTMP publishes the webhooks admitted, until their session attaches (the oldest go first). */
+  const admittedRtmp = new Map<string, string>();
 
   function storeFailed(err: unknown, what: string, channel?: string): void {
     const f = classifyStoreError(err);
@@ -140,6 +155,31 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       pendingStatus.set(name, { state: wantedStatus.get(name) ?? state, extra: extraNow });
       storeFailed(err, `could not store the channel status (${state}${merged.reason ? `: ${merged.reason}` : ''}); retrying`, name);
     });
+  }
+
+  /** The channel went idle: its status, and the channel.idle notification (with the last disconnect's reason). */
+  function goIdle(ch: Channel, extra: StatusExtra = {}, why: StatusExtra = extra): void {
+    setStatus(ch.name, 'idle', extra);
+    webhooks?.notify({ event: 'channel.idle', channel: ch.name, reason: why.reason ?? null, code: why.code ?? null }, (byName.get(ch.name) ?? ch).webhook);
+  }
+
+  /**
+   * A publisher the admission webhook refused: logged and counted, and its reason kept in the channel status
+   * unless the channel is live (then its publisher keeps the status; the refusal is in the log, the metrics
+   * and the delivery log). The state is left as it is.
+   */
+  function refusedByWebhook(ch: Channel, protocol: IngestProtocol, peer: string, reason: string): void {
+    const f = fault('INGEST_REFUSED_BY_WEBHOOK', reason);
+    faults.report(f, { channel: ch.name, protocol, peer });
+    deps.metrics?.refused(protocol, f.message);
+    if (active.has(ch.name)) return;
+    channels.status(ch.name).then(
+      (st) => {
+        if (st.state === 'live' || active.has(ch.name) || !byName.has(ch.name)) return;
+        setStatus(ch.name, st.state, { disconnected: true, reason: f.message, code: f.code });
+      },
+      (err: unknown) => storeFailed(err, 'could not read the channel status to record a refused publisher', ch.name),
+    );
   }
 
   function retryStatuses(): void {
@@ -243,6 +283,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           await channels.setState(name, 'idle', { disconnected: true, reason: f.message, code: f.code });
           await deps.live.appendEvents(name, [{ type: 'publisher:disconnected', reason: f.message }]);
           faults.report(f, { channel: name });
+          webhooks?.notify({ event: 'channel.idle', channel: name, reason: f.message, code: f.code }, ch.webhook);
         } finally {
           await deps.live.releaseLease(name, holder).catch(() => undefined);
         }
@@ -259,7 +300,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     apply(name, ch);
   }
 
-  function attach(channelName: string, source: PublishSource): void {
+  /** `requestId`: the admitted publish's (a new one when no webhook was asked). */
+  function attach(channelName: string, source: PublishSource, requestId: string = randomUUID()): void {
     const ch = byName.get(channelName);
     if (!ch || closing) {
       const refused = fault(closing ? 'INGEST_SHUTDOWN' : 'INGEST_UNKNOWN_CHANNEL');
@@ -273,7 +315,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       previous.close(fault('INGEST_REPLACED'));
     }
     const timer = reconnectTimers.get(ch.name);
-    deps.metrics?.connected(ch.name, source.protocol, Boolean(timer || previous));
+    /** The channel was on air already (a replaced publisher, or one back within the reconnect window). */
+    const onAir = Boolean(timer || previous);
+    deps.metrics?.connected(ch.name, source.protocol, onAir);
     if (timer) clearTimeout(timer);
     reconnectTimers.delete(ch.name);
     const session = startPublishSession(
@@ -296,26 +340,29 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     active.set(ch.name, session);
     setStatus(ch.name, 'live', { connected: true });
     log.info({ channel: ch.name, protocol: source.protocol, peer: source.peer }, 'publisher connected');
+    const peer = peerAddress(source.peer);
+    webhooks?.notify({ event: 'publisher.connected', channel: ch.name, requestId, protocol: source.protocol, peer }, ch.webhook);
+    if (!onAir) webhooks?.notify({ event: 'channel.live', channel: ch.name, requestId, protocol: source.protocol }, ch.webhook);
     session.done.then((reason) => {
       faults.report(reason, { channel: ch.name, protocol: source.protocol, peer: source.peer });
+      const hook = (byName.get(ch.name) ?? ch).webhook;
+      webhooks?.notify({ event: 'publisher.disconnected', channel: ch.name, requestId, protocol: source.protocol, peer, reason: reason.message, code: reason.code }, hook);
       if (active.get(ch.name) !== session) return;
       active.delete(ch.name);
       if (deleted.has(session)) return; // the channel is gone: its status with it
       // Another ingest process holds the channel (it took over, or held it all along): the status is its own.
       if (OTHER_PROCESS_OWNS.has(reason.code)) return;
-      if (closing) {
-        setStatus(ch.name, 'idle', disconnectExtra(reason));
+      if (closing || ch.reconnectWindowSeconds === 0) {
+        goIdle(ch, disconnectExtra(reason));
         return;
       }
-      setStatus(ch.name, ch.reconnectWindowSeconds > 0 ? 'reconnecting' : 'idle', disconnectExtra(reason));
-      if (ch.reconnectWindowSeconds > 0) {
-        const t = setTimeout(() => {
-          reconnectTimers.delete(ch.name);
-          if (!active.has(ch.name) && byName.has(ch.name)) setStatus(ch.name, 'idle');
-        }, ch.reconnectWindowSeconds * 1000);
-        t.unref();
-        reconnectTimers.set(ch.name, t);
-      }
+      setStatus(ch.name, 'reconnecting', disconnectExtra(reason));
+      const t = setTimeout(() => {
+        reconnectTimers.delete(ch.name);
+        if (!active.has(ch.name) && byName.has(ch.name)) goIdle(ch, {}, disconnectExtra(reason));
+      }, ch.reconnectWindowSeconds * 1000);
+      t.unref();
+      reconnectTimers.set(ch.name, t);
     }).catch((err: unknown) => log.error({ channel: ch.name, err: err instanceof Error ? err.message : String(err) }, 'publisher disconnect handling failed'));
   }
 
@@ -382,17 +429,59 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latencyMs, idleTimeoutMs: config.idleTimeoutMs },
         );
         srt.setKeys([...byName.values()].map((c) => [c.streamKey, { channel: c.name, passphrase: c.passphrase ?? undefined }]));
-        srt.on('session', (s) => {
-          // Accepted by the gate a moment before a rotation reached it: the key must still be the channel's.
+        /** Accepted by the gate a moment before a rotation reached it: the key must still be the channel's. */
+        const rotated = (s: SrtSession): boolean => {
           const parsed = parseStreamId(s.streamId);
           const ch = byName.get(s.channel);
-          if (ch && parsed.ok && parsed.key !== ch.streamKey) {
-            const rotated = fault('INGEST_KEY_ROTATED');
-            faults.report(rotated, { channel: ch.name, protocol: 'srt', peer: `${s.peer.address}:${s.peer.port}` });
-            s.close(rotated.message);
+          if (!ch || !parsed.ok || parsed.key === ch.streamKey) return false;
+          const f = fault('INGEST_KEY_ROTATED');
+          faults.report(f, { channel: ch.name, protocol: 'srt', peer: `${s.peer.address}:${s.peer.port}` });
+          s.close(f.message);
+          return true;
+        };
+        srt.on('session', (s) => {
+          if (rotated(s)) return;
+          const ch = byName.get(s.channel);
+          if (!ch || !webhooks?.admits(ch.webhook)) {
+            attach(s.channel, srtSource(s));
             return;
           }
-          attach(s.channel, srtSource(s));
+          // The gate accepted the caller; the webhooks decide now, while what it sends is held. One caller per
+          // channel waits at a time (as one publishes at a time): a newer one replaces it, so holding is bounded.
+          const peer = `${s.peer.address}:${s.peer.port}`;
+          const waiting = admittingSrt.get(ch.name);
+          if (waiting) {
+            log.info({ channel: ch.name }, 'a new SRT caller replaces the one whose admission is being asked');
+            waiting.close(fault('INGEST_REPLACED').message);
+          }
+          admittingSrt.set(ch.name, s);
+          const held = holdSource(srtSource(s));
+          webhooks.admit({ channel: ch.name, protocol: 'srt', peer: s.peer }, ch.webhook).then(
+            (d) => {
+              const replaced = admittingSrt.get(ch.name) !== s;
+              if (!replaced) admittingSrt.delete(ch.name);
+              if (replaced || held.closedReason() !== null) {
+                held.release();
+                log.info({ channel: ch.name, peer, reason: replaced ? 'replaced' : held.closedReason() }, 'the SRT publisher left (or was replaced) while its admission was asked');
+                return;
+              }
+              if (!d.allow) {
+                held.release();
+                const reason = d.reason ?? 'refused by the admission webhook';
+                s.close(reason);
+                refusedByWebhook(ch, 'srt', peer, reason);
+                return;
+              }
+              if (held.droppedBytes() > 0) log.warn({ channel: ch.name, peer, droppedBytes: held.droppedBytes() }, 'bytes held during the admission were dropped (over the bound)');
+              if (rotated(s)) return;
+              attach(s.channel, held.source, d.requestId);
+            },
+            (err: unknown) => {
+              if (admittingSrt.get(ch.name) === s) admittingSrt.delete(ch.name);
+              log.error({ channel: ch.name, peer, err: err instanceof Error ? err.message : String(err) }, 'SRT admission failed');
+              s.close('admission failed');
+            },
+          );
         });
         await srt.start();
       }
@@ -415,7 +504,21 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               if (!d.ok) {
                 faults.report(fault('RTMP_REFUSED', d.reason ?? 'unknown stream key'), { peer: `${peer.address}:${peer.port}` });
                 deps.metrics?.refused('rtmp', d.reason ?? 'refused');
+                return d;
               }
+              const ch = d.channel === undefined ? undefined : byName.get(d.channel);
+              if (!ch || !webhooks?.admits(ch.webhook)) return d;
+              // The publish waits for its answer (within the webhook timeout, below the publish deadline).
+              const a = await webhooks.admit({ channel: ch.name, protocol: 'rtmp', peer: { address: peer.address, port: peer.port } }, ch.webhook);
+              const where = `${peer.address}:${peer.port}`;
+              if (!a.allow) {
+                refusedByWebhook(ch, 'rtmp', where, a.reason ?? 'refused by the admission webhook');
+                // The publisher reads the receiver's words only (the status and log also name the webhook's host).
+                return { ok: false, reason: a.clientReason ?? 'refused' };
+              }
+              admittedRtmp.delete(where);
+              admittedRtmp.set(where, a.requestId);
+              if (admittedRtmp.size > ADMITTED_RTMP_MAX) admittedRtmp.delete(admittedRtmp.keys().next().value as string);
               return d;
             },
             log,
@@ -426,7 +529,12 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           },
           { idleTimeoutMs: config.idleTimeoutMs, ...config.rtmp, app: 'live' },
         );
-        rtmp.on('session', (s) => attach(s.channel ?? '', rtmpSource(s)));
+        rtmp.on('session', (s) => {
+          const where = `${s.peer.address}:${s.peer.port}`;
+          const requestId = admittedRtmp.get(where);
+          admittedRtmp.delete(where);
+          attach(s.channel ?? '', rtmpSource(s), requestId);
+        });
         await rtmp.start();
       }
     },

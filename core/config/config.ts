@@ -134,6 +134,24 @@ export interface BeamConfig {
     s3Endpoint: string | null;
     s3Region: string;
   };
+  /**
+   * The server's webhook (README, Webhooks): `url` receives every channel's admission requests and
+   * notifications, signed with `secret` (both or neither); channels may name their own beside it. `timeout`
+   * bounds one HTTP exchange (an admission, or one attempt of a notification), `admissionDefault` decides a
+   * publish when a webhook gives no answer in time; notifications are retried `retries` times with a backoff
+   * from `retryDelay` ms, waiting in a queue of at most `queueLimit` (then the oldest is dropped); the last
+   * `logSize` deliveries are kept for GET /api/webhooks/deliveries.
+   */
+  webhook: {
+    url: string | null;
+    secret: string | null;
+    timeout: number;
+    admissionDefault: 'allow' | 'deny';
+    retries: number;
+    retryDelay: number;
+    queueLimit: number;
+    logSize: number;
+  };
 }
 
 export const DEFAULTS: BeamConfig = {
@@ -175,6 +193,7 @@ export const DEFAULTS: BeamConfig = {
   rtmp: { host: '0.0.0.0', port: 1935, maxConnections: 1000, maxConnectionsPerAddress: 8, publishTimeout: 10000, maxMessageBytes: 8 * 1024 * 1024 },
   live: { partTarget: DEFAULT_PART_TARGET_SECONDS },
   archive: { url: null, hotWindowSeconds: 120, s3Endpoint: null, s3Region: 'us-east-1' },
+  webhook: { url: null, secret: null, timeout: 2000, admissionDefault: 'allow', retries: 4, retryDelay: 1000, queueLimit: 1000, logSize: 200 },
   webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
   // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
   // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
@@ -286,6 +305,14 @@ export const FIELDS: Field[] = [
   { path: ['archive', 'hotWindowSeconds'], kind: 'hotWindow', env: 'HOT_WINDOW_SECONDS' },
   { path: ['archive', 's3Endpoint'], kind: 'url', env: 'S3_ENDPOINT' },
   { path: ['archive', 's3Region'], kind: 'string', env: 'S3_REGION' },
+  { path: ['webhook', 'url'], kind: 'webhookUrl', env: 'WEBHOOK_URL' },
+  { path: ['webhook', 'secret'], kind: 'webhookSecret', env: 'WEBHOOK_SECRET' },
+  { path: ['webhook', 'timeout'], kind: 'webhookTimeout', env: 'WEBHOOK_TIMEOUT' },
+  { path: ['webhook', 'admissionDefault'], kind: 'admissionDefault', env: 'WEBHOOK_ADMISSION_DEFAULT' },
+  { path: ['webhook', 'retries'], kind: 'webhookRetries', env: 'WEBHOOK_RETRIES' },
+  { path: ['webhook', 'retryDelay'], kind: 'ms', env: 'WEBHOOK_RETRY_DELAY' },
+  { path: ['webhook', 'queueLimit'], kind: 'webhookQueue', env: 'WEBHOOK_QUEUE_LIMIT' },
+  { path: ['webhook', 'logSize'], kind: 'webhookLog', env: 'WEBHOOK_LOG_SIZE' },
 ];
 
 export class ConfigError extends Error {
@@ -392,7 +419,7 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     const obj = merged[section];
     if (!isObject(obj)) throw new ConfigError(`Invalid configuration: ${section} must be an object (from ${source.get(section) ?? 'defaults'})`);
     if (!(key in obj)) {
-      if (f.kind === 'nullableString' || f.kind === 'url' || f.kind === 'maxmemory' || f.kind === 'archiveUrl') {
+      if (f.kind === 'nullableString' || f.kind === 'url' || f.kind === 'maxmemory' || f.kind === 'archiveUrl' || f.kind === 'webhookUrl' || f.kind === 'webhookSecret') {
         obj[key] = null;
         continue;
       }
@@ -402,7 +429,7 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
     obj[key] = normalize(f.kind, given);
     if (!check(f.kind, obj[key])) {
       throw new ConfigError(
-        `Invalid configuration: ${at} = ${JSON.stringify(given)} (from ${source.get(at) ?? 'defaults'}); expected ${EXPECTED[f.kind]}`,
+        `Invalid configuration: ${at} = ${f.kind === 'webhookSecret' ? '(a secret, not shown)' : JSON.stringify(given)} (from ${source.get(at) ?? 'defaults'}); expected ${EXPECTED[f.kind]}`,
       );
     }
   }
@@ -414,6 +441,16 @@ export function loadConfig(file: Record<string, unknown> | null, env: NodeJS.Pro
   if (cfg.live.partTarget >= cfg.ingest.segmentSeconds) {
     throw new ConfigError(
       `Invalid configuration: live.partTarget = ${cfg.live.partTarget} (from ${source.get('live.partTarget') ?? 'defaults'}) must be below ingest.segmentSeconds = ${cfg.ingest.segmentSeconds} (from ${source.get('ingest.segmentSeconds') ?? 'defaults'})`,
+    );
+  }
+  if (cfg.webhook.url !== null && cfg.webhook.secret === null) {
+    throw new ConfigError(
+      `Invalid configuration: webhook.url is set (from ${source.get('webhook.url') ?? 'defaults'}) without webhook.secret: every delivery is signed, set BEAM_WEBHOOK_SECRET to a shared secret of 16-256 characters`,
+    );
+  }
+  if (cfg.webhook.timeout >= cfg.rtmp.publishTimeout) {
+    throw new ConfigError(
+      `Invalid configuration: webhook.timeout = ${cfg.webhook.timeout} (from ${source.get('webhook.timeout') ?? 'defaults'}) must be below rtmp.publishTimeout = ${cfg.rtmp.publishTimeout} (from ${source.get('rtmp.publishTimeout') ?? 'defaults'}): an RTMP publish waits for its admission within that deadline`,
     );
   }
   if (cfg.app.publicUrl) cfg.app.publicUrl = cfg.app.publicUrl.replace(/\/+$/, '');

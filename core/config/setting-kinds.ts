@@ -5,10 +5,12 @@
 
 import { PART_TARGET_RANGE } from '../model/channel';
 import { isMaxmemory, parseByteSize } from './memory-size';
+import { WEBHOOK_SECRET_MAX, WEBHOOK_SECRET_MIN, WEBHOOK_URL_MAX, webhookSecretProblem, webhookUrlProblem } from '../model/webhook';
 
 export type Kind =
   | 'port' | 'int' | 'posInt' | 'srtLatency' | 'rtmpMessageBytes' | 'timeoutMs' | 'string' | 'nullableString' | 'bool' | 'logLevel' | 'url' | 'prefix'
-  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen' | 'maxmemory' | 'archiveUrl' | 'hotWindow';
+  | 'ms' | 'seconds' | 'segmentSeconds' | 'partTarget' | 'x264Preset' | 'threads' | 'liveWindow' | 'overhead' | 'eventsMaxLen' | 'maxmemory' | 'archiveUrl' | 'hotWindow'
+  | 'webhookUrl' | 'webhookSecret' | 'webhookTimeout' | 'admissionDefault' | 'webhookRetries' | 'webhookQueue' | 'webhookLog';
 
 /** The fewest seconds a closed segment's payloads stay in Redis before they may move to the archive. */
 export const MIN_HOT_WINDOW_SECONDS = 10;
@@ -44,6 +46,13 @@ export const EXPECTED: Record<Kind, string> = {
   maxmemory: 'a size in bytes (an integer, or 1024-based with kb, mb or gb: 512mb, 4gb) of at least 1mb, 0 for no limit, or "auto" (half the memory, at least 256mb)',
   archiveUrl: 'a file:// URL of a local folder (file:///var/lib/beamline/archive, or file://relative/folder), an s3://bucket[/prefix] URL (with BEAM_S3_ENDPOINT, BEAM_S3_REGION), or null for <data dir>/archive',
   hotWindow: `a whole number of seconds from ${MIN_HOT_WINDOW_SECONDS} to 604800`,
+  webhookUrl: `an http:// or https:// URL of at most ${WEBHOOK_URL_MAX} characters, without user:password@ or #fragment, or null for none`,
+  webhookSecret: `a shared secret of ${WEBHOOK_SECRET_MIN} to ${WEBHOOK_SECRET_MAX} printable ASCII characters without spaces, or null`,
+  webhookTimeout: 'a duration in milliseconds from 100 to 30000',
+  admissionDefault: 'allow or deny',
+  webhookRetries: 'an integer from 0 to 10',
+  webhookQueue: 'an integer from 1 to 100000',
+  webhookLog: 'an integer from 1 to 10000',
 };
 
 /**
@@ -70,6 +79,10 @@ export function fromEnv(kind: Kind, raw: string): unknown {
     case 'liveWindow':
     case 'eventsMaxLen':
     case 'hotWindow':
+    case 'webhookTimeout':
+    case 'webhookRetries':
+    case 'webhookQueue':
+    case 'webhookLog':
       return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw;
     case 'seconds':
     case 'segmentSeconds':
@@ -81,6 +94,8 @@ export function fromEnv(kind: Kind, raw: string): unknown {
     case 'nullableString':
     case 'url':
     case 'archiveUrl':
+    case 'webhookUrl':
+    case 'webhookSecret':
       return raw === '' ? null : raw;
     default:
       return raw;
@@ -137,6 +152,20 @@ export function check(kind: Kind, v: unknown): boolean {
       return v === null || (typeof v === 'string' && ((/^file:\/\/[^\0]+$/.test(v) && !/%00/.test(v) && isDecodable(v)) || S3_URL.test(v)));
     case 'hotWindow':
       return inRange(v, MIN_HOT_WINDOW_SECONDS, 604_800, true);
+    case 'webhookUrl':
+      return v === null || webhookUrlProblem(v) === null;
+    case 'webhookSecret':
+      return v === null || webhookSecretProblem(v) === null;
+    case 'webhookTimeout':
+      return inRange(v, 100, 30_000, true);
+    case 'admissionDefault':
+      return v === 'allow' || v === 'deny';
+    case 'webhookRetries':
+      return inRange(v, 0, 10, true);
+    case 'webhookQueue':
+      return inRange(v, 1, 100_000, true);
+    case 'webhookLog':
+      return inRange(v, 1, 10_000, true);
   }
 }
 

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { BeamError } from './errors';
 import { isObject } from './json';
+import { webhookSecretProblem, webhookUrlProblem, type ChannelWebhook } from './webhook';
 
 export type ChannelState = 'idle' | 'live' | 'reconnecting';
 
@@ -30,6 +31,11 @@ export interface Channel {
   /** LL-HLS part target in seconds (0.1-1); null or absent: the server's default (BEAM_PART_TARGET). */
   partTargetSeconds?: number | null;
   ladder: Rung[];
+  /**
+   * The channel's own webhook (admission and notifications about this channel, beside the server's
+   * BEAM_WEBHOOK_URL); null or absent: none. Its secret is write-only: no API answer or log line carries it.
+   */
+  webhook?: ChannelWebhook | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -120,11 +126,29 @@ function partTargetOf(v: unknown): number | null {
 
 export type LadderValidator = (ladder: unknown) => Rung[];
 
-const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder'] as const;
+/**
+ * A `webhook` patch: null removes it; `{url, secret}` sets it; `{url}` alone keeps the current secret (so the URL
+ * can change without sending the secret again), and is refused when there is none yet.
+ */
+function webhookOf(v: unknown, current: ChannelWebhook | null | undefined): ChannelWebhook | null {
+  if (v === null) return null;
+  if (!isObject(v)) throw bad("'webhook' must be an object {url, secret} or null for none.");
+  const unknown = Object.keys(v).filter((k) => k !== 'url' && k !== 'secret');
+  if (unknown.length) throw bad(`Unknown webhook field(s): ${unknown.join(', ')}; a webhook is {url, secret}.`);
+  const urlProblem = webhookUrlProblem(v.url);
+  if (urlProblem) throw bad(`'webhook.url' ${urlProblem}.`);
+  const secret = v.secret === undefined ? current?.secret : v.secret;
+  if (secret === undefined) throw bad("'webhook.secret' is required: the shared secret every delivery is signed with (16-256 printable characters).");
+  const secretProblem = webhookSecretProblem(secret);
+  if (secretProblem) throw bad(`'webhook.secret' ${secretProblem}.`);
+  return { url: v.url as string, secret: secret as string };
+}
+
+const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder', 'webhook'] as const;
 
 /** Validate a POST /api/channels body into a new channel. */
 export function createChannel(body: unknown, validateLadder: LadderValidator, defaultLadder: Rung[], now = new Date()): Channel {
-  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?}.');
+  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?, webhook?}.');
   const unknown = Object.keys(body).filter((k) => k !== 'name' && !(EDITABLE as readonly string[]).includes(k));
   if (unknown.length) throw bad(`Unknown channel field(s): ${unknown.join(', ')}.`);
   const at = now.toISOString();
@@ -168,6 +192,9 @@ export function applyPatch(ch: Channel, body: unknown, validateLadder: LadderVal
         break;
       case 'ladder':
         out.ladder = validateLadder(v);
+        break;
+      case 'webhook':
+        out.webhook = webhookOf(v, ch.webhook);
         break;
       case 'name':
       case 'streamKey':

@@ -22,6 +22,7 @@ export const PIPELINE_ERRORS = {
   RTMP_REFUSED: { component: 'rtmp', fatal: false, text: 'RTMP publisher refused' },
   RTMP_PROTOCOL: { component: 'rtmp', fatal: true, text: 'RTMP protocol error' },
   INGEST_UNKNOWN_CHANNEL: { component: 'ingest', fatal: true, text: 'unknown channel' },
+  INGEST_REFUSED_BY_WEBHOOK: { component: 'ingest', fatal: false, text: 'refused by the admission webhook' },
   // How a publish ended.
   INGEST_ENDED: { component: 'ingest', fatal: false, text: 'publisher ended the stream' },
   INGEST_IDLE: { component: 'ingest', fatal: true, text: 'no data from the publisher (idle)' },

@@ -47,6 +47,12 @@ export function publicView(ch: Channel, status: ChannelStatus, httpBase: string)
   return { name: ch.name, state, status: { state, since, lastConnectedAt, lastDisconnectedAt, reconnects }, playback: playbackUrls(ch.name, httpBase) };
 }
 
+/** Pure: a channel's settings as the token holder reads them: a webhook's secret is write-only (never answered). */
+export function settingsView(ch: Channel): Omit<Channel, 'webhook'> & { webhook: { url: string } | null } {
+  const { webhook, ...rest } = ch;
+  return { ...rest, webhook: webhook ? { url: webhook.url } : null };
+}
+
 /** Pure: base URL and ingest host for a request. */
 export function addressesFor(publicUrl: string | null, hostHeader: string | undefined, protocol: string): { httpBase: string; ingestHost: string } {
   if (publicUrl) return { httpBase: publicUrl, ingestHost: new URL(publicUrl).hostname };
@@ -67,7 +73,7 @@ export async function channelsPlugin(app: FastifyInstance, opts: { deps: Channel
     const { httpBase, ingestHost } = addressesFor(config.publicUrl, req.headers.host, req.protocol);
     if (!req.authorized) return publicView(ch, status, httpBase);
     return {
-      ...ch,
+      ...settingsView(ch),
       state: status.state,
       status,
       ingest: ingestSettings(ch, { httpBase, ingestHost, srtPort: config.srtPort, rtmpPort: config.rtmpPort, ...(config.srtLatencyMs ? { srtLatencyMs: config.srtLatencyMs } : {}) }),

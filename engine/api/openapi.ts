@@ -16,7 +16,7 @@ export const OPENAPI_PATH = '/api/openapi.json';
 export const DOCS_PREFIX = '/api/docs';
 
 /** Paths the document covers; the rest (pages, /live, the docs themselves) is not part of the API. */
-const DOCUMENTED = /^\/(api\/channels|beams|healthz$|metrics$)/;
+const DOCUMENTED = /^\/(api\/channels|api\/webhooks|beams|healthz$|metrics$)/;
 
 type Security = { [scheme: string]: string[] }[];
 
@@ -42,7 +42,7 @@ export async function installOpenApi(app: FastifyInstance, opts: { version: stri
         title: 'Beamline API',
         version: opts.version,
         description:
-          'The channel API (/api/channels) and the Content Beam API (/beams). Reads are public (a channel read without the ' +
+          'The channel API (/api/channels), the webhook delivery log (/api/webhooks) and the Content Beam API (/beams). Reads are public (a channel read without the ' +
           'API token is redacted); every write needs `Authorization: Bearer <API token>` (BEAM_API_TOKEN, or the token ' +
           'Beamline generated: see the README, Security). Every error is JSON `{statusCode, error, message}`.',
       },
@@ -51,6 +51,7 @@ export async function installOpenApi(app: FastifyInstance, opts: { version: stri
         { name: 'content', description: 'The Content Beam API: formats, streams, media elements and payloads.' },
         { name: 'relations', description: 'Relationships between content items (renditions).' },
         { name: 'health', description: 'Health and Prometheus metrics.' },
+        { name: 'webhooks', description: 'The webhook delivery log (admissions and notifications) of this process.' },
       ],
       components: {
         securitySchemes: {

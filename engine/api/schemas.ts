@@ -86,6 +86,17 @@ const channelSettings = {
   reconnectWindowSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 3600 })),
   lowLatency: Type.Optional(Type.Boolean()),
   ladder: Type.Optional(Type.Array(Rung, { description: 'ABR rungs; [] for the source only.' })),
+  partTargetSeconds: Type.Optional(Type.Union([Type.Number({ minimum: 0.1, maximum: 1 }), Type.Null()], { description: "LL-HLS part target, seconds; null for the server's default (BEAM_PART_TARGET)." })),
+  webhook: Type.Optional(Type.Union([
+    Type.Object(
+      {
+        url: Type.String({ maxLength: 2048, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', description: 'http:// or https:// URL, without user:password@ or #fragment.', examples: ['https://hooks.example.com/beamline'] }),
+        secret: Type.Optional(Type.String({ minLength: 16, maxLength: 256, pattern: '^[\\x21-\\x7e]+$', description: 'Shared secret every delivery is signed with (HMAC-SHA256). Write-only: never answered. Required when the channel has no webhook yet; omitted, the current one is kept.' })),
+      },
+      { additionalProperties: false },
+    ),
+    Type.Null(),
+  ], { description: "The channel's own webhook (admission and notifications about this channel, beside the server's BEAM_WEBHOOK_URL), or null for none." })),
 };
 
 export const CreateChannelBody = Type.Object(
@@ -120,6 +131,7 @@ export const ChannelView = Type.Object(
     reconnectWindowSeconds: Type.Optional(Type.Integer()),
     lowLatency: Type.Optional(Type.Boolean()),
     ladder: Type.Optional(Type.Array(Rung)),
+    webhook: Type.Optional(Type.Union([Type.Object({ url: Type.String() }), Type.Null()], { description: "The channel's own webhook URL (its secret is never answered). With the API token only." })),
     ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),
     updatedAt: Type.Optional(Type.String()),
@@ -202,3 +214,39 @@ export function responses(ok: Record<number, TSchema | null>, errors: number[]):
   for (const code of errors) out[String(code)] = Type.Ref(ErrorBody);
   return out;
 }
+
+// ---- webhooks ----
+
+export const DeliveriesQuery = Type.Object({
+  limit: Type.Optional(Type.String({ description: 'Most deliveries to return, newest first (1 to the log size, BEAM_WEBHOOK_LOG_SIZE). An integer.', examples: ['50'] })),
+});
+export type DeliveriesQuery = Static<typeof DeliveriesQuery>;
+
+const webhookEvent = Type.Union(['publish', 'publisher.connected', 'publisher.disconnected', 'channel.live', 'channel.idle'].map((e) => Type.Literal(e)));
+
+export const Delivery = Type.Object({
+  id: Type.String({ description: 'The delivery id (the body\'s `id` and the x-beamline-delivery header).' }),
+  event: webhookEvent,
+  channel: Type.String(),
+  target: Type.Union([Type.Literal('server'), Type.Literal('channel')], { description: "server: BEAM_WEBHOOK_URL; channel: the channel's own webhook." }),
+  host: Type.String({ description: "The URL's host and port (never its path or query)." }),
+  outcome: Type.Union([Type.Literal('delivered'), Type.Literal('failed'), Type.Literal('dropped')]),
+  status: Type.Union([Type.Integer(), Type.Null()], { description: 'The last HTTP status, null without an answer.' }),
+  error: Type.Union([Type.String(), Type.Null()], { description: 'Why the last attempt got no answer (a timeout, connection refused…).' }),
+  attempts: Type.Integer(),
+  durationMs: Type.Integer({ description: 'Time in HTTP exchanges, all attempts together.' }),
+  at: Type.String({ description: 'When the event happened.' }),
+  finishedAt: Type.String(),
+  decision: Type.Optional(Type.Union([Type.Literal('allow'), Type.Literal('deny')], { description: 'Admissions: what this webhook decided (the default when it gave no answer).' })),
+});
+
+export const DeliveriesView = Type.Object({
+  deliveries: Type.Array(Delivery),
+  capacity: Type.Integer({ description: 'How many deliveries this process keeps (BEAM_WEBHOOK_LOG_SIZE).' }),
+  queue: Type.Object({
+    queued: Type.Integer({ description: 'Notifications waiting (first attempts and retries).' }),
+    inFlight: Type.Integer(),
+    dropped: Type.Integer({ description: 'Notifications dropped since start (a full queue, the oldest first).' }),
+  }),
+  scope: Type.String({ description: 'Whose deliveries these are: this process\'s (the log is kept in memory per process).' }),
+});

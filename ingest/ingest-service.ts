@@ -164,22 +164,16 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   }
 
   /**
-   * A publisher the admission webhook refused: logged and counted, and its reason kept in the channel status
-   * unless the channel is live (then its publisher keeps the status; the refusal is in the log, the metrics
-   * and the delivery log). The state is left as it is.
+   * A publisher the admission webhook refused: logged and counted, and its reason kept in the channel status as
+   * the last disconnect unless this process has the channel live (then its publisher keeps the status; the
+   * refusal is in the log, the metrics and the delivery log). The state is never touched (recordRefusal).
    */
   function refusedByWebhook(ch: Channel, protocol: IngestProtocol, peer: string, reason: string): void {
     const f = fault('INGEST_REFUSED_BY_WEBHOOK', reason);
     faults.report(f, { channel: ch.name, protocol, peer });
     deps.metrics?.refused(protocol, f.message);
-    if (active.has(ch.name)) return;
-    channels.status(ch.name).then(
-      (st) => {
-        if (st.state === 'live' || active.has(ch.name) || !byName.has(ch.name)) return;
-        setStatus(ch.name, st.state, { disconnected: true, reason: f.message, code: f.code });
-      },
-      (err: unknown) => storeFailed(err, 'could not read the channel status to record a refused publisher', ch.name),
-    );
+    if (active.has(ch.name) || !byName.has(ch.name)) return;
+    channels.recordRefusal(ch.name, f.message, f.code).catch((err: unknown) => storeFailed(err, 'could not record a refused publisher in the channel status', ch.name));
   }
 
   function retryStatuses(): void {

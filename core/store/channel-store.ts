@@ -22,6 +22,11 @@ export interface ChannelStore {
   setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean; reason?: string; code?: string }): Promise<void>;
   setIngestStats(name: string, stats: Record<string, unknown>): Promise<void>;
   /**
+   * A publisher refused before it went live (e.g. by the admission webhook): its reason and code, and when, as the
+   * last disconnect; state and `since` are left as they are, so a process going live meanwhile is not undone.
+   */
+  recordRefusal(name: string, reason: string, code: string): Promise<void>;
+  /**
    * Follow settings changes: changes made through this store instance are delivered synchronously, with the
    * new settings, before the call that made them returns (`change` set); changes from other processes arrive
    * over pub/sub on `subscriber`, a dedicated connection, with the name only. SUBSCRIBE is sent once the
@@ -133,6 +138,10 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
       if (extra.reason !== undefined) tx.hset(keys.status(name), 'lastDisconnectReason', extra.reason);
       if (extra.code !== undefined) tx.hset(keys.status(name), 'lastDisconnectCode', extra.code);
       await tx.exec();
+    },
+
+    async recordRefusal(name, reason, code) {
+      await redis.hset(keys.status(name), 'lastDisconnectedAt', new Date().toISOString(), 'lastDisconnectReason', reason, 'lastDisconnectCode', code);
     },
 
     async setIngestStats(name, stats) {

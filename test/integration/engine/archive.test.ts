@@ -1,6 +1,7 @@
 /**
  * Catch-up storage against a real redis-server and a temporary folder: the file archive, one archiver pass
- * moving closed segments' payloads out of Redis (payload keys gone, `arch` set, the object on disk), reads
+ * moving closed segments out of Redis (payload keys, element hashes and index entries gone, one cold index entry
+ * per segment and stream, the object on disk), reads
  * returning the same bytes before and after, rung segments waiting until made, the lock, failures counted
  * and retried, objects deleted with the DVR window and with the content item.
  */
@@ -141,16 +142,21 @@ describe('archiver pass', () => {
     assert.equal(pass.failures, 0);
     assert.equal(pass.objects, 6, 'segments 1-3, video and audio');
     const admin = redis.connect();
-    // Payload keys of segments 1-3 are gone, their element hashes name the archived copy.
+    // Segments 1-3 left the hot index: payload keys, element hashes, index and expiry entries are gone; one cold
+    // index entry per segment and stream names its object.
     for (const dts of [0, 3600, 2 * SEG - 3600]) {
       const member = `packet_${dts + 3600}`;
-      assert.equal(await admin.exists(r.store.keys.data('arc', V, member)), 0);
-      const arch = await admin.hget(r.store.keys.element('arc', V, member), 'arch');
-      assert.match(arch ?? '', /^arc\/s0\/[12]\.seg\|\d+\|\d+$/);
+      assert.equal(await admin.exists(r.store.keys.data('arc', V, member), r.store.keys.element('arc', V, member)), 0);
+      assert.equal(await admin.zscore(r.store.keys.index('arc', V), member), null);
+      assert.equal(await admin.zscore(r.store.keys.expiry('arc', V), member), null);
     }
+    const coldV = await admin.zrange(r.store.keys.cold('arc', V), 0, -1);
+    assert.deepEqual(coldV.map((m) => m.split('|').slice(0, 5).join('|')), [`1|3600|${SEG}|50|0`, `2|${SEG + 3600}|${2 * SEG}|50|50`, `3|${2 * SEG + 3600}|${3 * SEG}|50|100`]);
+    assert.deepEqual(await admin.zrange(r.store.keys.coldRank('arc', V), 0, -1), coldV);
+    assert.equal(await admin.zcard(r.store.keys.cold('arc', A)), 3);
     // Segment 4 onwards is still hot.
     assert.equal(await admin.exists(r.store.keys.data('arc', V, `packet_${3 * SEG + 3600}`)), 1);
-    assert.equal(await admin.hget(r.store.keys.element('arc', V, `packet_${3 * SEG + 3600}`), 'arch'), null);
+    assert.equal(await admin.zcard(r.store.keys.index('arc', V)), 150);
     assert.equal(keysBefore - (await dataKeys(r, 'arc')), pass.moved);
     // The object is self-describing.
     const obj = decodeSegmentObject(readFileSync(join(r.archiveDir, 'arc/s0/2.seg')));

@@ -77,8 +77,9 @@ export function planTiers(q: IndexQuery): TierPlan {
     case 'near':
       return { op: 'scan', scans: [b(true, q.pts, 1), f(true, q.pts, 1)] };
     case 'nearFrom':
-      // Two below: elements of both kinds may share the nearest pts, and the range starts with all of them.
-      return { op: 'scan', scans: [b(true, q.pts, 2), f(true, q.pts, q.offset >= 0 ? budget(q.offset + q.limit) : 1, q.max), ...(q.offset < 0 ? [b(true, q.max, -q.offset)] : [])] };
+      // The nearest (two below: elements of both kinds may share its pts, and the range starts with all of them;
+      // one above, wherever it is), then the range up to max: from the bound up, or from max down.
+      return { op: 'scan', scans: [b(true, q.pts, 2), f(true, q.pts, 1), q.offset >= 0 ? f(true, q.pts, budget(q.offset + q.limit), q.max) : b(true, q.max, -q.offset)] };
     case 'atOrBefore':
       return { op: 'scan', scans: [b(true, q.pts, 1)] };
     case 'covering':
@@ -257,7 +258,7 @@ async function answerWithGone(q: IndexQuery, reply: TierReply, load: ViewLoader)
       }
       const fromBound = near.below ? range(q.pts, false, q.max, true) : range(at, true, q.max, true);
       if (q.offset >= 0) {
-        const rest = await tierList(s1 ?? [], fromBound, load);
+        const rest = await tierList(s2 ?? [], fromBound, load);
         const head = below.slice(q.offset, q.offset + q.limit);
         const skip = Math.max(0, q.offset - below.length);
         return [...head, ...(await rest.slice(skip, skip + q.limit - head.length))];

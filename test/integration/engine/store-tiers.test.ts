@@ -22,6 +22,9 @@ import type { IndexQuery } from '../../../core/model/query-plan';
 import { BeamError } from '../../../core/model/errors';
 import type { RedisClient } from '../../../core/store/redis-connection';
 import type { ArchiveBackend } from '../../../core/archive/archive-backend';
+import { buildApp } from '../../../engine/api/app';
+import { createEngineMetrics } from '../../../engine/api/metrics';
+import { assertError, TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
 
 let redis: TestRedis;
 let admin: RedisClient;
@@ -117,6 +120,7 @@ function queries(stream: number): IndexQuery[] {
     qs.push({ mode: 'near', pts: p }, { mode: 'atOrBefore', pts: p }, { mode: 'covering', pts: p });
     for (const n of [1, 7, 60]) qs.push({ mode: 'after', pts: p, n }, { mode: 'before', pts: p, n });
     for (const [off, limit] of [[0, 1], [3, 10], [-5, 3]] as const) qs.push({ mode: 'nearFrom', pts: p, max: p + 1.5 * SEG, offset: off, limit });
+    qs.push({ mode: 'nearFrom', pts: p, max: p + 1, offset: 0, limit: 5 });
     for (const d of [0, SEG, 3 * SEG]) {
       for (const [off, limit] of [[0, 1], [7, 5], [-3, 2], [-200, 1000]] as const) qs.push({ mode: 'score', min: p, max: p + d, offset: off, limit });
     }
@@ -281,6 +285,15 @@ describe('two tiers answer as one', () => {
     assert.equal(await store.putElement('imm', V, 'frame', { type: 'Frame', pts: -5 } as FrameMeta, TTL), true);
     const above = videoPts(2, 4);
     assert.equal((await store.putPayload('imm', V, 'packet', above, Buffer.from('new'), 'all')).size, 3);
+    // Through the Content Beam API: a JSON 409 naming why; reads answer as before.
+    const app = withTestToken(await buildApp({ store, metrics: createEngineMetrics(undefined, false) }, TEST_APP_CONFIG));
+    const url = `/beams/imm/stream_0/packet_${inside}`;
+    assertError(await app.inject({ method: 'PUT', url, payload: { type: 'Packet', pts: inside, dts: inside, duration: FRAME, size: 1, flags: {} } }), 409, /archived media is immutable/);
+    assertError(await app.inject({ method: 'PUT', url: `${url}/data`, headers: { 'content-type': 'application/octet-stream' }, payload: Buffer.from('x') }), 409, /archived media is immutable/);
+    assertError(await app.inject({ method: 'DELETE', url }), 409, /archived media is immutable/);
+    assert.equal((await app.inject(url)).json().pts, inside);
+    assert.deepEqual((await app.inject(`${url}/data`)).rawPayload, payload('v', inside));
+    await app.close();
     // The ingest batch: packets at or below the archived part's end are refused, never written.
     const late = await store.writePackets('imm', [videoPacket(inside + 1, inside + 1, false), videoPacket(5 * SEG + 7, 5 * SEG + 7, false)], TTL);
     assert.deepEqual(late, { written: 1, refused: 1, duplicates: 0 });

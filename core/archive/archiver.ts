@@ -30,7 +30,7 @@ export interface ArchiverLog {
 
 export interface ArchiverDeps {
   store: Pick<Store, 'getFormat' | 'archiveSegment' | 'deleteArchivedSegment'>;
-  live: Pick<LiveStore, 'segments' | 'rungMade' | 'rungGaps' | 'archiveProgress' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock' | 'recordArchiveGap' | 'dropArchiveGaps'>;
+  live: Pick<LiveStore, 'segments' | 'lastSegments' | 'dropParts' | 'rungMade' | 'rungGaps' | 'archiveProgress' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock' | 'recordArchiveGap' | 'dropArchiveGaps'>;
   channels: Pick<ChannelStore, 'list'>;
   log: ArchiverLog;
   registry?: Registry;
@@ -80,6 +80,13 @@ export function archiveWindow(seg: SegmentRecord & { durationPts: number }, sour
   const start = sourceVideo ? seg.startDts : seg.startPts;
   return [start, start + seg.durationPts];
 }
+
+/**
+ * Part records are kept for the newest segments only once their segment is archived: a live playlist lists the
+ * parts of its newest 5 segments (packager/live/snapshot-cache.ts partsFromIndex), catch-up lists none, and a
+ * part is fetched only from a playlist that listed it.
+ */
+export const PARTS_KEPT_SEGMENTS = 8;
 
 /** The progress field of a content's deleted-objects mark. */
 export const deletedField = (content: string): string => `${content}#deleted`;
@@ -170,6 +177,11 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
     }
     if (done !== last) {
       updates[content] = done;
+      if (rung === null) {
+        const newest = (await live.lastSegments(ch.name, 1))[0]?.index ?? 0;
+        const upTo = Math.min(done, newest - PARTS_KEPT_SEGMENTS);
+        if (upTo > 0) await live.dropParts(ch.name, upTo);
+      }
       if (progress[deletedField(content)] === undefined && segs[0]) updates[deletedField(content)] = segs[0].index - 1;
     }
     const deletedFrom = updates[deletedField(content)] ?? progress[deletedField(content)];

@@ -97,6 +97,8 @@ export interface LiveStore {
   /** Segment indexes whose wall-clock start lies in [fromMs, toMs]. */
   segmentsByTime(channel: string, fromMs: number, toMs: number): Promise<number[]>;
   parts(channel: string, fromSegment: number, toSegment: number): Promise<PartRecord[]>;
+  /** Remove the part records of segments up to `upToSegment` (archived ones no playlist lists parts of). */
+  dropParts(channel: string, upToSegment: number): Promise<number>;
   /** Block up to `blockMs` for events after `afterId` ('$' = only new ones). */
   readEvents(reader: RedisClient, channel: string, afterId: string, blockMs: number, count?: number): Promise<ReadEvents>;
   /** The id of the channel's newest event ('0-0' when it has none): a cursor for `readEvents` that misses nothing after now. */
@@ -204,6 +206,10 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
     async parts(channel, fromSegment, toSegment) {
       return parseAll<PartRecord>(await redis.zrangebyscore(keys.parts(channel), fromSegment * 1000, toSegment * 1000 + 999));
+    },
+
+    async dropParts(channel, upToSegment) {
+      return redis.zremrangebyscore(keys.parts(channel), '-inf', upToSegment * 1000 + 999);
     },
 
     async readEvents(reader, channel, afterId, blockMs, count = 100) {

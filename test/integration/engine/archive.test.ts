@@ -338,5 +338,22 @@ describe('archiver pass', () => {
     assert.equal(after.storedEndDts, before.storedEndDts);
     assert.ok((after.storedEndDts ?? 0) >= 2 * SEG);
   });
-});
 
+  it('part records of archived segments leave Redis, but for the newest segments a live playlist may list', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    const recs = await publish(r, 'pr', 14, now - 100_000);
+    const parts = recs.flatMap((s) => Array.from({ length: 10 }, (_, p) => ({ segment: s.index, part: p, startPts: s.startPts + p * SEG / 10, startDts: s.startDts + p * SEG / 10, durationPts: SEG / 10, independent: p === 0 })));
+    // As ingest announced them before each segment closed.
+    await redis.connect().zadd(r.store.keys.parts('pr'), ...parts.flatMap((p) => [p.segment * 1000 + p.part, JSON.stringify(p)]));
+    // Hot window 90 s: segments 1-5 (ending by now-90 s) are archived; parts are kept from segment 14 - 8 = 6 on.
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now }, { hotWindowMs: 90_000, intervalMs: 1000 });
+    await archiver.runOnce();
+    assert.equal((await r.live.archiveProgress('pr')).pr, 5);
+    assert.deepEqual([...new Set((await r.live.parts('pr', 1, 14)).map((p) => p.segment))], [6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    // Later, everything archived: parts of the newest 8 segments stay.
+    const later = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now + 60_000 }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    await later.runOnce();
+    assert.deepEqual([...new Set((await r.live.parts('pr', 1, 14)).map((p) => p.segment))], [7, 8, 9, 10, 11, 12, 13, 14]);
+  });
+});

@@ -7,8 +7,8 @@
  *                          tag?, record?}
  *   …         the payloads concatenated in the header's order; `offset` counts from the first payload byte
  *
- * Optional fields (version 1 stays readable without them): `tag` (a random word the cold index entry repeats, so a
- * reader never takes an older object of the same key for this one), `record` (the segment's record: wall clock,
+ * Optional fields (version 1 stays readable without them): `tag` (a digest of the object written without it, which
+ * the cold index entry repeats, so a reader never takes another object under the same key for this one), `record` (the segment's record: wall clock,
  * duration, dts/pts windows), and per packet `sizes` (plane sizes, when the element had several) and `nodata`
  * (metadata only: its payload was gone before the segment was archived; `size` is then 0).
  */

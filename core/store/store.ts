@@ -3,7 +3,7 @@
  * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
  */
 
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { BeamError, conflict, notFound } from '../model/errors';
 import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
 import type { Rendition, StreamMapping } from '../model/content';
@@ -662,11 +662,14 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
     }
     if (!Number.isFinite(endDts)) endDts = toDts;
     if (alive.length > 0) {
-      const tag = randomBytes(4).toString('hex');
-      const encoded = encodeSegmentObject({
-        content: name, stream: s, segment, startDts: fromDts, endDts: toDts, tag, ...(record ? { record } : {}),
+      const input = {
+        content: name, stream: s, segment, startDts: fromDts, endDts: toDts, ...(record ? { record } : {}),
         packets: ordered.map(({ f }) => ({ member: f.member, meta: JSON.parse(f.json as string) as ElementMeta, data: f.data, ...(f.sizes ? { sizes: JSON.parse(f.sizes) as number[] } : {}) })),
-      });
+      };
+      // The tag comes from the object's bytes: two writers of one segment from the same state write the same
+      // object, and an object rewritten under the key with other contents is never taken for this one.
+      const tag = createHash('sha256').update(encodeSegmentObject(input).body).digest('hex').slice(0, 8);
+      const encoded = encodeSegmentObject({ ...input, tag });
       await archive.put(segmentObjectKey(name, s, segment), encoded.body);
       result.bytes = encoded.body.length;
       const args: (string | number)[] = [];

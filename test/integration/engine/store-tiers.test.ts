@@ -357,4 +357,22 @@ describe('two tiers answer as one', () => {
     assert.equal((await s2.getPayload('chg', V, 'packet', pts))?.data.toString(), 'changed!');
     assert.equal((await s2.getElement('chg', V, 'frame', videoPts(0, 9) + 1))?.pts, videoPts(0, 9) + 1);
   });
+
+  it('two archivers of one segment write the same object: whichever compacts, the entry names what is on disk', async () => {
+    const { store, archiveDir } = newRig();
+    await fill(store, 'ref');
+    await fill(store, 'two');
+    const other = createStore({ redis: redis.connect(), archive: createFileArchive({ dir: archiveDir }) }, { prefix: store.keys.prefix, packetTtlMs: TTL, frameTtlMs: TTL });
+    for (let k = 0; k < 3; k++) {
+      for (const s of [V, A]) {
+        const [from, to] = s === V ? videoWindow(k) : audioWindow(k);
+        const [a, b] = await Promise.all([store.archiveSegment('two', s, k + 1, from, to), other.archiveSegment('two', s, k + 1, from, to)]);
+        assert.equal([a, b].filter((r) => r.moved > 0).length, 1, `one compacts: ${JSON.stringify([a, b])}`);
+      }
+    }
+    const members = await Promise.all([V, A].map(async (s) => admin.zrange(store.keys.index('ref', s), 0, -1)));
+    const fresh = createStore({ redis: redis.connect(), archive: createFileArchive({ dir: archiveDir }) }, { prefix: store.keys.prefix, packetTtlMs: TTL, frameTtlMs: TTL });
+    assertSame(await answers(fresh, 'two', members), await answers(store, 'ref', members), 'after two archivers');
+  });
 });
+

@@ -12,20 +12,4 @@
 ]]
 --#include coldIndex.lua
 local upto = tonumber(ARGV[1])
-local removed = 0
-while true do
-  local page = redis.call('ZRANGE', KEYS[1], 0, 63)
-  local gone = {}
-  for _, m in ipairs(page) do
-    local e = parseCold(m)
-    if e and tonumber(e.seg) > upto then break end
-    gone[#gone + 1] = m
-  end
-  if #gone > 0 then
-    redis.call('ZREM', KEYS[1], unpack(gone))
-    redis.call('ZREM', KEYS[2], unpack(gone))
-    removed = removed + #gone
-  end
-  if #gone < 64 then break end
-end
-return removed
+return dropColdFront(KEYS[1], KEYS[2], math.huge, function(e) return tonumber(e.seg) <= upto end)

@@ -166,6 +166,10 @@ describe('archiver pass', () => {
     assert.equal(obj.header.packets.length, 50);
     assert.deepEqual(obj.payload(0), payload(V, SEG + 3600));
     assert.equal(obj.header.packets[0]?.meta.dts, SEG);
+    // It carries the segment's record (to rebuild Redis from), and the tag its cold entry names.
+    assert.deepEqual(obj.header.record, (await r.live.segments('arc', 2, 2))[0]);
+    assert.equal(coldV[1]?.split('|')[7], obj.header.tag);
+    assert.match(obj.header.tag ?? '', /^[0-9a-f]{8}$/);
     assert.ok(existsSync(join(r.archiveDir, 'arc/s1/3.seg')));
     assert.equal(existsSync(join(r.archiveDir, 'arc/s0/4.seg')), false);
     // Identical bytes through readPackets (batched per object) and getPayload.

@@ -81,7 +81,7 @@ export async function createEngineRuntime(deps: RuntimeDeps, config: BeamConfig)
   }
   const archiveTarget = archiveTargetOf(config);
   const archive = openArchive(archiveTarget);
-  const store = createStore({ redis, observe: deps.observe, archive }, {
+  const store = createStore({ redis, observe: deps.observe, archive, log }, {
     prefix: config.redis.prepend,
     packetTtlMs: config.redis.packetTTL,
     frameTtlMs: config.redis.frameTTL,

@@ -62,6 +62,8 @@ export interface ChannelReader {
   rungFrontiers(channel: string, rungs: readonly string[]): Promise<Map<string, Frontier>>;
   /** Which of the segment indexes the rung does not have (recorded gaps, or never made): EXT-X-GAP. */
   rungGaps(channel: string, rung: string, indexes: readonly number[]): Promise<Set<number>>;
+  /** Which of the segment indexes of a content item (the channel's or a rendition's) lost media before it was archived: EXT-X-GAP. */
+  archiveGaps(channel: string, content: string, indexes: readonly number[]): Promise<Set<number>>;
   /** EXT-X-DISCONTINUITY-SEQUENCE for a playlist whose first segment is `firstIndex`. */
   discontinuitySequence(channel: string, firstIndex: number): Promise<number>;
   /** The resolved track of stream `streamIndex` of a content item (cached per format). */
@@ -175,6 +177,13 @@ export function createChannelReader(deps: ChannelReaderDeps): ChannelReader {
       const p = await live.rungProgress(channel, rung, Math.min(...indexes), Math.max(...indexes));
       const wanted = new Set(indexes);
       return new Set((p?.gaps ?? []).filter((i) => wanted.has(i)));
+    },
+
+    async archiveGaps(channel, content, indexes) {
+      if (indexes.length === 0) return new Set();
+      const wanted = new Set(indexes);
+      const gaps = await live.archiveGaps(channel, Math.min(...indexes), Math.max(...indexes));
+      return new Set(gaps.filter((g) => g.content === content && wanted.has(g.segment)).map((g) => g.segment));
     },
 
     async discontinuitySequence(channel, firstIndex) {

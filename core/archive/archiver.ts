@@ -1,10 +1,15 @@
 /**
- * The archiver: every interval, for each channel, moves the payloads of closed segments that left the hot
- * window (and are still inside the DVR window) from Redis to the archive, for the channel's content item and
- * each rendition `<channel>.<rung>` of its ladder, stream by stream (store.archiveSegment). Progress per
- * content is kept in Redis (live.archiveProgress), so work is done once whichever process does it; a
- * per-channel lock keeps two processes off one channel. A rung segment waits until the rung made it or
- * recorded it as a gap. Objects of segments that left the DVR window are deleted.
+ * The archiver: every interval, for each channel, moves closed segments that left the hot window (and are still
+ * inside the DVR window) from Redis to the archive, for the channel's content item and each rendition
+ * `<channel>.<rung>` of its ladder, stream by stream (store.archiveSegment: the object is written, then its
+ * elements leave the hot index for the cold index). Progress per content is kept in Redis
+ * (live.archiveProgress), so work is done once whichever process does it; a per-channel lock keeps two processes
+ * off one channel. A rung segment waits until the rung made it or recorded it as a gap. Objects of segments that
+ * left the DVR window are deleted with their cold index entries.
+ *
+ * A segment whose media was gone from Redis before it could be archived (payloads expired or evicted: a time-to-live
+ * shorter than the hot window, a long archive outage) is an archive gap: counted (`beam_archive_gaps_total`),
+ * logged once, and recorded (live.recordArchiveGap) so the packager lists it as EXT-X-GAP.
  *
  * Failures (disk full, permission, Redis) never escape a pass: they are logged, counted
  * (`beam_archive_failures_total`) and the same segment is tried again at the next pass.
@@ -25,7 +30,7 @@ export interface ArchiverLog {
 
 export interface ArchiverDeps {
   store: Pick<Store, 'getFormat' | 'archiveSegment' | 'deleteArchivedSegment'>;
-  live: Pick<LiveStore, 'segments' | 'rungMade' | 'rungGaps' | 'archiveProgress' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock'>;
+  live: Pick<LiveStore, 'segments' | 'lastSegments' | 'dropParts' | 'rungMade' | 'rungGaps' | 'archiveProgress' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock' | 'recordArchiveGap' | 'dropArchiveGaps'>;
   channels: Pick<ChannelStore, 'list'>;
   log: ArchiverLog;
   registry?: Registry;
@@ -47,6 +52,8 @@ export interface PassResult {
   moved: number;
   /** Objects removed because their segment left the DVR window. */
   deleted: number;
+  /** Segments recorded as archive gaps (media gone before it could be archived). */
+  gaps: number;
   failures: number;
   /** Age past the hot window of the oldest closed segment not archived yet, seconds (0: none waiting). */
   backlogSeconds: number;
@@ -74,6 +81,13 @@ export function archiveWindow(seg: SegmentRecord & { durationPts: number }, sour
   return [start, start + seg.durationPts];
 }
 
+/**
+ * Part records are kept for the newest segments only once their segment is archived: a live playlist lists the
+ * parts of its newest 5 segments (packager/live/snapshot-cache.ts partsFromIndex), catch-up lists none, and a
+ * part is fetched only from a playlist that listed it.
+ */
+export const PARTS_KEPT_SEGMENTS = 8;
+
 /** The progress field of a content's deleted-objects mark. */
 export const deletedField = (content: string): string => `${content}#deleted`;
 
@@ -88,14 +102,16 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
   const backlog = new Gauge({ name: 'beam_archive_backlog_seconds', help: 'Age past the hot window of the oldest closed segment whose payloads are not archived yet, seconds', registers });
   const movedTotal = new Counter({ name: 'beam_archive_payloads_total', help: 'Packet payloads moved from Redis to the archive', registers });
   const bytesTotal = new Counter({ name: 'beam_archive_bytes_total', help: 'Bytes written to the archive', registers });
+  const gapsTotal = new Counter({ name: 'beam_archive_gaps_total', help: 'Segments whose media was gone from Redis before it could be archived (listed as EXT-X-GAP in catch-up)', registers });
 
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<PassResult> | null = null;
   let closed = false;
 
-  async function rungDone(channel: string, rung: string, segment: number): Promise<boolean> {
-    if ((await live.rungMade(channel, rung, segment, segment)).length > 0) return true;
-    return (await live.rungGaps(channel, rung, segment, segment)).length > 0;
+  /** Whether a rung made a segment, recorded it as a gap, or neither yet. */
+  async function rungOutcome(channel: string, rung: string, segment: number): Promise<'made' | 'gap' | null> {
+    if ((await live.rungMade(channel, rung, segment, segment)).length > 0) return 'made';
+    return (await live.rungGaps(channel, rung, segment, segment)).length > 0 ? 'gap' : null;
   }
 
   /** Archive what is due of one content item of a channel; progress is saved before it returns. */
@@ -113,19 +129,41 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
       if (end > t - config.hotWindowMs) break;
       if (end >= t - dvrMs) {
         const waiting = (t - config.hotWindowMs - end) / 1000;
-        if (rung !== null && !(await rungDone(ch.name, rung, seg.index))) {
+        const outcome = rung === null ? null : await rungOutcome(ch.name, rung, seg.index);
+        if (rung !== null && outcome === null) {
           out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
           break;
         }
         try {
+          const lost: string[] = [];
+          let retry = false;
           for (let s = 0; s < format.streams.length; s++) {
             const [from, to] = archiveWindow(seg as SegmentRecord & { durationPts: number }, rung === null && s === VIDEO_STREAM);
-            const r = await store.archiveSegment(content, s, seg.index, from, to);
-            if (r.bytes > 0) out.objects++;
+            const r = await store.archiveSegment(content, s, seg.index, from, to, seg);
+            if (r.bytes > 0 && !r.refused) out.objects++;
             out.moved += r.moved;
             movedTotal.inc(r.moved);
             bytesTotal.inc(r.bytes);
-            if (r.left > 0) log.warn({ content, stream: s, segment: seg.index, left: r.left }, 'archive: packets left in Redis (already partly archived, or changed while archiving)');
+            if (r.refused === 'changed' || r.refused === 'interleaved') {
+              // Written while something changed: nothing was compacted; the object is written again next pass.
+              log.info({ content, stream: s, segment: seg.index, refused: r.refused }, 'archive: a segment changed while it was archived; retrying at the next pass');
+              retry = true;
+              break;
+            }
+            if (r.left > 0) log.warn({ content, stream: s, segment: seg.index, left: r.left, refused: r.refused }, 'archive: elements left in Redis (archived by an earlier release, or lying in archived time)');
+            if (r.missing > 0) lost.push(`stream ${s}: ${r.missing} payloads gone`);
+            // A video segment (source, or a rung that made it) always has packets: none at all means they expired.
+            else if (r.empty && s === VIDEO_STREAM && outcome !== 'gap') lost.push(`stream ${s}: no packets left`);
+          }
+          if (retry) {
+            out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+            break;
+          }
+          if (lost.length > 0) {
+            await live.recordArchiveGap(ch.name, content, seg.index, 2 * dvrMs);
+            out.gaps++;
+            gapsTotal.inc();
+            log.warn({ content, segment: seg.index, lost: lost.join('; ') }, 'archive: media of a segment was gone from Redis before it could be archived; recorded as a gap');
           }
         } catch (e) {
           out.failures++;
@@ -139,6 +177,11 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
     }
     if (done !== last) {
       updates[content] = done;
+      if (rung === null) {
+        const newest = (await live.lastSegments(ch.name, 1))[0]?.index ?? 0;
+        const upTo = Math.min(done, newest - PARTS_KEPT_SEGMENTS);
+        if (upTo > 0) await live.dropParts(ch.name, upTo);
+      }
       if (progress[deletedField(content)] === undefined && segs[0]) updates[deletedField(content)] = segs[0].index - 1;
     }
     const deletedFrom = updates[deletedField(content)] ?? progress[deletedField(content)];
@@ -157,6 +200,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
           for (let i = deletedFrom + 1; i < firstKept; i++) {
             for (let s = 0; s < format.streams.length; s++) if (await store.deleteArchivedSegment(content, s, i)) out.deleted++;
           }
+          await live.dropArchiveGaps(ch.name, content, firstKept - 1);
           updates[deletedField(content)] = firstKept - 1;
         } catch (e) {
           out.failures++;
@@ -190,7 +234,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
   }
 
   async function pass(): Promise<PassResult> {
-    const out: PassResult = { objects: 0, moved: 0, deleted: 0, failures: 0, backlogSeconds: 0 };
+    const out: PassResult = { objects: 0, moved: 0, deleted: 0, gaps: 0, failures: 0, backlogSeconds: 0 };
     try {
       const t = now();
       for (const ch of await deps.channels.list()) {

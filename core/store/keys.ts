@@ -16,6 +16,10 @@
  *   <p>:{c}:s<i>:expiry                sorted set: the same members, score = expiry time (ms)
  *   <p>:{c}:s<i>:<member>              hash: {json: metadata JSON, sizes: plane sizes JSON}
  *   <p>:{c}:s<i>:<member>:data         string: payload (frame planes concatenated)
+ *   <p>:{c}:s<i>:cold                  sorted set: the cold index, one entry per archived segment object whose
+ *                                      elements left the index (cold-index.ts), score = its lowest pts
+ *   <p>:{c}:s<i>:coldrank              sorted set: the same entries, score = elements archived before it (cum),
+ *                                      for rank lookups
  *   <p>:{c}:rendition_of               string: JSON {source, streamMap} when c is a rendition
  *   <p>:{c}:renditions                 hash: target name → streamMap JSON
  *   <p>:{c}:events                     stream: typed events (segment:opened, part:ready, …)
@@ -42,6 +46,9 @@
  *                                      archived for that content (the channel's or a rendition's),
  *                                      <content>#deleted → the last segment index whose objects left the DVR window
  *   <p>:{c}:archive:lock               string: the archiver holding channel c (SET NX PX, one process at a time)
+ *   <p>:{c}:archgaps                   sorted set: archive gaps of channel c and its renditions: member
+ *                                      `<segment>|<content>`, score = segment (payloads gone before they could be
+ *                                      archived; the packager lists such segments as EXT-X-GAP)
  *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
  *                                      content item of a channel does not delete the channel)
  *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
@@ -71,6 +78,10 @@ export interface Keys {
   expiry(content: string, stream: number): string;
   element(content: string, stream: number, member: string): string;
   data(content: string, stream: number, member: string): string;
+  /** The cold index of a stream: archived segments whose elements left the index (see cold-index.ts). */
+  cold(content: string, stream: number): string;
+  /** The same entries scored by the count of elements archived before each. */
+  coldRank(content: string, stream: number): string;
   renditionOf(content: string): string;
   renditions(content: string): string;
   events(content: string): string;
@@ -86,6 +97,7 @@ export interface Keys {
   rungParts(content: string, rung: string): string;
   archived(content: string): string;
   archiveLock(content: string): string;
+  archiveGaps(content: string): string;
   channel(name: string): string;
   status(name: string): string;
   channels: string;
@@ -126,6 +138,8 @@ export function createKeys(prefix: string): Keys {
     expiry: (c, s) => `${base(c)}:s${s}:expiry`,
     element: (c, s, m) => `${base(c)}:s${s}:${m}`,
     data: (c, s, m) => `${base(c)}:s${s}:${m}:data`,
+    cold: (c, s) => `${base(c)}:s${s}:cold`,
+    coldRank: (c, s) => `${base(c)}:s${s}:coldrank`,
     renditionOf: (c) => `${base(c)}:rendition_of`,
     renditions: (c) => `${base(c)}:renditions`,
     events: (c) => `${base(c)}:events`,
@@ -141,6 +155,7 @@ export function createKeys(prefix: string): Keys {
     rungParts: (c, r) => `${base(c)}:rparts:${r}`,
     archived: (c) => `${base(c)}:archived`,
     archiveLock: (c) => `${base(c)}:archive:lock`,
+    archiveGaps: (c) => `${base(c)}:archgaps`,
     channel: (c) => `${prefix}:chan:{${hashTag(c)}}`,
     status: (c) => `${prefix}:chan:{${hashTag(c)}}:status`,
     channels: `${prefix}:reg:{channels}:names`,

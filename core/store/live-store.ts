@@ -9,6 +9,7 @@ import { PipelineError } from '../model/pipeline-errors';
 import type { Keys } from './keys';
 import { defineScripts, type ScriptCommands } from './scripts';
 import type { RedisClient } from './redis-connection';
+import { parseColdEntry } from './cold-index';
 
 export interface LiveStoreConfig {
   /** Events kept per channel (approximate, XADD MAXLEN ~). */
@@ -54,6 +55,12 @@ export interface RungProgress {
   gaps: number[];
 }
 
+/** A segment of a content item (the channel's or a rendition's) whose media could not be archived. */
+export interface ArchiveGap {
+  content: string;
+  segment: number;
+}
+
 /** The longest [from, to] range `rungProgress` lists gaps for (a DVR window of 1 s segments over a day). */
 export const MAX_PROGRESS_RANGE = 100_000;
 
@@ -90,6 +97,8 @@ export interface LiveStore {
   /** Segment indexes whose wall-clock start lies in [fromMs, toMs]. */
   segmentsByTime(channel: string, fromMs: number, toMs: number): Promise<number[]>;
   parts(channel: string, fromSegment: number, toSegment: number): Promise<PartRecord[]>;
+  /** Remove the part records of segments up to `upToSegment` (archived ones no playlist lists parts of). */
+  dropParts(channel: string, upToSegment: number): Promise<number>;
   /** Block up to `blockMs` for events after `afterId` ('$' = only new ones). */
   readEvents(reader: RedisClient, channel: string, afterId: string, blockMs: number, count?: number): Promise<ReadEvents>;
   /** The id of the channel's newest event ('0-0' when it has none): a cursor for `readEvents` that misses nothing after now. */
@@ -118,6 +127,26 @@ export interface LiveStore {
   takeArchiveLock(channel: string, holder: string, ttlMs: number): Promise<boolean>;
   /** Release the channel's archiver lock when `holder` holds it. */
   releaseArchiveLock(channel: string, holder: string): Promise<void>;
+  /**
+   * Record that segment `segment` of `content` (the channel or one of its renditions) lost media before it could
+   * be archived (its payloads expired or were evicted first): the packager lists it as EXT-X-GAP. Kept for
+   * `retainMs` (renewed on each record) or until dropArchiveGaps.
+   */
+  recordArchiveGap(channel: string, content: string, segment: number, retainMs: number): Promise<void>;
+  /** Archive gaps of the channel and its renditions with segment in [from, to], ascending. */
+  archiveGaps(channel: string, from: number, to: number): Promise<ArchiveGap[]>;
+  /** Forget the archive gaps of `content` up to segment `upTo` (they left the DVR window). */
+  dropArchiveGaps(channel: string, content: string, upTo: number): Promise<void>;
+}
+
+/** Pure: an archive gap's member in keys.archiveGaps (`<segment>|<content>`), and back. */
+export function archiveGapMember(g: ArchiveGap): string {
+  return `${g.segment}|${g.content}`;
+}
+
+export function parseArchiveGap(member: string): ArchiveGap | null {
+  const m = /^(\d{1,15})\|(.+)$/.exec(member);
+  return m ? { segment: Number(m[1]), content: m[2] as string } : null;
 }
 
 export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config: LiveStoreConfig): LiveStore {
@@ -177,6 +206,10 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
     async parts(channel, fromSegment, toSegment) {
       return parseAll<PartRecord>(await redis.zrangebyscore(keys.parts(channel), fromSegment * 1000, toSegment * 1000 + 999));
+    },
+
+    async dropParts(channel, upToSegment) {
+      return redis.zremrangebyscore(keys.parts(channel), '-inf', upToSegment * 1000 + 999);
     },
 
     async readEvents(reader, channel, afterId, blockMs, count = 100) {
@@ -245,6 +278,7 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
         redis.zrange(keys.segments(channel), -1, -1),
         redis.hget(keys.sealed(channel), 'lastEnd'),
         ...streams.map((s) => redis.zrange(keys.index(channel, s), -1, -1)),
+        ...streams.map((s) => redis.zrange(keys.cold(channel, s), -1, -1)),
       ]);
       const rec = last[0] ? (JSON.parse(last[0]) as SegmentRecord) : null;
       let storedEnd: number | null = null;
@@ -257,6 +291,11 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
         const meta = JSON.parse(m) as { dts?: number; pts?: number; duration?: number };
         const end = (meta.dts ?? meta.pts ?? 0) + Math.max(0, meta.duration ?? 0);
         storedEnd = storedEnd === null ? end : Math.max(storedEnd, end);
+      }
+      // Archived segments left the index: the newest cold entry of each stream says where its packets end.
+      for (const reply of newest.slice(streams.length)) {
+        const e = parseColdEntry(reply[0]);
+        if (e) storedEnd = storedEnd === null ? e.endDts : Math.max(storedEnd, e.endDts);
       }
       return { last: rec, sealedEndDts: sealedEnd === null ? null : Number(sealedEnd), storedEndDts: storedEnd };
     },
@@ -309,6 +348,21 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
     async releaseArchiveLock(channel, holder) {
       const lock = keys.archiveLock(channel);
       await scripts.takeLease(lock, lock, holder, 1000, -1);
+    },
+
+    async recordArchiveGap(channel, content, segment, retainMs) {
+      const key = keys.archiveGaps(channel);
+      await redis.multi().zadd(key, segment, archiveGapMember({ content, segment })).pexpire(key, Math.max(1000, retainMs)).exec();
+    },
+
+    async archiveGaps(channel, from, to) {
+      return (await redis.zrangebyscore(keys.archiveGaps(channel), from, to)).map(parseArchiveGap).filter((g): g is ArchiveGap => g !== null);
+    },
+
+    async dropArchiveGaps(channel, content, upTo) {
+      const key = keys.archiveGaps(channel);
+      const old = (await redis.zrangebyscore(key, '-inf', upTo)).filter((m) => parseArchiveGap(m)?.content === content);
+      if (old.length > 0) await redis.zrem(key, ...old);
     },
   };
 }

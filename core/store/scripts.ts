@@ -18,10 +18,11 @@ export interface ScriptCommands {
   addPackets(...args: (string | number)[]): Promise<[number, number, number]>;
   putPayload(...args: (string | number | Buffer)[]): Promise<number | [number, number]>;
   deleteElement(...args: (string | number)[]): Promise<number>;
-  queryIndex(...args: (string | number)[]): Promise<string[]>;
+  queryIndex(...args: (string | number)[]): Promise<unknown[]>;
   writeBoundaries(...args: (string | number)[]): Promise<number>;
   takeLease(...args: (string | number)[]): Promise<number>;
-  archivePayloads(...args: (string | number)[]): Promise<number>;
+  compactSegment(...args: (string | number)[]): Promise<number>;
+  dropColdSegment(...args: (string | number)[]): Promise<number>;
 }
 
 const LUA_DIR = join(__dirname, 'lua');

@@ -3,7 +3,7 @@
  * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
  */
 
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { BeamError, conflict, notFound } from '../model/errors';
 import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
 import type { Rendition, StreamMapping } from '../model/content';
@@ -11,10 +11,13 @@ import type { IndexQuery } from '../model/query-plan';
 import { createKeys, elementMember, type Keys } from './keys';
 import type { RedisClient } from './redis-connection';
 import { defineScripts, type ScriptCommands } from './scripts';
-import { TIMELINE_HZ } from '../model/live';
+import { TIMELINE_HZ, type SegmentRecord } from '../model/live';
 import type { ArchiveBackend } from '../archive/archive-backend';
 import { contentPrefix, parseArchRef, segmentObjectKey, type ArchRef } from '../archive/object-keys';
 import { encodeSegmentObject } from '../archive/segment-object';
+import { coldEntryAlive, parseColdEntry, type ColdElement, type ColdEntry } from './cold-index';
+import { answerTiers, memberPts, parseTierReply, planTiers, tierArgs, type TierElement } from './tier-query';
+import { createHeaderCache, type HeaderCacheLog } from './header-cache';
 
 export type { IndexQuery };
 
@@ -62,6 +65,8 @@ export interface StoreConfig {
   /** Default time-to-live of packets and frames in ms when a content item sets no ttl (0 = never). */
   packetTtlMs: number;
   frameTtlMs: number;
+  /** Bytes of archived segments' headers kept in this process (default 32 MiB; see header-cache.ts). */
+  headerCacheBytes?: number;
 }
 
 export interface StoreDeps {
@@ -69,22 +74,31 @@ export interface StoreDeps {
   /** Called with each operation's name and duration, for metrics. */
   observe?: (op: string, seconds: number) => void;
   /**
-   * Where payloads of archived segments are (catch-up storage). Reads fall back to it when a payload key is
-   * gone and its element hash names an archived copy (`arch`); without it such payloads read as expired.
+   * Where archived segments are (catch-up storage): the elements of the stream's cold index (read through their
+   * objects' headers), and payloads an earlier release archived (an element hash's `arch`). Without it, such
+   * elements read as expired.
    */
   archive?: ArchiveBackend;
+  /** Where an unreadable archive object is reported (its elements then read as missing). */
+  log?: HeaderCacheLog;
 }
 
 /** The outcome of archiving one (content, stream, segment). */
 export interface SegmentArchiveResult {
-  /** Packets whose payload moved from Redis to the archive now. */
+  /** Elements whose payload moved from Redis to the archive now (their index entries went with them). */
   moved: number;
-  /** Packets found in the window already archived (a pass repeated after a crash). */
+  /** Elements found already archived (a pass repeated after a crash, or archived by an earlier release). */
   already: number;
-  /** Packets left in Redis (their payload changed or vanished while the object was written, or the window mixes both). */
+  /** Elements left in Redis (changed while the object was written, or lying in archived time); retried or kept. */
   left: number;
   /** Bytes written to the archive (0 when nothing was written). */
   bytes: number;
+  /** Packets archived without their payload: it was gone from Redis (expired, evicted) before the archiver came. */
+  missing: number;
+  /** The window held no packet at all, in Redis or archived. */
+  empty: boolean;
+  /** Why elements were left: 'changed' (retry), 'order' (they lie in archived time), 'interleaved' (another element in their range: retry). */
+  refused?: 'changed' | 'order' | 'interleaved';
 }
 
 export interface PacketWriteResult {
@@ -136,13 +150,19 @@ export interface Store {
   /** Whether a job result written by putJobResult is still kept. */
   hasJobResult(key: string): Promise<boolean>;
   /**
-   * Move the payloads of one closed segment's packets (fromDts <= dts < toDts, stream `streamIndex`) to the
-   * archive: write the object `<content>/s<stream>/<segment>.seg`, then in one script record each packet's
-   * `arch` reference in its element hash and unlink its payload key. Needs the `archive` dep. Idempotent: a
-   * window already archived writes nothing; one holding archived and hot packets leaves the hot ones in Redis.
+   * Archive one closed segment of one stream (its packets fromDts <= dts < toDts) and take it out of the hot
+   * index: write the object `<content>/s<stream>/<segment>.seg` holding every element of the stream from above
+   * the cold index (or the window's first) up to the window's highest pts, then compact (compactSegment-4.lua): in
+   * one step their index and expiry entries, element hashes and payload keys go and one cold index entry names
+   * the object; reads find them there (cold-index.ts). `record` is kept in the object's header. Needs the
+   * `archive` dep. Idempotent: a segment already compacted writes nothing; when anything changed while the object
+   * was written, nothing is compacted (`left`, `refused`) and the next call writes it again.
    */
-  archiveSegment(name: string, streamIndex: number, segment: number, fromDts: number, toDts: number): Promise<SegmentArchiveResult>;
-  /** Remove one archived segment object (a segment that left the DVR window); whether it existed. */
+  archiveSegment(name: string, streamIndex: number, segment: number, fromDts: number, toDts: number, record?: SegmentRecord): Promise<SegmentArchiveResult>;
+  /**
+   * Remove one archived segment (it left the DVR window): its cold index entry (with those of any earlier segment:
+   * the window leaves from the front), then its object; whether the object existed.
+   */
   deleteArchivedSegment(name: string, streamIndex: number, segment: number): Promise<boolean>;
 }
 
@@ -165,6 +185,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
   const keys = createKeys(config.prefix);
   defineScripts(redis);
   const cmd = redis as unknown as ScriptCommands & RedisClient;
+  const headers = deps.archive ? createHeaderCache({ archive: deps.archive, ...(deps.log ? { log: deps.log } : {}) }, config.headerCacheBytes ? { maxBytes: config.headerCacheBytes } : {}) : null;
 
   async function timed<T>(op: string, fn: () => Promise<T>): Promise<T> {
     if (!deps.observe) return fn();
@@ -178,6 +199,11 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
 
   function elementKeys(name: string, s: number, member: string): string[] {
     return [keys.element(name, s, member), keys.data(name, s, member), keys.index(name, s), keys.expiry(name, s)];
+  }
+
+  /** A write into archived time (the range of the stream's cold index). */
+  function archivedTime(name: string, s: number, member: string): BeamError {
+    return conflict(`${member} lies in the archived part of stream ${s} of '${name}': archived media is immutable.`);
   }
 
   async function getFormat(name: string): Promise<Format | null> {
@@ -194,8 +220,8 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
   /**
    * Delete every key a content item owns, found from what its own keys name (never a keyspace scan): the
    * fixed keys, each stream's index and expiry members with their element and payload keys (read and
-   * unlinked in batches of DELETE_BATCH), and the per-rung keys of the rungs its renditions and its
-   * channel's ladder name. JIT results (keys.jit) are named by no other key: they are left to expire within
+   * unlinked in batches of DELETE_BATCH), its cold index, and the per-rung keys of the rungs its renditions and
+   * its channel's ladder name. JIT results (keys.jit) are named by no other key: they are left to expire within
    * the ephemeral TTL they were written with. All keys share the item's hash tag: one slot, so each UNLINK is cluster-safe.
    * Returns the number of keys removed.
    */
@@ -214,7 +240,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
           if (members.length < DELETE_BATCH) break;
         }
       }
-      await unlink([keys.index(name, s), keys.expiry(name, s)]);
+      await unlink([keys.index(name, s), keys.expiry(name, s), keys.cold(name, s), keys.coldRank(name, s)]);
     }
     const rungs = new Set<string>();
     for (const r of relations.renditions) if (r.target.startsWith(`${name}.`)) rungs.add(r.target.slice(name.length + 1));
@@ -229,14 +255,15 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
     await unlink([
       keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
       keys.segtime(name), keys.parts(name), keys.timeline(name), keys.sealed(name), keys.archived(name), keys.archiveLock(name),
+      keys.archiveGaps(name),
       ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r), keys.rungParts(name, r)]),
     ]);
     return removed;
   }
 
   /**
-   * Payloads of archived packets, read from the archive: one ranged read per object spanning its asked
-   * packets. A reference whose object is gone (it left the DVR window) gives null.
+   * Payloads an earlier release archived (an element hash's `arch` reference), read from the archive: one ranged
+   * read per object spanning its asked packets. A reference whose object is gone (it left the DVR window) gives null.
    */
   async function readArchived(refs: readonly (ArchRef | null)[]): Promise<(Buffer | null)[]> {
     const out: (Buffer | null)[] = refs.map(() => null);
@@ -260,6 +287,42 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
       }
     }));
     return out;
+  }
+
+  /** Payloads of cold elements: one ranged read per object spanning the asked elements; null for those without. */
+  async function readCold(name: string, s: number, elems: readonly ({ entry: ColdEntry; element: ColdElement } | null)[]): Promise<(Buffer | null)[]> {
+    const refs = elems.map((c) => (c && !c.element.nodata ? { object: segmentObjectKey(name, s, c.entry.segment), offset: c.element.offset, size: c.element.size } : null));
+    return readArchived(refs);
+  }
+
+  /** The header of a cold entry's object (null without an archive, or when it cannot be read). */
+  function viewLoader(name: string, s: number) {
+    return (entry: ColdEntry) => (headers ? headers.get(segmentObjectKey(name, s, entry.segment), entry) : Promise.resolve(null));
+  }
+
+  /** Redis TIME (as MULTI returns it) in ms. */
+  function timeMs(t: unknown): number {
+    const [sec, us] = (t as [string, string] | null) ?? [String(Math.floor(Date.now() / 1000)), '0'];
+    return Number(sec) * 1000 + Math.floor(Number(us) / 1000);
+  }
+
+  /**
+   * The cold element `member` (pts `pts`) given the cold entry at or before pts (a ZREVRANGEBYSCORE reply) read
+   * atomically with the hot lookup that missed it; null when it is in no live entry.
+   */
+  async function coldElementOf(name: string, s: number, member: string, pts: number, entryReply: unknown, nowMs: number): Promise<{ entry: ColdEntry; element: ColdElement } | null> {
+    const entry = parseColdEntry((entryReply as string[] | null)?.[0]);
+    if (!entry || pts > entry.maxPts || !coldEntryAlive(entry, nowMs)) return null;
+    const view = await viewLoader(name, s)(entry);
+    const element = view?.byMember.get(member);
+    return element ? { entry, element } : null;
+  }
+
+  /** A query over both tiers: one script, then the headers the answer needs. */
+  async function queryTiers(name: string, s: number, q: IndexQuery): Promise<TierElement[]> {
+    const plan = planTiers(q);
+    const raw = await cmd.queryIndex(keys.index(name, s), keys.expiry(name, s), keys.cold(name, s), keys.coldRank(name, s), keys.element(name, s, ''), ...tierArgs(plan));
+    return answerTiers(q, parseTierReply(plan, raw), viewLoader(name, s));
   }
 
   async function getRelations(name: string): Promise<Relations> {
@@ -332,19 +395,28 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
     async putElement(name, s, kind, meta, ttlMs) {
       const member = elementMember(kind, meta.pts);
       const created = await timed('putElement', () =>
-        cmd.putElement(...elementKeys(name, s, member), member, meta.pts, JSON.stringify(meta), ttlMs, '0', '', ''),
+        cmd.putElement(...elementKeys(name, s, member), keys.cold(name, s), member, meta.pts, JSON.stringify(meta), ttlMs, '0', '', ''),
       );
+      if (created === -3) throw archivedTime(name, s, member);
       return created === 1;
     },
 
     async getElement(name, s, kind, pts) {
-      const [json, sizes] = await timed('getElement', () => redis.hmget(keys.element(name, s, elementMember(kind, pts)), 'json', 'sizes'));
-      return json ? parseMeta(json, sizes) : null;
+      return timed('getElement', async () => {
+        const member = elementMember(kind, pts);
+        const res = await redis.multi().hmget(keys.element(name, s, member), 'json', 'sizes').zrevrangebyscore(keys.cold(name, s), pts, '-inf', 'LIMIT', 0, 1).time().exec();
+        const [json, sizes] = (res?.[0]?.[1] as (string | null)[] | undefined) ?? [];
+        if (json) return parseMeta(json, sizes);
+        const c = await coldElementOf(name, s, member, pts, res?.[1]?.[1], timeMs(res?.[2]?.[1]));
+        return c ? parseMeta(c.element.json, c.element.sizes) : null;
+      });
     },
 
     async deleteElement(name, s, kind, pts) {
       const member = elementMember(kind, pts);
-      return (await timed('deleteElement', () => cmd.deleteElement(...elementKeys(name, s, member), member))) === 1;
+      const r = await timed('deleteElement', () => cmd.deleteElement(...elementKeys(name, s, member), keys.cold(name, s), member, pts));
+      if (r === -3) throw archivedTime(name, s, member);
+      return r === 1;
     },
 
     async putPayload(name, s, kind, pts, data, plane, bufSizes) {
@@ -353,8 +425,9 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
       if (plane === 'all' && bufSizes && bufSizes.length > 1) sizes = JSON.stringify(bufSizes);
       else if (plane === 'all' && kind === 'frame') sizes = JSON.stringify(bufSizes ?? [data.length]);
       const r = await timed('putPayload', () =>
-        cmd.putPayload(keys.element(name, s, member), keys.data(name, s, member), data, plane === 'all' ? -1 : plane, sizes),
+        cmd.putPayload(keys.element(name, s, member), keys.data(name, s, member), keys.cold(name, s), data, plane === 'all' ? -1 : plane, sizes, pts),
       );
+      if (r === -3) throw archivedTime(name, s, member);
       if (r === -1) throw notFound(`Metadata for ${member} must exist before its payload is written: PUT the metadata first.`);
       if (r === -2) throw new BeamError('BEAM_ERR_BAD_REQUEST', `Plane ${String(plane)} of ${member} does not exist: write the whole payload (with Beam-Buf-Sizes) first.`);
       if (!Array.isArray(r)) throw new Error(`putPayload: unexpected reply ${String(r)}`);
@@ -363,46 +436,27 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
 
     async getPayload(name, s, kind, pts) {
       const member = elementMember(kind, pts);
-      const [data, sizes] = await timed('getPayload', async () => {
+      return timed('getPayload', async (): Promise<Payload | null> => {
         const el = keys.element(name, s, member);
-        const res = await redis.multi().getBuffer(keys.data(name, s, member)).hget(el, 'sizes').hget(el, 'arch').exec();
+        const res = await redis.multi().getBuffer(keys.data(name, s, member)).hget(el, 'sizes').hget(el, 'arch')
+          .zrevrangebyscore(keys.cold(name, s), pts, '-inf', 'LIMIT', 0, 1).time().exec();
         const hot = res?.[0]?.[1] as Buffer | null;
+        const sizes = res?.[1]?.[1] as string | null;
+        if (hot) return { data: hot, bufSizes: sizes ? (JSON.parse(sizes) as number[]) : null };
         const arch = parseArchRef(res?.[2]?.[1] as string | null);
-        const bytes = hot ?? (arch ? (await readArchived([arch]))[0] ?? null : null);
-        return [bytes, res?.[1]?.[1] as string | null];
+        if (arch) {
+          const bytes = (await readArchived([arch]))[0];
+          return bytes ? { data: bytes, bufSizes: sizes ? (JSON.parse(sizes) as number[]) : null } : null;
+        }
+        const c = await coldElementOf(name, s, member, pts, res?.[3]?.[1], timeMs(res?.[4]?.[1]));
+        if (!c) return null;
+        const bytes = (await readCold(name, s, [c]))[0];
+        return bytes ? { data: bytes, bufSizes: c.element.sizes ? (JSON.parse(c.element.sizes) as number[]) : null } : null;
       });
-      if (!data) return null;
-      return { data, bufSizes: sizes ? (JSON.parse(sizes) as number[]) : null };
     },
 
     async query(name, s, q) {
-      const args: (string | number)[] = [keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), q.mode];
-      switch (q.mode) {
-        case 'score':
-          args.push(q.min, q.max, q.offset, q.limit);
-          break;
-        case 'rank':
-          args.push(q.from, q.to, q.offset, q.limit);
-          break;
-        case 'nearFrom':
-          args.push(q.pts, q.max, q.offset, q.limit);
-          break;
-        case 'near':
-        case 'atOrBefore':
-        case 'covering':
-          args.push(q.pts);
-          break;
-        case 'after':
-        case 'before':
-          args.push(q.pts, q.n);
-          break;
-      }
-      const flat = await timed('query', () => cmd.queryIndex(...args));
-      const out: StoredElement[] = [];
-      for (let i = 0; i + 2 < flat.length; i += 3) {
-        out.push({ member: flat[i] as string, meta: parseMeta(flat[i + 1] as string, flat[i + 2]) });
-      }
-      return out;
+      return timed('query', async () => (await queryTiers(name, s, q)).map((e) => ({ member: e.member, meta: parseMeta(e.json as string, e.sizes) })));
     },
 
     async writePackets(name, packets, ttlMs) {
@@ -420,7 +474,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
         }
         const txc = tx as unknown as ScriptCommands;
         for (const [s, triples] of byStream) {
-          void txc.addPackets(keys.index(name, s), keys.expiry(name, s), keys.sealed(name), keys.element(name, s, ''), ttlMs, ...triples);
+          void txc.addPackets(keys.index(name, s), keys.expiry(name, s), keys.sealed(name), keys.cold(name, s), keys.element(name, s, ''), ttlMs, ...triples);
         }
         const res = await tx.exec();
         const failed = res?.find(([err]) => err);
@@ -438,29 +492,51 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
 
     async readPackets(name, s, fromDts, toDts, maxReorderPts = TIMELINE_HZ) {
       return timed('readPackets', async () => {
-        const found = await cmd.queryIndex(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), 'score', fromDts, toDts + maxReorderPts, 0, 1_000_000);
-        const metas: PacketMeta[] = [];
-        for (let i = 0; i + 2 < found.length; i += 3) {
-          if (!(found[i] as string).startsWith('packet_')) continue;
-          const meta = JSON.parse(found[i + 1] as string) as PacketMeta;
-          if (meta.dts >= fromDts && meta.dts < toDts) metas.push(meta);
+        const found = await queryTiers(name, s, { mode: 'score', min: fromDts, max: toDts + maxReorderPts, offset: 0, limit: 1_000_000 });
+        const picked: { meta: PacketMeta; e: TierElement }[] = [];
+        for (const e of found) {
+          if (!e.member.startsWith('packet_')) continue;
+          const meta = JSON.parse(e.json as string) as PacketMeta;
+          if (meta.dts >= fromDts && meta.dts < toDts) picked.push({ meta, e });
         }
-        if (metas.length === 0) return [];
-        const datas: (Buffer | null)[] = await redis.mgetBuffer(...metas.map((m) => keys.data(name, s, elementMember('packet', m.pts))));
-        const missing = datas.flatMap((d, i) => (d ? [] : [i]));
+        if (picked.length === 0) return [];
+        const datas: (Buffer | null)[] = picked.map(() => null);
+        const hot = picked.flatMap((p, i) => (p.e.cold ? [] : [i]));
+        if (hot.length > 0) {
+          const got: (Buffer | null)[] = await redis.mgetBuffer(...hot.map((i) => keys.data(name, s, (picked[i] as { e: TierElement }).e.member)));
+          hot.forEach((i, j) => {
+            datas[i] = got[j] ?? null;
+          });
+        }
+        const missing = hot.filter((i) => !datas[i]);
         if (missing.length > 0 && deps.archive) {
-          // Payloads of archived segments: their element hashes say where (read after the MGET, so a payload
-          // archived in between is found by its reference).
-          const p = redis.pipeline();
-          for (const i of missing) p.hget(keys.element(name, s, elementMember('packet', (metas[i] as PacketMeta).pts)), 'arch');
-          const refs = ((await p.exec()) ?? []).map(([, v]) => parseArchRef(v as string | null));
+          // Payloads gone from Redis since the index was read: archived by an earlier release (`arch`), or
+          // compacted into the cold index in between (read after the MGET, so one moved meanwhile is found).
+          const p = redis.multi();
+          for (const i of missing) {
+            const { e } = picked[i] as { e: TierElement };
+            p.hget(keys.element(name, s, e.member), 'arch').zrevrangebyscore(keys.cold(name, s), e.pts, '-inf', 'LIMIT', 0, 1);
+          }
+          p.time();
+          const res = (await p.exec()) ?? [];
+          const nowMs = timeMs(res[res.length - 1]?.[1]);
+          const refs = missing.map((_, j) => parseArchRef(res[2 * j]?.[1] as string | null));
           const archived = await readArchived(refs);
+          const moved = await Promise.all(missing.map((i, j) => (refs[j] ? Promise.resolve(null) : coldElementOf(name, s, (picked[i] as { e: TierElement }).e.member, (picked[i] as { e: TierElement }).e.pts, res[2 * j + 1]?.[1], nowMs))));
+          const movedBytes = await readCold(name, s, moved);
           missing.forEach((i, j) => {
-            datas[i] = archived[j] ?? null;
+            datas[i] = archived[j] ?? movedBytes[j] ?? null;
+          });
+        }
+        const cold = picked.flatMap((p, i) => (p.e.cold ? [i] : []));
+        if (cold.length > 0) {
+          const bytes = await readCold(name, s, cold.map((i) => (picked[i] as { e: TierElement }).e.cold));
+          cold.forEach((i, j) => {
+            datas[i] = bytes[j] ?? null;
           });
         }
         const out: PacketRead[] = [];
-        metas.forEach((meta, i) => {
+        picked.forEach(({ meta }, i) => {
           const data = datas[i];
           if (data) out.push({ meta, data });
         });
@@ -501,53 +577,113 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
       return (await redis.exists(key)) === 1;
     },
 
-    async archiveSegment(name, s, segment, fromDts, toDts) {
+    async archiveSegment(name, s, segment, fromDts, toDts, record) {
       const archive = deps.archive;
       if (!archive) throw new Error('archiveSegment needs the store\'s archive dep');
-      return timed('archiveSegment', async () => {
-        const found = await cmd.queryIndex(keys.index(name, s), keys.expiry(name, s), keys.element(name, s, ''), 'score', fromDts, toDts + TIMELINE_HZ, 0, 1_000_000);
-        const metas: { member: string; meta: PacketMeta }[] = [];
-        for (let i = 0; i + 2 < found.length; i += 3) {
-          const member = found[i] as string;
-          if (!member.startsWith('packet_')) continue;
-          const meta = JSON.parse(found[i + 1] as string) as PacketMeta;
-          if (meta.dts >= fromDts && meta.dts < toDts) metas.push({ member, meta });
-        }
-        const result: SegmentArchiveResult = { moved: 0, already: 0, left: 0, bytes: 0 };
-        if (metas.length === 0) return result;
-        metas.sort((a, b) => a.meta.dts - b.meta.dts || a.meta.pts - b.meta.pts);
-        const p = redis.pipeline();
-        for (const m of metas) p.getBuffer(keys.data(name, s, m.member)).hget(keys.element(name, s, m.member), 'arch');
-        const res = (await p.exec()) ?? [];
-        const hot: { member: string; meta: PacketMeta; data: Buffer }[] = [];
-        metas.forEach((m, i) => {
-          const data = res[2 * i]?.[1] as Buffer | null;
-          const arch = res[2 * i + 1]?.[1] as string | null;
-          if (data) hot.push({ ...m, data });
-          else if (arch) result.already++;
-        });
-        if (hot.length === 0) return result;
-        if (result.already > 0) {
-          // Rewriting the object would move bytes other packets' references point at: keep these in Redis.
-          result.left = hot.length;
-          return result;
-        }
-        const object = segmentObjectKey(name, s, segment);
-        const encoded = encodeSegmentObject({ content: name, stream: s, segment, startDts: fromDts, endDts: toDts, packets: hot });
-        await archive.put(object, encoded.body);
-        result.bytes = encoded.body.length;
-        const args: (string | number)[] = [];
-        // The script writes each reference as formatArchRef does: `<object>|<offset in the object>|<size>`.
-        for (const e of encoded.header.packets) args.push(e.member, encoded.payloadStart + e.offset, e.size);
-        result.moved = await cmd.archivePayloads(keys.index(name, s), keys.element(name, s, ''), object, ...args);
-        result.left = hot.length - result.moved;
-        return result;
-      });
+      return timed('archiveSegment', () => archiveOne(archive, name, s, segment, fromDts, toDts, record));
     },
 
     async deleteArchivedSegment(name, s, segment) {
       if (!deps.archive) return false;
+      await cmd.dropColdSegment(keys.cold(name, s), keys.coldRank(name, s), segment);
       return deps.archive.delete(segmentObjectKey(name, s, segment));
     },
   };
+
+  /** One element read for an object: its metadata (null: gone), plane sizes, payload, and an earlier release's `arch`. */
+  interface Found {
+    member: string;
+    pts: number;
+    json: string | null;
+    sizes: string | null;
+    arch: string | null;
+    data: Buffer | null;
+  }
+
+  async function archiveOne(archive: ArchiveBackend, name: string, s: number, segment: number, fromDts: number, toDts: number, record: SegmentRecord | undefined): Promise<SegmentArchiveResult> {
+    const result: SegmentArchiveResult = { moved: 0, already: 0, left: 0, bytes: 0, missing: 0, empty: false };
+    const index = keys.index(name, s);
+    const cold = keys.cold(name, s);
+    // The window's packets still in the hot index (by pts, B-frames reorder up to 1 s), and the cold index's end.
+    const scan = await redis.multi().zrangebyscore(index, fromDts, toDts + TIMELINE_HZ).zrange(cold, -1, -1).exec();
+    const candidates = ((scan?.[0]?.[1] as string[] | undefined) ?? []).filter((m) => m.startsWith('packet_'));
+    const lastCold = parseColdEntry((scan?.[1]?.[1] as string[] | undefined)?.[0]);
+    const p = redis.pipeline();
+    for (const m of candidates) p.hget(keys.element(name, s, m), 'json');
+    const metas = ((await p.exec()) ?? []).map(([, v]) => (v ? (JSON.parse(v as string) as PacketMeta) : null));
+    const inWindow = metas.filter((m): m is PacketMeta => m !== null && m.dts >= fromDts && m.dts < toDts);
+    if (inWindow.length === 0) {
+      // Compacted already (a pass repeated after a crash)? Its entry is among the last ones at or below the window.
+      const near = await redis.zrevrangebyscore(cold, toDts + TIMELINE_HZ, '-inf', 'LIMIT', 0, 8);
+      const done = near.map(parseColdEntry).find((e) => e?.segment === segment);
+      if (done) result.already = done.count;
+      else result.empty = true;
+      return result;
+    }
+    const low = Math.min(...inWindow.map((m) => m.pts));
+    const high = Math.max(...inWindow.map((m) => m.pts));
+    if (lastCold && high <= lastCold.maxPts) {
+      result.left = inWindow.length;
+      result.refused = 'order';
+      return result;
+    }
+    // Every element from just above the cold index (or the window's lowest pts) to the window's highest pts.
+    const members = await redis.zrangebyscore(index, lastCold ? `(${lastCold.maxPts}` : low, high);
+    const r = redis.pipeline();
+    for (const m of members) r.hmget(keys.element(name, s, m), 'json', 'sizes', 'arch').getBuffer(keys.data(name, s, m));
+    const res = (await r.exec()) ?? [];
+    const found: Found[] = members.map((member, i) => {
+      const [json, sizes, arch] = (res[2 * i]?.[1] as (string | null)[] | undefined) ?? [null, null, null];
+      return { member, pts: memberPts(member), json: json ?? null, sizes: sizes ?? null, arch: arch ?? null, data: (res[2 * i + 1]?.[1] as Buffer | null) ?? null };
+    });
+    const alive = found.filter((f) => f.json !== null);
+    const earlier = alive.filter((f) => f.arch !== null && f.data === null);
+    if (earlier.length > 0) {
+      // Archived by an earlier release (payloads only, element hashes keep `arch`): those stay as they are until
+      // they expire; rewriting the object would move bytes their references point at.
+      if (earlier.length === alive.length) result.already = earlier.length;
+      else {
+        result.left = alive.length;
+        result.refused = 'order';
+      }
+      return result;
+    }
+    const decodeTime = (f: Found) => {
+      const m = JSON.parse(f.json as string) as { dts?: unknown };
+      return typeof m.dts === 'number' ? m.dts : f.pts;
+    };
+    const ordered = alive.map((f) => ({ f, dts: decodeTime(f) })).sort((a, b) => a.dts - b.dts || a.f.pts - b.f.pts || (a.f.member < b.f.member ? -1 : 1));
+    // Where the segment's packets end (a publisher continuing the channel continues after it: resumePoint).
+    let endDts = -Infinity;
+    for (const { f, dts } of ordered) {
+      if (!f.member.startsWith('packet_')) continue;
+      const d = (JSON.parse(f.json as string) as { duration?: unknown }).duration;
+      endDts = Math.max(endDts, dts + (typeof d === 'number' && d > 0 ? d : 0));
+    }
+    if (!Number.isFinite(endDts)) endDts = toDts;
+    if (alive.length > 0) {
+      const input = {
+        content: name, stream: s, segment, startDts: fromDts, endDts: toDts, ...(record ? { record } : {}),
+        packets: ordered.map(({ f }) => ({ member: f.member, meta: JSON.parse(f.json as string) as ElementMeta, data: f.data, ...(f.sizes ? { sizes: JSON.parse(f.sizes) as number[] } : {}) })),
+      };
+      // The tag comes from the object's bytes: two writers of one segment from the same state write the same
+      // object, and an object rewritten under the key with other contents is never taken for this one.
+      const tag = createHash('sha256').update(encodeSegmentObject(input).body).digest('hex').slice(0, 8);
+      const encoded = encodeSegmentObject({ ...input, tag });
+      await archive.put(segmentObjectKey(name, s, segment), encoded.body);
+      result.bytes = encoded.body.length;
+      const args: (string | number)[] = [];
+      for (const { f } of ordered) args.push(f.member, f.pts, f.data ? f.data.length : -1);
+      for (const f of found) if (f.json === null) args.push(f.member, f.pts, -2);
+      const n = await cmd.compactSegment(index, keys.expiry(name, s), cold, keys.coldRank(name, s), keys.element(name, s, ''), segment, endDts, tag, ...args);
+      if (n < 0) {
+        result.left = alive.length;
+        result.refused = n === -2 ? 'order' : n === -3 ? 'interleaved' : 'changed';
+        return result;
+      }
+      result.moved = alive.filter((f) => f.data !== null).length;
+      result.missing = alive.filter((f) => f.data === null && f.member.startsWith('packet_')).length;
+    }
+    return result;
+  }
 }

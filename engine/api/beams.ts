@@ -292,5 +292,5 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
       },
     }, putMedia);
   }
-  app.delete<{ Params: Params }>('/beams/:content/:stream/:ref', write('Delete one media element', { params: MediaParams }, { 204: null }, [400, 401, 404, 503]), deleteMedia);
+  app.delete<{ Params: Params }>('/beams/:content/:stream/:ref', write('Delete one media element', { params: MediaParams }, { 204: null }, [400, 401, 404, 409, 503]), deleteMedia);
 }

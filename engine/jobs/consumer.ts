@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { effectiveRedisUrl, loadConfig, readConfigFile, type BeamConfig } from '../../core/config/config';
 import { connectRedis, parseRedisUrl, type RedisClient } from '../../core/store/redis-connection';
 import { createStore, type Store } from '../../core/store/store';
+import { archiveTargetOf, openArchive } from '../../core/archive/open-archive';
 import { createJobWorker, type JobFunction, type JobHandler, type JobWorker } from './worker';
 
 export interface QueueOptions {
@@ -47,7 +48,9 @@ export function queue(name: string, options: QueueOptions = {}): JobConsumer {
     opened.push(c);
     return c;
   };
-  const store = createStore({ redis: connect(url) }, { prefix: config.redis.prepend, packetTtlMs: config.redis.packetTTL, frameTtlMs: config.redis.frameTTL });
+  // The archive too: archived segments' elements are read through it (they are no longer in the index).
+  const archive = openArchive(archiveTargetOf(config));
+  const store = createStore({ redis: connect(url), archive }, { prefix: config.redis.prepend, packetTtlMs: config.redis.packetTTL, frameTtlMs: config.redis.frameTTL });
   let worker: JobWorker | null = null;
   return {
     name,
@@ -65,6 +68,7 @@ export function queue(name: string, options: QueueOptions = {}): JobConsumer {
       await worker?.close();
       await Promise.allSettled(opened.map((c) => c.quit()));
       for (const c of opened) c.disconnect();
+      archive.close();
     },
   };
 }

@@ -28,7 +28,7 @@ import {
 const CATCHUP_LOOKBACK_MS = 35000;
 
 /** What playlists read besides the snapshot. */
-export type PlaylistReader = Pick<ChannelReader, 'rungGaps' | 'discontinuitySequence' | 'segmentsByTime'>;
+export type PlaylistReader = Pick<ChannelReader, 'rungGaps' | 'archiveGaps' | 'discontinuitySequence' | 'segmentsByTime'>;
 
 export interface MediaPlaylistsDeps {
   reader: PlaylistReader;
@@ -87,10 +87,16 @@ function noMediaYet(ref: RenditionRef, channel: string): Error {
 export function createMediaPlaylists(deps: MediaPlaylistsDeps, config: MediaPlaylistsConfig): MediaPlaylists {
   const { reader, followers, snapshots, metrics, now } = deps;
 
-  /** EXT-X-GAP segments of a rung (the source and audio have none). */
+  /** EXT-X-GAP segments: a rung's missing segments, and any track's segments that lost media before they were archived. */
   async function gapsOf(snap: Snapshot, track: Track, segments: SegmentRecord[]): Promise<Set<number>> {
-    if (track.ref.kind === 'audio' || track.ref.rung === 'source' || segments.length === 0) return new Set();
-    return reader.rungGaps(snap.channel.name, track.ref.rung, segments.map((s) => s.index));
+    if (segments.length === 0) return new Set();
+    const indexes = segments.map((s) => s.index);
+    const ref = track.ref;
+    const [rung, archived] = await Promise.all([
+      ref.kind === 'audio' || ref.rung === 'source' ? Promise.resolve(new Set<number>()) : reader.rungGaps(snap.channel.name, ref.rung, indexes),
+      reader.archiveGaps(snap.channel.name, track.content, indexes),
+    ]);
+    return new Set([...rung, ...archived]);
   }
 
   function livePlaylistText(snap: Snapshot, ref: RenditionRef, skip: boolean): Promise<string> {

@@ -69,9 +69,14 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
   }
 
   async function gapsOf(snap: Snapshot, ref: RenditionRef, segments: SegmentRecord[]): Promise<Set<number>> {
-    if (ref.kind === 'audio' || ref.rung === 'source' || segments.length === 0) return new Set();
-    trackOf(snap, ref);
-    return reader.rungGaps(snap.channel.name, ref.rung, segments.map((s) => s.index));
+    if (segments.length === 0) return new Set();
+    const track = trackOf(snap, ref);
+    const indexes = segments.map((s) => s.index);
+    const [rung, archived] = await Promise.all([
+      ref.kind === 'audio' || ref.rung === 'source' ? Promise.resolve(new Set<number>()) : reader.rungGaps(snap.channel.name, ref.rung, indexes),
+      reader.archiveGaps(snap.channel.name, track.content, indexes),
+    ]);
+    return new Set([...rung, ...archived]);
   }
 
   /** The CMAF playlist's values, re-pointed at TS segments, version 3, without LL-HLS or server control. */

@@ -2,8 +2,10 @@
  * Catch-up storage end to end, run once per archive backend (archive.test.ts: a local folder;
  * archive-s3.test.ts: S3 on a server the test starts): ffmpeg publishes over SRT into a real ingest with an
  * archiver whose hot window is the minimum (10 s). A segment fetched from /live while hot and again once archived has the same sha256,
- * video and audio; a packet's payload from the Content Beam API is identical across the boundary; and the
- * channel's payload keys (and Redis memory) stop growing once payloads move to the archive.
+ * video and audio; a packet's payload from the Content Beam API is identical across the boundary; the
+ * channel's payload keys stop growing once payloads move to the archive, and its Redis memory and key count stay
+ * flat (archived segments leave the index for the cold index); a segment whose payloads were evicted before it
+ * was archived is an EXT-X-GAP in catch-up.
  */
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -88,7 +90,7 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
     archiver = createArchiver({ store, live, channels, log: pino({ level: 'silent' }), registry }, { ...archiverTuning(config), intervalMs: 1000 });
     archiver.start();
     const srtUrl = await createRigChannel(app, ingest, CH);
-    publishers.push(publishSrt(srtUrl, { seconds: 60, fps: 25, gopFrames: 50, size: '640x360', bitrate: '2M' }));
+    publishers.push(publishSrt(srtUrl, { seconds: 100, fps: 25, gopFrames: 50, size: '640x360', bitrate: '2M' }));
   });
 
   afterAll(async () => {
@@ -118,6 +120,30 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
     return Number(/used_memory:(\d+)/.exec(await admin.info('memory'))?.[1]);
   }
 
+  /**
+   * The channel's keys by kind, with their memory (MEMORY USAGE, every element counted): payloads, the hot
+   * index (index and expiry sets, element hashes), the cold index, and the live records (segments, parts, events…).
+   */
+  async function channelMemory(): Promise<Record<'payload' | 'hot' | 'cold' | 'events' | 'parts' | 'records', { keys: number; bytes: number }>> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, found] = await admin.scan(cursor, 'MATCH', `${store.keys.prefix}:{${CH}}:*`, 'COUNT', 1000);
+      keys.push(...found);
+      cursor = next;
+    } while (cursor !== '0');
+    const p = admin.pipeline();
+    for (const k of keys) p.memory('USAGE', k, 'SAMPLES', 0);
+    const sizes = ((await p.exec()) ?? []).map(([, v]) => Number(v ?? 0));
+    const out = { payload: { keys: 0, bytes: 0 }, hot: { keys: 0, bytes: 0 }, cold: { keys: 0, bytes: 0 }, events: { keys: 0, bytes: 0 }, parts: { keys: 0, bytes: 0 }, records: { keys: 0, bytes: 0 } };
+    keys.forEach((k, i) => {
+      const kind = k.endsWith(':data') ? 'payload' : /:s\d+:(cold|coldrank)$/.test(k) ? 'cold' : /:s\d+:/.test(k) ? 'hot' : k.endsWith(':events') ? 'events' : k.endsWith(':parts') ? 'parts' : 'records';
+      out[kind].keys++;
+      out[kind].bytes += sizes[i] ?? 0;
+    });
+    return out;
+  }
+
   describe(`catch-up storage with a live publisher (${label})`, () => {
     it('a segment and a packet read the same bytes hot and archived; payload keys stop growing', { timeout: 110_000 }, async () => {
       const segment = await waitFor('segment 2 closed', async () => (await live.segments(CH, 2, 2)).find((s) => s.durationPts !== null), 30000);
@@ -138,9 +164,11 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
       for (const r of Object.values(hot)) assert.equal(r.status, 200, r.text);
       assert.ok(hot.video.body.length > 10000 && hot.audio.body.length > 1000);
 
-      // Archived: the payload key goes, `arch` names the object; the same bytes come back.
-      await waitFor('segment 2 archived', async () => (await admin.hget(store.keys.element(CH, 0, member), 'arch')) !== null, 40000, 250);
+      // Archived: the packet leaves the hot index (payload, element hash), the cold index names its object; the
+      // same bytes come back.
+      await waitFor('segment 2 archived', async () => (await admin.exists(store.keys.element(CH, 0, member))) === 0, 40000, 250);
       assert.equal(await admin.exists(store.keys.data(CH, 0, member)), 0);
+      assert.ok((await admin.zcard(store.keys.cold(CH, 0))) >= 2);
       const cold = {
         video: await httpGet(base, `/live/${CH}/v-source-2.m4s`),
         audio: await httpGet(base, `/live/${CH}/audio-2.m4s`),
@@ -171,6 +199,72 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
       const metrics = await registry.getMetricsAsJSON();
       assert.equal(metrics.find((m) => m.name === 'beam_archive_failures_total')?.values[0]?.value ?? 0, 0);
       assert.ok((metrics.find((m) => m.name === 'beam_archive_backlog_seconds')?.values[0]?.value ?? 99) < 5);
+    });
+
+    it('Redis memory stays flat once the hot window is full: the channel keeps its hot window and a small index', { timeout: 90_000 }, async () => {
+      await waitFor('the hot window full and archived behind it', async () => ((await live.archiveProgress(CH))[CH] ?? 0) >= 5, 60_000, 500);
+      const a = await channelMemory();
+      const mem0 = await usedMemory();
+      const t0 = Date.now();
+      const seg0 = (await live.lastSegments(CH, 1))[0]?.index ?? 0;
+      const counts: number[] = [];
+      while (Date.now() - t0 < 24_000) {
+        await new Promise((r) => setTimeout(r, 4000));
+        const m = await channelMemory();
+        counts.push(Object.values(m).reduce((n, k) => n + k.keys, 0));
+      }
+      const b = await channelMemory();
+      const mem1 = await usedMemory();
+      const seconds = (Date.now() - t0) / 1000;
+      const seg1 = (await live.lastSegments(CH, 1))[0]?.index ?? 0;
+      const perHour = (bytes: number) => (bytes / seconds) * 3600 / 1e6;
+      const grew = (k: keyof typeof a) => b[k].bytes - a[k].bytes;
+      const keysA = Object.values(a).reduce((n, k) => n + k.keys, 0);
+      // What the previous release kept per archived packet (index and expiry members, element hash): the hot
+      // index's bytes per packet, at the packet rate of the window.
+      const hotPackets = (await admin.zcard(store.keys.index(CH, 0))) + (await admin.zcard(store.keys.index(CH, 1)));
+      const archivedPackets = (await admin.zrange(store.keys.cold(CH, 0), 0, -1)).concat(await admin.zrange(store.keys.cold(CH, 1), 0, -1)).reduce((n, e) => n + Number(e.split('|')[3]), 0);
+      const packetRate = archivedPackets / Math.max(1, (await live.archiveProgress(CH))[CH] ?? 1) / 2;
+      const metaPerPacket = b.hot.bytes / Math.max(1, hotPackets);
+      console.log(`archive e2e memory over ${seconds.toFixed(1)} s (segments ${seg0} → ${seg1}): ${JSON.stringify({ before: a, after: b })}; channel keys ${keysA} → ${counts.join(' → ')}; used_memory ${mem0} → ${mem1}; ` +
+        `growth per channel-hour: cold index ${perHour(grew('cold')).toFixed(2)} MB, part records ${perHour(grew('parts')).toFixed(2)} MB, other records ${perHour(grew('records')).toFixed(2)} MB, events ${perHour(grew('events')).toFixed(2)} MB (capped); ` +
+        `the previous release's per-packet metadata: ${metaPerPacket.toFixed(0)} B × ${packetRate.toFixed(1)} packets/s = ${((metaPerPacket * packetRate * 3600) / 1e6).toFixed(1)} MB per channel-hour`);
+      assert.ok(seg1 - seg0 >= 8, `the publish went on (${seg0} → ${seg1})`);
+      // The number of keys stays flat: payload keys and element hashes of the hot window only.
+      for (const c of counts) assert.ok(Math.abs(c - keysA) <= keysA * 0.2 + 40, `channel keys ${keysA} → ${counts.join(', ')}`);
+      // Index and records: well under 50 MB per channel-hour (the events stream is capped, MAXLEN ~ 10000).
+      assert.ok(perHour(grew('cold') + grew('parts') + grew('records')) < 50, 'index and records growth');
+      assert.ok(b.hot.bytes < a.hot.bytes * 1.3 + 200_000, `hot index ${a.hot.bytes} → ${b.hot.bytes}`);
+      // 24 s of a 2 Mb/s publish is ~6 MB of payloads: what Redis holds grows by far less than that.
+      assert.ok(mem1 - mem0 < 1_000_000, `used_memory grew ${mem1 - mem0} bytes in ${seconds} s`);
+    });
+
+    it('a segment whose payloads were evicted before it was archived is an EXT-X-GAP in catch-up, video and audio', { timeout: 60_000 }, async () => {
+      const seg = (await live.lastSegments(CH, 2)).find((r) => r.durationPts !== null);
+      assert.ok(seg && seg.durationPts !== null);
+      assert.ok(((await live.archiveProgress(CH))[CH] ?? 0) < seg.index, 'still hot');
+      // What an eviction (or a time-to-live shorter than the hot window) does: the video payloads are gone.
+      const members = await admin.zrangebyscore(store.keys.index(CH, 0), seg.startDts, seg.startDts + seg.durationPts + 90000);
+      let evicted = 0;
+      for (const m of members) {
+        const meta = JSON.parse((await admin.hget(store.keys.element(CH, 0, m), 'json')) ?? '{}') as { dts?: number };
+        if (meta.dts !== undefined && meta.dts >= seg.startDts && meta.dts < seg.startDts + seg.durationPts) evicted += await admin.del(store.keys.data(CH, 0, m));
+      }
+      assert.ok(evicted > 20, String(evicted));
+      await waitFor(`segment ${seg.index} archived`, async () => ((await live.archiveProgress(CH))[CH] ?? 0) >= seg.index + 1, 40_000, 500);
+      const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === 'beam_archive_gaps_total')?.values[0]?.value ?? 0;
+      assert.ok(metric >= 1, 'counted');
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const range = `start=${iso(seg.wallClockMs - 4000)}&end=${iso(seg.wallClockMs + 6000)}`;
+      for (const [playlist, uri] of [['v-source', `v-source-${seg.index}.m4s`], ['audio', `audio-${seg.index}.m4s`]] as const) {
+        const pl = await httpGet(base, `/live/${CH}/${playlist}.m3u8?${range}`);
+        assert.equal(pl.status, 200, pl.text);
+        const lines = pl.text.split('\n');
+        const at = lines.indexOf(uri);
+        assert.ok(at > 0, pl.text);
+        assert.deepEqual(lines.slice(at - 2, at), ['#EXT-X-GAP', lines[at - 1]], pl.text);
+        assert.equal(pl.text.split('#EXT-X-GAP').length - 1, 1, `one gap: ${pl.text}`);
+      }
     });
 
     if (opts.outage) it('an archive outage in the middle of the publish: live playback goes on, failures are counted, the backlog grows and is worked off once the archive is back', { timeout: 120_000 }, async () => {

@@ -1,6 +1,7 @@
 /**
  * Catch-up storage against a real redis-server and a temporary folder: the file archive, one archiver pass
- * moving closed segments' payloads out of Redis (payload keys gone, `arch` set, the object on disk), reads
+ * moving closed segments out of Redis (payload keys, element hashes and index entries gone, one cold index entry
+ * per segment and stream, the object on disk), reads
  * returning the same bytes before and after, rung segments waiting until made, the lock, failures counted
  * and retried, objects deleted with the DVR window and with the content item.
  */
@@ -17,7 +18,9 @@ import { createLiveStore, type LiveStore } from '../../../core/store/live-store'
 import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
 import { createFileArchive } from '../../../core/archive/file-archive';
 import { createArchiver } from '../../../core/archive/archiver';
-import { decodeSegmentObject } from '../../../core/archive/segment-object';
+import { decodeSegmentObject, encodeSegmentObject } from '../../../core/archive/segment-object';
+import { formatArchRef, segmentObjectKey } from '../../../core/archive/object-keys';
+import { createChannelReader } from '../../../packager/channel-reader';
 import { packetMetaOf } from '../../../core/model/media';
 import { validateFormat } from '../../../core/model/content';
 import { createChannel, renditionContent } from '../../../core/model/channel';
@@ -141,16 +144,21 @@ describe('archiver pass', () => {
     assert.equal(pass.failures, 0);
     assert.equal(pass.objects, 6, 'segments 1-3, video and audio');
     const admin = redis.connect();
-    // Payload keys of segments 1-3 are gone, their element hashes name the archived copy.
+    // Segments 1-3 left the hot index: payload keys, element hashes, index and expiry entries are gone; one cold
+    // index entry per segment and stream names its object.
     for (const dts of [0, 3600, 2 * SEG - 3600]) {
       const member = `packet_${dts + 3600}`;
-      assert.equal(await admin.exists(r.store.keys.data('arc', V, member)), 0);
-      const arch = await admin.hget(r.store.keys.element('arc', V, member), 'arch');
-      assert.match(arch ?? '', /^arc\/s0\/[12]\.seg\|\d+\|\d+$/);
+      assert.equal(await admin.exists(r.store.keys.data('arc', V, member), r.store.keys.element('arc', V, member)), 0);
+      assert.equal(await admin.zscore(r.store.keys.index('arc', V), member), null);
+      assert.equal(await admin.zscore(r.store.keys.expiry('arc', V), member), null);
     }
+    const coldV = await admin.zrange(r.store.keys.cold('arc', V), 0, -1);
+    assert.deepEqual(coldV.map((m) => m.split('|').slice(0, 5).join('|')), [`1|3600|${SEG}|50|0`, `2|${SEG + 3600}|${2 * SEG}|50|50`, `3|${2 * SEG + 3600}|${3 * SEG}|50|100`]);
+    assert.deepEqual(await admin.zrange(r.store.keys.coldRank('arc', V), 0, -1), coldV);
+    assert.equal(await admin.zcard(r.store.keys.cold('arc', A)), 3);
     // Segment 4 onwards is still hot.
     assert.equal(await admin.exists(r.store.keys.data('arc', V, `packet_${3 * SEG + 3600}`)), 1);
-    assert.equal(await admin.hget(r.store.keys.element('arc', V, `packet_${3 * SEG + 3600}`), 'arch'), null);
+    assert.equal(await admin.zcard(r.store.keys.index('arc', V)), 150);
     assert.equal(keysBefore - (await dataKeys(r, 'arc')), pass.moved);
     // The object is self-describing.
     const obj = decodeSegmentObject(readFileSync(join(r.archiveDir, 'arc/s0/2.seg')));
@@ -158,6 +166,10 @@ describe('archiver pass', () => {
     assert.equal(obj.header.packets.length, 50);
     assert.deepEqual(obj.payload(0), payload(V, SEG + 3600));
     assert.equal(obj.header.packets[0]?.meta.dts, SEG);
+    // It carries the segment's record (to rebuild Redis from), and the tag its cold entry names.
+    assert.deepEqual(obj.header.record, (await r.live.segments('arc', 2, 2))[0]);
+    assert.equal(coldV[1]?.split('|')[7], obj.header.tag);
+    assert.match(obj.header.tag ?? '', /^[0-9a-f]{8}$/);
     assert.ok(existsSync(join(r.archiveDir, 'arc/s1/3.seg')));
     assert.equal(existsSync(join(r.archiveDir, 'arc/s0/4.seg')), false);
     // Identical bytes through readPackets (batched per object) and getPayload.
@@ -252,5 +264,100 @@ describe('archiver pass', () => {
     await r.store.deleteContent('dv');
     assert.equal(existsSync(join(r.archiveDir, 'dv')), false);
     assert.equal(await redis.connect().exists(r.store.keys.archived('dv')), 0);
+  });
+
+  it('a segment whose media was gone before it could be archived is a recorded gap: counted, logged, listed for EXT-X-GAP; it leaves with the DVR window', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'gp', 4, now - 100_000);
+    const admin = redis.connect();
+    // Segment 2: video payloads evicted (metadata kept). Segment 3: all its video expired (metadata too).
+    for (let dts = SEG; dts < 2 * SEG; dts += 3600) await admin.del(r.store.keys.data('gp', V, `packet_${dts + 3600}`));
+    for (let dts = 2 * SEG; dts < 3 * SEG; dts += 3600) {
+      const m = `packet_${dts + 3600}`;
+      await admin.del(r.store.keys.data('gp', V, m), r.store.keys.element('gp', V, m));
+    }
+    const warnings: { obj: object; msg: string }[] = [];
+    const registry = new Registry();
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: { info: () => undefined, warn: (obj, msg) => warnings.push({ obj, msg }) }, registry, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    const pass = await archiver.runOnce();
+    assert.equal(pass.failures, 0);
+    assert.equal(pass.gaps, 2);
+    assert.equal((await registry.getMetricsAsJSON()).find((m) => m.name === 'beam_archive_gaps_total')?.values[0]?.value, 2);
+    const gapLogs = warnings.filter((w) => /recorded as a gap/.test(w.msg));
+    assert.deepEqual(gapLogs.map((w) => (w.obj as { segment: number }).segment), [2, 3]);
+    assert.deepEqual(await r.live.archiveGaps('gp', 1, 10), [{ segment: 2, content: 'gp' }, { segment: 3, content: 'gp' }]);
+    const reader = createChannelReader({ store: r.store, live: r.live, channels: r.channels });
+    assert.deepEqual([...await reader.archiveGaps('gp', 'gp', [1, 2, 3, 4])], [2, 3]);
+    assert.deepEqual([...await reader.archiveGaps('gp', 'gp.low', [1, 2, 3, 4])], []);
+    // Segment 2's metadata is archived and still answers; its payloads are gone, as they were in Redis.
+    assert.equal((await r.store.getElement('gp', V, 'packet', SEG + 3600))?.pts, SEG + 3600);
+    assert.equal(await r.store.getPayload('gp', V, 'packet', SEG + 3600), null);
+    assert.equal((await r.store.readPackets('gp', V, SEG, 2 * SEG)).length, 0);
+    assert.equal((await r.store.readPackets('gp', A, SEG + 3600, 2 * SEG + 3600)).length, Math.ceil(SEG / 1920), 'audio of segment 2 is whole');
+    // Leaving the DVR window takes the gaps along.
+    const late = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now + 505_000 }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    await late.runOnce();
+    assert.deepEqual(await r.live.archiveGaps('gp', 1, 10), [{ segment: 3, content: 'gp' }]);
+  });
+
+  it('payloads archived by the previous release (an `arch` field per packet) stay readable; their segment is left as it is and the next ones go cold', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'v1', 3, now - 100_000);
+    const before = await snapshot(r, 'v1', [V, A], 3);
+    const admin = redis.connect();
+    // Segment 1 as the previous release left it: the object written, `arch` set, payload keys gone.
+    for (const s of [V, A]) {
+      const found = await r.store.readPackets('v1', s, s === V ? 0 : 3600, s === V ? SEG : SEG + 3600);
+      const enc = encodeSegmentObject({ content: 'v1', stream: s, segment: 1, startDts: 0, endDts: SEG, packets: found.map((p) => ({ member: `packet_${p.meta.pts}`, meta: p.meta, data: p.data })) });
+      const object = segmentObjectKey('v1', s, 1);
+      await r.archive.put(object, enc.body);
+      for (const e of enc.header.packets) {
+        await admin.hset(r.store.keys.element('v1', s, e.member), 'arch', formatArchRef({ object, offset: enc.payloadStart + e.offset, size: e.size }));
+        await admin.del(r.store.keys.data('v1', s, e.member));
+      }
+    }
+    assert.deepEqual(await snapshot(r, 'v1', [V, A], 3), before, 'read through `arch`');
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    const pass = await archiver.runOnce();
+    assert.equal(pass.failures, 0);
+    assert.equal(pass.objects, 4, 'segments 2 and 3; segment 1 was archived already');
+    assert.equal(pass.gaps, 0);
+    assert.equal(await admin.zcard(r.store.keys.cold('v1', V)), 2);
+    assert.equal(await admin.zcard(r.store.keys.index('v1', V)), 50, 'segment 1 stays in the index until it expires');
+    assert.deepEqual(await snapshot(r, 'v1', [V, A], 3), before);
+    assert.deepEqual((await r.store.query('v1', V, { mode: 'rank', from: 49, to: 50, offset: 0, limit: 2 })).map((e) => e.member), [`packet_${SEG}`, `packet_${SEG + 3600}`]);
+  });
+
+  it('once everything is archived, a publisher continuing the channel continues after the archived packets', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'rs', 2, now - 100_000);
+    const before = await r.live.resumePoint('rs', [V, A]);
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    assert.equal((await archiver.runOnce()).objects, 4);
+    assert.equal(await redis.connect().zcard(r.store.keys.index('rs', V)), 0);
+    const after = await r.live.resumePoint('rs', [V, A]);
+    assert.equal(after.storedEndDts, before.storedEndDts);
+    assert.ok((after.storedEndDts ?? 0) >= 2 * SEG);
+  });
+
+  it('part records of archived segments leave Redis, but for the newest segments a live playlist may list', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    const recs = await publish(r, 'pr', 14, now - 100_000);
+    const parts = recs.flatMap((s) => Array.from({ length: 10 }, (_, p) => ({ segment: s.index, part: p, startPts: s.startPts + p * SEG / 10, startDts: s.startDts + p * SEG / 10, durationPts: SEG / 10, independent: p === 0 })));
+    // As ingest announced them before each segment closed.
+    await redis.connect().zadd(r.store.keys.parts('pr'), ...parts.flatMap((p) => [p.segment * 1000 + p.part, JSON.stringify(p)]));
+    // Hot window 90 s: segments 1-5 (ending by now-90 s) are archived; parts are kept from segment 14 - 8 = 6 on.
+    const archiver = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now }, { hotWindowMs: 90_000, intervalMs: 1000 });
+    await archiver.runOnce();
+    assert.equal((await r.live.archiveProgress('pr')).pr, 5);
+    assert.deepEqual([...new Set((await r.live.parts('pr', 1, 14)).map((p) => p.segment))], [6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    // Later, everything archived: parts of the newest 8 segments stay.
+    const later = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now + 60_000 }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    await later.runOnce();
+    assert.deepEqual([...new Set((await r.live.parts('pr', 1, 14)).map((p) => p.segment))], [7, 8, 9, 10, 11, 12, 13, 14]);
   });
 });

@@ -37,6 +37,9 @@ const CONTENT_KINDS: Kind[] = [
   { kind: 'jit', owner: 'content', keys: (n) => [k.jit(n, 'abc123')] },
   { kind: 'archived', owner: 'content', keys: (n) => [k.archived(n)] },
   { kind: 'archiveLock', owner: 'content', keys: (n) => [k.archiveLock(n)] },
+  { kind: 'archiveGaps', owner: 'content', keys: (n) => [k.archiveGaps(n)] },
+  { kind: 'cold', owner: 'content', keys: (n) => [0, 1, 12].map((s) => k.cold(n, s)) },
+  { kind: 'coldRank', owner: 'content', keys: (n) => [0, 1, 12].map((s) => k.coldRank(n, s)) },
 ];
 const CHANNEL_KINDS: Kind[] = [
   { kind: 'channel settings', owner: 'channel', keys: (n) => [k.channel(n)] },

@@ -41,7 +41,7 @@ describe('the store scripts as loaded', () => {
   const trim = readFileSync(join(LUA_DIR, 'lib/trimExpired.lua'), 'utf8');
 
   it('reads every script and no library file as a script', () => {
-    assert.deepEqual([...scripts.keys()].sort(), ['addPackets', 'archivePayloads', 'deleteElement', 'putElement', 'putPayload', 'queryIndex', 'takeLease', 'writeBoundaries']);
+    assert.deepEqual([...scripts.keys()].sort(), ['addPackets', 'compactSegment', 'deleteElement', 'dropColdSegment', 'putElement', 'putPayload', 'queryIndex', 'takeLease', 'writeBoundaries']);
   });
 
   it('leaves no include line and defines trimExpired once where it is used', () => {

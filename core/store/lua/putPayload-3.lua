@@ -4,15 +4,22 @@
 
   KEYS[1] element metadata hash   <p>:{c}:s<i>:<member>
   KEYS[2] payload string          <p>:{c}:s<i>:<member>:data
+  KEYS[3] cold index              <p>:{c}:s<i>:cold       (archived time: refused)
 
   ARGV[1] payload bytes
   ARGV[2] plane: -1 for the whole payload, N to replace plane N of a multi-plane frame
   ARGV[3] plane sizes JSON for a whole payload ('' = one plane)
+  ARGV[4] the element's pts
 
   Returns {stored payload size, 1 when the payload was created or 0 when it replaced one}, or
     -1  no metadata for the element
     -2  plane out of range (or no payload stored yet to take a plane into)
+    -3  pts lies in the stream's archived time (archived media is immutable)
 ]]
+--#include coldIndex.lua
+local firstE, lastE = coldEnds(KEYS[3])
+local pts = tonumber(ARGV[4])
+if firstE and pts >= firstE.minPts and pts <= lastE.maxPts then return -3 end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local created = redis.call('EXISTS', KEYS[2]) == 0 and 1 or 0
 local plane = tonumber(ARGV[2])

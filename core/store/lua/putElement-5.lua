@@ -6,6 +6,7 @@
   KEYS[2] payload string          <p>:{c}:s<i>:<member>:data
   KEYS[3] index sorted set        <p>:{c}:s<i>:index      (score = pts)
   KEYS[4] expiry sorted set       <p>:{c}:s<i>:expiry     (score = expiry time in ms)
+  KEYS[5] cold index              <p>:{c}:s<i>:cold       (archived time: refused)
 
   ARGV[1] member (e.g. packet_108000)
   ARGV[2] pts
@@ -15,10 +16,14 @@
   ARGV[6] payload bytes
   ARGV[7] plane sizes JSON for a payload ('' = one plane)
 
-  Returns 1 when the element was created, 0 when it was updated.
+  Returns 1 when the element was created, 0 when it was updated, -3 when pts lies in the stream's archived time
+  (from the lowest to the highest pts of its cold index: archived media is immutable).
 ]]
 --#include trimExpired.lua
+--#include coldIndex.lua
 local member, pts, json, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local firstE, lastE = coldEnds(KEYS[5])
+if firstE and tonumber(pts) >= firstE.minPts and tonumber(pts) <= lastE.maxPts then return -3 end
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
 
 redis.call('HSET', KEYS[1], 'json', json)

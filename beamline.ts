@@ -39,6 +39,8 @@ import { archiveTargetOf, describeArchive } from './core/archive/open-archive';
 import { createWebhooks, type WebhooksConfig } from './core/webhooks/webhooks';
 import { webhooksPlugin } from './engine/api/webhooks';
 import { webhookHost } from './core/model/webhook';
+import { createArchiveCatalog } from './core/archive/catalog';
+import { restoreFromArchive } from './core/archive/restore';
 
 const ROLES = ['engine', 'ingest', 'transcoder'] as const;
 type Role = (typeof ROLES)[number];
@@ -319,6 +321,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       )
     : null;
 
+  // After Redis was lost (a restart without persistence): the archive's channels come back, with their archived
+  // segments, before the default channel is made and before ingest takes publishers (numbering continues).
+  if (cli.roles.has('engine') || cli.roles.has('ingest')) {
+    try {
+      const restored = await restoreFromArchive({
+        catalog: createArchiveCatalog({ archive: runtime.archive }), channels, store: runtime.store, live, validateLadder, defaultLadder: DEFAULT_LADDER, log,
+      });
+      if (restored.channels.length > 0) log.info(restored, 'rebuilt channels from the archive');
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'could not read the archive to rebuild lost channels; starting without them');
+    }
+  }
+
   // The default channel exists before ingest loads its registry, so the key printed below works at once.
   let createdDefault = false;
   if (cli.roles.has('engine') && (await channels.list()).length === 0) {
@@ -358,7 +373,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       throw new Error(`cannot start ingest (SRT UDP ${config.srt.port}, RTMP TCP ${config.rtmp.port}): ${(e as Error).message}; set BEAM_SRT_PORT / BEAM_RTMP_PORT to free ports`);
     }
     // Catch-up storage: payloads of closed segments past the hot window move to the archive (one process per channel at a time).
-    archiver = createArchiver({ store: runtime.store, live, channels, log, registry: metrics.registry }, archiverTuning(config));
+    archiver = createArchiver(
+      { store: runtime.store, live, channels, catalog: createArchiveCatalog({ archive: runtime.archive }), log, registry: metrics.registry },
+      archiverTuning(config),
+    );
     archiver.start();
   }
 

@@ -18,6 +18,11 @@ export interface ArchiveBackend {
   delete(key: string): Promise<boolean>;
   /** Remove every object whose key starts with `prefix`; how many were removed. */
   deletePrefix(prefix: string): Promise<number>;
+  /**
+   * Keys of the objects under `prefix` (a key ending in '/' or empty), in no particular order; with `folders`,
+   * instead the distinct folders right under it (`<prefix><name>/`). Paged: holds one page in memory at a time.
+   */
+  list(prefix: string, opts?: { folders?: boolean }): AsyncIterable<string>;
 }
 
 /**

@@ -22,6 +22,7 @@ import type { Store } from '../store/store';
 import type { LiveStore } from '../store/live-store';
 import type { ChannelStore } from '../store/channel-store';
 import { newHolderId } from '../store/holder-id';
+import type { ArchiveCatalog } from './catalog';
 
 export interface ArchiverLog {
   info(obj: object, msg: string): void;
@@ -29,9 +30,11 @@ export interface ArchiverLog {
 }
 
 export interface ArchiverDeps {
-  store: Pick<Store, 'getFormat' | 'archiveSegment' | 'deleteArchivedSegment'>;
+  store: Pick<Store, 'getFormat' | 'getRelations' | 'archiveSegment' | 'deleteArchivedSegment'>;
   live: Pick<LiveStore, 'segments' | 'lastSegments' | 'dropParts' | 'rungMade' | 'rungGaps' | 'archiveProgress' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock' | 'recordArchiveGap' | 'dropArchiveGaps'>;
-  channels: Pick<ChannelStore, 'list'>;
+  channels: Pick<ChannelStore, 'list' | 'get'>;
+  /** Where the settings and formats needed to rebuild Redis from the archive are kept (catalog.ts); none: not kept. */
+  catalog?: ArchiveCatalog;
   log: ArchiverLog;
   registry?: Registry;
   now?: () => number;
@@ -212,6 +215,22 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
     await live.setArchiveProgress(ch.name, updates, 2 * dvrMs);
   }
 
+  /**
+   * Keep what rebuilding Redis from the archive needs beside what was archived: the content item's format and
+   * rendition link and, for the channel's own content, its settings. A channel deleted meanwhile has its
+   * settings removed again, so a rebuild does not bring it back.
+   */
+  async function saveCatalog(ch: Channel, content: string): Promise<void> {
+    const catalog = deps.catalog;
+    if (!catalog) return;
+    const format = await store.getFormat(content);
+    if (!format) return;
+    await catalog.saveContent(content, { format, renditionOf: (await store.getRelations(content)).renditionOf });
+    if (content !== ch.name) return;
+    await catalog.saveChannel(ch);
+    if (!(await deps.channels.get(ch.name))) await catalog.forgetChannel(ch.name);
+  }
+
   async function passChannel(ch: Channel, t: number, out: PassResult): Promise<void> {
     if (!(await live.takeArchiveLock(ch.name, holder, lockTtlMs))) return;
     try {
@@ -221,7 +240,9 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
         if (closed) return;
         if (!(await live.takeArchiveLock(ch.name, holder, lockTtlMs))) return;
         try {
+          const before = out.objects;
           await passContent(ch, content, rung, progress, t, out);
+          if (out.objects > before) await saveCatalog(ch, content);
         } catch (e) {
           out.failures++;
           failuresTotal.inc();

@@ -165,5 +165,22 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
       }
       return removed;
     },
+
+    async *list(prefix, opts) {
+      if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`archive list: prefix '${prefix.slice(0, 80)}' must end with '/'`);
+      const folder = prefix === '' ? root : pathOf(prefix, true);
+      if (opts?.folders) {
+        let entries;
+        try {
+          entries = await readdir(folder, { withFileTypes: true });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+          throw e;
+        }
+        for (const e of entries) if (e.isDirectory() && isSafeKey(e.name)) yield `${prefix}${e.name}/`;
+        return;
+      }
+      for (const k of await filesUnder(folder)) if (!k.includes(TEMP_SUFFIX)) yield k;
+    },
   };
 }

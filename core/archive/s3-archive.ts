@@ -14,6 +14,7 @@
  */
 
 import { archiveUnavailable, type ArchiveBackend } from './archive-backend';
+import { isSafeKey } from './object-keys';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 export interface S3Location {
@@ -195,6 +196,20 @@ export function createS3Archive(config: S3ArchiveConfig, deps: { client?: S3Clie
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
       return removed;
+    },
+
+    async *list(prefix, opts) {
+      if (prefix !== '' && !prefix.endsWith('/')) throw new Error(`archive list: prefix '${prefix.slice(0, 80)}' must end with '/'`);
+      if (prefix !== '' && !isSafeKey(prefix, true)) throw new Error(`archive list: refused unsafe prefix '${prefix.slice(0, 80)}'`);
+      let token: string | undefined;
+      do {
+        const page = await within(t.writeMs, (abortSignal) => client.send(new ListObjectsV2Command({
+          Bucket, Prefix: full(prefix), ContinuationToken: token, MaxKeys: 1000, ...(opts?.folders ? { Delimiter: '/' } : {}),
+        }), { abortSignal }));
+        const found = opts?.folders ? (page.CommonPrefixes ?? []).map((p) => p.Prefix) : (page.Contents ?? []).map((o) => o.Key);
+        for (const k of found) if (typeof k === 'string' && k.startsWith(config.prefix)) yield k.slice(config.prefix.length);
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
     },
 
     close() {

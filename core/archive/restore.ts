@@ -1,0 +1,177 @@
+/**
+ * Rebuilding Redis from the archive after it was lost (a restart without persistence, a new Redis): the
+ * channels the archive's catalog holds come back with their settings and stream keys, their content items'
+ * formats and rendition links, the records of their archived segments, the index of the archived segments
+ * and the archive progress, so catch-up over the archived DVR is served again and a new publish continues
+ * the channel's segment numbering after it. Only the hot window (never archived) is lost.
+ *
+ * It runs once at start-up, before ingest takes publishers, and only when Redis holds no channel at all (a
+ * Redis that kept some channels was not lost; a channel deleted on purpose must not come back). Each channel
+ * is restored under its archiver lock, so two processes starting together restore it once.
+ */
+
+import { renditionContent, type Channel, type LadderValidator, type Rung } from '../model/channel';
+import { VIDEO_STREAM, type SegmentRecord } from '../model/live';
+import type { Store } from '../store/store';
+import type { LiveStore } from '../store/live-store';
+import type { ChannelStore } from '../store/channel-store';
+import { newHolderId } from '../store/holder-id';
+import type { ArchiveCatalog } from './catalog';
+import type { SegmentObjectHeader } from './segment-object';
+import { segmentEndMs } from './archiver';
+
+export interface RestoreLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface RestoreDeps {
+  catalog: ArchiveCatalog;
+  channels: Pick<ChannelStore, 'list' | 'get' | 'create'>;
+  store: Pick<Store, 'getFormat' | 'createContent' | 'setRendition' | 'readArchivedHeader' | 'restoreArchivedSegment'>;
+  live: Pick<LiveStore, 'writeBoundaries' | 'recordRungSegment' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock'>;
+  validateLadder: LadderValidator;
+  defaultLadder: Rung[];
+  log: RestoreLog;
+  now?: () => number;
+}
+
+export interface RestoreConfig {
+  /** Header reads in flight at once (default 16). */
+  concurrency?: number;
+}
+
+export interface RestoreResult {
+  /** Why nothing was restored, when nothing was. */
+  skipped: string | null;
+  channels: string[];
+  /** Segment records restored, over all channels. */
+  segments: number;
+  /** (content, stream, segment) objects indexed. */
+  objects: number;
+  /** Objects that could not be read or did not decode (left out, logged). */
+  unreadable: number;
+}
+
+/** The channel's archiver lock while it is restored (renewed per content item). */
+const LOCK_TTL_MS = 120_000;
+
+/** Records announced per writeBoundaries call. */
+const RECORD_BATCH = 500;
+
+/** Run `fn` over `items` with at most `limit` in flight; results in input order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/** Pure: whether a header's record is a closed segment record (what the archiver writes). */
+export function closedRecordOf(header: SegmentObjectHeader): (SegmentRecord & { durationPts: number }) | null {
+  const r = header.record;
+  if (!r || !Number.isSafeInteger(r.index) || r.index !== header.segment || typeof r.durationPts !== 'number' || !Number.isFinite(r.wallClockMs)) return null;
+  return r as SegmentRecord & { durationPts: number };
+}
+
+export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfig = {}): Promise<RestoreResult> {
+  const { catalog, channels, store, live, log } = deps;
+  const now = deps.now ?? Date.now;
+  const concurrency = config.concurrency ?? 16;
+  const holder = newHolderId('restore');
+  const result: RestoreResult = { skipped: null, channels: [], segments: 0, objects: 0, unreadable: 0 };
+  if ((await channels.list()).length > 0) {
+    result.skipped = 'Redis holds channels';
+    return result;
+  }
+
+  /** Index one content item's archived objects; the headers of its first stream are returned by segment. */
+  async function indexContent(content: string, streams: number, upto: number, dvrStartMs: number): Promise<Map<number, SegmentObjectHeader>> {
+    const first = new Map<number, SegmentObjectHeader>();
+    for (let s = 0; s < streams; s++) {
+      const segs = (await catalog.segments(content, s)).filter((n) => n <= upto);
+      const headers = await mapLimited(segs, concurrency, async (n) => {
+        try {
+          return await store.readArchivedHeader(content, s, n);
+        } catch (e) {
+          log.warn({ content, stream: s, segment: n, err: (e as Error).message }, 'restore: an archived segment could not be read; left out');
+          return null;
+        }
+      });
+      for (const h of headers) {
+        if (!h) {
+          result.unreadable++;
+          continue;
+        }
+        const rec = closedRecordOf(h);
+        if (rec && segmentEndMs(rec) < dvrStartMs) continue; // left the DVR window; the archiver deletes it
+        await store.restoreArchivedSegment(content, s, h);
+        result.objects++;
+        if (s === VIDEO_STREAM) first.set(h.segment, h);
+      }
+    }
+    return first;
+  }
+
+  async function restoreChannel(ch: Channel): Promise<void> {
+    const retainMs = ch.dvrWindowSeconds * 1000;
+    const dvrStartMs = now() - retainMs;
+    const contents: [string, string | null][] = [[ch.name, null], ...ch.ladder.map((r): [string, string] => [renditionContent(ch.name, r.name), r.name])];
+    const progress: Record<string, number> = {};
+    let records: (SegmentRecord & { durationPts: number })[] = [];
+    for (const [content, rung] of contents) {
+      if (!(await live.takeArchiveLock(ch.name, holder, LOCK_TTL_MS))) throw new Error('the channel\'s archiver lock was lost');
+      const entry = await catalog.content(content);
+      if (!entry) continue;
+      if (!(await store.getFormat(content))) await store.createContent(entry.format);
+      if (entry.renditionOf) await store.setRendition({ source: entry.renditionOf.source, target: content, streamMap: entry.renditionOf.streamMap });
+      const upto = rung === null ? Number.MAX_SAFE_INTEGER : (records.at(-1)?.index ?? 0);
+      const headers = await indexContent(content, entry.format.streams.length, upto, dvrStartMs);
+      const segs = [...headers.keys()].sort((a, b) => a - b);
+      if (rung === null) {
+        records = segs.flatMap((n) => {
+          const r = closedRecordOf(headers.get(n) as SegmentObjectHeader);
+          return r ? [r] : [];
+        });
+      } else {
+        for (const n of segs) await live.recordRungSegment(ch.name, rung, n, 'made', retainMs);
+      }
+      const last = segs.at(-1);
+      if (last !== undefined) {
+        progress[content] = last;
+        progress[`${content}#deleted`] = (segs[0] as number) - 1;
+      }
+    }
+    for (let i = 0; i < records.length; i += RECORD_BATCH) {
+      await live.writeBoundaries(ch.name, { segments: records.slice(i, i + RECORD_BATCH), retainMs });
+    }
+    if (Object.keys(progress).length > 0) await live.setArchiveProgress(ch.name, progress, 2 * retainMs);
+    // Last: ingest authorises publishers by the channel, which must find its history in place.
+    await channels.create(ch);
+    result.channels.push(ch.name);
+    result.segments += records.length;
+  }
+
+  for await (const name of catalog.channelNames()) {
+    if (!(await live.takeArchiveLock(name, holder, LOCK_TTL_MS))) continue;
+    try {
+      if (await channels.get(name)) continue;
+      const ch = await catalog.channel(name, deps.validateLadder, deps.defaultLadder);
+      if (!ch) continue;
+      const t0 = Date.now();
+      await restoreChannel(ch);
+      log.info({ channel: name, ms: Date.now() - t0 }, 'restore: channel rebuilt from the archive');
+    } catch (e) {
+      log.warn({ channel: name, err: (e as Error).message }, 'restore: channel could not be rebuilt from the archive');
+    } finally {
+      await live.releaseArchiveLock(name, holder).catch(() => undefined);
+    }
+  }
+  return result;
+}

@@ -1,0 +1,56 @@
+/** The archive's catalog, the pure parts: what a rebuild of Redis reads back, validated as new input would be. */
+
+import { describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import {
+  CatalogError, channelObjectKey, contentObjectKey, contentOfFolder, decodeChannelEntry, decodeContentEntry, encodeChannelEntry,
+  encodeContentEntry, segmentOfKey,
+} from '../../../core/archive/catalog';
+import { createChannel } from '../../../core/model/channel';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
+import type { Format } from '../../../core/model/media';
+
+const channel = { ...createChannel({ name: 'main', dvrWindowSeconds: 7200, passphrase: 'secret-pass-1' }, validateLadder, DEFAULT_LADDER), createdAt: '2026-01-01T00:00:00.000Z' };
+const format = { type: 'format', url: 'main.720p', streams: [{ index: 0, codec_type: 'video' }] } as unknown as Format;
+
+describe('archive catalog', () => {
+  it('keeps its objects beside the content item\'s segments, so deleting the content item deletes them', () => {
+    assert.equal(channelObjectKey('main'), 'main/channel.json');
+    assert.equal(contentObjectKey('main.720p'), 'main.720p/content.json');
+    assert.equal(contentObjectKey('a:b'), 'a%3Ab/content.json');
+  });
+
+  it('a channel round-trips with its stream key, settings and creation time', () => {
+    const back = decodeChannelEntry(encodeChannelEntry(channel), 'main', validateLadder, DEFAULT_LADDER);
+    assert.deepEqual(back, channel);
+  });
+
+  it('a saved channel is validated like new input: wrong name, bad key, bad settings, unknown version are refused', () => {
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v));
+    assert.throws(() => decodeChannelEntry(encodeChannelEntry(channel), 'other', validateLadder, DEFAULT_LADDER), CatalogError);
+    assert.throws(() => decodeChannelEntry(enc({ version: 1, channel: { ...channel, streamKey: 'short' } }), 'main', validateLadder, DEFAULT_LADDER), /stream key/);
+    assert.throws(() => decodeChannelEntry(enc({ version: 1, channel: { ...channel, dvrWindowSeconds: -5 } }), 'main', validateLadder, DEFAULT_LADDER), /dvrWindowSeconds/);
+    assert.throws(() => decodeChannelEntry(enc({ version: 1, channel: { ...channel, ladder: 'x' } }), 'main', validateLadder, DEFAULT_LADDER), CatalogError);
+    assert.throws(() => decodeChannelEntry(enc({ version: 2, channel }), 'main', validateLadder, DEFAULT_LADDER), /version/);
+    assert.throws(() => decodeChannelEntry(Buffer.from('{not json'), 'main', validateLadder, DEFAULT_LADDER), /not JSON/);
+  });
+
+  it('a content item round-trips with its rendition link; one naming another item is refused', () => {
+    const entry = { format, renditionOf: { source: 'main', streamMap: [{ source: 0, target: 0 }] } } as never;
+    assert.deepEqual(decodeContentEntry(encodeContentEntry(entry), 'main.720p'), entry);
+    assert.deepEqual(decodeContentEntry(encodeContentEntry({ format, renditionOf: null }), 'main.720p').renditionOf, null);
+    assert.throws(() => decodeContentEntry(encodeContentEntry({ format, renditionOf: null }), 'main'), CatalogError);
+  });
+
+  it('folders and segment keys map back to names and numbers; anything else is ignored', () => {
+    assert.equal(contentOfFolder('main/'), 'main');
+    assert.equal(contentOfFolder('a%3Ab/'), 'a:b');
+    assert.equal(contentOfFolder('%2Ehidden/'), null, 'no content name starts with a dot');
+    assert.equal(contentOfFolder('a%2/'), null);
+    assert.equal(contentOfFolder('a%62/'), null, 'a name encoded another way than the archive encodes it');
+    assert.equal(segmentOfKey('main/s0/42.seg', 'main', 0), 42);
+    assert.equal(segmentOfKey('main/s1/42.seg', 'main', 0), null);
+    assert.equal(segmentOfKey('main/s0/42.seg.tmp-1', 'main', 0), null);
+    assert.equal(segmentOfKey('main/s0/content.json', 'main', 0), null);
+  });
+});

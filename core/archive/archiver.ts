@@ -227,7 +227,8 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
     if (!format) return;
     await catalog.saveContent(content, { format, renditionOf: (await store.getRelations(content)).renditionOf });
     if (content !== ch.name) return;
-    await catalog.saveChannel(ch);
+    const [newest] = await live.lastSegments(ch.name, 1);
+    await catalog.saveChannel(ch, { index: newest?.index ?? 0, savedAtMs: now() });
     if (!(await deps.channels.get(ch.name))) await catalog.forgetChannel(ch.name);
   }
 

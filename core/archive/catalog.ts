@@ -3,7 +3,8 @@
  * after Redis was lost (see docs/architecture.md, "Rebuilding from the archive"). Beside a content item's
  * segment objects, under the same prefix (so deleting the content item deletes them too):
  *
- *   <channel>/channel.json    {version, channel}               the channel's settings, stream key included
+ *   <channel>/channel.json    {version, channel, head}         the channel's settings, stream key included, and
+ *                                                              the newest segment number announced when saved
  *   <content>/content.json    {version, format, renditionOf}   the content item's format, and for a rung its source
  *
  * The archiver writes them whenever it archived something of the content item (idempotent PUTs). The pure
@@ -33,8 +34,23 @@ export interface ContentEntry {
   renditionOf: { source: string; streamMap: StreamMapping[] } | null;
 }
 
-export function encodeChannelEntry(ch: Channel): Buffer {
-  return Buffer.from(JSON.stringify({ version: CATALOG_VERSION, channel: ch }), 'utf8');
+/**
+ * How far the channel had announced segments when its settings were saved: a rebuild continues the numbering
+ * after it (segments are immutable and cached as such, so a number the lost hot window used is never reused).
+ */
+export interface ChannelHead {
+  /** The newest segment index announced (0: none). */
+  index: number;
+  savedAtMs: number;
+}
+
+export interface ChannelEntry {
+  channel: Channel;
+  head: ChannelHead;
+}
+
+export function encodeChannelEntry(ch: Channel, head: ChannelHead = { index: 0, savedAtMs: 0 }): Buffer {
+  return Buffer.from(JSON.stringify({ version: CATALOG_VERSION, channel: ch, head }), 'utf8');
 }
 
 export function encodeContentEntry(e: ContentEntry): Buffer {
@@ -60,8 +76,9 @@ const STREAM_KEY = /^[A-Za-z0-9_-]{16,128}$/;
  * Pure: a saved channel, validated as a new channel would be (name, ladder, editable settings), with its saved
  * stream key and timestamps. Throws CatalogError naming what is wrong.
  */
-export function decodeChannelEntry(body: Buffer, expectedName: string, validateLadder: LadderValidator, defaultLadder: Rung[]): Channel {
-  const saved = parseVersioned(body, `channel.json of '${expectedName}'`).channel as Partial<Channel> | undefined;
+export function decodeChannelEntry(body: Buffer, expectedName: string, validateLadder: LadderValidator, defaultLadder: Rung[]): ChannelEntry {
+  const v = parseVersioned(body, `channel.json of '${expectedName}'`);
+  const saved = v.channel as Partial<Channel> | undefined;
   if (typeof saved !== 'object' || saved === null) throw new CatalogError(`channel.json of '${expectedName}' holds no channel`);
   if (saved.name !== expectedName) throw new CatalogError(`channel.json under '${expectedName}' names '${String(saved.name)}'`);
   if (typeof saved.streamKey !== 'string' || !STREAM_KEY.test(saved.streamKey)) throw new CatalogError(`channel.json of '${expectedName}' has no valid stream key`);
@@ -72,11 +89,19 @@ export function decodeChannelEntry(body: Buffer, expectedName: string, validateL
   } catch (e) {
     throw new CatalogError(`channel.json of '${expectedName}': ${(e as Error).message}`);
   }
+  const h = v.head as Partial<ChannelHead> | undefined;
+  const head = {
+    index: Number.isSafeInteger(h?.index) && (h?.index as number) >= 0 ? (h?.index as number) : 0,
+    savedAtMs: Number.isFinite(h?.savedAtMs) ? (h?.savedAtMs as number) : 0,
+  };
   return {
-    ...ch,
-    streamKey,
-    createdAt: typeof createdAt === 'string' ? createdAt : ch.createdAt,
-    updatedAt: typeof updatedAt === 'string' ? updatedAt : ch.updatedAt,
+    channel: {
+      ...ch,
+      streamKey,
+      createdAt: typeof createdAt === 'string' ? createdAt : ch.createdAt,
+      updatedAt: typeof updatedAt === 'string' ? updatedAt : ch.updatedAt,
+    },
+    head,
   };
 }
 
@@ -103,14 +128,14 @@ export function segmentOfKey(key: string, content: string, stream: number): numb
 }
 
 export interface ArchiveCatalog {
-  saveChannel(ch: Channel): Promise<void>;
+  saveChannel(ch: Channel, head: ChannelHead): Promise<void>;
   saveContent(content: string, entry: ContentEntry): Promise<void>;
   /** Remove a channel's settings (it was deleted), so a rebuild does not restore it. */
   forgetChannel(name: string): Promise<void>;
   /** Names of the channels the archive holds settings of (their folders' channel.json), in no particular order. */
   channelNames(): AsyncIterable<string>;
   /** A saved channel; null when there is none. Throws CatalogError when it does not validate. */
-  channel(name: string, validateLadder: LadderValidator, defaultLadder: Rung[]): Promise<Channel | null>;
+  channel(name: string, validateLadder: LadderValidator, defaultLadder: Rung[]): Promise<ChannelEntry | null>;
   content(content: string): Promise<ContentEntry | null>;
   /** The segment numbers of one stream's objects, ascending. */
   segments(content: string, stream: number): Promise<number[]>;
@@ -138,7 +163,7 @@ export function createArchiveCatalog(deps: { archive: ArchiveBackend }): Archive
   }
 
   return {
-    saveChannel: (ch) => archive.put(channelObjectKey(ch.name), encodeChannelEntry(ch)),
+    saveChannel: (ch, head) => archive.put(channelObjectKey(ch.name), encodeChannelEntry(ch, head)),
     saveContent: (content, entry) => archive.put(contentObjectKey(content), encodeContentEntry(entry)),
     async forgetChannel(name) {
       await archive.delete(channelObjectKey(name));

@@ -162,10 +162,10 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
     if (!(await live.takeArchiveLock(name, holder, LOCK_TTL_MS))) continue;
     try {
       if (await channels.get(name)) continue;
-      const ch = await catalog.channel(name, deps.validateLadder, deps.defaultLadder);
-      if (!ch) continue;
+      const entry = await catalog.channel(name, deps.validateLadder, deps.defaultLadder);
+      if (!entry) continue;
       const t0 = Date.now();
-      await restoreChannel(ch);
+      await restoreChannel(entry.channel);
       log.info({ channel: name, ms: Date.now() - t0 }, 'restore: channel rebuilt from the archive');
     } catch (e) {
       log.warn({ channel: name, err: (e as Error).message }, 'restore: channel could not be rebuilt from the archive');

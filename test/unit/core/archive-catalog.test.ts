@@ -21,8 +21,9 @@ describe('archive catalog', () => {
   });
 
   it('a channel round-trips with its stream key, settings and creation time', () => {
-    const back = decodeChannelEntry(encodeChannelEntry(channel), 'main', validateLadder, DEFAULT_LADDER);
-    assert.deepEqual(back, channel);
+    const back = decodeChannelEntry(encodeChannelEntry(channel, { index: 812, savedAtMs: 1_700_000_000_000 }), 'main', validateLadder, DEFAULT_LADDER);
+    assert.deepEqual(back, { channel, head: { index: 812, savedAtMs: 1_700_000_000_000 } });
+    assert.deepEqual(decodeChannelEntry(encodeChannelEntry(channel), 'main', validateLadder, DEFAULT_LADDER).head, { index: 0, savedAtMs: 0 });
   });
 
   it('a saved channel is validated like new input: wrong name, bad key, bad settings, unknown version are refused', () => {

@@ -1,0 +1,138 @@
+/**
+ * Losing Redis loses at most the hot window: Beamline (engine and ingest, the compiled product) archives a
+ * channel published over SRT into a local folder with a 10 s hot window, is stopped, and starts again on an
+ * empty Redis with the same archive. The channel is back with its stream key and settings; its archived
+ * segments are listed by the same catch-up playlist and served with the same bytes; a new publish with the same
+ * key continues the channel's segment numbering after them.
+ */
+
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitFor } from '../../helpers/process';
+import { publishSrt, type Publisher } from '../../helpers/publishers';
+import { AUTH } from '../../helpers/app';
+import { startRole, type RoleProcess } from '../cluster/roles';
+
+const CH = 'rebuilt';
+let dir = '';
+let port = 0;
+let redis: ChildProcess | null = null;
+let beam: RoleProcess | null = null;
+let publisher: Publisher | null = null;
+
+function startRedis(): ChildProcess {
+  // No persistence: a restart is an empty Redis, as with the embedded one by default.
+  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+}
+
+async function redisUp(): Promise<boolean> {
+  return new Promise((done) => {
+    const c = spawn('redis-cli', ['-p', String(port), 'PING'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('exit', () => done(out.includes('PONG')));
+  });
+}
+
+async function startBeamline(): Promise<RoleProcess> {
+  return startRole(`redis://127.0.0.1:${port}`, ['engine', 'ingest'], {
+    BEAM_HOT_WINDOW_SECONDS: '10',
+    BEAM_ARCHIVE_URL: `file://${join(dir, 'archive')}`,
+    BEAM_LOG_LEVEL: 'info',
+  });
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+async function get(path: string): Promise<{ status: number; body: Buffer }> {
+  const r = await fetch(`${beam?.http}${path}`, { headers: AUTH });
+  return { status: r.status, body: Buffer.from(await r.arrayBuffer()) };
+}
+
+/** Segment numbers whose source video object is in the archive. */
+function archivedSegments(): number[] {
+  try {
+    return readdirSync(join(dir, 'archive', CH, 's0')).flatMap((f) => /^(\d+)\.seg$/.exec(f)?.[1] ?? []).map(Number).sort((a, b) => a - b);
+  } catch {
+    return [];
+  }
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'beamline-rebuild-'));
+  port = await freePort();
+  redis = startRedis();
+  await waitFor('redis-server', redisUp, 10_000);
+  beam = await startBeamline();
+}, 60_000);
+
+afterAll(async () => {
+  publisher?.stop();
+  await beam?.stop();
+  redis?.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('rebuilding from the archive after Redis was lost', () => {
+  it('brings the channel back with its archived DVR, same bytes, numbering continued', { timeout: 150_000 }, async () => {
+    const res = await fetch(`${beam?.http}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ name: CH, ladder: [], dvrWindowSeconds: 3600 }) });
+    const created = JSON.parse(await res.text()) as { streamKey: string; dvrWindowSeconds: number };
+    assert.equal(res.status, 201);
+    const url = (key: string, p: RoleProcess) => `srt://127.0.0.1:${p.srtPort}?streamid=${encodeURIComponent(`#!::r=${key}`)}`;
+    const t0 = Math.floor(Date.now() / 1000) - 1;
+    publisher = publishSrt(url(created.streamKey, beam as RoleProcess), { seconds: 40, fps: 25, gopFrames: 50, size: '640x360', bitrate: '1M' });
+    await waitFor('5 segments archived', async () => archivedSegments().length >= 5, 60_000, 500).catch((e: Error) => {
+      throw new Error(`${e.message}\n${beam?.output().slice(-3000)}\n${publisher?.stderr()}`);
+    });
+    const t1 = Math.floor(Date.now() / 1000);
+    const catchUp = `/live/${CH}/v-source.m3u8?start=${t0}&end=${t1}`;
+    const archived = archivedSegments().slice(0, 5);
+    const before = new Map<string, string>();
+    for (const n of archived) {
+      for (const uri of [`v-source-${n}.m4s`, `audio-${n}.m4s`]) {
+        const r = await get(`/live/${CH}/${uri}`);
+        assert.equal(r.status, 200, `${uri} before`);
+        before.set(uri, sha(r.body));
+      }
+    }
+    const playlistBefore = (await get(catchUp)).body.toString();
+    for (const n of archived) assert.ok(playlistBefore.includes(`v-source-${n}.m4s`), `catch-up lists ${n} before`);
+    publisher.stop();
+    await beam?.stop();
+
+    // Redis is lost: a new, empty one on the same port.
+    redis?.kill('SIGKILL');
+    await waitFor('redis-server gone', async () => !(await redisUp()), 10_000);
+    redis = startRedis();
+    await waitFor('redis-server back, empty', redisUp, 10_000);
+    beam = await startBeamline();
+    assert.match(beam.output(), /rebuilt channels from the archive/);
+
+    const ch = JSON.parse((await get(`/api/channels/${CH}`)).body.toString()) as { streamKey: string; dvrWindowSeconds: number; ladder: unknown[] };
+    assert.equal(ch.streamKey, created.streamKey, 'the stream key came back');
+    assert.equal(ch.dvrWindowSeconds, 3600);
+    assert.deepEqual(ch.ladder, []);
+    const playlistAfter = (await get(catchUp)).body.toString();
+    for (const n of archived) assert.ok(playlistAfter.includes(`v-source-${n}.m4s`), `catch-up lists ${n} after the rebuild:\n${playlistAfter}`);
+    for (const [uri, h] of before) {
+      const r = await get(`/live/${CH}/${uri}`);
+      assert.equal(r.status, 200, `${uri} after`);
+      assert.equal(sha(r.body), h, `${uri} kept its bytes`);
+    }
+
+    // The same key publishes again; numbering continues after the archived segments.
+    const lastArchived = archivedSegments().at(-1) as number;
+    publisher = publishSrt(url(created.streamKey, beam), { seconds: 30, fps: 25, gopFrames: 50, size: '640x360', bitrate: '1M' });
+    const live = async () => (await get(`/live/${CH}/v-source.m3u8`)).body.toString().split('\n').flatMap((l) => /^v-source-(\d+)\.m4s$/.exec(l)?.[1] ?? []).map(Number);
+    await waitFor('a new segment', async () => (await live()).some((n) => n > lastArchived), 30_000, 500).catch((e: Error) => {
+      throw new Error(`${e.message}\n${beam?.output().slice(-3000)}\n${publisher?.stderr()}`);
+    });
+    assert.ok(Math.min(...(await live()).filter((n) => n > lastArchived)) > lastArchived, 'no number reused');
+    assert.ok(beam.alive());
+  });
+});

@@ -174,8 +174,8 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
         try {
           entries = await readdir(folder, { withFileTypes: true });
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return;
-          throw e;
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+          throw fsUnavailable(e);
         }
         for (const e of entries) if (e.isDirectory() && isSafeKey(e.name)) yield `${prefix}${e.name}/`;
         return;

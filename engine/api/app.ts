@@ -53,12 +53,16 @@ export const MAX_JSON_DEPTH = 64;
 /** Version of the API's OpenAPI document (info.version). */
 export const API_VERSION = '1.0.0';
 
-/** Seconds a client is asked to wait (Retry-After) when Redis is unreachable. */
+/** Seconds a client is asked to wait (Retry-After) when Redis or the archive is unreachable. */
 export const REDIS_RETRY_AFTER_S = 2;
 
 /** Map any error to the JSON body and status the API answers with. 5xx only for our own faults. */
 export function errorResponse(err: FastifyError | BeamError | Error): { status: number; body: { statusCode: number; error: string; message: string }; retryAfter?: number } {
-  if (err instanceof BeamError) return { status: err.statusCode, body: err.toJSON() };
+  if (err instanceof BeamError) {
+    // A dependency that is down (the archive): the client may retry, and is told when.
+    if (err.code === 'BEAM_ERR_UNAVAILABLE') return { status: err.statusCode, body: err.toJSON(), retryAfter: REDIS_RETRY_AFTER_S };
+    return { status: err.statusCode, body: err.toJSON() };
+  }
   if (isRedisUnavailable(err)) {
     const unavailable = new BeamError('BEAM_ERR_UNAVAILABLE', `The store (Redis) is unavailable: ${err.message.slice(0, 120)}. Retry shortly.`);
     return { status: 503, body: unavailable.toJSON(), retryAfter: REDIS_RETRY_AFTER_S };
@@ -137,7 +141,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const { status, body, retryAfter } = errorResponse(err);
     if (retryAfter !== undefined) {
-      req.log.warn({ err: err.message, url: req.url.split('?')[0] }, 'request failed: Redis unavailable');
+      req.log.warn({ err: err.message, url: req.url.split('?')[0] }, 'request failed: a dependency (Redis, the archive) is unavailable');
       reply.header('Retry-After', String(retryAfter));
     } else if (status >= 500) {
       req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');

@@ -55,7 +55,7 @@ describe('filesystem failures', () => {
 });
 
 describe('an unavailable archive in the API', () => {
-  it('answers 503 with its message, the cause kept for the log', () => {
+  it('answers 503 with its message and a Retry-After, the cause kept for the log', () => {
     const cause = new Error('read ECONNRESET');
     const err = archiveUnavailable('the S3 server reset the connection', cause);
     assert.ok(err instanceof BeamError);
@@ -63,6 +63,7 @@ describe('an unavailable archive in the API', () => {
     assert.deepEqual(errorResponse(err), {
       status: 503,
       body: { statusCode: 503, error: 'Service Unavailable', message: 'The archive is unavailable: the S3 server reset the connection. Retry shortly.' },
+      retryAfter: 2,
     });
   });
 });

@@ -327,7 +327,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     try {
       const restored = await restoreFromArchive({
         catalog: createArchiveCatalog({ archive: runtime.archive }), channels, store: runtime.store, live, validateLadder, defaultLadder: DEFAULT_LADDER, log,
-      });
+      }, { headMargin: Math.ceil(archiverTuning(config).intervalMs / 1000) + 2 });
       if (restored.channels.length > 0) log.info(restored, 'rebuilt channels from the archive');
     } catch (e) {
       log.warn({ err: (e as Error).message }, 'could not read the archive to rebuild lost channels; starting without them');

@@ -11,7 +11,7 @@
  */
 
 import { renditionContent, type Channel, type LadderValidator, type Rung } from '../model/channel';
-import { VIDEO_STREAM, type SegmentRecord } from '../model/live';
+import { TIMELINE_HZ, VIDEO_STREAM, type SegmentRecord } from '../model/live';
 import type { Store } from '../store/store';
 import type { LiveStore } from '../store/live-store';
 import type { ChannelStore } from '../store/channel-store';
@@ -29,7 +29,7 @@ export interface RestoreDeps {
   catalog: ArchiveCatalog;
   channels: Pick<ChannelStore, 'list' | 'get' | 'create'>;
   store: Pick<Store, 'getFormat' | 'createContent' | 'setRendition' | 'readArchivedHeader' | 'restoreArchivedSegment'>;
-  live: Pick<LiveStore, 'writeBoundaries' | 'recordRungSegment' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock'>;
+  live: Pick<LiveStore, 'writeBoundaries' | 'recordRungSegment' | 'recordArchiveGap' | 'setArchiveProgress' | 'takeArchiveLock' | 'releaseArchiveLock'>;
   validateLadder: LadderValidator;
   defaultLadder: Rung[];
   log: RestoreLog;
@@ -39,6 +39,12 @@ export interface RestoreDeps {
 export interface RestoreConfig {
   /** Header reads in flight at once (default 16). */
   concurrency?: number;
+  /**
+   * Segment numbers skipped past the newest one the catalog saw announced (`head`): segments announced after the
+   * archiver's last save (at most one pass interval of them) were lost with the hot window and must not be
+   * numbered again. Default 32.
+   */
+  headMargin?: number;
 }
 
 export interface RestoreResult {
@@ -47,6 +53,8 @@ export interface RestoreResult {
   channels: string[];
   /** Segment records restored, over all channels. */
   segments: number;
+  /** Of those, segments whose media was lost (the hot window, an unreadable object): EXT-X-GAP in catch-up. */
+  lost: number;
   /** (content, stream, segment) objects indexed. */
   objects: number;
   /** Objects that could not be read or did not decode (left out, logged). */
@@ -73,6 +81,51 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
+type Closed = SegmentRecord & { durationPts: number };
+
+/** Pure: a closed record for a lost segment after `prev`, lasting `durationPts` (what the lost hot window held). */
+function lostAfter(prev: Closed, durationPts: number): Closed {
+  return {
+    index: prev.index + 1,
+    startPts: prev.startPts + prev.durationPts,
+    startDts: prev.startDts + prev.durationPts,
+    durationPts,
+    wallClockMs: prev.wallClockMs + (prev.durationPts * 1000) / TIMELINE_HZ,
+    discontinuity: false,
+    ...(prev.discontinuitySequence !== undefined ? { discontinuitySequence: prev.discontinuitySequence } : {}),
+  };
+}
+
+/**
+ * Pure: the records to restore, ascending and without holes (the packager numbers a playlist's segments from its
+ * first), up to `upto`: a segment whose record could not be read (between two that could) and the segments after
+ * the last archived one up to `upto` (the lost hot window) become records of lost segments, listed in `lost`.
+ * A hole between two records shares their time gap; a lost tail repeats the last duration.
+ */
+export function completeRecords(archived: readonly Closed[], upto: number): { records: Closed[]; lost: number[] } {
+  const sorted = [...archived].sort((a, b) => a.index - b.index);
+  const records: Closed[] = [];
+  const lost: number[] = [];
+  for (const r of sorted) {
+    const prev = records.at(-1);
+    if (prev && r.index > prev.index + 1) {
+      const k = r.index - prev.index - 1;
+      const each = Math.max(Math.floor(TIMELINE_HZ / 10), Math.floor((r.startDts - (prev.startDts + prev.durationPts)) / k));
+      for (let i = 0; i < k; i++) {
+        records.push(lostAfter(records.at(-1) as Closed, each));
+        lost.push(prev.index + 1 + i);
+      }
+    }
+    records.push(r);
+  }
+  while (records.length > 0 && (records.at(-1) as Closed).index < upto) {
+    const prev = records.at(-1) as Closed;
+    records.push(lostAfter(prev, prev.durationPts));
+    lost.push(prev.index + 1);
+  }
+  return { records, lost };
+}
+
 /** Pure: whether a header's record is a closed segment record (what the archiver writes). */
 export function closedRecordOf(header: SegmentObjectHeader): (SegmentRecord & { durationPts: number }) | null {
   const r = header.record;
@@ -85,14 +138,15 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
   const now = deps.now ?? Date.now;
   const concurrency = config.concurrency ?? 16;
   const holder = newHolderId('restore');
-  const result: RestoreResult = { skipped: null, channels: [], segments: 0, objects: 0, unreadable: 0 };
+  const headMargin = config.headMargin ?? 32;
+  const result: RestoreResult = { skipped: null, channels: [], segments: 0, lost: 0, objects: 0, unreadable: 0 };
   if ((await channels.list()).length > 0) {
     result.skipped = 'Redis holds channels';
     return result;
   }
 
   /** Index one content item's archived objects; the headers of its first stream are returned by segment. */
-  async function indexContent(content: string, streams: number, upto: number, dvrStartMs: number): Promise<Map<number, SegmentObjectHeader>> {
+  async function indexContent(content: string, streams: number, upto: number, dvrStartMs: number, retainMs: number): Promise<Map<number, SegmentObjectHeader>> {
     const first = new Map<number, SegmentObjectHeader>();
     for (let s = 0; s < streams; s++) {
       const segs = (await catalog.segments(content, s)).filter((n) => n <= upto);
@@ -111,7 +165,7 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
         }
         const rec = closedRecordOf(h);
         if (rec && segmentEndMs(rec) < dvrStartMs) continue; // left the DVR window; the archiver deletes it
-        await store.restoreArchivedSegment(content, s, h);
+        await store.restoreArchivedSegment(content, s, h, (rec ? segmentEndMs(rec) : now()) + retainMs);
         result.objects++;
         if (s === VIDEO_STREAM) first.set(h.segment, h);
       }
@@ -119,7 +173,7 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
     return first;
   }
 
-  async function restoreChannel(ch: Channel): Promise<void> {
+  async function restoreChannel(ch: Channel, head: number): Promise<void> {
     const retainMs = ch.dvrWindowSeconds * 1000;
     const dvrStartMs = now() - retainMs;
     const contents: [string, string | null][] = [[ch.name, null], ...ch.ladder.map((r): [string, string] => [renditionContent(ch.name, r.name), r.name])];
@@ -132,7 +186,7 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
       if (!(await store.getFormat(content))) await store.createContent(entry.format);
       if (entry.renditionOf) await store.setRendition({ source: entry.renditionOf.source, target: content, streamMap: entry.renditionOf.streamMap });
       const upto = rung === null ? Number.MAX_SAFE_INTEGER : (records.at(-1)?.index ?? 0);
-      const headers = await indexContent(content, entry.format.streams.length, upto, dvrStartMs);
+      const headers = await indexContent(content, entry.format.streams.length, upto, dvrStartMs, retainMs);
       const segs = [...headers.keys()].sort((a, b) => a - b);
       if (rung === null) {
         records = segs.flatMap((n) => {
@@ -148,14 +202,17 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
         progress[`${content}#deleted`] = (segs[0] as number) - 1;
       }
     }
-    for (let i = 0; i < records.length; i += RECORD_BATCH) {
-      await live.writeBoundaries(ch.name, { segments: records.slice(i, i + RECORD_BATCH), retainMs });
+    const { records: all, lost } = completeRecords(records, records.length > 0 ? Math.max(head, records.at(-1)?.index ?? 0) + headMargin : 0);
+    for (let i = 0; i < all.length; i += RECORD_BATCH) {
+      await live.writeBoundaries(ch.name, { segments: all.slice(i, i + RECORD_BATCH), retainMs });
     }
+    for (const n of lost) for (const [content] of contents) await live.recordArchiveGap(ch.name, content, n, retainMs);
     if (Object.keys(progress).length > 0) await live.setArchiveProgress(ch.name, progress, 2 * retainMs);
     // Last: ingest authorises publishers by the channel, which must find its history in place.
     await channels.create(ch);
     result.channels.push(ch.name);
-    result.segments += records.length;
+    result.segments += all.length;
+    result.lost += lost.length;
   }
 
   for await (const name of catalog.channelNames()) {
@@ -165,7 +222,7 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
       const entry = await catalog.channel(name, deps.validateLadder, deps.defaultLadder);
       if (!entry) continue;
       const t0 = Date.now();
-      await restoreChannel(entry.channel);
+      await restoreChannel(entry.channel, entry.head.index);
       log.info({ channel: name, ms: Date.now() - t0 }, 'restore: channel rebuilt from the archive');
     } catch (e) {
       log.warn({ channel: name, err: (e as Error).message }, 'restore: channel could not be rebuilt from the archive');

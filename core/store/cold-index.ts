@@ -111,3 +111,22 @@ export function viewMatches(v: SegmentView, e: ColdEntry, headerTag: string | un
   const last = v.elements[v.elements.length - 1];
   return (headerTag ?? '') === e.tag && v.elements.length === e.count && first?.pts === e.minPts && last?.pts === e.maxPts;
 }
+
+/**
+ * Pure: the cold entry of an archived object read back from its header (a rebuild of the index after Redis was
+ * lost), as compaction would have written it: its elements' pts range and count, the end of its latest packet,
+ * its tag; `cum` and `expMs` as the caller places it. Null for an object without elements.
+ */
+export function coldEntryOfHeader(header: SegmentObjectHeader, cum: number, expMs: number): Omit<ColdEntry, 'member'> | null {
+  if (header.packets.length === 0) return null;
+  let minPts = Infinity;
+  let maxPts = -Infinity;
+  let endDts = -Infinity;
+  for (const p of header.packets) {
+    const meta = p.meta as { pts: number; dts?: number; duration?: number };
+    minPts = Math.min(minPts, meta.pts);
+    maxPts = Math.max(maxPts, meta.pts);
+    endDts = Math.max(endDts, (typeof meta.dts === 'number' ? meta.dts : meta.pts) + Math.max(0, meta.duration ?? 0));
+  }
+  return { segment: header.segment, minPts, maxPts, count: header.packets.length, cum, expMs: Math.max(0, Math.round(expMs)), endDts, tag: header.tag ?? '' };
+}

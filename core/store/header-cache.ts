@@ -8,7 +8,7 @@
  */
 
 import type { ArchiveBackend } from '../archive/archive-backend';
-import { decodeSegmentHeader, SegmentObjectError } from '../archive/segment-object';
+import { decodeSegmentHeader, SegmentObjectError, type SegmentObjectHeader } from '../archive/segment-object';
 import { segmentView, viewMatches, type ColdEntry, type SegmentView } from './cold-index';
 
 export interface HeaderCacheLog {
@@ -36,7 +36,24 @@ interface Cached {
   tag: string | undefined;
 }
 
-export function createHeaderCache(deps: { archive: ArchiveBackend; log?: HeaderCacheLog }, config: HeaderCacheConfig = {}): HeaderCache {
+/**
+ * An archived segment object's header, read with one ranged GET of `firstRead` bytes (and a second one when the
+ * header is longer); null when there is no such object. Throws SegmentObjectError when it is not one.
+ */
+export async function readSegmentHeader(archive: Pick<ArchiveBackend, 'get'>, object: string, firstRead = 32 * 1024): Promise<{ header: SegmentObjectHeader; payloadStart: number } | null> {
+  const head = await archive.get(object, [0, firstRead]);
+  if (!head) return null;
+  let decoded = decodeSegmentHeader(head);
+  if ('need' in decoded) {
+    const rest = await archive.get(object, [head.length, decoded.need]);
+    if (!rest) return null;
+    decoded = decodeSegmentHeader(Buffer.concat([head, rest]));
+    if ('need' in decoded) throw new SegmentObjectError(`archive object ends inside its header (${decoded.need} bytes)`);
+  }
+  return decoded;
+}
+
+export function createHeaderCache(deps: { archive: Pick<ArchiveBackend, 'get'>; log?: HeaderCacheLog }, config: HeaderCacheConfig = {}): HeaderCache {
   const maxBytes = config.maxBytes ?? DEFAULT_HEADER_CACHE_BYTES;
   const firstRead = config.firstReadBytes ?? 32 * 1024;
   const cache = new Map<string, Cached>();
@@ -60,17 +77,9 @@ export function createHeaderCache(deps: { archive: ArchiveBackend; log?: HeaderC
   }
 
   async function fetch(object: string): Promise<Cached | null> {
-    const head = await deps.archive.get(object, [0, firstRead]);
-    if (!head) return null;
     try {
-      let decoded = decodeSegmentHeader(head);
-      if ('need' in decoded) {
-        const rest = await deps.archive.get(object, [head.length, decoded.need]);
-        if (!rest) return null;
-        decoded = decodeSegmentHeader(Buffer.concat([head, rest]));
-        if ('need' in decoded) throw new SegmentObjectError(`archive object ends inside its header (${decoded.need} bytes)`);
-      }
-      return { view: segmentView(decoded.header, decoded.payloadStart), tag: decoded.header.tag };
+      const decoded = await readSegmentHeader(deps.archive, object, firstRead);
+      return decoded ? { view: segmentView(decoded.header, decoded.payloadStart), tag: decoded.header.tag } : null;
     } catch (e) {
       if (!(e instanceof SegmentObjectError)) throw e;
       deps.log?.warn({ object, err: e.message }, 'archive: a segment object cannot be read; its elements read as missing');

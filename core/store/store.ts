@@ -14,10 +14,10 @@ import { defineScripts, type ScriptCommands } from './scripts';
 import { TIMELINE_HZ, type SegmentRecord } from '../model/live';
 import type { ArchiveBackend } from '../archive/archive-backend';
 import { contentPrefix, parseArchRef, segmentObjectKey, type ArchRef } from '../archive/object-keys';
-import { encodeSegmentObject } from '../archive/segment-object';
-import { coldEntryAlive, parseColdEntry, type ColdElement, type ColdEntry } from './cold-index';
+import { encodeSegmentObject, type SegmentObjectHeader } from '../archive/segment-object';
+import { coldEntryAlive, coldEntryOfHeader, formatColdEntry, parseColdEntry, type ColdElement, type ColdEntry } from './cold-index';
 import { answerTiers, memberPts, parseTierReply, planTiers, tierArgs, type TierElement } from './tier-query';
-import { createHeaderCache, type HeaderCacheLog } from './header-cache';
+import { createHeaderCache, readSegmentHeader, type HeaderCacheLog } from './header-cache';
 
 export type { IndexQuery };
 
@@ -164,6 +164,14 @@ export interface Store {
    * the window leaves from the front), then its object; whether the object existed.
    */
   deleteArchivedSegment(name: string, streamIndex: number, segment: number): Promise<boolean>;
+  /** An archived segment object's header (null: no such object, or no archive); throws when it is not one. */
+  readArchivedHeader(name: string, streamIndex: number, segment: number): Promise<SegmentObjectHeader | null>;
+  /**
+   * Rebuilding after Redis was lost: put an archived object back in the stream's cold index, after every entry
+   * there (objects are restored in segment order), its elements expiring at `expMs`. False when it holds no
+   * element or lies below the index's end (already there).
+   */
+  restoreArchivedSegment(name: string, streamIndex: number, header: SegmentObjectHeader, expMs: number): Promise<boolean>;
 }
 
 function parseMeta(json: string, sizes: string | null | undefined): ElementMeta {
@@ -587,6 +595,27 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
       if (!deps.archive) return false;
       await cmd.dropColdSegment(keys.cold(name, s), keys.coldRank(name, s), segment);
       return deps.archive.delete(segmentObjectKey(name, s, segment));
+    },
+
+    async readArchivedHeader(name, s, segment) {
+      if (!deps.archive) return null;
+      return (await readSegmentHeader(deps.archive, segmentObjectKey(name, s, segment)))?.header ?? null;
+    },
+
+    async restoreArchivedSegment(name, s, header, expMs) {
+      return timed('restoreArchivedSegment', async () => {
+        const cold = keys.cold(name, s);
+        const last = parseColdEntry((await redis.zrange(cold, -1, -1))[0]);
+        const entry = coldEntryOfHeader(header, last ? last.cum + last.count : 0, expMs);
+        if (!entry || (last && entry.minPts <= last.maxPts)) return false;
+        const member = formatColdEntry(entry);
+        const ttl = Math.max(1000, entry.expMs - Date.now());
+        const tx = redis.multi().zadd(cold, entry.minPts, member).zadd(keys.coldRank(name, s), entry.cum, member);
+        if (entry.expMs === 0) tx.persist(cold).persist(keys.coldRank(name, s));
+        else tx.pexpire(cold, ttl).pexpire(keys.coldRank(name, s), ttl); // restored in segment order: the newest expires last
+        await tx.exec();
+        return true;
+      });
     },
   };
 

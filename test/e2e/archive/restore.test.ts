@@ -102,6 +102,9 @@ describe('rebuilding from the archive after Redis was lost', () => {
     }
     const playlistBefore = (await get(catchUp)).body.toString();
     for (const n of archived) assert.ok(playlistBefore.includes(`v-source-${n}.m4s`), `catch-up lists ${n} before`);
+    const liveNumbers = async () => (await get(`/live/${CH}/v-source.m3u8`)).body.toString().split('\n').flatMap((l) => /^v-source-(\d+)\.m4s$/.exec(l)?.[1] ?? []).map(Number);
+    const headBefore = Math.max(...(await liveNumbers()));
+    assert.ok(headBefore > archived.at(-1)!, 'the hot window holds segments not archived yet');
     publisher.stop();
     await beam?.stop();
 
@@ -125,14 +128,19 @@ describe('rebuilding from the archive after Redis was lost', () => {
       assert.equal(sha(r.body), h, `${uri} kept its bytes`);
     }
 
-    // The same key publishes again; numbering continues after the archived segments.
+    // What the hot window held is lost, and says so: its segments are gaps in catch-up, never numbered again.
     const lastArchived = archivedSegments().at(-1) as number;
+    const gaps = (await get(`/live/${CH}/v-source.m3u8?start=${t0}`)).body.toString();
+    assert.match(gaps, new RegExp(`#EXT-X-GAP\\n(?:#[^\\n]*\\n)*v-source-${lastArchived + 1}\\.m4s`), `the first lost segment is a gap:\n${gaps}`);
+
+    // The same key publishes again; numbering continues after every number the lost hot window used.
     publisher = publishSrt(url(created.streamKey, beam), { seconds: 30, fps: 25, gopFrames: 50, size: '640x360', bitrate: '1M' });
-    const live = async () => (await get(`/live/${CH}/v-source.m3u8`)).body.toString().split('\n').flatMap((l) => /^v-source-(\d+)\.m4s$/.exec(l)?.[1] ?? []).map(Number);
-    await waitFor('a new segment', async () => (await live()).some((n) => n > lastArchived), 30_000, 500).catch((e: Error) => {
+    const fresh = async () => (await liveNumbers()).filter((n) => n > headBefore);
+    await waitFor('a new segment', async () => (await fresh()).length > 0, 30_000, 500).catch((e: Error) => {
       throw new Error(`${e.message}\n${beam?.output().slice(-3000)}\n${publisher?.stderr()}`);
     });
-    assert.ok(Math.min(...(await live()).filter((n) => n > lastArchived)) > lastArchived, 'no number reused');
+    const listed = await liveNumbers();
+    assert.ok(!listed.some((n) => n > lastArchived && n <= headBefore && !gaps.includes(`v-source-${n}.m4s`)), `no number of the lost hot window reused: ${listed}`);
     assert.ok(beam.alive());
   });
 });

@@ -6,6 +6,7 @@ import {
   CatalogError, channelObjectKey, contentObjectKey, contentOfFolder, decodeChannelEntry, decodeContentEntry, encodeChannelEntry,
   encodeContentEntry, segmentOfKey,
 } from '../../../core/archive/catalog';
+import { completeRecords } from '../../../core/archive/restore';
 import { createChannel } from '../../../core/model/channel';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import type { Format } from '../../../core/model/media';
@@ -53,5 +54,29 @@ describe('archive catalog', () => {
     assert.equal(segmentOfKey('main/s1/42.seg', 'main', 0), null);
     assert.equal(segmentOfKey('main/s0/42.seg.tmp-1', 'main', 0), null);
     assert.equal(segmentOfKey('main/s0/content.json', 'main', 0), null);
+  });
+});
+
+describe('records restored from the archive', () => {
+  const rec = (index: number, startDts: number, durationPts = 180_000) => ({ index, startPts: startDts + 3000, startDts, durationPts, wallClockMs: 1_000_000 + (startDts / 90), discontinuity: false, discontinuitySequence: 2 });
+
+  it('fill a hole between two records with lost segments sharing its time, and the lost tail up to the head', () => {
+    const { records, lost } = completeRecords([rec(12, 720_000), rec(10, 360_000), rec(9, 180_000)], 14);
+    assert.deepEqual(records.map((r) => r.index), [9, 10, 11, 12, 13, 14]);
+    assert.deepEqual(lost, [11, 13, 14]);
+    const hole = records[2] as ReturnType<typeof rec>;
+    assert.deepEqual({ startDts: hole.startDts, durationPts: hole.durationPts, startPts: hole.startPts }, { startDts: 540_000, durationPts: 180_000, startPts: 543_000 });
+    const tail = records[5] as ReturnType<typeof rec>;
+    assert.equal(tail.startDts, (records[4] as ReturnType<typeof rec>).startDts + 180_000);
+    assert.equal(tail.wallClockMs, (records[4] as ReturnType<typeof rec>).wallClockMs + 2000);
+    assert.equal(tail.discontinuitySequence, 2);
+    for (let i = 1; i < records.length; i++) {
+      const a = records[i - 1] as ReturnType<typeof rec>;
+      assert.equal((records[i] as ReturnType<typeof rec>).startDts, a.startDts + a.durationPts, 'records tile the timeline');
+    }
+  });
+
+  it('nothing archived: nothing restored', () => {
+    assert.deepEqual(completeRecords([], 40), { records: [], lost: [] });
   });
 });

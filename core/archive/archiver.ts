@@ -16,6 +16,7 @@
  */
 
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { BeamError } from '../model/errors';
 import { renditionContent, type Channel } from '../model/channel';
 import { TIMELINE_HZ, VIDEO_STREAM, type SegmentRecord } from '../model/live';
 import type { Store } from '../store/store';
@@ -60,6 +61,11 @@ export interface PassResult {
   failures: number;
   /** Age past the hot window of the oldest closed segment not archived yet, seconds (0: none waiting). */
   backlogSeconds: number;
+  /**
+   * The archive answered "unavailable" (down, unreachable, too slow, full) during this pass: the rest of the
+   * pass only measures the backlog, it does not wait on the archive again for every channel.
+   */
+  archiveUnavailable: boolean;
 }
 
 export interface Archiver {
@@ -107,9 +113,20 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
   const bytesTotal = new Counter({ name: 'beam_archive_bytes_total', help: 'Bytes written to the archive', registers });
   const gapsTotal = new Counter({ name: 'beam_archive_gaps_total', help: 'Segments whose media was gone from Redis before it could be archived (listed as EXT-X-GAP in catch-up)', registers });
 
+  /** What the backlog gauge shows. */
+  let lastBacklog = 0;
   let timer: NodeJS.Timeout | null = null;
   let running: Promise<PassResult> | null = null;
   let closed = false;
+
+  /**
+   * A segment waiting `waiting` s past the hot window: the pass's backlog, and the gauge at once when it grew
+   * (a pass held up by a slow archive must not hide a growing backlog until it ends).
+   */
+  function noteBacklog(out: PassResult, waiting: number): void {
+    out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+    if (out.backlogSeconds > lastBacklog) backlog.set((lastBacklog = out.backlogSeconds));
+  }
 
   /** Whether a rung made a segment, recorded it as a gap, or neither yet. */
   async function rungOutcome(channel: string, rung: string, segment: number): Promise<'made' | 'gap' | null> {
@@ -132,9 +149,13 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
       if (end > t - config.hotWindowMs) break;
       if (end >= t - dvrMs) {
         const waiting = (t - config.hotWindowMs - end) / 1000;
+        if (out.archiveUnavailable) {
+          noteBacklog(out, waiting);
+          break;
+        }
         const outcome = rung === null ? null : await rungOutcome(ch.name, rung, seg.index);
         if (rung !== null && outcome === null) {
-          out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+          noteBacklog(out, waiting);
           break;
         }
         try {
@@ -159,7 +180,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
             else if (r.empty && s === VIDEO_STREAM && outcome !== 'gap') lost.push(`stream ${s}: no packets left`);
           }
           if (retry) {
-            out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+            noteBacklog(out, waiting);
             break;
           }
           if (lost.length > 0) {
@@ -171,7 +192,8 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
         } catch (e) {
           out.failures++;
           failuresTotal.inc();
-          out.backlogSeconds = Math.max(out.backlogSeconds, waiting);
+          noteBacklog(out, waiting);
+          if (e instanceof BeamError && e.code === 'BEAM_ERR_UNAVAILABLE') out.archiveUnavailable = true;
           log.warn({ content, segment: seg.index, err: (e as Error).message }, 'archive: could not archive a segment; retrying at the next pass');
           break;
         }
@@ -188,7 +210,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
       if (progress[deletedField(content)] === undefined && segs[0]) updates[deletedField(content)] = segs[0].index - 1;
     }
     const deletedFrom = updates[deletedField(content)] ?? progress[deletedField(content)];
-    if (deletedFrom !== undefined && deletedFrom < done) {
+    if (deletedFrom !== undefined && deletedFrom < done && !out.archiveUnavailable) {
       const upto = Math.min(done, deletedFrom + batch);
       const recs = await live.segments(ch.name, deletedFrom + 1, upto);
       let firstKept = upto + 1;
@@ -256,7 +278,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
   }
 
   async function pass(): Promise<PassResult> {
-    const out: PassResult = { objects: 0, moved: 0, deleted: 0, gaps: 0, failures: 0, backlogSeconds: 0 };
+    const out: PassResult = { objects: 0, moved: 0, deleted: 0, gaps: 0, failures: 0, backlogSeconds: 0, archiveUnavailable: false };
     try {
       const t = now();
       for (const ch of await deps.channels.list()) {
@@ -274,7 +296,7 @@ export function createArchiver(deps: ArchiverDeps, config: ArchiverConfig): Arch
       failuresTotal.inc();
       log.warn({ err: (e as Error).message }, 'archive: could not list channels; retrying at the next pass');
     }
-    backlog.set(out.backlogSeconds);
+    backlog.set((lastBacklog = out.backlogSeconds));
     return out;
   }
 

@@ -165,7 +165,8 @@ export async function restoreFromArchive(deps: RestoreDeps, config: RestoreConfi
         }
         const rec = closedRecordOf(h);
         if (rec && segmentEndMs(rec) < dvrStartMs) continue; // left the DVR window; the archiver deletes it
-        await store.restoreArchivedSegment(content, s, h, (rec ? segmentEndMs(rec) : now()) + retainMs);
+        // Its elements expire as they would have: the DVR window after the segment's end (in Redis's clock).
+        await store.restoreArchivedSegment(content, s, h, Date.now() + ((rec ? segmentEndMs(rec) : now()) + retainMs - now()));
         result.objects++;
         if (s === VIDEO_STREAM) first.set(h.segment, h);
       }

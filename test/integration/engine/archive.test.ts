@@ -25,11 +25,15 @@ import { packetMetaOf } from '../../../core/model/media';
 import { validateFormat } from '../../../core/model/content';
 import { createChannel, renditionContent } from '../../../core/model/channel';
 import type { SegmentRecord } from '../../../core/model/live';
-import type { ArchiveBackend } from '../../../core/archive/archive-backend';
+import { archiveUnavailable, type ArchiveBackend } from '../../../core/archive/archive-backend';
+import { createArchiveCatalog } from '../../../core/archive/catalog';
+import { restoreFromArchive } from '../../../core/archive/restore';
+import { createHash } from 'node:crypto';
 
 let redis: TestRedis;
 let dir: string;
 const silent = { info: () => undefined, warn: () => undefined };
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -359,5 +363,77 @@ describe('archiver pass', () => {
     const later = createArchiver({ store: r.store, live: r.live, channels: r.channels, log: silent, now: () => now + 60_000 }, { hotWindowMs: 20_000, intervalMs: 1000 });
     await later.runOnce();
     assert.deepEqual([...new Set((await r.live.parts('pr', 1, 14)).map((p) => p.segment))], [7, 8, 9, 10, 11, 12, 13, 14]);
+  });
+});
+
+describe('archive faults and rebuilding', () => {
+  it('an unavailable archive is asked once a pass, not once per channel; the backlog is measured for all and shown at once', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    await publish(r, 'u1', 3, now - 100_000);
+    await publish(r, 'u2', 3, now - 100_000);
+    let puts = 0;
+    const down: ArchiveBackend = {
+      ...r.archive,
+      put: async () => {
+        puts++;
+        throw archiveUnavailable('the S3 server did not answer within 30000 ms');
+      },
+    };
+    const store = createStore({ redis: redis.connect(), archive: down }, { prefix: r.store.keys.prefix, packetTtlMs: 600000, frameTtlMs: 60000 });
+    const registry = new Registry();
+    const archiver = createArchiver({ store, live: r.live, channels: r.channels, log: silent, registry, now: () => now }, { hotWindowMs: 20_000, intervalMs: 1000 });
+    const pass = await archiver.runOnce();
+    assert.equal(puts, 1, 'one wait on the archive, not one per channel and segment');
+    assert.equal(pass.failures, 1);
+    assert.equal(pass.archiveUnavailable, true);
+    assert.ok(pass.backlogSeconds > 70, `both channels' backlog measured (${pass.backlogSeconds})`);
+    assert.equal((await registry.getMetricsAsJSON()).find((m) => m.name === 'beam_archive_backlog_seconds')?.values[0]?.value, pass.backlogSeconds);
+    assert.equal(await dataKeys(r, 'u2'), await dataKeys(r, 'u1'), 'nothing left Redis');
+  });
+
+  it('a channel and its rung archived, then Redis lost: the rebuild answers the same reads, records and settings, and numbers past the head', async () => {
+    const r = newRig();
+    const now = 1_700_000_000_000;
+    // 6 segments ending at now-110 s … now-100 s; hot window 105 s: segments 1-3 are archived, 4-6 are lost with Redis.
+    const recs = await publish(r, 'rb', 6, now - 112_000, 'low');
+    await r.store.setRendition({ source: 'rb', target: 'rb.low', streamMap: [{ source: 0, target: 0 }] as never });
+    for (const s of recs) await r.live.recordRungSegment('rb', 'low', s.index, 'made', 600000);
+    const archiver = createArchiver(
+      { store: r.store, live: r.live, channels: r.channels, catalog: createArchiveCatalog({ archive: r.archive }), log: silent, now: () => now },
+      { hotWindowMs: 105_000, intervalMs: 1000 },
+    );
+    assert.equal((await archiver.runOnce()).objects, 9, 'segments 1-3: source video and audio, rung video');
+    const reads = async (x: Rig) => ({
+      source: [...(await x.store.readPackets('rb', V, -1, 3 * SEG)), ...(await x.store.readPackets('rb', A, -1, 3 * SEG))].map((p) => `${JSON.stringify(p.meta)}/${sha(p.data)}`),
+      rung: (await x.store.readPackets('rb.low', V, -1, 3 * SEG)).map((p) => `${JSON.stringify(p.meta)}/${sha(p.data)}`),
+      ranks: JSON.stringify(await x.store.query('rb', A, { mode: 'rank', from: 0, to: 99, offset: 0, limit: 1000 })),
+      near: JSON.stringify(await x.store.query('rb', V, { mode: 'near', pts: SEG + 5000 })),
+      element: JSON.stringify(await x.store.getElement('rb', V, 'packet', SEG + 3600)),
+      payload: sha((await x.store.getPayload('rb', V, 'packet', SEG + 3600))?.data ?? Buffer.alloc(0)),
+    });
+    const before = await reads(r);
+    assert.ok(before.source.length > 100 && before.rung.length > 50);
+
+    // A new, empty Redis (a fresh key prefix) on the same archive.
+    const r2 = newRig(r.archiveDir);
+    const result = await restoreFromArchive(
+      { catalog: createArchiveCatalog({ archive: r2.archive }), channels: r2.channels, store: r2.store, live: r2.live, validateLadder: (l) => l as never, defaultLadder: [], log: silent, now: () => now },
+      { headMargin: 2 },
+    );
+    assert.deepEqual(result.channels, ['rb']);
+    assert.equal(result.objects, 9);
+    assert.deepEqual(await r2.channels.get('rb'), await r.channels.get('rb'), 'settings and stream key');
+    assert.deepEqual(await reads(r2), before, 'the same reads from the rebuilt index');
+    assert.deepEqual(await r2.live.segments('rb', 1, 3), recs.slice(0, 3), 'the archived records');
+    assert.deepEqual(await r2.live.rungMade('rb', 'low', 1, 10), [1, 2, 3]);
+    assert.deepEqual((await r2.store.getRelations('rb.low')).renditionOf, { source: 'rb', streamMap: [{ source: 0, target: 0 }] });
+    // Segments 4-6 (announced, lost with the hot window) and the margin are lost segments: gaps, never numbered again.
+    assert.deepEqual((await r2.live.segments('rb', 4, 20)).map((s) => s.index), [4, 5, 6, 7, 8]);
+    assert.deepEqual((await r2.live.archiveGaps('rb', 1, 20)).filter((g) => g.content === 'rb').map((g) => g.segment), [4, 5, 6, 7, 8]);
+    assert.equal((await r2.live.resumePoint('rb', [V, A])).last?.index, 8, 'a new publish continues at 9');
+    assert.equal((await r2.live.archiveProgress('rb')).rb, 3);
+    // Redis is no longer empty: a second start rebuilds nothing.
+    assert.equal((await restoreFromArchive({ catalog: createArchiveCatalog({ archive: r2.archive }), channels: r2.channels, store: r2.store, live: r2.live, validateLadder: (l) => l as never, defaultLadder: [], log: silent })).skipped, 'Redis holds channels');
   });
 });

@@ -266,6 +266,31 @@ describe('two tiers answer as one', () => {
     assert.ok(checks >= 8, `queries ran beside compaction (${checks} rounds)`);
   });
 
+  it('an archived window as one span of one object: the same packets and bytes as readPackets; null when partly hot, spread, or missing payloads', async () => {
+    const { store, archiveDir } = newRig();
+    const archive = createFileArchive({ dir: archiveDir });
+    await fill(store, 'span');
+    for (const k of [0, 1, 2]) await compact(store, 'span', V, k);
+    for (const k of [0, 1]) await compact(store, 'span', A, k);
+    for (const [s, [from, to]] of [[V, videoWindow(0)], [A, audioWindow(0)], [A, audioWindow(1)]] as const) {
+      const span = await store.readArchivedSpan('span', s, from, to);
+      const read = await store.readPackets('span', s, from, to);
+      assert.ok(span && read.length > 10, `stream ${s} ${from}-${to}`);
+      assert.deepEqual(span.packets.map((p) => p.meta), read.map((p) => p.meta));
+      assert.deepEqual(span.packets.map((p) => p.size), read.map((p) => p.data.length));
+      assert.equal(span.end - span.start, read.reduce((n, p) => n + p.data.length, 0));
+      assert.deepEqual(await archive.get(span.object, [span.start, span.end]), Buffer.concat(read.map((p) => p.data)), 'the span is the payloads in decode order');
+    }
+    assert.equal(await store.readArchivedSpan('span', V, ...videoWindow(1)), null, "a frame's payload lies between the packets'");
+    assert.equal(await store.readArchivedSpan('span', V, ...videoWindow(2)), null, 'a packet archived without its payload');
+    assert.equal(await store.readArchivedSpan('span', V, ...videoWindow(3)), null, 'hot');
+    assert.equal(await store.readArchivedSpan('span', V, videoWindow(0)[0], videoWindow(1)[1]), null, 'two objects');
+    assert.equal(await store.readArchivedSpan('span', A, audioWindow(1)[0], audioWindow(2)[1]), null, 'partly hot');
+    assert.equal(await store.readArchivedSpan('span', V, -10 * SEG, -9 * SEG), null, 'nothing there');
+    const noArchive = createStore({ redis: redis.connect() }, { prefix: store.keys.prefix, packetTtlMs: TTL, frameTtlMs: TTL });
+    assert.equal(await noArchive.readArchivedSpan('span', V, ...videoWindow(1)), null, 'no archive');
+  });
+
   it('writes into archived time are refused with 409; above it they pass', async () => {
     const { store } = newRig();
     await fill(store, 'imm');

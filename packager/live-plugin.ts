@@ -24,6 +24,7 @@ import { isStreamed } from './live/live-response';
 import { createLiveService, DEFAULT_LIVE_SERVICE_CONFIG, type LiveResponse, type LiveService, type LiveServiceConfig, type Query } from './live/live-service';
 import { createPackagerMetrics, type PackagerMetrics } from './live/metrics';
 import { createSegmentCache, type SegmentCache } from './live/segment-cache';
+import { createArchivedSegments } from './live/archived-segments';
 import { createTsService, type TsService } from './live/ts-service';
 import { CHANNEL_NAME } from '../core/model/channel';
 
@@ -42,6 +43,8 @@ export interface LivePackagerDeps {
 export interface LivePackagerConfig extends LiveServiceConfig {
   /** Bytes of built segments and parts kept in memory. */
   cacheBytes: number;
+  /** Plans of archived segments kept (head + sizes, a few KB each; see archived-segments.ts). */
+  archivedPlans?: number;
   /** XREAD BLOCK timeout of the event followers, ms. */
   followerBlockMs: number;
   /** A follower with no waiting request for this long stops, ms. */
@@ -53,6 +56,7 @@ export interface LivePackagerConfig extends LiveServiceConfig {
 export const DEFAULT_LIVE_PACKAGER_CONFIG: LivePackagerConfig = {
   ...DEFAULT_LIVE_SERVICE_CONFIG,
   cacheBytes: 256 * 1024 * 1024,
+  archivedPlans: 2048,
   followerBlockMs: 5000,
   followerIdleMs: 60000,
   tsOverhead: 1.15,
@@ -83,7 +87,8 @@ export function createLivePackager(deps: LivePackagerDeps, config: Partial<LiveP
     onCountChange: (n) => metrics?.followers.set(n),
     ...(deps.log ? { log: deps.log } : {}),
   }, { blockMs: cfg.followerBlockMs, idleMs: cfg.followerIdleMs });
-  const service = createLiveService({ reader, followers, cache, ...(metrics ? { metrics } : {}) }, cfg);
+  const archived = createArchivedSegments({ store: deps.store, onStreamed: () => metrics?.archivedStreams.inc() }, { maxPlans: cfg.archivedPlans ?? 2048 });
+  const service = createLiveService({ reader, followers, cache, archived, ...(metrics ? { metrics } : {}) }, cfg);
   const ts = createTsService({ reader, followers, cache, live: service, ...(metrics ? { metrics } : {}) }, cfg);
   return { service, ts, reader, followers, cache, metrics, close: () => followers.close() };
 }

@@ -3,6 +3,7 @@
  * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
  */
 
+import type { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import { BeamError, conflict, notFound } from '../model/errors';
 import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
@@ -65,6 +66,8 @@ export interface ArchivedSpan {
   start: number;
   end: number;
   packets: { meta: PacketMeta; size: number }[];
+  /** The object's bytes [from, to) as a stream (ArchiveBackend.getStream); null once the object is gone. */
+  open(from: number, to: number): Promise<Readable | null>;
 }
 
 export interface Relations {
@@ -591,7 +594,9 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
           if (p.segment !== first.segment || p.el.offset !== end) return null;
           end += p.el.size;
         }
-        return { object: segmentObjectKey(name, s, first.segment), start: first.el.offset, end, packets: picked.map((p) => ({ meta: p.meta, size: p.el.size })) };
+        const archive = deps.archive;
+        const object = segmentObjectKey(name, s, first.segment);
+        return { object, start: first.el.offset, end, packets: picked.map((p) => ({ meta: p.meta, size: p.el.size })), open: (from, to) => archive.getStream(object, [from, to]) };
       });
     },
 

@@ -10,7 +10,7 @@
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
@@ -206,6 +206,8 @@ describe('two tiers answer as one', () => {
     assert.equal(again.bytes, 0);
 
     // Reads through a cold cache (another process) answer the same, and a tiny cache bound still works.
+    // (An archive folder without these objects: a missing folder is the archive unavailable, a 503.)
+    mkdirSync(join(dir, 'unused'), { recursive: true });
     const other = createStore({ redis: redis.connect(), archive: createFileArchive({ dir: join(dir, 'unused') }) }, { prefix: store.keys.prefix, packetTtlMs: TTL, frameTtlMs: TTL });
     assert.equal((await other.query('tiers', V, { mode: 'rank', from: 0, to: -1, offset: 0, limit: 5 })).length, 1, 'without the objects, archived elements read as expired');
 

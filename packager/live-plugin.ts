@@ -5,9 +5,10 @@
  *
  *   (scope) => livePlugin(scope, { deps: { store, live, channels, connect, registry }, config: {} })
  *
- * Segments and parts are immutable (long max-age, ETag); playlists live a second; CORS is open.
+ * Segments and parts are immutable (long max-age, ETag, byte ranges); playlists live a second; CORS is open.
  * `master.m3u8?format=ts`, `ts-<rung>.m3u8` and `ts-<rung>-<msn>.ts` serve MPEG-TS for legacy players.
  */
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ChannelStore } from '../core/store/channel-store';
@@ -18,9 +19,12 @@ import { notFound } from '../core/model/errors';
 import { createChannelReader, type ChannelReader } from './channel-reader';
 import { createEventFollowers, type EventFollowers } from './live/event-follower';
 import { parseLiveFile } from './live/live-files';
+import { contentRange, parseRange } from './live/byte-range';
+import { isStreamed } from './live/live-response';
 import { createLiveService, DEFAULT_LIVE_SERVICE_CONFIG, type LiveResponse, type LiveService, type LiveServiceConfig, type Query } from './live/live-service';
 import { createPackagerMetrics, type PackagerMetrics } from './live/metrics';
 import { createSegmentCache, type SegmentCache } from './live/segment-cache';
+import { createArchivedSegments } from './live/archived-segments';
 import { createTsService, type TsService } from './live/ts-service';
 import { CHANNEL_NAME } from '../core/model/channel';
 
@@ -39,6 +43,8 @@ export interface LivePackagerDeps {
 export interface LivePackagerConfig extends LiveServiceConfig {
   /** Bytes of built segments and parts kept in memory. */
   cacheBytes: number;
+  /** Plans of archived segments kept (head + sizes, a few KB each; see archived-segments.ts). */
+  archivedPlans?: number;
   /** XREAD BLOCK timeout of the event followers, ms. */
   followerBlockMs: number;
   /** A follower with no waiting request for this long stops, ms. */
@@ -50,6 +56,7 @@ export interface LivePackagerConfig extends LiveServiceConfig {
 export const DEFAULT_LIVE_PACKAGER_CONFIG: LivePackagerConfig = {
   ...DEFAULT_LIVE_SERVICE_CONFIG,
   cacheBytes: 256 * 1024 * 1024,
+  archivedPlans: 2048,
   followerBlockMs: 5000,
   followerIdleMs: 60000,
   tsOverhead: 1.15,
@@ -80,21 +87,39 @@ export function createLivePackager(deps: LivePackagerDeps, config: Partial<LiveP
     onCountChange: (n) => metrics?.followers.set(n),
     ...(deps.log ? { log: deps.log } : {}),
   }, { blockMs: cfg.followerBlockMs, idleMs: cfg.followerIdleMs });
-  const service = createLiveService({ reader, followers, cache, ...(metrics ? { metrics } : {}) }, cfg);
+  const archived = createArchivedSegments({ store: deps.store, onStreamed: () => metrics?.archivedStreams.inc() }, { maxPlans: cfg.archivedPlans ?? 2048 });
+  const service = createLiveService({ reader, followers, cache, archived, ...(metrics ? { metrics } : {}) }, cfg);
   const ts = createTsService({ reader, followers, cache, live: service, ...(metrics ? { metrics } : {}) }, cfg);
   return { service, ts, reader, followers, cache, metrics, close: () => followers.close() };
 }
 
-const EXPOSED = 'Content-Length, Content-Type, ETag, Cache-Control, Date, Age';
+const EXPOSED = 'Content-Length, Content-Type, ETag, Cache-Control, Date, Age, Accept-Ranges, Content-Range';
 
-function send(req: FastifyRequest, reply: FastifyReply, r: LiveResponse): FastifyReply {
+/**
+ * Sends a live response. Media (those with an ETag) answer byte ranges (see byte-range.ts): `Accept-Ranges:
+ * bytes`, a 206 slice, a 416 for a range past the end; `If-Range` with another validator gets the whole object.
+ */
+export async function send(req: FastifyRequest, reply: FastifyReply, r: LiveResponse): Promise<FastifyReply> {
   reply.header('Content-Type', r.contentType).header('Cache-Control', r.cacheControl);
-  if (r.etag) {
-    reply.header('ETag', r.etag);
-    const inm = req.headers['if-none-match'];
-    if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === r.etag)) return reply.code(304).send();
+  if (!r.etag) return reply.send(r.body);
+  reply.header('ETag', r.etag).header('Accept-Ranges', 'bytes');
+  const inm = req.headers['if-none-match'];
+  if (typeof inm === 'string' && inm.split(',').some((t) => t.trim() === r.etag)) return reply.code(304).send();
+  const size = typeof r.body === 'string' ? Buffer.byteLength(r.body) : r.body.length;
+  const ifRange = req.headers['if-range'];
+  const answer = ifRange !== undefined && ifRange !== r.etag ? { kind: 'whole' as const } : parseRange(req.headers.range, size);
+  if (answer.kind === 'unsatisfiable') {
+    return reply.code(416).header('Content-Range', `bytes */${size}`).header('Content-Type', 'application/json; charset=utf-8')
+      .send({ statusCode: 416, error: 'Range Not Satisfiable', message: `The range '${String(req.headers.range).slice(0, 80)}' lies outside this object of ${size} bytes.` });
   }
-  return reply.send(r.body);
+  const { start, end } = answer.kind === 'slice' ? answer.slice : { start: 0, end: size - 1 };
+  if (answer.kind === 'slice') reply.code(206).header('Content-Range', contentRange(answer.slice, size));
+  reply.header('Content-Length', String(end + 1 - start));
+  // HEAD: nothing is read; an empty stream keeps the Content-Length set above (fastify's HEAD route resets it for no body).
+  if (req.method === 'HEAD') return reply.send(Readable.from([]));
+  if (isStreamed(r.body)) return reply.send(await r.body.open(start, end + 1));
+  const body = typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+  return reply.send(answer.kind === 'slice' ? body.subarray(start, end + 1) : body);
 }
 
 export interface LivePluginOptions {

@@ -7,6 +7,7 @@
  * request answers 503 with its message.
  */
 
+import type { Readable } from 'node:stream';
 import { BeamError } from '../model/errors';
 
 export interface ArchiveBackend {
@@ -14,6 +15,13 @@ export interface ArchiveBackend {
   put(key: string, body: Buffer): Promise<void>;
   /** The object's bytes, or the bytes [start, endExclusive) of it; null when there is no such object. */
   get(key: string, range?: readonly [number, number]): Promise<Buffer | null>;
+  /**
+   * The bytes [start, endExclusive) of the object as a stream, never held whole in memory; null when there is no
+   * such object. Resolves once the object is open (a fault opening it throws `archiveUnavailable`); a fault while
+   * reading (I/O error, the S3 server stalling, the read deadline) makes the stream fail with `archiveUnavailable`.
+   * A range past the object's end gives only the bytes there (the caller checks the count).
+   */
+  getStream(key: string, range: readonly [number, number]): Promise<Readable | null>;
   /** Remove one object; whether it existed. */
   delete(key: string): Promise<boolean>;
   /** Remove every object whose key starts with `prefix`; how many were removed. */

@@ -1,7 +1,7 @@
 /**
  * The local-directory archive backend: one file per object under `dir`, the key being its relative path.
  * put writes a temporary file beside the object, flushes it and renames it over the object (atomic on one
- * filesystem), so a reader never sees a partial object; get reads just the asked range.
+ * filesystem), so a reader never sees a partial object; get reads just the asked range, getStream streams it (`createReadStream` on the open file).
  *
  * Faults: a missing file is a missing object (null / false) only while the archive folder itself is there; a
  * read when the folder is gone (moved, unmounted, a file in its place), and any other I/O failure (disk full,
@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { archiveUnavailable, type ArchiveBackend } from './archive-backend';
 import { isSafeKey } from './object-keys';
 import type { BeamError } from '../model/errors';
@@ -129,6 +130,37 @@ export function createFileArchive(config: FileArchiveConfig): ArchiveBackend {
       } finally {
         await fh.close().catch(() => undefined);
       }
+    },
+
+    async getStream(key, range) {
+      if (!(range[0] >= 0 && range[1] >= range[0])) throw new Error(`archive getStream: bad range ${range[0]}-${range[1]}`);
+      const path = pathOf(key);
+      let fh;
+      try {
+        fh = await open(path, 'r');
+      } catch (e) {
+        await missingOrFault(e);
+        return null;
+      }
+      let size;
+      try {
+        size = (await fh.stat()).size;
+      } catch (e) {
+        await fh.close().catch(() => undefined);
+        throw fsUnavailable(e);
+      }
+      const end = Math.min(size, range[1]);
+      if (end <= range[0]) {
+        await fh.close().catch(() => undefined);
+        return Readable.from([]);
+      }
+      // The stream owns the handle (closed at its end or on destroy); an I/O error becomes archiveUnavailable.
+      const raw = fh.createReadStream({ start: range[0], end: end - 1, highWaterMark: 64 * 1024 });
+      const out = new PassThrough({ highWaterMark: 64 * 1024 });
+      raw.on('error', (e) => out.destroy(fsUnavailable(e)));
+      out.on('close', () => raw.destroy());
+      raw.pipe(out);
+      return out;
     },
 
     async delete(key) {

@@ -8,13 +8,14 @@
  *
  * Faults: every call ends within a bounded time whatever the server does (refuses, resets, accepts and never
  * answers, stalls mid-body): a connection timeout, an idle-socket timeout, a few SDK attempts with backoff,
- * and a deadline over the whole call (its attempts and, for a get, the body) that aborts it. A timed-out or
+ * and a deadline over the whole call (its attempts and, for a get or getStream, the body) that aborts it. A timed-out or
  * aborted request destroys its socket (never returned to the pool). A missing object is null / false; any
  * other failure is `archiveUnavailable` (503 for a reader, a counted failure the archiver retries).
  */
 
 import { archiveUnavailable, type ArchiveBackend } from './archive-backend';
 import { isSafeKey } from './object-keys';
+import { PassThrough, Readable } from 'node:stream';
 import { DeleteObjectCommand, DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 
 export interface S3Location {
@@ -166,6 +167,41 @@ export function createS3Archive(config: S3ArchiveConfig, deps: { client?: S3Clie
           abortSignal.removeEventListener('abort', stop);
         }
       });
+    },
+
+    async getStream(key, range) {
+      if (!(range[0] >= 0 && range[1] >= range[0])) throw new Error(`archive getStream: bad range ${range[0]}-${range[1]}`);
+      if (range[1] === range[0]) return Readable.from([]);
+      // One deadline (readMs) over the whole read, as for get: opening the object, its attempts, and the body.
+      const ctl = new AbortController();
+      const timer = setTimeout(() => ctl.abort(), t.readMs);
+      let res;
+      try {
+        res = await client.send(new GetObjectCommand({ Bucket, Key: full(key), Range: `bytes=${range[0]}-${range[1] - 1}` }), { abortSignal: ctl.signal });
+      } catch (err) {
+        clearTimeout(timer);
+        if (isMissingObject(err)) return null;
+        if (isRangeNotSatisfiable(err)) return Readable.from([]);
+        throw archiveUnavailable(s3FailureReason(err, t, ctl.signal.aborted ? t.readMs : null), err);
+      }
+      const body = res.Body as Readable | undefined;
+      if (!body) {
+        clearTimeout(timer);
+        return Readable.from([]);
+      }
+      const out = new PassThrough({ highWaterMark: 64 * 1024 });
+      const fail = (err: unknown) => out.destroy(archiveUnavailable(s3FailureReason(err, t, ctl.signal.aborted ? t.readMs : null), err));
+      ctl.signal.addEventListener('abort', () => {
+        body.destroy();
+        fail(new Error('deadline'));
+      }, { once: true });
+      body.on('error', fail);
+      out.on('close', () => {
+        clearTimeout(timer);
+        body.destroy();
+      });
+      body.pipe(out);
+      return out;
     },
 
     async delete(key) {

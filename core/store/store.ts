@@ -3,6 +3,7 @@
  * (ingest, transcoders, packager) without the HTTP server. All I/O to Redis for media goes through here.
  */
 
+import type { Readable } from 'node:stream';
 import { createHash, randomUUID } from 'node:crypto';
 import { BeamError, conflict, notFound } from '../model/errors';
 import type { ElementMeta, ElementKind, Format, PacketMeta } from '../model/media';
@@ -52,6 +53,21 @@ export interface PacketWrite {
 export interface PacketRead {
   meta: PacketMeta;
   data: Buffer;
+}
+
+/**
+ * Packets of one stream that are one contiguous run of bytes in one archived object (an archived segment's
+ * window, normally): their metadata and payload sizes in decode order, and where their payloads lie in the
+ * object, [start, end) — what the packager needs to stream them without reading them here.
+ */
+export interface ArchivedSpan {
+  /** The archive key of the object. */
+  object: string;
+  start: number;
+  end: number;
+  packets: { meta: PacketMeta; size: number }[];
+  /** The object's bytes [from, to) as a stream (ArchiveBackend.getStream); null once the object is gone. */
+  open(from: number, to: number): Promise<Readable | null>;
 }
 
 export interface Relations {
@@ -139,6 +155,13 @@ export interface Store {
    * Packets whose payload has expired are left out.
    */
   readPackets(name: string, streamIndex: number, fromDts: number, toDts: number, maxReorderPts?: number): Promise<PacketRead[]>;
+  /**
+   * The packets readPackets would return for the same window, without their payloads, when every one of them is
+   * archived (none hot, none archived without payload) and their payloads are one contiguous run of one object
+   * in decode order: where that run lies (see ArchivedSpan). Null otherwise (nothing there, partly hot, spread over
+   * objects, no archive): read them with readPackets. One query; an object's header is read through the header cache.
+   */
+  readArchivedSpan(name: string, streamIndex: number, fromDts: number, toDts: number, maxReorderPts?: number): Promise<ArchivedSpan | null>;
   setRendition(r: Rendition): Promise<void>;
   deleteRendition(target: string): Promise<boolean>;
   getRelations(name: string): Promise<Relations>;
@@ -549,6 +572,31 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
           if (data) out.push({ meta, data });
         });
         return out.sort((a, b) => a.meta.dts - b.meta.dts);
+      });
+    },
+
+    async readArchivedSpan(name, s, fromDts, toDts, maxReorderPts = TIMELINE_HZ) {
+      return timed('readArchivedSpan', async () => {
+        if (!deps.archive) return null;
+        const found = await queryTiers(name, s, { mode: 'score', min: fromDts, max: toDts + maxReorderPts, offset: 0, limit: 1_000_000 });
+        const picked: { meta: PacketMeta; el: ColdElement; segment: number }[] = [];
+        for (const e of found) {
+          if (!e.member.startsWith('packet_')) continue;
+          const meta = JSON.parse(e.json as string) as PacketMeta;
+          if (meta.dts < fromDts || meta.dts >= toDts) continue;
+          if (!e.cold || e.cold.element.nodata) return null;
+          picked.push({ meta, el: e.cold.element, segment: e.cold.entry.segment });
+        }
+        const first = picked.sort((a, b) => a.meta.dts - b.meta.dts)[0];
+        if (!first) return null;
+        let end = first.el.offset;
+        for (const p of picked) {
+          if (p.segment !== first.segment || p.el.offset !== end) return null;
+          end += p.el.size;
+        }
+        const archive = deps.archive;
+        const object = segmentObjectKey(name, s, first.segment);
+        return { object, start: first.el.offset, end, packets: picked.map((p) => ({ meta: p.meta, size: p.el.size })), open: (from, to) => archive.getStream(object, [from, to]) };
       });
     },
 

@@ -1,6 +1,10 @@
 /** The boxes of a CMAF fragment (segment or LL-HLS part), one small function per box. */
 import type { CmafSample } from '../model';
+import { badMedia } from '../errors';
 import { box, fourcc, fullBox, i32, u32, u64 } from './box-writer';
+
+/** What the moof needs of a sample: its timing and its payload's size (the payload itself may be elsewhere). */
+export type SampleLayout = Omit<CmafSample, 'data'> & { data: { readonly length: number } };
 
 /** Sample flags (ISO/IEC 14496-12 §8.8.3.1): sync samples depend on nothing. */
 export const SYNC_SAMPLE_FLAGS = 0x02000000;
@@ -29,27 +33,37 @@ export function tfdt(baseMediaDecodeTime: number): Buffer {
   return fullBox('tfdt', 1, 0, u64(baseMediaDecodeTime));
 }
 
-export function sampleFlags(sample: CmafSample): number {
+export function sampleFlags(sample: SampleLayout): number {
   return sample.keyframe ? SYNC_SAMPLE_FLAGS : NON_SYNC_SAMPLE_FLAGS;
 }
 
 /** Version 1 track run: signed composition offsets, per-sample duration/size/flags. */
-export function trun(samples: CmafSample[], dataOffset: number): Buffer {
+export function trun(samples: readonly SampleLayout[], dataOffset: number): Buffer {
   const rows = samples.map((s) => Buffer.concat([
     u32(s.duration), u32(s.data.length), u32(sampleFlags(s)), i32(s.compositionOffset),
   ]));
   return fullBox('trun', 1, TRUN_FLAGS, u32(samples.length), i32(dataOffset), ...rows);
 }
 
-export function traf(trackId: number, baseMediaDecodeTime: number, samples: CmafSample[], dataOffset: number): Buffer {
+export function traf(trackId: number, baseMediaDecodeTime: number, samples: readonly SampleLayout[], dataOffset: number): Buffer {
   return box('traf', tfhd(trackId), tfdt(baseMediaDecodeTime), trun(samples, dataOffset));
 }
 
 export function moof(sequenceNumber: number, trackId: number, baseMediaDecodeTime: number,
-  samples: CmafSample[], dataOffset: number): Buffer {
+  samples: readonly SampleLayout[], dataOffset: number): Buffer {
   return box('moof', mfhd(sequenceNumber), traf(trackId, baseMediaDecodeTime, samples, dataOffset));
 }
 
 export function mdat(payloads: Buffer[]): Buffer {
   return box('mdat', ...payloads);
+}
+
+/** The 8-byte header of an mdat box holding `payloadBytes` bytes (the same as `mdat`'s first 8 bytes). */
+export function mdatHeader(payloadBytes: number): Buffer {
+  const size = 8 + payloadBytes;
+  if (size > 0xffffffff) throw badMedia(`MP4: box mdat of ${size} bytes exceeds 32-bit size`);
+  const header = Buffer.alloc(8);
+  header.writeUInt32BE(size, 0);
+  header.write('mdat', 4, 'latin1');
+  return header;
 }

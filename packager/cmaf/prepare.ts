@@ -11,6 +11,7 @@ import {
 } from '../codecs/h264';
 import { badMedia } from '../errors';
 import type { AacConfig, AvcConfig, CmafSample, CmafTrack, Sample, TrackInfo } from '../model';
+import type { SampleLayout } from './fragment-boxes';
 import { TIMELINE_HZ } from '../../core/model/live';
 
 const VIDEO_TIMESCALE = TIMELINE_HZ;
@@ -107,7 +108,7 @@ export function resolveTrack(info: TrackInfo, samples: Sample[] = []): CmafTrack
 }
 
 /** Fills durations from decode-time deltas so a fragment's samples tile its time exactly. */
-function tileDurations(samples: CmafSample[], lastDuration: (s: CmafSample) => number): CmafSample[] {
+function tileDurations<T extends SampleLayout>(samples: T[], lastDuration: (s: T) => number): T[] {
   return samples.map((s, i) => {
     const next = samples[i + 1];
     const duration = next ? next.dts - s.dts : lastDuration(s);
@@ -116,47 +117,73 @@ function tileDurations(samples: CmafSample[], lastDuration: (s: CmafSample) => n
   });
 }
 
-function checkTiming(s: Sample, i: number): void {
+function checkTiming(s: SampleTiming, i: number): void {
   for (const [k, v] of [['pts', s.pts], ['dts', s.dts], ['duration', s.duration]] as const) {
     if (!Number.isSafeInteger(v)) throw badMedia(`sample ${i}: ${k} ${v} is not an integer`);
   }
 }
 
-function videoSamples(info: TrackInfo, track: CmafTrack, config: AvcConfig, samples: Sample[]): CmafSample[] {
-  const converted = samples.map((s, i): CmafSample => {
-    checkTiming(s, i);
+/** A demuxed sample without its payload. */
+export type SampleTiming = Omit<Sample, 'data'>;
+
+/**
+ * The CMAF payloads one demuxed sample becomes: H.264 as 4-byte length-prefixed NAL units without AUD, SPS, PPS
+ * and filler (one payload); AAC without ADTS headers (one payload per ADTS frame, or the raw frame as it is).
+ */
+export function cmafPayloads(track: CmafTrack, s: Sample, i: number): Buffer[] {
+  const config = track.config;
+  if (config.codec === 'h264') {
     const nals = nalsOf(s.data, config.nalLengthSize).filter((n) => !DROPPED_NALS.has(nalType(n)));
     if (nals.length === 0) throw badMedia(`H.264 sample ${i} (dts ${s.dts}) holds no picture data`);
+    return [toLengthPrefixed(nals, 4)];
+  }
+  const payloads = isAdts(s.data) ? splitAdts(s.data).map((f) => f.payload) : [s.data];
+  for (const data of payloads) if (data.length === 0) throw badMedia(`AAC sample ${i} (dts ${s.dts}) is empty`);
+  return payloads;
+}
+
+type Laid<T> = Omit<CmafSample, 'data'> & { data: T };
+
+function videoLayout<T extends { readonly length: number }>(info: TrackInfo, track: CmafTrack, samples: readonly SampleTiming[], payloads: readonly T[][]): Laid<T>[] {
+  const converted = samples.map((s, i): Laid<T> => {
+    checkTiming(s, i);
     const dts = rescale(s.dts, info.timescale, track.timescale);
     return {
       dts,
       compositionOffset: rescale(s.pts, info.timescale, track.timescale) - dts,
       duration: rescale(s.duration, info.timescale, track.timescale),
       keyframe: s.keyframe,
-      data: toLengthPrefixed(nals, 4),
+      data: (payloads[i] as T[])[0] as T,
     };
   });
-  const fallback = converted.length > 1 ? (converted[1] as CmafSample).dts - (converted[0] as CmafSample).dts : 0;
+  const fallback = converted.length > 1 ? (converted[1] as Laid<T>).dts - (converted[0] as Laid<T>).dts : 0;
   return tileDurations(converted, (s) => (s.duration > 0 ? s.duration : fallback));
 }
 
-function audioSamples(info: TrackInfo, track: CmafTrack, config: AacConfig, samples: Sample[]): CmafSample[] {
-  const out: CmafSample[] = [];
+function audioLayout<T extends { readonly length: number }>(info: TrackInfo, track: CmafTrack, config: AacConfig, samples: readonly SampleTiming[], payloads: readonly T[][]): Laid<T>[] {
+  const out: Laid<T>[] = [];
   samples.forEach((s, i) => {
     checkTiming(s, i);
     const base = rescale(s.dts, info.timescale, track.timescale);
-    const payloads = isAdts(s.data) ? splitAdts(s.data).map((f) => f.payload) : [s.data];
-    payloads.forEach((data, k) => {
-      if (data.length === 0) throw badMedia(`AAC sample ${i} (dts ${s.dts}) is empty`);
+    (payloads[i] as T[]).forEach((data, k) => {
       out.push({ dts: base + k * config.frameLength, compositionOffset: 0, duration: config.frameLength, keyframe: true, data });
     });
   });
   return tileDurations(out, () => config.frameLength);
 }
 
+/**
+ * CMAF samples (in the track's media timescale) from demuxed samples' timing and their CMAF payloads as
+ * `cmafPayloads` gives them, or only those payloads' sizes (`{length}`): a fragment's head can be built without
+ * holding its payloads.
+ */
+export function cmafLayout<T extends { readonly length: number }>(info: TrackInfo, track: CmafTrack, samples: readonly SampleTiming[], payloads: readonly T[][]): Laid<T>[] {
+  return track.config.codec === 'h264'
+    ? videoLayout(info, track, samples, payloads)
+    : audioLayout(info, track, track.config, samples, payloads);
+}
+
 /** Converts demuxed samples of one track into CMAF samples in the track's media timescale. */
 export function toCmafSamples(info: TrackInfo, track: CmafTrack, samples: Sample[]): CmafSample[] {
-  return track.config.codec === 'h264'
-    ? videoSamples(info, track, track.config, samples)
-    : audioSamples(info, track, track.config, samples);
+  return cmafLayout(info, track, samples, samples.map((s, i) => cmafPayloads(track, s, i)));
 }

@@ -1,7 +1,7 @@
 /** CMAF headers (init segments) and fragments (segments, LL-HLS parts) from resolved tracks. */
 import { badMedia } from '../errors';
 import type { CmafSample, CmafTrack } from '../model';
-import { mdat, moof, styp } from './fragment-boxes';
+import { mdatHeader, moof, styp, type SampleLayout } from './fragment-boxes';
 import { ftyp, moov } from './init-boxes';
 
 /** An init segment: ftyp + moov with one trak (and trex) per track. */
@@ -28,6 +28,16 @@ export interface MediaSegmentOptions {
  */
 export function buildMediaSegment(track: CmafTrack, samples: CmafSample[], sequenceNumber: number,
   baseDecodeTime?: number, options: MediaSegmentOptions = {}): Buffer {
+  return Buffer.concat([buildFragmentHead(track, samples, sequenceNumber, baseDecodeTime, options), ...samples.map((s) => s.data)]);
+}
+
+/**
+ * A fragment's bytes before its payloads: styp + moof + the mdat box's 8-byte header, from the samples' timing
+ * and payload sizes only. `buildMediaSegment` is this followed by the payloads in order (so a segment whose
+ * payloads are elsewhere, an archive, can be sent as this head and then those bytes).
+ */
+export function buildFragmentHead(track: CmafTrack, samples: readonly SampleLayout[], sequenceNumber: number,
+  baseDecodeTime?: number, options: MediaSegmentOptions = {}): Buffer {
   const first = samples[0];
   if (!first) throw badMedia(`CMAF: fragment ${sequenceNumber} of track ${track.id} has no samples`);
   if (!Number.isInteger(sequenceNumber) || sequenceNumber < 0 || sequenceNumber > 0xffffffff) {
@@ -37,13 +47,15 @@ export function buildMediaSegment(track: CmafTrack, samples: CmafSample[], seque
   if (!Number.isSafeInteger(base) || base < 0) {
     throw badMedia(`CMAF: base decode time ${base} of track ${track.id} must be a non-negative integer`);
   }
+  let payloadBytes = 0;
   samples.forEach((s, i) => {
     if (!Number.isInteger(s.duration) || s.duration < 0) throw badMedia(`CMAF: sample ${i} has invalid duration ${s.duration}`);
     if (!Number.isInteger(s.compositionOffset)) throw badMedia(`CMAF: sample ${i} has invalid composition offset`);
     if (s.data.length === 0) throw badMedia(`CMAF: sample ${i} of track ${track.id} is empty`);
+    payloadBytes += s.data.length;
   });
   const probe = moof(sequenceNumber, track.id, base, samples, 0);
   const fragment = moof(sequenceNumber, track.id, base, samples, probe.length + 8);
   const head = options.styp === false ? [] : [styp('msdh', 0, ['msdh', 'cmfs', 'cmff'])];
-  return Buffer.concat([...head, fragment, mdat(samples.map((s) => s.data))]);
+  return Buffer.concat([...head, fragment, mdatHeader(payloadBytes)]);
 }

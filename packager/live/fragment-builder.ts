@@ -6,7 +6,8 @@
 import type { PacketRead } from '../../core/store/store';
 import { notFound } from '../../core/model/errors';
 import { buildMediaSegment } from '../cmaf/segments';
-import { toCmafSamples } from '../cmaf/prepare';
+import { toCmafSamples, type SampleTiming } from '../cmaf/prepare';
+import type { PacketMeta } from '../../core/model/media';
 import type { Sample } from '../model';
 import type { ResolvedTrack } from '../channel-reader';
 import type { TickWindow } from './windows';
@@ -23,18 +24,22 @@ export function fragmentSequence(segment: number, part: number | null): number {
   return (segment * 100 + (part === null ? 0 : part + 1)) % 0x100000000;
 }
 
-/** Samples of a window; the last one stretched or trimmed to end at `window.to` (video). */
-export function samplesOf(packets: readonly PacketRead[], window: TickWindow, video: boolean): Sample[] {
-  const samples = packets.map((p): Sample => ({
+/** The timing of a window's samples; the last one stretched to end at `window.to` (video). */
+export function sampleTimings(packets: readonly { meta: PacketMeta }[], window: TickWindow, video: boolean): SampleTiming[] {
+  const samples = packets.map((p): SampleTiming => ({
     pts: p.meta.pts,
     dts: p.meta.dts,
     duration: p.meta.duration > 0 ? p.meta.duration : 0,
     keyframe: p.meta.flags.KEY,
-    data: p.data,
   }));
   const last = samples[samples.length - 1];
   if (video && last && window.to > last.dts) last.duration = window.to - last.dts;
   return samples;
+}
+
+/** Samples of a window; the last one stretched to end at `window.to` (video). */
+export function samplesOf(packets: readonly PacketRead[], window: TickWindow, video: boolean): Sample[] {
+  return sampleTimings(packets, window, video).map((t, i) => ({ ...t, data: (packets[i] as PacketRead).data }));
 }
 
 export interface FragmentSource {
@@ -62,7 +67,7 @@ export interface WindowRead {
 export const AUDIO_POLL_MS = 25;
 
 /** Whether `read` (packets from the window's start on) holds all of the window's audio: one ends at or past its end. */
-export function audioWindowComplete(read: readonly PacketRead[], window: TickWindow): boolean {
+export function audioWindowComplete(read: readonly { meta: PacketMeta }[], window: TickWindow): boolean {
   return read.some((p) => p.meta.dts >= window.to || (p.meta.duration > 0 && p.meta.dts + p.meta.duration >= window.to));
 }
 

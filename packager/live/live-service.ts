@@ -17,6 +17,7 @@ import type { LiveResponse, Query } from './live-response';
 import type { RenditionRef } from './live-files';
 import type { PackagerMetrics } from './metrics';
 import type { SegmentCache } from './segment-cache';
+import type { ArchivedSegments } from './archived-segments';
 import { createSnapshotCache } from './snapshot-cache';
 import type { Snapshot } from './snapshot';
 import { createVariants, type Variants } from './variants';
@@ -55,6 +56,8 @@ export interface LiveServiceDeps {
   reader: ChannelReader;
   followers: EventFollowers;
   cache: SegmentCache;
+  /** Archived segments streamed from the archive (see archived-segments.ts). */
+  archived?: ArchivedSegments;
   metrics?: PackagerMetrics;
   now?: () => number;
 }
@@ -78,7 +81,7 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
   const variants = createVariants({ reader });
   const playlists = createMediaPlaylists({ reader, followers, snapshots, metrics, now }, config);
   const manifests = createManifests({ reader, followers, snapshots, variants, now }, config);
-  const objects = createMediaObjects({ reader, followers, snapshots, cache, metrics, now }, config);
+  const objects = createMediaObjects({ reader, followers, snapshots, cache, metrics, now, ...(deps.archived ? { archived: deps.archived } : {}) }, config);
   return {
     master: manifests.master,
     mediaPlaylist: playlists.mediaPlaylist,

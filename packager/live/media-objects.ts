@@ -1,7 +1,8 @@
 /**
  * CMAF objects: a rendition's init segment, and its segments and LL-HLS parts built from the packets of
  * their windows. A segment or part not made yet but next in line is waited for (preload hints name it);
- * built objects go through the LRU with request coalescing (immutable once complete).
+ * built objects go through the LRU with request coalescing (immutable once complete). An archived segment not in
+ * the LRU is streamed from the archive instead (archived-segments.ts), with the same bytes and ETag.
  */
 import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import { notFound } from '../../core/model/errors';
@@ -12,7 +13,8 @@ import { stemOf, type RenditionRef } from './live-files';
 import { CONTENT_TYPES, IMMUTABLE, type LiveResponse } from './live-response';
 import type { LiveServiceConfig } from './live-service';
 import type { PackagerMetrics } from './metrics';
-import { etagOf, type SegmentCache } from './segment-cache';
+import type { SegmentCache } from './segment-cache';
+import { builtFragmentEtag, type ArchivedSegments } from './archived-segments';
 import type { SnapshotCache } from './snapshot-cache';
 import { frontierOf, isNext, partTarget, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
 import { partWindow, segmentWindow, type TickWindow, type WindowMode } from './windows';
@@ -24,7 +26,9 @@ export interface MediaObjectsDeps {
   reader: MediaReader;
   followers: Pick<EventFollowers, 'follow'>;
   snapshots: SnapshotCache;
-  cache: Pick<SegmentCache, 'get'>;
+  cache: Pick<SegmentCache, 'get' | 'peek'>;
+  /** Archived segments streamed from the archive (see archived-segments.ts); without it they are built whole. */
+  archived?: ArchivedSegments;
   metrics?: Pick<PackagerMetrics, 'buildSeconds'>;
   now: () => number;
 }
@@ -66,7 +70,7 @@ export function mediaWindow(seg: SegmentRecord, parts: readonly PartRecord[], pa
 }
 
 export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsConfig): MediaObjects {
-  const { reader, followers, snapshots, cache, metrics, now } = deps;
+  const { reader, followers, snapshots, cache, metrics, now, archived } = deps;
 
   async function init(channel: string, ref: RenditionRef): Promise<LiveResponse> {
     const snap = await snapshots.snapshot(channel);
@@ -111,12 +115,31 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
     return result;
   }
 
+  /** A closed segment streamed from the archive; null when it is not wholly in one archived object. */
+  async function streamArchived(archivedSegments: ArchivedSegments, channel: string, ref: RenditionRef, segment: number, key: string): Promise<LiveResponse | null> {
+    const snap = await readySnapshot(channel, ref, segment, null);
+    const track = trackOf(snap, ref);
+    const { seg, parts } = await segmentRecord(snap, segment);
+    if (seg.durationPts === null) return null;
+    const window = mediaWindow(seg, parts, null, track.mode);
+    const resolved = await reader.track(track.content, track.stream);
+    const got = await archivedSegments.segment({ key, content: track.content, stream: track.stream, track: resolved, window, segment });
+    return got ? { body: got.body, contentType: contentTypeOf(ref), etag: got.etag, cacheControl: IMMUTABLE } : null;
+  }
+
   async function media(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<LiveResponse> {
     const file = part === null ? `${stemOf(ref)}-${segment}` : `${stemOf(ref)}-${segment}.${part}`;
     const contentType = contentTypeOf(ref);
-    const obj = await cache.get(`${channel}/${file}`, async () => {
+    const key = `${channel}/${file}`;
+    // A segment not in the cache is streamed when it is archived (it does not enter the cache); else built.
+    const cached = part === null && archived ? cache.peek(key) : undefined;
+    if (part === null && archived && !cached) {
+      const streamed = await streamArchived(archived, channel, ref, segment, key);
+      if (streamed) return streamed;
+    }
+    const obj = cached ?? await cache.get(key, async () => {
       const r = await buildMedia(channel, ref, segment, part);
-      return { body: r.body, etag: etagOf(r.body), contentType, cacheable: r.complete };
+      return { body: r.body, etag: builtFragmentEtag(r.body), contentType, cacheable: r.complete };
     });
     return { body: obj.body, contentType: obj.contentType, etag: obj.etag, cacheControl: obj.cacheable ? IMMUTABLE : 'no-cache' };
   }

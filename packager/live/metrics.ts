@@ -4,6 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 export interface PackagerMetrics {
   cacheHits: Counter<string>;
   cacheMisses: Counter<string>;
+  archivedStreams: Counter<string>;
   buildSeconds: Histogram<'object'>;
   blockedRequests: Counter<'kind'>;
   blockedSeconds: Histogram<'outcome'>;
@@ -15,6 +16,7 @@ export function createPackagerMetrics(registry: Registry): PackagerMetrics {
   return {
     cacheHits: new Counter({ name: 'beam_packager_cache_hits_total', help: 'Media objects served from the LRU or from a build already running', registers }),
     cacheMisses: new Counter({ name: 'beam_packager_cache_misses_total', help: 'Media objects that had to be built', registers }),
+    archivedStreams: new Counter({ name: 'beam_packager_archived_streams_total', help: 'Segments served streamed from the archive (not built, not cached)', registers }),
     buildSeconds: new Histogram({
       name: 'beam_packager_build_seconds',
       help: 'Time to build a media object or playlist from the store, by object',

@@ -23,6 +23,8 @@ export interface SegmentCacheDeps {
 export interface SegmentCache {
   /** The cached object for `key`, or the result of one shared call of `build`. */
   get(key: string, build: () => Promise<BuiltObject>): Promise<BuiltObject>;
+  /** The cached object for `key`, if any (a hit, counted), without building it. */
+  peek(key: string): BuiltObject | undefined;
   /** Drop every key that starts with `prefix` (a format change). */
   dropPrefix(prefix: string): void;
   readonly bytes: number;
@@ -77,6 +79,14 @@ export function createSegmentCache(deps: SegmentCacheDeps, config: { maxBytes: n
         .finally(() => inflight.delete(key));
       inflight.set(key, p);
       return p;
+    },
+    peek(key) {
+      const hit = lru.get(key);
+      if (!hit) return undefined;
+      lru.delete(key);
+      lru.set(key, hit);
+      deps.onHit?.();
+      return hit;
     },
     dropPrefix(prefix) {
       for (const [k, v] of lru) {

@@ -1,7 +1,8 @@
 /**
  * Catch-up storage end to end, run once per archive backend (archive.test.ts: a local folder;
  * archive-s3.test.ts: S3 on a server the test starts): ffmpeg publishes over SRT into a real ingest with an
- * archiver whose hot window is the minimum (10 s). A segment fetched from /live while hot and again once archived has the same sha256,
+ * archiver whose hot window is the minimum (10 s). A segment fetched from /live while hot and again once archived
+ * (then streamed from the archive, whole and in byte ranges) has the same sha256 and ETag,
  * video and audio; a packet's payload from the Content Beam API is identical across the boundary; the
  * channel's payload keys stop growing once payloads move to the archive, and its Redis memory and key count stay
  * flat (archived segments leave the index for the cold index); a segment whose payloads were evicted before it
@@ -176,6 +177,30 @@ export function archiveSuite(label: string, openBackend: (dir: string) => Promis
       };
       assert.equal(sha(cold.video.body), sha(hot.video.body), 'video segment');
       assert.equal(sha(cold.audio.body), sha(hot.audio.body), 'audio segment');
+      // Archived segments are streamed from the archive (not built, not cached), Range-capable, with the ETag they had hot.
+      const streamed = (await registry.getMetricsAsJSON()).find((m) => m.name === 'beam_packager_archived_streams_total')?.values[0]?.value ?? 0;
+      assert.ok(streamed >= 2, `streamed from the archive (${streamed})`);
+      for (const [name, path] of [['video', `/live/${CH}/v-source-2.m4s`], ['audio', `/live/${CH}/audio-2.m4s`]] as const) {
+        const want = hot[name].body;
+        assert.equal(cold[name].headers.get('etag'), hot[name].headers.get('etag'), `${name} ETag`);
+        assert.equal(cold[name].headers.get('cache-control'), 'public, max-age=31536000, immutable');
+        assert.equal(cold[name].headers.get('accept-ranges'), 'bytes');
+        for (const [range, a, b] of [['bytes=0-99', 0, 100], ['bytes=1000-', 1000, want.length], ['bytes=-777', want.length - 777, want.length], [`bytes=${want.length >> 1}-${(want.length >> 1) + 4321}`, want.length >> 1, (want.length >> 1) + 4322]] as const) {
+          const res = await fetch(`${base}${path}`, { headers: { range }, signal: AbortSignal.timeout(15000) });
+          assert.equal(res.status, 206, `${name} ${range}`);
+          assert.equal(res.headers.get('content-range'), `bytes ${a}-${b - 1}/${want.length}`);
+          assert.deepEqual(Buffer.from(await res.arrayBuffer()), want.subarray(a, b), `${name} ${range}`);
+        }
+        const past = await fetch(`${base}${path}`, { headers: { range: `bytes=${want.length}-` }, signal: AbortSignal.timeout(15000) });
+        assert.equal(past.status, 416);
+        assert.equal(past.headers.get('content-range'), `bytes */${want.length}`);
+        const head = await fetch(`${base}${path}`, { method: 'HEAD', signal: AbortSignal.timeout(15000) });
+        assert.equal(head.status, 200);
+        assert.equal(head.headers.get('content-length'), String(want.length));
+      }
+      const hotRange = await fetch(`${base}/live/${CH}/v-source-${(await live.lastSegments(CH, 1))[0]?.index}.m4s`, { headers: { range: 'bytes=0-9' }, signal: AbortSignal.timeout(15000) });
+      assert.equal(hotRange.status, 206, 'a hot segment answers ranges too');
+      assert.equal(Buffer.from(await hotRange.arrayBuffer()).length, 10);
       assert.equal(sha(cold.payload.body), sha(hot.payload.body), 'Content Beam API payload');
       assert.equal(cold.payload.headers.get('content-type'), 'application/octet-stream');
       assert.deepEqual(cold.payload.body, packets[3]?.data);

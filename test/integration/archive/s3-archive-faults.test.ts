@@ -112,6 +112,9 @@ describe('the S3 archive when S3 misbehaves', () => {
       const get = await failure(a.get('b/s0/1.seg', [100, 200]));
       assertUnavailable(get.err, /did not answer within 2500 ms/);
       assert.ok(get.ms >= 2_400 && get.ms < 4_000, `get failed in ${get.ms} ms`);
+      const stream = await failure(a.getStream('b/s0/1.seg', [100, 200]));
+      assertUnavailable(stream.err, /did not answer within 2500 ms/);
+      assert.ok(stream.ms >= 2_400 && stream.ms < 4_000, `getStream failed in ${stream.ms} ms`);
       const put = await failure(a.put('b/s0/2.seg', body));
       // Three attempts, each given up after 1 s without a byte, with the SDK's short backoff between them.
       assertUnavailable(put.err, /stopped answering for 1000 ms/);

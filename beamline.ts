@@ -22,7 +22,7 @@ import { createLiveStore } from './core/store/live-store';
 import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
 import { createIngestService, type IngestService, type IngestServiceConfig } from './ingest/ingest-service';
 import { createIngestMetrics } from './ingest/ingest-metrics';
-import { livePlugin, type LivePackagerConfig } from './packager/live-plugin';
+import { DEFAULT_LIVE_PACKAGER_CONFIG, livePlugin, type LivePackagerConfig } from './packager/live-plugin';
 import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
 import { createJitFunctions } from './transcoders/jit/jit-functions';
@@ -217,6 +217,7 @@ export function packagerTuning(c: BeamConfig): LivePackagerConfig {
     snapshotTtlMs: p.snapshotTtl, snapshotMaxAgeMs: p.snapshotMaxAge, utcTimingPath: DEFAULT_LIVE_SERVICE_CONFIG.utcTimingPath,
     partWaitFloorMs: DEFAULT_LIVE_SERVICE_CONFIG.partWaitFloorMs,
     cacheBytes: p.cacheBytes, followerBlockMs: p.followerBlock, followerIdleMs: p.followerIdle, tsOverhead: p.tsOverhead,
+    archivedPlans: DEFAULT_LIVE_PACKAGER_CONFIG.archivedPlans,
   };
 }
 

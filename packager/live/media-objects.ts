@@ -2,7 +2,8 @@
  * CMAF objects: a rendition's init segment, and its segments and LL-HLS parts built from the packets of
  * their windows. A segment or part not made yet but next in line is waited for (preload hints name it);
  * built objects go through the LRU with request coalescing (immutable once complete). An archived segment not in
- * the LRU is streamed from the archive instead (archived-segments.ts), with the same bytes and ETag.
+ * the LRU is streamed from the archive instead (archived-segments.ts), with the same bytes and ETag; asked for
+ * again, it is built into the LRU like a hot one.
  */
 import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import { notFound } from '../../core/model/errors';
@@ -19,6 +20,11 @@ import type { SnapshotCache } from './snapshot-cache';
 import { frontierOf, isNext, partTarget, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
 import { partWindow, segmentWindow, type TickWindow, type WindowMode } from './windows';
 
+/** Archived segment keys remembered as streamed once (a few hundred KB of strings at most). */
+const STREAMED_REMEMBERED = 4096;
+/** A segment cache at least this large takes archived segments asked for again (a tiny one would only churn). */
+const CACHE_ARCHIVED_FROM_BYTES = 32 * 1024 * 1024;
+
 /** What media objects are read from besides the snapshot. */
 export type MediaReader = Pick<ChannelReader, 'track' | 'segments' | 'parts' | 'readWindow'>;
 
@@ -26,7 +32,7 @@ export interface MediaObjectsDeps {
   reader: MediaReader;
   followers: Pick<EventFollowers, 'follow'>;
   snapshots: SnapshotCache;
-  cache: Pick<SegmentCache, 'get' | 'peek'>;
+  cache: Pick<SegmentCache, 'get' | 'peek' | 'maxBytes'>;
   /** Archived segments streamed from the archive (see archived-segments.ts); without it they are built whole. */
   archived?: ArchivedSegments;
   metrics?: Pick<PackagerMetrics, 'buildSeconds'>;
@@ -127,15 +133,28 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
     return got ? { body: got.body, contentType: contentTypeOf(ref), etag: got.etag, cacheControl: IMMUTABLE } : null;
   }
 
+  /** Archived segments streamed once, most recent last (bounded): the next request for one builds it into the cache. */
+  const streamedOnce = new Set<string>();
+  function rememberStreamed(key: string): void {
+    streamedOnce.delete(key);
+    streamedOnce.add(key);
+    if (streamedOnce.size > STREAMED_REMEMBERED) streamedOnce.delete(streamedOnce.values().next().value as string);
+  }
+
   async function media(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<LiveResponse> {
     const file = part === null ? `${stemOf(ref)}-${segment}` : `${stemOf(ref)}-${segment}.${part}`;
     const contentType = contentTypeOf(ref);
     const key = `${channel}/${file}`;
-    // A segment not in the cache is streamed when it is archived (it does not enter the cache); else built.
+    // A segment not in the cache is streamed when it is archived; one asked for again (a popular catch-up
+    // segment) is built once into the bounded segment cache like a hot one, so repeated requests cost no archive
+    // read and no conversion. Else built.
     const cached = part === null && archived ? cache.peek(key) : undefined;
-    if (part === null && archived && !cached) {
+    if (part === null && archived && !cached && !(cache.maxBytes >= CACHE_ARCHIVED_FROM_BYTES && streamedOnce.has(key))) {
       const streamed = await streamArchived(archived, channel, ref, segment, key);
-      if (streamed) return streamed;
+      if (streamed) {
+        rememberStreamed(key);
+        return streamed;
+      }
     }
     const obj = cached ?? await cache.get(key, async () => {
       const r = await buildMedia(channel, ref, segment, part);

@@ -29,6 +29,8 @@ export interface SegmentCache {
   dropPrefix(prefix: string): void;
   readonly bytes: number;
   readonly entries: number;
+  /** The bound the cache was made with. */
+  readonly maxBytes: number;
 }
 
 export function etagOf(body: Buffer): string {
@@ -80,6 +82,7 @@ export function createSegmentCache(deps: SegmentCacheDeps, config: { maxBytes: n
       inflight.set(key, p);
       return p;
     },
+    maxBytes: config.maxBytes,
     peek(key) {
       const hit = lru.get(key);
       if (!hit) return undefined;

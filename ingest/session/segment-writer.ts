@@ -111,7 +111,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
   }
 
   async function boundaries(evs: SegmenterEvent[]): Promise<void> {
-    const r = boundaryRecords(book, evs, now());
+    const r = boundaryRecords(book, evs);
     book = r.book;
     const { write } = r;
     if (start.hasAudio && write.lastPartEnd !== null) audioAwaited = write.lastPartEnd;

@@ -336,4 +336,24 @@ describe('segmenter: PROGRAM-DATE-TIME', () => {
     });
     assert.deepEqual(walls, [1_000_340, 1_002_340, 1_004_340, 1_007_470, 1_009_470]);
   });
+
+  it('a start-up burst: the first segment settles its wall clock at its close on the least delayed frame, so later segments follow it without a re-anchor (PDT differences stay equal to EXTINF)', () => {
+    // Seen live: the demuxer probes before it hands out the first packet, so the first frames come 1.2 s late in
+    // a burst; from frame 20 they arrive on time (±30 ms). Anchored on the first frame alone, segment 1 came
+    // 1.23 s before its derived PDT and was re-anchored: PDT 0.92 s apart for a 2 s EXTINF, and hls.js moved its
+    // timeline by the difference on every playlist reload.
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const openedWalls: number[] = [];
+    const closedWalls: number[] = [];
+    av({ frames: 181, step: 3000, gop: 60 }, false).forEach((p, i) => {
+      const arrival = i < 20 ? 1_001_200 + i * 5 : 1_000_000 + i * (1000 / 30) + (i % 2 ? 30 : -30);
+      const r = segmenterStep(s, p, arrival);
+      s = r.state;
+      openedWalls.push(...opened(r.events).map((e) => e.wallClockMs));
+      closedWalls.push(...closed(r.events).map((e) => e.wallClockMs));
+    });
+    closedWalls.push(...closed(segmenterFinish(s).events).map((e) => e.wallClockMs));
+    assert.deepEqual(openedWalls, [1_001_200, 1_001_970, 1_003_970, 1_005_970], 'the first opening is provisional (its first frame\'s arrival)');
+    assert.deepEqual(closedWalls, [999_970, 1_001_970, 1_003_970, 1_005_970]);
+  });
 });

@@ -114,13 +114,16 @@ interface OpenSegment {
 
 /**
  * Wall clock `wallMs` (ms, fractional) of channel time `pts`, whose frame decodes at `dts`. Until `settled`
- * (the epoch's first segment closed) it moves earlier to the least delayed frame's arrival.
+ * (the epoch's first segment closed) it moves earlier to the least delayed frame's arrival. `prior`: the
+ * anchor a late or early keyframe replaced (not a discontinuity), kept when the segment's least delayed frame
+ * shows the drift was not real.
  */
 export interface WallClockAnchor {
   wallMs: number;
   pts: number;
   dts: number;
   settled: boolean;
+  prior?: { wallMs: number; pts: number; dts: number };
 }
 
 export interface SegmenterState {
@@ -241,6 +244,19 @@ function wallAt(clock: WallClockAnchor, pts: number): number {
   return Math.round(clock.wallMs + ((pts - clock.pts) * 1000) / TIMELINE_HZ);
 }
 
+/**
+ * The anchor of an epoch once its first segment (starting at `startPts`) closes: the refined one, or the one it
+ * replaced when the segment's least delayed frame is within MAX_CLOCK_SKEW_MS of it (a keyframe held up for a
+ * moment, by the publisher or a busy ingest, is no drift: re-anchoring on it would break the PDT sequence).
+ */
+export function settleAnchor(clock: WallClockAnchor, startPts: number): WallClockAnchor {
+  const { prior, ...rest } = clock;
+  if (prior && Math.abs(wallAt(clock, startPts) - wallAt({ ...prior, settled: true }, startPts)) <= MAX_CLOCK_SKEW_MS) {
+    return { ...prior, settled: true };
+  }
+  return { ...rest, settled: true };
+}
+
 /** The anchor refined by a reference frame decoded at `dts` that arrived at `arrivalMs` (before it settles). */
 export function refineAnchor(clock: WallClockAnchor, dts: number, arrivalMs: number): WallClockAnchor {
   if (clock.settled) return clock;
@@ -326,9 +342,9 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
   if (cut) {
     if (seg) {
       // The segment's wall clock by its epoch's anchor (set when the segment opened), final from here on.
-      const clock = s.clock as WallClockAnchor;
+      const clock = settleAnchor(s.clock as WallClockAnchor, seg.startPts);
       events.push(...closeSegment(seg, pts, wallAt(clock, seg.startPts)));
-      if (!clock.settled) s = { ...s, clock: { ...clock, settled: true } };
+      s = { ...s, clock };
     }
     const discontinuity = s.forceDiscontinuity;
     seg = {
@@ -358,7 +374,10 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
     const derived = s.clock ? wallAt(s.clock, seg.startPts) : null;
     const anchored = derived !== null && !seg.discontinuity && Math.abs(derived - wallClockMs) <= MAX_CLOCK_SKEW_MS;
     const wall = anchored ? derived : wallClockMs;
-    if (!anchored) s = { ...s, clock: { wallMs: wallClockMs, pts: seg.startPts, dts: seg.startDts, settled: false } };
+    if (!anchored) {
+      const prior = s.clock && !seg.discontinuity ? { wallMs: s.clock.wallMs, pts: s.clock.pts, dts: s.clock.dts } : undefined;
+      s = { ...s, clock: { wallMs: wallClockMs, pts: seg.startPts, dts: seg.startDts, settled: false, ...(prior ? { prior } : {}) } };
+    }
     events.push({ type: 'segment:opened', index: seg.index, startPts: seg.startPts, startDts: seg.startDts, wallClockMs: wall, discontinuity: seg.discontinuity });
   }
   const placement = placementOf(seg);
@@ -403,5 +422,5 @@ export function segmenterFinish(state: SegmenterState): { state: SegmenterState;
   const frame = state.lastRefDuration > 0 ? state.lastRefDuration : state.refStep > 0 ? state.refStep : 3000;
   // A part closed ahead of the next frame already fixed where the stream ends.
   const endPts = seg.partFrames === 0 ? seg.partStartDts + seg.ctsOffset : state.lastRefDts + frame + seg.ctsOffset;
-  return { state: done, events: closeSegment(seg, Math.max(endPts, seg.startPts + 1), wallAt(state.clock, seg.startPts)) };
+  return { state: done, events: closeSegment(seg, Math.max(endPts, seg.startPts + 1), wallAt(settleAnchor(state.clock, seg.startPts), seg.startPts)) };
 }

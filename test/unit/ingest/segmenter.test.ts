@@ -356,4 +356,22 @@ describe('segmenter: PROGRAM-DATE-TIME', () => {
     assert.deepEqual(openedWalls, [1_001_200, 1_001_970, 1_003_970, 1_005_970], 'the first opening is provisional (its first frame\'s arrival)');
     assert.deepEqual(closedWalls, [999_970, 1_001_970, 1_003_970, 1_005_970]);
   });
+
+  it('a keyframe held up for a moment is no drift: the segment it opens keeps the anchor once its least delayed frame shows it (no PDT jump)', () => {
+    // Seen under load: segment 9's keyframe came 1.2 s late (a stalled publisher or ingest), the following frames
+    // caught up within the segment; re-anchoring on it left PDT 1.867 s after segment 8's for a 2 s EXTINF.
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const openedWalls: number[] = [];
+    const closedWalls: number[] = [];
+    av({ frames: 241, step: 3000, gop: 60 }, false).forEach((p, i) => {
+      const late = i >= 120 && i < 126 ? 1200 - (i - 120) * 150 : 0;
+      const r = segmenterStep(s, p, 1_000_000 + i * (1000 / 30) + late);
+      s = r.state;
+      openedWalls.push(...opened(r.events).map((e) => e.wallClockMs));
+      closedWalls.push(...closed(r.events).map((e) => e.wallClockMs));
+    });
+    closedWalls.push(...closed(segmenterFinish(s).events).map((e) => e.wallClockMs));
+    assert.deepEqual(openedWalls, [1_000_000, 1_002_000, 1_005_200, 1_006_000, 1_008_000], 'segment 2 opened on its late keyframe (provisional)');
+    assert.deepEqual(closedWalls, [1_000_000, 1_002_000, 1_004_000, 1_006_000, 1_008_000]);
+  });
 });

@@ -1,5 +1,5 @@
 /**
- * A stock LL-HLS client against the real pipeline: ffmpeg publishes over SRT (640x360 25 fps, 2 s keyframes,
+ * A stock LL-HLS client against the real pipeline: ffmpeg publishes over SRT (720p30, 2 s keyframes, no B-frames,
  * as the README tells ffmpeg users: one AAC frame per PES) into the in-process stack, and a page in Chromium
  * plays the channel with hls.js exactly as an embed does, `new Hls()` (its default config, lowLatencyMode on),
  * opened as soon as the channel plays, so it starts while the first segments are in the window (when hls.js
@@ -8,7 +8,8 @@
  *   (each stall adds a second to a stock hls.js's target, never won back);
  * - its own latency settles within a generous bound (30 part targets, 6 s: a stock hls.js never catches up, so
  *   its start-up time stays in its latency, 1.5-3.5 s on this 2-core machine under load; the PDT jump at the
- *   first segment, since fixed, cost 6-9 s with a stall on every other reload);
+ *   first segment, since fixed, cost 6-9 s with a stall on every other reload; at 720p the first frames come
+ *   late enough for it in about every other run, at 360p rarely);
  * - the playlists' PROGRAM-DATE-TIME differences equal the EXTINF sums, audio and video alike;
  * - ingest's beam_part_ready_delay_seconds counts every part (first frame → announcement).
  * Not a benchmark: the glass-to-glass figures are `npm run bench latency`.
@@ -110,8 +111,8 @@ describe('a stock hls.js (default config) plays LL-HLS from the first seconds of
     const srt = (JSON.parse(created) as { ingest: { srt: string } }).ingest.srt;
     await new Promise((r) => setTimeout(r, 150)); // the ingest registry hears of the channel over pub/sub
     publisher = wrapFfmpeg([
-      '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-      '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p', '-b:v', '800k',
+      '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', '60', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '60', '-pix_fmt', 'yuv420p', '-b:v', '2500k',
       '-c:a', 'aac', '-b:a', '64k', '-pes_payload_size', '0', '-f', 'mpegts', srt,
     ]);
     const pub = publisher;

@@ -1,6 +1,6 @@
 /** Prometheus gauges of ingest health per channel, fed by publish-session diagnostics. */
 
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { IngestDiagnostics } from './ingest-stats';
 
 export interface IngestMetrics {
@@ -11,7 +11,15 @@ export interface IngestMetrics {
   refused(protocol: string, reason: string): void;
   /** A Redis write or read ingest needed failed; kind: oom | readonly | connection | other. */
   storeError(kind: string): void;
+  /** An LL-HLS part was announced `seconds` after its first frame reached the segmenter. */
+  partReady(seconds: number): void;
 }
+
+/**
+ * Buckets of `beam_part_ready_delay_seconds`: a part's first frame to its announcement is the part's own
+ * duration (0.1-1 s, less one frame) plus ingest's work, so they are fine around the usual part targets.
+ */
+export const PART_READY_BUCKETS = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6, 0.8, 1, 1.5, 2, 5];
 
 /** Refusal reasons as a small label set (never the raw text, which can carry a client's input). */
 export function refusalLabel(reason: string): string {
@@ -37,6 +45,12 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
   const connects = new Counter({ name: 'beam_ingest_publisher_connects_total', help: 'Publishers accepted, by channel and protocol', labelNames: ['channel', 'protocol'], registers: [registry] });
   const reconnects = new Counter({ name: 'beam_ingest_reconnects_total', help: 'Publishers that came back within the reconnect window or replaced a session', labelNames: ['channel'], registers: [registry] });
   const refusals = new Counter({ name: 'beam_ingest_refusals_total', help: 'Publishers refused before any media was accepted, by protocol and reason', labelNames: ['protocol', 'reason'], registers: [registry] });
+  const partReady = new Histogram({
+    name: 'beam_part_ready_delay_seconds',
+    help: 'LL-HLS part announced (part:ready written) after its first frame reached the segmenter, seconds: the part duration plus ingest\'s delay',
+    buckets: PART_READY_BUCKETS,
+    registers: [registry],
+  });
   const storeErrors = new Counter({ name: 'beam_ingest_store_errors_total', help: 'Redis calls of ingest that failed (a publish ends on one), by kind: oom, readonly, connection, other', labelNames: ['reason'], registers: [registry] });
   const stats = (channel: string, d: IngestDiagnostics) => {
     bitrate.set({ channel }, d.bitrateKbps);
@@ -63,6 +77,9 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     },
     storeError(kind) {
       storeErrors.inc({ reason: kind });
+    },
+    partReady(seconds) {
+      partReady.observe(seconds);
     },
   };
 }

@@ -318,6 +318,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       {
         store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats,
         onStoreError: deps.metrics ? (kind) => deps.metrics?.storeError(kind) : undefined,
+        onPartReady: deps.metrics ? (_channel, delayMs) => deps.metrics?.partReady(delayMs / 1000) : undefined,
         onPacketsRefused: (channel, count) => faults.report(fault('INGEST_PACKETS_REFUSED', `${count} packets refused: they would land in a closed segment`), { channel }),
         onOutage: (channel, waiting) => log.warn({ channel }, waiting ? 'Redis unreachable or failing over: holding the publish, retrying writes' : 'Redis answers again: the publish goes on'),
         onSegmentOpened: deps.enqueueSegment ? async (c, segment) => {

@@ -15,6 +15,14 @@
  * closes at that frame's end, predicted from the frame duration (the smaller of the last two dts steps, so
  * jitter leaves a hole of a few ticks rather than an overlap). A frame
  * arriving before the predicted end is moved to it (`shift`): a published part never gains a sample.
+ *
+ * PROGRAM-DATE-TIME follows the media clock from one anchor per session (epoch): a segment's wall clock is
+ * the anchor's plus its pts distance, so PDT differences equal the EXTINF sums (hls.js re-aligns its playlists
+ * by PDT while the first segment is listed, and any disagreement moves its timeline by that much on every
+ * reload). The anchor is the least delayed arrival of the epoch's first segment: a session's first frames come
+ * late and in a burst (the demuxer probes before it hands out a packet), so the first frame's arrival alone
+ * would put every later segment's PDT ahead of its arrival, and the first re-anchor would then break the
+ * sequence. The epoch's first segment therefore carries its final wall clock in `segment:closed`.
  */
 
 import { TIMELINE_HZ } from '../core/model/live';
@@ -76,6 +84,8 @@ export interface SegmentClosedEvent {
   index: number;
   startPts: number;
   durationPts: number;
+  /** The segment's PROGRAM-DATE-TIME, final (for an epoch's first segment it may differ from the opening one). */
+  wallClockMs: number;
   discontinuity: boolean;
   partCount: number;
 }
@@ -102,6 +112,20 @@ interface OpenSegment {
   partFrames: number;
 }
 
+/**
+ * Wall clock `wallMs` (ms, fractional) of channel time `pts`, whose frame decodes at `dts`. Until `settled`
+ * (the epoch's first segment closed) it moves earlier to the least delayed frame's arrival. `prior`: the
+ * anchor a late or early keyframe replaced (not a discontinuity), kept when the segment's least delayed frame
+ * shows the drift was not real.
+ */
+export interface WallClockAnchor {
+  wallMs: number;
+  pts: number;
+  dts: number;
+  settled: boolean;
+  prior?: { wallMs: number; pts: number; dts: number };
+}
+
 export interface SegmenterState {
   config: SegmenterConfig;
   /** Index the next opened segment gets. */
@@ -119,8 +143,8 @@ export interface SegmenterState {
   gop: number;
   /** Where the last part closed ahead of the next frame ended: no reference frame may decode before it. */
   dtsFloor: number | null;
-  /** Wall clock (ms) of a segment start and its pts: every later segment's wall clock follows its pts from it. */
-  clock: { wallMs: number; pts: number } | null;
+  /** The PROGRAM-DATE-TIME anchor: every segment's wall clock follows its pts from it. */
+  clock: WallClockAnchor | null;
   warnedLongGop: boolean;
   finished: boolean;
 }
@@ -215,8 +239,33 @@ function partReady(seg: OpenSegment, endDts: number): PartReadyEvent {
   };
 }
 
+/** The wall clock (ms) of channel time `pts` by `clock`. */
+function wallAt(clock: WallClockAnchor, pts: number): number {
+  return Math.round(clock.wallMs + ((pts - clock.pts) * 1000) / TIMELINE_HZ);
+}
+
+/**
+ * The anchor of an epoch once its first segment (starting at `startPts`) closes: the refined one, or the one it
+ * replaced when the segment's least delayed frame is within MAX_CLOCK_SKEW_MS of it (a keyframe held up for a
+ * moment, by the publisher or a busy ingest, is no drift: re-anchoring on it would break the PDT sequence).
+ */
+export function settleAnchor(clock: WallClockAnchor, startPts: number): WallClockAnchor {
+  const { prior, ...rest } = clock;
+  if (prior && Math.abs(wallAt(clock, startPts) - wallAt({ ...prior, settled: true }, startPts)) <= MAX_CLOCK_SKEW_MS) {
+    return { ...prior, settled: true };
+  }
+  return { ...rest, settled: true };
+}
+
+/** The anchor refined by a reference frame decoded at `dts` that arrived at `arrivalMs` (before it settles). */
+export function refineAnchor(clock: WallClockAnchor, dts: number, arrivalMs: number): WallClockAnchor {
+  if (clock.settled) return clock;
+  const candidate = arrivalMs - ((dts - clock.dts) * 1000) / TIMELINE_HZ;
+  return candidate < clock.wallMs ? { ...clock, wallMs: candidate } : clock;
+}
+
 /** Closes the open segment at `endPts` (its last part ends there too, unless it holds no frame). */
-function closeSegment(seg: OpenSegment, endPts: number): SegmenterEvent[] {
+function closeSegment(seg: OpenSegment, endPts: number, wallClockMs: number): SegmenterEvent[] {
   const last = partReady(seg, seg.partStartDts);
   last.durationPts = endPts - last.startPts;
   const events: SegmenterEvent[] = [];
@@ -227,6 +276,7 @@ function closeSegment(seg: OpenSegment, endPts: number): SegmenterEvent[] {
     index: seg.index,
     startPts: seg.startPts,
     durationPts: endPts - seg.startPts,
+    wallClockMs,
     discontinuity: seg.discontinuity,
     partCount: last.durationPts > 0 ? seg.partIndex + 1 : seg.partIndex,
   });
@@ -290,7 +340,12 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
   const cut = sync && (seg === null || ((dueByTime || s.forceCut) && pts > seg.startPts && dts > seg.startDts));
 
   if (cut) {
-    if (seg) events.push(...closeSegment(seg, pts));
+    if (seg) {
+      // The segment's wall clock by its epoch's anchor (set when the segment opened), final from here on.
+      const clock = settleAnchor(s.clock as WallClockAnchor, seg.startPts);
+      events.push(...closeSegment(seg, pts, wallAt(clock, seg.startPts)));
+      s = { ...s, clock };
+    }
     const discontinuity = s.forceDiscontinuity;
     seg = {
       index: s.nextIndex,
@@ -316,10 +371,13 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
     // PROGRAM-DATE-TIME follows the media: a segment's wall clock is the anchor's plus its pts distance, so
     // PDT differences equal EXTINF sums (players align playlists by PDT). Re-anchored on a discontinuity or
     // when arrival time and media time drift apart by more than MAX_CLOCK_SKEW_MS.
-    const derived = s.clock ? s.clock.wallMs + Math.round(((seg.startPts - s.clock.pts) * 1000) / TIMELINE_HZ) : null;
+    const derived = s.clock ? wallAt(s.clock, seg.startPts) : null;
     const anchored = derived !== null && !seg.discontinuity && Math.abs(derived - wallClockMs) <= MAX_CLOCK_SKEW_MS;
     const wall = anchored ? derived : wallClockMs;
-    if (!anchored) s = { ...s, clock: { wallMs: wallClockMs, pts: seg.startPts } };
+    if (!anchored) {
+      const prior = s.clock && !seg.discontinuity ? { wallMs: s.clock.wallMs, pts: s.clock.pts, dts: s.clock.dts } : undefined;
+      s = { ...s, clock: { wallMs: wallClockMs, pts: seg.startPts, dts: seg.startDts, settled: false, ...(prior ? { prior } : {}) } };
+    }
     events.push({ type: 'segment:opened', index: seg.index, startPts: seg.startPts, startDts: seg.startDts, wallClockMs: wall, discontinuity: seg.discontinuity });
   }
   const placement = placementOf(seg);
@@ -342,6 +400,7 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
 
   s = {
     ...s,
+    ...(s.clock && !s.clock.settled && seg ? { clock: refineAnchor(s.clock, dts, wallClockMs) } : {}),
     segment: seg,
     lastRefDts: dts,
     lastRefDuration: packet.duration > 0 ? packet.duration : refStep,
@@ -359,9 +418,9 @@ export function segmenterFinish(state: SegmenterState): { state: SegmenterState;
   if (state.finished) return { state, events: [] };
   const seg = state.segment;
   const done: SegmenterState = { ...state, segment: null, finished: true };
-  if (!seg || state.lastRefDts === null) return { state: done, events: [] };
+  if (!seg || state.lastRefDts === null || !state.clock) return { state: done, events: [] };
   const frame = state.lastRefDuration > 0 ? state.lastRefDuration : state.refStep > 0 ? state.refStep : 3000;
   // A part closed ahead of the next frame already fixed where the stream ends.
   const endPts = seg.partFrames === 0 ? seg.partStartDts + seg.ctsOffset : state.lastRefDts + frame + seg.ctsOffset;
-  return { state: done, events: closeSegment(seg, Math.max(endPts, seg.startPts + 1)) };
+  return { state: done, events: closeSegment(seg, Math.max(endPts, seg.startPts + 1), wallAt(settleAnchor(state.clock, seg.startPts), seg.startPts)) };
 }

@@ -28,8 +28,12 @@ export function createBoundaryBook(discontinuitySequence: number): BoundaryBook 
   return { open: new Map(), discontinuitySequence };
 }
 
-/** One batch of boundary events as store records; `nowMs` dates a closed segment whose opening was not seen. */
-export function boundaryRecords(book: BoundaryBook, evs: readonly SegmenterEvent[], nowMs: number): { book: BoundaryBook; write: BoundaryWrite } {
+/**
+ * One batch of boundary events as store records. A closed segment's record takes the wall clock the segmenter
+ * closed it with (final: an epoch's first segment opens with its first frame's arrival and closes with the
+ * anchor its frames settled).
+ */
+export function boundaryRecords(book: BoundaryBook, evs: readonly SegmenterEvent[]): { book: BoundaryBook; write: BoundaryWrite } {
   const open = new Map(book.open);
   let discontinuitySequence = book.discontinuitySequence;
   const write: BoundaryWrite = { segments: [], parts: [], events: [], warnings: [], opened: [], lastPartEnd: null };
@@ -50,7 +54,7 @@ export function boundaryRecords(book: BoundaryBook, evs: readonly SegmenterEvent
       open.delete(e.index);
       write.segments.push({
         index: e.index, startPts: e.startPts, startDts: rec?.startDts ?? e.startPts, durationPts: e.durationPts,
-        wallClockMs: rec?.wallClockMs ?? nowMs, discontinuity: rec?.discontinuity ?? false, discontinuitySequence: rec?.discontinuitySequence ?? discontinuitySequence,
+        wallClockMs: e.wallClockMs, discontinuity: rec?.discontinuity ?? false, discontinuitySequence: rec?.discontinuitySequence ?? discontinuitySequence,
       });
       write.events.push({ type: 'segment:closed', segment: e.index, startPts: e.startPts, durationPts: e.durationPts });
     } else {

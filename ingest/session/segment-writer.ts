@@ -40,6 +40,8 @@ export interface SegmentWriterDeps {
   onPacketsRefused?: (channel: string, count: number) => void;
   /** A write waits for Redis (`true` when the wait starts, `false` when it is over). */
   onOutage?: (channel: string, waiting: boolean) => void;
+  /** An LL-HLS part was announced `delayMs` after its first frame was handed to `ingest`. */
+  onPartReady?: (channel: string, delayMs: number) => void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -99,6 +101,9 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
   let lastFlush = now();
   /** End (pts) of the last announced part until an audio packet reaching it is written: players wait for it. */
   let audioAwaited: number | null = null;
+  /** When the first frame of each part not yet announced arrived (`<segment>.<part>` → ms), for onPartReady. */
+  const partArrivals = new Map<string, number>();
+  const referenceStream = start.segmenter.config.videoStreamIndex ?? start.segmenter.config.audioStreamIndex;
 
   async function flush(): Promise<void> {
     writable();
@@ -111,7 +116,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
   }
 
   async function boundaries(evs: SegmenterEvent[]): Promise<void> {
-    const r = boundaryRecords(book, evs, now());
+    const r = boundaryRecords(book, evs);
     book = r.book;
     const { write } = r;
     if (start.hasAudio && write.lastPartEnd !== null) audioAwaited = write.lastPartEnd;
@@ -120,6 +125,12 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     // The timeline state goes with the boundaries it led to: whoever continues the channel continues after them.
     const saved = { state: serialiseTimeline(timeline), ttlMs: Math.max(ttlMs, TIMELINE_TTL_MS) };
     await hold(() => live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs, timeline: saved, holder: deps.holder }));
+    for (const part of write.parts) {
+      const key = `${part.segment}.${part.part}`;
+      const arrived = partArrivals.get(key);
+      partArrivals.delete(key);
+      if (arrived !== undefined) deps.onPartReady?.(name, now() - arrived);
+    }
     if (deps.onSegmentOpened) {
       for (const segment of write.opened) {
         deps.onSegmentOpened(channel, segment).catch((err: Error) => log.warn({ channel: name, segment, err: err.message }, 'could not enqueue the segment for transcoding'));
@@ -132,8 +143,17 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     timeline = r.state;
     const normalised = r.packet;
     if (!normalised) return;
-    const step = segmenterStep(segmenter, normalised, now());
+    const arrivedMs = now();
+    const step = segmenterStep(segmenter, normalised, arrivedMs);
     segmenter = step.state;
+    if (step.placement && normalised.streamIndex === referenceStream) {
+      const key = `${step.placement.segmentIndex}.${step.placement.partIndex}`;
+      if (!partArrivals.has(key)) {
+        // Bounded: parts are announced in order, so an entry left behind (a part that ended empty) is old.
+        if (partArrivals.size >= 16) partArrivals.delete(partArrivals.keys().next().value as string);
+        partArrivals.set(key, arrivedMs);
+      }
+    }
     // A frame that came before the start the segmenter predicted for its part is moved to it.
     const p = step.shift ? { ...normalised, dts: normalised.dts + step.shift, pts: normalised.pts + step.shift } : normalised;
     deps.onPacket({ streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });

@@ -43,6 +43,8 @@ export interface PublishSessionDeps {
   onPacketsRefused?: (channel: string, count: number) => void;
   /** A write waits for Redis to come back (true), or the wait is over (false). */
   onOutage?: (channel: string, waiting: boolean) => void;
+  /** An LL-HLS part was announced `delayMs` after its first frame reached the segmenter (metrics). */
+  onPartReady?: (channel: string, delayMs: number) => void;
   now?: () => number;
 }
 

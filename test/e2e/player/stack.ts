@@ -7,6 +7,7 @@
  */
 
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { startTestRedis, uniquePrefix, type TestRedis } from '../../helpers/redis';
 import { TEST_API_TOKEN, TEST_APP_CONFIG, withTestToken } from '../../helpers/app';
@@ -19,6 +20,7 @@ import { createStore, type OwnedStore } from '../../../core/store/store';
 import { createChannelStore, type ChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
+import { createIngestMetrics } from '../../../ingest/ingest-metrics';
 import { livePlugin } from '../../../packager/live-plugin';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createJobDispatcher } from '../../../engine/jobs/dispatcher';
@@ -42,6 +44,8 @@ export interface Stack {
   channels: ChannelStore;
   /** A new connection to the stack's Redis (the latency bench reads the channel's events); the caller closes it. */
   connect(): RedisClient;
+  /** The ingest metrics' registry (the latency bench reads beam_part_ready_delay_seconds). */
+  ingestRegistry: Registry;
   close(): Promise<void>;
 }
 
@@ -93,8 +97,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         await workerConnection.quit();
       });
     }
+    const ingestRegistry = new Registry();
     const ingest: IngestService = createIngestService(
-      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), ...(enqueueSegment ? { enqueueSegment } : {}) },
+      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), metrics: createIngestMetrics(ingestRegistry), ...(enqueueSegment ? { enqueueSegment } : {}) },
       { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
     );
     await ingest.start();
@@ -126,7 +131,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, connect: () => redis.connect(), close: closeAll };
+    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, rtmpPort, app, store, live, channels, connect: () => redis.connect(), ingestRegistry, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

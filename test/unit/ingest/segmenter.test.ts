@@ -336,4 +336,42 @@ describe('segmenter: PROGRAM-DATE-TIME', () => {
     });
     assert.deepEqual(walls, [1_000_340, 1_002_340, 1_004_340, 1_007_470, 1_009_470]);
   });
+
+  it('a start-up burst: the first segment settles its wall clock at its close on the least delayed frame, so later segments follow it without a re-anchor (PDT differences stay equal to EXTINF)', () => {
+    // Seen live: the demuxer probes before it hands out the first packet, so the first frames come 1.2 s late in
+    // a burst; from frame 20 they arrive on time (±30 ms). Anchored on the first frame alone, segment 1 came
+    // 1.23 s before its derived PDT and was re-anchored: PDT 0.92 s apart for a 2 s EXTINF, and hls.js moved its
+    // timeline by the difference on every playlist reload.
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const openedWalls: number[] = [];
+    const closedWalls: number[] = [];
+    av({ frames: 181, step: 3000, gop: 60 }, false).forEach((p, i) => {
+      const arrival = i < 20 ? 1_001_200 + i * 5 : 1_000_000 + i * (1000 / 30) + (i % 2 ? 30 : -30);
+      const r = segmenterStep(s, p, arrival);
+      s = r.state;
+      openedWalls.push(...opened(r.events).map((e) => e.wallClockMs));
+      closedWalls.push(...closed(r.events).map((e) => e.wallClockMs));
+    });
+    closedWalls.push(...closed(segmenterFinish(s).events).map((e) => e.wallClockMs));
+    assert.deepEqual(openedWalls, [1_001_200, 1_001_970, 1_003_970, 1_005_970], 'the first opening is provisional (its first frame\'s arrival)');
+    assert.deepEqual(closedWalls, [999_970, 1_001_970, 1_003_970, 1_005_970]);
+  });
+
+  it('a keyframe held up for a moment is no drift: the segment it opens keeps the anchor once its least delayed frame shows it (no PDT jump)', () => {
+    // Seen under load: segment 9's keyframe came 1.2 s late (a stalled publisher or ingest), the following frames
+    // caught up within the segment; re-anchoring on it left PDT 1.867 s after segment 8's for a 2 s EXTINF.
+    let s = createSegmenterState({ videoStreamIndex: V, audioStreamIndex: null });
+    const openedWalls: number[] = [];
+    const closedWalls: number[] = [];
+    av({ frames: 241, step: 3000, gop: 60 }, false).forEach((p, i) => {
+      const late = i >= 120 && i < 126 ? 1200 - (i - 120) * 150 : 0;
+      const r = segmenterStep(s, p, 1_000_000 + i * (1000 / 30) + late);
+      s = r.state;
+      openedWalls.push(...opened(r.events).map((e) => e.wallClockMs));
+      closedWalls.push(...closed(r.events).map((e) => e.wallClockMs));
+    });
+    closedWalls.push(...closed(segmenterFinish(s).events).map((e) => e.wallClockMs));
+    assert.deepEqual(openedWalls, [1_000_000, 1_002_000, 1_005_200, 1_006_000, 1_008_000], 'segment 2 opened on its late keyframe (provisional)');
+    assert.deepEqual(closedWalls, [1_000_000, 1_002_000, 1_004_000, 1_006_000, 1_008_000]);
+  });
 });

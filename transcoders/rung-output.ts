@@ -84,17 +84,17 @@ async function ensureRenditionFormat(ctx: RungOutputContext, o: RungOutput, tx: 
   o.formatReady = true;
 }
 
-/** Write each rung's buffered packets with pts below `end` to its rendition. */
+/** Write each rung's buffered packets with pts below `end` to its rendition (the rungs at once). */
 async function writeRungPackets(ctx: RungOutputContext, outputs: readonly RungOutput[], tx: SegmentTranscoder, end: number): Promise<void> {
-  for (const o of outputs) {
+  await Promise.all(outputs.map(async (o) => {
     const { packets, rest } = cutRungPackets(o.buffer, end, ctx.startPts);
     o.buffer = rest;
-    if (packets.length === 0) continue;
-    await ensureRenditionFormat(ctx, o, tx);
+    if (packets.length === 0) return;
     o.timings.push(...packets.map(({ pts, dts, duration, keyframe }) => ({ pts, dts, duration, keyframe })));
+    await ensureRenditionFormat(ctx, o, tx);
     const writes = packets.map((p) => ({ streamIndex: VIDEO_STREAM, meta: packetMetaOf({ streamIndex: VIDEO_STREAM, ...p }), data: p.data }));
     await ctx.store.writePackets(renditionName(ctx.channel, o.rung.name), writes, ctx.ttlMs);
-  }
+  }));
 }
 
 /** Record part `part` of every rung and announce it; `announcedAtMs` (the source part's announcement) gives the delay. */

@@ -3,7 +3,8 @@
  * while the segment arrives. The job reads the channel's ladder when it starts (so a ladder edit applies from
  * the next segment), decides per rung (make, skip a finished one, or record a gap for one it must not or
  * cannot make), then follows the segment (segment-source.ts) and runs one SegmentTranscoder over it
- * (segment-run.ts): each rung part that is complete is written to `<ch>.<rung>`, recorded in the rung's
+ * (segment-run.ts), fed frame by frame as the source packets arrive: each rung part that is complete is
+ * written to `<ch>.<rung>`, recorded in the rung's
  * progress (live store) and announced with `rendition:ready {rendition, segment, part}` at once
  * (rung-output.ts). At `segment:closed` the encoders drain, the segment's alignment is checked, the segment is
  * recorded as made and `rendition:ready {rendition, segment}` is appended. A failure mid-segment records a gap
@@ -47,9 +48,23 @@ export interface SegmentJobConfig {
   idleTimeoutMs: number;
   /** Longest single blocking read of the events, ms. */
   blockMs: number;
+  /**
+   * While the segment is open, how often the store is asked for the source packets that arrived since (ms), so
+   * they are transcoded before their part is announced; 0: a part is transcoded once announced.
+   */
+  prefetchMs: number;
 }
 
-export const DEFAULT_SEGMENT_JOB_CONFIG: SegmentJobConfig = { encoder: DEFAULT_ENCODER_CONFIG, maxSegmentsBehind: 1, idleTimeoutMs: 10000, blockMs: 500 };
+export const DEFAULT_SEGMENT_JOB_CONFIG: SegmentJobConfig = { encoder: DEFAULT_ENCODER_CONFIG, maxSegmentsBehind: 1, idleTimeoutMs: 10000, blockMs: 500, prefetchMs: 25 };
+
+/** How far before its enqueue time a job reads the channel's events: the segment's opening and parts announced meanwhile. */
+export const EVENTS_LOOKBACK_MS = 2000;
+
+/** What a job knows of itself besides its data. */
+export interface SegmentJobInfo {
+  /** When ingest enqueued the job (ms): the job's event cursor starts EVENTS_LOOKBACK_MS before. */
+  enqueuedAtMs?: number;
+}
 
 /** What a job knows once it has found its channel, source video and segment. */
 interface JobContext {
@@ -143,7 +158,7 @@ async function failRungs(run: SegmentRunContext, outputs: readonly RungOutput[],
   result.note = reason;
 }
 
-export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConfig, job: TranscodeJobData): Promise<SegmentJobResult> {
+export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConfig, job: TranscodeJobData, info: SegmentJobInfo = {}): Promise<SegmentJobResult> {
   const loaded = await loadJob(deps, config, job);
   if (!loaded.ok) return segmentJobResult(job.channel, job.segment, loaded.note);
   const { ctx } = loaded;
@@ -154,7 +169,8 @@ export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConf
 
   const run = runContext(deps, job, ctx);
   const outputs = make.map((rung) => rungOutput(rung, rungResult(rung.name, 'made')));
-  const follower = await followSegment(deps, job.channel, job.segment, ctx.seg);
+  const since = info.enqueuedAtMs !== undefined ? info.enqueuedAtMs - EVENTS_LOOKBACK_MS : undefined;
+  const follower = await followSegment(deps, job.channel, job.segment, ctx.seg, since);
   try {
     await finishRungs(run, outputs, await runTranscoder(run, config, outputs, follower), result);
   } catch (e) {

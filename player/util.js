@@ -142,6 +142,47 @@ export function followLiveEdge(hls, video, Hls, { maxRate = 1.25 } = {}) {
   };
 }
 
+/**
+ * Whether hls.js's FRAG_LOADING data (main playlist) starts a segment (pure): its first part, or a whole segment.
+ */
+export function startsSegment(data) {
+  return !data?.part || data.part.index === 0;
+}
+
+/**
+ * Hands a quality the viewer chose (an hls.js level index, -1 for Auto) to hls.js at the start of a segment
+ * instead of at once. Every rendition's segments start with a keyframe, but a transcoded rung's later parts are
+ * not independent: switched in the middle of a segment, hls.js loads the new level's segment again from its
+ * first part up to the buffer end, one request per part, while an LL-HLS player kept near the live edge has
+ * about half a second buffered, so it stalls (the player e2e saw 1.1–1.5 s stalls on a loaded machine). Here
+ * the switch waits until hls.js starts loading a segment's first part (at most one part is then loaded twice),
+ * or `maxWaitMs`. Auto, and plain HLS (whole segments), switch at once. Returns a function that cancels a
+ * switch still waiting.
+ */
+export function switchLevelAtSegmentStart(hls, Hls, level, { maxWaitMs = 6000, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+  const apply = () => {
+    hls.loadLevel = level;
+  };
+  if (level < 0 || !hls.config?.lowLatencyMode) {
+    apply();
+    return () => undefined;
+  }
+  let done = false;
+  const finish = (switchNow) => {
+    if (done) return;
+    done = true;
+    hls.off(Hls.Events.FRAG_LOADING, onLoading);
+    clearTimer(timer);
+    if (switchNow) apply();
+  };
+  const onLoading = (_e, data) => {
+    if (data?.frag?.type === 'main' && startsSegment(data)) finish(true);
+  };
+  hls.on(Hls.Events.FRAG_LOADING, onLoading);
+  const timer = setTimer(() => finish(true), maxWaitMs);
+  return () => finish(false);
+}
+
 /** "4.0 GiB", "512 MiB" (1024-based, as BEAM_REDIS_MAXMEMORY is written). */
 export function formatBinarySize(bytes) {
   if (!Number.isFinite(bytes)) return '–';

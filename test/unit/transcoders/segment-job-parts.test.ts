@@ -201,4 +201,16 @@ describe('transcode metrics', () => {
     const values = (await registry.getSingleMetric('beam_transcode_dropped_segments_total')?.get())?.values ?? [];
     assert.deepEqual(values.map((v) => [v.labels.rung, v.labels.reason, v.value]).sort(), [['160p', 'failed', 1], ['240p', 'late', 1], ['360p', 'orphaned', 1]]);
   });
+
+  it('the rung part lag of a made segment: one observation per part, with a bucket at the 0.3 s target', async () => {
+    const registry = new Registry();
+    const metrics = createTranscodeMetrics(registry);
+    metrics.observeJob({ ...segmentJobResult('ch', 7), rungs: [{ ...rungResult('360p', 'made'), partDelaysMs: [20, 40, 280, 450] }, { ...rungResult('240p', 'gap', 'x', 'TRANSCODE_LATE'), partDelaysMs: [10] }] }, 0.01);
+    const values = (await registry.getSingleMetric('beam_transcode_part_delay_seconds')?.get())?.values ?? [];
+    const count = (values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).find((v) => v.metricName === 'beam_transcode_part_delay_seconds_count' && v.labels.rung === '360p');
+    const under = (values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).find((v) => v.metricName === 'beam_transcode_part_delay_seconds_bucket' && v.labels.rung === '360p' && v.labels.le === 0.3);
+    assert.equal(count?.value, 4);
+    assert.equal(under?.value, 3, 'three of the four parts within 0.3 s');
+    assert.equal(values.some((v) => v.labels.rung === '240p'), false, 'a gap observes nothing');
+  });
 });

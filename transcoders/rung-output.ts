@@ -66,6 +66,14 @@ export function collectPackets(outputs: readonly RungOutput[], out: ReadonlyMap<
   for (const o of outputs) o.buffer.push(...(out.get(o.rung.name) ?? []));
 }
 
+/**
+ * Make each rendition's format (and its link to the channel) as soon as its encoder gave its first packet, so
+ * that the reads and writes it takes are done while the first part fills, not when it is published.
+ */
+export async function prepareRenditions(ctx: RungOutputContext, outputs: readonly RungOutput[], tx: SegmentTranscoder): Promise<void> {
+  await Promise.all(outputs.filter((o) => !o.formatReady && o.buffer.length > 0).map((o) => ensureRenditionFormat(ctx, o, tx)));
+}
+
 /** Create (or update, when the encoder's settings changed) the rendition's format and its link to the channel. */
 async function ensureRenditionFormat(ctx: RungOutputContext, o: RungOutput, tx: SegmentTranscoder): Promise<void> {
   if (o.formatReady) return;

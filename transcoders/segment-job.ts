@@ -80,13 +80,14 @@ interface JobContext {
 
 async function loadJob(deps: SegmentJobDeps, config: SegmentJobConfig, job: TranscodeJobData): Promise<{ ok: true; ctx: JobContext } | { ok: false; note: string }> {
   const { channel: name, segment: k } = job;
-  const channel = await deps.channels.get(name);
+  // One round of reads: a job's first part is due a part target after its segment opened.
+  const [channel, format, segs, last] = await Promise.all([deps.channels.get(name), deps.store.getFormat(name), deps.live.segments(name, k, k), deps.live.lastSegments(name, 1)]);
   if (!channel) return { ok: false, note: `channel '${name}' does not exist` };
-  const source = sourceVideoOf(await deps.store.getFormat(name));
+  const source = sourceVideoOf(format);
   if (!source) return { ok: false, note: `channel '${name}' has no video stream with a size` };
-  const seg = (await deps.live.segments(name, k, k))[0];
+  const seg = segs[0];
   if (!seg) return { ok: false, note: `segment ${k} of '${name}' is not in the store (expired or never opened)` };
-  const newest = (await deps.live.lastSegments(name, 1))[0]?.index ?? k;
+  const newest = last[0]?.index ?? k;
   return { ok: true, ctx: { channel, ...source, seg, newest, late: isLate(k, newest, config.maxSegmentsBehind) } };
 }
 
@@ -105,8 +106,10 @@ async function planRungs(deps: SegmentJobDeps, job: TranscodeJobData, ctx: JobCo
   const make: PlannedRung[] = [];
   const decided: RungResult[] = [];
   const gapCtx = { live: deps.live, channel: job.channel, segment: job.segment, ttlMs: ctx.channel.dvrWindowSeconds * 1000 };
-  for (const rung of planLadder(ctx.channel.ladder, ctx.width, ctx.height)) {
-    const d = planRungSegment(await rungSegmentState(deps, job, ctx.seg, rung.name), ctx.late, ctx.newest);
+  const rungs = planLadder(ctx.channel.ladder, ctx.width, ctx.height);
+  const states = await Promise.all(rungs.map((rung) => rungSegmentState(deps, job, ctx.seg, rung.name)));
+  for (const [i, rung] of rungs.entries()) {
+    const d = planRungSegment(states[i] as RungSegmentState, ctx.late, ctx.newest);
     if (d.action === 'make') {
       make.push(rung);
     } else if (d.action === 'gap') {

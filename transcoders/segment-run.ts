@@ -11,7 +11,7 @@
 import { TIMELINE_HZ } from '../core/model/live';
 import { partWindows, readyWindows, closingWriteNeeded, sourceTail, isClosed, contiguousParts, prefetchable, pushBatches, type ClosedSegment } from './segment-plan';
 import { readSourcePackets, type SegmentFollower } from './segment-source';
-import { collectPackets, publishRungs, type RungOutput, type RungOutputContext } from './rung-output';
+import { collectPackets, prepareRenditions, publishRungs, type RungOutput, type RungOutputContext } from './rung-output';
 import type { SegmentTranscoder, SegmentTranscoderConfig, SourcePacket, SourceVideo } from './segment-transcoder';
 import type { EncoderConfig } from './encoder-settings';
 
@@ -84,6 +84,7 @@ async function feed(r: RunState, tx: SegmentTranscoder, packets: readonly Source
   for (const batch of pushBatches(packets, fedThrough, MAX_PUSH_PACKETS)) {
     const out = await tx.push(batch.packets, batch.fedThrough);
     collectPackets(r.outputs, out.packets);
+    await prepareRenditions(r.ctx, r.outputs, tx);
     await publishReady(r, tx, out.readyBefore);
   }
   if (packets.length > 0 || fedThrough > r.fedDts) r.lastProgress = r.ctx.now();

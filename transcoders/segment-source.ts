@@ -55,11 +55,14 @@ export interface SegmentSourceDeps {
   reader: RedisClient;
 }
 
+/** Events read at once by a follower. */
+const EVENTS_PER_READ = 200;
+
 /**
  * Start following segment `k` of `channel` (known as `seg`): the event cursor is taken before the parts already
  * there are read, so nothing falls in between. With `sinceMs` (Redis's clock) the cursor starts there instead of
- * at the newest event, so the parts announced before the job started are met as events too and their
- * announcement times are known; the first polls then catch up without blocking.
+ * at the newest event, and the events since are read before it returns: the parts announced before the job
+ * started are met as events too and their announcement times are known.
  */
 export async function followSegment(deps: SegmentSourceDeps, channel: string, k: number, seg: SegmentRecord, sinceMs?: number): Promise<SegmentFollower> {
   const { live } = deps;
@@ -80,15 +83,22 @@ export async function followSegment(deps: SegmentSourceDeps, channel: string, k:
     }
   }
 
+  async function poll(blockMs: number): Promise<number> {
+    const read = await live.readEvents(deps.reader, channel, cursor, blockMs, EVENTS_PER_READ);
+    cursor = read.lastId;
+    for (const { id, event } of read.events) await apply(segmentEventEffect(k, id, event));
+    return read.events.length;
+  }
+  // From an earlier point, catch up at once: the parts already there then have their announcement times.
+  if (sinceMs !== undefined) while ((await poll(1)) === EVENTS_PER_READ);
+
   return {
     segment: () => current,
     part: (n) => parts.get(n),
     parts: () => [...parts.values()],
     announcedAt: (n) => announcedAt.get(n),
     async poll(blockMs) {
-      const read = await live.readEvents(deps.reader, channel, cursor, blockMs, 200);
-      cursor = read.lastId;
-      for (const { id, event } of read.events) await apply(segmentEventEffect(k, id, event));
+      await poll(blockMs);
     },
   };
 }

@@ -4,7 +4,8 @@
  * narrow SegmentTranscoder interface: every frame pushed comes out at once, as libx264 with zerolatency gives it).
  * What is checked: the source is fed as it arrives, before its part is announced, never past a keyframe that may
  * start the next segment; a rung part is published as soon as its part is announced; the closed segment's rung
- * packets are exactly its frames; with prefetching off, nothing is fed before its part.
+ * packets are exactly its frames; with prefetching off, nothing is fed before its part; every part's lag is
+ * measured, a part announced before the job started included.
  */
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -18,7 +19,7 @@ import { decodeEvent, VIDEO_STREAM, type ChannelEvent, type PartRecord, type Seg
 import { connectRedis, parseRedisUrl, type RedisClient } from '../../../core/store/redis-connection';
 import { followSegment } from '../../../transcoders/segment-source';
 import { runTranscoder, type SegmentRun } from '../../../transcoders/segment-run';
-import { rungOutput } from '../../../transcoders/rung-output';
+import { rungOutput, type RungOutput } from '../../../transcoders/rung-output';
 import { rungResult } from '../../../transcoders/segment-result';
 import { planLadder } from '../../../transcoders/ladder';
 import { DEFAULT_ENCODER_CONFIG } from '../../../transcoders/encoder-settings';
@@ -108,7 +109,7 @@ const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
 
 async function startRun(
   channel: string, prefetchMs: number, pushes: Push[], before?: (src: ReturnType<typeof source>) => Promise<void>,
-): Promise<{ run: Promise<SegmentRun>; src: ReturnType<typeof source> }> {
+): Promise<{ run: Promise<SegmentRun>; src: ReturnType<typeof source>; outputs: RungOutput[] }> {
   await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video', width: 640, height: 360 } }] }, channel));
   const src = source(channel);
   await src.open();
@@ -123,7 +124,7 @@ async function startRun(
   };
   const run = runTranscoder(ctx, { encoder: DEFAULT_ENCODER_CONFIG, idleTimeoutMs: 5000, blockMs: 200, prefetchMs }, outputs, follower);
   run.catch(() => undefined);
-  return { run, src };
+  return { run, src, outputs };
 }
 
 const pushed = (pushes: Push[]) => pushes.flatMap((p) => p.dts).map((d) => d / FRAME);
@@ -188,9 +189,11 @@ describe('segment run: the source fed as it arrives', () => {
 
   it('a job starting late: what is stored is fed in order, in pushes of at most 8 packets, each packet once', { timeout: 20000 }, async () => {
     const pushes: Push[] = [];
-    const { run, src } = await startRun('late', 10, pushes, (s) => s.frames(0, 30));
+    const { run, src, outputs } = await startRun('late', 10, pushes, async (s) => {
+      await s.frames(0, 30);
+      await s.part(0);
+    });
     await settle();
-    await src.part(0);
     await src.part(1);
     await settle();
     for (const n of [2, 3, 4, 5]) await src.part(n);
@@ -199,5 +202,6 @@ describe('segment run: the source fed as it arrives', () => {
     assert.deepEqual(pushed(pushes), Array.from({ length: 30 }, (_, i) => i));
     assert.ok(pushes.every((p) => p.dts.length <= 8), `push sizes ${pushes.map((p) => p.dts.length).join(',')}`);
     assert.deepEqual((await rungPartsAnnounced('late')).map((p) => p.part), [0, 1, 2, 3, 4, 5]);
+    assert.equal(outputs[0]?.result.partDelaysMs.length, 6, 'a lag for every part, the one announced before the job started too');
   });
 });

@@ -3,11 +3,11 @@
  * while the segment arrives. The job reads the channel's ladder when it starts (so a ladder edit applies from
  * the next segment), decides per rung (make, skip a finished one, or record a gap for one it must not or
  * cannot make), then follows the segment (segment-source.ts) and runs one SegmentTranscoder over it
- * (segment-run.ts), fed frame by frame as the source packets arrive: each rung part that is complete is
- * written to `<ch>.<rung>`, recorded in the rung's
- * progress (live store) and announced with `rendition:ready {rendition, segment, part}` at once
- * (rung-output.ts). At `segment:closed` the encoders drain, the segment's alignment is checked, the segment is
- * recorded as made and `rendition:ready {rendition, segment}` is appended. A failure mid-segment records a gap
+ * (segment-run.ts), fed as the source packets arrive: each rung part that is complete is written to
+ * `<ch>.<rung>`, recorded in the rung's progress (live store) and announced with
+ * `rendition:ready {rendition, segment, part}` at once (rung-output.ts). At `segment:closed` the encoders
+ * drain, the segment's alignment is checked, the segment is recorded as made and
+ * `rendition:ready {rendition, segment}` is appended. A failure mid-segment records a gap
  * for the rungs left unfinished; a published rung segment is never rewritten. The result (segment-result.ts)
  * carries each rung's outcome, a gap with its pipeline error code.
  */

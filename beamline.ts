@@ -205,7 +205,7 @@ export function segmentJobTuning(c: BeamConfig): SegmentJobConfig {
   const t = c.transcoder;
   return {
     encoder: { preset: t.preset, threads: t.threads, maxKeyframeSeconds: t.maxKeyframeSeconds },
-    maxSegmentsBehind: t.maxSegmentsBehind, idleTimeoutMs: t.idleTimeout, blockMs: t.blockTime,
+    maxSegmentsBehind: t.maxSegmentsBehind, idleTimeoutMs: t.idleTimeout, blockMs: t.blockTime, prefetchMs: t.sourcePoll,
   };
 }
 

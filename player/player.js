@@ -7,7 +7,7 @@
 // debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
 
 import { playWhep } from './webrtc.js';
-import { epochToLocalInput, followLiveEdge, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, timeParamToMs } from './util.js';
+import { epochToLocalInput, followLiveEdge, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, switchLevelInSegment, timeParamToMs } from './util.js';
 
 const $ = (id) => document.getElementById(id);
 const ui = {
@@ -106,6 +106,8 @@ function destroyHls() {
   }
   state.stopFollowing?.();
   state.stopFollowing = null;
+  state.cancelSwitch?.();
+  state.cancelSwitch = null;
   if (state.hls) {
     state.hls.destroy();
     state.hls = null;
@@ -418,8 +420,10 @@ function wireUi() {
   ui.quality.addEventListener('change', () => {
     const level = Number(ui.quality.value);
     if (!state.hls) return;
-    // loadLevel switches at the next fragment without flushing the buffer: no stall.
-    state.hls.loadLevel = level;
+    // loadLevel switches without flushing the buffer, handed over early in a segment so that hls.js does not load
+    // the new level's segment again part by part up to the buffer end: no stall.
+    state.cancelSwitch?.();
+    state.cancelSwitch = switchLevelInSegment(state.hls, window.Hls, level);
   });
   ui.realtime.textContent = state.realtime ? 'LL-HLS' : 'Real-time';
   ui.realtime.title = state.realtime ? 'Play over LL-HLS' : 'Real-time playback over WebRTC (falls back to LL-HLS)';

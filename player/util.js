@@ -142,6 +142,53 @@ export function followLiveEdge(hls, video, Hls, { maxRate = 1.25 } = {}) {
   };
 }
 
+/**
+ * Whether hls.js's FRAG_LOADING or FRAG_LOADED data is a good moment to hand it a new level (pure): the second
+ * part of a segment of the main playlist, or a whole segment (plain HLS, or hls.js loading whole segments while
+ * far behind the edge).
+ */
+export function isSwitchPoint(data) {
+  if (data?.frag?.type !== 'main') return false;
+  return !data.part || data.part.index === 1;
+}
+
+/**
+ * Hands a quality the viewer chose (an hls.js level index, -1 for Auto) to hls.js when it comes to the second part
+ * of a segment, instead of at once. Every rendition's segments start with a keyframe, but a transcoded
+ * rung's later parts are not independent, so on a switch hls.js loads the new level's segment again from its
+ * first part up to the buffer end, one request per part: switched late in a segment, about ten requests while an
+ * LL-HLS player kept near the live edge has half a second buffered, and it stalls (the player e2e saw 1.1–1.5 s
+ * stalls on a loaded machine). Switched at a segment's very start, the buffer ends exactly on the boundary and
+ * hls.js may take it for the end of the previous segment and load that whole segment again (seen on a loaded
+ * machine). At the second part, only the segment's first part is loaded twice. Auto, and plain HLS, switch at
+ * once; otherwise after `maxWaitMs` at the latest. Returns a function that cancels a switch still waiting.
+ */
+export function switchLevelInSegment(hls, Hls, level, { maxWaitMs = 6000, setTimer = setTimeout, clearTimer = clearTimeout } = {}) {
+  const apply = () => {
+    hls.loadLevel = level;
+  };
+  if (level < 0 || !hls.config?.lowLatencyMode) {
+    apply();
+    return () => undefined;
+  }
+  let done = false;
+  const finish = (switchNow) => {
+    if (done) return;
+    done = true;
+    hls.off(Hls.Events.FRAG_LOADING, onFragment);
+    hls.off(Hls.Events.FRAG_LOADED, onFragment);
+    clearTimer(timer);
+    if (switchNow) apply();
+  };
+  const onFragment = (_e, data) => {
+    if (isSwitchPoint(data)) finish(true);
+  };
+  hls.on(Hls.Events.FRAG_LOADING, onFragment);
+  hls.on(Hls.Events.FRAG_LOADED, onFragment);
+  const timer = setTimer(() => finish(true), maxWaitMs);
+  return () => finish(false);
+}
+
 /** "4.0 GiB", "512 MiB" (1024-based, as BEAM_REDIS_MAXMEMORY is written). */
 export function formatBinarySize(bytes) {
   if (!Number.isFinite(bytes)) return '–';

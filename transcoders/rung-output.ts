@@ -66,6 +66,14 @@ export function collectPackets(outputs: readonly RungOutput[], out: ReadonlyMap<
   for (const o of outputs) o.buffer.push(...(out.get(o.rung.name) ?? []));
 }
 
+/**
+ * Make each rendition's format (and its link to the channel) as soon as its encoder gave its first packet, so
+ * that the reads and writes it takes are done while the first part fills, not when it is published.
+ */
+export async function prepareRenditions(ctx: RungOutputContext, outputs: readonly RungOutput[], tx: SegmentTranscoder): Promise<void> {
+  await Promise.all(outputs.filter((o) => !o.formatReady && o.buffer.length > 0).map((o) => ensureRenditionFormat(ctx, o, tx)));
+}
+
 /** Create (or update, when the encoder's settings changed) the rendition's format and its link to the channel. */
 async function ensureRenditionFormat(ctx: RungOutputContext, o: RungOutput, tx: SegmentTranscoder): Promise<void> {
   if (o.formatReady) return;
@@ -84,17 +92,17 @@ async function ensureRenditionFormat(ctx: RungOutputContext, o: RungOutput, tx: 
   o.formatReady = true;
 }
 
-/** Write each rung's buffered packets with pts below `end` to its rendition. */
+/** Write each rung's buffered packets with pts below `end` to its rendition (the rungs at once). */
 async function writeRungPackets(ctx: RungOutputContext, outputs: readonly RungOutput[], tx: SegmentTranscoder, end: number): Promise<void> {
-  for (const o of outputs) {
+  await Promise.all(outputs.map(async (o) => {
     const { packets, rest } = cutRungPackets(o.buffer, end, ctx.startPts);
     o.buffer = rest;
-    if (packets.length === 0) continue;
-    await ensureRenditionFormat(ctx, o, tx);
+    if (packets.length === 0) return;
     o.timings.push(...packets.map(({ pts, dts, duration, keyframe }) => ({ pts, dts, duration, keyframe })));
+    await ensureRenditionFormat(ctx, o, tx);
     const writes = packets.map((p) => ({ streamIndex: VIDEO_STREAM, meta: packetMetaOf({ streamIndex: VIDEO_STREAM, ...p }), data: p.data }));
     await ctx.store.writePackets(renditionName(ctx.channel, o.rung.name), writes, ctx.ttlMs);
-  }
+  }));
 }
 
 /** Record part `part` of every rung and announce it; `announcedAtMs` (the source part's announcement) gives the delay. */

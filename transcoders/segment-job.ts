@@ -3,10 +3,11 @@
  * while the segment arrives. The job reads the channel's ladder when it starts (so a ladder edit applies from
  * the next segment), decides per rung (make, skip a finished one, or record a gap for one it must not or
  * cannot make), then follows the segment (segment-source.ts) and runs one SegmentTranscoder over it
- * (segment-run.ts): each rung part that is complete is written to `<ch>.<rung>`, recorded in the rung's
- * progress (live store) and announced with `rendition:ready {rendition, segment, part}` at once
- * (rung-output.ts). At `segment:closed` the encoders drain, the segment's alignment is checked, the segment is
- * recorded as made and `rendition:ready {rendition, segment}` is appended. A failure mid-segment records a gap
+ * (segment-run.ts), fed as the source packets arrive: each rung part that is complete is written to
+ * `<ch>.<rung>`, recorded in the rung's progress (live store) and announced with
+ * `rendition:ready {rendition, segment, part}` at once (rung-output.ts). At `segment:closed` the encoders
+ * drain, the segment's alignment is checked, the segment is recorded as made and
+ * `rendition:ready {rendition, segment}` is appended. A failure mid-segment records a gap
  * for the rungs left unfinished; a published rung segment is never rewritten. The result (segment-result.ts)
  * carries each rung's outcome, a gap with its pipeline error code.
  */
@@ -47,9 +48,23 @@ export interface SegmentJobConfig {
   idleTimeoutMs: number;
   /** Longest single blocking read of the events, ms. */
   blockMs: number;
+  /**
+   * While the segment is open, how often the store is asked for the source packets that arrived since (ms), so
+   * they are transcoded before their part is announced; 0: a part is transcoded once announced.
+   */
+  prefetchMs: number;
 }
 
-export const DEFAULT_SEGMENT_JOB_CONFIG: SegmentJobConfig = { encoder: DEFAULT_ENCODER_CONFIG, maxSegmentsBehind: 1, idleTimeoutMs: 10000, blockMs: 500 };
+export const DEFAULT_SEGMENT_JOB_CONFIG: SegmentJobConfig = { encoder: DEFAULT_ENCODER_CONFIG, maxSegmentsBehind: 1, idleTimeoutMs: 10000, blockMs: 500, prefetchMs: 25 };
+
+/** How far before its enqueue time a job reads the channel's events: the segment's opening and parts announced meanwhile. */
+export const EVENTS_LOOKBACK_MS = 2000;
+
+/** What a job knows of itself besides its data. */
+export interface SegmentJobInfo {
+  /** When ingest enqueued the job (ms): the job's event cursor starts EVENTS_LOOKBACK_MS before. */
+  enqueuedAtMs?: number;
+}
 
 /** What a job knows once it has found its channel, source video and segment. */
 interface JobContext {
@@ -65,13 +80,14 @@ interface JobContext {
 
 async function loadJob(deps: SegmentJobDeps, config: SegmentJobConfig, job: TranscodeJobData): Promise<{ ok: true; ctx: JobContext } | { ok: false; note: string }> {
   const { channel: name, segment: k } = job;
-  const channel = await deps.channels.get(name);
+  // One round of reads: a job's first part is due a part target after its segment opened.
+  const [channel, format, segs, last] = await Promise.all([deps.channels.get(name), deps.store.getFormat(name), deps.live.segments(name, k, k), deps.live.lastSegments(name, 1)]);
   if (!channel) return { ok: false, note: `channel '${name}' does not exist` };
-  const source = sourceVideoOf(await deps.store.getFormat(name));
+  const source = sourceVideoOf(format);
   if (!source) return { ok: false, note: `channel '${name}' has no video stream with a size` };
-  const seg = (await deps.live.segments(name, k, k))[0];
+  const seg = segs[0];
   if (!seg) return { ok: false, note: `segment ${k} of '${name}' is not in the store (expired or never opened)` };
-  const newest = (await deps.live.lastSegments(name, 1))[0]?.index ?? k;
+  const newest = last[0]?.index ?? k;
   return { ok: true, ctx: { channel, ...source, seg, newest, late: isLate(k, newest, config.maxSegmentsBehind) } };
 }
 
@@ -90,8 +106,10 @@ async function planRungs(deps: SegmentJobDeps, job: TranscodeJobData, ctx: JobCo
   const make: PlannedRung[] = [];
   const decided: RungResult[] = [];
   const gapCtx = { live: deps.live, channel: job.channel, segment: job.segment, ttlMs: ctx.channel.dvrWindowSeconds * 1000 };
-  for (const rung of planLadder(ctx.channel.ladder, ctx.width, ctx.height)) {
-    const d = planRungSegment(await rungSegmentState(deps, job, ctx.seg, rung.name), ctx.late, ctx.newest);
+  const rungs = planLadder(ctx.channel.ladder, ctx.width, ctx.height);
+  const states = await Promise.all(rungs.map((rung) => rungSegmentState(deps, job, ctx.seg, rung.name)));
+  for (const [i, rung] of rungs.entries()) {
+    const d = planRungSegment(states[i] as RungSegmentState, ctx.late, ctx.newest);
     if (d.action === 'make') {
       make.push(rung);
     } else if (d.action === 'gap') {
@@ -143,7 +161,7 @@ async function failRungs(run: SegmentRunContext, outputs: readonly RungOutput[],
   result.note = reason;
 }
 
-export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConfig, job: TranscodeJobData): Promise<SegmentJobResult> {
+export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConfig, job: TranscodeJobData, info: SegmentJobInfo = {}): Promise<SegmentJobResult> {
   const loaded = await loadJob(deps, config, job);
   if (!loaded.ok) return segmentJobResult(job.channel, job.segment, loaded.note);
   const { ctx } = loaded;
@@ -154,7 +172,8 @@ export async function runSegmentJob(deps: SegmentJobDeps, config: SegmentJobConf
 
   const run = runContext(deps, job, ctx);
   const outputs = make.map((rung) => rungOutput(rung, rungResult(rung.name, 'made')));
-  const follower = await followSegment(deps, job.channel, job.segment, ctx.seg);
+  const since = info.enqueuedAtMs !== undefined ? info.enqueuedAtMs - EVENTS_LOOKBACK_MS : undefined;
+  const follower = await followSegment(deps, job.channel, job.segment, ctx.seg, since);
   try {
     await finishRungs(run, outputs, await runTranscoder(run, config, outputs, follower), result);
   } catch (e) {

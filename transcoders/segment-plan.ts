@@ -148,3 +148,41 @@ export function isLate(segment: number, newestSegment: number, maxSegmentsBehind
 export function queueLagSeconds(enqueuedAtMs: number, startedAtMs: number): number {
   return Math.max(0, (startedAtMs - enqueuedAtMs) / 1000);
 }
+
+/**
+ * The source packets (dts ascending, as the store answers) a job may feed before their part is announced: those
+ * up to the first keyframe after the segment's own. Ingest writes a stream's packets in decode order, each batch
+ * at once, so what the store holds past the last announced part is a prefix of what follows; a segment ends only
+ * at a keyframe, so everything before the next keyframe belongs to the open segment, while a keyframe may be the
+ * next segment's first frame: it waits for its part (or the segment's close) to be announced.
+ */
+export function prefetchable<P extends { dts: number; keyframe: boolean }>(packets: readonly P[], segmentStartDts: number): P[] {
+  const stop = packets.findIndex((p) => p.keyframe && p.dts > segmentStartDts);
+  return stop < 0 ? [...packets] : packets.slice(0, stop);
+}
+
+/** The parts of a segment contiguous from part 0, in order (a part missing stops them). */
+export function contiguousParts<P extends Pick<PartRecord, 'part'>>(parts: readonly P[]): P[] {
+  const sorted = [...parts].sort((a, b) => a.part - b.part);
+  const out: P[] = [];
+  for (const p of sorted) {
+    if (p.part !== out.length) break;
+    out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Pushes of at most `max` packets each (a decoder given many packets at once holds all their frames), each
+ * with the dts below which every packet has been pushed once it is in: the next push's first dts, and
+ * `fedThrough` for the last.
+ */
+export function pushBatches<P extends { dts: number }>(packets: readonly P[], fedThrough: number, max: number): { packets: P[]; fedThrough: number }[] {
+  if (packets.length === 0) return [{ packets: [], fedThrough }];
+  const out: { packets: P[]; fedThrough: number }[] = [];
+  for (let i = 0; i < packets.length; i += max) {
+    const next = packets[i + max];
+    out.push({ packets: packets.slice(i, i + max), fedThrough: next ? next.dts : fedThrough });
+  }
+  return out;
+}

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics of the transcoder role, registered on the Registry the composition root passes in:
  * queue lag, encode speed (× real time) per rung, made / gap / skipped segments, late and dropped segments,
- * alignment errors, and the delay from a source part to the rung part. A dropped segment's `reason` label comes
+ * alignment errors, and the rung part lag (from a source part to the rung part). A dropped segment's `reason` label comes
  * from the pipeline error code its result carries (segment-result.ts). Pipeline faults themselves are counted
  * by the fault reporter (beam_pipeline_errors_total), from the worker.
  */
@@ -40,11 +40,12 @@ export function createTranscodeMetrics(registry: Registry): TranscodeMetrics {
   const alignment = once(registry, 'beam_transcode_alignment_errors_total', () => new Counter({
     name: 'beam_transcode_alignment_errors_total', help: 'Rung segments whose first keyframe, timestamps or duration do not match the source segment', labelNames: ['rung'], registers,
   }));
+  // The rung part lag: every part of a made segment, those announced before its job started included.
   const partDelay = once(registry, 'beam_transcode_part_delay_seconds', () => new Histogram({
     name: 'beam_transcode_part_delay_seconds',
-    help: 'Time from a source part being announced to the rung part being announced',
+    help: 'Rung part lag: time from a source part being announced (part:ready) to the rung part being announced (rendition:ready)',
     labelNames: ['rung'],
-    buckets: [0.025, 0.05, 0.1, 0.2, 0.333, 0.5, 1, 2, 4],
+    buckets: [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2, 4],
     registers,
   }));
   const failures = once(registry, 'beam_transcode_job_failures_total', () => new Counter({

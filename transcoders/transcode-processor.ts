@@ -65,5 +65,5 @@ function childRuntime(): { deps: SegmentJobDeps; config: SegmentJobConfig } {
 
 export default async function transcodeSegment(job: SandboxedJob): Promise<SegmentJobResult> {
   const { deps, config } = childRuntime();
-  return runSegmentJob(deps, config, parseJobData(job.data));
+  return runSegmentJob(deps, config, parseJobData(job.data), { enqueuedAtMs: job.timestamp });
 }

@@ -106,6 +106,8 @@ export interface BeamConfig {
     maxSegmentsBehind: number;
     idleTimeout: number;
     blockTime: number;
+    /** While a segment is open, how often a job reads the source packets that arrived, ms; 0: only at each part. */
+    sourcePoll: number;
     concurrency: number;
   };
   /** Live packager tuning (engine role): windows, waits and caches, ms unless named otherwise. */
@@ -198,7 +200,7 @@ export const DEFAULTS: BeamConfig = {
   // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
   // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
   ingest: { idleTimeout: 10000, refreshInterval: 2000, segmentSeconds: 2, flushInterval: 50, maxBatch: 64, streamsTimeout: 10000, statsInterval: 2000, leaseTtl: 6000, outageHold: 30000 },
-  transcoder: { preset: 'veryfast', threads: 0, maxKeyframeSeconds: 10, maxSegmentsBehind: 1, idleTimeout: 10000, blockTime: 500, concurrency: 0 },
+  transcoder: { preset: 'veryfast', threads: 0, maxKeyframeSeconds: 10, maxSegmentsBehind: 1, idleTimeout: 10000, blockTime: 500, sourcePoll: 25, concurrency: 0 },
   packager: {
     liveWindowSegments: 6, blockingTimeoutTargets: 3, audioWait: 1000, snapshotTtl: 200, snapshotMaxAge: 2000,
     cacheBytes: 256 * 1024 * 1024, followerBlock: 5000, followerIdle: 60000, tsOverhead: 1.15,
@@ -290,6 +292,7 @@ export const FIELDS: Field[] = [
   { path: ['transcoder', 'maxSegmentsBehind'], kind: 'int', env: 'TRANSCODER_MAX_SEGMENTS_BEHIND' },
   { path: ['transcoder', 'idleTimeout'], kind: 'timeoutMs', env: 'TRANSCODER_IDLE_TIMEOUT' },
   { path: ['transcoder', 'blockTime'], kind: 'ms', env: 'TRANSCODER_BLOCK_TIME' },
+  { path: ['transcoder', 'sourcePoll'], kind: 'int', env: 'TRANSCODER_SOURCE_POLL' },
   { path: ['transcoder', 'concurrency'], kind: 'threads', env: 'TRANSCODER_CONCURRENCY' },
   { path: ['packager', 'liveWindowSegments'], kind: 'liveWindow', env: 'LIVE_WINDOW_SEGMENTS' },
   { path: ['packager', 'blockingTimeoutTargets'], kind: 'posInt', env: 'BLOCKING_TIMEOUT_TARGETS' },

@@ -1,7 +1,7 @@
 /**
  * Transcode CPU: the default ladder (720p 3 Mbps, 480p 1.2 Mbps, 360p 0.8 Mbps) made from a 10 s 1080p30
  * 5 Mbps source by our SegmentTranscoder (one decode, one split+scale graph, one libx264 encoder per rung, fresh
- * per 2 s segment, fed part by part as a live job does), side by side in the same run with ffmpeg's CLI doing the
+ * per 2 s segment, fed two frames at a time as a live job is), side by side in the same run with ffmpeg's CLI doing the
  * same ladder in one process (split + scale + libx264 with the same settings, outputs to null). Reported: CPU
  * seconds per media second (user + system of the whole process, every thread) and the real-time factor.
  * Ours runs in a child process (transcode-child.ts), as in a worker; the source packets are read into memory

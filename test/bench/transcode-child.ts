@@ -1,6 +1,7 @@
 /**
  * The transcode bench's child process: reads the source's video packets into memory, then (clock running) makes
- * the default ladder with SegmentTranscoder one 2 s segment at a time, fed part by part as a live job is, and
+ * the default ladder with SegmentTranscoder one 2 s segment at a time, fed two frames at a time as a live job is
+ * (it reads what arrived every 25 ms; ingest writes every 50 ms, about 1.5 frames at 30 fps), and
  * prints `{cpu, wall, frames}` as one JSON line: CPU seconds (user + system, every thread) and wall seconds of
  * the transcoding alone, in a process that has loaded what a worker's sandboxed child loads. Run by
  * transcode-bench.ts; GPL-3.0-or-later.
@@ -15,7 +16,8 @@ import '../../transcoders/transcode-processor';
 export const SECONDS = 10;
 export const FPS = 30;
 export const SEGMENT_FRAMES = 60;
-const PART_FRAMES = 10;
+/** Frames per push: what a live job's poll finds. */
+const PUSH_FRAMES = 2;
 
 interface BcDemuxer {
   read(): Promise<{ stream_index: number; pts: number; dts: number; size: number; data: Buffer; flags: { KEY: boolean } } | null>;
@@ -46,9 +48,8 @@ export async function measureOurs(packets: SourcePacket[]): Promise<{ cpu: numbe
   for (let s = 0; s < starts.length; s++) {
     const seg = packets.slice(starts[s], starts[s + 1] ?? packets.length);
     const tx = createSegmentTranscoder({ rungs, source: { extradata: null, frameRate: [FPS, 1] }, startPts: Math.min(...seg.map((p) => p.pts)), encoder: DEFAULT_ENCODER_CONFIG });
-    for (let i = 0; i < seg.length; i += PART_FRAMES) {
-      const part = seg.slice(i, i + PART_FRAMES);
-      await tx.push(part, seg[i + PART_FRAMES]?.dts ?? Infinity);
+    for (let i = 0; i < seg.length; i += PUSH_FRAMES) {
+      await tx.push(seg.slice(i, i + PUSH_FRAMES), seg[i + PUSH_FRAMES]?.dts ?? Infinity);
     }
     await tx.finish();
   }

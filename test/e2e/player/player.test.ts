@@ -4,8 +4,9 @@
  * fatal hls.js error, the latency readout (PROGRAM-DATE-TIME) is present, the quality menu lists the
  * levels, start-over plays from the channel's start, go-live returns, a catch-up range plays and ends;
  * offline and not-found messages. On a second channel with a two-rung ladder (the stack runs the
- * transcode queue and a worker), choosing a transcoded rung in the menu switches level (LEVEL_SWITCHED)
- * while currentTime keeps advancing with no `waiting` longer than 1 s.
+ * transcode queue and a worker), once playback has settled at its live-edge aim, choosing a transcoded rung in
+ * the menu switches level (LEVEL_SWITCHED) while currentTime keeps advancing with no `waiting` longer than 1 s
+ * from the choice on (start-up stalls are the latency bench's to count, not this test's).
  * Screenshots in test-artifacts/.
  */
 
@@ -210,10 +211,10 @@ describe('player on a live channel', () => {
 describe('quality switch between transcoded rungs', () => {
   const name = 'player-abr';
 
-  it('lists every level in the quality menu; switches to a transcoded rung without a stall', { timeout: 40000 }, async () => {
+  it('lists every level in the quality menu; switches to a transcoded rung without a stall', { timeout: 70000 }, async () => {
     livePublisher?.stop(); // the previous suite is done with it: leave the cores to this channel's transcoding
     const ch = await createChannel(name, LADDER);
-    publishers.push(publishSrt(ch.ingest.srt, { seconds: 40, size: '640x360', fps: 25, gopFrames: 25 }));
+    publishers.push(publishSrt(ch.ingest.srt, { seconds: 70, size: '640x360', fps: 25, gopFrames: 25 }));
     // The transcoded rungs join the master once their first segment is made.
     await waitFor('the master to list the source and both rungs', async () => {
       const res = await fetch(`${stack.baseUrl}/live/${name}/master.m3u8`);
@@ -230,13 +231,13 @@ describe('quality switch between transcoded rungs', () => {
     assert.equal(st.levels, 3, 'the source and two transcoded rungs');
     assert.match(options[2] ?? '', /^240p 426×240/);
     assert.match(options[3] ?? '', /^180p 320×180/);
-    // Time every `waiting` from here on: a stall is a wait that lasts, not hls.js's brief buffer checks.
+    // Time every `waiting`: a stall is a wait that lasts, not hls.js's brief buffer checks.
     await page.evaluate(`(() => {
       const v = document.getElementById('video');
-      window.__waits = { done: [], since: null };
+      window.__waits = { done: [], since: null, reset() { this.done = []; if (this.since !== null) this.since = performance.now(); } };
       v.addEventListener('waiting', () => { if (window.__waits.since === null) window.__waits.since = performance.now(); });
       const resumed = () => {
-        if (window.__waits.since !== null) window.__waits.done.push(performance.now() - window.__waits.since);
+        if (window.__waits.since !== null) window.__waits.done.push({ ms: performance.now() - window.__waits.since, at: performance.now() });
         window.__waits.since = null;
       };
       v.addEventListener('playing', resumed);
@@ -244,8 +245,18 @@ describe('quality switch between transcoded rungs', () => {
     })()`);
     const longestWait = () => page.evaluate<number>(`(() => {
       const w = window.__waits;
-      return Math.max(0, ...w.done, w.since === null ? 0 : performance.now() - w.since);
+      return Math.max(0, ...w.done.map((d) => d.ms), w.since === null ? 0 : performance.now() - w.since);
     })()`);
+    // What a viewer does: watch for a moment, then pick a quality. The player starts a few parts behind its aim
+    // and catches up by playing faster; the switch is judged once it has settled: near its aim (hls.js's latency
+    // within half a second of its target), at 1×, and no stall in the last 2 s. A machine too busy to get there
+    // in 15 s gets the switch anyway, and the test judges what follows.
+    await waitFor('playback to settle at its live-edge aim', () => page.evaluate<boolean>(`(() => {
+      const hls = window.beamPlayer.hls, v = document.getElementById('video'), w = window.__waits, now = performance.now();
+      const recentStall = w.since !== null || w.done.some((d) => now - d.at < 2000);
+      return !recentStall && v.playbackRate === 1 && hls.latency > 0 && hls.latency - hls.targetLatency < 0.5;
+    })()`), 15000).then(() => page.evaluate('window.__settled = true'), () => page.evaluate('window.__settled = false'));
+    await page.evaluate('window.__waits.reset()');
     // A transcoded rung the player is not on already: hls.js's automatic choice may have picked 240p by itself,
     // and choosing the level it plays makes no switch to wait for (seen in CI).
     const playing = await page.evaluate<number>('window.beamPlayer.hls.currentLevel');
@@ -262,7 +273,9 @@ describe('quality switch between transcoded rungs', () => {
     assert.ok(afterSwitch.time - before.time >= 3, failWith(`currentTime advanced ${afterSwitch.time - before.time} s across the switch`));
     assert.ok(afterSwitch.time - atSwitch.time >= 3, `currentTime advanced ${afterSwitch.time - atSwitch.time} s in 4 s after the switch`);
     const waited = await longestWait();
-    assert.ok(waited < 1000, `no stall: the longest wait was ${Math.round(waited)} ms`);
+    const seen = await page.evaluate<object>('({ settledBeforeSwitch: window.__settled, waits: window.__waits.done, latency: window.beamPlayer.hls.latency, target: window.beamPlayer.hls.targetLatency })');
+    console.log(`# quality switch: longest wait ${Math.round(waited)} ms, ${JSON.stringify(seen)}`);
+    assert.ok(waited < 1000, failWith(`no stall: the longest wait was ${Math.round(waited)} ms (${JSON.stringify(seen)})`));
     assert.equal(afterSwitch.phase, 'playing');
     assert.equal(await page.evaluate<number>('window.beamPlayer.hls.currentLevel'), Number(target), 'playing the chosen level');
     assert.deepEqual(afterSwitch.fatal, []);

@@ -34,6 +34,7 @@ const TUNING: { env: string; path: [keyof BeamConfig, string]; raw: string; valu
   { env: 'TRANSCODER_MAX_SEGMENTS_BEHIND', path: ['transcoder', 'maxSegmentsBehind'], raw: '3', value: 3, lands: (c) => segmentJobTuning(c).maxSegmentsBehind },
   { env: 'TRANSCODER_IDLE_TIMEOUT', path: ['transcoder', 'idleTimeout'], raw: '20000', value: 20000, lands: (c) => segmentJobTuning(c).idleTimeoutMs },
   { env: 'TRANSCODER_BLOCK_TIME', path: ['transcoder', 'blockTime'], raw: '250', value: 250, lands: (c) => segmentJobTuning(c).blockMs },
+  { env: 'TRANSCODER_SOURCE_POLL', path: ['transcoder', 'sourcePoll'], raw: '0', value: 0, lands: (c) => segmentJobTuning(c).prefetchMs },
   { env: 'TRANSCODER_CONCURRENCY', path: ['transcoder', 'concurrency'], raw: '3', value: 3, lands: (c) => c.transcoder.concurrency },
   { env: 'LIVE_WINDOW_SEGMENTS', path: ['packager', 'liveWindowSegments'], raw: '10', value: 10, lands: (c) => packagerTuning(c).liveWindowSegments },
   { env: 'BLOCKING_TIMEOUT_TARGETS', path: ['packager', 'blockingTimeoutTargets'], raw: '2', value: 2, lands: (c) => packagerTuning(c).blockingTimeoutTargets },

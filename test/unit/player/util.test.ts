@@ -50,3 +50,84 @@ describe('the dashboard\'s Redis memory warning', () => {
     assert.equal(warning(undefined), null);
   });
 });
+
+describe('a chosen quality is handed to hls.js early in a segment', () => {
+  type Handler = (e: string, data: unknown) => void;
+  interface Util {
+    isSwitchPoint(data: unknown): boolean;
+    switchLevelInSegment(hls: object, Hls: object, level: number, o?: { maxWaitMs?: number; setTimer?: (fn: () => void, ms: number) => number; clearTimer?: (t: number) => void }): () => void;
+  }
+  let util: Util;
+  beforeAll(async () => {
+    util = (await import(pathToFileURL(join(findPagesDirs(__dirname).playerDir, 'util.js')).href)) as Util;
+  });
+  const Hls = { Events: { FRAG_LOADING: 'hlsFragLoading', FRAG_LOADED: 'hlsFragLoaded' } };
+  /** hls.js as far as the switch uses it: the config, events, loadLevel; and a timer the test fires. */
+  function fakeHls(lowLatencyMode = true) {
+    const handlers = new Map<string, Set<Handler>>();
+    const timers: (() => void)[] = [];
+    const hls = {
+      config: { lowLatencyMode },
+      loadLevel: -1,
+      on: (e: string, h: Handler) => handlers.set(e, (handlers.get(e) ?? new Set()).add(h)),
+      off: (e: string, h: Handler) => handlers.get(e)?.delete(h),
+    };
+    const fire = (event: string, type: string, part?: number) => {
+      for (const h of [...(handlers.get(event) ?? [])]) h(event, { frag: { type, sn: 7 }, ...(part === undefined ? {} : { part: { index: part } }) });
+    };
+    const timer = { setTimer: (fn: () => void) => timers.push(fn), clearTimer: () => undefined };
+    const listening = () => [...handlers.values()].reduce((n, set) => n + set.size, 0);
+    return { hls, fire, listening, fireTimer: () => timers.shift()?.(), timer };
+  }
+
+  it('a switch point: the second part of a main-playlist segment, or a whole segment', () => {
+    assert.equal(util.isSwitchPoint({ frag: { type: 'main' }, part: { index: 1 } }), true);
+    assert.equal(util.isSwitchPoint({ frag: { type: 'main' } }), true);
+    assert.equal(util.isSwitchPoint({ frag: { type: 'main' }, part: { index: 0 } }), false, 'the buffer would end on the boundary');
+    assert.equal(util.isSwitchPoint({ frag: { type: 'main' }, part: { index: 6 } }), false, 'six parts would be loaded again');
+    assert.equal(util.isSwitchPoint({ frag: { type: 'audio' }, part: { index: 3 } }), false);
+    assert.equal(util.isSwitchPoint(undefined), false);
+  });
+
+  it('LL-HLS: waits for a segment\'s second part (loading, or loaded in a run of parts), then switches once', () => {
+    const f = fakeHls();
+    util.switchLevelInSegment(f.hls, Hls, 2, f.timer);
+    f.fire(Hls.Events.FRAG_LOADING, 'main', 5);
+    f.fire(Hls.Events.FRAG_LOADING, 'main', 0);
+    f.fire(Hls.Events.FRAG_LOADED, 'main', 0);
+    f.fire(Hls.Events.FRAG_LOADING, 'audio', 1);
+    assert.equal(f.hls.loadLevel, -1, 'not late in a segment, not at its start, nor on an audio part');
+    f.fire(Hls.Events.FRAG_LOADED, 'main', 1);
+    assert.equal(f.hls.loadLevel, 2, 'a part loaded within a run of parts counts too');
+    assert.equal(f.listening(), 0, 'stops listening');
+    f.hls.loadLevel = 1;
+    f.fireTimer();
+    f.fire(Hls.Events.FRAG_LOADING, 'main', 3);
+    assert.equal(f.hls.loadLevel, 1, 'nothing happens after the switch');
+  });
+
+  it('switches anyway after maxWaitMs; a cancelled switch never happens', () => {
+    const late = fakeHls();
+    util.switchLevelInSegment(late.hls, Hls, 2, late.timer);
+    late.fireTimer();
+    assert.equal(late.hls.loadLevel, 2);
+    const cancelled = fakeHls();
+    const cancel = util.switchLevelInSegment(cancelled.hls, Hls, 2, cancelled.timer);
+    cancel();
+    cancelled.fire(Hls.Events.FRAG_LOADING, 'main', 2);
+    cancelled.fireTimer();
+    assert.equal(cancelled.hls.loadLevel, -1);
+    assert.equal(cancelled.listening(), 0);
+  });
+
+  it('Auto and plain HLS (whole segments) switch at once', () => {
+    const auto = fakeHls();
+    auto.hls.loadLevel = 1;
+    util.switchLevelInSegment(auto.hls, Hls, -1, auto.timer);
+    assert.equal(auto.hls.loadLevel, -1);
+    const plain = fakeHls(false);
+    util.switchLevelInSegment(plain.hls, Hls, 2, plain.timer);
+    assert.equal(plain.hls.loadLevel, 2);
+    assert.equal(plain.listening() + auto.listening(), 0);
+  });
+});

@@ -5,8 +5,9 @@ import type { ChannelEvent, SegmentRecord } from '../../../core/model/live';
 import type { Format } from '../../../core/model/media';
 import { PipelineError } from '../../../core/model/pipeline-errors';
 import {
-  closingWriteNeeded, isClosed, planRungSegment, readyWindows, segmentPtsRange, sourceTail, sourceVideoOf, type PartWindow,
+  closingWriteNeeded, contiguousParts, isClosed, planRungSegment, prefetchable, pushBatches, readyWindows, segmentPtsRange, sourceTail, sourceVideoOf, type PartWindow,
 } from '../../../transcoders/segment-plan';
+import { pollMs } from '../../../transcoders/segment-run';
 import { segmentEventEffect, streamIdMs } from '../../../transcoders/segment-source';
 import { cutRungPackets } from '../../../transcoders/rung-output';
 import {
@@ -78,29 +79,59 @@ describe('segment plan: publishing parts and closing', () => {
 });
 
 describe('segment source: what an event means for the followed segment', () => {
-  const known = (n: number) => n === 0;
   const part = (segment: number, p: number): ChannelEvent => ({ type: 'part:ready', segment, part: p, startPts: 10, startDts: 8, durationPts: 30, independent: p === 0 });
 
-  it('a new part of the segment, announced at the event id time', () => {
-    assert.deepEqual(segmentEventEffect(5, '1700000000123-4', part(5, 1), known), {
+  it('a part of the segment, announced at the event id time (a part known from its record gets its time from it)', () => {
+    assert.deepEqual(segmentEventEffect(5, '1700000000123-4', part(5, 1)), {
       kind: 'part', part: { segment: 5, part: 1, startPts: 10, startDts: 8, durationPts: 30, independent: false }, announcedAtMs: 1700000000123,
     });
     assert.equal(streamIdMs('42-0'), 42);
   });
-  it('a known part, or a part of another segment, changes nothing', () => {
-    assert.deepEqual(segmentEventEffect(5, '1-0', part(5, 0), known), { kind: 'none' });
-    assert.deepEqual(segmentEventEffect(5, '1-0', part(6, 1), known), { kind: 'none' });
+  it('a part of another segment changes nothing', () => {
+    assert.deepEqual(segmentEventEffect(5, '1-0', part(6, 1)), { kind: 'none' });
+    assert.deepEqual(segmentEventEffect(5, '1-0', part(4, 9)), { kind: 'none' });
   });
   it('the close of the segment gives its duration; another segment’s close does not', () => {
-    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'segment:closed', segment: 5, startPts: 10, durationPts: 900 }, known), { kind: 'closed', durationPts: 900 });
-    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'segment:closed', segment: 4, startPts: 10, durationPts: 900 }, known), { kind: 'none' });
+    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'segment:closed', segment: 5, startPts: 10, durationPts: 900 }), { kind: 'closed', durationPts: 900 });
+    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'segment:closed', segment: 4, startPts: 10, durationPts: 900 }), { kind: 'none' });
   });
-  it('a later segment opening or the publisher leaving: read the record again (the close may be behind the cursor)', () => {
+  it('the segment (re)opening, a later one opening or the publisher leaving: read the record again', () => {
     const opened = (segment: number): ChannelEvent => ({ type: 'segment:opened', segment, startPts: 0, wallClockMs: 0, discontinuity: false });
-    assert.deepEqual(segmentEventEffect(5, '1-0', opened(6), known), { kind: 'reread' });
-    assert.deepEqual(segmentEventEffect(5, '1-0', opened(5), known), { kind: 'none' });
-    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'publisher:disconnected', reason: 'x' }, known), { kind: 'reread' });
-    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'warning', message: 'x' }, known), { kind: 'none' });
+    assert.deepEqual(segmentEventEffect(5, '1-0', opened(6)), { kind: 'reread' });
+    assert.deepEqual(segmentEventEffect(5, '1-0', opened(5)), { kind: 'reread' }, 'a process continuing the channel announces a segment with no part anew');
+    assert.deepEqual(segmentEventEffect(5, '1-0', opened(4)), { kind: 'none' });
+    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'publisher:disconnected', reason: 'x' }), { kind: 'reread' });
+    assert.deepEqual(segmentEventEffect(5, '1-0', { type: 'warning', message: 'x' }), { kind: 'none' });
+  });
+});
+
+describe('segment run: feeding the source before its parts are announced', () => {
+  const pk = (dts: number, keyframe = false) => ({ dts, keyframe });
+
+  it('prefetchable: everything up to the first keyframe after the segment’s own (it may open the next segment)', () => {
+    assert.deepEqual(prefetchable([pk(100, true), pk(130), pk(160)], 100).map((p) => p.dts), [100, 130, 160], 'the segment’s own keyframe is fed');
+    assert.deepEqual(prefetchable([pk(130), pk(160), pk(190, true), pk(220)], 100).map((p) => p.dts), [130, 160], 'stops before a later keyframe, and past it');
+    assert.deepEqual(prefetchable([pk(190, true), pk(220)], 100), [], 'a keyframe first: nothing until it is announced');
+    assert.deepEqual(prefetchable([], 100), []);
+  });
+
+  it('contiguous parts from part 0, in order, up to the first missing one', () => {
+    assert.deepEqual(contiguousParts([{ part: 1 }, { part: 0 }, { part: 2 }]).map((p) => p.part), [0, 1, 2]);
+    assert.deepEqual(contiguousParts([{ part: 0 }, { part: 2 }]).map((p) => p.part), [0]);
+    assert.deepEqual(contiguousParts([{ part: 1 }]), []);
+  });
+
+  it('push batches of at most max packets, each fed through the next batch’s first dts, the last through the given point', () => {
+    const packets = [10, 20, 30, 40, 50].map((dts) => ({ dts }));
+    assert.deepEqual(pushBatches(packets, 60, 2).map((b) => [b.packets.map((p) => p.dts), b.fedThrough]), [[[10, 20], 30], [[30, 40], 50], [[50], 60]]);
+    assert.deepEqual(pushBatches(packets, 60, 8).map((b) => [b.packets.length, b.fedThrough]), [[5, 60]]);
+    assert.deepEqual(pushBatches([], 60, 8), [{ packets: [], fedThrough: 60 }], 'nothing new still moves the fed point (the part end)');
+  });
+
+  it('an events read blocks up to the next prefetch while prefetching, else for blockMs', () => {
+    assert.equal(pollMs({ blockMs: 500, prefetchMs: 25 }), 25);
+    assert.equal(pollMs({ blockMs: 10, prefetchMs: 25 }), 10);
+    assert.equal(pollMs({ blockMs: 500, prefetchMs: 0 }), 500);
   });
 });
 
@@ -169,5 +200,17 @@ describe('transcode metrics', () => {
     metrics.observeJob(result, 0.01);
     const values = (await registry.getSingleMetric('beam_transcode_dropped_segments_total')?.get())?.values ?? [];
     assert.deepEqual(values.map((v) => [v.labels.rung, v.labels.reason, v.value]).sort(), [['160p', 'failed', 1], ['240p', 'late', 1], ['360p', 'orphaned', 1]]);
+  });
+
+  it('the rung part lag of a made segment: one observation per part, with a bucket at the 0.3 s target', async () => {
+    const registry = new Registry();
+    const metrics = createTranscodeMetrics(registry);
+    metrics.observeJob({ ...segmentJobResult('ch', 7), rungs: [{ ...rungResult('360p', 'made'), partDelaysMs: [20, 40, 280, 450] }, { ...rungResult('240p', 'gap', 'x', 'TRANSCODE_LATE'), partDelaysMs: [10] }] }, 0.01);
+    const values = (await registry.getSingleMetric('beam_transcode_part_delay_seconds')?.get())?.values ?? [];
+    const count = (values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).find((v) => v.metricName === 'beam_transcode_part_delay_seconds_count' && v.labels.rung === '360p');
+    const under = (values as { metricName?: string; labels: Record<string, unknown>; value: number }[]).find((v) => v.metricName === 'beam_transcode_part_delay_seconds_bucket' && v.labels.rung === '360p' && v.labels.le === 0.3);
+    assert.equal(count?.value, 4);
+    assert.equal(under?.value, 3, 'three of the four parts within 0.3 s');
+    assert.equal(values.some((v) => v.labels.rung === '240p'), false, 'a gap observes nothing');
   });
 });

@@ -6,7 +6,7 @@
  */
 import type { Channel } from '../../core/model/channel';
 import type { SegmentRecord } from '../../core/model/live';
-import { notFound } from '../../core/model/errors';
+import { BeamError, notFound } from '../../core/model/errors';
 import type { ChannelReader, Frontier } from '../channel-reader';
 import { parseBlockingRequest } from '../hls/blocking-request';
 import { renderMediaPlaylist } from '../hls/media-playlist';
@@ -84,6 +84,17 @@ function noMediaYet(ref: RenditionRef, channel: string): Error {
   return notFound(`Rendition '${stemOf(ref)}' of channel '${channel}' has no media yet.`);
 }
 
+/** Whether a rendition's live playlist would list a complete segment (parts alone are not a playlist players accept). */
+export function hasCompleteSegment(snap: Snapshot, ref: RenditionRef): boolean {
+  const f = frontierOf(snap, ref);
+  return f !== null && snap.closed.some((s) => s.index <= f.lastMsn);
+}
+
+/** A live rendition that has not finished its first segment yet: the client is asked to come back (503, Retry-After). */
+function firstSegmentPending(ref: RenditionRef, channel: string): Error {
+  return new BeamError('BEAM_ERR_UNAVAILABLE', `Rendition '${stemOf(ref)}' of channel '${channel}' has not completed its first segment yet; retry shortly.`);
+}
+
 export function createMediaPlaylists(deps: MediaPlaylistsDeps, config: MediaPlaylistsConfig): MediaPlaylists {
   const { reader, followers, snapshots, metrics, now } = deps;
 
@@ -132,6 +143,15 @@ export function createMediaPlaylists(deps: MediaPlaylistsDeps, config: MediaPlay
     if (range) return catchupResponse(snap, ref, range);
     const follower = followers.follow(channel);
     trackOf(snap, ref);
+    // A playlist of parts alone is valid LL-HLS, but stock players (hls.js, AVPlayer) take a playlist without a
+    // segment as a fatal error: such a request is held until the first segment is complete, as a blocking
+    // reload is, then answered 503 with Retry-After, which every player retries.
+    if (!hasCompleteSegment(snap, ref)) {
+      const timeoutMs = config.blockingTimeoutTargets * targetDuration(snap) * 1000;
+      await snapshots.blockUntil(channel, 'playlist', (s) => hasCompleteSegment(s, ref), timeoutMs, follower);
+      snap = await snapshots.snapshot(channel);
+      if (!hasCompleteSegment(snap, ref)) throw firstSegmentPending(ref, channel);
+    }
     const f = frontierOf(snap, ref);
     if (!f) throw noMediaYet(ref, channel);
     const decision = parseBlockingRequest(query, positionOf(f.lastMsn, f.pendingParts, snap.channel.lowLatency, partTarget(snap), false));

@@ -7,7 +7,7 @@
  * as for CMAF playlists.
  */
 import type { SegmentRecord } from '../../core/model/live';
-import { notFound } from '../../core/model/errors';
+import { BeamError, notFound } from '../../core/model/errors';
 import type { ChannelReader, ResolvedTrack } from '../channel-reader';
 import { rescale } from '../cmaf/prepare';
 import { renderMediaPlaylist } from '../hls/media-playlist';
@@ -103,6 +103,8 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
       complete = rangeComplete(range, newestSegment(snap));
     } else {
       listed = snap.closed.filter((s) => s.index <= f.lastMsn).slice(-config.liveWindowSegments);
+      // A live playlist without a segment is a fatal error to players: the client is asked to come back.
+      if (listed.length === 0) throw new BeamError('BEAM_ERR_UNAVAILABLE', `Rendition '${rung}' of channel '${snap.channel.name}' has not completed its first segment yet; retry shortly.`);
     }
     const first = listed[0];
     const [gaps, ds] = await Promise.all([gapsOf(snap, ref, listed), first ? reader.discontinuitySequence(snap.channel.name, first.index) : Promise.resolve(0)]);

@@ -271,6 +271,44 @@ describe('renditions', () => {
     await store.deleteRendition(target); // a stale rung would hold a live player waiting on its playlist
   });
 
+  it('a rendition without a complete segment: its playlist is held until one is made, else a 503 JSON with Retry-After (players retry it; an empty playlist is fatal to them)', { timeout: 30000 }, async () => {
+    const source = await store.getFormat(CH);
+    assert.ok(source);
+    const target = `${CH}.late`;
+    await store.createContent({ ...source, url: target, streams: [source.streams[0] as (typeof source.streams)[number]] });
+    await store.setRendition({ source: CH, target, streamMap: [{ target: 0, source: [0] }] });
+    const segs = (await live.lastSegments(CH, 100)).filter((s) => s.durationPts !== null);
+    const last = segs[segs.length - 1] as SegmentRecord;
+    // Nothing made: held for the blocking timeout (3 target durations), then asked to come back (a 404 until the
+    // packager's view of the channel, at most 2 s old, knows the rung).
+    let pending = await get(`/live/${CH}/v-late.m3u8`);
+    let held = 0;
+    await waitFor('the rung to be known', async () => {
+      const t0 = Date.now();
+      pending = await get(`/live/${CH}/v-late.m3u8`);
+      held = Date.now() - t0;
+      return pending.status !== 404;
+    }, 5000);
+    assert.equal(pending.status, 503, pending.text);
+    assert.ok(Number(pending.headers.get('retry-after')) > 0, 'Retry-After');
+    assert.match((JSON.parse(pending.text) as { message: string }).message, /has not completed its first segment yet/);
+    assert.ok(held > 1500 && held < 15000, `held ${held} ms`);
+    // Made while a request is held: that request answers with it.
+    const asked = get(`/live/${CH}/v-late.m3u8`);
+    await new Promise((r) => setTimeout(r, 400));
+    for (const s of segs) {
+      const packets = await store.readPackets(CH, 0, s.startDts, s.startDts + (s.durationPts as number));
+      await store.writePackets(target, packets.map((p) => ({ streamIndex: 0, meta: p.meta, data: p.data })), 600000);
+    }
+    await live.recordRungSegment(CH, 'late', last.index, 'made', 600000);
+    await live.appendEvents(CH, [{ type: 'rendition:ready', rendition: 'late', segment: last.index }]);
+    const r = await asked;
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(parseM3u8(r.text).warnings, []);
+    assert.match(r.text, new RegExp(`^v-late-${last.index}\\.m4s$`, 'm'));
+    await store.deleteRendition(target);
+  });
+
   it('rung segments finished out of order (made 110 then 109) never move its playlist backwards', { timeout: 20000 }, async () => {
     const source = await store.getFormat(CH);
     assert.ok(source);

@@ -16,16 +16,15 @@
  * jitter leaves a hole of a few ticks rather than an overlap). A frame
  * arriving before the predicted end is moved to it (`shift`): a published part never gains a sample.
  *
- * PROGRAM-DATE-TIME follows the media clock from one anchor per session (epoch): a segment's wall clock is
- * the anchor's plus its pts distance, so PDT differences equal the EXTINF sums (hls.js re-aligns its playlists
- * by PDT while the first segment is listed, and any disagreement moves its timeline by that much on every
- * reload). The anchor is the least delayed arrival of the epoch's first segment: a session's first frames come
- * late and in a burst (the demuxer probes before it hands out a packet), so the first frame's arrival alone
- * would put every later segment's PDT ahead of its arrival, and the first re-anchor would then break the
- * sequence. The epoch's first segment therefore carries its final wall clock in `segment:closed`.
+ * PROGRAM-DATE-TIME follows the media clock from one anchor per epoch (wall-clock.ts): a segment's wall clock
+ * is the anchor's plus its pts distance, so PDT differences equal the EXTINF sums. An epoch's first segment
+ * opens with its first frame's arrival and carries its final wall clock in `segment:closed`.
  */
 
 import { TIMELINE_HZ } from '../core/model/live';
+import { MAX_CLOCK_SKEW_MS, refineAnchor, settleAnchor, wallAt, type WallClockAnchor } from './wall-clock';
+
+export { MAX_CLOCK_SKEW_MS, type WallClockAnchor } from './wall-clock';
 
 /** What the segmenter reads of a packet (a NormalisedPacket fits). */
 export interface SegmenterPacket {
@@ -110,20 +109,6 @@ interface OpenSegment {
   partIndependent: boolean;
   /** Reference frames in the open part (0: closed ahead of its first frame). */
   partFrames: number;
-}
-
-/**
- * Wall clock `wallMs` (ms, fractional) of channel time `pts`, whose frame decodes at `dts`. Until `settled`
- * (the epoch's first segment closed) it moves earlier to the least delayed frame's arrival. `prior`: the
- * anchor a late or early keyframe replaced (not a discontinuity), kept when the segment's least delayed frame
- * shows the drift was not real.
- */
-export interface WallClockAnchor {
-  wallMs: number;
-  pts: number;
-  dts: number;
-  settled: boolean;
-  prior?: { wallMs: number; pts: number; dts: number };
 }
 
 export interface SegmenterState {
@@ -239,31 +224,6 @@ function partReady(seg: OpenSegment, endDts: number): PartReadyEvent {
   };
 }
 
-/** The wall clock (ms) of channel time `pts` by `clock`. */
-function wallAt(clock: WallClockAnchor, pts: number): number {
-  return Math.round(clock.wallMs + ((pts - clock.pts) * 1000) / TIMELINE_HZ);
-}
-
-/**
- * The anchor of an epoch once its first segment (starting at `startPts`) closes: the refined one, or the one it
- * replaced when the segment's least delayed frame is within MAX_CLOCK_SKEW_MS of it (a keyframe held up for a
- * moment, by the publisher or a busy ingest, is no drift: re-anchoring on it would break the PDT sequence).
- */
-export function settleAnchor(clock: WallClockAnchor, startPts: number): WallClockAnchor {
-  const { prior, ...rest } = clock;
-  if (prior && Math.abs(wallAt(clock, startPts) - wallAt({ ...prior, settled: true }, startPts)) <= MAX_CLOCK_SKEW_MS) {
-    return { ...prior, settled: true };
-  }
-  return { ...rest, settled: true };
-}
-
-/** The anchor refined by a reference frame decoded at `dts` that arrived at `arrivalMs` (before it settles). */
-export function refineAnchor(clock: WallClockAnchor, dts: number, arrivalMs: number): WallClockAnchor {
-  if (clock.settled) return clock;
-  const candidate = arrivalMs - ((dts - clock.dts) * 1000) / TIMELINE_HZ;
-  return candidate < clock.wallMs ? { ...clock, wallMs: candidate } : clock;
-}
-
 /** Closes the open segment at `endPts` (its last part ends there too, unless it holds no frame). */
 function closeSegment(seg: OpenSegment, endPts: number, wallClockMs: number): SegmenterEvent[] {
   const last = partReady(seg, seg.partStartDts);
@@ -282,9 +242,6 @@ function closeSegment(seg: OpenSegment, endPts: number, wallClockMs: number): Se
   });
   return events;
 }
-
-/** Arrival and media clocks further apart than this re-anchor PROGRAM-DATE-TIME, ms. */
-export const MAX_CLOCK_SKEW_MS = 1000;
 
 /**
  * The next frame's expected dts step: the smaller of the last two steps (FLV's 33/33/34 ms gives 33), else the
@@ -369,8 +326,9 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
   const before = events.length;
   if (cut && seg) {
     // PROGRAM-DATE-TIME follows the media: a segment's wall clock is the anchor's plus its pts distance, so
-    // PDT differences equal EXTINF sums (players align playlists by PDT). Re-anchored on a discontinuity or
-    // when arrival time and media time drift apart by more than MAX_CLOCK_SKEW_MS.
+    // PDT differences equal EXTINF sums (players align playlists by PDT). Re-anchored on a discontinuity, and
+    // provisionally (settleAnchor decides at the segment's close) when arrival time and media time are more
+    // than MAX_CLOCK_SKEW_MS apart.
     const derived = s.clock ? wallAt(s.clock, seg.startPts) : null;
     const anchored = derived !== null && !seg.discontinuity && Math.abs(derived - wallClockMs) <= MAX_CLOCK_SKEW_MS;
     const wall = anchored ? derived : wallClockMs;

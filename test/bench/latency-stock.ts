@@ -61,8 +61,13 @@ const t0 = Date.now();
 const v = document.getElementById('v');
 const canvas = document.createElement('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true });
-const bench = window.__bench = { t0, samples: [], fatal: [], stalls: [], firstPlaylist: null, playing: null };
+const bench = window.__bench = { t0, samples: [], fatal: [], stalls: [], firstPlaylist: null, playing: null, log: [] };
 const hls = window.__hls = cfg.lowLatency ? new Hls() : new Hls({ lowLatencyMode: false });
+// The newest events, for a failure's message.
+const note = (...a) => { bench.log.push([((Date.now() - t0) / 1000).toFixed(2), ...a].join(' ')); if (bench.log.length > 40) bench.log.shift(); };
+const bufferEnd = () => (v.buffered.length ? v.buffered.end(v.buffered.length - 1).toFixed(2) : '-');
+hls.on(Hls.Events.FRAG_LOADED, (_e, d) => note('loaded', d.frag.type, d.frag.sn + (d.part ? '.' + d.part.index : ''), 'buffer end', bufferEnd(), 'at', v.currentTime.toFixed(2)));
+for (const ev of ['waiting', 'seeking', 'seeked', 'pause', 'ended', 'error']) v.addEventListener(ev, () => note('video', ev, v.currentTime.toFixed(2), 'buffer end', bufferEnd()));
 hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
   if (cfg.height === null) return;
   const i = d.levels.findIndex((l) => l.height === cfg.height);
@@ -74,6 +79,7 @@ hls.on(Hls.Events.LEVEL_LOADED, () => { if (bench.firstPlaylist === null) bench.
 hls.on(Hls.Events.ERROR, (_e, d) => {
   if (d.fatal) bench.fatal.push(d.details);
   else if (d.details === 'bufferStalledError') bench.stalls.push(Date.now());
+  note('error', d.details, d.fatal ? 'fatal' : '');
 });
 v.addEventListener('playing', () => { if (bench.playing === null) bench.playing = Date.now(); });
 hls.loadSource(cfg.src);
@@ -109,10 +115,12 @@ interface PageState {
   playing: number | null;
   latency: number | null;
   target: number | null;
+  log: string[];
+  currentTime: number;
 }
 
 const readState = (page: Page) => page.evaluate<PageState>(
-  '({ ...window.__bench, latency: window.__hls.latency || null, target: window.__hls.targetLatency })');
+  '({ ...window.__bench, latency: window.__hls.latency || null, target: window.__hls.targetLatency, currentTime: document.getElementById("v").currentTime })');
 
 /**
  * Opens the stock page on `origin` (same-origin with the stream: a Playwright route serves it), waits for
@@ -146,7 +154,10 @@ export async function measureStock(
     if (start === null) throw new Error('the publisher reported no progress');
     const wanted = s.samples.filter((x) => x.at >= windowStart && (cfg.height === null || x.height === cfg.height));
     const ms = latencies(wanted, start, frameMs, cfg.code.bits);
-    if (ms.length < collectMs / frameMs / 4) throw new Error(`only ${ms.length} frames read back from ${cfg.src} (${s.samples.length} samples)`);
+    if (ms.length < collectMs / frameMs / 4) {
+      throw new Error(`only ${ms.length} frames read back from ${cfg.src} (${s.samples.length} samples; currentTime ${s.currentTime}, `
+        + `${s.stalls.length} stalls, fatal: ${s.fatal.join(', ') || 'none'}); hls.js's last events:\n${s.log.join('\n')}`);
+    }
     return {
       ms,
       firstPlaylistMs: s.firstPlaylist === null ? null : s.firstPlaylist - s.t0,

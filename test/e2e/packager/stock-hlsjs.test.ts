@@ -8,8 +8,8 @@
  *   (each stall adds a second to a stock hls.js's target, never won back);
  * - its own latency settles within a generous bound (30 part targets, 6 s: a stock hls.js never catches up, so
  *   its start-up time stays in its latency, 1.5-3.5 s on this 2-core machine under load; the PDT jump at the
- *   first segment, since fixed, cost 6-9 s with a stall on every other reload; at 720p the first frames come
- *   late enough for it in about every other run, at 360p rarely);
+ *   first segment, since fixed, cost 6-9 s and 3-7 stalls; at 720p the first frames came
+ *   late enough for it in one of two runs without the fix, at 360p in neither of two);
  * - the playlists' PROGRAM-DATE-TIME differences equal the EXTINF sums, audio and video alike;
  * - ingest's beam_part_ready_delay_seconds counts every part (first frame → announcement).
  * Not a benchmark: the glass-to-glass figures are `npm run bench latency`.

@@ -21,7 +21,7 @@ import type { LiveServiceConfig } from './live-service';
 import type { PackagerMetrics } from './metrics';
 import type { SnapshotCache } from './snapshot-cache';
 import {
-  frontierOf, memoOn, newestSegment, partTarget, renditionReports, sameTarget, targetDuration, trackOf, type Snapshot, type Track,
+  frontierOf, hasCompleteSegment, memoOn, newestSegment, partTarget, renditionReports, sameTarget, targetDuration, trackOf, type Snapshot, type Track,
 } from './snapshot';
 
 /** How far before a catch-up range's start segment records are read (the segment holding the start began earlier). */
@@ -82,12 +82,6 @@ export function catchupPlaylist(snap: Snapshot, ref: RenditionRef, listed: Segme
 
 function noMediaYet(ref: RenditionRef, channel: string): Error {
   return notFound(`Rendition '${stemOf(ref)}' of channel '${channel}' has no media yet.`);
-}
-
-/** Whether a rendition's live playlist would list a complete segment (parts alone are not a playlist players accept). */
-export function hasCompleteSegment(snap: Snapshot, ref: RenditionRef): boolean {
-  const f = frontierOf(snap, ref);
-  return f !== null && snap.closed.some((s) => s.index <= f.lastMsn);
 }
 
 /** A live rendition that has not finished its first segment yet: the client is asked to come back (503, Retry-After). */

@@ -145,3 +145,9 @@ export function isNext(f: Frontier | null, segment: number, part: number | null)
   if (part === null) return segment === f.lastMsn + 1;
   return (segment === f.lastMsn + 1 && part <= f.pendingParts + 1) || (segment === f.lastMsn + 2 && part === 0);
 }
+
+/** Whether a rendition's live playlist would list a complete segment (parts alone are not a playlist players accept). */
+export function hasCompleteSegment(snap: Snapshot, ref: RenditionRef): boolean {
+  const f = frontierOf(snap, ref);
+  return f !== null && snap.closed.some((s) => s.index <= f.lastMsn);
+}

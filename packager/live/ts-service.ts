@@ -25,7 +25,7 @@ import { IMMUTABLE, CONTENT_TYPES, type LiveResponse, type Query } from './live-
 import type { LiveService, LiveServiceConfig } from './live-service';
 import type { PackagerMetrics } from './metrics';
 import { etagOf, type SegmentCache } from './segment-cache';
-import { frontierOf, isNext, memoOn, newestSegment, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
+import { frontierOf, hasCompleteSegment, isNext, memoOn, newestSegment, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
 import { segmentWindow } from './windows';
 import { TIMELINE_HZ } from '../../core/model/live';
 
@@ -118,9 +118,16 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
   }
 
   async function mediaPlaylist(channel: string, rung: string, query: Query): Promise<LiveResponse> {
-    const snap = await deps.live.snapshot(channel);
+    let snap = await deps.live.snapshot(channel);
     const range = parseCatchup(query, now(), now() - snap.channel.dvrWindowSeconds * 1000);
-    followers.follow(channel);
+    const follower = followers.follow(channel);
+    if (!range && !hasCompleteSegment(snap, videoRef(rung))) {
+      // Held until the first segment is whole, as a CMAF playlist is (a playlist without a segment is fatal to players).
+      trackOf(snap, videoRef(rung));
+      const timeoutMs = config.blockingTimeoutTargets * targetDuration(snap) * 1000;
+      await follower.waitUntil(async () => hasCompleteSegment(await deps.live.snapshot(channel), videoRef(rung)), timeoutMs);
+      snap = await deps.live.snapshot(channel);
+    }
     const r = range
       ? await playlistText(snap, rung, range)
       : await memoOn(snap, `ts:${rung}`, () => playlistText(snap, rung, null));

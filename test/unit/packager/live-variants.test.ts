@@ -7,7 +7,7 @@ import type { Format } from '../../../core/model/media';
 import type { Frontier, ResolvedTrack } from '../../../packager/channel-reader';
 import type { AacConfig, AvcConfig } from '../../../packager/model';
 import { mpdRungs } from '../../../packager/live/manifests';
-import { trackOf, type Snapshot } from '../../../packager/live/snapshot';
+import { hasCompleteSegment, trackOf, type Snapshot } from '../../../packager/live/snapshot';
 import {
   AUDIO_FALLBACK_BANDWIDTH, audioVariant, bandwidthOf, createVariants, measuredSegments, videoVariant, type VariantReader, type VideoVariant,
 } from '../../../packager/live/variants';
@@ -140,5 +140,19 @@ describe('rungs of the MPD (pure)', () => {
 
   it('nothing listed: no cap', () => {
     assert.equal(mpdRungs(snapshot([seg(1)]), []).cap, Infinity);
+  });
+});
+
+describe('whether a live playlist would list a whole segment (pure)', () => {
+  it('parts of the first segment alone are not enough, for the source, the audio and a rung', () => {
+    const first = { ...seg(1), durationPts: null };
+    const opening: Snapshot = { ...snapshot([], { '360p': { lastMsn: 0, pendingParts: 2 } }), open: first, parts: [{ segment: 1, part: 0 } as Snapshot['parts'][number]] };
+    for (const ref of [{ kind: 'video', rung: 'source' }, { kind: 'audio' }, { kind: 'video', rung: '360p' }] as const) assert.equal(hasCompleteSegment(opening, ref), false);
+    const closed = snapshot([seg(1)], { '360p': { lastMsn: 0, pendingParts: 3 }, '720p': { lastMsn: 1, pendingParts: 0 } });
+    assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: 'source' }), true);
+    assert.equal(hasCompleteSegment(closed, { kind: 'audio' }), true);
+    assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: '360p' }), false, 'the source closed segment 1, the rung has not made it');
+    assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: '720p' }), true);
+    assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: 'unknown' }), false);
   });
 });

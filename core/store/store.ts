@@ -495,7 +495,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
       if (!(ttlMs > 0)) throw new Error('writePackets needs a time-to-live > 0: live packets must expire with the DVR window');
       return timed('writePackets', async () => {
         const byStream = new Map<number, (string | number)[]>();
-        const tx = redis.multi();
+        const tx = redis.pipeline();
         for (const w of packets) {
           const member = elementMember('packet', w.meta.pts);
           tx.set(keys.data(name, w.streamIndex, member), w.data, 'PX', ttlMs, 'NX');

@@ -55,11 +55,14 @@ function once(u) {
       res.on('data', (d) => { if (first === null) first = process.hrtime.bigint(); n += d.length; });
       res.on('end', () => {
         const end = process.hrtime.bigint();
-        resolve({ status: res.statusCode, bytes: n, at: Date.now(), ttfbMs: Number((first ?? end) - t0) / 1e6, totalMs: Number(end - t0) / 1e6 });
+        resolve({ status: res.statusCode, bytes: n, at: Date.now(), sentAt, ttfbMs: Number((first ?? end) - t0) / 1e6, totalMs: Number(end - t0) / 1e6 });
       });
     });
+    // When the request was handed to the kernel: a fan-out request sent after its part was ready was never parked.
+    let sentAt = 0;
+    req.on('finish', () => { sentAt = Date.now(); });
     req.setTimeout(20000, () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0, bytes: 0, at: Date.now(), ttfbMs: 0, totalMs: 0 }));
+    req.on('error', () => resolve({ status: 0, bytes: 0, at: Date.now(), sentAt, ttfbMs: 0, totalMs: 0 }));
   });
 }
 (async () => {

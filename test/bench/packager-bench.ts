@@ -2,8 +2,8 @@
  * The /live packager under load, side by side with nginx serving the same bytes as static files:
  * requests/s for a cached 2 s segment and for a live media playlist (a load generator in a worker
  * thread: node:http keep-alive agents, N connections, a fixed duration), and blocking-reload fan-out:
- * 1,000 concurrent LL-HLS requests for the next part, parked on warm keep-alive connections before it is
- * ready, p50/p99 from its `part:ready` (the event's XADD time) to each response.
+ * 1,000 and 5,000 concurrent LL-HLS requests for a coming part, parked on warm keep-alive connections before
+ * it is ready, p50/p99 from its `part:ready` (the event's XADD time) to each response.
  * The channel is published for real (ffmpeg over SRT through ingest into Redis).
  */
 import type { ChildProcess } from 'node:child_process';
@@ -16,16 +16,70 @@ import { buildApp } from '../../engine/api/app';
 import { createEngineMetrics } from '../../engine/api/metrics';
 import { createStore } from '../../core/store/store';
 import { createChannelStore } from '../../core/store/channel-store';
-import { createLiveStore } from '../../core/store/live-store';
+import { createLiveStore, type LiveStore } from '../../core/store/live-store';
 import { createChannel } from '../../core/model/channel';
 import { createIngestService, DEFAULT_INGEST_CONFIG } from '../../ingest/ingest-service';
 import { DEFAULT_LADDER, validateLadder } from '../../transcoders/ladder';
 import { livePlugin } from '../../packager/live-plugin';
-import { startTestRedis } from '../helpers/redis';
+import { startTestRedis, type TestRedis } from '../helpers/redis';
 import { publishSrt } from '../helpers/publishers';
 import { TEST_APP_CONFIG } from '../helpers/app';
 import type { Bench, BenchRow } from './harness';
 import { inWorker, load, percentile, startNginx } from './http-load';
+
+/** Parked LL-HLS requests measured, one fan-out each. */
+const FAN_OUT = [1000, 5000];
+
+/**
+ * Fan-out: `n` keep-alive connections are opened first; right after a segment opens, each asks for the next
+ * segment's first part (about a segment away), so every request is parked before its part is ready (the
+ * requests sent too late are counted and left out). Latency runs from the XADD of that part's part:ready event
+ * (the stream id is Redis's clock, the same machine's) to each response's arrival in the worker, so a busy
+ * event loop here cannot flatter it.
+ */
+async function fanOut(live: LiveStore, redis: TestRedis, base: string, n: number): Promise<BenchRow[]> {
+  const reader = redis.connect();
+  try {
+    let target: { msn: number } | null = null;
+    let sent = 0;
+    const fan = inWorker<{ done: { status: number; at: number; sentAt: number }[] }>({ mode: 'fanout', urls: [`${base}/v-source.m3u8`], connections: n, ms: 0 }, 60000, (send) => {
+      void (async () => {
+        let id = '$';
+        for (;;) {
+          const r = await live.readEvents(reader, 'bench', id, 3000);
+          id = r.lastId;
+          const opened = r.events.find(({ event }) => event.type === 'segment:opened');
+          if (opened && opened.event.type === 'segment:opened') {
+            target = { msn: opened.event.segment + 1 };
+            break;
+          }
+        }
+        sent = Date.now();
+        send({ go: `${base}/v-source.m3u8?_HLS_msn=${target.msn}&_HLS_part=0` });
+      })();
+    });
+    const result = await fan;
+    const t = target as { msn: number } | null;
+    if (!t) throw new Error('the fan-out never started');
+    const events = (await live.readEvents(reader, 'bench', `${sent - 5000}-0`, 1, 10000)).events;
+    const hit = events.find(({ event }) => event.type === 'part:ready' && event.segment >= t.msn);
+    if (!hit) throw new Error(`no part:ready for ${t.msn}.0`);
+    const ready = Number(hit.id.split('-')[0]);
+    const parked = result.done.filter((d) => d.sentAt > 0 && d.sentAt < ready);
+    const early = parked.filter((d) => d.at < ready).length;
+    if (early > 0) throw new Error(`${early} fan-out responses came before their part was announced`);
+    const ok = parked.filter((d) => d.status === 200);
+    const lat = ok.map((d) => Math.max(0, d.at - ready)).sort((a, b) => a - b);
+    const lastSent = Math.max(...result.done.map((d) => d.sentAt));
+    const what = `${n.toLocaleString('en')} parked`;
+    return [
+      { bench: 'packager', metric: `blocking reload fan-out p50, ${what} (${ok.length} parked and answered 200)`, ours: percentile(lat, 50), unit: 'ms', note: `part:ready (XADD) → response; requests on warm keep-alive connections, all sent ${ready - lastSent} ms before the part was ready` },
+      { bench: 'packager', metric: `blocking reload fan-out p99, ${what}`, ours: percentile(lat, 99), unit: 'ms', note: 'part:ready (XADD) → response' },
+    ];
+  } finally {
+    reader.disconnect();
+  }
+}
 
 export const packagerBench: Bench = {
   name: 'packager',
@@ -80,50 +134,14 @@ export const packagerBench: Bench = {
       const oursPl = await load(`${base}/v-source.m3u8`, conns, ms);
       const ngPl = await load(`${ngBase}/v-source.m3u8`, conns, ms);
 
-      // Fan-out: 1,000 keep-alive connections are opened first; right after a part is announced, each asks for
-      // the next one (the playlist's preload hint, ~1/3 s away), so every request is parked when it is made
-      // ready. Latency runs from the XADD of its part:ready event (the stream id is Redis's clock, the same
-      // machine's) to each response's arrival in the worker, so a busy event loop here cannot flatter it.
-      const reader = redis.connect();
-      let target: { msn: number; part: number } | null = null;
-      let sent = 0;
-      const fan = inWorker<{ done: { status: number; at: number }[] }>({ mode: 'fanout', urls: [`${base}/v-source.m3u8`], connections: 1000, ms: 0 }, 30000, (send) => {
-        void (async () => {
-          let id = '$';
-          for (;;) {
-            const r = await live.readEvents(reader, 'bench', id, 2000);
-            id = r.lastId;
-            if (r.events.some(({ event }) => event.type === 'part:ready')) break;
-          }
-          const snap = await fetch(`${base}/v-source.m3u8`).then((res) => res.text());
-          const hint = /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="v-source-(\d+)\.(\d+)\.m4s"/.exec(snap);
-          if (!hint) throw new Error(`no preload hint in the playlist:\n${snap}`);
-          target = { msn: Number(hint[1]), part: Number(hint[2]) };
-          sent = Date.now();
-          send({ go: `${base}/v-source.m3u8?_HLS_msn=${target.msn}&_HLS_part=${target.part}` });
-        })();
-      });
-      const result = await fan;
-      const t = target as { msn: number; part: number } | null;
-      if (!t) throw new Error('the fan-out never started');
-      // The target part's announcement: the first part:ready at or after it in the event stream.
-      const since = `${sent - 5000}-0`;
-      const events = (await live.readEvents(reader, 'bench', since, 1, 10000)).events;
-      reader.disconnect();
-      const hit = events.find(({ event }) => event.type === 'part:ready' && ((event.segment === t.msn && event.part >= t.part) || event.segment > t.msn));
-      if (!hit) throw new Error(`no part:ready for ${t.msn}.${t.part}`);
-      const ready = Number(hit.id.split('-')[0]);
-      const early = result.done.filter((d) => d.at < ready).length;
-      if (early > 0) throw new Error(`${early} fan-out responses came before their part was announced`);
-      const okCount = result.done.filter((d) => d.status === 200).length;
-      const lat = result.done.filter((d) => d.status === 200).map((d) => Math.max(0, d.at - ready)).sort((a, b) => a - b);
+      const fanRows: BenchRow[] = [];
+      for (const n of FAN_OUT) fanRows.push(...(await fanOut(live, redis, base, n)));
 
       const note = `${conns} keep-alive connections, ${ms / 1000} s, load generator in a worker thread`;
       return [
         { bench: 'packager', metric: `cached 2 s segment (${Math.round(segBytes.length / 1024)} KiB, 720p 3 Mbps)`, ours: oursSeg, reference: ngSeg, referenceName: 'nginx static file', unit: 'req/s', note },
         { bench: 'packager', metric: 'live LL-HLS media playlist', ours: oursPl, reference: ngPl, referenceName: 'nginx static file', unit: 'req/s', note },
-        { bench: 'packager', metric: `blocking reload fan-out p50 (${okCount}/1000 answered 200)`, ours: percentile(lat, 50), unit: 'ms', note: `part:ready (XADD) → response, 1,000 requests parked on warm keep-alive connections, sent ${ready - sent} ms before the part was ready` },
-        { bench: 'packager', metric: 'blocking reload fan-out p99', ours: percentile(lat, 99), unit: 'ms', note: 'part:ready (XADD) → response' },
+        ...fanRows,
       ];
     } finally {
       publisher.stop();

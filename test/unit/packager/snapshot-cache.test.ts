@@ -90,8 +90,8 @@ describe('snapshot freshness (pure)', () => {
     ['no follower: stale at the TTL', null, null, 1200, false],
     ['same follower version: fresh past the TTL', 4, 4, 2999, true],
     ['same follower version: stale at the max age', 4, 4, 3000, false],
-    ['the follower saw an event since: TTL only', 4, 5, 1200, false],
-    ['a follower started since the snapshot: TTL only', null, 0, 1199, true],
+    ['the follower saw an event since: stale at once', 4, 5, 1001, false],
+    ['a follower started since the snapshot: stale at once', null, 0, 1001, false],
   ];
   for (const [name, snapVersion, current, nowMs, want] of cases) {
     it(name, () => assert.equal(isFresh(taken(snapVersion), current, nowMs, CONFIG), want));
@@ -226,6 +226,22 @@ describe('snapshot cache', () => {
     assert.deepEqual(seen, [1, 2]);
     assert.deepEqual(h.waits, [1234]);
     assert.deepEqual(h.metrics, ['blocked {"kind":"part"}', 'build {"object":"snapshot"}', 'blockedSeconds {"outcome":"ready"}']);
+  });
+
+  it('blocking reload: the check after an event sees it, however young the snapshot before it', async () => {
+    const h = harness(model);
+    h.versions.set('ch', 1);
+    await h.cache.snapshot('ch');
+    h.setChecks(2);
+    const seen: number[] = [];
+    const ok = await h.cache.blockUntil('ch', 'part', (s) => {
+      seen.push(s.version ?? -1);
+      h.versions.set('ch', 2); // the awaited event arrives 1 ms after the snapshot was taken
+      h.clock.t += 1;
+      return s.version === 2;
+    }, 1234);
+    assert.equal(ok, true);
+    assert.deepEqual(seen, [1, 2], 'the second check (woken by the event) read a new snapshot');
   });
 
   it('blocking reload: false after the timeout, on the follower given', async () => {

@@ -29,6 +29,7 @@ import { parseStreamId } from './streamid';
 import type { Webhooks } from '../core/webhooks/webhooks';
 import type { IngestProtocol } from '../core/webhooks/bodies';
 import { holdSource, peerAddress } from './admission';
+import { loadBeamcoder } from './demux-input';
 
 export interface IngestLog extends SessionLog {
   error(obj: object, msg?: string): void;
@@ -389,6 +390,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
 
   return {
     async start() {
+      // libavformat and friends load now, not in the first publisher's handshake (150-300 ms of dlopen and
+      // symbol binding on this machine), and a broken install stops start-up instead of every publish.
+      loadBeamcoder();
       await reload();
       deps.subscriber.on('error', (err: Error) => log.warn({ err: err.message }, 'channel change subscription: redis error (re-subscribes on reconnect)'));
       unsubscribe = await channels.onChange(

@@ -231,8 +231,8 @@ export const DEFAULT_CHANNEL = 'main';
 
 /** Fields never written to the log, whoever logs them (defence in depth: no log call should carry them). */
 export const LOG_REDACT = [
-  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password', 'secret',
-  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password', '*.secret',
+  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password', 'secret', 'playbackSecret',
+  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password', '*.secret', '*.playbackSecret',
   'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
 ];
 
@@ -292,6 +292,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           log,
           jobs,
           isPublicWrite: isWhepWrite,
+          privateMedia: { channel: (name) => channels.get(name) },
           plugins: [
             (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>

@@ -14,6 +14,7 @@
 
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isIP } from 'node:net';
+import { forbidden } from './errors';
 
 /** Longest token text looked at: 12 digits, a 45-character IPv6 address, 43 signature characters, two dots. */
 export const MAX_TOKEN_LENGTH = 12 + 1 + 45 + 1 + 43;
@@ -118,4 +119,25 @@ export function signPlaylist(text: string, token: string): string {
 /** A DASH MPD whose segment templates (`media`, `initialization`) carry the token (`&amp;` inside XML). */
 export function signMpd(xml: string, token: string): string {
   return xml.replace(/\b(media|initialization)="([^"]*)"/g, (_m, attr: string, uri: string) => `${attr}="${uri}${uri.includes('?') ? '&amp;' : '?'}token=${token}"`);
+}
+
+/** What access to a channel's media is decided on (a channel record's fields). */
+export interface PlaybackPolicy {
+  name: string;
+  private?: boolean;
+  playbackSecret?: string;
+}
+
+/**
+ * Pure: null when the channel is public (no token to carry on); the request's token when it opens the private
+ * channel; throws a 403 BeamError naming why not (missing, malformed, another channel's, expired, another address).
+ */
+export function playbackAccess(ch: PlaybackPolicy, query: unknown, viewerIp: string, nowMs: number): string | null {
+  if (ch.private !== true) return null;
+  // A private channel without a secret (the API never makes one) opens for nobody.
+  if (!ch.playbackSecret) throw forbidden(`Channel '${ch.name}' is private and has no playback secret: make one with POST /api/channels/${ch.name}/playback-secret.`);
+  const token = tokenOfQuery(query);
+  const check = verifyPlaybackToken(ch.playbackSecret, ch.name, token, viewerIp, nowMs);
+  if (!check.ok) throw forbidden(check.reason);
+  return token as string;
 }

@@ -4,7 +4,7 @@
 //
 // Query: channel=<name> (required), start=&end= (epoch seconds or ISO-8601, passed to the manifest),
 // ll=0 turns LL-HLS off, rt=1 plays in real time over WebRTC (WHEP) and falls back to LL-HLS when WebRTC fails,
-// debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
+// debug=1 logs hls.js to the console, token=<playback token> plays a private channel (passed to the manifest and WHEP). `window.beamPlayer` exposes the state for diagnostics and tests.
 
 import { playWhep } from './webrtc.js';
 import { epochToLocalInput, followLiveEdge, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, switchLevelInSegment, timeParamToMs } from './util.js';
@@ -26,6 +26,7 @@ const state = {
   channel: params.get('channel'),
   start: params.get('start'),
   end: params.get('end'),
+  token: params.get('token'),
   lowLatency: params.get('ll') !== '0',
   realtime: params.get('rt') === '1',
   /** 'webrtc' or 'hls' once playing; why WebRTC was given up, if it was. */
@@ -164,7 +165,7 @@ function load() {
   showMessage('info', mode() === 'live' ? 'Connecting…' : 'Loading the recording…');
   if (mode() === 'live' && state.realtime && !state.realtimeFailed && window.RTCPeerConnection) return loadRealtime();
   state.transport = 'hls';
-  const url = manifestUrl(state.channel, { start: state.start, end: state.end });
+  const url = manifestUrl(state.channel, { start: state.start, end: state.end, token: state.token });
   ui.mode.textContent = { live: (state.lowLatency ? 'live · LL-HLS' : 'live · HLS') + (state.realtimeFailed ? ' (WebRTC failed)' : ''), startover: 'start-over', catchup: 'catch-up' }[mode()];
   setBadge(mode() === 'live' ? 'live' : mode(), mode() === 'live' ? 'live' : 'dvr');
   const Hls = window.Hls;
@@ -200,7 +201,7 @@ async function loadRealtime() {
     load();
   };
   try {
-    const rtc = await playWhep(ui.video, state.channel, { onFail: fallBack });
+    const rtc = await playWhep(ui.video, state.channel, { onFail: fallBack, token: state.token });
     if (state.transport !== 'webrtc') return rtc.close();
     state.rtc = rtc;
     ui.level.textContent = rtc.rendition;
@@ -377,6 +378,7 @@ function navigate({ start, end }) {
   if (start) q.set('start', start);
   if (end) q.set('end', end);
   if (!state.lowLatency) q.set('ll', '0');
+  if (state.token) q.set('token', state.token);
   history.replaceState(null, '', `?${q}`);
   state.recoveries = [];
   // Stop the current playback at once: until boot() has asked the channel API, nothing (the page, a

@@ -151,6 +151,8 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     } else if (status >= 500) {
       req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
     }
+    // A refusal (a private channel's playback token missing or expired) must not be kept by a cache or CDN.
+    if (status === 403) reply.header('Cache-Control', 'no-store');
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -50,16 +50,17 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
 }
 
 /** GET without the API token: status and body. */
-async function get(path: string): Promise<{ status: number; text: string; type: string | null }> {
+async function get(path: string): Promise<{ status: number; text: string; type: string | null; cacheControl: string | null }> {
   const res = await fetch(`${stack.baseUrl}${path}`);
-  return { status: res.status, text: Buffer.from(await res.arrayBuffer()).toString('latin1'), type: res.headers.get('content-type') };
+  return { status: res.status, text: Buffer.from(await res.arrayBuffer()).toString('latin1'), type: res.headers.get('content-type'), cacheControl: res.headers.get('cache-control') };
 }
 
-function assert403(r: { status: number; text: string }, reason: RegExp, what: string): void {
+function assert403(r: { status: number; text: string; cacheControl: string | null }, reason: RegExp, what: string): void {
   assert.equal(r.status, 403, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
   const body = JSON.parse(r.text) as { statusCode: number; error: string; message: string };
   assert.equal(body.statusCode, 403);
   assert.equal(body.error, 'Forbidden');
+  assert.equal(r.cacheControl, 'no-store', 'a refusal is not cached');
   assert.match(body.message, reason, what);
 }
 

@@ -232,6 +232,12 @@ function onHlsError(hls, Hls, data) {
   if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
     // The manifest is gone or refused: the channel may have ended or been deleted; ask the channel API.
     const code = data.response?.code;
+    // A private channel refused the token (none, expired, another channel's): retrying cannot help.
+    if (code === 403) {
+      return giveUp(summary, state.token
+        ? 'This private channel refused the playback token (expired or not valid for it): open the player with a new token.'
+        : 'This channel is private: open the player with a playback token (&token=…).');
+    }
     if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && (code === 404 || code === 400 || code === 410)) {
       if (mode() !== 'live' && code === 400) return giveUp(summary, 'This catch-up range is not available (outside the DVR window, or in the future).');
       destroyHls();

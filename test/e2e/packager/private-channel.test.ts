@@ -199,5 +199,13 @@ describe('a private channel plays only with a playback token', () => {
       return p.phase === 'playing' && p.t > 1 ? p : null;
     }, 30000).catch(async (e: Error) => { throw await fail(player, e.message); });
     await player.close();
+    // Without one it says why, and stops (a refusal is not retried).
+    const bare = await browser.newPage({ width: 800, height: 500 });
+    await bare.goto(`${stack.baseUrl}/player/?channel=${CH}`);
+    await waitFor('the bundled player to say the channel is private', async () => {
+      const p = await bare.evaluate<{ phase: string; text: string }>('({ phase: window.beamPlayer.phase, text: document.getElementById("message-text").textContent })');
+      return p.phase === 'error' && /private/.test(p.text) ? p : null;
+    }, 20000).catch(async (e: Error) => { throw await fail(bare, e.message); });
+    await bare.close();
   });
 });

@@ -165,6 +165,7 @@ export function banner(b: BannerInput): string {
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
       `    latest frame:      ${base}/beams/${ch.name}/video/latest.jpg`,
     );
+    if (engine && ch.private === true) lines.push(`    private:           add ?token=… (POST ${base}/api/channels/${ch.name}/playback-tokens)`);
   }
   if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels${engine ? `: ${base}/api/channels` : ''}`);
   lines.push('');

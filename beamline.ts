@@ -165,6 +165,7 @@ export function banner(b: BannerInput): string {
       `    HLS / DASH:        ${base}/live/${ch.name}/master.m3u8  ${base}/live/${ch.name}/manifest.mpd`,
       `    latest frame:      ${base}/beams/${ch.name}/video/latest.jpg`,
     );
+    if (engine && ch.private === true) lines.push(`    private:           add ?token=… (POST ${base}/api/channels/${ch.name}/playback-tokens)`);
   }
   if (b.channels.length > 5) lines.push(`  … and ${b.channels.length - 5} more channels${engine ? `: ${base}/api/channels` : ''}`);
   lines.push('');
@@ -231,8 +232,8 @@ export const DEFAULT_CHANNEL = 'main';
 
 /** Fields never written to the log, whoever logs them (defence in depth: no log call should carry them). */
 export const LOG_REDACT = [
-  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password', 'secret',
-  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password', '*.secret',
+  'streamKey', 'passphrase', 'token', 'apiToken', 'authorization', 'password', 'secret', 'playbackSecret',
+  '*.streamKey', '*.passphrase', '*.token', '*.apiToken', '*.authorization', '*.password', '*.secret', '*.playbackSecret',
   'headers.authorization', 'req.headers.authorization', 'req.headers.cookie',
 ];
 
@@ -292,6 +293,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           log,
           jobs,
           isPublicWrite: isWhepWrite,
+          privateMedia: { channel: (name) => channels.get(name) },
           plugins: [
             (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>

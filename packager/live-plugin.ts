@@ -7,6 +7,7 @@
  *
  * Segments and parts are immutable (long max-age, ETag, byte ranges); playlists live a second; CORS is open.
  * `master.m3u8?format=ts`, `ts-<rung>.m3u8` and `ts-<rung>-<msn>.ts` serve MPEG-TS for legacy players.
+ * A private channel's objects need its playback token (`?token=`, live/playback-access.ts), else 403.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -27,6 +28,8 @@ import { createSegmentCache, type SegmentCache } from './live/segment-cache';
 import { createArchivedSegments } from './live/archived-segments';
 import { createTsService, type TsService } from './live/ts-service';
 import { CHANNEL_NAME } from '../core/model/channel';
+import { playbackAccess } from '../core/model/playback-token';
+import { signedResponse } from './live/playback-access';
 
 export interface LivePackagerDeps {
   store: Store;
@@ -154,19 +157,22 @@ export async function livePlugin(app: FastifyInstance, opts: LivePluginOptions):
     const what = CHANNEL_NAME.test(channel) ? parseLiveFile(file) : null;
     if (!what) throw notFound(`No live object '${file}' for channel '${channel}': see /live/<channel>/master.m3u8 or manifest.mpd.`);
     const query = req.query ?? {};
+    // A private channel opens only with its playback token (403 otherwise), checked on the channel record of the
+    // snapshot every route reads anyway (shared, so no Redis read of its own); playlists carry the token on.
+    const token = playbackAccess((await service.snapshot(channel)).channel, query, req.ip, Date.now());
     switch (what.type) {
       case 'master':
-        return send(req, reply, query.format === 'ts' ? await ts.master(channel, query) : await service.master(channel, query));
+        return send(req, reply, signedResponse(query.format === 'ts' ? await ts.master(channel, query) : await service.master(channel, query), token, 'hls'));
       case 'mpd':
-        return send(req, reply, await service.mpd(channel, query));
+        return send(req, reply, signedResponse(await service.mpd(channel, query), token, 'mpd'));
       case 'playlist':
-        return send(req, reply, await service.mediaPlaylist(channel, what.rendition, query));
+        return send(req, reply, signedResponse(await service.mediaPlaylist(channel, what.rendition, query), token, 'hls'));
       case 'init':
         return send(req, reply, await service.init(channel, what.rendition));
       case 'media':
         return send(req, reply, await service.media(channel, what.rendition, what.segment, what.part));
       case 'tsPlaylist':
-        return send(req, reply, await ts.mediaPlaylist(channel, what.rung, query));
+        return send(req, reply, signedResponse(await ts.mediaPlaylist(channel, what.rung, query), token, 'hls'));
       case 'tsSegment':
         return send(req, reply, await ts.segment(channel, what.rung, what.segment));
     }

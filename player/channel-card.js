@@ -77,7 +77,7 @@ function healthItems(ch) {
 
 /**
  * createChannelCard(ch, actions) → { el, update(ch), refreshThumb(), name }.
- * actions: { remove(name), rotate(name), saveLadder(name, ladder) } each returning a Promise.
+ * actions: { remove(name), rotate(name), saveLadder(name, ladder), playbackToken(name) } each returning a Promise.
  */
 export function createChannelCard(initial, actions) {
   const name = initial.name;
@@ -90,7 +90,9 @@ export function createChannelCard(initial, actions) {
   const thumb = el('div', { class: 'thumb', dataset: { thumb: 'missing' } }, img, placeholder, thumbBadge);
 
   const stateBadge = el('span', { class: 'badge state', dataset: { field: 'state' } });
-  const title = el('h2', {}, el('a', { href: `/player/?channel=${encodeURIComponent(name)}` }, name), stateBadge);
+  const privateBadge = el('span', { class: 'badge idle', dataset: { field: 'private' }, title: 'Plays only with a playback token', hidden: true }, 'private');
+  const titleLink = el('a', { href: `/player/?channel=${encodeURIComponent(name)}` }, name);
+  const title = el('h2', {}, titleLink, stateBadge, privateBadge);
   const health = el('div', { class: 'health' });
   const warnings = el('ul', { class: 'warnings' });
   const reason = el('p', { class: 'reason' });
@@ -193,7 +195,9 @@ export function createChannelCard(initial, actions) {
 
   function update(ch) {
     const keyChanged = ch.streamKey !== current.streamKey || !settings.firstChild;
+    if (ch.playbackSecret !== current.playbackSecret || ch.private !== current.private) signed = null;
     current = ch;
+    privateBadge.hidden = ch.private !== true;
     card.className = `card state-${ch.state}`;
     card.dataset.state = ch.state;
     for (const b of [stateBadge, thumbBadge]) {
@@ -211,11 +215,29 @@ export function createChannelCard(initial, actions) {
     if (!ladderDirty) renderLadder(ch.ladder || []);
   }
 
+  /** A private channel's playback token ({token, until} ms), minted with the API token for the thumbnail and player links. */
+  let signed = null;
+  async function tokenQuery() {
+    // Only with the API token (the full view has the stream key): a public view's mint would ask for it.
+    if (current.private !== true || !current.streamKey) return '';
+    if (!signed || signed.until - Date.now() < 10 * 60000) {
+      try {
+        const t = await actions.playbackToken(name);
+        signed = { token: t.token, until: Date.parse(t.expiresAt) };
+        for (const a of [titleLink, playerLink]) a.href = t.player.slice(t.player.indexOf('/player/'));
+      } catch {
+        return '';
+      }
+    }
+    return `token=${encodeURIComponent(signed.token)}&`;
+  }
+
   let thumbLoading = false;
   /** Load the latest frame into a detached image and swap it in only when it decodes. */
-  function refreshThumb() {
+  async function refreshThumb() {
     if (thumbLoading) return;
     thumbLoading = true;
+    const token = await tokenQuery();
     const next = new Image();
     next.onload = () => {
       thumbLoading = false;
@@ -237,7 +259,7 @@ export function createChannelCard(initial, actions) {
     // Images are never wider than the source (a wider ?width= answers 400): 480 px, or the source's width.
     const srcW = current.status && current.status.ingest && current.status.ingest.width;
     const width = srcW ? `width=${Math.min(480, srcW)}&` : '';
-    next.src = `/beams/${encodeURIComponent(name)}/video/latest.jpg?${width}t=${Date.now()}`;
+    next.src = `/beams/${encodeURIComponent(name)}/video/latest.jpg?${token}${width}t=${Date.now()}`;
   }
 
   update(initial);

@@ -39,6 +39,7 @@ const actions = {
   },
   rotate: (name) => api.request('POST', `/api/channels/${encodeURIComponent(name)}/key`),
   saveLadder: (name, ladder) => api.request('PATCH', `/api/channels/${encodeURIComponent(name)}`, { ladder }),
+  playbackToken: (name) => api.request('POST', `/api/channels/${encodeURIComponent(name)}/playback-tokens`, { expiresIn: 3600 }),
 };
 
 function dropCard(name) {
@@ -128,7 +129,7 @@ $('create').addEventListener('submit', async (e) => {
     err.textContent = 'Use 1-64 lowercase letters, digits, _ or -, starting with a letter or digit.';
     return;
   }
-  const body = { name, lowLatency: $('create-ll').checked, dvrWindowSeconds: Number($('create-dvr').value) || 3600 };
+  const body = { name, lowLatency: $('create-ll').checked, private: $('create-private').checked, dvrWindowSeconds: Number($('create-dvr').value) || 3600 };
   const pass = $('create-passphrase').value.trim();
   if (pass) body.passphrase = pass;
   try {

@@ -4,7 +4,7 @@
 //
 // Query: channel=<name> (required), start=&end= (epoch seconds or ISO-8601, passed to the manifest),
 // ll=0 turns LL-HLS off, rt=1 plays in real time over WebRTC (WHEP) and falls back to LL-HLS when WebRTC fails,
-// debug=1 logs hls.js to the console. `window.beamPlayer` exposes the state for diagnostics and tests.
+// debug=1 logs hls.js to the console, token=<playback token> plays a private channel (passed to the manifest and WHEP). `window.beamPlayer` exposes the state for diagnostics and tests.
 
 import { playWhep } from './webrtc.js';
 import { epochToLocalInput, followLiveEdge, formatClock, hlsConfig, isChannelName, levelLabel, localInputToEpoch, manifestUrl, switchLevelInSegment, timeParamToMs } from './util.js';
@@ -26,6 +26,7 @@ const state = {
   channel: params.get('channel'),
   start: params.get('start'),
   end: params.get('end'),
+  token: params.get('token'),
   lowLatency: params.get('ll') !== '0',
   realtime: params.get('rt') === '1',
   /** 'webrtc' or 'hls' once playing; why WebRTC was given up, if it was. */
@@ -164,7 +165,7 @@ function load() {
   showMessage('info', mode() === 'live' ? 'Connecting…' : 'Loading the recording…');
   if (mode() === 'live' && state.realtime && !state.realtimeFailed && window.RTCPeerConnection) return loadRealtime();
   state.transport = 'hls';
-  const url = manifestUrl(state.channel, { start: state.start, end: state.end });
+  const url = manifestUrl(state.channel, { start: state.start, end: state.end, token: state.token });
   ui.mode.textContent = { live: (state.lowLatency ? 'live · LL-HLS' : 'live · HLS') + (state.realtimeFailed ? ' (WebRTC failed)' : ''), startover: 'start-over', catchup: 'catch-up' }[mode()];
   setBadge(mode() === 'live' ? 'live' : mode(), mode() === 'live' ? 'live' : 'dvr');
   const Hls = window.Hls;
@@ -200,7 +201,7 @@ async function loadRealtime() {
     load();
   };
   try {
-    const rtc = await playWhep(ui.video, state.channel, { onFail: fallBack });
+    const rtc = await playWhep(ui.video, state.channel, { onFail: fallBack, token: state.token });
     if (state.transport !== 'webrtc') return rtc.close();
     state.rtc = rtc;
     ui.level.textContent = rtc.rendition;
@@ -231,6 +232,12 @@ function onHlsError(hls, Hls, data) {
   if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
     // The manifest is gone or refused: the channel may have ended or been deleted; ask the channel API.
     const code = data.response?.code;
+    // A private channel refused the token (none, expired, another channel's): retrying cannot help.
+    if (code === 403) {
+      return giveUp(summary, state.token
+        ? 'This private channel refused the playback token (expired or not valid for it): open the player with a new token.'
+        : 'This channel is private: open the player with a playback token (&token=…).');
+    }
     if (data.details === Hls.ErrorDetails.MANIFEST_LOAD_ERROR && (code === 404 || code === 400 || code === 410)) {
       if (mode() !== 'live' && code === 400) return giveUp(summary, 'This catch-up range is not available (outside the DVR window, or in the future).');
       destroyHls();
@@ -377,6 +384,7 @@ function navigate({ start, end }) {
   if (start) q.set('start', start);
   if (end) q.set('end', end);
   if (!state.lowLatency) q.set('ll', '0');
+  if (state.token) q.set('token', state.token);
   history.replaceState(null, '', `?${q}`);
   state.recoveries = [];
   // Stop the current playback at once: until boot() has asked the channel API, nothing (the page, a

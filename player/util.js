@@ -9,10 +9,12 @@ export function isChannelName(name) {
 }
 
 /** The multivariant URL for a channel, passing catch-up `start`/`end` through. */
-export function manifestUrl(channel, { start, end } = {}) {
+export function manifestUrl(channel, { start, end, token } = {}) {
   const q = new URLSearchParams();
   if (start) q.set('start', start);
   if (end) q.set('end', end);
+  // A private channel's playback token: the server carries it on into every URL of the playlists.
+  if (token) q.set('token', token);
   const qs = q.toString();
   return `/live/${encodeURIComponent(channel)}/master.m3u8${qs ? `?${qs}` : ''}`;
 }

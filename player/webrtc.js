@@ -6,7 +6,7 @@
  * Error whose message says why (the server's JSON message, or a connection that did not come up within
  * `timeoutMs`). `onFail(reason)` is called if a connected session later fails.
  */
-export async function playWhep(video, channel, { timeoutMs = 8000, onFail = () => undefined } = {}) {
+export async function playWhep(video, channel, { timeoutMs = 8000, onFail = () => undefined, token = null } = {}) {
   const pc = new RTCPeerConnection();
   let location = null;
   let closed = false;
@@ -30,7 +30,7 @@ export async function playWhep(video, channel, { timeoutMs = 8000, onFail = () =
       pc.addEventListener('icegatheringstatechange', () => pc.iceGatheringState === 'complete' && resolve());
       setTimeout(resolve, 1000); // host candidates are enough on most networks; the server gathers its own
     });
-    const res = await fetch(`/live/${encodeURIComponent(channel)}/whep`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
+    const res = await fetch(`/live/${encodeURIComponent(channel)}/whep${token ? `?token=${encodeURIComponent(token)}` : ''}`, { method: 'POST', headers: { 'Content-Type': 'application/sdp' }, body: pc.localDescription.sdp });
     const body = await res.text();
     if (res.status !== 201) {
       let message = `HTTP ${res.status}`;

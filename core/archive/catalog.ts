@@ -3,7 +3,7 @@
  * after Redis was lost (see docs/architecture.md, "Rebuilding from the archive"). Beside a content item's
  * segment objects, under the same prefix (so deleting the content item deletes them too):
  *
- *   <channel>/channel.json    {version, channel, head}         the channel's settings, stream key included, and
+ *   <channel>/channel.json    {version, channel, head}         the channel's settings, stream key and playback secret included, and
  *                                                              the newest segment number announced when saved
  *   <content>/content.json    {version, format, renditionOf}   the content item's format, and for a rung its source
  *
@@ -14,6 +14,7 @@
 import type { ArchiveBackend } from './archive-backend';
 import { contentPrefix } from './object-keys';
 import { createChannel, validateChannelName, type Channel, type LadderValidator, type Rung } from '../model/channel';
+import { PLAYBACK_SECRET } from '../model/playback-token';
 import type { Format } from '../model/media';
 import type { StreamMapping } from '../model/content';
 
@@ -82,7 +83,7 @@ export function decodeChannelEntry(body: Buffer, expectedName: string, validateL
   if (typeof saved !== 'object' || saved === null) throw new CatalogError(`channel.json of '${expectedName}' holds no channel`);
   if (saved.name !== expectedName) throw new CatalogError(`channel.json under '${expectedName}' names '${String(saved.name)}'`);
   if (typeof saved.streamKey !== 'string' || !STREAM_KEY.test(saved.streamKey)) throw new CatalogError(`channel.json of '${expectedName}' has no valid stream key`);
-  const { name, streamKey, createdAt, updatedAt, ...editable } = saved;
+  const { name, streamKey, createdAt, updatedAt, playbackSecret, ...editable } = saved;
   let ch: Channel;
   try {
     ch = createChannel({ name: validateChannelName(name), ...editable }, validateLadder, defaultLadder);
@@ -98,6 +99,8 @@ export function decodeChannelEntry(body: Buffer, expectedName: string, validateL
     channel: {
       ...ch,
       streamKey,
+      // The saved secret, so playback tokens minted before the rebuild keep working (a new one if it was not valid).
+      ...(typeof playbackSecret === 'string' && PLAYBACK_SECRET.test(playbackSecret) ? { playbackSecret } : {}),
       createdAt: typeof createdAt === 'string' ? createdAt : ch.createdAt,
       updatedAt: typeof updatedAt === 'string' ? updatedAt : ch.updatedAt,
     },

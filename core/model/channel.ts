@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { BeamError } from './errors';
 import { isObject } from './json';
+import { newPlaybackSecret } from './playback-token';
 import { webhookSecretProblem, webhookUrlProblem, type ChannelWebhook } from './webhook';
 
 export type ChannelState = 'idle' | 'live' | 'reconnecting';
@@ -36,6 +37,13 @@ export interface Channel {
    * BEAM_WEBHOOK_URL); null or absent: none. Its secret is write-only: no API answer or log line carries it.
    */
   webhook?: ChannelWebhook | null;
+  /**
+   * A private channel's playlists, segments, images and clips open only with a playback token signed with
+   * `playbackSecret` (core/model/playback-token.ts); absent: false (channels made before private ones existed).
+   */
+  private?: boolean;
+  /** The key playback tokens are signed with (made at creation, or when a channel first becomes private). */
+  playbackSecret?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -144,11 +152,16 @@ function webhookOf(v: unknown, current: ChannelWebhook | null | undefined): Chan
   return { url: v.url as string, secret: secret as string };
 }
 
-const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder', 'webhook'] as const;
+const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder', 'webhook', 'private'] as const;
+
+/** Pure: whether a channel's media needs a playback token. */
+export function isPrivate(ch: Pick<Channel, 'private'>): boolean {
+  return ch.private === true;
+}
 
 /** Validate a POST /api/channels body into a new channel. */
 export function createChannel(body: unknown, validateLadder: LadderValidator, defaultLadder: Rung[], now = new Date()): Channel {
-  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?, webhook?}.');
+  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?, webhook?, private?}.');
   const unknown = Object.keys(body).filter((k) => k !== 'name' && !(EDITABLE as readonly string[]).includes(k));
   if (unknown.length) throw bad(`Unknown channel field(s): ${unknown.join(', ')}.`);
   const at = now.toISOString();
@@ -159,6 +172,8 @@ export function createChannel(body: unknown, validateLadder: LadderValidator, de
       passphrase: null,
       ...CHANNEL_DEFAULTS,
       ladder: defaultLadder,
+      private: false,
+      playbackSecret: newPlaybackSecret(),
       createdAt: at,
       updatedAt: at,
     },
@@ -196,9 +211,16 @@ export function applyPatch(ch: Channel, body: unknown, validateLadder: LadderVal
       case 'webhook':
         out.webhook = webhookOf(v, ch.webhook);
         break;
+      case 'private':
+        if (typeof v !== 'boolean') throw bad("'private' must be true (media only with a playback token) or false.");
+        out.private = v;
+        if (v && !out.playbackSecret) out.playbackSecret = newPlaybackSecret();
+        break;
       case 'name':
       case 'streamKey':
         throw bad(`'${k}' cannot be changed: ${k === 'name' ? 'create a new channel' : 'rotate it with POST /api/channels/<name>/key'}.`);
+      case 'playbackSecret':
+        throw bad("'playbackSecret' cannot be set: rotate it with POST /api/channels/<name>/playback-secret.");
       default:
         throw bad(`Unknown channel field '${k}'.`);
     }
@@ -263,10 +285,12 @@ export function ingestSettings(ch: Channel, ep: Endpoints): IngestSettings {
   };
 }
 
-export function playbackUrls(name: string, httpBase: string): PlaybackUrls {
+/** Pure: a channel's playback URLs; with a playback token (private channels), each carries it. */
+export function playbackUrls(name: string, httpBase: string, token?: string): PlaybackUrls {
+  const t = token === undefined ? '' : `token=${encodeURIComponent(token)}`;
   return {
-    hls: `${httpBase}/live/${name}/master.m3u8`,
-    dash: `${httpBase}/live/${name}/manifest.mpd`,
-    player: `${httpBase}/player/?channel=${encodeURIComponent(name)}`,
+    hls: `${httpBase}/live/${name}/master.m3u8${t && `?${t}`}`,
+    dash: `${httpBase}/live/${name}/manifest.mpd${t && `?${t}`}`,
+    player: `${httpBase}/player/?channel=${encodeURIComponent(name)}${t && `&${t}`}`,
   };
 }

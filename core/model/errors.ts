@@ -11,6 +11,7 @@ export const BEAM_ERRORS = {
   BEAM_ERR_BAD_FORMAT: 400,
   BEAM_ERR_BAD_ELEMENT: 400,
   BEAM_ERR_UNAUTHORIZED: 401,
+  BEAM_ERR_FORBIDDEN: 403,
   BEAM_ERR_NOT_FOUND: 404,
   BEAM_ERR_METHOD_NOT_ALLOWED: 405,
   BEAM_ERR_CONFLICT: 409,
@@ -26,6 +27,7 @@ export type BeamErrorCode = keyof typeof BEAM_ERRORS;
 const REASONS: Record<number, string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
   409: 'Conflict',
@@ -63,6 +65,7 @@ export interface ErrorBody {
   message: string;
 }
 
+export const forbidden = (message: string): BeamError => new BeamError('BEAM_ERR_FORBIDDEN', message);
 export const badRequest = (message: string): BeamError => new BeamError('BEAM_ERR_BAD_REQUEST', message);
 export const notFound = (message: string): BeamError => new BeamError('BEAM_ERR_NOT_FOUND', message);
 export const conflict = (message: string): BeamError => new BeamError('BEAM_ERR_CONFLICT', message);

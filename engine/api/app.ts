@@ -14,6 +14,7 @@ import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';
 import { createHttpMetrics, type EngineMetrics } from './metrics';
 import { installRulesHooks } from '../jobs/rules-hooks';
+import { installPrivateMediaGuard, type PrivateMediaDeps } from './private-media';
 import { installOpenApi } from './openapi';
 import type { JobDispatcher } from '../jobs/dispatcher';
 import { isRedisUnavailable } from '../../core/store/redis-errors';
@@ -42,6 +43,8 @@ export interface AppDeps {
   jobs?: JobDispatcher;
   /** Writes that need no API token (a WHEP viewer's offer and session end): the route answers for itself. */
   isPublicWrite?: (method: string, url: string) => boolean;
+  /** Private channels: anonymous reads of their content items and WebRTC offers need a playback token (private-media.ts). */
+  privateMedia?: PrivateMediaDeps;
 }
 
 /** Where binary payloads are written (the media_ref grammar's data forms: /data, /data_<n>, .raw, .raw_<n>). */
@@ -135,6 +138,8 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     }
   });
 
+  // After authentication, before the rules' jobs: a private channel's images and clips need its playback token.
+  if (deps.privateMedia) installPrivateMediaGuard(app, deps.privateMedia);
   // After authentication (a job never bypasses the write token), before any route: see engine/jobs/rules-hooks.ts.
   if (deps.jobs) installRulesHooks(app, deps.jobs);
 
@@ -146,6 +151,8 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     } else if (status >= 500) {
       req.log.error({ err, url: req.url.split('?')[0] }, 'request failed');
     }
+    // A refusal (a private channel's playback token missing or expired) must not be kept by a cache or CDN.
+    if (status === 403) reply.header('Cache-Control', 'no-store');
     return reply.code(status).type('application/json; charset=utf-8').send(body);
   });
   app.setNotFoundHandler((req, reply) =>

@@ -5,16 +5,19 @@
  */
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { notFound } from '../../core/model/errors';
+import { isIP } from 'node:net';
+import { badRequest, conflict, notFound } from '../../core/model/errors';
+import { newPlaybackSecret, signPlaybackToken } from '../../core/model/playback-token';
 import {
-  applyPatch, createChannel, ingestSettings, newStreamKey, playbackUrls, validateChannelName,
+  applyPatch, createChannel, ingestSettings, isPrivate, newStreamKey, playbackUrls, validateChannelName,
   type Channel, type ChannelStatus, type LadderValidator, type Rung,
 } from '../../core/model/channel';
 import type { ChannelStore } from '../../core/store/channel-store';
 import type { Store } from '../../core/store/store';
 import { requireBody } from './body';
 import { useRouteSchemas } from './route-schemas';
-import { ChannelParams, ChannelView, CreateChannelBody, PatchChannelBody, responses } from './schemas';
+import { isObject } from '../../core/model/json';
+import { ChannelParams, ChannelView, CreateChannelBody, PatchChannelBody, PlaybackToken, PlaybackTokenBody, responses } from './schemas';
 import { TOKEN_OPTIONAL, TOKEN_REQUIRED } from './openapi';
 import { Type } from '@sinclair/typebox';
 
@@ -33,9 +36,13 @@ export interface ChannelApiDeps {
   defaultLadder: Rung[];
 }
 
-/** What anyone may read about a channel: no stream key, passphrase, ingest URL (they embed the key) or address. */
+/**
+ * What anyone may read about a channel: no stream key, passphrase, ingest URL (they embed the key), address or
+ * playback secret; a private channel's playback URLs carry no token (they answer 403 as they are).
+ */
 export interface PublicChannelView {
   name: string;
+  private: boolean;
   state: ChannelStatus['state'];
   status: Pick<ChannelStatus, 'state' | 'since' | 'lastConnectedAt' | 'lastDisconnectedAt' | 'reconnects'>;
   playback: ReturnType<typeof playbackUrls>;
@@ -44,13 +51,29 @@ export interface PublicChannelView {
 /** Pure: the anonymous view of a channel (issue 10: keys, passphrases and publisher IPs were public). */
 export function publicView(ch: Channel, status: ChannelStatus, httpBase: string): PublicChannelView {
   const { state, since, lastConnectedAt, lastDisconnectedAt, reconnects } = status;
-  return { name: ch.name, state, status: { state, since, lastConnectedAt, lastDisconnectedAt, reconnects }, playback: playbackUrls(ch.name, httpBase) };
+  return { name: ch.name, private: isPrivate(ch), state, status: { state, since, lastConnectedAt, lastDisconnectedAt, reconnects }, playback: playbackUrls(ch.name, httpBase) };
+}
+
+/** Default and longest validity of a minted playback token, seconds. */
+export const PLAYBACK_TOKEN_TTL = { default: 3600, max: 30 * 24 * 3600 } as const;
+
+/** Pure: a POST …/playback-tokens body as {expiresIn, ip}; a clear 400 otherwise. */
+export function playbackTokenRequest(body: unknown): { expiresIn: number; ip: string } {
+  if (body === undefined || body === null) return { expiresIn: PLAYBACK_TOKEN_TTL.default, ip: '' };
+  if (!isObject(body)) throw badRequest('The body must be a JSON object {expiresIn?, ip?} (or none).');
+  const unknown = Object.keys(body).filter((k) => k !== 'expiresIn' && k !== 'ip');
+  if (unknown.length) throw badRequest(`Unknown playback token field(s): ${unknown.join(', ')}; a token request is {expiresIn?, ip?}.`);
+  const e = body.expiresIn ?? PLAYBACK_TOKEN_TTL.default;
+  if (!Number.isSafeInteger(e) || (e as number) < 10 || (e as number) > PLAYBACK_TOKEN_TTL.max) throw badRequest(`'expiresIn' must be a whole number of seconds from 10 to ${PLAYBACK_TOKEN_TTL.max}.`);
+  const ip = body.ip ?? '';
+  if (typeof ip !== 'string' || (ip !== '' && (ip.length > 45 || isIP(ip) === 0))) throw badRequest("'ip' must be an IPv4 or IPv6 address (the viewer's, as this server sees it), or null for any.");
+  return { expiresIn: e as number, ip };
 }
 
 /** Pure: a channel's settings as the token holder reads them: a webhook's secret is write-only (never answered). */
 export function settingsView(ch: Channel): Omit<Channel, 'webhook'> & { webhook: { url: string } | null } {
   const { webhook, ...rest } = ch;
-  return { ...rest, webhook: webhook ? { url: webhook.url } : null };
+  return { ...rest, private: isPrivate(ch), webhook: webhook ? { url: webhook.url } : null };
 }
 
 /** Pure: base URL and ingest host for a request. */
@@ -128,6 +151,31 @@ export async function channelsPlugin(app: FastifyInstance, opts: { deps: Channel
   }, async (req) => {
     const ch = await load(req.params.name);
     const next = { ...ch, streamKey: newStreamKey(), updatedAt: new Date().toISOString() };
+    await channels.update(ch, next);
+    return view(req, next, await channels.status(ch.name));
+  });
+
+  app.post<{ Params: ChannelParams }>('/api/channels/:name/playback-tokens', {
+    schema: {
+      tags, summary: 'Mint a playback token of a private channel', security: TOKEN_REQUIRED, params, body: PlaybackTokenBody,
+      response: responses({ 201: PlaybackToken }, [400, 401, 404, 409, 503]),
+    },
+  }, async (req, reply) => {
+    const ch = await load(req.params.name);
+    const { expiresIn, ip } = playbackTokenRequest(req.body);
+    if (!isPrivate(ch) || !ch.playbackSecret) throw conflict(`Channel '${ch.name}' is public: its playback needs no token (PATCH {"private": true} first).`);
+    const expires = Math.floor(Date.now() / 1000) + expiresIn;
+    const token = signPlaybackToken(ch.playbackSecret, ch.name, expires, ip);
+    const { httpBase } = addressesFor(config.publicUrl, req.headers.host, req.protocol);
+    const urls = playbackUrls(ch.name, httpBase, token);
+    return reply.code(201).header('Cache-Control', 'no-store').send({ token, expiresAt: new Date(expires * 1000).toISOString(), ...urls });
+  });
+
+  app.post<{ Params: ChannelParams }>('/api/channels/:name/playback-secret', {
+    schema: { tags, summary: 'Rotate the playback secret (every token minted before stops working)', security: TOKEN_REQUIRED, params, response: responses({ 200: ChannelView }, [400, 401, 404, 503]) },
+  }, async (req) => {
+    const ch = await load(req.params.name);
+    const next = { ...ch, playbackSecret: newPlaybackSecret(), updatedAt: new Date().toISOString() };
     await channels.update(ch, next);
     return view(req, next, await channels.status(ch.name));
   });

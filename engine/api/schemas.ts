@@ -97,6 +97,7 @@ const channelSettings = {
     ),
     Type.Null(),
   ], { description: "The channel's own webhook (admission and notifications about this channel, beside the server's BEAM_WEBHOOK_URL), or null for none." })),
+  private: Type.Optional(Type.Boolean({ description: 'A private channel\'s playlists, segments, images and clips open only with a playback token (?token=, see POST /api/channels/{name}/playback-tokens). Default false.' })),
 };
 
 export const CreateChannelBody = Type.Object(
@@ -132,11 +133,32 @@ export const ChannelView = Type.Object(
     lowLatency: Type.Optional(Type.Boolean()),
     ladder: Type.Optional(Type.Array(Rung)),
     webhook: Type.Optional(Type.Union([Type.Object({ url: Type.String() }), Type.Null()], { description: "The channel's own webhook URL (its secret is never answered). With the API token only." })),
+    private: Type.Optional(Type.Boolean({ description: 'Whether playback needs a token.' })),
+    playbackSecret: Type.Optional(Type.String({ description: 'The key playback tokens are signed with (HMAC-SHA256), for a backend that mints its own. With the API token only.' })),
     ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),
     updatedAt: Type.Optional(Type.String()),
   },
   { additionalProperties: true, description: 'A channel. Anonymous reads get the public view (name, state, status, playback); the API token adds settings, stream key and ingest settings.' },
+);
+
+export const PlaybackTokenBody = Type.Object(
+  {
+    expiresIn: Type.Optional(Type.Integer({ minimum: 10, maximum: 2592000, description: 'Seconds the token is valid (default 3600, at most 30 days).' })),
+    ip: Type.Optional(Type.Union([Type.String({ maxLength: 45 }), Type.Null()], { description: 'The only viewer address (IPv4 or IPv6, as this server sees it) the token opens for; absent or null: any.' })),
+  },
+  { additionalProperties: false, description: 'What a playback token allows.' },
+);
+
+export const PlaybackToken = Type.Object(
+  {
+    token: Type.String({ description: '<expires>.<ip or empty>.<base64url HMAC-SHA256>: pass it as ?token=' }),
+    expiresAt: Type.String({ description: 'ISO-8601 end of validity.' }),
+    hls: Type.String({ description: 'The signed multivariant playlist URL.' }),
+    dash: Type.String({ description: 'The signed MPD URL.' }),
+    player: Type.String({ description: 'The bundled player with the token.' }),
+  },
+  { description: 'A playback token of a private channel.' },
 );
 
 // ---- Content Beam API ----

@@ -50,6 +50,7 @@ describe('dashboard', () => {
     assert.equal(await page.locator('#empty').isVisible(), true, 'the empty state explains what to do');
     assert.equal(await page.locator('#access').isVisible(), true, 'without the token the page says it shows the public view');
     await page.fill('#create-name', name);
+    await page.check('#create-private'); // private: its thumbnail and player links need a playback token the page mints
     await page.click('#create button[type=submit]');
     // Secure by default: the first change asks for the API token, typed by the operator.
     await page.locator('#token-dialog[open]').waitFor();
@@ -63,7 +64,8 @@ describe('dashboard', () => {
     assert.match(await text(`${card} code[data-field="obs-rtmp-server"]`), new RegExp(`^rtmp://127\\.0\\.0\\.1:${stack.rtmpPort}/live$`));
     assert.match(await text(`${card} code[data-field="larix-streamid"]`), new RegExp(`^#!::r=${name},m=publish,s=`));
     assert.equal(await text(`${card} code[data-field="keyframe"]`), '2 s');
-    assert.equal(await page.locator(`${card} a[href="/player/?channel=${name}"]`).count() > 0, true, 'links to the player');
+    assert.equal(await page.locator(`${card} [data-field="private"]`).isVisible(), true, 'marked private');
+    await waitFor('player links with a playback token', async () => (await page.locator(`${card} a[href^="/player/?channel=${name}&token="]`).count()) === 2, 10000);
     const api = await (await fetch(`${stack.baseUrl}/api/channels/${name}`, { headers: AUTH })).json() as { ingest: { srt: string } };
     assert.equal(srt, api.ingest.srt, 'the page shows what the API returns');
     await browser.screenshot(page, 'dashboard-created');
@@ -84,13 +86,15 @@ describe('dashboard', () => {
   });
 
   it('shows the latest-frame thumbnail', { timeout: 30000 }, async (t) => {
-    const probe = await fetch(`${stack.baseUrl}/beams/${name}/video/latest.jpg`);
+    assert.equal((await fetch(`${stack.baseUrl}/beams/${name}/video/latest.jpg`)).status, 403, 'a private channel\'s image needs a token');
+    const probe = await fetch(`${stack.baseUrl}/beams/${name}/video/latest.jpg`, { headers: AUTH });
     if (probe.status === 404 || !String(probe.headers.get('content-type')).startsWith('image/')) {
       const body = (await probe.text()).slice(0, 200);
       assert.equal(await page.locator(`${card} .thumb`).getAttribute('data-thumb'), 'missing');
       t.skip(`GET /beams/${name}/video/latest.jpg answers ${probe.status} (${body}): the JIT frame route has not landed, so the thumbnail cannot show; the placeholder does`);
     }
     await page.locator(`${card} .thumb[data-thumb="ok"]`).waitFor({ timeout: 15000 });
+    assert.match(String(await page.locator(`${card} .thumb img`).getAttribute('src')), /[?&]token=\d+\.\./, 'the page loads it with a playback token');
     const size = Number(await page.locator(`${card} .thumb img`).getAttribute('data-natural-width'));
     assert.ok(size > 0, 'the thumbnail decoded');
   });

@@ -119,6 +119,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         metrics: createEngineMetrics(undefined, false),
         redisMemory: () => readRedisMemory(client),
         jobs,
+        privateMedia: { channel: (name) => channels.get(name) },
         plugins: [
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort } }),
           (s) => pagesPlugin(s, findPagesDirs(__dirname)),

@@ -58,6 +58,7 @@ export async function startRig(opts: { apiToken?: string } = {}): Promise<Rig> {
         store,
         metrics: createEngineMetrics(undefined, false),
         isPublicWrite: isWhepWrite,
+        privateMedia: { channel: (name) => channels.get(name) },
         plugins: [
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort: ingest.rtmpPort() as number } }),
           (s) => pagesPlugin(s, findPagesDirs(__dirname)),

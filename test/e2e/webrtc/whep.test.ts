@@ -9,6 +9,9 @@
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
+import { createChannel as newChannel } from '../../../core/model/channel';
+import { signPlaybackToken } from '../../../core/model/playback-token';
+import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
 import { publishSrt, wrapFfmpeg, type Publisher } from '../../helpers/publishers';
@@ -110,6 +113,14 @@ describe('WHEP playback (Chromium, SRT publisher)', { timeout: 120000 }, () => {
     assert.equal((await post('nope', offer)).status, 404);
     assert.equal((await post('quiet', offer)).status, 409);
     assert.equal((await post('rt', offer, 'text/plain')).status, 415);
+    // A private channel's offer needs its playback token (403 without; with one, the offline channel's 409).
+    const hidden = newChannel({ name: 'hidden', ladder: [], private: true }, validateLadder, DEFAULT_LADDER);
+    await rig.channels.create(hidden);
+    const refused = await post('hidden', offer);
+    assert.equal(refused.status, 403);
+    assert.match(((await refused.json()) as { message: string }).message, /private/);
+    const token = signPlaybackToken(hidden.playbackSecret as string, 'hidden', Math.floor(Date.now() / 1000) + 60);
+    assert.equal((await fetch(`${rig.baseUrl}/live/hidden/whep?token=${token}`, { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: offer })).status, 409);
     assert.equal((await fetch(`${rig.baseUrl}/live/rt/whep/unknown`, { method: 'DELETE' })).status, 404);
   });
 

@@ -116,7 +116,7 @@ describe('channel API', () => {
 });
 
 describe('channel API: secrets need the token (issue 10)', () => {
-  const SECRET_FIELDS = ['streamKey', 'passphrase', 'ingest', 'ladder', 'dvrWindowSeconds'];
+  const SECRET_FIELDS = ['streamKey', 'passphrase', 'ingest', 'ladder', 'dvrWindowSeconds', 'playbackSecret'];
 
   it('anonymous reads show name, state, non-secret status and playback URLs only', async () => {
     const { app, channels } = await setup();
@@ -134,7 +134,8 @@ describe('channel API: secrets need the token (issue 10)', () => {
       assert.ok(!/srt:\/\/|rtmp:\/\//.test(body), `${what}: no ingest URL`);
     }
     const v = one.json();
-    assert.deepEqual(Object.keys(v).sort(), ['name', 'playback', 'state', 'status']);
+    assert.deepEqual(Object.keys(v).sort(), ['name', 'playback', 'private', 'state', 'status']);
+    assert.equal(v.private, false);
     for (const f of SECRET_FIELDS) assert.equal(v[f], undefined, f);
     assert.deepEqual(Object.keys(v.status).sort(), ['lastConnectedAt', 'lastDisconnectedAt', 'reconnects', 'since', 'state']);
     assert.equal(v.state, 'reconnecting');
@@ -145,6 +146,31 @@ describe('channel API: secrets need the token (issue 10)', () => {
     assert.equal(full.streamKey, created.streamKey, 'the token shows the full view');
     assert.equal(full.passphrase, 'a-long-passphrase');
     assert.equal(full.status.ingest.peer, '198.51.100.23:40000');
+  });
+
+  it('private channels: the secret only with the API token, tokens minted for private channels only, the secret rotates', async () => {
+    const { app } = await setup();
+    const created = (await app.inject({ method: 'POST', url: '/api/channels', payload: { name: 'vip', private: true } })).json();
+    assert.equal(created.private, true);
+    assert.match(created.playbackSecret, /^[A-Za-z0-9_-]{43}$/);
+    const anon = await app.inject({ url: '/api/channels/vip', headers: { authorization: '' } });
+    assert.equal(anon.json().private, true);
+    assert.ok(!anon.body.includes(created.playbackSecret), 'no secret in the public view');
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels/vip/playback-tokens', headers: { authorization: '' } })).statusCode, 401);
+    const minted = await app.inject({ method: 'POST', url: '/api/channels/vip/playback-tokens', headers: { host: 'tv.example:8080' } });
+    assert.equal(minted.statusCode, 201, minted.body);
+    const t = minted.json();
+    assert.equal(t.hls, `http://tv.example:8080/live/vip/master.m3u8?token=${t.token}`, 'no IPv6 address: nothing to escape');
+    assert.equal(t.player, `http://tv.example:8080/player/?channel=vip&token=${t.token}`);
+    assert.equal(minted.headers['cache-control'], 'no-store');
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels/vip/playback-tokens', payload: { expiresIn: 3 } })).statusCode, 400);
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels/nobody/playback-tokens' })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'PATCH', url: '/api/channels/vip', payload: { private: 'yes' } })).statusCode, 400);
+    assert.equal((await app.inject({ method: 'PATCH', url: '/api/channels/vip', payload: { playbackSecret: 'x'.repeat(40) } })).statusCode, 400);
+    const rotated = (await app.inject({ method: 'POST', url: '/api/channels/vip/playback-secret' })).json();
+    assert.notEqual(rotated.playbackSecret, created.playbackSecret);
+    assert.equal((await app.inject({ method: 'PATCH', url: '/api/channels/vip', payload: { private: false } })).json().private, false);
+    assert.equal((await app.inject({ method: 'POST', url: '/api/channels/vip/playback-tokens' })).statusCode, 409);
   });
 
   it('content named `channels` cannot empty the registry: POST /beams {url: channels} then DELETE /beams/channels', async () => {

@@ -46,6 +46,8 @@ const ROUTES: [string, string, boolean][] = [
   ['patch', '/api/channels/{name}', true],
   ['delete', '/api/channels/{name}', true],
   ['post', '/api/channels/{name}/key', true],
+  ['post', '/api/channels/{name}/playback-tokens', true],
+  ['post', '/api/channels/{name}/playback-secret', true],
   ['get', '/beams', false],
   ['post', '/beams', true],
   ['get', '/beams/{content}', false],

@@ -25,6 +25,10 @@ describe('archive catalog', () => {
     const back = decodeChannelEntry(encodeChannelEntry(channel, { index: 812, savedAtMs: 1_700_000_000_000 }), 'main', validateLadder, DEFAULT_LADDER);
     assert.deepEqual(back, { channel, head: { index: 812, savedAtMs: 1_700_000_000_000 } });
     assert.deepEqual(decodeChannelEntry(encodeChannelEntry(channel), 'main', validateLadder, DEFAULT_LADDER).head, { index: 0, savedAtMs: 0 });
+    const priv = { ...channel, private: true };
+    assert.deepEqual(decodeChannelEntry(encodeChannelEntry(priv), 'main', validateLadder, DEFAULT_LADDER).channel, priv, 'private, with its playback secret (tokens keep working)');
+    const bad = decodeChannelEntry(encodeChannelEntry({ ...priv, playbackSecret: 'short' }), 'main', validateLadder, DEFAULT_LADDER).channel;
+    assert.ok(bad.private === true && bad.playbackSecret !== 'short' && (bad.playbackSecret?.length ?? 0) >= 43, 'an invalid saved secret is replaced');
   });
 
   it('a saved channel is validated like new input: wrong name, bad key, bad settings, unknown version are refused', () => {

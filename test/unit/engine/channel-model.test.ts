@@ -34,6 +34,18 @@ describe('channels', () => {
       assert.throws(() => applyPatch(ch, body, validateLadder, now), is400, JSON.stringify(body));
     }
   });
+  it('private: off by default with a secret ready; a boolean; the secret is never set by a patch', () => {
+    const ch = createChannel({ name: 'main' }, validateLadder, DEFAULT_LADDER, now);
+    assert.equal(ch.private, false);
+    assert.ok(Buffer.from(ch.playbackSecret ?? '', 'base64url').length * 8 >= 256);
+    assert.equal(createChannel({ name: 'vip', private: true }, validateLadder, DEFAULT_LADDER, now).private, true);
+    const legacy = { ...ch, private: undefined, playbackSecret: undefined };
+    const made = applyPatch(legacy, { private: true }, validateLadder, now);
+    assert.ok(made.private === true && (made.playbackSecret?.length ?? 0) >= 43, 'a channel made before private ones gets a secret when it becomes private');
+    assert.equal(applyPatch(ch, { private: true }, validateLadder, now).playbackSecret, ch.playbackSecret, 'the secret stays');
+    for (const body of [{ private: 'yes' }, { private: 1 }, { playbackSecret: 'x'.repeat(43) }]) assert.throws(() => applyPatch(ch, body, validateLadder, now), is400, JSON.stringify(body));
+    assert.deepEqual(playbackUrls('vip', 'http://h', '1..S'), { hls: 'http://h/live/vip/master.m3u8?token=1..S', dash: 'http://h/live/vip/manifest.mpd?token=1..S', player: 'http://h/player/?channel=vip&token=1..S' });
+  });
   for (const bad of ['', 'Main', 'has space', 'a.b', '-x', 'x'.repeat(65)]) {
     it(`rejects channel name ${JSON.stringify(bad).slice(0, 20)}`, () => assert.throws(() => validateChannelName(bad), is400));
   }

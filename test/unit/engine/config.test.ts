@@ -151,5 +151,13 @@ describe('banner per role (a role with no HTTP port prints no URL)', () => {
     assert.match(text, /dashboard:\s+http:\/\//);
     assert.match(text, /HLS \/ DASH:/);
     assert.doesNotMatch(text, /ingest listens on/);
+    assert.doesNotMatch(text, /private:/);
+  });
+
+  it('engine: a private channel says its URLs need a playback token, and never prints its secret', () => {
+    const priv = { ...ch, private: true };
+    const text = banner({ config, redisWhere: 'redis://r:6379', roles: new Set(['engine']), channels: [priv], createdDefault: false, apiToken: null, tty: false });
+    assert.match(text, /private:\s+add \?token=… \(POST http:\/\/[^ ]+\/api\/channels\/main\/playback-tokens\)/);
+    assert.ok(!text.includes(priv.playbackSecret as string));
   });
 });

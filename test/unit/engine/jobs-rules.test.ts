@@ -74,7 +74,7 @@ describe('results to answers', () => {
   it('errors keep their status (Boom too) and are JSON', () => {
     const boom = errorAnswer(Object.assign(new Error('nope'), { output: { statusCode: 403 } }));
     assert.equal(boom.status, 403);
-    assert.deepEqual(JSON.parse(boom.body as string), { statusCode: 403, error: 'Bad Request', message: 'nope' });
+    assert.deepEqual(JSON.parse(boom.body as string), { statusCode: 403, error: 'Forbidden', message: 'nope' });
     assert.equal(errorAnswer(new Error('x')).status, 500);
   });
 });

@@ -131,3 +131,12 @@ describe('a chosen quality is handed to hls.js early in a segment', () => {
     assert.equal(plain.listening() + auto.listening(), 0);
   });
 });
+
+describe('manifestUrl', () => {
+  it('carries catch-up times and a private channel\'s playback token', async () => {
+    const { manifestUrl } = (await import(pathToFileURL(join(findPagesDirs(__dirname).playerDir, 'util.js')).href)) as { manifestUrl: (c: string, o?: object) => string };
+    assert.equal(manifestUrl('main'), '/live/main/master.m3u8');
+    assert.equal(manifestUrl('main', { start: '10', token: '1767225600..abc_-' }), '/live/main/master.m3u8?start=10&token=1767225600..abc_-');
+    assert.equal(manifestUrl('main', { token: '1.2001:db8::1.s' }), '/live/main/master.m3u8?token=1.2001%3Adb8%3A%3A1.s');
+  });
+});

@@ -18,6 +18,8 @@ export interface BenchRow {
 export interface Bench {
   name: string;
   description: string;
+  /** Run only when named (`npm run bench soak`): too long or too heavy for the default run. */
+  onlyWhenNamed?: boolean;
   run(): Promise<BenchRow[]>;
 }
 

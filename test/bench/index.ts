@@ -12,15 +12,16 @@ import { latestJpgBench } from './latest-jpg-bench';
 import { transcodeBench } from './transcode-bench';
 import { latencyBench } from './latency-bench';
 import { archiveBench } from './archive-bench';
+import { soakBench } from './soak-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, archiveBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, archiveBench, soakBench];
 
 async function main(names: string[]): Promise<void> {
   if (names.includes('--help') || names.includes('-h')) {
-    process.stdout.write(`npm run bench [name …] (all by default):\n${BENCHES.map((b) => `  ${b.name.padEnd(12)} ${b.description}`).join('\n')}\n`);
+    process.stdout.write(`npm run bench [name …] (all by default):\n${BENCHES.map((b) => `  ${b.name.padEnd(12)} ${b.description}${b.onlyWhenNamed ? ' (only when named)' : ''}`).join('\n')}\n`);
     return;
   }
-  const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+  const chosen = names.length ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES.filter((b) => !b.onlyWhenNamed);
   if (chosen.length === 0) throw new Error(`unknown bench: ${names.join(', ')}; available: ${BENCHES.map((b) => b.name).join(', ')}`);
   const rows: BenchRow[] = [];
   for (const b of chosen) {

@@ -13,8 +13,9 @@ import { transcodeBench } from './transcode-bench';
 import { latencyBench } from './latency-bench';
 import { archiveBench } from './archive-bench';
 import { soakBench } from './soak-bench';
+import { whepBench } from './whep-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, archiveBench, soakBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, whepBench, archiveBench, soakBench];
 
 async function main(names: string[]): Promise<void> {
   if (names.includes('--help') || names.includes('-h')) {

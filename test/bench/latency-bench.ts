@@ -36,10 +36,10 @@ import {
   decodeLumas, defaultCode, latencies, partReadyDelays, streamIdMs, type TimedEvent, paintFilter, percentile, progressOutMs, samplePoints, sendClockStart, type BlockCode,
 } from './latency-code';
 
-const WIDTH = 640;
-const HEIGHT = 360;
-const FPS = 25;
-const FRAME_MS = 1000 / FPS;
+export const WIDTH = 640;
+export const HEIGHT = 360;
+export const FPS = 25;
+export const FRAME_MS = 1000 / FPS;
 /** hls.js starts near its target and our page may need a few seconds at up to 1.25× to reach it (player/util.js followLiveEdge). */
 const WARMUP_MS = 8000;
 const COLLECT_MS = 20000;
@@ -48,7 +48,7 @@ const RUNG = { name: '240p', width: 426, height: 240, videoBitrate: 400000 };
 /** LATENCY_BENCH_PART_TARGET=<seconds> sets the bench channel's part target (else the server's default). */
 const PART_TARGET = process.env.LATENCY_BENCH_PART_TARGET ? Number(process.env.LATENCY_BENCH_PART_TARGET) : null;
 
-interface ClockedPublisher {
+export interface ClockedPublisher {
   /** Wall time (ms) frame 0 was sent, null before the first progress report. */
   start(): number | null;
   stderr(): string;
@@ -56,7 +56,7 @@ interface ClockedPublisher {
 }
 
 /** ffmpeg publishing the painted test picture (and a tone) to `url` in `format`, with progress reports. */
-function publishPainted(url: string, format: 'mpegts' | 'flv', code: BlockCode, seconds: number): ClockedPublisher {
+export function publishPainted(url: string, format: 'mpegts' | 'flv', code: BlockCode, seconds: number): ClockedPublisher {
   const child = spawn('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-nostdin',
     '-re', '-f', 'lavfi', '-i', `testsrc2=size=${WIDTH}x${HEIGHT}:rate=${FPS}`,
@@ -92,7 +92,7 @@ function publishPainted(url: string, format: 'mpegts' | 'flv', code: BlockCode, 
   };
 }
 
-interface PageConfig {
+export interface PageConfig {
   src: string;
   lowLatency: boolean;
   /** Pin this rendition height (hls.js level); null: the first level, ABR off. */
@@ -159,7 +159,7 @@ v.requestVideoFrameCallback(onFrame);
 interface PageSample { n: number; at: number; height: number }
 
 /** One measurement (≤ 40 s): open the page on `origin`, wait for playback, warm up, collect; latencies in ms. */
-interface Measurement {
+export interface Measurement {
   /** Glass-to-glass latencies of the frames read back (ms). */
   ms: number[];
   /** Date.now() - hls.playingDate at the end (null without PROGRAM-DATE-TIME): the stream's own claim. */
@@ -172,7 +172,7 @@ interface Measurement {
 }
 
 /** `label` names the screenshot kept in test-artifacts/latency-<label>.png. */
-async function measure(
+export async function measure(
   browser: TestBrowser, label: string, origin: string, cfg: PageConfig, sentStart: () => number | null, warmupMs = WARMUP_MS, collectMs = COLLECT_MS,
 ): Promise<Measurement> {
   const page: Page = await browser.newPage({ width: 800, height: 500 });

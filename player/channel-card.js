@@ -150,7 +150,11 @@ export function createChannelCard(initial, actions) {
     return row;
   }
 
+  /** The ladder the rows show, as JSON: rows are rebuilt only when it changes (a rebuild on every refresh would
+   * take the focus from a field the operator just clicked into, and drop what a keystroke was about to change). */
+  let renderedLadder = null;
   function renderLadder(ladder) {
+    renderedLadder = JSON.stringify(ladder);
     ladderBody.replaceChildren(...ladder.map(rungRow));
   }
 
@@ -212,7 +216,7 @@ export function createChannelCard(initial, actions) {
       ? `Last disconnect ${ago(st.lastDisconnectedAt)}: ${st.lastDisconnectReason}`
       : ch.state === 'idle' ? (st.lastDisconnectedAt ? `Offline since ${ago(st.lastDisconnectedAt)}.` : 'Waiting for a publisher: paste the encoder settings below.') : `Live since ${ago(st.since)}.`;
     if (keyChanged) renderSettings(ch);
-    if (!ladderDirty) renderLadder(ch.ladder || []);
+    if (!ladderDirty && JSON.stringify(ch.ladder || []) !== renderedLadder) renderLadder(ch.ladder || []);
   }
 
   /** A private channel's playback token ({token, until} ms), minted with the API token for the thumbnail and player links. */

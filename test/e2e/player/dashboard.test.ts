@@ -114,6 +114,12 @@ describe('dashboard', () => {
     await page.locator(`${card} details.ladder summary`).click();
     const rows = page.locator(`${card} details.ladder tbody tr`);
     assert.equal(await rows.count(), 3, 'the default ladder has three rungs');
+    // A field the operator clicked into keeps its focus across the page's refreshes (the rows are not rebuilt
+    // while the ladder is unchanged: a rebuild took the focus and could drop a keystroke).
+    const kbps = rows.nth(0).locator('[data-field="kbps"]');
+    await kbps.focus();
+    await new Promise((r) => setTimeout(r, 4500)); // two of the page's 2 s refreshes
+    assert.equal(await kbps.evaluate((e: unknown) => e === (e as { ownerDocument: { activeElement: unknown } }).ownerDocument.activeElement), true, 'the clicked field still has the focus after a refresh');
     await rows.nth(0).locator('[data-field="kbps"]').fill('2500');
     await rows.nth(2).locator('button').click(); // drop 360p
     await page.locator(`${card} details.ladder button.primary`).click();

@@ -406,7 +406,8 @@ SendResult Listener::send(int id, const uint8_t* data, size_t len) {
   }
   size_t blocks = 0;
   size_t bytes = 0;
-  if (srt_getsndbuffer(s, &blocks, &bytes) == 0 && bytes + len > cfg_.readerBufferBytes) return SendResult::Slow;
+  // srt_getsndbuffer returns the buffered timespan (ms), or -1.
+  if (srt_getsndbuffer(s, &blocks, &bytes) != SRT_ERROR && bytes + len > cfg_.readerBufferBytes) return SendResult::Slow;
   for (size_t off = 0; off < len; off += kTsChunk) {
     size_t n = len - off < kTsChunk ? len - off : kTsChunk;
     if (srt_sendmsg(s, reinterpret_cast<const char*>(data + off), static_cast<int>(n), -1, 0) >= 0) continue;

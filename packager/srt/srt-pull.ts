@@ -109,6 +109,8 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
     private current: Paced | null = null;
     private timer: NodeJS.Timeout | null = null;
     private stopped = false;
+    private wake: () => void = () => undefined;
+    private readonly stoppedSignal = new Promise<void>((resolve) => (this.wake = resolve));
     readonly done: Promise<void>;
 
     constructor(readonly channel: string, readonly rung: string, readonly key: string) {
@@ -128,6 +130,7 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
 
     stop(): void {
       this.stopped = true;
+      this.wake();
       if (this.timer) clearInterval(this.timer);
       this.timer = null;
       if (feeds.get(this.key) === this) feeds.delete(this.key);
@@ -220,14 +223,14 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
           failures++;
           log?.warn({ channel: this.channel, rung: this.rung, err: message }, 'SRT pull: could not read the next segment; retrying');
           if (stage === 'segment' && isNotFound(e) && this.last !== null) this.last++; // an expired or missing segment is skipped
-          await new Promise((res) => setTimeout(res, Math.min(2000, 100 * failures)));
+          await Promise.race([new Promise((res) => setTimeout(res, Math.min(2000, 100 * failures))), this.stoppedSignal]);
         }
       }
     }
 
-    /** Until the channel's next events (or 5 s). */
+    /** Until the channel's next events (or 5 s), or until the feed stops. */
     private async waitForMore(): Promise<void> {
-      await deps.followers.follow(this.channel).nextEvents(5000);
+      await Promise.race([deps.followers.follow(this.channel).nextEvents(5000), this.stoppedSignal]);
     }
   }
 

@@ -12,8 +12,9 @@ import { latestJpgBench } from './latest-jpg-bench';
 import { transcodeBench } from './transcode-bench';
 import { latencyBench } from './latency-bench';
 import { archiveBench } from './archive-bench';
+import { srtPullBench } from './srt-pull-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, archiveBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, archiveBench, srtPullBench];
 
 async function main(names: string[]): Promise<void> {
   if (names.includes('--help') || names.includes('-h')) {

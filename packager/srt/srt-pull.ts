@@ -32,6 +32,8 @@ export interface PullReader {
   send(data: Buffer): 'sent' | 'slow' | 'gone';
   close(reason: string): void;
   on(event: 'close', listener: (reason: string) => void): unknown;
+  /** The reader's SRT statistics (logged when it is dropped), or null once closed. */
+  stats?(): object | null;
 }
 
 export interface SrtPullDeps {
@@ -49,9 +51,11 @@ export interface SrtPullConfig {
   paceShare: number;
   /** A feed further behind than this many segments jumps to the newest. */
   maxBehindSegments: number;
+  /** Readers served at once by this process (callers need no credentials on a public channel); more are closed. */
+  maxReaders: number;
 }
 
-export const DEFAULT_SRT_PULL_CONFIG: SrtPullConfig = { tickMs: 20, paceShare: 0.9, maxBehindSegments: 3 };
+export const DEFAULT_SRT_PULL_CONFIG: SrtPullConfig = { tickMs: 20, paceShare: 0.9, maxBehindSegments: 3, maxReaders: 1000 };
 
 export interface SrtPull {
   attach(reader: PullReader): void;
@@ -153,7 +157,7 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
       this.readers.delete(r.id);
       if (res === 'slow') {
         metrics?.dropped.inc({ reason: 'slow' });
-        log?.info({ channel: this.channel, rung: this.rung, reader: r.id }, 'SRT reader dropped: it does not keep up');
+        log?.info({ channel: this.channel, rung: this.rung, reader: r.id, srt: r.stats?.() ?? null }, 'SRT reader dropped: it does not keep up');
         r.close('slow reader: its send buffer is full');
       }
     }
@@ -239,6 +243,12 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
       r.close('server closing');
       return;
     }
+    if (count() >= cfg.maxReaders) {
+      metrics?.dropped.inc({ reason: 'limit' });
+      log?.warn({ channel: r.channel, limit: cfg.maxReaders }, 'SRT reader refused: this process serves as many as it may');
+      r.close('too many SRT readers');
+      return;
+    }
     const key = `${r.channel}\n${r.rung}`;
     let feed = feeds.get(key);
     if (!feed) {
@@ -255,13 +265,15 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
     });
   }
 
+  function count(channel?: string): number {
+    let n = 0;
+    for (const f of feeds.values()) if (channel === undefined || f.channel === channel) n += f.readers.size;
+    return n;
+  }
+
   return {
     attach,
-    readerCount(channel) {
-      let n = 0;
-      for (const f of feeds.values()) if (channel === undefined || f.channel === channel) n += f.readers.size;
-      return n;
-    },
+    readerCount: count,
     async close() {
       closed = true;
       const all = [...feeds.values()];

@@ -181,6 +181,18 @@ describe('createSrtPull (scripted snapshots and segments)', () => {
     await pull.close();
   });
 
+  it('closes readers over the limit at once', async () => {
+    const { pull, publish } = rig();
+    publish(1);
+    const limited = createSrtPull({ live: { snapshot: async () => { throw new Error('unused'); } }, ts: { segment: async () => { throw new Error('unused'); } }, followers: { follow: () => ({ nextEvents: async () => false }) as unknown as ChannelFollower } }, { maxReaders: 0 });
+    const a = reader(1);
+    limited.attach(a.r);
+    assert.deepEqual(a.closes, ['too many SRT readers']);
+    assert.equal(limited.readerCount(), 0);
+    await limited.close();
+    await pull.close();
+  });
+
   it('closes the readers of a deleted channel', async () => {
     const { pull, publish, remove } = rig();
     publish(1);

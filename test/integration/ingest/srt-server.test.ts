@@ -204,8 +204,9 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
     }
     await waitFor('the refusals', () => h.refusals.length >= refused.length, 3000);
     assert.deepEqual(h.refusals.map((x) => x.code), [SRT_REJECT.NOT_FOUND, SRT_REJECT.NOT_FOUND, SRT_REJECT.UNAUTHORIZED, SRT_REJECT.UNAUTHORIZED]);
-    const ok = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent('#!::r=closed,m=request,s=tok-123')), 'file://con'], 10_000);
+    const ok = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent('#!::r=closed,m=request,t=stream,s=tok-123')), 'file://con'], 10_000);
     await waitFor('the reader with the token', () => h.readers.length === 2, 5000);
+    assert.equal(h.readers[1]?.rung, 'source', 't=stream (SRT\'s type value) asks for the source');
     ok.proc.kill('SIGINT');
     await ok.exited;
   });

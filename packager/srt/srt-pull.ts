@@ -1,16 +1,18 @@
 /**
  * SRT pull: MPEG-TS of a channel's rendition, in real time, to the SRT readers (`m=request` callers) the
- * ingest's listener accepted. One feed per channel and rung follows the channel's events, takes each new
- * closed segment as the TS service muxes it (the same bytes, cached, that `ts-<rung>-<msn>.ts` serves),
- * continues its continuity counters (../ts/continuity.ts) and paces it out over its duration in
- * 1316-byte multiples to every reader of that feed: one mux per channel and rung, however many readers.
+ * ingest's listener accepted. One feed per channel and rung follows the channel's events and, for each new
+ * LL-HLS part of the rendition, has the TS service mux the part's video window with the channel's audio
+ * window (PAT and PMT first), continues the continuity counters (../ts/continuity.ts) and paces the bytes
+ * out over the part's duration in 1316-byte multiples to every reader of that feed: one mux per channel and
+ * rung, however many readers.
  *
- * A reader starts at the newest complete segment (a keyframe, PAT and PMT first): a reader joining a feed
- * gets the part of the segment being paced that the others already had, at once, then follows them. A
- * reader whose send buffer is over its bound (the listener says 'slow') is closed; the others never wait.
+ * A feed starts at the first part of the newest segment (a keyframe) and sends the parts up to the newest
+ * at once; a reader joining a running feed gets what the others already had of the part being paced, then
+ * follows them. A reader whose send buffer is over its bound (the listener says 'slow') is closed; the
+ * others never wait.
  *
  *   const pull = createSrtPull({ live, ts, followers }, {});
- *   srt.on('reader', (r) => pull.attach(asPullReader(r)));   // the composition root wires the two roles
+ *   srt.on('reader', (r) => pull.attach(r));   // the composition root wires the two roles
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -20,7 +22,7 @@ import { continueCounters, type CounterState } from '../ts/continuity';
 import type { EventFollowers } from '../live/event-follower';
 import type { LiveService } from '../live/live-service';
 import type { TsService } from '../live/ts-service';
-import { frontierOf, type Snapshot } from '../live/snapshot';
+import { frontierOf, ready, type Snapshot } from '../live/snapshot';
 import type { SrtPullMetrics } from './pull-metrics';
 
 /** The narrow face of one SRT reader (ingest's SrtReader fits it). */
@@ -38,16 +40,16 @@ export interface PullReader {
 
 export interface SrtPullDeps {
   live: Pick<LiveService, 'snapshot'>;
-  ts: Pick<TsService, 'segment'>;
+  ts: Pick<TsService, 'part'>;
   followers: Pick<EventFollowers, 'follow'>;
   metrics?: SrtPullMetrics;
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
 }
 
 export interface SrtPullConfig {
-  /** Pacing tick, ms: each tick sends what the segment's clock says is due. */
+  /** Pacing tick, ms: each tick sends what the part's clock says is due. */
   tickMs: number;
-  /** A segment is paced over this share of its duration (the next one then never waits for the last bytes). */
+  /** A part is paced over this share of its duration (the next one then never waits for the last bytes). */
   paceShare: number;
   /** A feed further behind than this many segments jumps to the newest. */
   maxBehindSegments: number;
@@ -67,26 +69,48 @@ export interface SrtPull {
 /** TS packets per SRT live-mode message. */
 export const SRT_TS_CHUNK = 1316;
 
-/** Pure: the bytes of a segment of `total` bytes due after `elapsedMs` of a pacing over `spanMs`, in whole 1316-byte chunks. */
+/** Pure: the bytes of a part of `total` bytes due after `elapsedMs` of a pacing over `spanMs`, in whole 1316-byte chunks. */
 export function dueBytes(total: number, elapsedMs: number, spanMs: number): number {
   if (spanMs <= 0 || elapsedMs >= spanMs) return total;
   const due = Math.ceil((total * Math.max(0, elapsedMs)) / spanMs / SRT_TS_CHUNK) * SRT_TS_CHUNK;
   return Math.min(total, due);
 }
 
-/** Pure: the next segment a feed sends, or null when none is ready: the one after `last`, or the newest when it starts or fell behind. */
-export function nextSegment(ready: readonly SegmentRecord[], last: number | null, maxBehind: number): SegmentRecord | null {
-  const newest = ready[ready.length - 1];
-  if (!newest) return null;
-  if (last === null || newest.index - last > maxBehind) return newest;
-  return ready.find((s) => s.index === last + 1) ?? ready.find((s) => s.index > last) ?? null;
+/** A part of a channel's timeline: segment (media sequence number) and part index. */
+export interface PartPos {
+  segment: number;
+  part: number;
 }
 
-/** Closed segments of the rendition, complete on its side too, oldest first. */
-function readySegments(snap: Snapshot, rung: string): SegmentRecord[] {
+/**
+ * Pure: the next part a feed sends, or null when none is ready. `ready` lists the rendition's ready parts in
+ * order, `lastMsn` its last closed segment. A feed starts (or, further behind than `maxBehind` segments,
+ * restarts) at the first part of the newest segment: a keyframe. It then follows part by part, and moves to
+ * the next segment once the one it is in is closed (a part left out of the snapshot is stepped over).
+ */
+export function nextPart(ready: readonly PartPos[], lastMsn: number, last: PartPos | null, maxBehind: number): PartPos | null {
+  const newest = ready[ready.length - 1];
+  if (!newest) return null;
+  if (last === null || newest.segment - last.segment > maxBehind) return ready.find((p) => p.segment === newest.segment) ?? null;
+  const after = ready.find((p) => p.segment > last.segment || (p.segment === last.segment && p.part > last.part));
+  if (!after) return null;
+  if (after.segment === last.segment) return after;
+  return last.segment <= lastMsn ? after : null;
+}
+
+/** Pure: whether `next` directly follows `last` (the same timeline, unless its segment starts after a reconnect). */
+export function follows(last: PartPos | null, next: PartPos, seg: SegmentRecord | undefined): boolean {
+  if (last === null) return false;
+  if (next.segment === last.segment) return next.part === last.part + 1;
+  return next.segment === last.segment + 1 && next.part === 0 && seg?.discontinuity !== true;
+}
+
+/** The rendition's ready parts, in order, and its last closed segment. */
+function readyParts(snap: Snapshot, rung: string): { parts: PartPos[]; lastMsn: number; durations: Map<string, number> } {
   const f = frontierOf(snap, { kind: 'video', rung });
-  if (!f) return [];
-  return snap.closed.filter((s) => s.index <= f.lastMsn && s.durationPts !== null);
+  if (!f) return { parts: [], lastMsn: 0, durations: new Map() };
+  const own = snap.parts.filter((p) => ready(f, p.segment, p.part)).sort((a, b) => a.segment - b.segment || a.part - b.part);
+  return { parts: own.map((p) => ({ segment: p.segment, part: p.part })), lastMsn: f.lastMsn, durations: new Map(own.map((p) => [`${p.segment}/${p.part}`, p.durationPts])) };
 }
 
 function isNotFound(e: unknown): boolean {
@@ -109,7 +133,6 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
   class Feed {
     readonly readers = new Map<number, PullReader>();
     private readonly counters: CounterState = new Map();
-    private last: number | null = null;
     private current: Paced | null = null;
     private timer: NodeJS.Timeout | null = null;
     private stopped = false;
@@ -123,7 +146,7 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
 
     add(r: PullReader): void {
       this.readers.set(r.id, r);
-      // Joins the segment being paced: what the others already had, at once.
+      // Joins the part being paced: what the others already had, at once.
       if (this.current && this.current.sent > 0) this.deliver(r, this.current.bytes.subarray(0, this.current.sent));
     }
 
@@ -180,7 +203,7 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
       }
     }
 
-    /** Starts pacing a segment; what was left of the previous one goes out first, at once. */
+    /** Starts pacing a part (`burst`: at once); what was left of the previous one goes out first, at once. */
     private pace(bytes: Buffer, durationMs: number, burst: boolean): void {
       const prev = this.current;
       if (prev && prev.sent < prev.bytes.length) this.fanOut(prev.bytes.subarray(prev.sent));
@@ -194,24 +217,30 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
 
     private async loop(): Promise<void> {
       let failures = 0;
+      let last: PartPos | null = null;
       while (!this.stopped && !closed) {
-        let stage: 'snapshot' | 'segment' = 'snapshot';
+        let stage: 'snapshot' | 'part' = 'snapshot';
+        let next: PartPos | null = null;
         try {
           const snap = await deps.live.snapshot(this.channel);
-          const seg = nextSegment(readySegments(snap, this.rung), this.last, cfg.maxBehindSegments);
-          if (!seg) {
+          const r = readyParts(snap, this.rung);
+          next = nextPart(r.parts, r.lastMsn, last, cfg.maxBehindSegments);
+          if (!next) {
             await this.waitForMore();
             failures = 0;
             continue;
           }
-          stage = 'segment';
-          const r = await deps.ts.segment(this.channel, this.rung, seg.index);
+          stage = 'part';
+          const body = await deps.ts.part(snap, this.rung, next.segment, next.part);
           if (this.stopped) break;
-          const body = typeof r.body === 'string' ? Buffer.from(r.body) : (r.body as Buffer);
-          const continuous = this.last !== null && seg.index === this.last + 1 && !seg.discontinuity;
-          const first = this.last === null;
-          this.last = seg.index;
-          this.pace(continueCounters(body, this.counters, continuous), ((seg.durationPts ?? 0) / TIMELINE_HZ) * 1000, first);
+          const seg = [...snap.closed, ...(snap.open ? [snap.open] : [])].find((x) => x.index === next?.segment);
+          const continuous = follows(last, next, seg);
+          const newest = r.parts[r.parts.length - 1];
+          const isNewest = newest !== undefined && newest.segment === next.segment && newest.part === next.part;
+          last = next;
+          // The newest part is paced over its duration; parts behind it (a start, a catch-up) go at once.
+          const durationMs = ((r.durations.get(`${next.segment}/${next.part}`) ?? 0) / TIMELINE_HZ) * 1000;
+          this.pace(continueCounters(body, this.counters, continuous), durationMs, !isNewest);
           failures = 0;
         } catch (e) {
           if (this.stopped) break;
@@ -221,12 +250,15 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
               this.closeAll('the channel was deleted');
               break;
             }
-            await this.waitForMore(); // not published yet: its first segment is waited for
+            await this.waitForMore(); // not published yet: its first part is waited for
             continue;
           }
           failures++;
-          log?.warn({ channel: this.channel, rung: this.rung, err: message }, 'SRT pull: could not read the next segment; retrying');
-          if (stage === 'segment' && isNotFound(e) && this.last !== null) this.last++; // an expired or missing segment is skipped
+          log?.warn({ channel: this.channel, rung: this.rung, part: next, err: message }, 'SRT pull: could not mux the next part; retrying');
+          if (stage === 'part' && next && failures >= 3) {
+            last = next; // a part that cannot be muxed (expired, no video in it) is stepped over
+            failures = 0;
+          }
           await Promise.race([new Promise((res) => setTimeout(res, Math.min(2000, 100 * failures))), this.stoppedSignal]);
         }
       }

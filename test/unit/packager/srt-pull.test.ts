@@ -1,13 +1,13 @@
-// SRT pull: continuity counters across muxed chunks, pacing arithmetic, which segment comes next, and the
-// feed against scripted snapshots and segments (one mux per channel and rung, a joiner's catch-up, a slow
+// SRT pull: continuity counters across muxed chunks, pacing arithmetic, which part comes next, and the
+// feed against scripted snapshots and parts (one mux per channel and rung, a joiner's catch-up, a slow
 // reader closed without the others waiting).
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { continueCounters } from '../../../packager/ts/continuity';
 import { packetize } from '../../../packager/ts/ts-packet';
-import { createSrtPull, dueBytes, nextSegment, SRT_TS_CHUNK, type PullReader } from '../../../packager/srt/srt-pull';
-import type { SegmentRecord } from '../../../core/model/live';
+import { createSrtPull, dueBytes, follows, nextPart, SRT_TS_CHUNK, type PullReader } from '../../../packager/srt/srt-pull';
+import type { PartRecord, SegmentRecord } from '../../../core/model/live';
 import type { Snapshot } from '../../../packager/live/snapshot';
 import type { ChannelFollower } from '../../../packager/live/event-follower';
 import { notFound } from '../../../core/model/errors';
@@ -57,7 +57,7 @@ describe('continueCounters', () => {
   });
 });
 
-describe('dueBytes and nextSegment', () => {
+describe('dueBytes, nextPart and follows', () => {
   it('paces in whole 1316-byte chunks, everything once the span is over', () => {
     const total = SRT_TS_CHUNK * 10 + 188;
     assert.equal(dueBytes(total, 0, 1000), 0);
@@ -67,28 +67,41 @@ describe('dueBytes and nextSegment', () => {
     assert.equal(dueBytes(total, 5, 0), total, 'a burst');
   });
 
-  const seg = (index: number): SegmentRecord => ({ index, startPts: 0, startDts: 0, durationPts: 180000, wallClockMs: 0, discontinuity: false });
-  it('starts at the newest, then follows one by one, and jumps to the newest when too far behind', () => {
-    const ready = [seg(3), seg(4), seg(5), seg(6)];
-    assert.equal(nextSegment([], null, 3), null);
-    assert.equal(nextSegment(ready, null, 3)?.index, 6);
-    assert.equal(nextSegment(ready, 4, 3)?.index, 5);
-    assert.equal(nextSegment(ready, 6, 3), null);
-    assert.equal(nextSegment(ready, 1, 3)?.index, 6, '5 behind: the newest');
-    assert.equal(nextSegment([seg(3), seg(6)], 4, 3)?.index, 6, 'a missing segment is stepped over');
+  const seg = (index: number, discontinuity = false): SegmentRecord => ({ index, startPts: 0, startDts: 0, durationPts: 180000, wallClockMs: 0, discontinuity });
+  const at = (segment: number, part: number) => ({ segment, part });
+  it('starts at the newest segment\'s first part, follows part by part, crosses into a segment once the last one closed', () => {
+    const ready = [at(3, 0), at(3, 1), at(4, 0), at(4, 1)];
+    assert.equal(nextPart([], 0, null, 3), null);
+    assert.deepEqual(nextPart(ready, 3, null, 3), at(4, 0));
+    assert.deepEqual(nextPart(ready, 3, at(3, 0), 3), at(3, 1));
+    assert.deepEqual(nextPart(ready, 3, at(3, 1), 3), at(4, 0));
+    assert.equal(nextPart(ready, 3, at(4, 1), 3), null);
+    assert.equal(nextPart(ready, 2, at(3, 1), 3), null, 'segment 3 may still get parts');
+    assert.deepEqual(nextPart([at(9, 0), at(9, 1)], 8, at(3, 1), 3), at(9, 0), 'too far behind: the newest segment');
+    assert.deepEqual(nextPart([at(3, 0), at(3, 2)], 2, at(3, 0), 3), at(3, 2), 'a part missing from the snapshot is stepped over');
+  });
+
+  it('tells a part that continues the timeline from a jump or a reconnect', () => {
+    assert.equal(follows(null, at(3, 0), seg(3)), false);
+    assert.equal(follows(at(3, 0), at(3, 1), seg(3)), true);
+    assert.equal(follows(at(3, 0), at(3, 2), seg(3)), false);
+    assert.equal(follows(at(3, 4), at(4, 0), seg(4)), true);
+    assert.equal(follows(at(3, 4), at(4, 0), seg(4, true)), false, 'the first segment after a reconnect');
+    assert.equal(follows(at(3, 4), at(5, 0), seg(5)), false);
   });
 });
 
-describe('createSrtPull (scripted snapshots and segments)', () => {
+describe('createSrtPull (scripted snapshots and parts)', () => {
   function rig() {
     const closed: SegmentRecord[] = [];
+    let open: SegmentRecord | null = null;
+    const parts: PartRecord[] = [];
     const muxed: string[] = [];
     let waiters: (() => void)[] = [];
     let deleted = false;
     const snapshot = async (channel: string): Promise<Snapshot> => {
       if (deleted) throw notFound(`Channel '${channel}' was not found.`);
-      const last = closed[closed.length - 1];
-      return { channel: { name: channel }, closed: [...closed], open: null, parts: [], rungFrontiers: new Map(), renditions: [], lastMsn: last?.index } as unknown as Snapshot;
+      return { channel: { name: channel }, closed: [...closed], open, parts: [...parts], rungFrontiers: new Map(), renditions: [] } as unknown as Snapshot;
     };
     const follower: Pick<ChannelFollower, 'nextEvents'> = {
       nextEvents: () => new Promise<boolean>((resolve) => waiters.push(() => resolve(true))),
@@ -97,22 +110,30 @@ describe('createSrtPull (scripted snapshots and segments)', () => {
       {
         live: { snapshot },
         ts: {
-          segment: async (channel, rung, msn) => {
-            muxed.push(`${channel}/${rung}/${msn}`);
-            return { body: Buffer.concat(Array.from({ length: 14 }, () => chunk().subarray(0, 188))), contentType: 'video/mp2t', cacheControl: '' };
+          part: async (snap, rung, msn, part) => {
+            muxed.push(`${snap.channel.name}/${rung}/${msn}/${part}`);
+            return Buffer.concat(Array.from({ length: 14 }, () => chunk().subarray(0, 188)));
           },
         },
         followers: { follow: () => follower as ChannelFollower },
       },
       { tickMs: 5 },
     );
-    function publish(index: number): void {
-      closed.push({ index, startPts: 0, startDts: 0, durationPts: 9000, wallClockMs: 0, discontinuity: false }); // 100 ms
+    function wake(): void {
       const w = waiters;
       waiters = [];
       for (const f of w) f();
     }
-    return { pull, muxed, publish, remove: () => { deleted = true; publish(999); } };
+    /** A new part (100 ms) of `segment`, opening that segment (and closing the one before) when it is new. */
+    function publish(segment: number, part: number): void {
+      if (!open || open.index !== segment) {
+        if (open) closed.push({ ...open, durationPts: 9000 * parts.filter((p) => p.segment === open?.index).length });
+        open = { index: segment, startPts: 0, startDts: 0, durationPts: null, wallClockMs: 0, discontinuity: false };
+      }
+      parts.push({ segment, part, startPts: 0, startDts: 0, durationPts: 9000, independent: part === 0 });
+      wake();
+    }
+    return { pull, muxed, publish, remove: () => { deleted = true; wake(); } };
   }
 
   function reader(id: number, behaviour: () => 'sent' | 'slow' = () => 'sent') {
@@ -140,24 +161,27 @@ describe('createSrtPull (scripted snapshots and segments)', () => {
 
   const settle = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
-  it('muxes each segment once for all readers of a channel and rung; a joiner gets what the others had at once', async () => {
+  const PART = 14 * 188;
+
+  it('muxes each part once for all readers of a channel and rung; a joiner gets what the others had at once', async () => {
     const { pull, muxed, publish } = rig();
-    publish(1);
+    publish(1, 0);
+    publish(1, 1);
     const a = reader(1);
     pull.attach(a.r);
-    await settle(30);
-    assert.equal(a.bytes(), 14 * 188, 'the newest segment comes at once');
-    publish(2);
+    await settle(150);
+    assert.equal(a.bytes(), 2 * PART, 'from the newest segment\'s first part (a keyframe) up to the newest part');
+    publish(1, 2);
     await settle(40);
     const b = reader(2);
     pull.attach(b.r);
-    assert.ok(b.bytes() > 0 && b.bytes() === a.bytes() - 14 * 188, 'the joiner caught up with the segment being paced');
+    assert.ok(b.bytes() > 0 && b.bytes() === a.bytes() - 2 * PART, 'the joiner caught up with the part being paced');
     await settle(150);
-    publish(3);
+    publish(2, 0); // segment 1 closes: the feed moves on to segment 2
     await settle(150);
-    assert.equal(a.bytes(), 3 * 14 * 188);
-    assert.equal(b.bytes(), 2 * 14 * 188);
-    assert.deepEqual(muxed, ['news/source/1', 'news/source/2', 'news/source/3'], 'one mux per segment');
+    assert.equal(a.bytes(), 4 * PART);
+    assert.equal(b.bytes(), 2 * PART);
+    assert.deepEqual(muxed, ['news/source/1/0', 'news/source/1/1', 'news/source/1/2', 'news/source/2/0'], 'one mux per part');
     assert.equal(pull.readerCount('news'), 2);
     await pull.close();
     assert.deepEqual([a.closes, b.closes], [['server closing'], ['server closing']]);
@@ -165,7 +189,7 @@ describe('createSrtPull (scripted snapshots and segments)', () => {
 
   it('closes a slow reader; the others go on', async () => {
     const { pull, publish } = rig();
-    publish(1);
+    publish(1, 0);
     let slow = false;
     const a = reader(1, () => (slow ? 'slow' : 'sent'));
     const b = reader(2);
@@ -173,18 +197,18 @@ describe('createSrtPull (scripted snapshots and segments)', () => {
     pull.attach(b.r);
     await settle(30);
     slow = true;
-    publish(2);
+    publish(1, 1);
     await settle(150);
     assert.deepEqual(a.closes, ['slow reader: its send buffer is full']);
-    assert.equal(b.bytes(), 2 * 14 * 188);
+    assert.equal(b.bytes(), 2 * PART);
     assert.equal(pull.readerCount(), 1);
     await pull.close();
   });
 
   it('closes readers over the limit at once', async () => {
     const { pull, publish } = rig();
-    publish(1);
-    const limited = createSrtPull({ live: { snapshot: async () => { throw new Error('unused'); } }, ts: { segment: async () => { throw new Error('unused'); } }, followers: { follow: () => ({ nextEvents: async () => false }) as unknown as ChannelFollower } }, { maxReaders: 0 });
+    publish(1, 0);
+    const limited = createSrtPull({ live: { snapshot: async () => { throw new Error('unused'); } }, ts: { part: async () => { throw new Error('unused'); } }, followers: { follow: () => ({ nextEvents: async () => false }) as unknown as ChannelFollower } }, { maxReaders: 0 });
     const a = reader(1);
     limited.attach(a.r);
     assert.deepEqual(a.closes, ['too many SRT readers']);
@@ -195,7 +219,7 @@ describe('createSrtPull (scripted snapshots and segments)', () => {
 
   it('closes the readers of a deleted channel', async () => {
     const { pull, publish, remove } = rig();
-    publish(1);
+    publish(1, 0);
     const a = reader(1);
     pull.attach(a.r);
     await settle(30);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { waitFor } from '../../helpers/process';
-import { closedSegments, ffmpegDecode, run, startPackagerRig, type PackagerRig } from './rig';
+import { closedSegments, createRigChannel, ffmpegDecode, run, startPackagerRig, type PackagerRig } from './rig';
 
 let rig: PackagerRig;
 let dir = '';
@@ -125,6 +125,19 @@ describe('SRT pull', () => {
     assert.ok(droppedAfter < 15000, `dropped after ${droppedAfter} ms`);
     await publisherUntouched(before);
   }, 60000);
+
+  it('a channel is readable as soon as it is created; deleting it closes its readers', async () => {
+    await createRigChannel(rig.app, rig.ingest, 'fresh');
+    const r = readTs(readerUrl('#!::r=fresh,m=request'), join(dir, 'fresh.ts'), 5);
+    const done = exited(r, 20000);
+    await waitFor('the reader of the new channel', async () => rig.pull?.readerCount('fresh') === 1, 5000);
+    const res = await rig.app.inject({ method: 'DELETE', url: '/api/channels/fresh' });
+    assert.equal(res.statusCode, 204, res.body);
+    await waitFor('its reader closed', async () => rig.pull?.readerCount('fresh') === 0, 12000);
+    assert.notEqual((await done).code, null);
+    const again = await exited(readTs(readerUrl('#!::r=fresh,m=request'), join(dir, 'fresh2.ts'), 2), 15000);
+    assert.notEqual(again.code, 0, 'a deleted channel is refused at the handshake');
+  }, 40000);
 
   it('an unknown channel or rung is refused at the handshake: ffmpeg fails at once', async () => {
     for (const sid of [`#!::r=nosuch,m=request`, `#!::r=${CH},m=request,t=999p`]) {

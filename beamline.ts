@@ -22,7 +22,9 @@ import { createLiveStore } from './core/store/live-store';
 import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
 import { createIngestService, type IngestService, type IngestServiceConfig } from './ingest/ingest-service';
 import { createIngestMetrics } from './ingest/ingest-metrics';
-import { DEFAULT_LIVE_PACKAGER_CONFIG, livePlugin, type LivePackagerConfig } from './packager/live-plugin';
+import { createLivePackager, DEFAULT_LIVE_PACKAGER_CONFIG, livePlugin, type LivePackager, type LivePackagerConfig } from './packager/live-plugin';
+import { createSrtPull, type SrtPull } from './packager/srt/srt-pull';
+import { createSrtPullMetrics } from './packager/srt/pull-metrics';
 import { findPagesDirs, pagesPlugin } from './engine/api/pages';
 import { createJobDispatcher, createJobWorker, type JobWorker } from './engine/jobs';
 import { createJitFunctions } from './transcoders/jit/jit-functions';
@@ -222,6 +224,9 @@ export function packagerTuning(c: BeamConfig): LivePackagerConfig {
   };
 }
 
+/** The SRT pull's segment cache (recent TS segments of the channels read over SRT) is at most this. */
+const SRT_PULL_CACHE_BYTES = 64 * 1024 * 1024;
+
 /** Pure: the archiver's settings: the hot window, and a pass every quarter of it (2 s to 30 s). */
 export function archiverTuning(c: BeamConfig): ArchiverConfig {
   const hotWindowMs = c.archive.hotWindowSeconds * 1000;
@@ -348,13 +353,26 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
   let ingest: IngestService | null = null;
   let transcodeQueue: TranscodeQueue | null = null;
   let archiver: Archiver | null = null;
+  let pullPackager: LivePackager | null = null;
+  let srtPull: SrtPull | null = null;
   if (cli.roles.has('ingest')) {
     transcodeQueue = createTranscodeQueue({ connection: queueConnection() }, { prefix: transcodePrefix });
     const tq = transcodeQueue;
+    // SRT readers (m=request on the SRT port) are fed by a packager of their own in the ingest role: the
+    // TS service muxes each segment once, the pull paces it out to every reader of the channel and rung.
+    pullPackager = createLivePackager(
+      { store: runtime.store, live, channels, connect: () => runtime.connect({ connectionName: 'beamline-srt-pull' }), log },
+      { ...packagerTuning(config), cacheBytes: Math.min(config.packager.cacheBytes, SRT_PULL_CACHE_BYTES) },
+    );
+    const pull = createSrtPull({
+      live: pullPackager.service, ts: pullPackager.ts, followers: pullPackager.followers, metrics: createSrtPullMetrics(metrics.registry), log,
+    });
+    srtPull = pull;
     ingest = createIngestService(
       {
         store: runtime.store, live, channels, subscriber: runtime.connect({ connectionName: 'beamline-ingest-sub' }), log,
         metrics: createIngestMetrics(metrics.registry), enqueueSegment: (ch, seg) => tq.enqueueSegment(ch, seg), webhooks,
+        onReader: (r) => pull.attach(r),
       },
       {
         ...ingestTuning(config),
@@ -426,7 +444,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
       await jobs?.close();
       await mediaWorker?.close();
       await archiver?.close();
-      await ingest?.close();
+      await ingest?.close(); // its SRT readers close with it
+      await srtPull?.close();
+      await pullPackager?.close();
       await webhooks.close(); // after ingest: its last notifications (publishers gone, channels idle) get one attempt
       await transcodeQueue?.close();
       await transcoder?.close();

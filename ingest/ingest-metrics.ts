@@ -26,6 +26,9 @@ export function refusalLabel(reason: string): string {
   // First: the webhook's own words follow this prefix and may say anything.
   if (/^(refused by the admission webhook|the admission webhook)/.test(reason)) return 'webhook';
   if (/unknown stream key|does not belong/.test(reason)) return 'bad-key';
+  // SRT readers (m=request): no such channel or rung to read (or readers not served), a private channel's token.
+  if (/readable over SRT|has no rendition/.test(reason)) return 'not-readable';
+  if (/playback token/.test(reason)) return 'bad-token';
   if (/m=request|playback/.test(reason)) return 'bad-mode';
   if (/application/.test(reason)) return 'bad-app';
   return 'bad-request';

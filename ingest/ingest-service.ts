@@ -15,7 +15,8 @@ import type { ChannelStore } from '../core/store/channel-store';
 import type { RedisClient } from '../core/store/redis-connection';
 import { fault, type PipelineErrorCode, type PipelineFault } from '../core/model/pipeline-errors';
 import { createFaultReporter, type FaultReporter } from '../core/observe/fault-reporter';
-import { createSrtServer, type SrtServer, type SrtSession } from './srt/srt-server';
+import { createSrtServer, type SrtReader, type SrtServer, type SrtSession } from './srt/srt-server';
+import { srtReadAccess } from './srt/read-access';
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
@@ -49,10 +50,15 @@ export interface IngestServiceDeps {
   faults?: FaultReporter;
   /** Admission and notification webhooks (core/webhooks); without them every publish the key gate lets in goes live. */
   webhooks?: Webhooks;
+  /**
+   * SRT readers (m=request) the gate admitted (channel and rung exist, srt/read-access.ts): the composition
+   * root hands them to the packager's SRT pull. Without it no channel is readable (readers are refused, 1404).
+   */
+  onReader?: (reader: SrtReader) => void;
 }
 
 export interface IngestServiceConfig {
-  srt: { host: string; port: number; latencyMs?: number } | null;
+  srt: { host: string; port: number; latencyMs?: number; readerBufferBytes?: number } | null;
   /** RTMP listener; the limits default to the server's (rtmp-server.ts, rtmp-limits.ts). */
   rtmp: (Pick<RtmpServerConfig, 'host' | 'port'> & Partial<Pick<RtmpServerConfig, 'maxConnections' | 'maxConnectionsPerAddress' | 'publishTimeoutMs' | 'maxMessageBytes'>>) | null;
   idleTimeoutMs: number;
@@ -191,6 +197,23 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     }
   }
 
+  /** What SRT readers may read of a channel (nothing when no reader is served here). */
+  function readEntries(list: Iterable<Channel>): [string, { rungs: string[]; token?: string }][] {
+    if (!deps.onReader) return [];
+    const out: [string, { rungs: string[]; token?: string }][] = [];
+    for (const c of list) {
+      const e = srtReadAccess(c);
+      if (e) out.push([c.name, e]);
+    }
+    return out;
+  }
+
+  function syncReadable(ch: Channel): void {
+    const e = deps.onReader ? srtReadAccess(ch) : null;
+    if (e) srt?.upsertReadable(ch.name, e);
+    else srt?.deleteReadable(ch.name);
+  }
+
   /** Apply one channel's new settings (null: deleted) to the registry, the SRT gate and the live session. */
   function apply(name: string, ch: Channel | null, previousKey?: string): void {
     epoch++;
@@ -207,6 +230,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       byName.set(name, ch);
       byKey.set(ch.streamKey, ch);
       srt?.upsertKey(ch.streamKey, { channel: ch.name, passphrase: ch.passphrase ?? undefined });
+      syncReadable(ch);
       const oldKey = previousKey ?? before?.streamKey;
       if (session && oldKey !== undefined && oldKey !== ch.streamKey) {
         // A rotated key is a revoked key: its publisher is cut, a reconnect needs the new key.
@@ -215,6 +239,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       }
     } else {
       byName.delete(name);
+      srt?.deleteReadable(name);
       pendingStatus.delete(name);
       wantedStatus.delete(name);
       const timer = reconnectTimers.get(name);
@@ -246,6 +271,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     byName = new Map(fresh);
     byKey = new Map([...fresh.values()].map((c) => [c.streamKey, c]));
     srt?.setKeys([...fresh.values()].map((c) => [c.streamKey, { channel: c.name, passphrase: c.passphrase ?? undefined }]));
+    srt?.setReadable(readEntries(fresh.values()));
     if (touchedAt.size > 10000) touchedAt.clear(); // names of deleted channels pile up otherwise
   }
 
@@ -425,9 +451,24 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
             },
             log,
           },
-          { host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latencyMs, idleTimeoutMs: config.idleTimeoutMs },
+          {
+            host: config.srt.host, port: config.srt.port, latencyMs: config.srt.latencyMs, idleTimeoutMs: config.idleTimeoutMs,
+            ...(config.srt.readerBufferBytes !== undefined ? { readerBufferBytes: config.srt.readerBufferBytes } : {}),
+          },
         );
         srt.setKeys([...byName.values()].map((c) => [c.streamKey, { channel: c.name, passphrase: c.passphrase ?? undefined }]));
+        srt.setReadable(readEntries(byName.values()));
+        const onReader = deps.onReader;
+        if (onReader) {
+          srt.on('reader', (r) => {
+            // Admitted on the gate's snapshot; the channel may have gone since.
+            if (!byName.has(r.channel)) {
+              r.close('no such channel');
+              return;
+            }
+            onReader(r);
+          });
+        }
         /** Accepted by the gate a moment before a rotation reached it: the key must still be the channel's. */
         const rotated = (s: SrtSession): boolean => {
           const parsed = parseStreamId(s.streamId);

@@ -4,7 +4,7 @@
  * - a bare stream key, what OBS sends when the key is typed into its Stream Key field;
  * - the SRT access-control syntax `#!::r=<channel>,m=publish,s=<key>`: `u=` or `secret=` may carry the
  *   key instead of `s=`, `r=<key>` alone means the resource is the key, `m` defaults to `publish`,
- *   unknown keys are ignored;
+ *   `t=<rung>` names the rendition a reader (`m=request`) asks for (ignored for a publisher), unknown keys are ignored;
  * - `publish:<channel>:<key>`.
  *
  * A percent-encoded access-control or publish: form (from a fully URL-encoded SRT URL) is decoded once.
@@ -16,7 +16,7 @@
 export type StreamIdMode = 'publish' | 'request';
 
 export type ParsedStreamId =
-  | { ok: true; mode: StreamIdMode; channel?: string; key: string }
+  | { ok: true; mode: StreamIdMode; channel?: string; key: string; rung?: string }
   | { ok: false; reason: string };
 
 /** SRT itself caps a streamid at 512 bytes; longer input is refused before any parsing. */
@@ -79,22 +79,31 @@ function parseAccessControl(body: string): ParsedStreamId {
     mode = m;
   }
 
+  // t= is the rung a reader asks for; a publisher's t= (the SRT type field, e.g. t=stream) is ignored as before.
+  const rawRung = mode === 'request' ? fields.get('t') : undefined;
+  if (rawRung !== undefined) {
+    if (rawRung.length === 0) return fail('the rung name (t=) is empty');
+    if (WHITESPACE.test(rawRung)) return fail('the rung name (t=) contains whitespace');
+  }
+  const withRung = (p: { ok: true; mode: StreamIdMode; channel?: string; key: string }): ParsedStreamId =>
+    rawRung === undefined ? p : { ...p, rung: rawRung };
+
   const resource = fields.get('r');
   const keyField = KEY_FIELDS.find((f) => fields.has(f));
   if (keyField !== undefined) {
     const key = fields.get(keyField) ?? '';
     const bad = checkKey(key, `${keyField}=`);
     if (bad) return fail(bad);
-    if (resource === undefined) return { ok: true, mode, key };
+    if (resource === undefined) return withRung({ ok: true, mode, key });
     const badChannel = checkChannel(resource, 'r=');
     if (badChannel) return fail(badChannel);
-    return { ok: true, mode, channel: resource, key };
+    return withRung({ ok: true, mode, channel: resource, key });
   }
   if (resource !== undefined) {
     // `r=<streamKey>` alone: the resource is the key.
     const bad = checkKey(resource, 'r=');
     if (bad) return fail(bad);
-    return { ok: true, mode, key: resource };
+    return withRung({ ok: true, mode, key: resource });
   }
   return fail('the "#!::" list carries no stream key: give s=<key> (or u=, secret=, or r=<key> alone)');
 }

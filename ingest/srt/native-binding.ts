@@ -24,6 +24,18 @@ export interface SrtStats {
   uptimeMs: number;
   /** Bytes Beamline dropped because the JS side did not keep up (not a network loss). */
   droppedBytes: number;
+  /** Sender side (readers, m=request): rate, totals, losses the receiver reported, retransmissions, too-late drops. */
+  sendRateMbps: number;
+  bytesSent: number;
+  packetsSent: number;
+  packetsSendLost: number;
+  packetsSendRetransmitted: number;
+  packetsSendDropped: number;
+  /** Sent and not yet acknowledged, in bytes and in ms of stream. */
+  sendBufferBytes: number;
+  sendBufferMs: number;
+  /** The latency negotiated with the reader (the larger of its own and the listener's). */
+  peerLatencyMs: number;
 }
 
 export type LibsrtLogLevel = 'critical' | 'error' | 'warning' | 'notice' | 'debug';
@@ -36,17 +48,24 @@ export interface NativeListenerOptions {
   batchBytes?: number;
   batchMs?: number;
   maxQueuedMiB?: number;
+  /** A reader with more bytes sent and not yet acknowledged than this is slow (default 8 MiB). */
+  readerBufferBytes?: number;
   logLevel?: LibsrtLogLevel;
 }
 
 /**
- * ('session', id, streamId, address, port, channel) | ('data', id, Buffer) | ('closed', id, reason)
+ * ('session', id, streamId, address, port, channel, mode, rung) | ('data', id, Buffer) | ('closed', id, reason)
  * | ('refused', id, streamId, address, port, code, reason) | ('shutdown')
  */
-export type NativeEventHandler = (type: string, id?: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown) => void;
+export type NativeEventHandler = (
+  type: string, id?: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown,
+) => void;
 
 /** What the streamid parser in C++ (the gate's) makes of a streamid; compared with parseStreamId in a unit test. */
-export type NativeParsedStreamId = { ok: true; mode: 'publish' | 'request'; channel?: string; key: string } | { ok: false };
+export type NativeParsedStreamId = { ok: true; mode: 'publish' | 'request'; channel?: string; key: string; rung?: string } | { ok: false };
+
+/** Sent; slow (over its buffer bound, nothing queued: close it); gone (closed meanwhile). */
+export type NativeSendResult = 'sent' | 'slow' | 'gone';
 
 export interface NativeListener {
   /** Binds and listens; returns the bound port. Throws on failure. */
@@ -63,6 +82,12 @@ export interface NativeListener {
   upsertKey(key: string, channel: string, passphrase?: string): void;
   deleteKey(key: string): void;
   keyCount(): number;
+  /** To a reader (m=request): non-blocking, cut into 1316-byte live-mode messages. */
+  send(id: number, data: Buffer): NativeSendResult;
+  /** What readers may read: by channel, its rungs and its playback token (undefined: public). */
+  setReadable(rows: [channel: string, rungs: string[], token: string | undefined][]): void;
+  upsertReadable(channel: string, rungs: string[], token?: string): void;
+  deleteReadable(channel: string): void;
 }
 
 export interface SrtBinding {

@@ -1,7 +1,8 @@
 /**
  * SRT rejection codes a listener may send back to a caller (srt/access_control.h, "SRT_REJX_*":
  * 1000 + an HTTP-like status). The gate in the addon (srt/native/src/key-gate.cc) sends BAD_REQUEST,
- * BAD_MODE, FORBIDDEN, INTERNAL (a passphrase libsrt refuses) and DOWN (while stopping).
+ * FORBIDDEN, NOT_FOUND and UNAUTHORIZED (a reader: no such channel or rung; a private channel's token),
+ * INTERNAL (a passphrase libsrt refuses) and DOWN (while stopping).
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -16,7 +17,7 @@ export const SRT_REJECT = {
   FORBIDDEN: 1403,
   /** No such channel. */
   NOT_FOUND: 1404,
-  /** m=request (playback) on a publish-only port. */
+  /** A mode the port does not serve (not sent since SRT readers are served). */
   BAD_MODE: 1405,
   /** The channel already has a live publisher. */
   CONFLICT: 1409,

@@ -8,6 +8,8 @@
  *   const srt = createSrtServer({ log, onRefused }, { host: '0.0.0.0', port: 9000 });
  *   srt.setKeys([['key', { channel: 'news' }]]);
  *   srt.on('session', (s) => s.on('data', (chunk) => ...).on('close', (reason) => ...));
+ *   srt.setReadable([['news', { rungs: ['source', '360p'] }]]);
+ *   srt.on('reader', (r) => r.send(tsBytes));   // m=request callers of a readable channel and rung
  *   await srt.start();  ...  await srt.close();
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
@@ -19,6 +21,7 @@ import {
   loadSrtBinding,
   type LibsrtLogLevel,
   type NativeListener,
+  type NativeSendResult,
   type SrtBinding,
   type SrtStats,
 } from './native-binding';
@@ -72,6 +75,14 @@ export interface SrtServerConfig {
   peerIdleTimeoutMs?: number;
   /** libsrt's log level, process-wide (default `error`: no warning per refused caller). */
   libsrtLogLevel?: LibsrtLogLevel;
+  /** A reader with more bytes sent and not yet acknowledged than this is dropped as slow (default 8 MiB). */
+  readerBufferBytes?: number;
+}
+
+/** What a channel lets SRT readers (m=request) read: its renditions, and the token they must give (undefined: public). */
+export interface SrtReadEntry {
+  rungs: string[];
+  token?: string;
 }
 
 export interface SrtSession {
@@ -92,6 +103,23 @@ export interface SrtSession {
   close(reason?: string): void;
 }
 
+/** A caller in m=request mode: it reads `channel`'s rendition `rung` (the gate checked both exist). */
+export interface SrtReader {
+  readonly id: number;
+  readonly streamId: string;
+  readonly peer: SrtPeer;
+  readonly channel: string;
+  readonly rung: string;
+  readonly connectedAt: Date;
+  readonly closed: boolean;
+  on(event: 'close', listener: (reason: string) => void): this;
+  off(event: 'close', listener: (reason: string) => void): this;
+  /** Non-blocking; 'slow' when its send buffer is over the bound (nothing was queued beyond it). */
+  send(data: Buffer): NativeSendResult;
+  stats(): SrtStats | null;
+  close(reason?: string): void;
+}
+
 export interface SrtServer {
   start(): Promise<void>;
   close(): Promise<void>;
@@ -104,8 +132,15 @@ export interface SrtServer {
   upsertKey(key: string, entry: SrtKeyEntry): void;
   /** Removes one key; callers with it are refused from now on (sessions already accepted go on). */
   deleteKey(key: string): void;
+  /** Replaces what readers may read (channel -> rungs, token), before or after start. */
+  setReadable(entries: Iterable<[string, SrtReadEntry]>): void;
+  upsertReadable(channel: string, entry: SrtReadEntry): void;
+  deleteReadable(channel: string): void;
+  readers(): SrtReader[];
   on(event: 'session', listener: (session: SrtSession) => void): this;
+  on(event: 'reader', listener: (reader: SrtReader) => void): this;
   off(event: 'session', listener: (session: SrtSession) => void): this;
+  off(event: 'reader', listener: (reader: SrtReader) => void): this;
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 10_000;
@@ -128,6 +163,7 @@ export function validateSrtConfig(config: SrtServerConfig): void {
   if (config.latencyMs !== undefined) checkInt('latencyMs', config.latencyMs, 0, 60_000);
   if (config.idleTimeoutMs !== undefined) checkInt('idleTimeoutMs', config.idleTimeoutMs, 100, 86_400_000);
   if (config.peerIdleTimeoutMs !== undefined) checkInt('peerIdleTimeoutMs', config.peerIdleTimeoutMs, 100, 3_600_000);
+  if (config.readerBufferBytes !== undefined) checkInt('readerBufferBytes', config.readerBufferBytes, 16 * 1316, 1 << 30);
 }
 
 function errorText(err: unknown): string {
@@ -150,6 +186,10 @@ class Session extends EventEmitter implements SrtSession {
     super();
   }
 
+  protected nativeSend(data: Buffer): NativeSendResult {
+    return this.native.send(this.id, data);
+  }
+
   stats(): SrtStats | null {
     return this.closed ? null : this.native.stats(this.id);
   }
@@ -160,6 +200,16 @@ class Session extends EventEmitter implements SrtSession {
   }
 }
 
+class Reader extends Session implements SrtReader {
+  constructor(id: number, streamId: string, peer: SrtPeer, channel: string, readonly rung: string, native: NativeListener) {
+    super(id, streamId, peer, channel, native);
+  }
+
+  send(data: Buffer): NativeSendResult {
+    return this.closed || this.closing ? 'gone' : this.nativeSend(data);
+  }
+}
+
 export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): SrtServer {
   validateSrtConfig(config);
   const log = deps.log ?? silentLog;
@@ -167,6 +217,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
   const emitter = new EventEmitter();
   const live = new Map<number, Session>();
   const keys = new Map<string, SrtKeyEntry>();
+  const readable = new Map<string, SrtReadEntry>();
   let native: NativeListener | undefined;
   let boundPort = 0;
   let startPromise: Promise<void> | undefined;
@@ -193,6 +244,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
 
   function pushAll(n: NativeListener): void {
     n.setKeys([...keys].map(([k, e]) => [k, e.channel, e.passphrase]));
+    n.setReadable([...readable].map(([c, e]) => [c, e.rungs, e.token]));
   }
 
   /** A refusal the gate already sent: log it with a reason a person understands, and tell the owner. */
@@ -207,7 +259,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
     }
   }
 
-  function onEvent(type: string, id?: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown): void {
+  function onEvent(type: string, id?: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void {
     if (type === 'shutdown') {
       onShutdown?.();
       return;
@@ -218,7 +270,15 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
         refused(String(a ?? ''), { address: String(b ?? ''), port: Number(c ?? 0) }, Number(d ?? 0), String(e ?? 'refused'));
         return;
       case 'session': {
-        const s = new Session(id, String(a ?? ''), { address: String(b ?? ''), port: Number(c ?? 0) }, String(d ?? ''), native);
+        const peer = { address: String(b ?? ''), port: Number(c ?? 0) };
+        if (e === 'request') {
+          const r = new Reader(id, String(a ?? ''), peer, String(d ?? ''), String(f ?? 'source'), native);
+          live.set(id, r);
+          log.info({ session: id, peer, channel: r.channel, rung: r.rung }, 'SRT reader connected');
+          safeEmit(emitter, 'reader', r);
+          return;
+        }
+        const s = new Session(id, String(a ?? ''), peer, String(d ?? ''), native);
         live.set(id, s);
         log.info({ session: id, peer: s.peer }, 'SRT publisher connected');
         safeEmit(emitter, 'session', s);
@@ -237,7 +297,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
         live.delete(id);
         s.closed = true;
         const reason = String(a ?? 'closed');
-        log.info({ session: id, peer: s.peer, reason }, 'SRT publisher disconnected');
+        log.info({ session: id, peer: s.peer, reason }, s instanceof Reader ? 'SRT reader disconnected' : 'SRT publisher disconnected');
         safeEmit(s, 'close', reason);
         s.removeAllListeners();
         return;
@@ -250,7 +310,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
   function sweep(): void {
     const now = Date.now();
     for (const s of live.values()) {
-      if (!s.closing && now - s.lastDataAt >= idleTimeoutMs) s.close('idle');
+      if (!s.closing && !(s instanceof Reader) && now - s.lastDataAt >= idleTimeoutMs) s.close('idle');
     }
   }
 
@@ -272,6 +332,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
         port: config.port,
         latencyMs: config.latencyMs,
         peerIdleTimeoutMs: config.peerIdleTimeoutMs,
+        readerBufferBytes: config.readerBufferBytes,
         logLevel: config.libsrtLogLevel ?? 'error',
       },
       onEvent,
@@ -332,7 +393,23 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
       return boundPort;
     },
     sessions() {
-      return [...live.values()];
+      return [...live.values()].filter((s) => !(s instanceof Reader));
+    },
+    readers() {
+      return [...live.values()].filter((s): s is Reader => s instanceof Reader);
+    },
+    setReadable(entries) {
+      readable.clear();
+      for (const [c, e] of entries) readable.set(c, { rungs: [...e.rungs], ...(e.token !== undefined ? { token: e.token } : {}) });
+      native?.setReadable([...readable].map(([c, e]) => [c, e.rungs, e.token]));
+    },
+    upsertReadable(channel, entry) {
+      readable.set(channel, { rungs: [...entry.rungs], ...(entry.token !== undefined ? { token: entry.token } : {}) });
+      native?.upsertReadable(channel, entry.rungs, entry.token);
+    },
+    deleteReadable(channel) {
+      readable.delete(channel);
+      native?.deleteReadable(channel);
     },
     setKeys(entries) {
       keys.clear();
@@ -352,12 +429,12 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
       keys.delete(key);
       native?.deleteKey(key);
     },
-    on(event, listener) {
-      emitter.on(event, listener);
+    on(event: string, listener: (...args: never[]) => void) {
+      emitter.on(event, listener as (...args: unknown[]) => void);
       return server;
     },
-    off(event, listener) {
-      emitter.off(event, listener);
+    off(event: string, listener: (...args: never[]) => void) {
+      emitter.off(event, listener as (...args: unknown[]) => void);
       return server;
     },
   };

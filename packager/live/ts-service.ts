@@ -4,9 +4,9 @@
  * media playlists (no LL-HLS parts, no blocking reload) over the same segments and media sequence
  * numbers as the CMAF ones, and `ts-<rung>-<msn>.ts` mux the rung's video window with the channel's
  * audio window. Segments go through the same LRU (immutable once complete); catch-up ranges work
- * as for CMAF playlists.
+ * as for CMAF playlists. `part` muxes one LL-HLS part the same way, for the SRT pull (not cached).
  */
-import type { SegmentRecord } from '../../core/model/live';
+import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import { BeamError, notFound } from '../../core/model/errors';
 import type { ChannelReader, ResolvedTrack } from '../channel-reader';
 import { rescale } from '../cmaf/prepare';
@@ -26,7 +26,7 @@ import type { LiveService, LiveServiceConfig } from './live-service';
 import type { PackagerMetrics } from './metrics';
 import { etagOf, type SegmentCache } from './segment-cache';
 import { frontierOf, hasCompleteSegment, isNext, memoOn, newestSegment, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
-import { segmentWindow } from './windows';
+import { partWindow, segmentWindow, type WindowMode } from './windows';
 import { TIMELINE_HZ } from '../../core/model/live';
 
 export const TS_CONTENT_TYPE = 'video/mp2t';
@@ -50,6 +50,8 @@ export interface TsService {
   master(channel: string, query: Query): Promise<LiveResponse>;
   mediaPlaylist(channel: string, rung: string, query: Query): Promise<LiveResponse>;
   segment(channel: string, rung: string, msn: number): Promise<LiveResponse>;
+  /** The TS of one part of a snapshot (SRT pull; not cached, not served over HTTP). */
+  part(snap: Snapshot, rung: string, msn: number, part: number): Promise<Buffer>;
 }
 
 /** Samples of a window in 90 kHz ticks (the contract's time base; rescaled when a track differs). */
@@ -167,26 +169,26 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
     return deps.live.snapshot(channel);
   }
 
-  async function build(channel: string, rung: string, msn: number): Promise<{ body: Buffer; complete: boolean }> {
-    const ref = videoRef(rung);
-    const snap = await readySnapshot(channel, ref, msn);
-    const t0 = now();
-    const seg = snap.closed.find((s) => s.index === msn) ?? (await reader.segments(channel, msn, msn))[0];
-    if (!seg || seg.durationPts === null) throw notFound(`Segment ${msn} of channel '${channel}' does not exist (expired, open or not yet made).`);
-    const vt = trackOf(snap, ref);
+  /** The TS of a segment (`part` null) or of one of its parts: the rung's video window with the channel's audio window. */
+  async function muxWindow(snap: Snapshot, rung: string, seg: SegmentRecord, part: { parts: PartRecord[]; part: number } | null): Promise<{ body: Buffer; complete: boolean }> {
+    const channel = snap.channel.name;
+    const msn = seg.index;
+    const what = part === null ? `segment ${msn}` : `segment ${msn} part ${part.part}`;
+    const windowOf = (mode: WindowMode) => (part === null ? segmentWindow(seg, mode) : partWindow(seg, part.parts, part.part, mode));
+    const vt = trackOf(snap, videoRef(rung));
     const src = (content: string, stream: number): FragmentSource => ({
       readWindow: (w) => reader.readWindow(content, stream, w),
       waitForMore: (ms) => followers.follow(channel).nextEvents(ms),
     });
-    const vWindow = segmentWindow(seg, vt.mode);
+    const vWindow = windowOf(vt.mode);
     const [vTrack, vRead] = await Promise.all([reader.track(vt.content, vt.stream), readTrackWindow(src(vt.content, vt.stream), vWindow, true, 0)]);
-    if (vRead.packets.length === 0) throw notFound(`No video in segment ${msn}: it has expired from the DVR window or was never received.`);
+    if (vRead.packets.length === 0) throw notFound(`No video in ${what}: it has expired from the DVR window or was never received.`);
     if (vTrack.track.config.codec !== 'h264') throw badMedia(`rendition ${rung} is not H.264`);
     let audio: { config: AacConfig; samples: Sample[] } | null = null;
     let complete = true;
     if (snap.hasAudio) {
       const at = trackOf(snap, { kind: 'audio' });
-      const aWindow = segmentWindow(seg, 'pts');
+      const aWindow = windowOf('pts');
       const [aTrack, aRead] = await Promise.all([reader.track(at.content, at.stream), readTrackWindow(src(at.content, at.stream), aWindow, false, config.audioWaitMs)]);
       if (aTrack.track.config.codec !== 'aac') throw badMedia(`channel ${channel} audio is not AAC`);
       audio = { config: aTrack.track.config, samples: samples90k(aTrack, aRead.packets, aWindow, false) };
@@ -196,8 +198,27 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
       video: { config: vTrack.track.config as AvcConfig, samples: samples90k(vTrack, vRead.packets, vWindow, true) },
       audio,
     });
-    metrics?.buildSeconds.observe({ object: 'segment' }, (now() - t0) / 1000);
     return { body, complete };
+  }
+
+  async function build(channel: string, rung: string, msn: number): Promise<{ body: Buffer; complete: boolean }> {
+    const snap = await readySnapshot(channel, videoRef(rung), msn);
+    const t0 = now();
+    const seg = snap.closed.find((s) => s.index === msn) ?? (await reader.segments(channel, msn, msn))[0];
+    if (!seg || seg.durationPts === null) throw notFound(`Segment ${msn} of channel '${channel}' does not exist (expired, open or not yet made).`);
+    const r = await muxWindow(snap, rung, seg, null);
+    metrics?.buildSeconds.observe({ object: 'segment' }, (now() - t0) / 1000);
+    return r;
+  }
+
+  async function part(snap: Snapshot, rung: string, msn: number, index: number): Promise<Buffer> {
+    const seg = [...snap.closed, ...(snap.open ? [snap.open] : [])].find((s) => s.index === msn);
+    const parts = snap.parts.filter((p) => p.segment === msn);
+    if (!seg || !parts.some((p) => p.part === index)) throw notFound(`Part ${index} of segment ${msn} of channel '${snap.channel.name}' is not in the snapshot.`);
+    const t0 = now();
+    const r = await muxWindow(snap, rung, seg, { parts, part: index });
+    metrics?.buildSeconds.observe({ object: 'ts-part' }, (now() - t0) / 1000);
+    return r.body;
   }
 
   async function segment(channel: string, rung: string, msn: number): Promise<LiveResponse> {
@@ -208,5 +229,5 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
     return { body: obj.body, contentType: obj.contentType, etag: obj.etag, cacheControl: obj.cacheable ? IMMUTABLE : 'no-cache' };
   }
 
-  return { master, mediaPlaylist, segment };
+  return { master, mediaPlaylist, segment, part };
 }

@@ -71,7 +71,15 @@ describe('beamline process', () => {
     const main = (await (await fetch(`${base}/api/channels/main`, { headers: auth })).json()) as { streamKey: string };
     const key = main.streamKey;
     assert.ok(!banner.includes(key) && !output().includes(key), 'the stream key is in no output');
-    const pub = publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${key}`, { seconds: 3 });
+    const pub = publishSrt(`srt://127.0.0.1:${srtPort}?streamid=${key}`, { seconds: 6 });
+    // The ingest role serves SRT readers on the same port (the composition root wires the SRT pull).
+    const pulled = join(dir, 'pulled.ts');
+    // ffmpeg probes 5 s of a live input by default: 0.5 s is plenty (and the channel has no backlog yet).
+    const reader = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-analyzeduration', '500000', '-i', `srt://127.0.0.1:${srtPort}?streamid=${encodeURIComponent('#!::r=main,m=request')}`, '-t', '1', '-c', 'copy', '-f', 'mpegts', pulled], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let readerErr = '';
+    reader.stderr?.on('data', (d: Buffer) => (readerErr += d.toString()));
+    assert.equal(await exitOf(reader, 20000), 0, `the SRT reader: ${readerErr}`);
+    assert.ok(statSync(pulled).size > 10000, 'the SRT reader got the channel');
     assert.equal(await pub.exited, 0, pub.stderr());
     const live = await fetch(`${base}/beams/main/video/latest`, { redirect: 'manual' });
     assert.equal(live.status, 302, 'the channel is in the store');

@@ -161,7 +161,8 @@ describe('SRT', () => {
     sock.close();
     const text = await registry.metrics();
     assert.match(text, /beam_ingest_refusals_total\{protocol="srt",reason="bad-key"\} [1-9]/);
-    assert.match(text, /beam_ingest_refusals_total\{protocol="srt",reason="bad-mode"\} [1-9]/);
+    // This process serves no SRT readers: an m=request caller finds nothing readable.
+    assert.match(text, /beam_ingest_refusals_total\{protocol="srt",reason="not-readable"\} [1-9]/);
     assert.match(text, /beam_ingest_publisher_connects_total\{channel="srt-steady",protocol="srt"\} 1/);
     const before = (await live.lastSegments('srt-steady', 100)).length;
     await waitFor('steady keeps segmenting', async () => (await live.lastSegments('srt-steady', 100)).length > before, 8000);

@@ -22,7 +22,8 @@ import { createChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
-import { livePlugin } from '../../../packager/live-plugin';
+import { createLivePackager, livePlugin, type LivePackager } from '../../../packager/live-plugin';
+import { createSrtPull, type SrtPull } from '../../../packager/srt/srt-pull';
 
 export const run = promisify(execFile);
 
@@ -35,7 +36,16 @@ export interface PackagerRig {
   base: string;
   srtUrl: string;
   publishers: Publisher[];
+  /** The SRT pull (readers on the SRT port) when asked for. */
+  pull: SrtPull | null;
   close(): Promise<void>;
+}
+
+export interface RigOptions {
+  /** Serve SRT readers (m=request) with a packager of their own, as the ingest role does. */
+  srtPull?: boolean;
+  /** How long the rig's publisher runs, s (default 16). */
+  publishSeconds?: number;
 }
 
 export interface HttpResult {
@@ -70,14 +80,21 @@ export async function createRigChannel(app: FastifyInstance, ingest: IngestServi
   return (res.json() as { ingest: { srt: string } }).ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${ingest.srtPort() as number}`);
 }
 
-export async function startPackagerRig(channel: string, registry: Registry): Promise<PackagerRig> {
+export async function startPackagerRig(channel: string, registry: Registry, options: RigOptions = {}): Promise<PackagerRig> {
   const redis = await startTestRedis();
   const client = redis.connect();
   const store = createStore({ redis: client }, { prefix: uniquePrefix(), packetTtlMs: 600000, frameTtlMs: 60000 });
   const channels = createChannelStore({ redis: client, keys: store.keys });
   const live = createLiveStore({ redis: client, keys: store.keys }, { eventsMaxLen: 10000 });
+  let pullPackager: LivePackager | null = null;
+  let pull: SrtPull | null = null;
+  if (options.srtPull) {
+    pullPackager = createLivePackager({ store, live, channels, connect: () => redis.connect() }, { followerBlockMs: 1000 });
+    pull = createSrtPull({ live: pullPackager.service, ts: pullPackager.ts, followers: pullPackager.followers });
+  }
+  const onReader = pull ? pull.attach : undefined;
   const ingest = createIngestService(
-    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }) },
+    { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), ...(onReader ? { onReader } : {}) },
     { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
   );
   await ingest.start();
@@ -93,13 +110,15 @@ export async function startPackagerRig(channel: string, registry: Registry): Pro
   const addr = app.server.address();
   const base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const srtUrl = await createRigChannel(app, ingest, channel);
-  const publishers = [publishSrt(srtUrl, { seconds: 16, fps: 25, gopFrames: 50 })];
+  const publishers = [publishSrt(srtUrl, { seconds: options.publishSeconds ?? 16, fps: 25, gopFrames: 50 })];
   await waitFor('3 closed segments', async () => (await closedSegments(live, channel)) >= 3, 30000);
   return {
-    redis, app, store, live, ingest, base, srtUrl, publishers,
+    redis, app, store, live, ingest, base, srtUrl, publishers, pull,
     async close() {
       for (const p of publishers) p.stop();
       await ingest.close();
+      await pull?.close();
+      await pullPackager?.close();
       await app.close();
       await redis.close();
     },

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
-import { createSrtServer, type SrtServer, type SrtSession } from '../../../ingest/srt/srt-server';
+import { createSrtServer, type SrtReadEntry, type SrtReader, type SrtServer, type SrtSession } from '../../../ingest/srt/srt-server';
 import { SRT_REJECT } from '../../../ingest/srt/reject-codes';
 import { collect, createChildren, ffmpegArgs, tsSyncErrors, waitFor, waitQuiet, withTimeout, type Received } from './srt-publishers';
 
@@ -33,25 +33,35 @@ interface Harness {
   server: SrtServer;
   refusals: { streamId: string; code: number }[];
   sessions: { session: SrtSession; rx: Received }[];
+  readers: SrtReader[];
   url(streamId: string, extra?: string): string;
 }
 
 /** A server whose gate holds these keys (the channel registry's snapshot, as ingest pushes it). */
-async function startHarness(keys: Record<string, Channel>, opts: { idleTimeoutMs?: number } = {}): Promise<Harness> {
+async function startHarness(
+  keys: Record<string, Channel>,
+  opts: { idleTimeoutMs?: number; readable?: Record<string, SrtReadEntry>; readerBufferBytes?: number } = {},
+): Promise<Harness> {
   const refusals: Harness['refusals'] = [];
   const sessions: Harness['sessions'] = [];
+  const readers: SrtReader[] = [];
   const server = createSrtServer(
     { onRefused: (r) => refusals.push({ streamId: r.streamId, code: r.code }) },
-    { host: '127.0.0.1', port: 0, idleTimeoutMs: opts.idleTimeoutMs ?? 10_000 },
+    {
+      host: '127.0.0.1', port: 0, idleTimeoutMs: opts.idleTimeoutMs ?? 10_000,
+      ...(opts.readerBufferBytes !== undefined ? { readerBufferBytes: opts.readerBufferBytes } : {}),
+    },
   );
   server.setKeys(Object.entries(keys).map(([k, c]) => [k, { channel: c.name, passphrase: c.passphrase }]));
+  server.setReadable(Object.entries(opts.readable ?? {}));
   servers.add(server);
   server.on('session', (session) => sessions.push({ session, rx: collect(session) }));
+  server.on('reader', (r) => readers.push(r));
   await server.start();
   assert.ok(server.port > 0, 'a free UDP port was bound');
   // Raw query on purpose: ffmpeg and srt-live-transmit pass the streamid through undecoded.
   const url = (streamId: string, extra = '') => `srt://127.0.0.1:${server.port}?streamid=${streamId}&pkt_size=1316${extra}`;
-  return { server, refusals, sessions, url };
+  return { server, refusals, sessions, readers, url };
 }
 
 function sessionFor(h: Harness, streamId: string) {
@@ -153,12 +163,66 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
     const byCaller = new Map(h.refusals.map((r) => [r.streamId, r.code]));
     assert.deepEqual(
       [...byCaller.values()].sort(),
-      [SRT_REJECT.FORBIDDEN, SRT_REJECT.FORBIDDEN, SRT_REJECT.BAD_MODE],
-      'wrong key and foreign channel: FORBIDDEN; m=request: BAD_MODE',
+      [SRT_REJECT.FORBIDDEN, SRT_REJECT.FORBIDDEN, SRT_REJECT.NOT_FOUND],
+      'wrong key and foreign channel: FORBIDDEN; m=request of a channel no reader may read: NOT_FOUND',
     );
     assert.equal(await a.exited, 0, a.output());
     assert.equal(await b.exited, 0, b.output());
     assert.equal(h.sessions.length, 2, 'refused callers never became sessions');
+  });
+
+  it('serves a reader (srt-live-transmit) what JS sends, with sender stats; refuses unknown channels, rungs and wrong tokens', async () => {
+    const h = await startHarness({}, { readable: { open: { rungs: ['source', '360p'] }, closed: { rungs: ['source'], token: 'tok-123' } } });
+    const rx: Buffer[] = [];
+    const slt = children.run('srt-live-transmit', ['-a:no', '-q', h.url('%23%21%3A%3Ar%3Dopen%2Cm%3Drequest%2Ct%3D360p'), 'file://con'], 15_000);
+    slt.proc.stdout?.on('data', (b: Buffer) => rx.push(b));
+    await waitFor('the reader', () => h.readers.length === 1, 5000);
+    const r = h.readers[0] as SrtReader;
+    assert.deepEqual([r.channel, r.rung], ['open', '360p']);
+    const packet = Buffer.alloc(188, 0xff);
+    packet[0] = 0x47;
+    const chunk = Buffer.concat(Array.from({ length: 70 }, () => packet)); // 10 messages of 1316 bytes
+    for (let i = 0; i < 20; i++) {
+      assert.equal(r.send(chunk), 'sent');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    // srt-live-transmit writes stdout in 4 KiB blocks: all but the last partial block comes out.
+    await waitFor('what was sent', () => rx.reduce((n, b) => n + b.length, 0) >= 20 * chunk.length - 4096, 5000);
+    assert.deepEqual(tsSyncErrors(Buffer.concat(rx)), []);
+    const st = r.stats();
+    assert.ok(st && st.bytesSent >= 20 * chunk.length && st.packetsSent >= 200, JSON.stringify(st));
+    assert.equal(h.server.sessions().length, 0, 'a reader is not a publisher');
+    slt.proc.kill('SIGINT');
+    await slt.exited;
+    await waitFor('the reader closed', () => r.closed, 5000);
+    assert.equal(r.send(chunk), 'gone');
+
+    const refused = ['#!::r=nope,m=request', '#!::r=open,m=request,t=720p', '#!::r=closed,m=request', '#!::r=closed,m=request,s=wrong'];
+    for (const sid of refused) {
+      const c = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent(sid)), 'file://con'], 5_000);
+      assert.notEqual(await c.exited, null, `${sid}: srt-live-transmit gave up by itself`);
+    }
+    await waitFor('the refusals', () => h.refusals.length >= refused.length, 3000);
+    assert.deepEqual(h.refusals.map((x) => x.code), [SRT_REJECT.NOT_FOUND, SRT_REJECT.NOT_FOUND, SRT_REJECT.UNAUTHORIZED, SRT_REJECT.UNAUTHORIZED]);
+    const ok = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent('#!::r=closed,m=request,t=stream,s=tok-123')), 'file://con'], 10_000);
+    await waitFor('the reader with the token', () => h.readers.length === 2, 5000);
+    assert.equal(h.readers[1]?.rung, 'source', 't=stream (SRT\'s type value) asks for the source');
+    ok.proc.kill('SIGINT');
+    await ok.exited;
+  });
+
+  it('a reader whose send buffer is over the bound is reported slow, and nothing more is queued for it', async () => {
+    const h = await startHarness({}, { readable: { open: { rungs: ['source'] } }, readerBufferBytes: 16 * 1316 });
+    const slt = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent('#!::r=open,m=request')), 'file://con'], 15_000);
+    slt.proc.stdout?.resume();
+    await waitFor('the reader', () => h.readers.length === 1, 5000);
+    const r = h.readers[0] as SrtReader;
+    const packet = Buffer.alloc(188, 0xff);
+    packet[0] = 0x47;
+    assert.equal(r.send(Buffer.concat(Array.from({ length: 7 }, () => packet))), 'sent');
+    assert.equal(r.send(Buffer.concat(Array.from({ length: 7 * 20 }, () => packet))), 'slow', 'more than the bound at once');
+    slt.proc.kill('SIGINT');
+    await slt.exited;
   });
 
   it('survives 50 wrong keys in a row and garbage UDP, leaks no descriptors, then still accepts', async () => {

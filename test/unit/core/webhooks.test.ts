@@ -341,6 +341,9 @@ describe('the admission point (ingest)', () => {
     assert.deepEqual(peerAddress('?'), { address: '?', port: 0 });
     assert.equal(refusalLabel('refused by the admission webhook (h:1): unknown stream key'), 'webhook');
     assert.equal(refusalLabel('the admission webhook (h:1) gave no answer (x) and BEAM_WEBHOOK_ADMISSION_DEFAULT is deny'), 'webhook');
+    assert.equal(refusalLabel('no such channel (or it is not readable over SRT)'), 'not-readable');
+    assert.equal(refusalLabel("the channel has no rendition '999p'"), 'not-readable');
+    assert.equal(refusalLabel('the channel is private: give its playback token as s=<token>'), 'bad-token');
     assert.equal(refusalLabel('unknown stream key'), 'bad-key');
   });
 });

@@ -12,7 +12,8 @@ const binding = loadSrtBinding();
 function viaTs(raw: string): NativeParsedStreamId {
   const p = parseStreamId(raw);
   if (!p.ok) return { ok: false };
-  return p.channel === undefined ? { ok: true, mode: p.mode, key: p.key } : { ok: true, mode: p.mode, channel: p.channel, key: p.key };
+  const base = p.channel === undefined ? { ok: true as const, mode: p.mode, key: p.key } : { ok: true as const, mode: p.mode, channel: p.channel, key: p.key };
+  return p.rung === undefined ? base : { ...base, rung: p.rung };
 }
 
 const table: string[] = [
@@ -28,6 +29,8 @@ const table: string[] = [
   'publish%3Anews%3Ask_1', 'PUBLISH%3anews%3ak', 'publish%3A%E2', 'publish%3Aa%3Ab%3Ac', '%2523', 'k%23', '%4b', '%',
   '%23%00', '%23%01abc', 'publish%3Aa%3A%C2%85', 'x'.repeat(512), 'x'.repeat(513), ' '.repeat(600) + 'k', '\u00e9'.repeat(300),
   '\u00e9'.repeat(513), '\u{1F600}'.repeat(256), '\u{1F600}'.repeat(257), 'clé', '#!::r=chaîne,s=clé',
+  '#!::r=news,m=request,t=360p', '#!::r=news,m=request,t=', '#!::r=news,m=request,t=a b', '#!::r=news,m=request,t=720p,s=tok',
+  '#!::s=k,t=360p', '#!::t=360p', '#!::r=news,t=x,t=y,m=request',
 ];
 
 describe('SRT gate streamid parser (C++) agrees with parseStreamId', () => {
@@ -39,7 +42,7 @@ describe('SRT gate streamid parser (C++) agrees with parseStreamId', () => {
 
   it('agrees on 20,000 seeded random streamids built from the grammar\'s characters', () => {
     const pieces = ['#!::', '#!:', 'publish:', 'publish%3A', '%23%21%3A%3A', 'r', 's', 'u', 'm', 'secret', '=', ',', ':', ' ', '\t',
-      'publish', 'request', 'k', 'news', '%', '%2C', '%3D', '%E2', '\u00a0', '\u0085', '\u0001', '\u2003', 'é', '#', '!'];
+      'publish', 'request', 'k', 'news', 't', 't=360p,', '%', '%2C', '%3D', '%E2', '\u00a0', '\u0085', '\u0001', '\u2003', 'é', '#', '!'];
     let seed = 12345;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

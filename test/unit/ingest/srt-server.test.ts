@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSrtServer, validateSrtConfig, type SrtRefusal, type SrtSession } from '../../../ingest/srt/srt-server';
+import { createSrtServer, validateSrtConfig, type SrtReader, type SrtRefusal, type SrtSession } from '../../../ingest/srt/srt-server';
 import { SRT_REJECT, isValidRejectCode } from '../../../ingest/srt/reject-codes';
 import { findProjectRoot, loadSrtBinding, type NativeEventHandler, type NativeListenerOptions, type SrtBinding, type SrtStats } from '../../../ingest/srt/native-binding';
 import { parseStreamId } from '../../../ingest/streamid';
@@ -16,6 +16,8 @@ function fakeBinding() {
   const state = {
     options: undefined as NativeListenerOptions | undefined,
     keys: new Map<string, [string, string | undefined]>(),
+    readable: new Map<string, [string[], string | undefined]>(),
+    sent: [] as { id: number; bytes: number }[],
     emit: undefined as NativeEventHandler | undefined,
     closeRequests: [] as { id: number; reason: string }[],
     stopCalls: 0,
@@ -25,7 +27,8 @@ function fakeBinding() {
   const stats: SrtStats = {
     rttMs: 1, recvRateMbps: 2, bandwidthMbps: 3, bytesReceived: 4, packetsReceived: 5, packetsLost: 0,
     packetsRetransmitted: 0, packetsDropped: 0, packetsUndecrypted: 0, latencyMs: 120, receiveBufferMs: 10,
-    uptimeMs: 1000, droppedBytes: 0,
+    uptimeMs: 1000, droppedBytes: 0, sendRateMbps: 0, bytesSent: 0, packetsSent: 0, packetsSendLost: 0,
+    packetsSendRetransmitted: 0, packetsSendDropped: 0, sendBufferBytes: 0, sendBufferMs: 0, peerLatencyMs: 0,
   };
   const binding: SrtBinding = {
     version: 'fake',
@@ -46,6 +49,19 @@ function fakeBinding() {
       }
       keyCount() {
         return state.keys.size;
+      }
+      send(id: number, data: Buffer) {
+        state.sent.push({ id, bytes: data.length });
+        return 'sent' as const;
+      }
+      setReadable(rows: [string, string[], string | undefined][]) {
+        state.readable = new Map(rows.map(([c, r, t]) => [c, [r, t]]));
+      }
+      upsertReadable(channel: string, rungs: string[], token?: string) {
+        state.readable.set(channel, [rungs, token]);
+      }
+      deleteReadable(channel: string) {
+        state.readable.delete(channel);
       }
       start() {
         if (state.failStart) throw new Error('cannot bind SRT to 127.0.0.1:1: Address in use');
@@ -197,6 +213,31 @@ describe('createSrtServer (scripted binding)', () => {
     assert.equal(s.closed, true);
     assert.equal(s.stats(), null);
     assert.equal(server.sessions().length, 0);
+    await server.close();
+  });
+
+  it('pushes what readers may read; an m=request caller is a reader, never a publisher, and is not closed as idle', async () => {
+    const { server, fake, sessions } = await started({ idleTimeoutMs: 200 });
+    server.setReadable([['news', { rungs: ['source', '360p'] }]]);
+    server.upsertReadable('sport', { rungs: ['source'], token: 'tok' });
+    server.deleteReadable('news');
+    assert.deepEqual([...fake.state.readable], [['sport', [['source'], 'tok']]]);
+    const readers: SrtReader[] = [];
+    server.on('reader', (r) => readers.push(r));
+    fake.state.emit?.('session', 9, '#!::r=sport,m=request,s=tok', '127.0.0.1', 2, 'sport', 'request', 'source');
+    assert.equal(sessions.length, 0);
+    assert.equal(readers.length, 1);
+    assert.equal(readers[0]?.rung, 'source');
+    assert.equal(readers[0]?.send(Buffer.alloc(1316)), 'sent');
+    assert.deepEqual(fake.state.sent, [{ id: 9, bytes: 1316 }]);
+    assert.equal(server.readers().length, 1);
+    assert.equal(server.sessions().length, 0);
+    await new Promise((r) => setTimeout(r, 450));
+    assert.equal(readers[0]?.closed, false, 'a reader sends nothing: silence is not idleness');
+    readers[0]?.close('bye');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(readers[0]?.closed, true);
+    assert.equal(readers[0]?.send(Buffer.alloc(188)), 'gone');
     await server.close();
   });
 

@@ -48,9 +48,14 @@ const accepted: OkCase[] = [
     want: { ok: true, mode: 'publish', channel: 'news', key: 'sk_1' },
   },
   {
-    name: 'access control: m=request parses as request (the server refuses it with BAD_MODE)',
+    name: 'access control: m=request with s= parses as a reader of channel r= giving a playback token',
     raw: '#!::r=news,m=request,s=sk_1',
     want: { ok: true, mode: 'request', channel: 'news', key: 'sk_1' },
+  },
+  {
+    name: 'access control: m=request with r= alone: the channel is the key field, t= the rung',
+    raw: '#!::r=news,m=request,t=360p',
+    want: { ok: true, mode: 'request', key: 'news', rung: '360p' },
   },
   {
     name: 'access control: a value may contain "=" (base64 keys)',
@@ -98,6 +103,8 @@ const refused: FailCase[] = [
   { name: 'publish: with too many parts', raw: 'publish:news:k:extra', reason: /exactly <channel>:<key>/ },
   { name: 'publish: with an empty channel', raw: 'publish::k', reason: /channel name .* is empty/ },
   { name: 'publish: with an empty key', raw: 'publish:news:', reason: /stream key .* is empty/ },
+  { name: 'a reader with an empty rung', raw: '#!::r=news,m=request,t=', reason: /rung name \(t=\) is empty/ },
+  { name: 'a reader with whitespace in the rung', raw: '#!::r=news,m=request,t=a b', reason: /rung name \(t=\) contains whitespace/ },
 ];
 
 describe('parseStreamId', () => {

@@ -3,13 +3,15 @@
 //   .start() -> port            .stop() -> bool (a 'shutdown' event follows when true)
 //   .finish()                    joins the receive thread, releases the JS callback, srt_cleanup
 //   .closeSession(id, reason) -> bool   .stats(id) -> object | null   .sessionIds() -> number[]
+//   .send(id, Buffer) -> 'sent' | 'slow' | 'gone'   (to a reader, non-blocking, 1316-byte messages)
+//   .setReadable([[channel, [rung, ...], token], ...])   .upsertReadable(channel, rungs, token)   .deleteReadable(channel)
 //   .setKeys([[key, channel, passphrase], ...])   .upsertKey(key, channel, passphrase)   .deleteKey(key)
 //   .keyCount() -> number
 // The listen callback decides on libsrt's thread from that key snapshot (key-gate.h), at once.
-// onEvent('session', id, streamId, address, port, channel) | ('data', id, Buffer) | ('closed', id, reason)
+// onEvent('session', id, streamId, address, port, channel, mode, rung) | ('data', id, Buffer) | ('closed', id, reason)
 //   | ('refused', id, streamId, address, port, code, reason) | ('shutdown') is called on the JS thread,
 //   in order; refusals are for the log and metrics and are dropped when too many wait for JS.
-// parseStreamId(s) -> {ok, publish, channel?, key} (the C++ parser, exported for the parity test).
+// parseStreamId(s) -> {ok, mode, channel?, key, rung?} (the C++ parser, exported for the parity test).
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <napi.h>
 #include <srt/access_control.h>
@@ -51,7 +53,8 @@ void callEvent(Napi::Env env, Napi::Function fn, std::nullptr_t*, EventMsg* raw)
       case Event::Kind::Session:
         fn.Call({Napi::String::New(env, "session"), Napi::Number::New(env, ev.id), Napi::String::New(env, ev.text),
                  Napi::String::New(env, ev.peer.address), Napi::Number::New(env, ev.peer.port),
-                 Napi::String::New(env, ev.text2)});
+                 Napi::String::New(env, ev.text2), Napi::String::New(env, ev.request ? "request" : "publish"),
+                 Napi::String::New(env, ev.rung)});
         break;
       case Event::Kind::Refused:
         fn.Call({Napi::String::New(env, "refused"), Napi::Number::New(env, ev.id), Napi::String::New(env, ev.text),
@@ -98,6 +101,10 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
                         InstanceMethod("finish", &SrtListener::Finish),
                         InstanceMethod("closeSession", &SrtListener::CloseSession),
                         InstanceMethod("stats", &SrtListener::Stats),
+                        InstanceMethod("send", &SrtListener::Send),
+                        InstanceMethod("setReadable", &SrtListener::SetReadable),
+                        InstanceMethod("upsertReadable", &SrtListener::UpsertReadable),
+                        InstanceMethod("deleteReadable", &SrtListener::DeleteReadable),
                         InstanceMethod("sessionIds", &SrtListener::SessionIds),
                         InstanceMethod("setKeys", &SrtListener::SetKeys),
                         InstanceMethod("upsertKey", &SrtListener::UpsertKey),
@@ -122,6 +129,8 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
     cfg_.backlog = intOption(o, "backlog", cfg_.backlog, 1, 4096);
     cfg_.batchBytes = static_cast<size_t>(intOption(o, "batchBytes", static_cast<int>(cfg_.batchBytes), 1316, 1 << 24));
     cfg_.batchMs = intOption(o, "batchMs", cfg_.batchMs, 1, 1000);
+    cfg_.readerBufferBytes = static_cast<size_t>(
+        intOption(o, "readerBufferBytes", static_cast<int>(cfg_.readerBufferBytes), 16 * 1316, 1 << 30));
     Napi::Value level = o.Get("logLevel");
     if (!level.IsUndefined()) {
       static const std::pair<const char*, int> kLevels[] = {
@@ -234,7 +243,63 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
     o.Set("receiveBufferMs", p.msRcvBuf);
     o.Set("uptimeMs", static_cast<double>(p.msTimeStamp));
     o.Set("droppedBytes", static_cast<double>(st.droppedBytes));
+    o.Set("sendRateMbps", p.mbpsSendRate);
+    o.Set("bytesSent", static_cast<double>(p.byteSentTotal));
+    o.Set("packetsSent", static_cast<double>(p.pktSentTotal));
+    o.Set("packetsSendLost", p.pktSndLossTotal);
+    o.Set("packetsSendRetransmitted", p.pktRetransTotal);
+    o.Set("packetsSendDropped", p.pktSndDropTotal);
+    o.Set("sendBufferBytes", p.byteSndBuf);
+    o.Set("sendBufferMs", p.msSndBuf);
+    o.Set("peerLatencyMs", p.msSndTsbPdDelay);
     return o;
+  }
+
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsBuffer()) throw Napi::TypeError::New(env, "send(id, Buffer)");
+    Napi::Buffer<uint8_t> b = info[1].As<Napi::Buffer<uint8_t>>();
+    SendResult r = listener_ ? listener_->send(info[0].As<Napi::Number>().Int32Value(), b.Data(), b.Length()) : SendResult::Gone;
+    return Napi::String::New(env, r == SendResult::Sent ? "sent" : r == SendResult::Slow ? "slow" : "gone");
+  }
+
+  static ReadEntry readEntryFrom(const Napi::Value& rungs, const Napi::Value& token) {
+    if (!rungs.IsArray()) throw Napi::TypeError::New(rungs.Env(), "rungs must be an array of strings");
+    ReadEntry e;
+    Napi::Array a = rungs.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); ++i) e.rungs.push_back(stringArg(a.Get(i), "rung"));
+    if (!token.IsUndefined() && !token.IsNull()) e.token = stringArg(token, "token");
+    return e;
+  }
+
+  // setReadable([[channel, [rung, ...], token?], ...]): replaces what readers may read.
+  Napi::Value SetReadable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1 || !info[0].IsArray()) throw Napi::TypeError::New(env, "setReadable([[channel, rungs, token?], ...])");
+    Napi::Array a = info[0].As<Napi::Array>();
+    std::unordered_map<std::string, ReadEntry> channels;
+    for (uint32_t i = 0; i < a.Length(); ++i) {
+      Napi::Value row = a.Get(i);
+      if (!row.IsArray()) throw Napi::TypeError::New(env, "setReadable: every row is [channel, rungs, token?]");
+      Napi::Array r = row.As<Napi::Array>();
+      channels[stringArg(r.Get(0u), "channel")] = readEntryFrom(r.Get(1u), r.Get(2u));
+    }
+    gate_.replaceReadable(std::move(channels));
+    return env.Undefined();
+  }
+
+  Napi::Value UpsertReadable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2) throw Napi::TypeError::New(env, "upsertReadable(channel, rungs, token?)");
+    gate_.upsertReadable(stringArg(info[0], "channel"), readEntryFrom(info[1], info.Length() > 2 ? info[2] : env.Undefined()));
+    return env.Undefined();
+  }
+
+  Napi::Value DeleteReadable(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 1) throw Napi::TypeError::New(env, "deleteReadable(channel)");
+    gate_.removeReadable(stringArg(info[0], "channel"));
+    return env.Undefined();
   }
 
   Napi::Value SessionIds(const Napi::CallbackInfo& info) {
@@ -333,6 +398,7 @@ Napi::Value ParseStreamIdJs(const Napi::CallbackInfo& info) {
     o.Set("mode", p.publish ? "publish" : "request");
     if (p.hasChannel) o.Set("channel", p.channel);
     o.Set("key", p.key);
+    if (p.hasRung) o.Set("rung", p.rung);
   }
   return o;
 }

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "streamid.h"
 #include "types.h"
 
 namespace beamline_srt {
@@ -18,18 +19,31 @@ struct KeyEntry {
   std::string passphrase;  // empty: no encryption
 };
 
+// What a channel lets SRT readers (m=request) read: its renditions, and the token a reader must give
+// (s=<token>); an empty token means the channel is public. Decided by JS (ingest/srt/read-access.ts).
+struct ReadEntry {
+  std::vector<std::string> rungs;
+  std::string token;
+};
+
 class KeyGate {
  public:
   void replaceAll(std::unordered_map<std::string, KeyEntry> keys);
   void upsert(const std::string& key, KeyEntry entry);
   void remove(const std::string& key);
   size_t size();
-  // Parses the streamid (streamid.h) and looks its key up: same rules as the TypeScript side had.
+  void replaceReadable(std::unordered_map<std::string, ReadEntry> channels);
+  void upsertReadable(const std::string& channel, ReadEntry entry);
+  void removeReadable(const std::string& channel);
+  // Parses the streamid (streamid.h): a publisher's key is looked up in the keys, a reader's channel and
+  // rung in the readable channels.
   Decision decide(const std::string& streamId);
 
  private:
   std::mutex mu_;
   std::unordered_map<std::string, KeyEntry> keys_;
+  std::unordered_map<std::string, ReadEntry> readable_;  // channel -> what readers may read
+  Decision decideRead(const ParsedStreamId& p);
 };
 
 }  // namespace beamline_srt

@@ -19,6 +19,7 @@ constexpr int kReadsPerWake = 512;    // fairness between sessions on one wake-u
 constexpr int kInflightWaitMs = 3000; // upper bound on waiting for listen callbacks at stop
 constexpr int kStateCheckMs = 500;    // period of the sweep for sockets whose break raised no event
 constexpr size_t kMaxPendingAccepts = 1024;  // accepted callers not yet through srt_accept
+constexpr size_t kTsChunk = 1316;     // 7 MPEG-TS packets: one live-mode message
 
 using Clock = std::chrono::steady_clock;
 
@@ -161,7 +162,7 @@ int Listener::onListen(SRTSOCKET ns, const struct sockaddr* peer, const char* st
         it = now - it->second.at > std::chrono::seconds(30) ? acceptedChannel_.erase(it) : std::next(it);
       }
     }
-    acceptedChannel_[ns] = PendingAccept{d.channel, now};
+    acceptedChannel_[ns] = PendingAccept{d.channel, d.request, d.rung, now};
   } else {
     srt_setrejectreason(ns, d.code);
     auto e = std::make_unique<Event>();
@@ -224,22 +225,29 @@ void Listener::acceptOne() {
   int sidLen = sizeof sid - 1;
   if (srt_getsockflag(s, SRTO_STREAMID, sid, &sidLen) != 0) sidLen = 0;
   std::string channel;
+  std::string rung;
+  bool request = false;
   {
     std::lock_guard<std::mutex> lk(mu_);
     sessions_[s] = std::make_shared<Shared>();
     auto it = acceptedChannel_.find(s);
     if (it != acceptedChannel_.end()) {
       channel = std::move(it->second.channel);
+      request = it->second.request;
+      rung = std::move(it->second.rung);
       acceptedChannel_.erase(it);
     }
   }
   Pending& p = pending_[s];
   p.lastRecv = Clock::now();
+  p.reader = request;
   auto e = std::make_unique<Event>();
   e->kind = Event::Kind::Session;
   e->id = static_cast<int>(s);
   e->text.assign(sid, static_cast<size_t>(sidLen));
   e->text2 = std::move(channel);
+  e->request = request;
+  e->rung = std::move(rung);
   e->peer = toPeer(reinterpret_cast<sockaddr*>(&sa));
   sink_->emit(std::move(e));
 }
@@ -274,6 +282,7 @@ void Listener::readSocket(SRTSOCKET s) {
 std::string Listener::lostReason(SRTSOCKET s, const Pending& p) {
   switch (srt_getsockstate(s)) {
     case SRTS_BROKEN: {
+      if (p.reader) return "closed by peer or connection lost";
       // libsrt reports a peer's clean shutdown and a timeout alike; tell them apart by the silence
       // before it: a timeout follows peerIdleTimeoutMs without a packet.
       auto silentMs = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - p.lastRecv).count();
@@ -387,6 +396,25 @@ bool Listener::stats(int id, SessionStats* out) {
   if (srt_bistats(static_cast<SRTSOCKET>(id), &out->perf, 0, 1) != 0) return false;
   out->droppedBytes = shared->droppedBytes.load();
   return true;
+}
+
+SendResult Listener::send(int id, const uint8_t* data, size_t len) {
+  SRTSOCKET s = static_cast<SRTSOCKET>(id);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    if (stop_ || sessions_.find(s) == sessions_.end()) return SendResult::Gone;
+  }
+  size_t blocks = 0;
+  size_t bytes = 0;
+  // srt_getsndbuffer returns the buffered timespan (ms), or -1.
+  if (srt_getsndbuffer(s, &blocks, &bytes) != SRT_ERROR && bytes + len > cfg_.readerBufferBytes) return SendResult::Slow;
+  for (size_t off = 0; off < len; off += kTsChunk) {
+    size_t n = len - off < kTsChunk ? len - off : kTsChunk;
+    if (srt_sendmsg(s, reinterpret_cast<const char*>(data + off), static_cast<int>(n), -1, 0) >= 0) continue;
+    // A socket closed meanwhile (libsrt checks ids) is Gone; the receive thread reports its end.
+    return srt_getlasterror(nullptr) == SRT_EASYNCSND ? SendResult::Slow : SendResult::Gone;
+  }
+  return SendResult::Sent;
 }
 
 std::vector<int> Listener::sessionIds() {

@@ -31,7 +31,11 @@ struct ListenerConfig {
   size_t batchBytes = 64 * 1024;  // flush a session's pending payload at this size...
   int batchMs = 10;               // ...or when its oldest byte is this old
   int logLevel = -1;              // libsrt's process-wide log level (syslog LOG_*), -1 = leave as is
+  size_t readerBufferBytes = 8 * 1024 * 1024;  // a reader with more unacknowledged bytes than this is slow
 };
+
+// What became of one send to a reader.
+enum class SendResult { Sent, Slow, Gone };
 
 struct SessionStats {
   SRT_TRACEBSTATS perf;
@@ -57,6 +61,9 @@ class Listener {
   // Queues the closing of one session; its Closed event carries `reason`. False if unknown.
   bool requestClose(int id, const std::string& reason);
   bool stats(int id, SessionStats* out);
+  // Sends to a reader (any thread; non-blocking) in 1316-byte live-mode messages. Slow: its send buffer
+  // holds more than readerBufferBytes, or libsrt's is full (nothing more is queued for it; close it).
+  SendResult send(int id, const uint8_t* data, size_t len);
   std::vector<int> sessionIds();
 
  private:
@@ -67,6 +74,7 @@ class Listener {
     std::vector<uint8_t> bytes;
     std::chrono::steady_clock::time_point since;     // oldest unflushed byte
     std::chrono::steady_clock::time_point lastRecv;  // last payload received
+    bool reader = false;                             // m=request: sends, never receives
   };
   std::string lostReason(SRTSOCKET s, const Pending& p);
   struct CloseRequest {
@@ -102,6 +110,8 @@ class Listener {
   std::deque<CloseRequest> closeRequests_;
   struct PendingAccept {
     std::string channel;
+    bool request = false;
+    std::string rung;
     std::chrono::steady_clock::time_point at;
   };
   std::unordered_map<SRTSOCKET, PendingAccept> acceptedChannel_;  // listen callback -> srt_accept

@@ -195,6 +195,12 @@ ParsedStreamId accessControl(const std::string& body) {
       return r;
     }
   }
+  auto t = r.publish ? fields.end() : fields.find("t");  // a publisher's t= (SRT's type field) is ignored
+  if (t != fields.end()) {
+    if (!okName(t->second)) return r;
+    r.hasRung = true;
+    r.rung = t->second;
+  }
   auto res = fields.find("r");
   for (const char* f : {"s", "secret", "u"}) {
     auto k = fields.find(f);

@@ -14,6 +14,8 @@ struct ParsedStreamId {
   bool hasChannel = false;
   std::string channel;
   std::string key;
+  bool hasRung = false;  // t=<rung> (access-control form only): the rendition a reader asks for
+  std::string rung;
 };
 
 // Never throws; `ok` is false for every input parseStreamId refuses.

@@ -19,7 +19,9 @@ struct Decision {
   bool accept = false;
   int code = 1403;  // SRT_REJX_FORBIDDEN
   std::string passphrase;
-  std::string channel;  // accepted: the channel the key belongs to
+  std::string channel;  // accepted: the channel the key belongs to (a reader: the channel it reads)
+  bool request = false; // accepted: a reader (m=request), not a publisher
+  std::string rung;     // accepted reader: the rendition it reads ("source" by default)
   std::string reason;   // refused: why, for the log
 };
 
@@ -30,6 +32,8 @@ struct Event {
   int id = -1;
   std::string text;   // Session, Refused: streamid; Closed: reason
   std::string text2;  // Session: channel; Refused: reason
+  bool request = false;  // Session: a reader (m=request)
+  std::string rung;      // Session of a reader: the rendition it reads
   int code = 0;       // Refused: the SRT_REJX_* code sent
   Peer peer;          // Session, Refused
   std::vector<uint8_t> bytes;  // Data only

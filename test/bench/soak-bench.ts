@@ -131,7 +131,9 @@ async function runSet(set: SoakSet, seconds: number, dir: string): Promise<Bench
     const t0 = Date.now();
     const n0 = cpuSeconds(beam.pid as number);
     const r0 = cpuSeconds(redisPid);
-    const senders0 = senders.reduce((a, s) => a + cpuSeconds(s.pid as number), 0);
+    // Each sender's CPU as last read (a sender that exited keeps its last reading).
+    const senderCpu = senders.map((s) => cpuSeconds(s.pid as number));
+    const senders0 = senderCpu.reduce((a, b) => a + b, 0);
     const rss: { x: number; y: number }[] = [];
     const redisMem: { x: number; y: number }[] = [];
     let sendersCpu = 0;
@@ -140,7 +142,14 @@ async function runSet(set: SoakSet, seconds: number, dir: string): Promise<Bench
       const at = (Date.now() - t0) / 1000;
       rss.push({ x: at, y: rssMb(beam.pid as number) });
       redisMem.push({ x: at, y: redisMemMb() });
-      sendersCpu = senders.reduce((a, s) => { try { return a + cpuSeconds(s.pid as number); } catch { return a; } }, 0) - senders0;
+      senders.forEach((s, i) => {
+        try {
+          senderCpu[i] = cpuSeconds(s.pid as number);
+        } catch {
+          // exited: its last reading stands
+        }
+      });
+      sendersCpu = senderCpu.reduce((a, b) => a + b, 0) - senders0;
       await Promise.all(watches.map(async (w) => {
         const res = await fetch(`${base}/live/${w.name}/v-source.m3u8`).catch(() => null);
         if (!res?.ok) return;

@@ -94,8 +94,8 @@ export function encodeSpliceInsert(s: SpliceInsert): Buffer {
   }
   cmd.put(0, 16).put(0, 8).put(0, 8); // unique_program_id, avail_num, avails_expected
   const command = cmd.bytes();
-  // After section_length: protocol_version … descriptor_loop_length (11 bytes + command), then the CRC (4).
-  const sectionLength = 11 + command.length + 4;
+  // After section_length: protocol_version … splice_command_type (11 bytes), the command, descriptor_loop_length (2), the CRC (4).
+  const sectionLength = 11 + command.length + 2 + 4;
   const head = new BitWriter()
     .put(0xfc, 8) // table_id
     .put(0, 1) // section_syntax_indicator

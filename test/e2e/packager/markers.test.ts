@@ -1,0 +1,152 @@
+/**
+ * Ad markers end to end: a channel published over SRT by ffmpeg through the real ingest; a marker POSTed over
+ * HTTP with the API token appears as EXT-X-DATERANGE (SCTE35-OUT/IN) in the live video and audio playlists,
+ * the TS playlist and a catch-up range, with the segment whose PROGRAM-DATE-TIME span holds it, and as a
+ * SCTE-35 Event in the MPD at the media time of that instant (read by m3u8-parser, mpd-parser and a DOM).
+ * Bad bodies are 400 JSON, an anonymous POST 401; DELETE cancels a future marker, not one that has begun.
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { DOMParser } from '@xmldom/xmldom';
+import { TIMELINE_HZ, type SegmentRecord } from '../../../core/model/live';
+import { httpGet, startPackagerRig, type PackagerRig } from './rig';
+import { waitFor } from '../../helpers/process';
+import { AUTH } from '../../helpers/app';
+import { parseM3u8, parseMpd } from '../../unit/packager/parsers';
+
+let rig: PackagerRig;
+const CH = 'mk';
+const registry = new Registry();
+const get = (path: string) => httpGet(rig.base, path);
+
+async function post(body: unknown, headers: Record<string, string> = AUTH): Promise<{ status: number; json: Record<string, unknown>; type: string }> {
+  const res = await fetch(`${rig.base}/api/channels/${CH}/markers`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(10000),
+  });
+  return { status: res.status, json: (await res.json()) as Record<string, unknown>, type: res.headers.get('content-type') ?? '' };
+}
+
+/** The PROGRAM-DATE-TIME span [start, end) of the segment each EXT-X-DATERANGE line follows, by the tag's SCTE35 kind. */
+function dateRangeSpans(text: string, id: string): { kind: 'OUT' | 'IN'; pdt: number; end: number }[] {
+  const lines = text.split('\n');
+  const out: { kind: 'OUT' | 'IN'; pdt: number; end: number }[] = [];
+  let pdt = NaN;
+  lines.forEach((l, i) => {
+    if (l.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) pdt = Date.parse(l.slice(25));
+    if (l.startsWith('#EXT-X-DATERANGE:') && l.includes(`ID="${id}"`)) {
+      const inf = lines.slice(i).find((x) => x.startsWith('#EXTINF:'));
+      // A tag after the last segment (announced ahead) has no EXTINF after it: NaN span.
+      out.push({ kind: l.includes('SCTE35-OUT') ? 'OUT' : 'IN', pdt, end: inf ? pdt + Number(inf.slice(8).split(',')[0]) * 1000 : NaN });
+    }
+  });
+  return out;
+}
+
+beforeAll(async () => {
+  rig = await startPackagerRig(CH, registry);
+}, 60000);
+
+afterAll(async () => {
+  await rig?.close();
+});
+
+describe('ad markers (SCTE-35) end to end', () => {
+  it('refuses anonymous and bad requests with JSON errors', async () => {
+    const anon = await post({ type: 'ad-break', duration: 30 }, {});
+    assert.equal(anon.status, 401);
+    assert.match(anon.type, /application\/json/);
+    assert.equal(anon.json.statusCode, 401);
+    for (const body of [{ type: 'nope' }, { type: 'ad-break', duration: -1 }, { type: 'ad-break', start: 'yesterday' }, { type: 'ad-break', extra: 1 }, '{not json']) {
+      const r = await post(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.match(r.type, /application\/json/);
+      assert.equal(r.json.error, 'Bad Request');
+      assert.equal(typeof r.json.message, 'string');
+    }
+    const missing = await fetch(`${rig.base}/api/channels/nosuch/markers`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: '{"type":"ad-break"}' });
+    assert.equal(missing.status, 404);
+  });
+
+  it('a break POSTed now is in the live video, audio and TS playlists with its segment, in the MPD at its media time, and in catch-up', { timeout: 40000 }, async () => {
+    const r = await post({ type: 'ad-break', duration: 3 });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+    const id = r.json.id as string;
+    const startMs = r.json.startMs as number;
+    assert.match(id, /^splice-[0-9A-F]{8}$/);
+    const list = await (await fetch(`${rig.base}/api/channels/${CH}/markers`)).json() as { id: string }[];
+    assert.deepEqual(list.map((m) => m.id), [id]);
+
+    // Wait until both the OUT and the IN lie within listed segments (the break ends 3 s after it starts).
+    let video = '';
+    await waitFor('the break inside listed segments', async () => {
+      video = (await get(`/live/${CH}/v-source.m3u8`)).text;
+      const spans = dateRangeSpans(video, id);
+      return spans.length === 2 && spans.every((s) => Number.isFinite(s.end));
+    }, 20000);
+    for (const file of ['v-source.m3u8', 'audio.m3u8', 'ts-source.m3u8']) {
+      const text = file === 'v-source.m3u8' ? video : (await get(`/live/${CH}/${file}`)).text;
+      const { manifest, warnings } = parseM3u8(text);
+      assert.deepEqual(warnings, [], `${file}\n${text}`);
+      const dr = manifest.dateRanges?.find((d) => d.id === id);
+      assert.ok(dr, `${file}\n${text}`);
+      assert.equal(dr.startDate.getTime(), startMs);
+      assert.equal(dr.plannedDuration, 3);
+      assert.equal(String(dr.scte35Out).toUpperCase(), `0X${r.json.scte35 as string}`);
+      assert.equal(String(dr.scte35In).toUpperCase(), `0X${r.json.scte35In as string}`);
+      for (const s of dateRangeSpans(text, id)) {
+        const at = s.kind === 'OUT' ? startMs : startMs + 3000;
+        if (Number.isFinite(s.end)) assert.ok(s.pdt <= at + 1 && at < s.end + 1, `${file}: ${s.kind} at ${at} outside its segment [${s.pdt}, ${s.end})\n${text}`);
+      }
+    }
+
+    // The MPD: one Event at the media time of the marker's instant, inside the segment that holds it.
+    const mpd = (await get(`/live/${CH}/manifest.mpd`)).text;
+    const doc = new DOMParser().parseFromString(mpd, 'text/xml');
+    const es = doc.getElementsByTagName('EventStream')[0];
+    assert.equal(es?.getAttribute('schemeIdUri'), 'urn:scte:scte35:2014:xml+bin', mpd);
+    const ev = es?.getElementsByTagName('Event')[0];
+    const pt = Number(ev?.getAttribute('presentationTime'));
+    assert.equal(Number(ev?.getAttribute('duration')), 3 * TIMELINE_HZ);
+    assert.equal(Number(ev?.getAttribute('id')), r.json.eventId);
+    const bin = ev?.getElementsByTagNameNS('http://www.scte.org/schemas/35/2016', 'Binary')[0]?.textContent ?? '';
+    assert.equal(Buffer.from(bin, 'base64').toString('hex').toUpperCase(), r.json.scte35);
+    const records: SegmentRecord[] = await rig.live.lastSegments(CH, 100);
+    const holder = records.find((s) => s.durationPts !== null && s.wallClockMs <= startMs && startMs < s.wallClockMs + (s.durationPts as number) / 90);
+    assert.ok(holder, JSON.stringify(records.map((s) => [s.index, s.wallClockMs, s.durationPts])));
+    assert.ok(pt >= holder.startPts && pt < holder.startPts + (holder.durationPts as number), `Event at ${pt}, segment ${holder.index} [${holder.startPts}, +${holder.durationPts})`);
+    assert.ok(Math.abs(pt - (holder.startPts + (startMs - holder.wallClockMs) * 90)) <= 1);
+    const parsed = parseMpd(mpd, `${rig.base}/live/${CH}/manifest.mpd`);
+    assert.equal(parsed.eventStream?.length, 1);
+
+    // Catch-up: a range covering the marker carries it, in the media playlist and the MPD.
+    const q = `start=${new Date(startMs - 4000).toISOString()}&end=${new Date(startMs + 5000).toISOString()}`;
+    const cu = await get(`/live/${CH}/v-source.m3u8?${q}`);
+    assert.equal(cu.status, 200, cu.text);
+    const cm = parseM3u8(cu.text);
+    assert.deepEqual(cm.warnings, []);
+    assert.ok(cm.manifest.dateRanges?.some((d) => d.id === id && String(d.scte35Out).toUpperCase() === `0X${r.json.scte35 as string}`), cu.text);
+    const cmpd = await get(`/live/${CH}/manifest.mpd?${q}`);
+    assert.equal(cmpd.status, 200, cmpd.text);
+    assert.match(cmpd.text, new RegExp(`<Event presentationTime="${pt}" duration="${3 * TIMELINE_HZ}" id="${r.json.eventId as number}">`));
+    // A range before the marker does not carry it.
+    const before = await get(`/live/${CH}/v-source.m3u8?start=${new Date(startMs - 8000).toISOString()}&end=${new Date(startMs - 5000).toISOString()}`);
+    if (before.status === 200) assert.ok(!before.text.includes(id), before.text);
+  });
+
+  it('DELETE cancels a future marker but not one that has begun', async () => {
+    const future = await post({ type: 'ad-end', start: new Date(Date.now() + 600_000).toISOString() });
+    assert.equal(future.status, 201);
+    const del = await fetch(`${rig.base}/api/channels/${CH}/markers/${future.json.id as string}`, { method: 'DELETE', headers: AUTH });
+    assert.equal(del.status, 204);
+    const list = await (await fetch(`${rig.base}/api/channels/${CH}/markers`)).json() as { id: string; type: string }[];
+    assert.ok(!list.some((m) => m.id === future.json.id));
+    const begun = list[0];
+    assert.ok(begun);
+    const refused = await fetch(`${rig.base}/api/channels/${CH}/markers/${begun.id}`, { method: 'DELETE', headers: AUTH });
+    assert.equal(refused.status, 409);
+    const anon = await fetch(`${rig.base}/api/channels/${CH}/markers/${begun.id}`, { method: 'DELETE' });
+    assert.equal(anon.status, 401);
+  });
+});

@@ -186,6 +186,16 @@ export function parseMarker(json: string): Marker | null {
   }
 }
 
+/** Pure: the splice points (wall-clock ms) of markers that ingest may still cut at: from `pastMs` ago to an hour ahead, sorted, at most 64. */
+export function spliceCues(markers: readonly Marker[], nowMs: number, pastMs = 10_000): number[] {
+  const out: number[] = [];
+  for (const m of markers) {
+    out.push(m.startMs);
+    if (m.type === 'ad-break' && m.durationSeconds !== null) out.push(m.startMs + m.durationSeconds * 1000);
+  }
+  return out.filter((t) => t >= nowMs - pastMs && t <= nowMs + MARKER_LIMITS.futureMs).sort((a, b) => a - b).slice(0, 64);
+}
+
 /** Where a marker ends on the wall clock (its start when it has no duration). */
 export function markerEndMs(m: Marker): number {
   return m.startMs + (m.durationSeconds ?? 0) * 1000;

@@ -42,6 +42,8 @@ export interface SegmentWriterDeps {
   onOutage?: (channel: string, waiting: boolean) => void;
   /** An LL-HLS part was announced `delayMs` after its first frame was handed to `ingest`. */
   onPartReady?: (channel: string, delayMs: number) => void;
+  /** Splice points (ad markers' wall-clock times) segments are cut at, at the first keyframe at or after each. */
+  cues?: () => readonly number[];
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -144,7 +146,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     const normalised = r.packet;
     if (!normalised) return;
     const arrivedMs = now();
-    const step = segmenterStep(segmenter, normalised, arrivedMs);
+    const step = segmenterStep(segmenter, normalised, arrivedMs, deps.cues?.() ?? []);
     segmenter = step.state;
     if (step.placement && normalised.streamIndex === referenceStream) {
       const key = `${step.placement.segmentIndex}.${step.placement.partIndex}`;

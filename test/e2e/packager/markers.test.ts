@@ -4,13 +4,15 @@
  * the TS playlist and a catch-up range, with the segment whose PROGRAM-DATE-TIME span holds it, and as a
  * SCTE-35 Event in the MPD at the media time of that instant (read by m3u8-parser, mpd-parser and a DOM).
  * Bad bodies are 400 JSON, an anonymous POST 401; DELETE cancels a future marker, not one that has begun.
+ * A publisher with a 0.48 s GOP: both ends of a break start a segment (cut at the first keyframe after each).
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { DOMParser } from '@xmldom/xmldom';
 import { TIMELINE_HZ, type SegmentRecord } from '../../../core/model/live';
-import { httpGet, startPackagerRig, type PackagerRig } from './rig';
+import { closedSegments, createRigChannel, httpGet, startPackagerRig, type PackagerRig } from './rig';
+import { publishSrt } from '../../helpers/publishers';
 import { waitFor } from '../../helpers/process';
 import { AUTH } from '../../helpers/app';
 import { parseM3u8, parseMpd } from '../../unit/packager/parsers';
@@ -148,5 +150,32 @@ describe('ad markers (SCTE-35) end to end', () => {
     assert.equal(refused.status, 409);
     const anon = await fetch(`${rig.base}/api/channels/${CH}/markers/${begun.id}`, { method: 'DELETE' });
     assert.equal(anon.status, 401);
+  });
+
+  it('the splice points of a break start segments: cut at the first keyframe at or after each', { timeout: 40000 }, async () => {
+    const ch = 'mk2';
+    const url = await createRigChannel(rig.app, rig.ingest, ch);
+    rig.publishers.push(publishSrt(url, { seconds: 16, fps: 25, gopFrames: 12 }));
+    await waitFor('2 closed segments', async () => (await closedSegments(rig.live, ch)) >= 2, 20000);
+    const res = await fetch(`${rig.base}/api/channels/${ch}/markers`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ type: 'ad-break', duration: 3, start: Date.now() + 2500 }),
+    });
+    assert.equal(res.status, 201);
+    const m = (await res.json()) as { startMs: number };
+    const cues = [m.startMs, m.startMs + 3000];
+    await waitFor('segments past the break', async () => {
+      const segs = await rig.live.lastSegments(ch, 100);
+      return segs.some((s) => s.durationPts !== null && s.wallClockMs > (cues[1] as number) + 500);
+    }, 20000);
+    const segs = (await rig.live.lastSegments(ch, 100)).filter((s) => s.durationPts !== null);
+    for (const cue of cues) {
+      const i = segs.findIndex((s) => s.wallClockMs >= cue - 25);
+      const spliced = segs[i];
+      const before = segs[i - 1];
+      assert.ok(spliced && before, `cue ${cue}: ${JSON.stringify(segs.map((s) => [s.index, s.wallClockMs, s.durationPts]))}`);
+      // The first keyframe at or after the cue (a 12-frame GOP at 25 fps is 0.48 s; PDT rounding and half a frame of slack).
+      assert.ok(spliced.wallClockMs - cue <= 480 + 30, `cue ${cue}: segment ${spliced.index} starts ${spliced.wallClockMs - cue} ms after it\n${JSON.stringify(segs.map((s) => [s.index, s.wallClockMs - cue, s.durationPts]))}`);
+      assert.equal(before.startPts + (before.durationPts as number), spliced.startPts, 'segments still tile the timeline');
+    }
   });
 });

@@ -150,6 +150,8 @@ export interface SegmenterStepResult {
   before: number;
   /** Ticks to add to this packet's dts and pts (a frame that came before its part's predicted start). */
   shift: number;
+  /** The splice points (of `cues`) this packet's keyframe cut the segment for: the segment it opened starts them. */
+  spliced?: number[];
 }
 
 export class SegmenterConfigError extends Error {
@@ -310,8 +312,10 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
 
   let seg = s.segment;
   const dueByTime = seg !== null && pts - seg.startPts + halfFrame >= c.targetDuration;
-  const cueDue = sync && !audioOnly && seg !== null && s.clock !== null && cues.length > 0
-    && spliceDue(cues, wallAt(s.clock, seg.startPts) + halfFrame / (TIMELINE_HZ / 1000), wallAt(s.clock, pts) + halfFrame / (TIMELINE_HZ / 1000));
+  const halfMs = halfFrame / (TIMELINE_HZ / 1000);
+  const cueFrom = seg !== null && s.clock !== null ? wallAt(s.clock, seg.startPts) + halfMs : 0;
+  const cueTo = s.clock !== null ? wallAt(s.clock, pts) + halfMs : 0;
+  const cueDue = sync && !audioOnly && seg !== null && s.clock !== null && cues.length > 0 && spliceDue(cues, cueFrom, cueTo);
   const cut = sync && (seg === null || ((dueByTime || s.forceCut || cueDue) && pts > seg.startPts && dts > seg.startDts));
 
   if (cut) {
@@ -383,7 +387,8 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
     refStep,
     dtsFloor,
   };
-  return { state: s, events, placement, before, shift };
+  const spliced = cut && cueDue ? cues.filter((c) => c > cueFrom && c <= cueTo) : [];
+  return { state: s, events, placement, before, shift, ...(spliced.length ? { spliced } : {}) };
 }
 
 /**

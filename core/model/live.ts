@@ -53,6 +53,7 @@ export type ChannelEvent =
   | { type: 'rendition:ready'; rendition: string; segment: number; part?: number }
   | { type: 'marker:added'; id: string; startMs: number }
   | { type: 'marker:removed'; id: string }
+  | { type: 'marker:spliced'; id: string; splicedMs?: number; splicedInMs?: number }
   | { type: 'warning'; message: string };
 
 export type ChannelEventType = ChannelEvent['type'];

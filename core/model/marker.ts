@@ -26,6 +26,13 @@ export interface Marker {
   scte35: string;
   /** An ad-break with a duration: the splice_insert returning to the network at its end, hex. */
   scte35In?: string;
+  /**
+   * Where ingest cut the segment that starts the splice (its PROGRAM-DATE-TIME, ms): the first keyframe at or
+   * after `startMs`. Absent until a live publish cut there.
+   */
+  splicedMs?: number;
+  /** The same for a break's end (`startMs` + its duration). */
+  splicedInMs?: number;
   createdAt: string;
   source: 'api';
 }
@@ -194,6 +201,20 @@ export function spliceCues(markers: readonly Marker[], nowMs: number, pastMs = 1
     if (m.type === 'ad-break' && m.durationSeconds !== null) out.push(m.startMs + m.durationSeconds * 1000);
   }
   return out.filter((t) => t >= nowMs - pastMs && t <= nowMs + MARKER_LIMITS.futureMs).sort((a, b) => a - b).slice(0, 64);
+}
+
+/** Pure: the wall-clock times a marker's cues are written at: where ingest cut for them, else as asked. */
+export function cueTimes(m: Marker): { out: number; in: number | null } {
+  if (m.type === 'ad-end') return { out: m.splicedMs ?? m.startMs, in: null };
+  return { out: m.splicedMs ?? m.startMs, in: m.durationSeconds === null ? null : (m.splicedInMs ?? m.startMs + m.durationSeconds * 1000) };
+}
+
+/** Pure: which of a marker's splice points the cut times `hit` satisfy: the fields to record, at `atMs`. */
+export function splicesHit(m: Marker, hit: readonly number[], atMs: number): Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> {
+  const out: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> = {};
+  if (m.splicedMs === undefined && hit.includes(m.startMs)) out.splicedMs = atMs;
+  if (m.type === 'ad-break' && m.durationSeconds !== null && m.splicedInMs === undefined && hit.includes(m.startMs + m.durationSeconds * 1000)) out.splicedInMs = atMs;
+  return out;
 }
 
 /** Where a marker ends on the wall clock (its start when it has no duration). */

@@ -146,6 +146,11 @@ export interface LiveStore {
   addMarker(channel: string, marker: Marker, retainMs: number, maxCount: number, nowMs: number): Promise<void>;
   /** The channel's markers, by start time. */
   markers(channel: string): Promise<Marker[]>;
+  /**
+   * Record where ingest cut for a marker (`splicedMs` / `splicedInMs`, announced as `marker:spliced`); a field
+   * already recorded is kept. Whether the marker was there.
+   */
+  spliceMarker(channel: string, id: string, fields: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>>): Promise<boolean>;
   /** Remove a marker by id (announced as `marker:removed`); whether it was there. */
   removeMarker(channel: string, id: string): Promise<boolean>;
 }
@@ -210,6 +215,26 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
 
     async markers(channel) {
       return (await redis.zrange(keys.markers(channel), 0, -1)).map(parseMarker).filter((m): m is Marker => m !== null);
+    },
+
+    async spliceMarker(channel, id, fields) {
+      const key = keys.markers(channel);
+      const member = (await redis.zrange(key, 0, -1)).find((j) => parseMarker(j)?.id === id);
+      const m = member === undefined ? null : parseMarker(member);
+      if (member === undefined || !m) return false;
+      const applied: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> = {};
+      if (fields.splicedMs !== undefined && m.splicedMs === undefined) applied.splicedMs = fields.splicedMs;
+      if (fields.splicedInMs !== undefined && m.splicedInMs === undefined) applied.splicedInMs = fields.splicedInMs;
+      if (applied.splicedMs === undefined && applied.splicedInMs === undefined) return true;
+      const next: Marker = { ...m, ...applied };
+      const res = await redis.multi()
+        .zrem(key, member)
+        .zadd(key, next.startMs, JSON.stringify(next))
+        .xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent({ type: 'marker:spliced', id, ...applied }))
+        .exec();
+      if (Number(res?.[0]?.[1] ?? 0) > 0) return true;
+      await redis.zrem(key, JSON.stringify(next)); // removed meanwhile (DELETE): not brought back
+      return false;
     },
 
     async removeMarker(channel, id) {

@@ -17,7 +17,7 @@ import { createSegmentWriter, type SegmentWriter, type SegmentWriterStart } from
 import type { SessionStats } from './session-stats';
 import type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog } from './types';
 import type { LiveStore } from '../../core/store/live-store';
-import { spliceCues } from '../../core/model/marker';
+import { spliceCues, splicesHit, type Marker } from '../../core/model/marker';
 
 /** How often a publish reads its channel's ad markers (splice points it cuts segments at), ms. */
 export const MARKER_POLL_MS = 1000;
@@ -127,6 +127,14 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
       onSegmentOpened: deps.onSegmentOpened, holder: run.holder, outageHoldMs: config.outageHoldMs,
       onPacketsRefused: deps.onPacketsRefused, onOutage: deps.onOutage, onPartReady: deps.onPartReady,
       cues: () => cues,
+      onSplice: (hit, atMs) => {
+        for (const m of markers) {
+          const fields = splicesHit(m, hit, atMs);
+          if (fields.splicedMs === undefined && fields.splicedInMs === undefined) continue;
+          Object.assign(m, fields);
+          deps.live.spliceMarker(channel.name, m.id, fields).catch((err: Error) => deps.log.warn({ channel: channel.name, marker: m.id, err: err.message }, 'could not record where a marker was spliced'));
+        }
+      },
     },
     start,
   );
@@ -134,8 +142,12 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
   statsTimer.unref();
   // Ad markers cut segments (their splice points start a segment): read every second, a failed read keeps the last list.
   let cues: number[] = [];
+  let markers: Marker[] = [];
   const readCues = () => {
-    Promise.resolve().then(() => deps.live.markers(channel.name)).then((ms) => { cues = spliceCues(ms, now()); }, () => undefined);
+    Promise.resolve().then(() => deps.live.markers(channel.name)).then((ms) => {
+      markers = ms;
+      cues = spliceCues(ms, now());
+    }, () => undefined);
   };
   readCues();
   const cueTimer = setInterval(readCues, MARKER_POLL_MS);

@@ -44,6 +44,8 @@ export interface SegmentWriterDeps {
   onPartReady?: (channel: string, delayMs: number) => void;
   /** Splice points (ad markers' wall-clock times) segments are cut at, at the first keyframe at or after each. */
   cues?: () => readonly number[];
+  /** Splice points a segment was just cut for, and that segment's PROGRAM-DATE-TIME (ms). */
+  onSplice?: (spliced: number[], wallClockMs: number) => void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -148,6 +150,10 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     const arrivedMs = now();
     const step = segmenterStep(segmenter, normalised, arrivedMs, deps.cues?.() ?? []);
     segmenter = step.state;
+    if (step.spliced && deps.onSplice) {
+      const opened = step.events.find((e) => e.type === 'segment:opened');
+      if (opened?.type === 'segment:opened') deps.onSplice(step.spliced, opened.wallClockMs);
+    }
     if (step.placement && normalised.streamIndex === referenceStream) {
       const key = `${step.placement.segmentIndex}.${step.placement.partIndex}`;
       if (!partArrivals.has(key)) {

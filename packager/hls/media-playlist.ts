@@ -179,7 +179,6 @@ export function renderMediaPlaylist(p: HlsMediaPlaylist, options: MediaPlaylistR
   p.segments.forEach((s, i) => {
     if (i >= skipped) lines.push(...segmentLines(s, withParts.has(i), currentMap));
   });
-  for (const d of p.dateRanges ?? []) lines.push(dateRangeLine(d));
   const ll = p.lowLatency;
   const ended = p.kind === 'vod' || p.ended === true;
   if (ll && !ended) {

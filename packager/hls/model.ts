@@ -127,8 +127,6 @@ export interface HlsMediaPlaylist {
   };
   lowLatency?: HlsLowLatency;
   renditionReports?: HlsRenditionReport[];
-  /** EXT-X-DATERANGE tags of dates after the last listed segment (announced ahead), written after it. */
-  dateRanges?: HlsDateRange[];
 }
 
 export interface MediaPlaylistRenderOptions {

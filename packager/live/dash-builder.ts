@@ -87,7 +87,7 @@ export function buildManifest(input: DashInput): DashManifest {
       representations: [{ id: 'audio', bandwidth: input.audio.bandwidth, codecs: input.audio.codecs, audioSamplingRate: sr, channels: input.audio.channels }],
     });
   }
-  const events = input.markers?.length ? markerEvents(input.markers, segs, !input.complete) : [];
+  const events = input.markers?.length ? markerEvents(input.markers, segs, input.complete) : [];
   const eventStream = events.length > 0
     ? { eventStream: { timescale: TIMELINE_HZ, ...(input.complete ? { presentationTimeOffset: first?.startPts ?? 0 } : {}), events } }
     : {};

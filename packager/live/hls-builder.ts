@@ -50,7 +50,7 @@ function partsOf(input: MediaPlaylistInput, segment: number, limit = Infinity): 
 }
 
 export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist {
-  const placed = input.markers?.length ? placeDateRanges(input.markers, input.segments, input.kind !== 'vod' && !input.ended) : null;
+  const placed = input.markers?.length ? placeDateRanges(input.markers, input.segments, input.kind === 'vod' || input.ended) : null;
   const segments: HlsSegment[] = input.segments.map((s) => {
     const seg: HlsSegment = {
       uri: segmentFile(input.ref, s.index),
@@ -58,7 +58,7 @@ export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist 
       programDateTime: s.wallClockMs,
     };
     if (s.discontinuity) seg.discontinuity = true;
-    const ranges = placed?.bySegment.get(s.index);
+    const ranges = placed?.get(s.index);
     if (ranges) seg.dateRanges = ranges;
     if (input.gaps.has(s.index)) seg.gap = true;
     else if (input.lowLatency) seg.parts = partsOf(input, s.index);
@@ -75,7 +75,6 @@ export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist 
     map: initFile(input.ref),
     ended: input.ended,
   };
-  if (placed && placed.after.length > 0) playlist.dateRanges = placed.after;
   const live = input.kind !== 'vod' && !input.ended;
   if (live && input.lowLatency) {
     const ip = input.inProgress;

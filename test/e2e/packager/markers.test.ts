@@ -71,14 +71,16 @@ describe('ad markers (SCTE-35) end to end', () => {
     assert.equal(missing.status, 404);
   });
 
-  it('a break POSTed now is in the live video, audio and TS playlists with its segment, in the MPD at its media time, and in catch-up', { timeout: 40000 }, async () => {
-    const r = await post({ type: 'ad-break', duration: 3 });
+  it('a break is in the live video, audio and TS playlists with the segment it starts, in the MPD at its media time, and in catch-up', { timeout: 40000 }, async () => {
+    // 1.5 s ahead: the publishing ingest (which reads markers every second) cuts at the first keyframe after it.
+    const r = await post({ type: 'ad-break', duration: 3, start: Date.now() + 1500 });
     assert.equal(r.status, 201, JSON.stringify(r.json));
     const id = r.json.id as string;
     const startMs = r.json.startMs as number;
     assert.match(id, /^splice-[0-9A-F]{8}$/);
     const list = await (await fetch(`${rig.base}/api/channels/${CH}/markers`)).json() as { id: string }[];
     assert.deepEqual(list.map((m) => m.id), [id]);
+    assert.equal((await fetch(`${rig.base}/api/channels/${CH}/markers`)).headers.get('content-type')?.startsWith('application/json'), true);
 
     // Wait until both the OUT and the IN lie within listed segments (the break ends 3 s after it starts).
     let video = '';
@@ -87,20 +89,25 @@ describe('ad markers (SCTE-35) end to end', () => {
       const spans = dateRangeSpans(video, id);
       return spans.length === 2 && spans.every((s) => Number.isFinite(s.end));
     }, 20000);
+    // Where ingest cut for the break: the first keyframe at or after each end (a 2 s GOP here).
+    const marker = ((await (await fetch(`${rig.base}/api/channels/${CH}/markers`)).json()) as { id: string; splicedMs?: number; splicedInMs?: number }[]).find((m) => m.id === id);
+    const outAt = marker?.splicedMs as number;
+    const inAt = marker?.splicedInMs as number;
+    assert.ok(outAt >= startMs && outAt - startMs <= 2100, `spliced ${outAt - startMs} ms after the marker`);
+    assert.ok(inAt >= startMs + 3000 && inAt - startMs - 3000 <= 2100, `return spliced ${inAt - startMs - 3000} ms after the break's end`);
     for (const file of ['v-source.m3u8', 'audio.m3u8', 'ts-source.m3u8']) {
       const text = file === 'v-source.m3u8' ? video : (await get(`/live/${CH}/${file}`)).text;
       const { manifest, warnings } = parseM3u8(text);
       assert.deepEqual(warnings, [], `${file}\n${text}`);
       const dr = manifest.dateRanges?.find((d) => d.id === id);
       assert.ok(dr, `${file}\n${text}`);
-      assert.equal(dr.startDate.getTime(), startMs);
+      assert.equal(dr.startDate.getTime(), outAt, 'START-DATE is the cut');
       assert.equal(dr.plannedDuration, 3);
+      assert.equal(dr.duration, (inAt - outAt) / 1000);
       assert.equal(String(dr.scte35Out).toUpperCase(), `0X${r.json.scte35 as string}`);
       assert.equal(String(dr.scte35In).toUpperCase(), `0X${r.json.scte35In as string}`);
-      for (const s of dateRangeSpans(text, id)) {
-        const at = s.kind === 'OUT' ? startMs : startMs + 3000;
-        if (Number.isFinite(s.end)) assert.ok(s.pdt <= at + 1 && at < s.end + 1, `${file}: ${s.kind} at ${at} outside its segment [${s.pdt}, ${s.end})\n${text}`);
-      }
+      // Each tag goes with the segment its cut starts.
+      for (const s of dateRangeSpans(text, id)) assert.equal(s.pdt, s.kind === 'OUT' ? outAt : inAt, `${file}: ${s.kind}\n${text}`);
     }
 
     // The MPD: one Event at the media time of the marker's instant, inside the segment that holds it.
@@ -115,20 +122,19 @@ describe('ad markers (SCTE-35) end to end', () => {
     const bin = ev?.getElementsByTagNameNS('http://www.scte.org/schemas/35/2016', 'Binary')[0]?.textContent ?? '';
     assert.equal(Buffer.from(bin, 'base64').toString('hex').toUpperCase(), r.json.scte35);
     const records: SegmentRecord[] = await rig.live.lastSegments(CH, 100);
-    const holder = records.find((s) => s.durationPts !== null && s.wallClockMs <= startMs && startMs < s.wallClockMs + (s.durationPts as number) / 90);
-    assert.ok(holder, JSON.stringify(records.map((s) => [s.index, s.wallClockMs, s.durationPts])));
-    assert.ok(pt >= holder.startPts && pt < holder.startPts + (holder.durationPts as number), `Event at ${pt}, segment ${holder.index} [${holder.startPts}, +${holder.durationPts})`);
-    assert.ok(Math.abs(pt - (holder.startPts + (startMs - holder.wallClockMs) * 90)) <= 1);
+    const spliceSegment = records.find((s) => s.wallClockMs === outAt);
+    assert.ok(spliceSegment, JSON.stringify(records.map((s) => [s.index, s.wallClockMs, s.durationPts])));
+    assert.equal(pt, spliceSegment.startPts, 'the Event is at the start of the segment the splice starts');
     const parsed = parseMpd(mpd, `${rig.base}/live/${CH}/manifest.mpd`);
     assert.equal(parsed.eventStream?.length, 1);
 
     // Catch-up: a range covering the marker carries it, in the media playlist and the MPD.
-    const q = `start=${new Date(startMs - 4000).toISOString()}&end=${new Date(startMs + 5000).toISOString()}`;
+    const q = `start=${new Date(startMs - 4000).toISOString()}&end=${new Date(inAt + 3000).toISOString()}`;
     const cu = await get(`/live/${CH}/v-source.m3u8?${q}`);
     assert.equal(cu.status, 200, cu.text);
     const cm = parseM3u8(cu.text);
     assert.deepEqual(cm.warnings, []);
-    assert.ok(cm.manifest.dateRanges?.some((d) => d.id === id && String(d.scte35Out).toUpperCase() === `0X${r.json.scte35 as string}`), cu.text);
+    assert.ok(cm.manifest.dateRanges?.some((d) => d.id === id && d.startDate.getTime() === outAt && String(d.scte35Out).toUpperCase() === `0X${r.json.scte35 as string}`), cu.text);
     const cmpd = await get(`/live/${CH}/manifest.mpd?${q}`);
     assert.equal(cmpd.status, 200, cmpd.text);
     assert.match(cmpd.text, new RegExp(`<Event presentationTime="${pt}" duration="${3 * TIMELINE_HZ}" id="${r.json.eventId as number}">`));
@@ -177,5 +183,9 @@ describe('ad markers (SCTE-35) end to end', () => {
       assert.ok(spliced.wallClockMs - cue <= 480 + 30, `cue ${cue}: segment ${spliced.index} starts ${spliced.wallClockMs - cue} ms after it\n${JSON.stringify(segs.map((s) => [s.index, s.wallClockMs - cue, s.durationPts]))}`);
       assert.equal(before.startPts + (before.durationPts as number), spliced.startPts, 'segments still tile the timeline');
     }
+    // Recorded as the marker's splice, so the tags' START-DATE is the cut.
+    const marker = ((await (await fetch(`${rig.base}/api/channels/${ch}/markers`)).json()) as { splicedMs?: number; splicedInMs?: number }[])[0];
+    assert.equal(marker?.splicedMs, segs.find((s) => s.wallClockMs >= (cues[0] as number) - 25)?.wallClockMs);
+    assert.equal(marker?.splicedInMs, segs.find((s) => s.wallClockMs >= (cues[1] as number) - 25)?.wallClockMs);
   });
 });

@@ -37,10 +37,20 @@ describe('marker store', () => {
     assert.deepEqual(events.events.map((e) => e.event.type), ['marker:added', 'marker:added', 'marker:added']);
     assert.ok((await client.pttl(store.keys.markers('c'))) > dvrMs, 'the key expires after the window');
 
+    assert.equal(await live.spliceMarker('c', at(now, 2).id, { splicedMs: now + 480 }), true);
+    assert.equal(await live.spliceMarker('c', at(now, 2).id, { splicedMs: now + 999, splicedInMs: now + 30_400 }), true);
+    const spliced = (await live.markers('c')).find((m) => m.eventId === 2);
+    assert.equal(spliced?.splicedMs, now + 480, 'a recorded cut is kept');
+    assert.equal(spliced?.splicedInMs, now + 30_400);
+    assert.equal((await live.markers('c')).length, 2);
+    assert.equal(await live.spliceMarker('c', 'splice-FFFFFFFF', { splicedMs: now }), false);
+    const spliceEvents = await live.readEvents(client, 'c', events.lastId, 10);
+    assert.deepEqual(spliceEvents.events.map((e) => e.event.type), ['marker:spliced', 'marker:spliced']);
+
     assert.equal(await live.removeMarker('c', at(now + 5000, 3).id), true);
     assert.equal(await live.removeMarker('c', 'splice-FFFFFFFF'), false);
     assert.deepEqual((await live.markers('c')).map((m) => m.eventId), [2]);
-    assert.equal((await live.readEvents(client, 'c', events.lastId, 10)).events[0]?.event.type, 'marker:removed');
+    assert.equal((await live.readEvents(client, 'c', spliceEvents.lastId, 10)).events[0]?.event.type, 'marker:removed');
   });
 
   it('bounds the count per channel (the oldest go) and is deleted with the channel content', async () => {

@@ -48,6 +48,18 @@ describe('segments cut at splice points', () => {
     assert.equal(spliceDue([15], 10, 20), true);
   });
 
+  it('reports the cues a cut was for, with the segment it opened', () => {
+    let s = createSegmenterState({ videoStreamIndex: 0, audioStreamIndex: null });
+    const hits: { spliced: number[]; opened: number }[] = [];
+    for (let i = 0; i < 150; i++) {
+      const r = segmenterStep(s, { streamIndex: 0, dts: i * STEP, pts: i * STEP, duration: STEP, keyframe: i % 12 === 0 }, WALL0 + i * 40, [WALL0 + 3000, WALL0 + 3100]);
+      s = r.state;
+      const o = r.events.find((e): e is SegmentOpenedEvent => e.type === 'segment:opened');
+      if (r.spliced) hits.push({ spliced: r.spliced, opened: (o?.startPts ?? NaN) / 90000 });
+    }
+    assert.deepEqual(hits, [{ spliced: [WALL0 + 3000, WALL0 + 3100], opened: 3.36 }]);
+  });
+
   it('spliceCues: both ends of a break with a duration, within [now - 10 s, now + 1 h]', () => {
     const now = WALL0;
     const m = [

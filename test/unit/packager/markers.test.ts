@@ -41,9 +41,10 @@ describe('placement', () => {
   const list = segs(1, 5); // T0 … T0+10 s
 
   test('the segment whose PROGRAM-DATE-TIME span holds a time; before and after the listed ones', () => {
-    assert.equal(segmentAt(list, T0 - 1), -1);
+    assert.equal(segmentAt(list, T0 - 5), -1);
     assert.equal(segmentAt(list, T0), 0);
-    assert.equal(segmentAt(list, T0 + 1999), 0);
+    assert.equal(segmentAt(list, T0 + 1990), 0);
+    assert.equal(segmentAt(list, T0 + 1999), 1, 'within 2 ms of a segment start (PROGRAM-DATE-TIMEs are whole ms): that segment');
     assert.equal(segmentAt(list, T0 + 2000), 1);
     assert.equal(segmentAt(list, T0 + 10_000), 5);
     // A hole between segments (a reconnect): the cue goes with the next segment.
@@ -53,20 +54,35 @@ describe('placement', () => {
 
   test('media time of a wall-clock time, through its segment', () => {
     assert.equal(ptsAt(list, T0 + 3500), 900000 + D + 1.5 * 90000);
-    assert.equal(ptsAt(list, T0 - 1), null);
-    assert.equal(ptsAt(list, T0 + 12_000), 900000 + 4 * D + 4 * 90000); // extrapolated from the last segment
+    assert.equal(ptsAt(list, T0 + 4000), 900000 + 2 * D, 'a segment start is its start pts');
+    assert.equal(ptsAt(list, T0 - 1000), null);
+    assert.equal(ptsAt(list, T0 + 12_000), null);
   });
 
-  test('a 5 s break: OUT with the segment holding its start, IN with the one holding its end; future cues only while growing', () => {
+  test('a 5 s break: OUT with the segment holding its start, IN with the one holding its end, each once a later segment is listed', () => {
     const m = breakAt(T0 + 3000, 5);
-    const live = placeDateRanges([m], list, true);
-    assert.deepEqual([...live.bySegment.keys()], [2, 5]);
-    assert.equal(live.bySegment.get(2)?.[0]?.scte35Out, m.scte35);
-    assert.equal(live.bySegment.get(5)?.[0]?.scte35In, m.scte35In);
-    const future = breakAt(T0 + 20_000, 30, 0x11);
-    assert.equal(placeDateRanges([future], list, true).after.length, 2, 'its OUT and its IN');
-    assert.equal(placeDateRanges([future], list, false).after.length, 0);
-    assert.equal(placeDateRanges([breakAt(T0 - 5000, null)], list, true).bySegment.size, 0, 'before the window: gone');
+    const live = placeDateRanges([m], list, false);
+    assert.deepEqual([...live.keys()], [2, 5]);
+    assert.equal(live.get(2)?.[0]?.scte35Out, m.scte35);
+    assert.equal(live.get(5)?.[0]?.scte35In, m.scte35In);
+    assert.equal(live.get(5)?.[0]?.duration, 5);
+    // The newest segment holds the end at 8.5 s: its IN waits for the next segment (ingest may still cut there) …
+    const later = breakAt(T0 + 3000, 5.5);
+    assert.deepEqual([...placeDateRanges([later], list, false).keys()], [2]);
+    // … unless the list is final (a complete catch-up range).
+    assert.deepEqual([...placeDateRanges([later], list, true).keys()], [2, 5]);
+    assert.equal(placeDateRanges([breakAt(T0 + 20_000, 30, 0x11)], list, false).size, 0, 'ahead of the listed segments: not yet');
+    assert.equal(placeDateRanges([breakAt(T0 - 5000, null)], list, false).size, 0, 'before the window: gone');
+  });
+
+  test('a spliced marker is written at its cut: START-DATE is the PROGRAM-DATE-TIME of the segment it starts', () => {
+    const m = { ...breakAt(T0 + 3000, 5), splicedMs: T0 + 4000, splicedInMs: T0 + 8000 };
+    const placed = placeDateRanges([m], list, false);
+    assert.deepEqual([...placed.keys()], [3, 5]);
+    assert.equal(placed.get(3)?.[0]?.startDate, T0 + 4000);
+    assert.equal(placed.get(5)?.[0]?.startDate, T0 + 4000, 'the IN tag shares the START-DATE of its ID');
+    assert.equal(placed.get(5)?.[0]?.duration, 4);
+    assert.deepEqual(markerEvents([m], list, false).map((e) => e.presentationTime), [900000 + 2 * D]);
   });
 });
 
@@ -101,18 +117,18 @@ describe('EXT-X-DATERANGE in media playlists', () => {
     assert.equal(lines[out - 1], `#EXT-X-PROGRAM-DATE-TIME:${new Date(T0 + 2000).toISOString()}`);
   });
 
-  test('a live playlist announces a future break after its last segment; a delta update keeps the skipped segments\' tags', () => {
+  test('a live playlist holds back a break ahead of its segments; a delta update keeps the skipped segments\' tags', () => {
     const list = segs(1, 30);
     const early = breakAt(T0 + 1000, 10, 0x30);
     const ahead = breakAt(T0 + 70_000, 30, 0x31);
     const p = playlist('live', list, [early, ahead]);
     const full = renderMediaPlaylist(p);
-    assert.ok(full.trimEnd().split('\n').slice(-1)[0]?.includes(`ID="${ahead.id}"`), 'the future break is written after the last segment');
+    assert.ok(!full.includes(ahead.id), 'not yet in the listed segments');
     const delta = renderMediaPlaylist(p, { skip: true });
     assert.ok(delta.includes('#EXT-X-SKIP:'));
     assert.equal(delta.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE')).length, full.split('\n').filter((l) => l.startsWith('#EXT-X-DATERANGE')).length);
     const { manifest } = parseM3u8(full);
-    assert.deepEqual(manifest.dateRanges?.map((r) => r.id).sort(), [early.id, ahead.id].sort());
+    assert.deepEqual(manifest.dateRanges?.map((r) => r.id), [early.id]);
   });
 });
 
@@ -149,6 +165,6 @@ describe('SCTE-35 EventStream in the MPD', () => {
       assert.equal(m.eventStream?.length, 1);
       assert.equal(m.eventStream?.[0]?.start, pts / 90000);
     }
-    assert.equal(markerEvents(markers, segs(1, 1), false).length, 0, 'a complete range without the marker has no Event');
+    assert.equal(markerEvents(markers, segs(1, 1), true).length, 0, 'a complete range without the marker has no Event');
   });
 });

@@ -301,6 +301,8 @@ export const MarkerView = Type.Object({
   durationSeconds: Type.Union([Type.Number(), Type.Null()]),
   scte35: Type.String({ description: 'The splice_info_section (splice_insert), hex.' }),
   scte35In: Type.Optional(Type.String({ description: 'A break with a duration: the splice_insert returning to the network at its end, hex.' })),
+  splicedMs: Type.Optional(Type.Integer({ description: "Where the publishing ingest cut for the splice (the PROGRAM-DATE-TIME of the segment it starts, ms); the tags' START-DATE." })),
+  splicedInMs: Type.Optional(Type.Integer({ description: "The same for a break's end." })),
   createdAt: Type.String(),
   source: Type.Literal('api'),
 });

@@ -144,8 +144,8 @@ export interface LiveStore {
    * oldest go first). The key expires when no marker was added for that long.
    */
   addMarker(channel: string, marker: Marker, retainMs: number, maxCount: number, nowMs: number): Promise<void>;
-  /** The channel's markers, by start time. */
-  markers(channel: string): Promise<Marker[]>;
+  /** The channel's markers by start time; `range`: only those starting in [fromMs, toMs]. */
+  markers(channel: string, range?: { fromMs: number; toMs: number }): Promise<Marker[]>;
   /**
    * Record where ingest cut for a marker (`splicedMs` / `splicedInMs`, announced as `marker:spliced`); a field
    * already recorded is kept. Whether the marker was there.
@@ -213,8 +213,10 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
         .exec();
     },
 
-    async markers(channel) {
-      return (await redis.zrange(keys.markers(channel), 0, -1)).map(parseMarker).filter((m): m is Marker => m !== null);
+    async markers(channel, range) {
+      const key = keys.markers(channel);
+      const members = range ? await redis.zrangebyscore(key, range.fromMs, range.toMs) : await redis.zrange(key, 0, -1);
+      return members.map(parseMarker).filter((m): m is Marker => m !== null);
     },
 
     async spliceMarker(channel, id, fields) {

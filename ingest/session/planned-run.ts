@@ -17,7 +17,7 @@ import { createSegmentWriter, type SegmentWriter, type SegmentWriterStart } from
 import type { SessionStats } from './session-stats';
 import type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog } from './types';
 import type { LiveStore } from '../../core/store/live-store';
-import { spliceCues, splicesHit, type Marker } from '../../core/model/marker';
+import { MARKER_LIMITS, spliceCues, splicesHit, type Marker } from '../../core/model/marker';
 
 /** How often a publish reads its channel's ad markers (splice points it cuts segments at), ms. */
 export const MARKER_POLL_MS = 1000;
@@ -144,7 +144,9 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
   let cues: number[] = [];
   let markers: Marker[] = [];
   const readCues = () => {
-    Promise.resolve().then(() => deps.live.markers(channel.name)).then((ms) => {
+    // Those whose start or break end may still be cut at: started at most the longest break (and 10 s) ago.
+    const t = now();
+    Promise.resolve().then(() => deps.live.markers(channel.name, { fromMs: t - MARKER_LIMITS.maxDuration * 1000 - 10_000, toMs: t + MARKER_LIMITS.futureMs })).then((ms) => {
       markers = ms;
       cues = spliceCues(ms, now());
     }, () => undefined);

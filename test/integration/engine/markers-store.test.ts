@@ -58,6 +58,7 @@ describe('marker store', () => {
     const now = Date.now();
     for (let i = 0; i < 8; i++) await live.addMarker('d', at(now + i * 1000, 100 + i), 3_600_000, 5, now);
     assert.deepEqual((await live.markers('d')).map((m) => m.eventId), [103, 104, 105, 106, 107]);
+    assert.deepEqual((await live.markers('d', { fromMs: now + 4000, toMs: now + 5000 })).map((m) => m.eventId), [104, 105], 'a time range');
     await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }] }, 'd'));
     await store.deleteContent('d');
     assert.equal(await client.exists(store.keys.markers('d')), 0);

@@ -187,5 +187,10 @@ describe('ad markers (SCTE-35) end to end', () => {
     const marker = ((await (await fetch(`${rig.base}/api/channels/${ch}/markers`)).json()) as { splicedMs?: number; splicedInMs?: number }[])[0];
     assert.equal(marker?.splicedMs, segs.find((s) => s.wallClockMs >= (cues[0] as number) - 25)?.wallClockMs);
     assert.equal(marker?.splicedInMs, segs.find((s) => s.wallClockMs >= (cues[1] as number) - 25)?.wallClockMs);
+    // A private channel's markers are read with the API token only.
+    const patch = await fetch(`${rig.base}/api/channels/${ch}`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...AUTH }, body: '{"private":true}' });
+    assert.equal(patch.status, 200);
+    assert.equal((await fetch(`${rig.base}/api/channels/${ch}/markers`)).status, 401);
+    assert.equal((await fetch(`${rig.base}/api/channels/${ch}/markers`, { headers: AUTH })).status, 200);
   });
 });

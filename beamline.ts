@@ -16,6 +16,7 @@ import { createEngineMetrics } from './engine/api/metrics';
 import { createEngineRuntime } from './engine/runtime';
 import { resolveApiToken, type ApiToken } from './core/config/api-token';
 import { channelsPlugin } from './engine/api/channels';
+import { markersPlugin } from './engine/api/markers';
 import { createChannelStore } from './core/store/channel-store';
 import { createChannel, ingestSettings, type Channel } from './core/model/channel';
 import { createLiveStore } from './core/store/live-store';
@@ -306,6 +307,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                 deps: { channels, store: runtime.store, validateLadder, defaultLadder: DEFAULT_LADDER },
                 config: { publicUrl: config.app.publicUrl, srtPort: config.srt.port, rtmpPort: config.rtmp.port, srtLatencyMs: config.srt.latency },
               }),
+            (scope) => markersPlugin(scope, { channels, live }),
             (scope) =>
               livePlugin(scope, {
                 deps: {

@@ -16,6 +16,10 @@
  * jitter leaves a hole of a few ticks rather than an overlap). A frame
  * arriving before the predicted end is moved to it (`shift`): a published part never gains a sample.
  *
+ * Splice points (ad markers, wall-clock ms on the PROGRAM-DATE-TIME clock) cut too: a keyframe at or after a
+ * splice point that lies inside the open segment opens a new segment whatever the duration, so the splice
+ * starts a segment (and every transcoded rung, whose encoder starts afresh per segment, starts it with an IDR).
+ *
  * PROGRAM-DATE-TIME follows the media clock from one anchor per epoch (wall-clock.ts): a segment's wall clock
  * is the anchor's plus its pts distance, so PDT differences equal the EXTINF sums. An epoch's first segment
  * opens with its first frame's arrival and carries its final wall clock in `segment:closed`.
@@ -146,6 +150,8 @@ export interface SegmenterStepResult {
   before: number;
   /** Ticks to add to this packet's dts and pts (a frame that came before its part's predicted start). */
   shift: number;
+  /** The splice points (of `cues`) this packet's keyframe cut the segment for: the segment it opened starts them. */
+  spliced?: number[];
 }
 
 export class SegmenterConfigError extends Error {
@@ -253,8 +259,20 @@ function frameEstimate(duration: number, ...steps: number[]): number {
   return duration > 0 ? duration : 3000;
 }
 
-/** Feeds one packet; returns the new state and the boundary events it caused, in order. */
-export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wallClockMs: number): SegmenterStepResult {
+/**
+ * Whether a splice point lies inside the open segment (after `segmentStartMs`, its start plus half a frame: a
+ * segment opened within half a frame of a splice point starts it) and at or before `atMs`, the wall clock of a
+ * keyframe plus half a frame: that keyframe then opens a new segment.
+ */
+export function spliceDue(cues: readonly number[], segmentStartMs: number, atMs: number): boolean {
+  return cues.some((c) => c > segmentStartMs && c <= atMs);
+}
+
+/**
+ * Feeds one packet; returns the new state and the boundary events it caused, in order. `cues`: splice points
+ * (wall-clock ms) the open segment must be cut at, at the first keyframe at or after each.
+ */
+export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wallClockMs: number, cues: readonly number[] = []): SegmenterStepResult {
   if (state.finished) return { state, events: [], placement: null, before: 0, shift: 0 };
   const c = state.config;
   const isRef = packet.streamIndex === referenceIndex(c);
@@ -294,7 +312,11 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
 
   let seg = s.segment;
   const dueByTime = seg !== null && pts - seg.startPts + halfFrame >= c.targetDuration;
-  const cut = sync && (seg === null || ((dueByTime || s.forceCut) && pts > seg.startPts && dts > seg.startDts));
+  const halfMs = halfFrame / (TIMELINE_HZ / 1000);
+  const cueFrom = seg !== null && s.clock !== null ? wallAt(s.clock, seg.startPts) + halfMs : 0;
+  const cueTo = s.clock !== null ? wallAt(s.clock, pts) + halfMs : 0;
+  const cueDue = sync && !audioOnly && seg !== null && s.clock !== null && cues.length > 0 && spliceDue(cues, cueFrom, cueTo);
+  const cut = sync && (seg === null || ((dueByTime || s.forceCut || cueDue) && pts > seg.startPts && dts > seg.startDts));
 
   if (cut) {
     if (seg) {
@@ -365,7 +387,8 @@ export function segmenterStep(state: SegmenterState, packet: SegmenterPacket, wa
     refStep,
     dtsFloor,
   };
-  return { state: s, events, placement, before, shift };
+  const spliced = cut && cueDue ? cues.filter((c) => c > cueFrom && c <= cueTo) : [];
+  return { state: s, events, placement, before, shift, ...(spliced.length ? { spliced } : {}) };
 }
 
 /**

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Channel } from '../core/model/channel';
+import type { Marker } from '../core/model/marker';
 import { TIMELINE_HZ, VIDEO_STREAM, type PartRecord, type SegmentRecord } from '../core/model/live';
 import type { Format, Stream } from '../core/model/media';
 import { notFound } from '../core/model/errors';
@@ -68,6 +69,8 @@ export interface ChannelReader {
   discontinuitySequence(channel: string, firstIndex: number): Promise<number>;
   /** The resolved track of stream `streamIndex` of a content item (cached per format). */
   track(content: string, streamIndex: number): Promise<ResolvedTrack>;
+  /** The channel's ad markers, by start time (bounded per channel: MAX_MARKERS_PER_CHANNEL). */
+  markers(channel: string): Promise<Marker[]>;
   /** Drop cached tracks of a channel and its renditions (format:changed). */
   invalidate(channel: string): void;
   /** Packets of a stream with window.from <= dts < window.to, in decode order, with payloads. */
@@ -147,6 +150,8 @@ export function createChannelReader(deps: ChannelReaderDeps): ChannelReader {
     },
 
     parts: (channel, fromSegment, toSegment) => live.parts(channel, fromSegment, toSegment),
+
+    markers: (channel) => live.markers(channel),
 
     async renditions(channel) {
       const rel = await store.getRelations(channel);

@@ -51,6 +51,9 @@ export type ChannelEvent =
   | { type: 'part:ready'; segment: number; part: number; startPts: number; startDts: number; durationPts: number; independent: boolean }
   | { type: 'segment:closed'; segment: number; startPts: number; durationPts: number }
   | { type: 'rendition:ready'; rendition: string; segment: number; part?: number }
+  | { type: 'marker:added'; id: string; startMs: number }
+  | { type: 'marker:removed'; id: string }
+  | { type: 'marker:spliced'; id: string; splicedMs?: number; splicedInMs?: number }
   | { type: 'warning'; message: string };
 
 export type ChannelEventType = ChannelEvent['type'];

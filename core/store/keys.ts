@@ -49,6 +49,8 @@
  *   <p>:{c}:archgaps                   sorted set: archive gaps of channel c and its renditions: member
  *                                      `<segment>|<content>`, score = segment (payloads gone before they could be
  *                                      archived; the packager lists such segments as EXT-X-GAP)
+ *   <p>:{c}:markers                    sorted set: ad markers (SCTE-35) of channel c, member = marker JSON, score =
+ *                                      wall-clock start (ms); bounded in count, kept for the DVR window
  *   <p>:chan:{c}                       string: channel settings JSON (outside <p>:{c}:* so deleting the
  *                                      content item of a channel does not delete the channel)
  *   <p>:chan:{c}:status                hash: channel state, timestamps, ingest diagnostics
@@ -98,6 +100,8 @@ export interface Keys {
   archived(content: string): string;
   archiveLock(content: string): string;
   archiveGaps(content: string): string;
+  /** Ad markers of channel c (SCTE-35): sorted set, member = marker JSON, score = wall-clock start (ms). */
+  markers(content: string): string;
   channel(name: string): string;
   status(name: string): string;
   channels: string;
@@ -156,6 +160,7 @@ export function createKeys(prefix: string): Keys {
     archived: (c) => `${base(c)}:archived`,
     archiveLock: (c) => `${base(c)}:archive:lock`,
     archiveGaps: (c) => `${base(c)}:archgaps`,
+    markers: (c) => `${base(c)}:markers`,
     channel: (c) => `${prefix}:chan:{${hashTag(c)}}`,
     status: (c) => `${prefix}:chan:{${hashTag(c)}}:status`,
     channels: `${prefix}:reg:{channels}:names`,

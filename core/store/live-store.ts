@@ -5,6 +5,7 @@
  */
 
 import { decodeEvent, encodeEvent, type ChannelEvent, type PartRecord, type SegmentRecord } from '../model/live';
+import { MARKER_LIMITS, parseMarker, type Marker } from '../model/marker';
 import { PipelineError } from '../model/pipeline-errors';
 import type { Keys } from './keys';
 import { defineScripts, type ScriptCommands } from './scripts';
@@ -137,6 +138,21 @@ export interface LiveStore {
   archiveGaps(channel: string, from: number, to: number): Promise<ArchiveGap[]>;
   /** Forget the archive gaps of `content` up to segment `upTo` (they left the DVR window). */
   dropArchiveGaps(channel: string, content: string, upTo: number): Promise<void>;
+  /**
+   * Store an ad marker and announce it (`marker:added` on the event stream, in the same MULTI): markers that
+   * began more than `retainMs` (the DVR window) plus the longest break ago go, and at most `maxCount` stay (the
+   * oldest go first). The key expires when no marker was added for that long.
+   */
+  addMarker(channel: string, marker: Marker, retainMs: number, maxCount: number, nowMs: number): Promise<void>;
+  /** The channel's markers by start time; `range`: only those starting in [fromMs, toMs]. */
+  markers(channel: string, range?: { fromMs: number; toMs: number }): Promise<Marker[]>;
+  /**
+   * Record where ingest cut for a marker (`splicedMs` / `splicedInMs`, announced as `marker:spliced`); a field
+   * already recorded is kept. Whether the marker was there.
+   */
+  spliceMarker(channel: string, id: string, fields: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>>): Promise<boolean>;
+  /** Remove a marker by id (announced as `marker:removed`); whether it was there. */
+  removeMarker(channel: string, id: string): Promise<boolean>;
 }
 
 /** Pure: an archive gap's member in keys.archiveGaps (`<segment>|<content>`), and back. */
@@ -183,6 +199,55 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
       const res = await scripts.writeBoundaries(...k, ...args);
       if (res === -2) throw new PipelineError('INGEST_LEASE_LOST');
       if (res === -1) throw new PipelineError('INGEST_SEALED', `refused for channel '${channel}': the write would change a segment or part already announced`);
+    },
+
+    async addMarker(channel, marker, retainMs, maxCount, nowMs) {
+      const key = keys.markers(channel);
+      const keepMs = retainMs + MARKER_LIMITS.maxDuration * 1000;
+      await redis.multi()
+        .zremrangebyscore(key, '-inf', `(${nowMs - keepMs}`)
+        .zadd(key, marker.startMs, JSON.stringify(marker))
+        .zremrangebyrank(key, 0, -(maxCount + 1))
+        .pexpire(key, keepMs + MARKER_LIMITS.futureMs)
+        .xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent({ type: 'marker:added', id: marker.id, startMs: marker.startMs }))
+        .exec();
+    },
+
+    async markers(channel, range) {
+      const key = keys.markers(channel);
+      const members = range ? await redis.zrangebyscore(key, range.fromMs, range.toMs) : await redis.zrange(key, 0, -1);
+      return members.map(parseMarker).filter((m): m is Marker => m !== null);
+    },
+
+    async spliceMarker(channel, id, fields) {
+      const key = keys.markers(channel);
+      const member = (await redis.zrange(key, 0, -1)).find((j) => parseMarker(j)?.id === id);
+      const m = member === undefined ? null : parseMarker(member);
+      if (member === undefined || !m) return false;
+      const applied: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> = {};
+      if (fields.splicedMs !== undefined && m.splicedMs === undefined) applied.splicedMs = fields.splicedMs;
+      if (fields.splicedInMs !== undefined && m.splicedInMs === undefined) applied.splicedInMs = fields.splicedInMs;
+      if (applied.splicedMs === undefined && applied.splicedInMs === undefined) return true;
+      const next: Marker = { ...m, ...applied };
+      const res = await redis.multi()
+        .zrem(key, member)
+        .zadd(key, next.startMs, JSON.stringify(next))
+        .xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent({ type: 'marker:spliced', id, ...applied }))
+        .exec();
+      if (Number(res?.[0]?.[1] ?? 0) > 0) return true;
+      await redis.zrem(key, JSON.stringify(next)); // removed meanwhile (DELETE): not brought back
+      return false;
+    },
+
+    async removeMarker(channel, id) {
+      const key = keys.markers(channel);
+      const member = (await redis.zrange(key, 0, -1)).find((j) => parseMarker(j)?.id === id);
+      if (member === undefined) return false;
+      const res = await redis.multi()
+        .zrem(key, member)
+        .xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent({ type: 'marker:removed', id }))
+        .exec();
+      return Number(res?.[0]?.[1] ?? 0) > 0;
     },
 
     async appendEvents(channel, events) {

@@ -286,7 +286,7 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
     await unlink([
       keys.format(name), keys.renditionOf(name), keys.renditions(name), keys.events(name), keys.segments(name),
       keys.segtime(name), keys.parts(name), keys.timeline(name), keys.sealed(name), keys.archived(name), keys.archiveLock(name),
-      keys.archiveGaps(name),
+      keys.archiveGaps(name), keys.markers(name),
       ...[...rungs].flatMap((r) => [keys.gaps(name, r), keys.made(name, r), keys.rungParts(name, r)]),
     ]);
     return removed;

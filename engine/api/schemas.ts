@@ -272,3 +272,37 @@ export const DeliveriesView = Type.Object({
   }),
   scope: Type.String({ description: 'Whose deliveries these are: this process\'s (the log is kept in memory per process).' }),
 });
+
+// ---- ad markers (SCTE-35) ----
+
+export const MarkerParams = Type.Object({
+  name: ChannelParams.properties.name,
+  id: Type.String({ maxLength: 32, description: 'The marker id (splice-<8 hex digits>).', examples: ['splice-6FFFFFF0'] }),
+});
+export type MarkerParams = Static<typeof MarkerParams>;
+
+export const MarkerBody = Type.Object(
+  {
+    type: Type.Union([Type.Literal('ad-break'), Type.Literal('ad-end')], { description: 'ad-break: leave the network (SCTE35-OUT); ad-end: return to it (SCTE35-IN).' }),
+    duration: Type.Optional(Type.Union([Type.Number({ minimum: 1, maximum: 3600 }), Type.Null()], { description: 'Planned break length, seconds (ad-break only).' })),
+    start: Type.Optional(Type.Union([Type.Literal('now'), Type.String({ format: 'date-time' }), Type.Integer(), Type.Null()], {
+      description: 'When: "now" (default), an ISO 8601 time with its zone, or epoch milliseconds; from 10 s ago to 1 h ahead.',
+    })),
+  },
+  { additionalProperties: false, description: 'An ad marker to insert.' },
+);
+
+export const MarkerView = Type.Object({
+  id: Type.String({ description: 'The EXT-X-DATERANGE ID.', examples: ['splice-6FFFFFF0'] }),
+  type: Type.Union([Type.Literal('ad-break'), Type.Literal('ad-end')]),
+  eventId: Type.Integer({ description: 'splice_event_id (also the DASH Event id).' }),
+  startMs: Type.Integer(),
+  start: Type.String({ description: 'START-DATE (ISO 8601).' }),
+  durationSeconds: Type.Union([Type.Number(), Type.Null()]),
+  scte35: Type.String({ description: 'The splice_info_section (splice_insert), hex.' }),
+  scte35In: Type.Optional(Type.String({ description: 'A break with a duration: the splice_insert returning to the network at its end, hex.' })),
+  splicedMs: Type.Optional(Type.Integer({ description: "Where the publishing ingest cut for the splice (the PROGRAM-DATE-TIME of the segment it starts, ms); the tags' START-DATE." })),
+  splicedInMs: Type.Optional(Type.Integer({ description: "The same for a break's end." })),
+  createdAt: Type.String(),
+  source: Type.Literal('api'),
+});

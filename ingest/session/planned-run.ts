@@ -17,6 +17,10 @@ import { createSegmentWriter, type SegmentWriter, type SegmentWriterStart } from
 import type { SessionStats } from './session-stats';
 import type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog } from './types';
 import type { LiveStore } from '../../core/store/live-store';
+import { MARKER_LIMITS, spliceCues, splicesHit, type Marker } from '../../core/model/marker';
+
+/** How often a publish reads its channel's ad markers (splice points it cuts segments at), ms. */
+export const MARKER_POLL_MS = 1000;
 
 export interface PlannedRun {
   deps: PublishSessionDeps;
@@ -122,11 +126,34 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
       maxBatch: config.maxBatch, flushMs: config.flushMs, writable: run.writable, onPacket: run.stats.record,
       onSegmentOpened: deps.onSegmentOpened, holder: run.holder, outageHoldMs: config.outageHoldMs,
       onPacketsRefused: deps.onPacketsRefused, onOutage: deps.onOutage, onPartReady: deps.onPartReady,
+      cues: () => cues,
+      onSplice: (hit, atMs) => {
+        for (const m of markers) {
+          const fields = splicesHit(m, hit, atMs);
+          if (fields.splicedMs === undefined && fields.splicedInMs === undefined) continue;
+          Object.assign(m, fields);
+          deps.live.spliceMarker(channel.name, m.id, fields).catch((err: Error) => deps.log.warn({ channel: channel.name, marker: m.id, err: err.message }, 'could not record where a marker was spliced'));
+        }
+      },
     },
     start,
   );
   const statsTimer = setInterval(() => run.stats.publish(plan, converter), config.statsIntervalMs);
   statsTimer.unref();
+  // Ad markers cut segments (their splice points start a segment): read every second, a failed read keeps the last list.
+  let cues: number[] = [];
+  let markers: Marker[] = [];
+  const readCues = () => {
+    // Those whose start or break end may still be cut at: started at most the longest break (and 10 s) ago.
+    const t = now();
+    Promise.resolve().then(() => deps.live.markers(channel.name, { fromMs: t - MARKER_LIMITS.maxDuration * 1000 - 10_000, toMs: t + MARKER_LIMITS.futureMs })).then((ms) => {
+      markers = ms;
+      cues = spliceCues(ms, now());
+    }, () => undefined);
+  };
+  readCues();
+  const cueTimer = setInterval(readCues, MARKER_POLL_MS);
+  cueTimer.unref();
   try {
     for await (const raw of run.demuxer.packets()) {
       const index = plan.map.get(raw.streamIndex);
@@ -139,6 +166,7 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
     }
   } finally {
     clearInterval(statsTimer);
+    clearInterval(cueTimer);
     // The publisher is gone (or the session was closed): close the open segment and save the timeline,
     // unless the channel was deleted. A failure here (Redis down) ends the session with that reason.
     if (!run.discarded()) await finish(run, plan, writer);

@@ -42,6 +42,10 @@ export interface SegmentWriterDeps {
   onOutage?: (channel: string, waiting: boolean) => void;
   /** An LL-HLS part was announced `delayMs` after its first frame was handed to `ingest`. */
   onPartReady?: (channel: string, delayMs: number) => void;
+  /** Splice points (ad markers' wall-clock times) segments are cut at, at the first keyframe at or after each. */
+  cues?: () => readonly number[];
+  /** Splice points a segment was just cut for, and that segment's PROGRAM-DATE-TIME (ms). */
+  onSplice?: (spliced: number[], wallClockMs: number) => void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -144,8 +148,12 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     const normalised = r.packet;
     if (!normalised) return;
     const arrivedMs = now();
-    const step = segmenterStep(segmenter, normalised, arrivedMs);
+    const step = segmenterStep(segmenter, normalised, arrivedMs, deps.cues?.() ?? []);
     segmenter = step.state;
+    if (step.spliced && deps.onSplice) {
+      const opened = step.events.find((e) => e.type === 'segment:opened');
+      if (opened?.type === 'segment:opened') deps.onSplice(step.spliced, opened.wallClockMs);
+    }
     if (step.placement && normalised.streamIndex === referenceStream) {
       const key = `${step.placement.segmentIndex}.${step.placement.partIndex}`;
       if (!partArrivals.has(key)) {

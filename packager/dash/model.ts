@@ -38,6 +38,23 @@ export interface DashAdaptationSet {
   representations: DashRepresentation[];
 }
 
+/** One Event of a Period's SCTE-35 EventStream (urn:scte:scte35:2014:xml+bin). */
+export interface DashEvent {
+  id: number;
+  /** In the EventStream's timescale, before its presentationTimeOffset. */
+  presentationTime: number;
+  duration?: number;
+  /** The splice_info_section, base64 (scte35:Binary). */
+  binaryBase64: string;
+}
+
+/** A Period-level EventStream of SCTE-35 splices. */
+export interface DashEventStream {
+  timescale: number;
+  presentationTimeOffset?: number;
+  events: DashEvent[];
+}
+
 export interface DashManifest {
   type: 'static' | 'dynamic';
   /** Wall-clock time of media time 0 (dynamic). A Date or epoch milliseconds. */
@@ -56,4 +73,6 @@ export interface DashManifest {
   /** URL answering the current time for `urn:mpeg:dash:utc:http-iso:2014`. */
   utcTimingUrl?: string;
   adaptationSets: DashAdaptationSet[];
+  /** SCTE-35 splices of the Period (written only when it has events). */
+  eventStream?: DashEventStream;
 }

@@ -3,10 +3,12 @@
  * SegmentTemplate with a SegmentTimeline per adaptation set, $Number$ or $Time$ addressing.
  */
 import { badRenderInput } from '../errors';
-import type { DashAdaptationSet, DashManifest, DashRepresentation, DashSegmentTime } from './model';
+import type { DashAdaptationSet, DashEventStream, DashManifest, DashRepresentation, DashSegmentTime } from './model';
 
 const PROFILE = 'urn:mpeg:dash:profile:isoff-live:2011';
 const UTC_HTTP_ISO = 'urn:mpeg:dash:utc:http-iso:2014';
+const SCTE35_SCHEME = 'urn:scte:scte35:2014:xml+bin';
+const SCTE35_NS = 'http://www.scte.org/schemas/35/2016';
 const CHANNEL_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
 
 function escapeXml(v: string): string {
@@ -140,10 +142,30 @@ function mpdAttributes(m: DashManifest): Array<[string, string | number | undefi
   return list;
 }
 
+function eventStreamXml(es: DashEventStream): string[] {
+  if (!Number.isInteger(es.timescale) || es.timescale < 1) throw badRenderInput(`DASH: event stream timescale ${es.timescale}`);
+  const lines = [`<EventStream${attrs([['schemeIdUri', SCTE35_SCHEME], ['timescale', es.timescale], ['presentationTimeOffset', es.presentationTimeOffset]])}>`];
+  for (const e of es.events) {
+    if (!Number.isSafeInteger(e.presentationTime) || e.presentationTime < 0) throw badRenderInput(`DASH: event ${e.id} presentationTime ${e.presentationTime}`);
+    if (!/^[A-Za-z0-9+/]+=*$/.test(e.binaryBase64)) throw badRenderInput(`DASH: event ${e.id} binary is not base64`);
+    lines.push(
+      `  <Event${attrs([['presentationTime', e.presentationTime], ['duration', e.duration], ['id', e.id]])}>`,
+      `    <scte35:Signal><scte35:Binary>${e.binaryBase64}</scte35:Binary></scte35:Signal>`,
+      '  </Event>',
+    );
+  }
+  lines.push('</EventStream>');
+  return lines;
+}
+
 export function renderMpd(m: DashManifest): string {
   if (m.adaptationSets.length === 0) throw badRenderInput('DASH: an MPD needs at least one adaptation set');
-  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<MPD${attrs(mpdAttributes(m))}>`];
+  const events = m.eventStream && m.eventStream.events.length > 0 ? m.eventStream : null;
+  const root = mpdAttributes(m);
+  if (events) root.splice(1, 0, ['xmlns:scte35', SCTE35_NS]);
+  const lines = ['<?xml version="1.0" encoding="UTF-8"?>', `<MPD${attrs(root)}>`];
   lines.push(`  <Period${attrs([['id', m.periodId ?? '0'], ['start', isoDuration(m.periodStart ?? 0)]])}>`);
+  if (events) lines.push(...eventStreamXml(events).map((l) => `    ${l}`));
   for (const a of m.adaptationSets) lines.push(...adaptationSetXml(a).map((l) => `    ${l}`));
   lines.push('  </Period>');
   if (m.utcTimingUrl !== undefined) lines.push(`  <UTCTiming${attrs([['schemeIdUri', UTC_HTTP_ISO], ['value', m.utcTimingUrl]])}/>`);

@@ -4,7 +4,7 @@
  */
 import { badRenderInput } from '../errors';
 import { attributes, decimal, isoDate, quoted, uriLine } from './format';
-import type { HlsMediaPlaylist, HlsPart, HlsSegment, MediaPlaylistRenderOptions } from './model';
+import type { HlsDateRange, HlsMediaPlaylist, HlsPart, HlsSegment, MediaPlaylistRenderOptions } from './model';
 
 /** Parts are listed only for segments entirely within this many target durations of the end. */
 export const PART_LISTING_TARGET_DURATIONS = 3;
@@ -72,6 +72,26 @@ function partLine(part: HlsPart): string {
   ])}`;
 }
 
+function hexSequence(hex: string | undefined): string | undefined {
+  if (hex === undefined) return undefined;
+  if (!/^[0-9A-Fa-f]+$/.test(hex) || hex.length % 2 !== 0) throw badRenderInput(`HLS: ${JSON.stringify(hex.slice(0, 16))} is not a hexadecimal byte sequence`);
+  return `0x${hex.toUpperCase()}`;
+}
+
+/** One EXT-X-DATERANGE line. */
+export function dateRangeLine(d: HlsDateRange): string {
+  return `#EXT-X-DATERANGE:${attributes([
+    ['ID', quoted(d.id)],
+    ['CLASS', d.class === undefined ? undefined : quoted(d.class)],
+    ['START-DATE', quoted(isoDate(d.startDate))],
+    ['DURATION', d.duration === undefined ? undefined : decimal(d.duration)],
+    ['PLANNED-DURATION', d.plannedDuration === undefined ? undefined : decimal(d.plannedDuration)],
+    ['SCTE35-CMD', hexSequence(d.scte35Cmd)],
+    ['SCTE35-OUT', hexSequence(d.scte35Out)],
+    ['SCTE35-IN', hexSequence(d.scte35In)],
+  ])}`;
+}
+
 function serverControlLine(sc: ServerControlValues): string {
   return `#EXT-X-SERVER-CONTROL:${attributes([
     ['CAN-BLOCK-RELOAD', sc.canBlockReload ? 'YES' : undefined],
@@ -130,6 +150,7 @@ function segmentLines(s: HlsSegment, withParts: boolean, currentMap: { uri: stri
     currentMap.uri = s.map;
   }
   if (s.programDateTime !== undefined) lines.push(`#EXT-X-PROGRAM-DATE-TIME:${isoDate(s.programDateTime)}`);
+  for (const d of s.dateRanges ?? []) lines.push(dateRangeLine(d));
   if (withParts && !s.gap) for (const part of s.parts ?? []) lines.push(partLine(part));
   if (s.gap) lines.push('#EXT-X-GAP');
   lines.push(`#EXTINF:${decimal(s.duration)},`, uriLine(s.uri));
@@ -151,6 +172,8 @@ export function renderMediaPlaylist(p: HlsMediaPlaylist, options: MediaPlaylistR
       lines.push(`#EXT-X-MAP:URI=${quoted(uriLine(effective))}`);
       currentMap.uri = effective;
     }
+    // No CAN-SKIP-DATERANGES: a delta update keeps every EXT-X-DATERANGE of the segments it skips.
+    for (const s of p.segments.slice(0, skipped)) for (const d of s.dateRanges ?? []) lines.push(dateRangeLine(d));
   }
   const withParts = segmentsWithParts(p);
   p.segments.forEach((s, i) => {

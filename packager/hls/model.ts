@@ -49,6 +49,22 @@ export interface HlsPart {
   independent?: boolean;
 }
 
+/** One EXT-X-DATERANGE (RFC 8216bis §4.4.5.1), e.g. an SCTE-35 splice as SCTE35-OUT / SCTE35-IN. */
+export interface HlsDateRange {
+  id: string;
+  /** A Date or epoch milliseconds. */
+  startDate: Date | number;
+  class?: string;
+  /** Seconds. */
+  duration?: number;
+  /** Seconds. */
+  plannedDuration?: number;
+  /** Hex digits of the splice_info_section (written 0x…). */
+  scte35Out?: string;
+  scte35In?: string;
+  scte35Cmd?: string;
+}
+
 export interface HlsSegment {
   uri: string;
   /** Seconds. */
@@ -63,6 +79,8 @@ export interface HlsSegment {
   parts?: HlsPart[];
   /** Writes EXT-X-GAP: the segment is missing, players skip its time instead of stalling. */
   gap?: boolean;
+  /** EXT-X-DATERANGE tags of dates within this segment, written after its PROGRAM-DATE-TIME. */
+  dateRanges?: HlsDateRange[];
 }
 
 export interface HlsRenditionReport {

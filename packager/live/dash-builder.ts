@@ -6,6 +6,8 @@
 import type { SegmentRecord } from '../../core/model/live';
 import type { DashAdaptationSet, DashManifest, DashRepresentation } from '../dash/model';
 import { TIMELINE_HZ } from '../../core/model/live';
+import type { Marker } from '../../core/model/marker';
+import { markerEvents } from './markers';
 
 
 export interface DashVideoInput {
@@ -35,6 +37,8 @@ export interface DashInput {
   utcTimingUrl: string;
   /** Seconds the live edge stays behind (suggestedPresentationDelay). */
   presentationDelay: number;
+  /** The channel's ad markers: a Period-level SCTE-35 EventStream (see markers.ts). */
+  markers?: readonly Marker[];
 }
 
 /** Wall-clock time of media time 0, anchored on a segment (the first after the newest discontinuity). */
@@ -83,6 +87,10 @@ export function buildManifest(input: DashInput): DashManifest {
       representations: [{ id: 'audio', bandwidth: input.audio.bandwidth, codecs: input.audio.codecs, audioSamplingRate: sr, channels: input.audio.channels }],
     });
   }
+  const events = input.markers?.length ? markerEvents(input.markers, segs, input.complete) : [];
+  const eventStream = events.length > 0
+    ? { eventStream: { timescale: TIMELINE_HZ, ...(input.complete ? { presentationTimeOffset: first?.startPts ?? 0 } : {}), events } }
+    : {};
   const total = segs.reduce((t, s) => t + (s.durationPts as number) / TIMELINE_HZ, 0);
   const longest = segs.reduce((m, s) => Math.max(m, (s.durationPts as number) / TIMELINE_HZ), 1);
   if (input.complete) {
@@ -94,6 +102,7 @@ export function buildManifest(input: DashInput): DashManifest {
       ...(first ? { periodStart: 0 } : {}),
       utcTimingUrl: input.utcTimingUrl,
       adaptationSets: sets.map((a) => ({ ...a, presentationTimeOffset: a.segments[0]?.t ?? 0 })),
+      ...eventStream,
     };
   }
   return {
@@ -106,5 +115,6 @@ export function buildManifest(input: DashInput): DashManifest {
     minBufferTime: longest,
     utcTimingUrl: input.utcTimingUrl,
     adaptationSets: sets,
+    ...eventStream,
   };
 }

@@ -7,6 +7,8 @@ import type { HlsMediaPlaylist, HlsPart, HlsPlaylistKind, HlsRenditionReport, Hl
 import type { PlaylistPosition } from '../hls/blocking-request';
 import { initFile, partFile, segmentFile, type RenditionRef } from './live-files';
 import { TIMELINE_HZ } from '../../core/model/live';
+import type { Marker } from '../../core/model/marker';
+import { placeDateRanges } from './markers';
 
 
 /** Which parts start with an independent frame: the source's own flags, only part 0 (rungs), or all (audio). */
@@ -32,6 +34,8 @@ export interface MediaPlaylistInput {
   independence: PartIndependence;
   renditionReports: HlsRenditionReport[];
   ended: boolean;
+  /** The channel's ad markers: EXT-X-DATERANGE with the segments holding them (see markers.ts). */
+  markers?: readonly Marker[];
 }
 
 function partsOf(input: MediaPlaylistInput, segment: number, limit = Infinity): HlsPart[] {
@@ -46,6 +50,7 @@ function partsOf(input: MediaPlaylistInput, segment: number, limit = Infinity): 
 }
 
 export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist {
+  const placed = input.markers?.length ? placeDateRanges(input.markers, input.segments, input.kind === 'vod' || input.ended) : null;
   const segments: HlsSegment[] = input.segments.map((s) => {
     const seg: HlsSegment = {
       uri: segmentFile(input.ref, s.index),
@@ -53,6 +58,8 @@ export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist 
       programDateTime: s.wallClockMs,
     };
     if (s.discontinuity) seg.discontinuity = true;
+    const ranges = placed?.get(s.index);
+    if (ranges) seg.dateRanges = ranges;
     if (input.gaps.has(s.index)) seg.gap = true;
     else if (input.lowLatency) seg.parts = partsOf(input, s.index);
     return seg;

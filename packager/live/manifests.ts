@@ -5,6 +5,7 @@
  * functions over the snapshot and the measured variants.
  */
 import { notFound } from '../../core/model/errors';
+import type { Marker } from '../../core/model/marker';
 import type { SegmentRecord } from '../../core/model/live';
 import type { ChannelReader } from '../channel-reader';
 import { renderMpd } from '../dash/mpd';
@@ -71,7 +72,7 @@ export function mpdRungs(snap: Snapshot, video: readonly VideoVariant[]): { incl
 }
 
 /** The DASH model of `listed` segments of the included rungs and the audio. */
-export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string): DashInput {
+export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string, markers: readonly Marker[] = []): DashInput {
   return {
     segments: listed,
     video: included.map((x) => ({ rung: x.ref.kind === 'video' ? x.ref.rung : 'source', bandwidth: x.peak, codecs: x.codecs, width: x.width, height: x.height, ...(x.frameRate ? { frameRate: x.frameRate } : {}) })),
@@ -80,6 +81,7 @@ export function dashInput(listed: SegmentRecord[], included: readonly VideoVaria
     nowMs,
     utcTimingUrl,
     presentationDelay: 3 * targetDurationOf(listed, 1),
+    ...(markers.length ? { markers } : {}),
   };
 }
 
@@ -106,7 +108,7 @@ export function createManifests(deps: ManifestsDeps, config: ManifestsConfig): M
       const listed = range ? segments : segments.slice(-config.liveWindowSegments);
       if (listed.length === 0) throw notFound(range ? 'No segments in the requested range.' : `Channel '${channel}' has no complete segment yet.`);
       const complete = range !== null && rangeComplete(range, newestSegment(snap));
-      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath)));
+      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath, snap.markers)));
     });
     return { body, contentType: CONTENT_TYPES.mpd, cacheControl: range?.endMs ? 'public, max-age=60' : 'public, max-age=1' };
   }

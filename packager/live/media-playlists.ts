@@ -67,7 +67,7 @@ export function livePlaylist(snap: Snapshot, ref: RenditionRef, f: Frontier, lis
     kind: 'live', ref, segments: listed, parts: snap.parts, inProgress, discontinuitySequence, lowLatency: snap.channel.lowLatency,
     partTarget: partTarget(snap), targetDuration: targetDuration(snap), gaps,
     independence: ref.kind === 'audio' ? 'all' : ref.rung === 'source' ? 'record' : 'first',
-    renditionReports: renditionReports(snap, ref), ended: false,
+    renditionReports: renditionReports(snap, ref), ended: false, markers: snap.markers,
   });
 }
 
@@ -76,7 +76,7 @@ export function catchupPlaylist(snap: Snapshot, ref: RenditionRef, listed: Segme
   return buildMediaPlaylist({
     kind: complete ? 'vod' : 'event', ref, segments: listed, parts: [], inProgress: null, discontinuitySequence,
     lowLatency: false, partTarget: partTarget(snap), targetDuration: targetDurationOf(listed, 1), gaps,
-    independence: 'record', renditionReports: [], ended: complete,
+    independence: 'record', renditionReports: [], ended: complete, markers: snap.markers,
   });
 }
 

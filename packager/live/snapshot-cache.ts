@@ -14,7 +14,7 @@ import type { PackagerMetrics } from './metrics';
 import type { Snapshot } from './snapshot';
 
 /** What a snapshot is read from. */
-export type SnapshotReader = Pick<ChannelReader, 'channel' | 'format' | 'lastSegments' | 'parts' | 'renditions' | 'rungFrontiers'>;
+export type SnapshotReader = Pick<ChannelReader, 'channel' | 'format' | 'lastSegments' | 'parts' | 'renditions' | 'rungFrontiers' | 'markers'>;
 
 export interface SnapshotCacheDeps {
   reader: SnapshotReader;
@@ -75,8 +75,8 @@ export function createSnapshotCache(deps: SnapshotCacheDeps, config: SnapshotCac
   async function takeSnapshot(name: string): Promise<Snapshot> {
     const t0 = now();
     const version = followers.versionOf(name);
-    const [channel, format, segments, renditions] = await Promise.all([
-      reader.channel(name), reader.format(name), reader.lastSegments(name, config.liveWindowSegments + 4), reader.renditions(name),
+    const [channel, format, segments, renditions, markers] = await Promise.all([
+      reader.channel(name), reader.format(name), reader.lastSegments(name, config.liveWindowSegments + 4), reader.renditions(name), reader.markers(name),
     ]);
     if (!format) throw notFound(`Channel '${name}' has not been published yet: nothing to play.`);
     const last = segments[segments.length - 1];
@@ -86,7 +86,7 @@ export function createSnapshotCache(deps: SnapshotCacheDeps, config: SnapshotCac
       renditions.length ? reader.rungFrontiers(name, renditions.map((r) => r.rung)) : Promise.resolve(new Map<string, Frontier>()),
     ]);
     metrics?.buildSeconds.observe({ object: 'snapshot' }, (now() - t0) / 1000);
-    return { channel, format, hasAudio: hasAudioStream(format), closed, open, parts, renditions, rungFrontiers, takenAt: t0, version, memo: new Map() };
+    return { channel, format, hasAudio: hasAudioStream(format), closed, open, parts, renditions, rungFrontiers, markers, takenAt: t0, version, memo: new Map() };
   }
 
   function snapshot(name: string): Promise<Snapshot> {

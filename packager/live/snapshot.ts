@@ -5,6 +5,7 @@
  */
 import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import type { Channel } from '../../core/model/channel';
+import type { Marker } from '../../core/model/marker';
 import type { Format } from '../../core/model/media';
 import { notFound } from '../../core/model/errors';
 import type { Frontier, RenditionInfo } from '../channel-reader';
@@ -27,6 +28,8 @@ export interface Snapshot {
   parts: PartRecord[];
   renditions: RenditionInfo[];
   rungFrontiers: Map<string, Frontier>;
+  /** The channel's ad markers (SCTE-35), by start time: read with the snapshot, so playlists need no read of their own. */
+  markers: Marker[];
   takenAt: number;
   version: number | null;
   /** Rendered objects derived from this snapshot (shared by every request it answers). */

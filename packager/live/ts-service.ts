@@ -114,7 +114,7 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
       kind: range ? (complete ? 'vod' : 'event') : 'live', ref, segments: listed, parts: [], inProgress: null,
       discontinuitySequence: ds, lowLatency: false, partTarget: 1,
       targetDuration: range ? targetDurationOf(listed, 1) : targetDuration(snap), gaps,
-      independence: 'record', renditionReports: [], ended: complete,
+      independence: 'record', renditionReports: [], ended: complete, markers: snap.markers,
     });
     return { text: renderMediaPlaylist(asLegacy(playlist, rung)), maxAge: range ? (complete ? 3600 : 1) : 1 };
   }

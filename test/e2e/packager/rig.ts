@@ -1,6 +1,6 @@
 /**
  * The in-process stack the packager's e2e tests share: a real redis-server, store, channels, live store,
- * ingest (SRT/RTMP on port 0), the channel API and the /live plugin on a real loopback listener, and one
+ * ingest (SRT/RTMP on port 0), the channel API (with ad markers) and the /live plugin on a real loopback listener, and one
  * channel published over SRT by ffmpeg until it has three closed segments.
  */
 
@@ -17,6 +17,7 @@ import { publishSrt, type Publisher } from '../../helpers/publishers';
 import { buildApp } from '../../../engine/api/app';
 import { createEngineMetrics } from '../../../engine/api/metrics';
 import { channelsPlugin } from '../../../engine/api/channels';
+import { markersPlugin } from '../../../engine/api/markers';
 import { createStore, type Store } from '../../../core/store/store';
 import { createChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
@@ -103,6 +104,7 @@ export async function startPackagerRig(channel: string, registry: Registry, opti
     store, metrics: createEngineMetrics(undefined, false),
     plugins: [
       (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } }),
+      (s) => markersPlugin(s, { channels, live }),
       (s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect(), registry }, config: { followerBlockMs: 1000 } }),
     ],
   }, TEST_APP_CONFIG));

@@ -26,7 +26,7 @@ const channel: Channel = {
 
 function snapshot(closed: SegmentRecord[], rungs: Record<string, Frontier> = {}, hasAudio = true): Snapshot {
   return {
-    channel, format: videoFormat([25, 1], 3_000_000), hasAudio, closed, open: null, parts: [],
+    channel, format: videoFormat([25, 1], 3_000_000), hasAudio, closed, open: null, parts: [], markers: [],
     renditions: Object.keys(rungs).map((rung) => ({ rung, content: `ch.${rung}`, format: videoFormat([30000, 1001]) })),
     rungFrontiers: new Map(Object.entries(rungs)), takenAt: 0, version: null, memo: new Map(),
   };

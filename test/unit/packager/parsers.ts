@@ -32,6 +32,8 @@ export interface M3u8Manifest {
   renditionReports?: Array<{ uri: string; lastMsn: number; lastPart?: number }>;
   playlists?: Array<{ uri: string; attributes: Record<string, unknown> }>;
   mediaGroups?: { AUDIO?: Record<string, Record<string, { uri: string; default: boolean; language?: string }>> };
+  /** EXT-X-DATERANGE tags (tags sharing an ID merged into one). */
+  dateRanges?: Array<{ id: string; startDate: Date; endDate?: Date; duration?: number; plannedDuration?: number; scte35Out?: string; scte35In?: string; scte35Cmd?: string }>;
 }
 
 interface M3u8ParserModule {
@@ -79,6 +81,8 @@ export interface MpdManifest {
   mediaGroups: { AUDIO: Record<string, Record<string, { playlists: MpdPlaylist[] }>> };
   minimumUpdatePeriod?: number;
   suggestedPresentationDelay?: number;
+  /** Events of the Periods' EventStreams; start/end in seconds from the Period start (presentationTimeOffset not applied). */
+  eventStream?: Array<{ schemeIdUri: string; id: string | number; start: number; end: number; messageData?: string; presentationTimeOffset: number }>;
 }
 
 interface MpdParserModule {

@@ -43,6 +43,7 @@ function fakeReader(model: { segments: SegmentRecord[]; parts?: PartRecord[]; pu
     parts: async (n, from, to) => { calls.push(`parts ${n} ${from} ${to}`); return (model.parts ?? []).filter((p) => p.segment >= from && p.segment <= to); },
     renditions: async (n) => { calls.push(`renditions ${n}`); return model.renditions ?? []; },
     rungFrontiers: async (n, rungs) => { calls.push(`rungFrontiers ${n} ${rungs.join()}`); return new Map<string, Frontier>(rungs.map((r) => [r, { lastMsn: 1, pendingParts: 0 }])); },
+    markers: async () => [],
   };
   return {
     reader,

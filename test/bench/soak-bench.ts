@@ -110,8 +110,20 @@ async function runSet(set: SoakSet, seconds: number, dir: string): Promise<Bench
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const senders: ChildProcess[] = [];
+  // The process's warnings and errors, for the rows' notes (a publish that ends says why in the log).
+  const problems: string[] = [];
+  let logTail = '';
+  const onLog = (d: Buffer) => {
+    logTail += d.toString();
+    const lines = logTail.split('\n');
+    logTail = lines.pop() ?? '';
+    for (const line of lines) if (/"level":(40|50|60)/.test(line)) problems.push(line.slice(0, 300));
+    if (problems.length > 200) problems.splice(0, problems.length - 200);
+  };
   try {
     await waitForOutput(beam, /Beamline is running/, 30000);
+    beam.stdout?.on('data', onLog);
+    beam.stderr?.on('data', onLog);
     const base = `http://127.0.0.1:${http}`;
     const watches: ChannelWatch[] = [];
     const keys: string[] = [];
@@ -168,6 +180,14 @@ async function runSet(set: SoakSet, seconds: number, dir: string): Promise<Bench
       }));
     }
     const elapsed = (Date.now() - t0) / 1000;
+    // How each channel ended up: live, or idle with the reason its publish ended.
+    const states = new Map<string, number>();
+    for (const w of watches) {
+      const st = (await (await fetch(`${base}/api/channels/${w.name}`, { headers: AUTH })).json().catch(() => null)) as { state?: string; status?: { reason?: string | null } } | null;
+      const k = `${st?.state ?? '?'}${st?.status?.reason ? ` (${st.status.reason.slice(0, 80)})` : ''}`;
+      states.set(k, (states.get(k) ?? 0) + 1);
+    }
+    if (problems.length) process.stderr.write(`soak ${set.channels}x${set.mbps}: ${problems.length} warnings/errors logged, the last:\n${problems.slice(-5).join('\n')}\n`);
     const node = cpuSeconds(beam.pid as number) - n0;
     const redis = cpuSeconds(redisPid) - r0;
     const flat = (pts: { x: number; y: number }[]) => pts.filter((p) => p.x >= FLAT_FROM_S);
@@ -181,7 +201,7 @@ async function runSet(set: SoakSet, seconds: number, dir: string): Promise<Bench
     const firstFlat = (pts: { x: number; y: number }[]) => flat(pts)[0]?.y ?? 0;
     return [
       { bench: 'soak', metric: `${label}: CPU per channel (process + redis-server)`, ours: (node + redis) / elapsed / set.channels, unit: 'CPU s/s', note: `process ${(node / elapsed).toFixed(2)} + redis ${(redis / elapsed).toFixed(2)} cores in all; the ${set.channels} ffmpeg senders used ${(sendersCpu / elapsed).toFixed(2)} more` },
-      { bench: 'soak', metric: `${label}: segments listed / lost / late samples`, ours: seen, unit: 'segments', note: `about ${expected} per channel expected (${expected * set.channels} in all); lost ${lost}; ${late} samples with the newest segment > 4 s old (worst ${(worst / 1000).toFixed(1)} s)` },
+      { bench: 'soak', metric: `${label}: segments listed / lost / late samples`, ours: seen, unit: 'segments', note: `about ${expected} per channel expected (${expected * set.channels} in all); lost ${lost}; ${late} samples with the newest segment > 4 s old (worst ${(worst / 1000).toFixed(1)} s); channels at the end: ${[...states].map(([k, n]) => `${n} ${k}`).join(', ')}; ${problems.length} warnings/errors logged` },
       { bench: 'soak', metric: `${label}: RSS from ${FLAT_FROM_S} s → end`, ours: last(rss), unit: 'MB', note: `${firstFlat(rss).toFixed(0)} → ${last(rss).toFixed(0)} MB; slope ${(slope(flat(rss)) * 60).toFixed(2)} MB/min` },
       { bench: 'soak', metric: `${label}: Redis used_memory from ${FLAT_FROM_S} s → end`, ours: last(redisMem), unit: 'MB', note: `${firstFlat(redisMem).toFixed(0)} → ${last(redisMem).toFixed(0)} MB; slope ${(slope(flat(redisMem)) * 60).toFixed(2)} MB/min (DVR window ${DVR_SECONDS} s)` },
     ];

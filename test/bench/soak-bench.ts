@@ -102,7 +102,9 @@ async function runSet(set: SoakSet, seconds: number, dir: string): Promise<Bench
   const file = makeSource(dir, set.mbps);
   const [http, srt, rtmp] = [await freePort(), await freePort(), await freePort()];
   const data = join(dir, `beam-${set.channels}x${set.mbps}`);
-  const beam = spawn(process.execPath, [resolve(__dirname, '../../beamline.js'), '--roles', 'engine,ingest'], {
+  // SOAK_NODE_ARGS: extra node arguments for the measured process (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`).
+  const nodeArgs = (process.env.SOAK_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const beam = spawn(process.execPath, [...nodeArgs, resolve(__dirname, '../../beamline.js'), '--roles', 'engine,ingest'], {
     env: {
       PATH: process.env.PATH ?? '', BEAM_APP_PORT: String(http), BEAM_APP_HOST: '127.0.0.1', BEAM_SRT_PORT: String(srt), BEAM_SRT_HOST: '127.0.0.1',
       BEAM_RTMP_PORT: String(rtmp), BEAM_RTMP_HOST: '127.0.0.1', BEAM_DATA_DIR: data, BEAM_LOG_LEVEL: 'warn', BEAM_API_TOKEN: TEST_API_TOKEN,

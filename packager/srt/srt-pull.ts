@@ -30,6 +30,8 @@ export interface PullReader {
   readonly id: number;
   readonly channel: string;
   readonly rung: string;
+  /** The caller's address (readers per address are bounded). */
+  readonly peer?: { address: string };
   /** Non-blocking: 'slow' when the reader's send buffer is over its bound, 'gone' once it is closed. */
   send(data: Buffer): 'sent' | 'slow' | 'gone';
   close(reason: string): void;
@@ -55,9 +57,14 @@ export interface SrtPullConfig {
   maxBehindSegments: number;
   /** Readers served at once by this process (callers need no credentials on a public channel); more are closed. */
   maxReaders: number;
+  /**
+   * Readers one address may hold at once in this process: each may pin up to its send-buffer bound (8 MiB) of
+   * sent, unacknowledged bytes, so one anonymous client may not take them all.
+   */
+  maxReadersPerAddress: number;
 }
 
-export const DEFAULT_SRT_PULL_CONFIG: SrtPullConfig = { tickMs: 20, paceShare: 0.9, maxBehindSegments: 3, maxReaders: 1000 };
+export const DEFAULT_SRT_PULL_CONFIG: SrtPullConfig = { tickMs: 20, paceShare: 0.9, maxBehindSegments: 3, maxReaders: 1000, maxReadersPerAddress: 20 };
 
 export interface SrtPull {
   attach(reader: PullReader): void;
@@ -128,6 +135,8 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
   const cfg = { ...DEFAULT_SRT_PULL_CONFIG, ...config };
   const { metrics, log } = deps;
   const feeds = new Map<string, Feed>();
+  /** Readers attached per caller address. */
+  const perAddress = new Map<string, number>();
   let closed = false;
 
   class Feed {
@@ -281,6 +290,14 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
       r.close('too many SRT readers');
       return;
     }
+    const address = r.peer?.address;
+    if (address !== undefined && (perAddress.get(address) ?? 0) >= cfg.maxReadersPerAddress) {
+      metrics?.dropped.inc({ reason: 'limit' });
+      log?.warn({ channel: r.channel, address, limit: cfg.maxReadersPerAddress }, 'SRT reader refused: its address holds as many readers as it may');
+      r.close('too many SRT readers from this address');
+      return;
+    }
+    if (address !== undefined) perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     const key = `${r.channel}\n${r.rung}`;
     let feed = feeds.get(key);
     if (!feed) {
@@ -294,6 +311,11 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
     r.on('close', () => {
       metrics?.readers.dec();
       f.remove(r.id);
+      if (address !== undefined) {
+        const left = (perAddress.get(address) ?? 1) - 1;
+        if (left > 0) perAddress.set(address, left);
+        else perAddress.delete(address);
+      }
     });
   }
 

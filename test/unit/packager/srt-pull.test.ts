@@ -6,7 +6,7 @@ import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { continueCounters } from '../../../packager/ts/continuity';
 import { packetize } from '../../../packager/ts/ts-packet';
-import { createSrtPull, dueBytes, follows, nextPart, SRT_TS_CHUNK, type PullReader } from '../../../packager/srt/srt-pull';
+import { createSrtPull, dueBytes, follows, nextPart, SRT_TS_CHUNK, type PullReader, type SrtPullConfig } from '../../../packager/srt/srt-pull';
 import type { PartRecord, SegmentRecord } from '../../../core/model/live';
 import type { Snapshot } from '../../../packager/live/snapshot';
 import type { ChannelFollower } from '../../../packager/live/event-follower';
@@ -92,7 +92,7 @@ describe('dueBytes, nextPart and follows', () => {
 });
 
 describe('createSrtPull (scripted snapshots and parts)', () => {
-  function rig() {
+  function rig(config: Partial<SrtPullConfig> = {}) {
     const closed: SegmentRecord[] = [];
     let open: SegmentRecord | null = null;
     const parts: PartRecord[] = [];
@@ -117,7 +117,7 @@ describe('createSrtPull (scripted snapshots and parts)', () => {
         },
         followers: { follow: () => follower as ChannelFollower },
       },
-      { tickMs: 5 },
+      { tickMs: 5, ...config },
     );
     function wake(): void {
       const w = waiters;
@@ -136,12 +136,12 @@ describe('createSrtPull (scripted snapshots and parts)', () => {
     return { pull, muxed, publish, remove: () => { deleted = true; wake(); } };
   }
 
-  function reader(id: number, behaviour: () => 'sent' | 'slow' = () => 'sent') {
+  function reader(id: number, behaviour: () => 'sent' | 'slow' = () => 'sent', address?: string) {
     const got: Buffer[] = [];
     const closes: string[] = [];
     let onClose: ((reason: string) => void) | undefined;
     const r: PullReader = {
-      id, channel: 'news', rung: 'source',
+      id, channel: 'news', rung: 'source', ...(address ? { peer: { address } } : {}),
       send(data) {
         const res = behaviour();
         if (res === 'sent') got.push(data);
@@ -214,6 +214,22 @@ describe('createSrtPull (scripted snapshots and parts)', () => {
     assert.deepEqual(a.closes, ['too many SRT readers']);
     assert.equal(limited.readerCount(), 0);
     await limited.close();
+    await pull.close();
+  });
+
+  it('bounds the readers one address holds; others are served, and a freed place is taken again', async () => {
+    const { pull, publish } = rig({ maxReadersPerAddress: 2 });
+    publish(1, 0);
+    const [a, b, c, d] = [reader(1, undefined, '10.0.0.1'), reader(2, undefined, '10.0.0.1'), reader(3, undefined, '10.0.0.1'), reader(4, undefined, '10.0.0.2')];
+    for (const x of [a, b, c, d]) pull.attach(x.r);
+    assert.deepEqual(c.closes, ['too many SRT readers from this address']);
+    assert.deepEqual([a.closes, b.closes, d.closes], [[], [], []]);
+    assert.equal(pull.readerCount(), 3);
+    a.r.close('gone');
+    const e = reader(5, undefined, '10.0.0.1');
+    pull.attach(e.r);
+    assert.deepEqual(e.closes, []);
+    assert.equal(pull.readerCount(), 3);
     await pull.close();
   });
 

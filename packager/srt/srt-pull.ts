@@ -7,8 +7,9 @@
  * rung, however many readers.
  *
  * A feed starts at the first part of the newest segment (a keyframe) and sends the parts up to the newest
- * at once; a reader joining a running feed gets what the others already had of the part being paced, then
- * follows them. A reader whose send buffer is over its bound (the listener says 'slow') is closed; the
+ * at once; a reader joining a running feed gets, at once, what the others had of the current segment from
+ * its first part (a keyframe, with the parameter sets: a decoder can start there, not mid-GOP), then follows
+ * them; the feed keeps that segment's bytes (one segment of the rendition) for it. A reader whose send buffer is over its bound (the listener says 'slow') is closed; the
  * others never wait.
  *
  *   const pull = createSrtPull({ live, ts, followers }, {});
@@ -143,6 +144,8 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
     readonly readers = new Map<number, PullReader>();
     private readonly counters: CounterState = new Map();
     private current: Paced | null = null;
+    /** The parts of the current segment paced before the current one: what a joiner gets first. */
+    private segmentParts: Buffer[] = [];
     private timer: NodeJS.Timeout | null = null;
     private stopped = false;
     private wake: () => void = () => undefined;
@@ -155,8 +158,9 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
 
     add(r: PullReader): void {
       this.readers.set(r.id, r);
-      // Joins the part being paced: what the others already had, at once.
-      if (this.current && this.current.sent > 0) this.deliver(r, this.current.bytes.subarray(0, this.current.sent));
+      // Joins at the current segment's first part (a keyframe): what the others already had of it, at once.
+      const had = [...this.segmentParts, ...(this.current && this.current.sent > 0 ? [this.current.bytes.subarray(0, this.current.sent)] : [])];
+      if (had.length > 0) this.deliver(r, had.length === 1 ? (had[0] as Buffer) : Buffer.concat(had));
     }
 
     remove(id: number): void {
@@ -213,9 +217,11 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
     }
 
     /** Starts pacing a part (`burst`: at once); what was left of the previous one goes out first, at once. */
-    private pace(bytes: Buffer, durationMs: number, burst: boolean): void {
+    private pace(bytes: Buffer, durationMs: number, burst: boolean, startsSegment: boolean): void {
       const prev = this.current;
       if (prev && prev.sent < prev.bytes.length) this.fanOut(prev.bytes.subarray(prev.sent));
+      if (startsSegment) this.segmentParts = [];
+      else if (prev) this.segmentParts.push(prev.bytes);
       this.current = { bytes, sent: 0, startedAt: Date.now(), spanMs: burst ? 0 : durationMs * cfg.paceShare };
       this.tick();
       if (!this.timer && this.current.sent < bytes.length) {
@@ -249,7 +255,7 @@ export function createSrtPull(deps: SrtPullDeps, config: Partial<SrtPullConfig> 
           last = next;
           // The newest part is paced over its duration; parts behind it (a start, a catch-up) go at once.
           const durationMs = ((r.durations.get(`${next.segment}/${next.part}`) ?? 0) / TIMELINE_HZ) * 1000;
-          this.pace(continueCounters(body, this.counters, continuous), durationMs, !isNewest);
+          this.pace(continueCounters(body, this.counters, continuous), durationMs, !isNewest, next.part === 0);
           failures = 0;
         } catch (e) {
           if (this.stopped) break;

@@ -163,7 +163,7 @@ describe('createSrtPull (scripted snapshots and parts)', () => {
 
   const PART = 14 * 188;
 
-  it('muxes each part once for all readers of a channel and rung; a joiner gets what the others had at once', async () => {
+  it('muxes each part once for all readers of a channel and rung; a joiner gets the current segment from its first part at once', async () => {
     const { pull, muxed, publish } = rig();
     publish(1, 0);
     publish(1, 1);
@@ -175,12 +175,12 @@ describe('createSrtPull (scripted snapshots and parts)', () => {
     await settle(40);
     const b = reader(2);
     pull.attach(b.r);
-    assert.ok(b.bytes() > 0 && b.bytes() === a.bytes() - 2 * PART, 'the joiner caught up with the part being paced');
+    assert.ok(b.bytes() > 2 * PART && b.bytes() === a.bytes(), 'the joiner got, at once, what the first reader had of the segment, from its first part (a keyframe)');
     await settle(150);
     publish(2, 0); // segment 1 closes: the feed moves on to segment 2
     await settle(150);
     assert.equal(a.bytes(), 4 * PART);
-    assert.equal(b.bytes(), 2 * PART);
+    assert.equal(b.bytes(), 4 * PART, 'then the same bytes as the first reader');
     assert.deepEqual(muxed, ['news/source/1/0', 'news/source/1/1', 'news/source/1/2', 'news/source/2/0'], 'one mux per part');
     assert.equal(pull.readerCount('news'), 2);
     await pull.close();

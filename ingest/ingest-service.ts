@@ -15,8 +15,8 @@ import type { ChannelStore } from '../core/store/channel-store';
 import type { RedisClient } from '../core/store/redis-connection';
 import { fault, type PipelineErrorCode, type PipelineFault } from '../core/model/pipeline-errors';
 import { createFaultReporter, type FaultReporter } from '../core/observe/fault-reporter';
-import { createSrtServer, type SrtReader, type SrtServer, type SrtSession } from './srt/srt-server';
-import { srtReadAccess } from './srt/read-access';
+import { createSrtServer, type SrtReadEntry, type SrtReader, type SrtServer, type SrtSession } from './srt/srt-server';
+import { readerAccess, srtReadAccess } from './srt/read-access';
 import { createRtmpServer, type RtmpServer, type RtmpServerConfig } from './rtmp/rtmp-server';
 import type { RtmpDecision } from './rtmp/rtmp-connection';
 import type { RtmpSession } from './rtmp/rtmp-session';
@@ -198,9 +198,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   }
 
   /** What SRT readers may read of a channel (nothing when no reader is served here). */
-  function readEntries(list: Iterable<Channel>): [string, { rungs: string[]; token?: string }][] {
+  function readEntries(list: Iterable<Channel>): [string, SrtReadEntry][] {
     if (!deps.onReader) return [];
-    const out: [string, { rungs: string[]; token?: string }][] = [];
+    const out: [string, SrtReadEntry][] = [];
     for (const c of list) {
       const e = srtReadAccess(c);
       if (e) out.push([c.name, e]);
@@ -208,10 +208,28 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     return out;
   }
 
+  /** A private channel's reader is read as long as its playback token is valid, like its HLS. */
+  function closeAtExpiry(r: SrtReader, expiresMs: number): void {
+    // setTimeout holds at most ~24.8 days; a token valid longer is checked again then.
+    const wait = Math.min(Math.max(0, expiresMs - Date.now()), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      if (Date.now() >= expiresMs) r.close('the playback token expired');
+      else closeAtExpiry(r, expiresMs);
+    }, wait);
+    timer.unref();
+    r.on('close', () => clearTimeout(timer));
+  }
+
   function syncReadable(ch: Channel): void {
     const e = deps.onReader ? srtReadAccess(ch) : null;
     if (e) srt?.upsertReadable(ch.name, e);
     else srt?.deleteReadable(ch.name);
+    // A channel made private, or its playback secret rotated: readers whose token no longer opens it go.
+    for (const r of srt?.readers() ?? []) {
+      if (r.channel !== ch.name) continue;
+      const access = readerAccess(ch, r.streamId, r.peer.address, Date.now());
+      if (!access.ok) r.close(access.reason);
+    }
   }
 
   /** Apply one channel's new settings (null: deleted) to the registry, the SRT gate and the live session. */
@@ -461,11 +479,20 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         const onReader = deps.onReader;
         if (onReader) {
           srt.on('reader', (r) => {
-            // Admitted on the gate's snapshot; the channel may have gone since.
-            if (!byName.has(r.channel)) {
+            // Admitted on the gate's snapshot; the channel may have gone (or become private) since.
+            const ch = byName.get(r.channel);
+            if (!ch) {
               r.close('no such channel');
               return;
             }
+            const access = readerAccess(ch, r.streamId, r.peer.address, Date.now());
+            if (!access.ok) {
+              faults.report(fault('SRT_REFUSED', access.reason), { channel: ch.name, peer: `${r.peer.address}:${r.peer.port}`, reader: true });
+              deps.metrics?.refused('srt', access.reason);
+              r.close(access.reason);
+              return;
+            }
+            if (access.expiresMs !== null) closeAtExpiry(r, access.expiresMs);
             onReader(r);
           });
         }

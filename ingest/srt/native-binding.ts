@@ -85,8 +85,9 @@ export interface NativeListener {
   /** To a reader (m=request): non-blocking, cut into 1316-byte live-mode messages. */
   send(id: number, data: Buffer): NativeSendResult;
   /** What readers may read: by channel, its rungs and its playback token (undefined: public). */
-  setReadable(rows: [channel: string, rungs: string[], token: string | undefined][]): void;
-  upsertReadable(channel: string, rungs: string[], token?: string): void;
+  /** token: a fixed string the reader must give as s=, or true: any non-empty s= (a signed token checked in JS). */
+  setReadable(rows: [channel: string, rungs: string[], token: string | boolean | undefined][]): void;
+  upsertReadable(channel: string, rungs: string[], token?: string | boolean): void;
   deleteReadable(channel: string): void;
 }
 

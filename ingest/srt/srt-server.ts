@@ -82,7 +82,18 @@ export interface SrtServerConfig {
 /** What a channel lets SRT readers (m=request) read: its renditions, and the token they must give (undefined: public). */
 export interface SrtReadEntry {
   rungs: string[];
+  /** A fixed token the reader must give as `s=<token>` (1401 else). */
   token?: string;
+  /**
+   * A private channel: the gate refuses a reader without `s=` (1401); one with it is admitted and its signed
+   * playback token checked by the 'reader' listener before anything is sent.
+   */
+  signedToken?: boolean;
+}
+
+/** The gate's form of an entry's token. */
+function gateToken(e: SrtReadEntry): string | boolean | undefined {
+  return e.token ?? (e.signedToken === true ? true : undefined);
 }
 
 export interface SrtSession {
@@ -244,7 +255,7 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
 
   function pushAll(n: NativeListener): void {
     n.setKeys([...keys].map(([k, e]) => [k, e.channel, e.passphrase]));
-    n.setReadable([...readable].map(([c, e]) => [c, e.rungs, e.token]));
+    n.setReadable([...readable].map(([c, e]) => [c, e.rungs, gateToken(e)]));
   }
 
   /** A refusal the gate already sent: log it with a reason a person understands, and tell the owner. */
@@ -400,12 +411,12 @@ export function createSrtServer(deps: SrtServerDeps, config: SrtServerConfig): S
     },
     setReadable(entries) {
       readable.clear();
-      for (const [c, e] of entries) readable.set(c, { rungs: [...e.rungs], ...(e.token !== undefined ? { token: e.token } : {}) });
-      native?.setReadable([...readable].map(([c, e]) => [c, e.rungs, e.token]));
+      for (const [c, e] of entries) readable.set(c, { ...e, rungs: [...e.rungs] });
+      native?.setReadable([...readable].map(([c, e]) => [c, e.rungs, gateToken(e)]));
     },
     upsertReadable(channel, entry) {
-      readable.set(channel, { rungs: [...entry.rungs], ...(entry.token !== undefined ? { token: entry.token } : {}) });
-      native?.upsertReadable(channel, entry.rungs, entry.token);
+      readable.set(channel, { ...entry, rungs: [...entry.rungs] });
+      native?.upsertReadable(channel, entry.rungs, gateToken(entry));
     },
     deleteReadable(channel) {
       readable.delete(channel);

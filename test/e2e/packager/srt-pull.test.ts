@@ -149,3 +149,41 @@ describe('SRT pull', () => {
   }, 30000);
 });
 
+
+describe('SRT pull of a private channel', () => {
+  it('opens with a playback token as s=<token>; none is refused at the handshake, a wrong one gets nothing; a rotated secret closes the reader', async () => {
+    const CHP = CH; // the rig's channel, live from its publisher; public again at the end
+    let res = await rig.app.inject({ method: 'PATCH', url: `/api/channels/${CHP}`, payload: { private: true } });
+    assert.equal(res.statusCode, 200, res.body);
+    res = await rig.app.inject({ method: 'POST', url: `/api/channels/${CHP}/playback-tokens`, payload: {} });
+    assert.equal(res.statusCode, 201, res.body);
+    const { token } = res.json() as { token: string };
+
+    // Without a token: refused at the handshake (1401), as an unknown channel is.
+    const none = await exited(readTs(readerUrl(`#!::r=${CHP},m=request`), join(dir, 'none.ts'), 2), 15000);
+    assert.notEqual(none.code, 0, 'read without a token');
+    assert.match(none.stderr, /REJECT/, none.stderr);
+    // Another channel's token (the public channel has no secret; mint one for a second private channel).
+    await createRigChannel(rig.app, rig.ingest, 'vip2');
+    await rig.app.inject({ method: 'PATCH', url: '/api/channels/vip2', payload: { private: true } });
+    const other = (await rig.app.inject({ method: 'POST', url: '/api/channels/vip2/playback-tokens', payload: {} })).json() as { token: string };
+    const wrongFile = join(dir, 'wrong.ts');
+    const wrong = await exited(readTs(readerUrl(`#!::r=${CHP},m=request,s=${other.token}`), wrongFile, 2), 15000);
+    assert.notEqual(wrong.code, 0, 'read with another channel\'s token');
+    assert.equal(rig.pull?.readerCount(CHP), 0);
+
+    // With its token: a reader like any other, until the secret is rotated.
+    const file = join(dir, 'vip.ts');
+    const reader = readTs(readerUrl(`#!::r=${CHP},m=request,s=${token}`), file, null);
+    const done = exited(reader, 30000);
+    await waitFor('the reader with the token', async () => rig.pull?.readerCount(CHP) === 1, 10000);
+    await waitFor('media read', async () => (await import('node:fs/promises')).stat(file).then((s) => s.size > 0, () => false), 10000);
+    res = await rig.app.inject({ method: 'POST', url: `/api/channels/${CHP}/playback-secret` });
+    assert.ok(res.statusCode < 300, res.body);
+    await waitFor('the reader closed by the rotation', async () => rig.pull?.readerCount(CHP) === 0, 10000);
+    assert.notEqual((await done).code, null, 'ffmpeg ended when its reader was closed');
+    assert.deepEqual((await probe(file)).codecs, ['aac', 'h264']);
+    res = await rig.app.inject({ method: 'PATCH', url: `/api/channels/${CHP}`, payload: { private: false } });
+    assert.equal(res.statusCode, 200, res.body);
+  }, 60000);
+});

@@ -172,7 +172,9 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
   });
 
   it('serves a reader (srt-live-transmit) what JS sends, with sender stats; refuses unknown channels, rungs and wrong tokens', async () => {
-    const h = await startHarness({}, { readable: { open: { rungs: ['source', '360p'] }, closed: { rungs: ['source'], token: 'tok-123' } } });
+    const h = await startHarness({}, {
+      readable: { open: { rungs: ['source', '360p'] }, closed: { rungs: ['source'], token: 'tok-123' }, sealed: { rungs: ['source'], signedToken: true } },
+    });
     const rx: Buffer[] = [];
     const slt = children.run('srt-live-transmit', ['-a:no', '-q', h.url('%23%21%3A%3Ar%3Dopen%2Cm%3Drequest%2Ct%3D360p'), 'file://con'], 15_000);
     slt.proc.stdout?.on('data', (b: Buffer) => rx.push(b));
@@ -197,7 +199,7 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
     await waitFor('the reader closed', () => r.closed, 5000);
     assert.equal(r.send(chunk), 'gone');
 
-    const refused = ['#!::r=nope,m=request', '#!::r=open,m=request,t=720p', '#!::r=closed,m=request', '#!::r=closed,m=request,s=wrong'];
+    const refused = ['#!::r=nope,m=request', '#!::r=open,m=request,t=720p', '#!::r=closed,m=request', '#!::r=closed,m=request,s=wrong', '#!::r=sealed,m=request'];
     for (const sid of refused) {
       // A player (ffmpeg as a caller, like ffplay or VLC) refused at the handshake fails by itself; killed at the
       // bound (exit null) it was not. Not srt-live-transmit: after a rejection it sometimes stays up for good (a
@@ -208,12 +210,18 @@ describe('SRT server with real publishers', { concurrent: true, timeout: 45_000 
       assert.notEqual(code, 0, `${sid}: refused, yet ffmpeg ended well: ${c.output()}`);
     }
     await waitFor('the refusals', () => h.refusals.length >= refused.length, 3000);
-    assert.deepEqual(h.refusals.map((x) => x.code), [SRT_REJECT.NOT_FOUND, SRT_REJECT.NOT_FOUND, SRT_REJECT.UNAUTHORIZED, SRT_REJECT.UNAUTHORIZED]);
+    assert.deepEqual(h.refusals.map((x) => x.code), [SRT_REJECT.NOT_FOUND, SRT_REJECT.NOT_FOUND, SRT_REJECT.UNAUTHORIZED, SRT_REJECT.UNAUTHORIZED, SRT_REJECT.UNAUTHORIZED]);
     const ok = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent('#!::r=closed,m=request,t=stream,s=tok-123')), 'file://con'], 10_000);
     await waitFor('the reader with the token', () => h.readers.length === 2, 5000);
     assert.equal(h.readers[1]?.rung, 'source', 't=stream (SRT\'s type value) asks for the source');
     ok.proc.kill('SIGINT');
     await ok.exited;
+    // A signed-token entry (a private channel): any s= passes the gate, the listener checks the token.
+    const signed = children.run('srt-live-transmit', ['-a:no', '-q', h.url(encodeURIComponent('#!::r=sealed,m=request,s=1767225600..sig')), 'file://con'], 10_000);
+    await waitFor('the reader with some token', () => h.readers.length === 3, 5000);
+    assert.equal(decodeURIComponent(h.readers[2]?.streamId ?? ''), '#!::r=sealed,m=request,s=1767225600..sig', 'the listener gets the streamid to check the token');
+    signed.proc.kill('SIGINT');
+    await signed.exited;
   });
 
   it('a reader whose send buffer is over the bound is reported slow, and nothing more is queued for it', async () => {

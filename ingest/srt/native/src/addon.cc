@@ -4,7 +4,7 @@
 //   .finish()                    joins the receive thread, releases the JS callback, srt_cleanup
 //   .closeSession(id, reason) -> bool   .stats(id) -> object | null   .sessionIds() -> number[]
 //   .send(id, Buffer) -> 'sent' | 'slow' | 'gone'   (to a reader, non-blocking, 1316-byte messages)
-//   .setReadable([[channel, [rung, ...], token], ...])   .upsertReadable(channel, rungs, token)   .deleteReadable(channel)
+//   .setReadable([[channel, [rung, ...], token], ...]) (token: a fixed string, or true: any s=, checked in JS)   .upsertReadable(channel, rungs, token)   .deleteReadable(channel)
 //   .setKeys([[key, channel, passphrase], ...])   .upsertKey(key, channel, passphrase)   .deleteKey(key)
 //   .keyCount() -> number
 // The listen callback decides on libsrt's thread from that key snapshot (key-gate.h), at once.
@@ -268,7 +268,8 @@ class SrtListener : public Napi::ObjectWrap<SrtListener>, public Sink {
     ReadEntry e;
     Napi::Array a = rungs.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); ++i) e.rungs.push_back(stringArg(a.Get(i), "rung"));
-    if (!token.IsUndefined() && !token.IsNull()) e.token = stringArg(token, "token");
+    if (token.IsBoolean()) e.signedToken = token.As<Napi::Boolean>().Value();
+    else if (!token.IsUndefined() && !token.IsNull()) e.token = stringArg(token, "token");
     return e;
   }
 

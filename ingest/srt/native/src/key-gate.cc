@@ -80,7 +80,7 @@ Decision KeyGate::decideRead(const ParsedStreamId& p) {
     d.reason = "no such channel (or it is not readable over SRT)";
     return d;
   }
-  if (!it->second.token.empty() && token != it->second.token) {
+  if ((!it->second.token.empty() && token != it->second.token) || (it->second.signedToken && token.empty())) {
     d.code = SRT_REJX_UNAUTHORIZED;
     d.reason = "the channel is private: give its playback token as s=<token>";
     return d;

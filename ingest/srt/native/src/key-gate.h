@@ -23,7 +23,10 @@ struct KeyEntry {
 // (s=<token>); an empty token means the channel is public. Decided by JS (ingest/srt/read-access.ts).
 struct ReadEntry {
   std::vector<std::string> rungs;
+  // A fixed token the reader must give as s=<token> (empty: none).
   std::string token;
+  // A private channel: the reader must give some s=<token>; the signed playback token is checked in JS.
+  bool signedToken = false;
 };
 
 class KeyGate {

@@ -3,7 +3,8 @@
  * Beamline takes one H.264 video stream and at most one audio stream; they become streams 0 and 1 of the
  * channel on its 90 kHz timeline. AAC audio passes through; any other audio codec is transcoded to AAC once, at
  * ingest (the session's audio converter), so the channel's audio is always AAC and every rung shares it.
- * Anything else is either ignored (data, extra tracks) or a clear refusal (no video, another video codec).
+ * A SCTE-35 data stream is read for ad markers (session/publisher-splices.ts). Anything else is either ignored
+ * (other data, extra tracks) or a clear refusal (no video, another video codec).
  */
 
 import type { Channel } from '../core/model/channel';
@@ -18,6 +19,8 @@ export interface StreamPlan {
   audio: Stream | null;
   /** The input audio stream when it is not AAC and must be transcoded to AAC (the same object as `audio`). */
   audioTranscode: Stream | null;
+  /** The input's SCTE-35 stream (splice_info_sections the publisher sends), read into ad markers. */
+  scte35: Stream | null;
   /** Input streams that are ignored, with why. */
   ignored: string[];
 }
@@ -44,15 +47,16 @@ export function planStreams(input: readonly Stream[]): PlanResult {
   const aac = audios.find((s) => s.codecpar.name === PASSTHROUGH_AUDIO) ?? null;
   const other = aac ? null : (audios.find(knownAudioCodec) ?? null);
   const audio = aac ?? other;
+  const scte35 = input.find((s) => s.codecpar.codec_type === 'data' && s.codecpar.name === 'scte_35') ?? null;
   const ignored: string[] = [];
   for (const s of input) {
-    if (s === video || s === audio) continue;
+    if (s === video || s === audio || s === scte35) continue;
     const what = `${s.codecpar.codec_type} stream ${s.index} (${s.codecpar.name ?? 'unknown codec'})`;
     ignored.push(s.codecpar.codec_type === 'audio' && !audio ? `${what}: unknown audio codec, set the encoder to AAC` : what);
   }
   const map = new Map<number, number>([[video.index, VIDEO_STREAM]]);
   if (audio) map.set(audio.index, AUDIO_STREAM);
-  return { ok: true, plan: { map, video, audio, audioTranscode: other, ignored } };
+  return { ok: true, plan: { map, video, audio, audioTranscode: other, scte35, ignored } };
 }
 
 /**

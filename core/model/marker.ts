@@ -34,7 +34,8 @@ export interface Marker {
   /** The same for a break's end (`startMs` + its duration). */
   splicedInMs?: number;
   createdAt: string;
-  source: 'api';
+  /** Who made it: the channel API, or the publisher's own SCTE-35 in its MPEG-TS (core/model/scte35.ts). */
+  source: 'api' | 'publisher';
 }
 
 /** Bounds of a marker request: how far in the past or future its start may be, and its duration. */

@@ -299,10 +299,10 @@ export const MarkerView = Type.Object({
   startMs: Type.Integer(),
   start: Type.String({ description: 'START-DATE (ISO 8601).' }),
   durationSeconds: Type.Union([Type.Number(), Type.Null()]),
-  scte35: Type.String({ description: 'The splice_info_section (splice_insert), hex.' }),
+  scte35: Type.String({ description: 'The splice_info_section, hex: a splice_insert made by the API, or the section the publisher sent.' }),
   scte35In: Type.Optional(Type.String({ description: 'A break with a duration: the splice_insert returning to the network at its end, hex.' })),
   splicedMs: Type.Optional(Type.Integer({ description: "Where the publishing ingest cut for the splice (the PROGRAM-DATE-TIME of the segment it starts, ms); the tags' START-DATE." })),
   splicedInMs: Type.Optional(Type.Integer({ description: "The same for a break's end." })),
   createdAt: Type.String(),
-  source: Type.Literal('api'),
+  source: Type.Union([Type.Literal('api'), Type.Literal('publisher')], { description: "'publisher': sent as SCTE-35 in the publisher's MPEG-TS." }),
 });

@@ -18,6 +18,8 @@ import type { SessionStats } from './session-stats';
 import type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog } from './types';
 import type { LiveStore } from '../../core/store/live-store';
 import { MARKER_LIMITS, spliceCues, splicesHit, type Marker } from '../../core/model/marker';
+import { to90k } from '../timeline';
+import { createPublisherSplices } from './publisher-splices';
 
 /** How often a publish reads its channel's ad markers (splice points it cuts segments at), ms. */
 export const MARKER_POLL_MS = 1000;
@@ -138,6 +140,21 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
     },
     start,
   );
+  // SCTE-35 the publisher sends in its TS: ad markers like the API's, cut at by this publish at once.
+  const scteIndex = plan.scte35?.index ?? null;
+  const videoTb = plan.video.time_base;
+  const splices = scteIndex === null ? null : createPublisherSplices({
+    live: deps.live, log: deps.log, channel, now,
+    videoClock: () => {
+      const c = writer.videoClock();
+      return c ? { pts90k: to90k(c.inputPts, videoTb), wallMs: c.wallMs } : null;
+    },
+    known: () => markers,
+    onAdded: (m) => {
+      markers = [...markers, m];
+      cues = spliceCues(markers, now());
+    },
+  });
   const statsTimer = setInterval(() => run.stats.publish(plan, converter), config.statsIntervalMs);
   statsTimer.unref();
   // Ad markers cut segments (their splice points start a segment): read every second, a failed read keeps the last list.
@@ -147,8 +164,10 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
     // Those whose start or break end may still be cut at: started at most the longest break (and 10 s) ago.
     const t = now();
     Promise.resolve().then(() => deps.live.markers(channel.name, { fromMs: t - MARKER_LIMITS.maxDuration * 1000 - 10_000, toMs: t + MARKER_LIMITS.futureMs })).then((ms) => {
-      markers = ms;
-      cues = spliceCues(ms, now());
+      // Keep the publisher's markers this read may have missed (stored after it began).
+      const fresh = markers.filter((m) => m.source === 'publisher' && !ms.some((x) => x.id === m.id) && Date.parse(m.createdAt) >= t - 10_000);
+      markers = fresh.length ? [...ms, ...fresh] : ms;
+      cues = spliceCues(markers, now());
     }, () => undefined);
   };
   readCues();
@@ -157,7 +176,10 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
   try {
     for await (const raw of run.demuxer.packets()) {
       const index = plan.map.get(raw.streamIndex);
-      if (index === undefined) continue;
+      if (index === undefined) {
+        if (raw.streamIndex === scteIndex) splices?.push(raw.data);
+        continue;
+      }
       if (index === AUDIO_STREAM && converter) {
         for (const aac of await converter.push(raw)) await writer.ingest({ ...aac, streamIndex: AUDIO_STREAM });
         continue;

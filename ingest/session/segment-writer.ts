@@ -6,13 +6,14 @@
  */
 
 import type { Channel } from '../../core/model/channel';
-import { AUDIO_STREAM } from '../../core/model/live';
+import { AUDIO_STREAM, VIDEO_STREAM } from '../../core/model/live';
 import type { MediaPacket } from '../../core/model/media';
 import { packetMetaOf } from '../../core/model/media';
 import type { LiveStore } from '../../core/store/live-store';
 import type { PacketWrite, Store } from '../../core/store/store';
 import { segmenterFinish, segmenterStep, type SegmenterEvent, type SegmenterState } from '../segmenter';
 import { normalisePacket, serialiseTimeline, type TimelineState } from '../timeline';
+import { wallAt } from '../wall-clock';
 import { boundaryRecords, type BoundaryBook } from './boundary-records';
 import { redisFailureKind } from '../../core/store/redis-errors';
 import type { SessionLog } from './types';
@@ -65,6 +66,12 @@ export interface SegmentWriter {
   ingest(packet: MediaPacket): Promise<void>;
   /** Closes the open segment, writes what is pending and saves the timeline. */
   finish(): Promise<void>;
+  /**
+   * The newest video packet as given (`inputPts`, the publisher's clock in its stream's time base) and its
+   * PROGRAM-DATE-TIME (ms): how a time in the publisher's clock (an SCTE-35 splice) is placed. Null before the
+   * first segment opened.
+   */
+  videoClock(): { inputPts: number; wallMs: number } | null;
 }
 
 /**
@@ -142,11 +149,14 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     }
   }
 
+  let lastVideo: { inputPts: number; pts: number } | null = null;
+
   async function ingest(input: MediaPacket): Promise<void> {
     const r = normalisePacket(timeline, input);
     timeline = r.state;
     const normalised = r.packet;
     if (!normalised) return;
+    if (normalised.streamIndex === VIDEO_STREAM) lastVideo = { inputPts: input.pts, pts: normalised.pts };
     const arrivedMs = now();
     const step = segmenterStep(segmenter, normalised, arrivedMs, deps.cues?.() ?? []);
     segmenter = step.state;
@@ -196,5 +206,10 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     await hold(() => live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, TIMELINE_TTL_MS)));
   }
 
-  return { ingest, finish };
+  function videoClock(): { inputPts: number; wallMs: number } | null {
+    if (!lastVideo || !segmenter.clock) return null;
+    return { inputPts: lastVideo.inputPts, wallMs: wallAt(segmenter.clock, lastVideo.pts) };
+  }
+
+  return { ingest, finish, videoClock };
 }

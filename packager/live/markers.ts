@@ -100,7 +100,8 @@ export function markerEvents(markers: readonly Marker[], segments: readonly Segm
     const pts = ptsAt(segments, at);
     if (pts === null || !settled(segments, at, final)) continue;
     out.push({
-      id: m.eventId,
+      // A break's end sent by the publisher with the break's own event id (id `…-IN`) needs an Event id of its own.
+      id: m.id.endsWith('-IN') ? (m.eventId ^ 0x80000000) >>> 0 : m.eventId,
       presentationTime: pts,
       ...(m.durationSeconds !== null ? { duration: Math.round(m.durationSeconds * TIMELINE_HZ) } : {}),
       binaryBase64: Buffer.from(m.scte35, 'hex').toString('base64'),

@@ -5,6 +5,8 @@
  * SCTE-35 Event in the MPD at the media time of that instant (read by m3u8-parser, mpd-parser and a DOM).
  * Bad bodies are 400 JSON, an anonymous POST 401; DELETE cancels a future marker, not one that has begun.
  * A publisher with a 0.48 s GOP: both ends of a break start a segment (cut at the first keyframe after each).
+ * A publisher sending SCTE-35 in its MPEG-TS (a splice_insert on a SCTE-35 PID, repeated as encoders do): one
+ * marker from it, at its splice time, cut at and listed with the section as sent.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
@@ -12,7 +14,10 @@ import { Registry } from 'prom-client';
 import { DOMParser } from '@xmldom/xmldom';
 import { TIMELINE_HZ, type SegmentRecord } from '../../../core/model/live';
 import { closedSegments, createRigChannel, httpGet, startPackagerRig, type PackagerRig } from './rig';
+import { spawn } from 'node:child_process';
 import { publishSrt } from '../../helpers/publishers';
+import { withScte35 } from '../../helpers/scte35-ts';
+import { encodeSpliceInsert } from '../../../core/model/marker';
 import { waitFor } from '../../helpers/process';
 import { AUTH } from '../../helpers/app';
 import { parseM3u8, parseMpd } from '../../unit/packager/parsers';
@@ -192,5 +197,81 @@ describe('ad markers (SCTE-35) end to end', () => {
     assert.equal(patch.status, 200);
     assert.equal((await fetch(`${rig.base}/api/channels/${ch}/markers`)).status, 401);
     assert.equal((await fetch(`${rig.base}/api/channels/${ch}/markers`, { headers: AUTH })).status, 200);
+  });
+
+  it("SCTE-35 in the publisher's MPEG-TS: a splice_insert becomes a marker at its splice time, cut at and listed with the section as sent", { timeout: 60000 }, async () => {
+    const ch = 'mk3';
+    const url = await createRigChannel(rig.app, rig.ingest, ch);
+    const eventId = 0x1234;
+    let first = NaN;
+    let splicePts = NaN;
+    const sections: Buffer[] = [];
+    // The break is announced 2 s ahead of its splice (pre-roll), once more 1 s later (a repeat), with a 3 s duration.
+    const insert = (firstPts: number, sendPts: number, again: boolean) => {
+      if (!again) {
+        first = firstPts;
+        splicePts = sendPts + 2 * 90000;
+      }
+      const section = encodeSpliceInsert({ eventId, outOfNetwork: true, durationSeconds: 3, pts: splicePts });
+      sections.push(section);
+      return section;
+    };
+    const enc = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-t', '16', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '12', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-b:a', '64k', '-f', 'mpegts', '-',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // The channel's URL is ffmpeg's (latency in µs); srt-live-transmit reads latency in ms: leave it to the server's.
+    const slt = spawn('srt-live-transmit', ['-a:no', '-q', '-chunk:1316', 'file://con', url.replace(/&latency=\d+/, '')], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let errors = '';
+    for (const c of [enc, slt]) c.stderr?.on('data', (b: Buffer) => (errors = (errors + b.toString()).slice(-2000)));
+    const stop = () => {
+      for (const c of [enc, slt]) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    };
+    try {
+      enc.stdout.pipe(withScte35(0x1f0, [
+        { afterSeconds: 4, section: (f, now) => insert(f, now, false) },
+        { afterSeconds: 5, section: (f, now) => insert(f, now, true) },
+      ])).pipe(slt.stdin);
+      slt.stdin.on('error', () => undefined);
+      type M = { id: string; source: string; type: string; eventId: number; scte35: string; durationSeconds: number | null; startMs: number; splicedMs?: number; splicedInMs?: number };
+      let marker: M | undefined;
+      await waitFor('the marker from the publisher, cut at', async () => {
+        const list = (await (await fetch(`${rig.base}/api/channels/${ch}/markers`)).json()) as M[];
+        marker = list.find((m) => m.source === 'publisher');
+        return marker?.splicedMs !== undefined && marker.splicedInMs !== undefined;
+      }, 30000).catch((err: Error) => {
+        throw new Error(`${err.message}; the publisher said: ${errors}`);
+      });
+      const list = (await (await fetch(`${rig.base}/api/channels/${ch}/markers`)).json()) as M[];
+      assert.equal(list.length, 1, `one marker, the repeat dropped: ${JSON.stringify(list)}`);
+      assert.ok(marker);
+      assert.equal(sections.length, 2, 'the publisher sent it twice');
+      assert.equal(marker.id, 'splice-00001234');
+      assert.equal(marker.type, 'ad-break');
+      assert.equal(marker.eventId, eventId);
+      assert.equal(marker.durationSeconds, 3);
+      assert.equal(marker.scte35, (sections[0] as Buffer).toString('hex').toUpperCase(), 'the section as the publisher sent it');
+
+      // Placed at the splice time: the segment cut for it starts at the first keyframe at or after the publisher's
+      // splice pts (the channel's pts are the publisher's plus one offset: its first video frame opened segment 1).
+      const segs = (await rig.live.lastSegments(ch, 100)).filter((x) => x.durationPts !== null);
+      const firstSeg = segs[0] as SegmentRecord;
+      const expectedPts = firstSeg.startPts + (splicePts - first);
+      const cut = segs.find((x) => x.wallClockMs === marker?.splicedMs);
+      assert.ok(cut, JSON.stringify(segs.map((x) => [x.index, x.wallClockMs, x.startPts])));
+      assert.ok(cut.startPts >= expectedPts && cut.startPts - expectedPts <= 12 * 3600, `the cut is ${(cut.startPts - expectedPts) / 90} ms after the splice pts`);
+      const previous = segs[segs.indexOf(cut) - 1] as SegmentRecord;
+      assert.ok(previous.startPts < expectedPts, 'the segment before the cut starts before the splice');
+
+      // In the live playlist as the API's markers are: the section as SCTE35-OUT, the cut as START-DATE.
+      const text = (await get(`/live/${ch}/v-source.m3u8`)).text;
+      const dr = parseM3u8(text).manifest.dateRanges?.find((d) => d.id === marker?.id);
+      assert.ok(dr, text);
+      assert.equal(String(dr.scte35Out).toUpperCase(), `0X${marker.scte35}`);
+      assert.equal(dr.startDate.getTime(), marker.splicedMs);
+      assert.equal(dr.plannedDuration, 3);
+    } finally {
+      stop();
+    }
   });
 });

@@ -96,3 +96,12 @@ test('formatChanged: codec parameters and the audio source count, nothing else',
   ];
   for (const c of cases) assert.equal(formatChanged(c.a, c.b), c.changed, c.name);
 });
+
+test('a SCTE-35 data stream is planned for ad markers, not ignored; other data is ignored', () => {
+  const scte = (index: number): Stream => ({ index, time_base: [1, 90000], codecpar: { codec_type: 'data', name: 'scte_35' } });
+  const p = plan([h264(0), audio(1, 'aac'), scte(2), data(3)]);
+  assert.equal(p.scte35?.index, 2);
+  assert.equal(p.map.has(2), false, 'not a channel stream');
+  assert.deepEqual(p.ignored, ['data stream 3 (timed_id3)']);
+  assert.equal(plan([h264(0), audio(1, 'aac')]).scte35, null);
+});

@@ -19,13 +19,41 @@ export interface StreamPlan {
   audio: Stream | null;
   /** The input audio stream when it is not AAC and must be transcoded to AAC (the same object as `audio`). */
   audioTranscode: Stream | null;
+  /**
+   * Further audio tracks (other languages), in the input's order: channel streams 2, 3, … (`index`); a track
+   * whose codec is not AAC is transcoded to AAC like the main one (`transcode`). At most MAX_AUDIO_TRACKS in all.
+   */
+  extraAudio: ExtraAudio[];
   /** The input's SCTE-35 stream (splice_info_sections the publisher sends), read into ad markers. */
   scte35: Stream | null;
   /** Input streams that are ignored, with why. */
   ignored: string[];
 }
 
+export interface ExtraAudio {
+  input: Stream;
+  /** The channel stream index it becomes. */
+  index: number;
+  transcode: boolean;
+}
+
 export type PlanResult = { ok: true; plan: StreamPlan } | { ok: false; reason: string };
+
+/** Audio tracks a channel carries at most (the main one and seven more languages). */
+export const MAX_AUDIO_TRACKS = 8;
+
+/** The extra tracks numbered from channel stream 2 on, in order (after some were dropped). */
+export function numberExtraAudio(extra: readonly Omit<ExtraAudio, 'index'>[]): ExtraAudio[] {
+  return extra.map((e, i) => ({ ...e, index: AUDIO_STREAM + 1 + i }));
+}
+
+/** The plan's input → channel stream map, from its video, main audio and extra tracks. */
+export function streamMap(plan: Pick<StreamPlan, 'video' | 'audio' | 'extraAudio'>): Map<number, number> {
+  const map = new Map<number, number>([[plan.video.index, VIDEO_STREAM]]);
+  if (plan.audio) map.set(plan.audio.index, AUDIO_STREAM);
+  for (const e of plan.extraAudio) map.set(e.input.index, e.index);
+  return map;
+}
 
 const VIDEO_CODECS = ['h264'];
 const PASSTHROUGH_AUDIO = 'aac';
@@ -48,29 +76,32 @@ export function planStreams(input: readonly Stream[]): PlanResult {
   const other = aac ? null : (audios.find(knownAudioCodec) ?? null);
   const audio = aac ?? other;
   const scte35 = input.find((s) => s.codecpar.codec_type === 'data' && s.codecpar.name === 'scte_35') ?? null;
+  const extraAudio = audio
+    ? numberExtraAudio(audios.filter((s) => s !== audio && knownAudioCodec(s)).slice(0, MAX_AUDIO_TRACKS - 1).map((s) => ({ input: s, transcode: s.codecpar.name !== PASSTHROUGH_AUDIO })))
+    : [];
   const ignored: string[] = [];
   for (const s of input) {
-    if (s === video || s === audio || s === scte35) continue;
+    if (s === video || s === audio || s === scte35 || extraAudio.some((e) => e.input === s)) continue;
     const what = `${s.codecpar.codec_type} stream ${s.index} (${s.codecpar.name ?? 'unknown codec'})`;
     ignored.push(s.codecpar.codec_type === 'audio' && !audio ? `${what}: unknown audio codec, set the encoder to AAC` : what);
   }
-  const map = new Map<number, number>([[video.index, VIDEO_STREAM]]);
-  if (audio) map.set(audio.index, AUDIO_STREAM);
-  return { ok: true, plan: { map, video, audio, audioTranscode: other, scte35, ignored } };
+  const map = streamMap({ video, audio, extraAudio });
+  return { ok: true, plan: { map, video, audio, audioTranscode: other, extraAudio, scte35, ignored } };
 }
 
 /**
  * The channel's format: streams on the 90 kHz timeline, codec parameters (with extradata) kept. When the plan
  * transcodes audio, `aacAudio` is the converter's output stream (its AAC codec parameters) and is required.
  */
-export function channelFormat(ch: Channel, plan: StreamPlan, aacAudio?: Stream): Format {
-  const toChannel = (s: Stream, index: number): Stream => ({
+export function channelFormat(ch: Channel, plan: StreamPlan, aacAudio?: Stream, extraAac: ReadonlyMap<number, Stream> = new Map()): Format {
+  const toChannel = (s: Stream, index: number, language?: string): Stream => ({
     type: 'Stream',
     index,
     time_base: [1, TIMELINE_HZ],
     ...(s.r_frame_rate ? { r_frame_rate: s.r_frame_rate } : {}),
     ...(s.avg_frame_rate ? { avg_frame_rate: s.avg_frame_rate } : {}),
     codecpar: { ...s.codecpar },
+    ...(language ? { metadata: { language } } : {}),
   });
   const streams = [toChannel(plan.video, VIDEO_STREAM)];
   const metadata: Record<string, string> = { channel: ch.name };
@@ -82,8 +113,15 @@ export function channelFormat(ch: Channel, plan: StreamPlan, aacAudio?: Stream):
       }
       audio = aacAudio;
     }
-    streams.push(toChannel(audio, AUDIO_STREAM));
+    streams.push(toChannel(audio, AUDIO_STREAM, languageOf(plan.audio)));
     metadata.audioSourceCodec = String(plan.audio.codecpar.name);
+  }
+  for (const e of plan.extraAudio) {
+    const out = e.transcode ? extraAac.get(e.index) : e.input;
+    if (!out || out.codecpar.name !== PASSTHROUGH_AUDIO) {
+      throw new Error(`channel ${ch.name}: audio track ${e.index} (${String(e.input.codecpar.name)}) is transcoded, so the format needs its AAC output stream`);
+    }
+    streams.push(toChannel(out, e.index, languageOf(e.input)));
   }
   return { type: 'format', url: ch.name, ttl: ch.dvrWindowSeconds, streams, metadata };
 }
@@ -96,8 +134,25 @@ export function formatChanged(stored: Format, next: Format): boolean {
   const key = (f: Format) =>
     JSON.stringify({
       ttl: f.ttl,
-      streams: f.streams.map((s) => [s.codecpar.name, s.codecpar.width, s.codecpar.height, s.codecpar.extradata, s.codecpar.sample_rate, s.codecpar.channels, s.codecpar.profile]),
+      streams: f.streams.map((s) => [s.codecpar.name, s.codecpar.width, s.codecpar.height, s.codecpar.extradata, s.codecpar.sample_rate, s.codecpar.channels, s.codecpar.profile, languageOf(s) ?? null]),
       audioSource: f.metadata?.audioSourceCodec ?? null,
     });
   return key(stored) !== key(next);
+}
+
+/**
+ * A stream's language as a BCP 47 tag (what HLS's LANGUAGE and DASH's `lang` take): the publisher's ISO 639
+ * code (an MPEG-TS language descriptor, FFmpeg's `language` metadata; `eng` → `en`, `fre`/`fra` → `fr`), or
+ * undefined when it gives none, `und`, or something that is no language tag.
+ */
+export function languageOf(s: Stream): string | undefined {
+  const meta = s.metadata as Record<string, unknown> | undefined;
+  const raw = meta?.language;
+  if (typeof raw !== 'string' || !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/.test(raw)) return undefined;
+  try {
+    const tag = Intl.getCanonicalLocales(raw)[0];
+    return tag && tag !== 'und' ? tag : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -14,7 +14,7 @@ import { fault, type PipelineFault } from '../core/model/pipeline-errors';
 import { createChannelLease } from './session/channel-lease';
 import { newHolderId } from '../core/store/holder-id';
 import { createDemuxer, type Demuxer } from './demuxer';
-import { planStreams, type StreamPlan } from './channel-format';
+import { numberExtraAudio, planStreams, streamMap, type ExtraAudio, type StreamPlan } from './channel-format';
 import type { IngestDiagnostics } from './ingest-stats';
 import { createAudioToAac, type AudioToAac } from './audio-to-aac';
 import { classifyStoreError } from './store-errors';
@@ -64,10 +64,39 @@ function withAudioConverter(deps: PublishSessionDeps, name: string, plan: Stream
     // The channel goes on without audio, and the operator reads why.
     const why = `audio stream ${plan.audioTranscode.index} (${codec}): cannot be transcoded to AAC (${(err as Error).message}), set the encoder to AAC`;
     deps.log.warn({ channel: name, codec }, why);
-    const map = new Map(plan.map);
-    map.delete(plan.audioTranscode.index);
-    return { plan: { ...plan, map, audio: null, audioTranscode: null }, converter: null };
+    // Without a main track there are no extra ones either (the first is the channel's audio).
+    const next = { ...plan, audio: null, audioTranscode: null, extraAudio: [] };
+    return { plan: { ...next, map: streamMap(next) }, converter: null };
   }
+}
+
+/**
+ * Converters for the extra audio tracks that are not AAC (channel stream index → converter); a track whose
+ * converter cannot be made is dropped (the others, renumbered, go on) with a log line.
+ */
+function withExtraConverters(deps: PublishSessionDeps, name: string, plan: StreamPlan): { plan: StreamPlan; extra: Map<number, AudioToAac> } {
+  if (!plan.extraAudio.some((e) => e.transcode)) return { plan, extra: new Map() };
+  const kept: { e: ExtraAudio; converter: AudioToAac | null }[] = [];
+  for (const e of plan.extraAudio) {
+    if (!e.transcode) {
+      kept.push({ e, converter: null });
+      continue;
+    }
+    const codec = String(e.input.codecpar.name);
+    try {
+      kept.push({ e, converter: (deps.createAudioConverter ?? createAudioToAac)(e.input) });
+      deps.log.info({ channel: name, codec, track: e.input.index }, `audio track ${e.input.index}: ${codec} → AAC`);
+    } catch (err) {
+      deps.log.warn({ channel: name, codec }, `audio track ${e.input.index} (${codec}): cannot be transcoded to AAC (${(err as Error).message}); the channel goes on without it`);
+    }
+  }
+  const extraAudio = numberExtraAudio(kept.map((k) => ({ input: k.e.input, transcode: k.e.transcode })));
+  const extra = new Map<number, AudioToAac>();
+  kept.forEach((k, i) => {
+    if (k.converter) extra.set((extraAudio[i] as ExtraAudio).index, k.converter);
+  });
+  const next = { ...plan, extraAudio };
+  return { plan: { ...next, map: streamMap(next) }, extra };
 }
 
 /**
@@ -142,11 +171,14 @@ export function startPublishSession(
     try {
       if (ended) return ended; // the publisher left (or the session was closed) while waiting for the lease
       ({ plan, converter } = withAudioConverter(deps, name, planned.plan));
+      let extraConverters = new Map<number, AudioToAac>();
+      ({ plan, extra: extraConverters } = withExtraConverters(deps, name, plan));
       for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
       try {
-        await runPlanned({ deps, config, channel, source, demuxer, converter, stats, now, writable, discarded: () => discarded, holder: lease.holder }, plan);
+        await runPlanned({ deps, config, channel, source, demuxer, converter, extraConverters, stats, now, writable, discarded: () => discarded, holder: lease.holder }, plan);
       } finally {
         converter?.close();
+        for (const c of extraConverters.values()) c.close();
       }
     } finally {
       await lease.release();

@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   title: $('title'), badge: $('badge'), stage: $('stage'), video: $('video'), message: $('message'),
   messageText: $('message-text'), retry: $('retry'), play: $('play'), mute: $('mute'), scrubber: $('scrubber'),
-  position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'),
+  position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'), audio: $('audio'), audioChoice: $('audio-choice'),
   fullscreen: $('fullscreen'), realtime: $('realtime'), latency: $('latency'), level: $('level'), buffer: $('buffer'), mode: $('mode'),
   catchup: $('catchup'), from: $('from'), to: $('to'),
 };
@@ -215,6 +215,8 @@ async function loadRealtime() {
 function wireHls(hls, Hls) {
   const E = Hls.Events;
   hls.on(E.MANIFEST_PARSED, (_e, data) => fillQualityMenu(data.levels));
+  hls.on(E.AUDIO_TRACKS_UPDATED, (_e, data) => fillAudioMenu(data.audioTracks, hls.audioTrack));
+  hls.on(E.AUDIO_TRACK_SWITCHED, (_e, data) => (ui.audio.value = String(data.id)));
   hls.on(E.LEVEL_SWITCHED, (_e, data) => {
     state.levelSwitches.push({ level: data.level, at: Date.now(), time: ui.video.currentTime });
     showLevel();
@@ -298,6 +300,13 @@ function ended(text) {
   showMessage('ended', text);
   setBadge('ended', 'idle');
   if (mode() === 'live') later(boot, 5000); // comes back by itself when the channel goes live again
+}
+
+/** The audio menu: one entry per language the channel carries (shown only when there are several). */
+function fillAudioMenu(tracks, current) {
+  ui.audio.replaceChildren(...tracks.map((t, i) => new Option(t.name || t.lang || `Audio ${i + 1}`, String(i))));
+  ui.audio.value = String(current >= 0 ? current : 0);
+  ui.audioChoice.hidden = tracks.length < 2;
 }
 
 function fillQualityMenu(levels) {
@@ -425,6 +434,9 @@ function wireUi() {
   });
   ui.golive.addEventListener('click', goLive);
   ui.startover.addEventListener('click', startOver);
+  ui.audio.addEventListener('change', () => {
+    if (state.hls) state.hls.audioTrack = Number(ui.audio.value);
+  });
   ui.quality.addEventListener('change', () => {
     const level = Number(ui.quality.value);
     if (!state.hls) return;

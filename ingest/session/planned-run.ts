@@ -31,6 +31,8 @@ export interface PlannedRun {
   source: PublishSource;
   demuxer: Demuxer;
   converter: AudioToAac | null;
+  /** Converters of the extra audio tracks that are not AAC, by channel stream index. */
+  extraConverters?: ReadonlyMap<number, AudioToAac>;
   stats: SessionStats;
   now: () => number;
   /** Throws once nothing more may be written (the channel was deleted). */
@@ -44,7 +46,8 @@ export interface PlannedRun {
 export async function openChannel(run: PlannedRun, plan: StreamPlan): Promise<SegmentWriterStart> {
   const { store, live } = run.deps;
   const name = run.channel.name;
-  const format = channelFormat(run.channel, plan, run.converter?.stream);
+  const extraAac = new Map([...(run.extraConverters ?? new Map<number, AudioToAac>())].map(([i, c]) => [i, c.stream]));
+  const format = channelFormat(run.channel, plan, run.converter?.stream, extraAac);
   run.writable();
   const stored = await store.getFormat(name);
   const changed = !stored || formatChanged(stored, format);
@@ -62,6 +65,7 @@ export async function openChannel(run: PlannedRun, plan: StreamPlan): Promise<Se
   const saved = await live.getTimeline(name);
   const timings = [{ index: VIDEO_STREAM, time_base: plan.video.time_base }];
   if (plan.audio) timings.push({ index: AUDIO_STREAM, time_base: (run.converter?.stream ?? plan.audio).time_base });
+  for (const e of plan.extraAudio) timings.push({ index: e.index, time_base: (run.extraConverters?.get(e.index)?.stream ?? e.input).time_base });
   const timeline = beginSession(continueAfter(saved ? parseTimeline(saved) : createTimelineState(0), resume.afterDts), timings);
 
   const last = resume.last;
@@ -72,7 +76,7 @@ export async function openChannel(run: PlannedRun, plan: StreamPlan): Promise<Se
     targetDuration: Math.round(run.config.segmentSeconds * TIMELINE_HZ),
     partTarget: Math.round((run.channel.partTargetSeconds ?? run.config.partSeconds) * TIMELINE_HZ),
   });
-  return { timeline, segmenter, book: createBoundaryBook(last?.discontinuitySequence ?? 0), hasAudio: plan.audio !== null };
+  return { timeline, segmenter, book: createBoundaryBook(last?.discontinuitySequence ?? 0), hasAudio: plan.audio !== null, extraAudio: plan.extraAudio.map((e) => e.index) };
 }
 
 export interface Resume {
@@ -184,6 +188,11 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
         for (const aac of await converter.push(raw)) await writer.ingest({ ...aac, streamIndex: AUDIO_STREAM });
         continue;
       }
+      const extra = index > AUDIO_STREAM ? run.extraConverters?.get(index) : undefined;
+      if (extra) {
+        for (const aac of await extra.push(raw)) await writer.ingest({ ...aac, streamIndex: index });
+        continue;
+      }
       await writer.ingest({ ...raw, streamIndex: index });
     }
   } finally {
@@ -196,11 +205,12 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
 }
 
 async function finish(run: PlannedRun, plan: StreamPlan, writer: SegmentWriter): Promise<void> {
-  if (run.converter) {
+  const converters: [number, AudioToAac][] = [...(run.converter ? [[AUDIO_STREAM, run.converter] as [number, AudioToAac]] : []), ...(run.extraConverters ?? new Map<number, AudioToAac>())];
+  for (const [index, c] of converters) {
     try {
-      for (const aac of await run.converter.flush()) await writer.ingest({ ...aac, streamIndex: AUDIO_STREAM });
+      for (const aac of await c.flush()) await writer.ingest({ ...aac, streamIndex: index });
     } catch (err) {
-      run.deps.log.warn({ channel: run.channel.name, err: (err as Error).message }, 'could not drain the audio converter');
+      run.deps.log.warn({ channel: run.channel.name, track: index, err: (err as Error).message }, 'could not drain the audio converter');
     }
   }
   await writer.finish();

@@ -59,6 +59,8 @@ export interface SegmentWriterStart {
   book: BoundaryBook;
   /** Whether the channel has audio: then the audio completing a part is written at once. */
   hasAudio: boolean;
+  /** Channel stream indexes of the extra audio tracks (2, 3, …); each part waits for each track's audio too. */
+  extraAudio?: readonly number[];
 }
 
 export interface SegmentWriter {
@@ -110,8 +112,12 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
   let { timeline, segmenter, book } = start;
   let pending: PacketWrite[] = [];
   let lastFlush = now();
-  /** End (pts) of the last announced part until an audio packet reaching it is written: players wait for it. */
-  let audioAwaited: number | null = null;
+  /**
+   * End (pts) of the last announced part, per audio track, until an audio packet of that track reaching it is
+   * written: players wait for it.
+   */
+  const audioTracks = start.hasAudio ? [AUDIO_STREAM, ...(start.extraAudio ?? [])] : [];
+  const audioAwaited = new Map<number, number>();
   /** When the first frame of each part not yet announced arrived (`<segment>.<part>` → ms), for onPartReady. */
   const partArrivals = new Map<string, number>();
   const referenceStream = start.segmenter.config.videoStreamIndex ?? start.segmenter.config.audioStreamIndex;
@@ -130,7 +136,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     const r = boundaryRecords(book, evs);
     book = r.book;
     const { write } = r;
-    if (start.hasAudio && write.lastPartEnd !== null) audioAwaited = write.lastPartEnd;
+    if (write.lastPartEnd !== null) for (const t of audioTracks) audioAwaited.set(t, write.lastPartEnd);
     for (const message of write.warnings) log.warn({ channel: name }, message);
     writable();
     // The timeline state goes with the boundaries it led to: whoever continues the channel continues after them.
@@ -193,8 +199,9 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     }
     pending.push(write);
     // The audio that completes the newest part is written at once (the packager waits for it), the rest in batches.
-    const completesPart = audioAwaited !== null && p.streamIndex === AUDIO_STREAM && p.pts + p.duration >= audioAwaited;
-    if (completesPart) audioAwaited = null;
+    const awaited = audioAwaited.get(p.streamIndex);
+    const completesPart = awaited !== undefined && p.pts + p.duration >= awaited;
+    if (completesPart) audioAwaited.delete(p.streamIndex);
     if (completesPart || pending.length >= deps.maxBatch || now() - lastFlush >= deps.flushMs) await flush();
   }
 

@@ -24,6 +24,13 @@ export interface DashAudioInput {
   codecs: string;
   sampleRate: number;
   channels: number;
+  /** BCP 47 language (the AdaptationSet's `lang`). */
+  lang?: string;
+}
+
+/** A further audio track (another language): its files' stem (`audio<n>`). */
+export interface DashMoreAudioInput extends DashAudioInput {
+  stem: string;
 }
 
 export interface DashInput {
@@ -31,6 +38,8 @@ export interface DashInput {
   segments: SegmentRecord[];
   video: DashVideoInput[];
   audio: DashAudioInput | null;
+  /** Further audio tracks, one AdaptationSet each (with the main one only). */
+  moreAudio?: DashMoreAudioInput[];
   /** true: a complete catch-up range (static MPD). */
   complete: boolean;
   nowMs: number;
@@ -72,21 +81,23 @@ export function buildManifest(input: DashInput): DashManifest {
     segments: segs.map((s) => ({ t: s.startPts, d: s.durationPts as number })),
     representations: videoReps,
   }];
-  if (input.audio) {
-    const sr = input.audio.sampleRate;
+  const audioSets = input.audio ? [{ ...input.audio, stem: 'audio' }, ...(input.moreAudio ?? [])] : [];
+  audioSets.forEach((a, i) => {
+    const sr = a.sampleRate;
     const at = (pts: number) => Math.round((pts * sr) / TIMELINE_HZ);
     sets.push({
-      id: 1,
+      id: 1 + i,
       contentType: 'audio',
+      ...(a.lang ? { lang: a.lang } : {}),
       timescale: sr,
       addressing: 'number',
-      initialization: 'audio-init.mp4',
-      media: 'audio-$Number$.m4s',
+      initialization: `${a.stem}-init.mp4`,
+      media: `${a.stem}-$Number$.m4s`,
       startNumber,
       segments: segs.map((s) => ({ t: at(s.startPts), d: at(s.startPts + (s.durationPts as number)) - at(s.startPts) })),
-      representations: [{ id: 'audio', bandwidth: input.audio.bandwidth, codecs: input.audio.codecs, audioSamplingRate: sr, channels: input.audio.channels }],
+      representations: [{ id: a.stem, bandwidth: a.bandwidth, codecs: a.codecs, audioSamplingRate: sr, channels: a.channels }],
     });
-  }
+  });
   const events = input.markers?.length ? markerEvents(input.markers, segs, input.complete) : [];
   const eventStream = events.length > 0
     ? { eventStream: { timescale: TIMELINE_HZ, ...(input.complete ? { presentationTimeOffset: first?.startPts ?? 0 } : {}), events } }

@@ -7,7 +7,8 @@
  *   v-<rung>-init.mp4              its CMAF header
  *   v-<rung>-<msn>.m4s             segment <msn> (the media sequence number = the segment index)
  *   v-<rung>-<msn>.<part>.m4s      LL-HLS part <part> of segment <msn>
- *   audio.m3u8, audio-init.mp4, audio-<msn>.m4s, audio-<msn>.<part>.m4s   the one audio rendition
+ *   audio.m3u8, audio-init.mp4, audio-<msn>.m4s, audio-<msn>.<part>.m4s   the main audio rendition
+ *   audio<n>.m3u8, audio<n>-init.mp4, …   a further audio track (another language): channel stream <n>, 2–9
  *   ts-<rung>.m3u8                 legacy media playlist of MPEG-TS segments (rung video + channel audio)
  *   ts-<rung>-<msn>.ts             its segment <msn>
  *
@@ -15,7 +16,8 @@
  * match from the right is unambiguous. Pure.
  */
 
-export type RenditionRef = { kind: 'video'; rung: string } | { kind: 'audio' };
+/** An audio rendition: `track` is its channel stream index when it is not the main one (1): another language. */
+export type RenditionRef = { kind: 'video'; rung: string } | { kind: 'audio'; track?: number };
 
 export type LiveFile =
   | { type: 'master' }
@@ -29,14 +31,15 @@ export type LiveFile =
 export const SOURCE_RUNG = 'source';
 const RUNG = '([a-z0-9][a-z0-9_-]{0,63})';
 const NUM = '(\\d{1,12})';
-const MEDIA = new RegExp(`^(?:v-${RUNG}|(audio))-${NUM}(?:\\.(\\d{1,4}))?\\.m4s$`);
-const INIT = new RegExp(`^(?:v-${RUNG}|(audio))-init\\.mp4$`);
-const PLAYLIST = new RegExp(`^(?:v-${RUNG}|(audio))\\.m3u8$`);
+const MEDIA = new RegExp(`^(?:v-${RUNG}|audio([2-9])?)-${NUM}(?:\\.(\\d{1,4}))?\\.m4s$`);
+const INIT = new RegExp(`^(?:v-${RUNG}|audio([2-9])?)-init\\.mp4$`);
+const PLAYLIST = new RegExp(`^(?:v-${RUNG}|audio([2-9])?)\\.m3u8$`);
 const TS_PLAYLIST = new RegExp(`^ts-${RUNG}\\.m3u8$`);
 const TS_SEGMENT = new RegExp(`^ts-${RUNG}-${NUM}\\.ts$`);
 
-function renditionOf(rung: string | undefined): RenditionRef {
-  return rung === undefined ? { kind: 'audio' } : { kind: 'video', rung };
+function renditionOf(rung: string | undefined, track: string | undefined): RenditionRef {
+  if (rung !== undefined) return { kind: 'video', rung };
+  return track === undefined ? { kind: 'audio' } : { kind: 'audio', track: Number(track) };
 }
 
 /** The object a file name names, or null when it names nothing we serve. */
@@ -45,12 +48,12 @@ export function parseLiveFile(file: string): LiveFile | null {
   if (file === 'manifest.mpd') return { type: 'mpd' };
   let m = MEDIA.exec(file);
   if (m) {
-    return { type: 'media', rendition: renditionOf(m[1]), segment: Number(m[3]), part: m[4] === undefined ? null : Number(m[4]) };
+    return { type: 'media', rendition: renditionOf(m[1], m[2]), segment: Number(m[3]), part: m[4] === undefined ? null : Number(m[4]) };
   }
   m = INIT.exec(file);
-  if (m) return { type: 'init', rendition: renditionOf(m[1]) };
+  if (m) return { type: 'init', rendition: renditionOf(m[1], m[2]) };
   m = PLAYLIST.exec(file);
-  if (m) return { type: 'playlist', rendition: renditionOf(m[1]) };
+  if (m) return { type: 'playlist', rendition: renditionOf(m[1], m[2]) };
   m = TS_SEGMENT.exec(file);
   if (m) return { type: 'tsSegment', rung: m[1] as string, segment: Number(m[2]) };
   m = TS_PLAYLIST.exec(file);
@@ -58,9 +61,10 @@ export function parseLiveFile(file: string): LiveFile | null {
   return null;
 }
 
-/** File-name stem of a rendition: `v-<rung>` or `audio`. */
+/** File-name stem of a rendition: `v-<rung>`, `audio` (the main track) or `audio<n>`. */
 export function stemOf(r: RenditionRef): string {
-  return r.kind === 'audio' ? 'audio' : `v-${r.rung}`;
+  if (r.kind === 'video') return `v-${r.rung}`;
+  return r.track === undefined || r.track === 1 ? 'audio' : `audio${r.track}`;
 }
 
 export const playlistFile = (r: RenditionRef): string => `${stemOf(r)}.m3u8`;

@@ -37,9 +37,33 @@ export interface Manifests {
   mpd(channel: string, query: Query): Promise<LiveResponse>;
 }
 
+/**
+ * The NAME of each audio track: its language in English ("French"), the main track "Main" when it has none, else
+ * "Audio <n>"; a name two tracks would share gets the track's number (NAME is unique in a group).
+ */
+export function audioNames(tracks: readonly Pick<AudioVariant, 'language' | 'ref'>[]): string[] {
+  const display = new Intl.DisplayNames(['en'], { type: 'language', fallback: 'code' });
+  const base = tracks.map((t, i) => {
+    if (t.language) {
+      try {
+        return display.of(t.language) ?? t.language;
+      } catch {
+        return t.language;
+      }
+    }
+    return i === 0 ? 'Main' : `Audio ${i + 1}`;
+  });
+  return base.map((n, i) => (base.indexOf(n) !== i || base.lastIndexOf(n) !== i ? `${n} (${i + 1})` : n));
+}
+
 /** The multivariant playlist of the variants; `q` is the catch-up query every URI carries on. */
 export function multivariantText(v: Variants, q: string): string {
-  const audioBw = v.audio ? { peak: v.audio.peak, average: v.audio.average } : { peak: 0, average: 0 };
+  // BANDWIDTH counts the group's largest audio rendition (RFC 8216bis §4.4.6.2).
+  const tracks = v.audioTracks?.length ? v.audioTracks : v.audio ? [v.audio] : [];
+  const audioBw = tracks.length
+    ? { peak: Math.max(...tracks.map((t) => t.peak)), average: Math.max(...tracks.map((t) => t.average)) }
+    : { peak: 0, average: 0 };
+  const names = audioNames(tracks);
   return renderMultivariant({
     variants: v.video.map((x) => ({
       uri: `${stemOf(x.ref)}.m3u8${q}`,
@@ -50,7 +74,12 @@ export function multivariantText(v: Variants, q: string): string {
       ...(x.frameRate ? { frameRate: x.frameRate } : {}),
       ...(v.audio ? { audioGroup: 'audio' } : {}),
     })),
-    ...(v.audio ? { audio: [{ groupId: 'audio', name: 'Main', uri: `audio.m3u8${q}`, default: true, autoselect: true, channels: v.audio.channels, codecs: v.audio.codecs }] } : {}),
+    ...(tracks.length ? {
+      audio: tracks.map((t, i) => ({
+        groupId: 'audio', name: names[i] as string, uri: `${stemOf(t.ref ?? { kind: 'audio' })}.m3u8${q}`, default: i === 0, autoselect: true,
+        ...(t.language ? { language: t.language } : {}), channels: t.channels, codecs: t.codecs,
+      })),
+    } : {}),
   });
 }
 
@@ -72,11 +101,14 @@ export function mpdRungs(snap: Snapshot, video: readonly VideoVariant[]): { incl
 }
 
 /** The DASH model of `listed` segments of the included rungs and the audio. */
-export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string, markers: readonly Marker[] = []): DashInput {
+export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string, markers: readonly Marker[] = [], moreAudio: readonly AudioVariant[] = []): DashInput {
   return {
     segments: listed,
     video: included.map((x) => ({ rung: x.ref.kind === 'video' ? x.ref.rung : 'source', bandwidth: x.peak, codecs: x.codecs, width: x.width, height: x.height, ...(x.frameRate ? { frameRate: x.frameRate } : {}) })),
-    audio: audio ? { bandwidth: audio.peak, codecs: audio.codecs, sampleRate: audio.sampleRate, channels: audio.channels } : null,
+    audio: audio ? { bandwidth: audio.peak, codecs: audio.codecs, sampleRate: audio.sampleRate, channels: audio.channels, ...(audio.language ? { lang: audio.language } : {}) } : null,
+    ...(moreAudio.length ? {
+      moreAudio: moreAudio.map((a) => ({ stem: stemOf(a.ref ?? { kind: 'audio' }), bandwidth: a.peak, codecs: a.codecs, sampleRate: a.sampleRate, channels: a.channels, ...(a.language ? { lang: a.language } : {}) })),
+    } : {}),
     complete,
     nowMs,
     utcTimingUrl,
@@ -108,7 +140,7 @@ export function createManifests(deps: ManifestsDeps, config: ManifestsConfig): M
       const listed = range ? segments : segments.slice(-config.liveWindowSegments);
       if (listed.length === 0) throw notFound(range ? 'No segments in the requested range.' : `Channel '${channel}' has no complete segment yet.`);
       const complete = range !== null && rangeComplete(range, newestSegment(snap));
-      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath, snap.markers)));
+      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath, snap.markers, (v.audioTracks ?? []).slice(1))));
     });
     return { body, contentType: CONTENT_TYPES.mpd, cacheControl: range?.endMs ? 'public, max-age=60' : 'public, max-age=1' };
   }

@@ -54,11 +54,39 @@ export function memoOn<T>(snap: Snapshot, key: string, fn: () => Promise<T>): Pr
   return p;
 }
 
+/** One audio track of a channel: the main one (stream 1) and further languages (streams 2, 3, …). */
+export interface AudioTrackInfo {
+  ref: Extract<RenditionRef, { kind: 'audio' }>;
+  stream: number;
+  /** BCP 47, as ingest recorded it from the publisher's language descriptor. */
+  language?: string;
+}
+
+const LANGUAGE_TAG = /^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,3}$/;
+
+/** The channel's audio tracks by stream index (none without the main one). */
+export function audioTracksOf(snap: Pick<Snapshot, 'format' | 'hasAudio'>): AudioTrackInfo[] {
+  if (!snap.hasAudio) return [];
+  return snap.format.streams
+    .filter((s) => s.codecpar.codec_type === 'audio' && s.index >= AUDIO_STREAM && s.index <= AUDIO_STREAM + 7)
+    .sort((a, b) => a.index - b.index)
+    .map((s) => {
+      const lang = (s.metadata as Record<string, unknown> | undefined)?.language;
+      return {
+        ref: s.index === AUDIO_STREAM ? { kind: 'audio' as const } : { kind: 'audio' as const, track: s.index },
+        stream: s.index,
+        ...(typeof lang === 'string' && LANGUAGE_TAG.test(lang) ? { language: lang } : {}),
+      };
+    });
+}
+
 export function trackOf(snap: Snapshot, ref: RenditionRef): Track {
   const ch = snap.channel.name;
   if (ref.kind === 'audio') {
     if (!snap.hasAudio) throw notFound(`Channel '${ch}' has no audio.`);
-    return { ref, content: ch, stream: AUDIO_STREAM, mode: 'pts' };
+    const stream = ref.track ?? AUDIO_STREAM;
+    if (stream !== AUDIO_STREAM && !audioTracksOf(snap).some((t) => t.stream === stream)) throw notFound(`Channel '${ch}' has no audio track ${stream}.`);
+    return { ref, content: ch, stream, mode: 'pts' };
   }
   if (ref.rung === 'source') return { ref, content: ch, stream: VIDEO_STREAM, mode: 'dts' };
   const r = snap.renditions.find((x) => x.rung === ref.rung);
@@ -93,7 +121,7 @@ export function targetDuration(snap: Snapshot): number {
 export function allRefs(snap: Snapshot): RenditionRef[] {
   const refs: RenditionRef[] = [{ kind: 'video', rung: 'source' }];
   for (const r of snap.renditions) if (snap.rungFrontiers.has(r.rung)) refs.push({ kind: 'video', rung: r.rung });
-  if (snap.hasAudio) refs.push({ kind: 'audio' });
+  for (const t of audioTracksOf(snap)) refs.push(t.ref);
   return refs;
 }
 

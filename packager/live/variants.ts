@@ -9,7 +9,7 @@ import type { ChannelReader } from '../channel-reader';
 import { badPackagerRequest } from '../errors';
 import type { AacConfig, AvcConfig } from '../model';
 import type { RenditionRef } from './live-files';
-import { allRefs, fallbackBandwidth, frameRateOf, frontierOf, memoOn, trackOf, type Snapshot, type Track } from './snapshot';
+import { allRefs, audioTracksOf, fallbackBandwidth, frameRateOf, frontierOf, memoOn, trackOf, type Snapshot, type Track } from './snapshot';
 import { bytesPerWindow, measureBandwidth, segmentWindow, type Bandwidth, type TickWindow } from './windows';
 
 /** A video rung as the multivariant playlist and the MPD describe it (bandwidth measured). */
@@ -25,6 +25,10 @@ export interface VideoVariant {
 }
 
 export interface AudioVariant {
+  /** Which audio track (absent: the main one). */
+  ref?: Extract<RenditionRef, { kind: 'audio' }>;
+  /** BCP 47 language of the track, when the publisher gave one. */
+  language?: string;
   codecs: string;
   channels: number;
   sampleRate: number;
@@ -34,7 +38,10 @@ export interface AudioVariant {
 
 export interface Variants {
   video: VideoVariant[];
+  /** The main audio track (`audioTracks[0]`), or null. */
   audio: AudioVariant | null;
+  /** Every audio track, the main one first (other languages after it). */
+  audioTracks?: AudioVariant[];
 }
 
 /** What variants are read from. */
@@ -111,14 +118,17 @@ export function createVariants(deps: VariantsDeps): VariantsSource {
         if (cfg.codec !== 'h264') throw badPackagerRequest(`rendition ${ref.rung} is not H.264`);
         return videoVariant(snap, ref, track, cfg, await measured(snap, track));
       }));
-      let audio: AudioVariant | null = null;
-      if (snap.hasAudio) {
-        const track = trackOf(snap, { kind: 'audio' });
+      const audioTracks: AudioVariant[] = [];
+      for (const t of audioTracksOf(snap)) {
+        const track = trackOf(snap, t.ref);
         const resolved = await reader.track(track.content, track.stream);
         const cfg = resolved.track.config;
-        if (cfg.codec === 'aac') audio = audioVariant(cfg, await measured(snap, track));
+        if (cfg.codec !== 'aac') continue;
+        audioTracks.push({ ...audioVariant(cfg, await measured(snap, track)), ref: t.ref, ...(t.language ? { language: t.language } : {}) });
       }
-      return { video, audio };
+      // The main track first: without it there is no audio group (the others ride on it).
+      const audio = audioTracks[0]?.ref?.track === undefined ? (audioTracks[0] ?? null) : null;
+      return { video, audio, audioTracks: audio ? audioTracks : [] };
     });
   }
 

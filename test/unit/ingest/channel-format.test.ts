@@ -29,14 +29,20 @@ function plan(streams: Stream[]): StreamPlan {
 }
 
 test('planStreams: which audio the channel takes, and whether it is transcoded', () => {
-  const cases: { name: string; streams: Stream[]; audio: number | null; transcode: boolean; ignored: number }[] = [
+  // `extra`: the further audio tracks (other languages), input index → whether transcoded.
+  const cases: { name: string; streams: Stream[]; audio: number | null; transcode: boolean; ignored: number; extra?: [number, boolean][] }[] = [
     { name: 'AAC passes through', streams: [h264(0), audio(1, 'aac')], audio: 1, transcode: false, ignored: 0 },
-    { name: 'AAC is preferred over an earlier MP2 track', streams: [h264(0), audio(1, 'mp2'), audio(2, 'aac')], audio: 2, transcode: false, ignored: 1 },
+    { name: 'AAC is preferred over an earlier MP2 track, which becomes a further track', streams: [h264(0), audio(1, 'mp2'), audio(2, 'aac')], audio: 2, transcode: false, ignored: 0, extra: [[1, true]] },
     { name: 'MP2 (broadcast TS) is transcoded', streams: [h264(0), audio(1, 'mp2')], audio: 1, transcode: true, ignored: 0 },
-    { name: 'the first known codec of several is taken', streams: [audio(0, 'ac3'), h264(1), audio(2, 'opus')], audio: 0, transcode: true, ignored: 1 },
+    { name: 'the first known codec of several is taken, the next is a further track', streams: [audio(0, 'ac3'), h264(1), audio(2, 'opus')], audio: 0, transcode: true, ignored: 0, extra: [[2, true]] },
     { name: 'a track with no codec name is skipped for a known one', streams: [h264(0), audio(1, undefined), audio(2, 'mp3')], audio: 2, transcode: true, ignored: 1 },
     { name: "codec 'none' is not a codec", streams: [h264(0), audio(1, 'none')], audio: null, transcode: false, ignored: 1 },
     { name: 'no audio: a video-only channel', streams: [h264(0), data(1)], audio: null, transcode: false, ignored: 1 },
+    { name: 'three languages in AAC', streams: [h264(0), audio(1, 'aac'), audio(2, 'aac'), audio(3, 'aac')], audio: 1, transcode: false, ignored: 0, extra: [[2, false], [3, false]] },
+    {
+      name: 'at most eight tracks', streams: [h264(0), ...Array.from({ length: 10 }, (_, i) => audio(i + 1, 'aac'))], audio: 1, transcode: false, ignored: 2,
+      extra: Array.from({ length: 7 }, (_, i): [number, boolean] => [i + 2, false]),
+    },
   ];
   for (const c of cases) {
     const p = plan(c.streams);
@@ -46,7 +52,10 @@ test('planStreams: which audio the channel takes, and whether it is transcoded',
     assert.equal(p.ignored.length, c.ignored, `${c.name}: ${p.ignored.join('; ')}`);
     assert.equal(p.map.get(p.video.index), 0, c.name);
     if (c.audio !== null) assert.equal(p.map.get(c.audio), 1, c.name);
-    assert.equal(p.map.size, c.audio === null ? 1 : 2, c.name);
+    const extra = c.extra ?? [];
+    assert.deepEqual(p.extraAudio.map((e) => [e.input.index, e.transcode]), extra, c.name);
+    extra.forEach(([input], i) => assert.equal(p.map.get(input), 2 + i, `${c.name}: further tracks are channel streams 2, 3, …`));
+    assert.equal(p.map.size, (c.audio === null ? 1 : 2) + extra.length, c.name);
   }
   assert.match(plan([h264(0), audio(1, 'none')]).ignored[0] ?? '', /audio stream 1 \(none\): unknown audio codec, set the encoder to AAC/);
 });

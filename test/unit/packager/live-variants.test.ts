@@ -19,6 +19,8 @@ const seg = (index: number, seconds = 2): SegmentRecord => ({
 const videoFormat = (frameRate: [number, number], bitRate?: number): Format => ({
   type: 'format', url: 'ch', streams: [{ index: 0, time_base: [1, 90000], avg_frame_rate: frameRate, codecpar: { codec_type: 'video', name: 'h264', ...(bitRate ? { bit_rate: bitRate } : {}) } }],
 });
+/** The channel's format with its main AAC track (stream 1), as ingest writes it when there is audio. */
+const withAudio = (f: Format, audio: boolean): Format => (audio ? { ...f, streams: [...f.streams, { index: 1, time_base: [1, 90000], codecpar: { codec_type: 'audio', name: 'aac' } }] } : f);
 const channel: Channel = {
   name: 'ch', streamKey: 'k', passphrase: null, dvrWindowSeconds: 3600, reconnectWindowSeconds: 30, lowLatency: true, createdAt: '', updatedAt: '',
   ladder: [{ name: '360p', width: 640, height: 360, videoBitrate: 700000, maxBitrate: 800000 }, { name: '720p', width: 1280, height: 720, videoBitrate: 2500000 }],
@@ -26,7 +28,7 @@ const channel: Channel = {
 
 function snapshot(closed: SegmentRecord[], rungs: Record<string, Frontier> = {}, hasAudio = true): Snapshot {
   return {
-    channel, format: videoFormat([25, 1], 3_000_000), hasAudio, closed, open: null, parts: [], markers: [],
+    channel, format: withAudio(videoFormat([25, 1], 3_000_000), hasAudio), hasAudio, closed, open: null, parts: [], markers: [],
     renditions: Object.keys(rungs).map((rung) => ({ rung, content: `ch.${rung}`, format: videoFormat([30000, 1001]) })),
     rungFrontiers: new Map(Object.entries(rungs)), takenAt: 0, version: null, memo: new Map(),
   };

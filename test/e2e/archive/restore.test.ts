@@ -2,8 +2,9 @@
  * Losing Redis loses at most the hot window: Beamline (engine and ingest, the compiled product) archives a
  * channel published over SRT into a local folder with a 10 s hot window, is stopped, and starts again on an
  * empty Redis with the same archive. The channel is back with its stream key and settings; its archived
- * segments are listed by the same catch-up playlist and served with the same bytes; a new publish with the same
- * key continues the channel's segment numbering after them.
+ * segments are listed by the same catch-up playlist and served with the same bytes, and a frame image and a clip
+ * of that archived time are made from the archive; a new publish with the same key continues the channel's
+ * segment numbering after them.
  */
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -40,7 +41,8 @@ async function redisUp(): Promise<boolean> {
 }
 
 async function startBeamline(): Promise<RoleProcess> {
-  return startRole(`redis://127.0.0.1:${port}`, ['engine', 'ingest'], {
+  // The transcoder role runs the media workers (frame images, clips) that read archived time too.
+  return startRole(`redis://127.0.0.1:${port}`, ['engine', 'ingest', 'transcoder'], {
     BEAM_HOT_WINDOW_SECONDS: '10',
     BEAM_ARCHIVE_URL: `file://${join(dir, 'archive')}`,
     BEAM_LOG_LEVEL: 'info',
@@ -127,6 +129,18 @@ describe('rebuilding from the archive after Redis was lost', () => {
       assert.equal(r.status, 200, `${uri} after`);
       assert.equal(sha(r.body), h, `${uri} kept its bytes`);
     }
+
+    // Everything left is archived: a frame image and a clip of that time are made from the archive's objects.
+    const first = await fetch(`${beam.http}/beams/${CH}/video/start`, { redirect: 'manual' });
+    assert.equal(first.status, 302);
+    const pts = Number(/packet_(-?\d+)$/.exec(first.headers.get('location') ?? '')?.[1]);
+    assert.ok(Number.isFinite(pts), String(first.headers.get('location')));
+    const jpg = await get(`/beams/${CH}/video/frame_${pts + 90000}.jpg?width=320`);
+    assert.equal(jpg.status, 200, jpg.body.toString().slice(0, 300));
+    assert.deepEqual([...jpg.body.subarray(0, 3)], [0xff, 0xd8, 0xff], 'a JPEG');
+    const clip = await get(`/beams/${CH}/all/${pts}-${pts + 3 * 90000}.mp4`);
+    assert.equal(clip.status, 200, clip.body.toString().slice(0, 300));
+    assert.equal(clip.body.subarray(4, 8).toString(), 'ftyp', 'an MP4');
 
     // What the hot window held is lost, and says so: its segments are gaps in catch-up, never numbered again.
     const lastArchived = archivedSegments().at(-1) as number;

@@ -1,4 +1,4 @@
-// Beamline viewer: hls.js (LL-HLS on by default) with a quality menu, a latency readout from
+// Beamline viewer: hls.js (LL-HLS on by default) with a quality menu, a closed-caption (CC) menu, a latency readout from
 // PROGRAM-DATE-TIME, a DVR scrubber, start-over, go-live, catch-up by time, clear offline / not found /
 // ended messages, and hls.js's documented error recovery. GPL-3.0-or-later.
 //
@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   title: $('title'), badge: $('badge'), stage: $('stage'), video: $('video'), message: $('message'),
   messageText: $('message-text'), retry: $('retry'), play: $('play'), mute: $('mute'), scrubber: $('scrubber'),
-  position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'),
+  position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'), captions: $('captions'),
   fullscreen: $('fullscreen'), realtime: $('realtime'), latency: $('latency'), level: $('level'), buffer: $('buffer'), mode: $('mode'),
   catchup: $('catchup'), from: $('from'), to: $('to'),
 };
@@ -46,6 +46,8 @@ const state = {
   lastCodecSwap: 0,
   seeking: false,
   pinStart: false,
+  /** The caption track the viewer chose (its label and language), kept across reloads; null: captions off. */
+  captionChoice: null,
   timers: new Set(),
 };
 window.beamPlayer = state;
@@ -310,6 +312,35 @@ function fillQualityMenu(levels) {
   ui.quality.disabled = levels.length < 1;
 }
 
+/**
+ * The CC menu: the video's caption tracks (hls.js makes one per CEA-608 channel found in the video, named from
+ * the playlist's CLOSED-CAPTIONS entries), Off first. A chosen track is `showing`; the others stay `hidden`, so
+ * hls.js keeps filling their cues and a later choice shows the current caption at once.
+ */
+function captionTracks() {
+  return [...ui.video.textTracks].filter((t) => t.kind === 'captions' || t.kind === 'subtitles');
+}
+
+function captionKey(t) {
+  return `${t.label}|${t.language}`;
+}
+
+function fillCaptionsMenu() {
+  const tracks = captionTracks();
+  ui.captions.replaceChildren(new Option('Off', ''));
+  tracks.forEach((t, i) => ui.captions.append(new Option(t.label || t.language || `Captions ${i + 1}`, String(i))));
+  const chosen = tracks.findIndex((t) => state.captionChoice !== null && captionKey(t) === state.captionChoice);
+  tracks.forEach((t, i) => (t.mode = i === chosen ? 'showing' : 'hidden'));
+  ui.captions.value = chosen >= 0 ? String(chosen) : '';
+  ui.captions.disabled = tracks.length === 0;
+}
+
+function chooseCaptions(value) {
+  const t = value === '' ? null : captionTracks()[Number(value)];
+  state.captionChoice = t ? captionKey(t) : null;
+  fillCaptionsMenu();
+}
+
 function showLevel() {
   const hls = state.hls;
   if (!hls || hls.currentLevel < 0) return;
@@ -423,6 +454,9 @@ function wireUi() {
     state.seeking = false;
     v.currentTime = Number(ui.scrubber.value);
   });
+  v.textTracks.addEventListener('addtrack', fillCaptionsMenu);
+  v.textTracks.addEventListener('removetrack', fillCaptionsMenu);
+  ui.captions.addEventListener('change', () => chooseCaptions(ui.captions.value));
   ui.golive.addEventListener('click', goLive);
   ui.startover.addEventListener('click', startOver);
   ui.quality.addEventListener('change', () => {

@@ -23,7 +23,11 @@ import { waitFor } from '../../helpers/process';
 const TEXTS = ['HELLO BEAMLINE', 'CAPTIONS PASS THROUGH'];
 const CH = 'cc-live';
 const PLAIN = 'cc-none';
-const LADDER = [{ name: '180p', width: 320, height: 180, videoBitrate: 250000 }];
+/** 180p at the source's 25 fps; 120p at 12.5 fps, so half the pictures are dropped and their captions must move. */
+const LADDER = [
+  { name: '180p', width: 320, height: 180, videoBitrate: 250000 },
+  { name: '120p', width: 160, height: 120, videoBitrate: 120000, fps: 12.5 },
+];
 
 let stack: Stack;
 let browser: TestBrowser;
@@ -48,11 +52,21 @@ async function createChannel(name: string, body: object): Promise<{ ingest: { sr
   return JSON.parse(text) as { ingest: { srt: string } };
 }
 
-/** Segment indexes `rung` of `channel` has, from its media playlist (closed segments, in order). */
+/** Segment indexes a media playlist lists, in order, without gaps (EXT-X-GAP: a rung segment never made). */
 async function segmentsOf(channel: string, file: string, pattern: RegExp): Promise<number[]> {
   const r = await get(`/live/${channel}/${file}`);
   if (r.status !== 200) return [];
-  return [...r.text.matchAll(pattern)].map((m) => Number(m[1]));
+  const out: number[] = [];
+  let gap = false;
+  for (const line of r.text.split('\n')) {
+    if (line === '#EXT-X-GAP') gap = true;
+    const m = new RegExp(pattern.source).exec(line);
+    if (m) {
+      if (!gap) out.push(Number(m[1]));
+      gap = false;
+    }
+  }
+  return out;
 }
 
 /** Three consecutive segments of a rendition written after its init segment (or alone, MPEG-TS) into one file. */
@@ -92,11 +106,11 @@ describe('captions through ingest, transcoders and packager', () => {
   it('the master playlists declare CC1 (seen in the video) on every variant; the MPD an Accessibility descriptor', { timeout: 60000 }, async () => {
     const master = await waitFor('a master playlist listing the rung with captions', async () => {
       const r = await get(`/live/${CH}/master.m3u8`);
-      return r.status === 200 && r.text.includes('v-180p.m3u8') && r.text.includes('CLOSED-CAPTIONS') ? r.text : null;
+      return r.status === 200 && r.text.includes('v-180p.m3u8') && r.text.includes('v-120p.m3u8') && r.text.includes('CLOSED-CAPTIONS') ? r.text : null;
     }, 45000).catch((e: Error) => { throw new Error(failWith(e.message)); });
     assert.match(master, /^#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"$/m);
     const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
-    assert.equal(variants.length, 2, 'the source and the rung');
+    assert.equal(variants.length, 3, 'the source and the rungs');
     for (const v of variants) assert.match(v, /,CLOSED-CAPTIONS="cc"/);
     const ts = await get(`/live/${CH}/master.m3u8?format=ts`);
     assert.equal(ts.status, 200);
@@ -119,19 +133,25 @@ describe('captions through ingest, transcoders and packager', () => {
     assert.doesNotMatch(mpd.text, /Accessibility/);
   });
 
-  it('ffmpeg reads the caption text from source segments and from the transcoded rung (CMAF and MPEG-TS)', { timeout: 90000 }, async () => {
-    const rung = await waitFor('three rung segments', async () => {
-      const s = await segmentsOf(CH, 'v-180p.m3u8', /^v-180p-(\d+)\.m4s$/gm);
-      return s.length >= 4 ? s : null;
+  it('ffmpeg reads the caption text from source segments and from the transcoded rungs (CMAF and MPEG-TS)', { timeout: 90000 }, async () => {
+    const msns = await waitFor('four segments of both rungs', async () => {
+      const a = await segmentsOf(CH, 'v-180p.m3u8', /^v-180p-(\d+)\.m4s$/);
+      const b = new Set(await segmentsOf(CH, 'v-120p.m3u8', /^v-120p-(\d+)\.m4s$/));
+      const both = a.filter((n) => b.has(n));
+      return both.length >= 4 ? both.slice(-4, -1) : null;
     }, 45000).catch((e: Error) => { throw new Error(failWith(e.message)); });
-    const msns = rung.slice(-4, -1);
-    const source = await saveSegments('source.mp4', [`/live/${CH}/v-source-init.mp4`, ...msns.map((n) => `/live/${CH}/v-source-${n}.m4s`)]);
-    const rendition = await saveSegments('rung.mp4', [`/live/${CH}/v-180p-init.mp4`, ...msns.map((n) => `/live/${CH}/v-180p-${n}.m4s`)]);
-    const tsRung = await saveSegments('rung.ts', msns.map((n) => `/live/${CH}/ts-180p-${n}.ts`));
-    for (const [what, file] of [['source CMAF', source], ['180p CMAF', rendition], ['180p MPEG-TS', tsRung]] as const) {
+    const files: Array<[string, string]> = [
+      ['source CMAF', await saveSegments('source.mp4', [`/live/${CH}/v-source-init.mp4`, ...msns.map((n) => `/live/${CH}/v-source-${n}.m4s`)])],
+      ['180p CMAF', await saveSegments('180p.mp4', [`/live/${CH}/v-180p-init.mp4`, ...msns.map((n) => `/live/${CH}/v-180p-${n}.m4s`)])],
+      ['180p MPEG-TS', await saveSegments('180p.ts', msns.map((n) => `/live/${CH}/ts-180p-${n}.ts`))],
+      ['120p (12.5 fps) CMAF', await saveSegments('120p.mp4', [`/live/${CH}/v-120p-init.mp4`, ...msns.map((n) => `/live/${CH}/v-120p-${n}.m4s`)])],
+    ];
+    for (const [what, file] of files) {
       const srt = await readCaptionsWithFfmpeg(file);
-      const found = TEXTS.filter((t) => srt.includes(t));
-      assert.ok(found.length >= 1, `${what}: ffmpeg decoded captions ${JSON.stringify(srt.slice(0, 400))}`);
+      // Every caption decoded is whole: a thinned rung that lost the dropped pictures' bytes shows "HEO AMNE".
+      const cues = [...srt.matchAll(/\}([^<]*)<\/font>/g)].map((m) => m[1]);
+      assert.ok(cues.length >= 1, `${what}: ffmpeg decoded captions ${JSON.stringify(srt.slice(0, 400))}`);
+      for (const c of cues) assert.ok(TEXTS.includes(c as string), `${what}: caption ${JSON.stringify(c)} is one of ${JSON.stringify(TEXTS)}`);
     }
   });
 

@@ -172,7 +172,11 @@ function load() {
   setBadge(mode() === 'live' ? 'live' : mode(), mode() === 'live' ? 'live' : 'dvr');
   const Hls = window.Hls;
   if (Hls && Hls.isSupported()) {
-    const hls = new Hls(hlsConfig({ lowLatency: state.lowLatency, startPosition: mode() === 'live' ? -1 : 0, debug: params.get('debug') === '1' }));
+    const timelineController = captionTimeline(Hls);
+    const hls = new Hls({
+      ...hlsConfig({ lowLatency: state.lowLatency, startPosition: mode() === 'live' ? -1 : 0, debug: params.get('debug') === '1' }),
+      ...(timelineController ? { timelineController } : {}),
+    });
     state.hls = hls;
     wireHls(hls, Hls);
     if (mode() === 'live' && state.lowLatency) state.stopFollowing = followLiveEdge(hls, ui.video, Hls);
@@ -310,6 +314,35 @@ function fillQualityMenu(levels) {
     .forEach(({ l, i }) => ui.quality.append(new Option(levelLabel(l), String(i))));
   ui.quality.value = '-1';
   ui.quality.disabled = levels.length < 1;
+}
+
+/**
+ * hls.js (1.7) resets its CEA-608 decoders whenever a main fragment does not follow the last one, and its test
+ * takes the next LL-HLS part of the same segment for a jump (`sn !== lastSn + 1` holds for it), so near the live
+ * edge, where it loads parts, every caption loaded over more than one part (a pop-on caption takes about half a
+ * second) was lost. Its caption controller with the contiguity test corrected: a later part of the same
+ * segment, or the next segment, in the same discontinuity, keep the decoders.
+ */
+function captionTimeline(Hls) {
+  const Base = Hls.DefaultConfig && Hls.DefaultConfig.timelineController;
+  if (typeof Base !== 'function') return null;
+  return class ContiguousPartsTimeline extends Base {
+    onFragLoading(event, data) {
+      if (!this.enabled || data.frag.type !== 'main') return;
+      const { cc, sn } = data.frag;
+      const part = data.part ? data.part.index : -1;
+      // Forward within the segment or into the next one: a part hls.js took from a preload hint announces no
+      // loading of its own, so a step of more than one part is no jump.
+      const next = cc === this.lastCc && ((sn === this.lastSn && part > this.lastPartIndex) || sn === this.lastSn + 1);
+      if (!next && this.cea608Parser1 && this.cea608Parser2) {
+        this.cea608Parser1.reset();
+        this.cea608Parser2.reset();
+      }
+      this.lastCc = cc;
+      this.lastSn = sn;
+      this.lastPartIndex = part;
+    }
+  };
 }
 
 /**

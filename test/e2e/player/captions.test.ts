@@ -116,8 +116,11 @@ describe('captions through ingest, transcoders and packager', () => {
     assert.equal(ts.status, 200);
     assert.match(ts.text, /INSTREAM-ID="CC1"/);
     for (const v of ts.text.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'))) assert.match(v, /CLOSED-CAPTIONS="cc"/);
-    const mpd = await get(`/live/${CH}/manifest.mpd`);
-    assert.equal(mpd.status, 200, mpd.text);
+    // The MPD lists the segments every rung has: at the start, maybe none yet (404).
+    const mpd = await waitFor('the MPD', async () => {
+      const r = await get(`/live/${CH}/manifest.mpd`);
+      return r.status === 200 ? r : null;
+    }, 20000);
     assert.match(mpd.text, /<AdaptationSet id="0" contentType="video"[^>]*>\s*<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"\/>/);
     assert.doesNotMatch(mpd.text.slice(mpd.text.indexOf('contentType="audio"')), /Accessibility/, 'on the video adaptation set only');
   });
@@ -128,8 +131,10 @@ describe('captions through ingest, transcoders and packager', () => {
       return r.status === 200 ? r.text : null;
     }, 25000).catch((e: Error) => { throw new Error(failWith(e.message)); });
     assert.doesNotMatch(master, /CLOSED-CAPTIONS/);
-    const mpd = await get(`/live/${PLAIN}/manifest.mpd`);
-    assert.equal(mpd.status, 200);
+    const mpd = await waitFor('the plain channel\'s MPD', async () => {
+      const r = await get(`/live/${PLAIN}/manifest.mpd`);
+      return r.status === 200 ? r : null;
+    }, 20000);
     assert.doesNotMatch(mpd.text, /Accessibility/);
   });
 
@@ -162,7 +167,12 @@ describe('captions through ingest, transcoders and packager', () => {
     };
     const bad = await fetch(`${stack.baseUrl}/api/channels/${CH}`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ captions: [{ channel: 'CC9', name: 'x' }] }) });
     assert.equal(bad.status, 400);
+    const problem = (await bad.json()) as { statusCode: number; error: string; message: string };
+    assert.equal(problem.statusCode, 400);
+    assert.match(problem.message, /captions/);
     await patch([{ channel: 'CC1', language: 'en', name: 'English' }]);
+    const view = (await (await fetch(`${stack.baseUrl}/api/channels/${CH}`, { headers: AUTH })).json()) as { captions: unknown };
+    assert.deepEqual(view.captions, [{ channel: 'CC1', language: 'en', name: 'English' }]);
     await waitFor('the master to name the English service', async () => (await get(`/live/${CH}/master.m3u8`)).text.includes('LANGUAGE="en",NAME="English"'), 20000);
     await waitFor('the MPD to name its language', async () => (await get(`/live/${CH}/manifest.mpd`)).text.includes('value="CC1=en"'), 20000);
     await patch([]);
@@ -176,16 +186,27 @@ describe('the player', () => {
   it('hls.js makes a caption track whose cues hold the text; the CC menu lists it and shows it', { timeout: 60000 }, async () => {
     const page = await browser.newPage();
     await page.goto(`${stack.baseUrl}/player/?channel=${CH}`);
-    type Tracks = { label: string; language: string; mode: string; cues: string[] }[];
+    type Tracks = { label: string; language: string; mode: string; cues: { text: string; start: number }[] }[];
+    // Near the live edge hls.js loads LL-HLS parts: a caption loaded over several parts must survive them.
+    await waitFor('the player to start', () => page.evaluate<boolean>('!!(window.beamPlayer && window.beamPlayer.hls)'), 15000);
+    await page.evaluate(`(() => {
+      window.firstPartStart = null;
+      window.beamPlayer.hls.on('hlsFragLoading', (_e, d) => {
+        if (d.part && d.frag.type === 'main' && window.firstPartStart === null) window.firstPartStart = d.part.start;
+      });
+    })()`);
     const read = () => page.evaluate<Tracks>(`(() => [...document.getElementById('video').textTracks].map((t) => ({
-      label: t.label, language: t.language, mode: t.mode, cues: t.cues ? [...t.cues].map((c) => c.text) : [],
+      label: t.label, language: t.language, mode: t.mode, cues: t.cues ? [...t.cues].map((c) => ({ text: c.text, start: c.startTime })) : [],
     })))()`);
-    const tracks = await waitFor('a caption cue with the text', async () => {
+    // Two captions (one every 2 s), each loaded over several 0.2 s parts.
+    const captioned = (t: Tracks, from: number) => t.some((x) => x.cues.filter((c) => c.start >= from && TEXTS.some((s) => c.text.includes(s))).length >= 2);
+    const tracks = await waitFor('two caption cues with the text, from media loaded as parts', async () => {
+      const from = await page.evaluate<number | null>('window.firstPartStart');
       const t = await read();
-      return t.some((x) => x.cues.some((c) => TEXTS.some((s) => c.includes(s)))) ? t : null;
+      return from !== null && captioned(t, from) ? t : null;
     }, 40000).catch(async (e: Error) => {
       await browser.screenshot(page, 'player-captions-failed').catch(() => undefined);
-      throw new Error(failWith(`${e.message}; tracks ${JSON.stringify(await read().catch(() => null))}`));
+      throw new Error(failWith(`${e.message}; first part at ${await page.evaluate('window.firstPartStart').catch(() => null)}; tracks ${JSON.stringify(await read().catch(() => null))}`));
     });
     const cc = tracks.find((t) => t.cues.length > 0);
     assert.equal(cc?.label, 'English', 'named from the CLOSED-CAPTIONS entry');

@@ -37,6 +37,7 @@ export function validateCaptions(v: unknown): CaptionService[] | null {
   const shape = "'captions' must be null (declared when seen in the video) or an array of {channel: 'CC1'..'CC4', name, language?}";
   if (!Array.isArray(v) || v.length > CC_CHANNELS.length) throw bad(`${shape}, at most ${CC_CHANNELS.length}.`);
   const seen = new Set<string>();
+  const names = new Set<string>();
   return v.map((raw, i) => {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw bad(`${shape}: captions[${i}] is not an object.`);
     const r = raw as Record<string, unknown>;
@@ -46,6 +47,8 @@ export function validateCaptions(v: unknown): CaptionService[] | null {
     if (seen.has(r.channel as string)) throw bad(`captions[${i}].channel ${String(r.channel)} is declared twice.`);
     seen.add(r.channel as string);
     if (typeof r.name !== 'string' || !NAME.test(r.name)) throw bad(`captions[${i}].name must be 1-64 characters without quotes, backslashes, <, >, & or control characters.`);
+    if (names.has(r.name)) throw bad(`captions[${i}].name '${r.name}' is used twice (players tell the services apart by name).`);
+    names.add(r.name);
     const out: CaptionService = { channel: r.channel as CcChannel, name: r.name };
     if (r.language !== undefined) {
       if (typeof r.language !== 'string' || !LANGUAGE.test(r.language)) throw bad(`captions[${i}].language must be a BCP 47 language tag such as 'en' or 'es-MX'.`);

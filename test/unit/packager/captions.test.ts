@@ -129,6 +129,7 @@ describe('the captions setting', () => {
       ['CC1', /must be null .* or an array/],
       [[{ channel: 'CC5', name: 'x' }], /captions\[0\]\.channel must be one of CC1, CC2, CC3, CC4/],
       [[{ channel: 'CC1', name: 'a' }, { channel: 'CC1', name: 'b' }], /declared twice/],
+      [[{ channel: 'CC1', name: 'a' }, { channel: 'CC3', name: 'a' }], /name 'a' is used twice/],
       [[{ channel: 'CC1', name: 'say "hi"' }], /captions\[0\]\.name/],
       [[{ channel: 'CC1', name: '' }], /captions\[0\]\.name/],
       [[{ channel: 'CC1', name: 'x', language: 'english!' }], /BCP 47/],

@@ -1,4 +1,4 @@
-// Beamline viewer: hls.js (LL-HLS on by default) with a quality menu, a latency readout from
+// Beamline viewer: hls.js (LL-HLS on by default) with a quality menu, a closed-caption (CC) menu, a latency readout from
 // PROGRAM-DATE-TIME, a DVR scrubber, start-over, go-live, catch-up by time, clear offline / not found /
 // ended messages, and hls.js's documented error recovery. GPL-3.0-or-later.
 //
@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   title: $('title'), badge: $('badge'), stage: $('stage'), video: $('video'), message: $('message'),
   messageText: $('message-text'), retry: $('retry'), play: $('play'), mute: $('mute'), scrubber: $('scrubber'),
-  position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'), audio: $('audio'), audioChoice: $('audio-choice'),
+  position: $('position'), golive: $('golive'), startover: $('startover'), quality: $('quality'), audio: $('audio'), audioChoice: $('audio-choice'), captions: $('captions'),
   fullscreen: $('fullscreen'), realtime: $('realtime'), latency: $('latency'), level: $('level'), buffer: $('buffer'), mode: $('mode'),
   catchup: $('catchup'), from: $('from'), to: $('to'),
 };
@@ -46,6 +46,8 @@ const state = {
   lastCodecSwap: 0,
   seeking: false,
   pinStart: false,
+  /** The caption track the viewer chose (its label and language), kept across reloads; null: captions off. */
+  captionChoice: null,
   timers: new Set(),
 };
 window.beamPlayer = state;
@@ -170,7 +172,11 @@ function load() {
   setBadge(mode() === 'live' ? 'live' : mode(), mode() === 'live' ? 'live' : 'dvr');
   const Hls = window.Hls;
   if (Hls && Hls.isSupported()) {
-    const hls = new Hls(hlsConfig({ lowLatency: state.lowLatency, startPosition: mode() === 'live' ? -1 : 0, debug: params.get('debug') === '1' }));
+    const timelineController = captionTimeline(Hls);
+    const hls = new Hls({
+      ...hlsConfig({ lowLatency: state.lowLatency, startPosition: mode() === 'live' ? -1 : 0, debug: params.get('debug') === '1' }),
+      ...(timelineController ? { timelineController } : {}),
+    });
     state.hls = hls;
     wireHls(hls, Hls);
     if (mode() === 'live' && state.lowLatency) state.stopFollowing = followLiveEdge(hls, ui.video, Hls);
@@ -319,6 +325,64 @@ function fillQualityMenu(levels) {
   ui.quality.disabled = levels.length < 1;
 }
 
+/**
+ * hls.js (1.7) resets its CEA-608 decoders whenever a main fragment does not follow the last one, and its test
+ * takes the next LL-HLS part of the same segment for a jump (`sn !== lastSn + 1` holds for it), so near the live
+ * edge, where it loads parts, every caption loaded over more than one part (a pop-on caption takes about half a
+ * second) was lost. Its caption controller with the contiguity test corrected: a later part of the same
+ * segment, or the next segment, in the same discontinuity, keep the decoders.
+ */
+function captionTimeline(Hls) {
+  const Base = Hls.DefaultConfig && Hls.DefaultConfig.timelineController;
+  if (typeof Base !== 'function') return null;
+  return class ContiguousPartsTimeline extends Base {
+    onFragLoading(event, data) {
+      if (!this.enabled || data.frag.type !== 'main') return;
+      const { cc, sn } = data.frag;
+      const part = data.part ? data.part.index : -1;
+      // Forward within the segment or into the next one: a part hls.js took from a preload hint announces no
+      // loading of its own, so a step of more than one part is no jump.
+      const next = cc === this.lastCc && ((sn === this.lastSn && part > this.lastPartIndex) || sn === this.lastSn + 1);
+      if (!next && this.cea608Parser1 && this.cea608Parser2) {
+        this.cea608Parser1.reset();
+        this.cea608Parser2.reset();
+      }
+      this.lastCc = cc;
+      this.lastSn = sn;
+      this.lastPartIndex = part;
+    }
+  };
+}
+
+/**
+ * The CC menu: the video's caption tracks (hls.js makes one per CEA-608 channel found in the video, named from
+ * the playlist's CLOSED-CAPTIONS entries), Off first. A chosen track is `showing`; the others stay `hidden`, so
+ * hls.js keeps filling their cues and a later choice shows the current caption at once.
+ */
+function captionTracks() {
+  return [...ui.video.textTracks].filter((t) => t.kind === 'captions' || t.kind === 'subtitles');
+}
+
+function captionKey(t) {
+  return `${t.label}|${t.language}`;
+}
+
+function fillCaptionsMenu() {
+  const tracks = captionTracks();
+  ui.captions.replaceChildren(new Option('Off', ''));
+  tracks.forEach((t, i) => ui.captions.append(new Option(t.label || t.language || `Captions ${i + 1}`, String(i))));
+  const chosen = tracks.findIndex((t) => state.captionChoice !== null && captionKey(t) === state.captionChoice);
+  tracks.forEach((t, i) => (t.mode = i === chosen ? 'showing' : 'hidden'));
+  ui.captions.value = chosen >= 0 ? String(chosen) : '';
+  ui.captions.disabled = tracks.length === 0;
+}
+
+function chooseCaptions(value) {
+  const t = value === '' ? null : captionTracks()[Number(value)];
+  state.captionChoice = t ? captionKey(t) : null;
+  fillCaptionsMenu();
+}
+
 function showLevel() {
   const hls = state.hls;
   if (!hls || hls.currentLevel < 0) return;
@@ -432,6 +496,9 @@ function wireUi() {
     state.seeking = false;
     v.currentTime = Number(ui.scrubber.value);
   });
+  v.textTracks.addEventListener('addtrack', fillCaptionsMenu);
+  v.textTracks.addEventListener('removetrack', fillCaptionsMenu);
+  ui.captions.addEventListener('change', () => chooseCaptions(ui.captions.value));
   ui.golive.addEventListener('click', goLive);
   ui.startover.addEventListener('click', startOver);
   ui.audio.addEventListener('change', () => {

@@ -8,6 +8,10 @@
  * Completeness is tracked so a caller can publish a rung part as soon as it is whole: `readyBefore` is the pts
  * below which every frame has come out of every encoder, given the source packets fed so far.
  *
+ * Captions (A/53 cc_data) ride along as frame side data: libx264 writes each picture's own; a rung with a lower
+ * frame rate adds the dropped pictures' to the kept picture before them (caption-carry.ts), holding that
+ * picture's packet until its frame slot closes.
+ *
  * beamcoder hazards: every decode/filter/encode call runs on the libuv pool (rungs encode in parallel there);
  * FFmpeg errors are wrapped with the rung and stage; nothing here touches Redis.
  */
@@ -17,6 +21,7 @@ import { FILTER_INPUT, keepFrame, outputName, scaleGraph, x264Options, type Enco
 import type { PlannedRung } from './ladder';
 import type { BcPacket } from '../core/model/bc-packet';
 import { TIMELINE_HZ } from '../core/model/live';
+import { addCcToPicture, joinCcData } from './caption-carry';
 
 // ---- the narrow part of beamcoder used here ----
 
@@ -29,6 +34,8 @@ interface BcFrame {
   sample_aspect_ratio?: Rational;
   /** Setting null unreferences the frame's buffers at once (beamcoder), so the pool that made them reuses them. */
   data: unknown;
+  /** `a53_cc`: the picture's CEA-608/708 cc_data (A/53) the decoder exported. Read only: beamcoder's setter is unsafe. */
+  side_data?: { a53_cc?: Buffer } | null;
 }
 interface BcDecoder {
   decode(packets: unknown[]): Promise<{ frames: BcFrame[] }>;
@@ -134,6 +141,23 @@ interface RungState {
   extradata: Buffer | null;
   frames: number;
   encodeSeconds: number;
+  /** A thinned rung whose pictures carry captions. */
+  captions: boolean;
+  /** pts of the last kept frame while frames may still be dropped into its slot (thinned rungs). */
+  openSlot: number | null;
+  /** cc_data of the frames dropped since the last kept one. */
+  ccDropped: Buffer[];
+  /** cc_data to add to kept frames' packets not out of the encoder when their slot closed, by pts. */
+  ccExtra: Map<number, Buffer>;
+  /** The open slot's packet, held until the slot closes (its pts stays pending). */
+  held: EncodedPacket | null;
+}
+
+/** A frame's A/53 cc_data, when it has some. */
+function ccOf(f: BcFrame): Buffer | null {
+  const sd = f.side_data;
+  const cc = sd && typeof sd === 'object' ? sd.a53_cc : undefined;
+  return Buffer.isBuffer(cc) && cc.length >= 3 ? cc : null;
 }
 
 function frameRateOf(r: Rational): number {
@@ -164,7 +188,8 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
   const rungs: RungState[] = config.rungs.map((rung) => {
     const options = x264Options(rung, config.source.frameRate, config.encoder);
     const thin = frameRateOf(options.framerate) < frameRateOf(config.source.frameRate) - 1e-6 ? options.framerate : null;
-    return { rung, options, thinTo: thin, encoder: bc.encoder(options), lastSlot: null, pending: new Set(), extradata: null, frames: 0, encodeSeconds: 0 };
+    return { rung, options, thinTo: thin, encoder: bc.encoder(options), lastSlot: null, pending: new Set(), extradata: null, frames: 0, encodeSeconds: 0,
+      captions: false, openSlot: null, ccDropped: [], ccExtra: new Map(), held: null };
   });
   /** Fed source packets not yet out of the decoder, by pts (a multiset). */
   const pendingDecode = new Map<number, number>();
@@ -246,10 +271,17 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
         for (const f of byOutput.get(outputName(i)) ?? []) {
           const pts = f.pts as number;
           const slot = keepFrame(pts, config.startPts, r.lastSlot, r.thinTo);
+          const cc = r.thinTo ? ccOf(f) : null;
+          if (cc) r.captions = true;
           if (slot === null) {
+            if (cc) r.ccDropped.push(cc);
             r.pending.delete(pts);
             release([f]);
             continue;
+          }
+          if (r.thinTo) {
+            closeSlot(r, out);
+            r.openSlot = pts;
           }
           r.lastSlot = slot;
           kept.push(f);
@@ -270,15 +302,39 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
     );
   }
 
-  function collect(r: RungState, packets: BcPacket[], out: Map<string, EncodedPacket[]>): void {
-    if (packets.length && !r.extradata && r.encoder.extradata) r.extradata = Buffer.from(r.encoder.extradata);
+  function listOf(r: RungState, out: Map<string, EncodedPacket[]>): EncodedPacket[] {
     let list = out.get(r.rung.name);
     if (!list) out.set(r.rung.name, (list = []));
+    return list;
+  }
+
+  function emit(r: RungState, p: EncodedPacket, out: Map<string, EncodedPacket[]>): void {
+    const extra = r.ccExtra.get(p.pts);
+    if (extra) r.ccExtra.delete(p.pts);
+    r.pending.delete(p.pts);
+    listOf(r, out).push(extra ? { ...p, data: addCcToPicture(p.data, extra) } : p);
+  }
+
+  /** The open slot of a thinned rung ends: its frame takes the dropped frames' cc_data; its held packet goes out. */
+  function closeSlot(r: RungState, out: Map<string, EncodedPacket[]>): void {
+    if (r.openSlot === null) return;
+    if (r.ccDropped.length) r.ccExtra.set(r.openSlot, joinCcData(r.ccDropped));
+    r.ccDropped = [];
+    r.openSlot = null;
+    const held = r.held;
+    r.held = null;
+    if (held) emit(r, held, out);
+  }
+
+  function collect(r: RungState, packets: BcPacket[], out: Map<string, EncodedPacket[]>): void {
+    if (packets.length && !r.extradata && r.encoder.extradata) r.extradata = Buffer.from(r.encoder.extradata);
+    listOf(r, out);
     for (const p of packets) {
       if (typeof p.pts !== 'number') continue;
-      r.pending.delete(p.pts);
       const data = p.data.length > p.size ? Buffer.from(p.data.subarray(0, p.size)) : Buffer.from(p.data);
-      list.push({ pts: p.pts, keyframe: p.flags.KEY, data });
+      const packet = { pts: p.pts, keyframe: p.flags.KEY, data };
+      if (r.captions && p.pts === r.openSlot) r.held = packet; // more cc_data may come with frames dropped into its slot
+      else emit(r, packet, out);
     }
   }
 
@@ -331,6 +387,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
           }
           r.encodeSeconds += seconds(t1);
           collect(r, res.packets, out);
+          closeSlot(r, out);
           r.pending.clear();
         }),
       );

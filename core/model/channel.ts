@@ -4,6 +4,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { validateCaptions, type CaptionService } from './captions';
 import { BeamError } from './errors';
 import { isObject } from './json';
 import { newPlaybackSecret } from './playback-token';
@@ -44,6 +45,11 @@ export interface Channel {
   private?: boolean;
   /** The key playback tokens are signed with (made at creation, or when a channel first becomes private). */
   playbackSecret?: string;
+  /**
+   * Closed-caption services the playlists declare (core/model/captions.ts); null or absent: automatic (CC1 while
+   * the source video is seen to carry CEA-608 captions).
+   */
+  captions?: CaptionService[] | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -152,7 +158,7 @@ function webhookOf(v: unknown, current: ChannelWebhook | null | undefined): Chan
   return { url: v.url as string, secret: secret as string };
 }
 
-const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder', 'webhook', 'private'] as const;
+const EDITABLE = ['passphrase', 'dvrWindowSeconds', 'reconnectWindowSeconds', 'lowLatency', 'partTargetSeconds', 'ladder', 'webhook', 'private', 'captions'] as const;
 
 /** Pure: whether a channel's media needs a playback token. */
 export function isPrivate(ch: Pick<Channel, 'private'>): boolean {
@@ -161,7 +167,7 @@ export function isPrivate(ch: Pick<Channel, 'private'>): boolean {
 
 /** Validate a POST /api/channels body into a new channel. */
 export function createChannel(body: unknown, validateLadder: LadderValidator, defaultLadder: Rung[], now = new Date()): Channel {
-  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?, webhook?, private?}.');
+  if (!isObject(body)) throw bad('The body must be a JSON object {name, ladder?, passphrase?, dvrWindowSeconds?, reconnectWindowSeconds?, lowLatency?, partTargetSeconds?, webhook?, private?, captions?}.');
   const unknown = Object.keys(body).filter((k) => k !== 'name' && !(EDITABLE as readonly string[]).includes(k));
   if (unknown.length) throw bad(`Unknown channel field(s): ${unknown.join(', ')}.`);
   const at = now.toISOString();
@@ -215,6 +221,9 @@ export function applyPatch(ch: Channel, body: unknown, validateLadder: LadderVal
         if (typeof v !== 'boolean') throw bad("'private' must be true (media only with a playback token) or false.");
         out.private = v;
         if (v && !out.playbackSecret) out.playbackSecret = newPlaybackSecret();
+        break;
+      case 'captions':
+        out.captions = validateCaptions(v);
         break;
       case 'name':
       case 'streamKey':

@@ -73,7 +73,7 @@ export function playbackTokenRequest(body: unknown): { expiresIn: number; ip: st
 /** Pure: a channel's settings as the token holder reads them: a webhook's secret is write-only (never answered). */
 export function settingsView(ch: Channel): Omit<Channel, 'webhook'> & { webhook: { url: string } | null } {
   const { webhook, ...rest } = ch;
-  return { ...rest, private: isPrivate(ch), webhook: webhook ? { url: webhook.url } : null };
+  return { ...rest, private: isPrivate(ch), captions: ch.captions ?? null, webhook: webhook ? { url: webhook.url } : null };
 }
 
 /** Pure: base URL and ingest host for a request. */

@@ -80,6 +80,15 @@ export const Rung = Type.Object(
   { description: 'One rung of the ABR ladder.' },
 );
 
+export const CaptionService = Type.Object(
+  {
+    channel: Type.Union([Type.Literal('CC1'), Type.Literal('CC2'), Type.Literal('CC3'), Type.Literal('CC4')], { description: 'CEA-608 data channel (HLS INSTREAM-ID).' }),
+    name: Type.String({ minLength: 1, maxLength: 64, description: 'Shown in players\' caption menus.', examples: ['English'] }),
+    language: Type.Optional(Type.String({ maxLength: 35, description: 'BCP 47 language tag.', examples: ['en'] })),
+  },
+  { additionalProperties: false },
+);
+
 const channelSettings = {
   passphrase: Type.Optional(Type.Union([Type.String({ minLength: 10, maxLength: 79, pattern: '^[A-Za-z0-9._~-]+$' }), Type.Null()], { description: 'SRT passphrase, or null for none.' })),
   dvrWindowSeconds: Type.Optional(Type.Integer({ minimum: 10, maximum: 604800 })),
@@ -98,6 +107,7 @@ const channelSettings = {
     Type.Null(),
   ], { description: "The channel's own webhook (admission and notifications about this channel, beside the server's BEAM_WEBHOOK_URL), or null for none." })),
   private: Type.Optional(Type.Boolean({ description: 'A private channel\'s playlists, segments, images and clips open only with a playback token (?token=, see POST /api/channels/{name}/playback-tokens). Default false.' })),
+  captions: Type.Optional(Type.Union([Type.Array(CaptionService, { maxItems: 4 }), Type.Null()], { description: 'Closed-caption services (CEA-608 in the H.264 SEI) the master playlist and the MPD declare; null (the default): CC1 is declared while the source video is seen to carry captions; [] declares none.' })),
 };
 
 export const CreateChannelBody = Type.Object(
@@ -134,6 +144,7 @@ export const ChannelView = Type.Object(
     ladder: Type.Optional(Type.Array(Rung)),
     webhook: Type.Optional(Type.Union([Type.Object({ url: Type.String() }), Type.Null()], { description: "The channel's own webhook URL (its secret is never answered). With the API token only." })),
     private: Type.Optional(Type.Boolean({ description: 'Whether playback needs a token.' })),
+    captions: Type.Optional(Type.Union([Type.Array(CaptionService), Type.Null()], { description: 'Declared closed-caption services; null: automatic.' })),
     playbackSecret: Type.Optional(Type.String({ description: 'The key playback tokens are signed with (HMAC-SHA256), for a backend that mints its own. With the API token only.' })),
     ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),

@@ -36,6 +36,14 @@ export interface DashAdaptationSet {
   presentationTimeOffset?: number;
   segments: DashSegmentTime[];
   representations: DashRepresentation[];
+  /** Accessibility descriptors, e.g. CEA-608 captions in the video (urn:scte:dash:cc:cea-608:2015, `CC1=eng`). */
+  accessibility?: DashDescriptor[];
+}
+
+/** A DASH descriptor (schemeIdUri and value). */
+export interface DashDescriptor {
+  schemeIdUri: string;
+  value?: string;
 }
 
 /** One Event of a Period's SCTE-35 EventStream (urn:scte:scte35:2014:xml+bin). */

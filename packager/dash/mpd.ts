@@ -10,6 +10,13 @@ const UTC_HTTP_ISO = 'urn:mpeg:dash:utc:http-iso:2014';
 const SCTE35_SCHEME = 'urn:scte:scte35:2014:xml+bin';
 const SCTE35_NS = 'http://www.scte.org/schemas/35/2016';
 const CHANNEL_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
+/** SCTE 214-1: CEA-608 captions carried in the video, value `CC1=eng;CC3=spa` (or `CC1` without a language). */
+export const CEA608_SCHEME = 'urn:scte:dash:cc:cea-608:2015';
+
+/** The Accessibility value of CEA-608 services: `CC1=en;CC3=es`, a service without a language as `CC1`. */
+export function cea608Value(services: readonly { channel: string; language?: string }[]): string {
+  return services.map((s) => (s.language ? `${s.channel}=${s.language}` : s.channel)).join(';');
+}
 
 function escapeXml(v: string): string {
   return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
@@ -97,6 +104,7 @@ function adaptationSetXml(a: DashAdaptationSet): string[] {
     ['segmentAlignment', 'true'],
     ['startWithSAP', 1],
   ])}>`];
+  for (const d of a.accessibility ?? []) lines.push(`  <Accessibility${attrs([['schemeIdUri', d.schemeIdUri], ['value', d.value]])}/>`);
   lines.push(`  <SegmentTemplate${attrs([
     ['timescale', a.timescale],
     ['presentationTimeOffset', a.presentationTimeOffset],

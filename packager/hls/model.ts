@@ -16,6 +16,19 @@ export interface HlsVariant {
   frameRate?: number;
   /** GROUP-ID of the EXT-X-MEDIA audio renditions this variant plays with. */
   audioGroup?: string;
+  /** GROUP-ID of the closed-caption renditions carried in this variant's video (CLOSED-CAPTIONS). */
+  closedCaptionsGroup?: string;
+}
+
+/** One EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS rendition: CEA-608 in the video, no URI. */
+export interface HlsClosedCaptionRendition {
+  groupId: string;
+  name: string;
+  /** CC1-CC4. */
+  instreamId: string;
+  language?: string;
+  default?: boolean;
+  autoselect?: boolean;
 }
 
 /** One EXT-X-MEDIA:TYPE=AUDIO rendition. */
@@ -38,6 +51,7 @@ export interface HlsMultivariantPlaylist {
   independentSegments?: boolean;
   variants: HlsVariant[];
   audio?: HlsAudioRendition[];
+  closedCaptions?: HlsClosedCaptionRendition[];
 }
 
 /** An LL-HLS partial segment (EXT-X-PART). */

@@ -5,6 +5,8 @@
  */
 import type { SegmentRecord } from '../../core/model/live';
 import type { DashAdaptationSet, DashManifest, DashRepresentation } from '../dash/model';
+import { CEA608_SCHEME, cea608Value } from '../dash/mpd';
+import type { CaptionService } from '../../core/model/captions';
 import { TIMELINE_HZ } from '../../core/model/live';
 import type { Marker } from '../../core/model/marker';
 import { markerEvents } from './markers';
@@ -48,6 +50,8 @@ export interface DashInput {
   presentationDelay: number;
   /** The channel's ad markers: a Period-level SCTE-35 EventStream (see markers.ts). */
   markers?: readonly Marker[];
+  /** CEA-608 services in the video: an Accessibility descriptor on the video adaptation set. */
+  captions?: readonly CaptionService[];
 }
 
 /** Wall-clock time of media time 0, anchored on a segment (the first after the newest discontinuity). */
@@ -80,6 +84,7 @@ export function buildManifest(input: DashInput): DashManifest {
     startNumber,
     segments: segs.map((s) => ({ t: s.startPts, d: s.durationPts as number })),
     representations: videoReps,
+    ...(input.captions?.length ? { accessibility: [{ schemeIdUri: CEA608_SCHEME, value: cea608Value(input.captions) }] } : {}),
   }];
   const audioSets = input.audio ? [{ ...input.audio, stem: 'audio' }, ...(input.moreAudio ?? [])] : [];
   audioSets.forEach((a, i) => {

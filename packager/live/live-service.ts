@@ -11,6 +11,8 @@
 import type { ChannelReader } from '../channel-reader';
 import type { EventFollowers } from './event-follower';
 import { createManifests } from './manifests';
+import { createCaptionDetector } from './caption-detector';
+import type { CaptionService } from '../../core/model/captions';
 import { createMediaObjects } from './media-objects';
 import { createMediaPlaylists } from './media-playlists';
 import type { LiveResponse, Query } from './live-response';
@@ -72,6 +74,8 @@ export interface LiveService {
   snapshot(channel: string): Promise<Snapshot>;
   /** The video rungs and the audio of a snapshot, measured (memoised on it). */
   variants(snap: Snapshot): Promise<Variants>;
+  /** The closed-caption services the channel's manifests declare now. */
+  captions(snap: Snapshot): Promise<readonly CaptionService[]>;
 }
 
 export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConfig): LiveService {
@@ -80,7 +84,8 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
   const snapshots = createSnapshotCache({ reader, followers, metrics, now }, config);
   const variants = createVariants({ reader });
   const playlists = createMediaPlaylists({ reader, followers, snapshots, metrics, now }, config);
-  const manifests = createManifests({ reader, followers, snapshots, variants, now }, config);
+  const captions = createCaptionDetector({ reader });
+  const manifests = createManifests({ reader, followers, snapshots, variants, captions, now }, config);
   const objects = createMediaObjects({ reader, followers, snapshots, cache, metrics, now, ...(deps.archived ? { archived: deps.archived } : {}) }, config);
   return {
     master: manifests.master,
@@ -90,5 +95,6 @@ export function createLiveService(deps: LiveServiceDeps, config: LiveServiceConf
     mpd: manifests.mpd,
     snapshot: snapshots.snapshot,
     variants: variants.variants,
+    captions: captions.captions,
   };
 }

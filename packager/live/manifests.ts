@@ -6,10 +6,13 @@
  */
 import { notFound } from '../../core/model/errors';
 import type { Marker } from '../../core/model/marker';
+import type { CaptionService } from '../../core/model/captions';
+import type { CaptionDetector } from './caption-detector';
 import type { SegmentRecord } from '../../core/model/live';
 import type { ChannelReader } from '../channel-reader';
 import { renderMpd } from '../dash/mpd';
 import { renderMultivariant } from '../hls/multivariant';
+import type { HlsClosedCaptionRendition } from '../hls/model';
 import { rangeComplete } from './catchup';
 import { buildManifest, type DashInput } from './dash-builder';
 import type { EventFollowers } from './event-follower';
@@ -27,6 +30,8 @@ export interface ManifestsDeps {
   followers: Pick<EventFollowers, 'follow'>;
   snapshots: Pick<SnapshotCache, 'snapshot'>;
   variants: Pick<VariantsSource, 'variants'>;
+  /** The caption services to declare (absent: none). */
+  captions?: CaptionDetector;
   now: () => number;
 }
 
@@ -56,8 +61,22 @@ export function audioNames(tracks: readonly Pick<AudioVariant, 'language' | 'ref
   return base.map((n, i) => (base.indexOf(n) !== i || base.lastIndexOf(n) !== i ? `${n} (${i + 1})` : n));
 }
 
-/** The multivariant playlist of the variants; `q` is the catch-up query every URI carries on. */
-export function multivariantText(v: Variants, q: string): string {
+/** GROUP-ID of the closed-caption renditions. */
+export const CC_GROUP = 'cc';
+
+/**
+ * The EXT-X-MEDIA of caption services: AUTOSELECT (a player may turn them on from the viewer's accessibility
+ * settings), never DEFAULT (captions are off until asked for).
+ */
+export function closedCaptionRenditions(captions: readonly CaptionService[]): HlsClosedCaptionRendition[] {
+  return captions.map((c) => ({ groupId: CC_GROUP, name: c.name, instreamId: c.channel, ...(c.language ? { language: c.language } : {}), default: false, autoselect: true }));
+}
+
+/**
+ * The multivariant playlist of the variants; `q` is the catch-up query every URI carries on. Caption services
+ * (CEA-608 in every rung's video) become one CLOSED-CAPTIONS group every variant names; none, no group.
+ */
+export function multivariantText(v: Variants, q: string, captions: readonly CaptionService[] = []): string {
   // BANDWIDTH counts the group's largest audio rendition (RFC 8216bis §4.4.6.2).
   const tracks = v.audioTracks?.length ? v.audioTracks : v.audio ? [v.audio] : [];
   const audioBw = tracks.length
@@ -73,6 +92,7 @@ export function multivariantText(v: Variants, q: string): string {
       resolution: { width: x.width, height: x.height },
       ...(x.frameRate ? { frameRate: x.frameRate } : {}),
       ...(v.audio ? { audioGroup: 'audio' } : {}),
+      ...(captions.length ? { closedCaptionsGroup: CC_GROUP } : {}),
     })),
     ...(tracks.length ? {
       audio: tracks.map((t, i) => ({
@@ -80,6 +100,9 @@ export function multivariantText(v: Variants, q: string): string {
         ...(t.language ? { language: t.language } : {}), channels: t.channels, codecs: t.codecs,
       })),
     } : {}),
+    ...(captions.length
+      ? { closedCaptions: closedCaptionRenditions(captions) }
+      : {}),
   });
 }
 
@@ -101,7 +124,7 @@ export function mpdRungs(snap: Snapshot, video: readonly VideoVariant[]): { incl
 }
 
 /** The DASH model of `listed` segments of the included rungs and the audio. */
-export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string, markers: readonly Marker[] = [], moreAudio: readonly AudioVariant[] = []): DashInput {
+export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string, markers: readonly Marker[] = [], captions: readonly CaptionService[] = [], moreAudio: readonly AudioVariant[] = []): DashInput {
   return {
     segments: listed,
     video: included.map((x) => ({ rung: x.ref.kind === 'video' ? x.ref.rung : 'source', bandwidth: x.peak, codecs: x.codecs, width: x.width, height: x.height, ...(x.frameRate ? { frameRate: x.frameRate } : {}) })),
@@ -114,17 +137,19 @@ export function dashInput(listed: SegmentRecord[], included: readonly VideoVaria
     utcTimingUrl,
     presentationDelay: 3 * targetDurationOf(listed, 1),
     ...(markers.length ? { markers } : {}),
+    ...(captions.length ? { captions } : {}),
   };
 }
 
 export function createManifests(deps: ManifestsDeps, config: ManifestsConfig): Manifests {
   const { reader, followers, snapshots, now } = deps;
+  const captionsOf = (snap: Snapshot) => (deps.captions ? deps.captions.captions(snap) : Promise.resolve([]));
 
   async function master(channel: string, query: Query): Promise<LiveResponse> {
     const snap = await snapshots.snapshot(channel);
     const range = catchupRangeOf(query, snap.channel, now);
     const q = catchupQuery(query);
-    const body = await memoOn(snap, `master:${q}`, async () => multivariantText(await deps.variants.variants(snap), q));
+    const body = await memoOn(snap, `master:${q}`, async () => multivariantText(await deps.variants.variants(snap), q, await captionsOf(snap)));
     return playlistResponse(body, range && range.endMs !== null ? 60 : 1);
   }
 
@@ -140,7 +165,7 @@ export function createManifests(deps: ManifestsDeps, config: ManifestsConfig): M
       const listed = range ? segments : segments.slice(-config.liveWindowSegments);
       if (listed.length === 0) throw notFound(range ? 'No segments in the requested range.' : `Channel '${channel}' has no complete segment yet.`);
       const complete = range !== null && rangeComplete(range, newestSegment(snap));
-      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath, snap.markers, (v.audioTracks ?? []).slice(1))));
+      return renderMpd(buildManifest(dashInput(listed, included, v.audio, complete, now(), config.utcTimingPath, snap.markers, await captionsOf(snap), (v.audioTracks ?? []).slice(1))));
     });
     return { body, contentType: CONTENT_TYPES.mpd, cacheControl: range?.endMs ? 'public, max-age=60' : 'public, max-age=1' };
   }

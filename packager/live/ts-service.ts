@@ -12,6 +12,7 @@ import type { ChannelReader, ResolvedTrack } from '../channel-reader';
 import { rescale } from '../cmaf/prepare';
 import { renderMediaPlaylist } from '../hls/media-playlist';
 import { renderMultivariant } from '../hls/multivariant';
+import { CC_GROUP, closedCaptionRenditions } from './manifests';
 import type { HlsMediaPlaylist } from '../hls/model';
 import { badMedia } from '../errors';
 import type { AacConfig, AvcConfig, Sample } from '../model';
@@ -36,7 +37,7 @@ export interface TsServiceDeps {
   followers: EventFollowers;
   cache: SegmentCache;
   /** The CMAF live service: its snapshots and measured variants are shared. */
-  live: Pick<LiveService, 'snapshot' | 'variants'>;
+  live: Pick<LiveService, 'snapshot' | 'variants'> & Partial<Pick<LiveService, 'captions'>>;
   metrics?: PackagerMetrics;
   now?: () => number;
 }
@@ -143,6 +144,7 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
     const body = await memoOn(snap, `ts-master:${q}`, async () => {
       const v = await deps.live.variants(snap);
       const audio = v.audio ?? { peak: 0, average: 0, codecs: '' };
+      const captions = deps.live.captions ? await deps.live.captions(snap) : [];
       return renderMultivariant({
         version: 3,
         variants: v.video.map((x) => ({
@@ -152,7 +154,9 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
           codecs: v.audio ? [x.codecs, v.audio.codecs] : [x.codecs],
           resolution: { width: x.width, height: x.height },
           ...(x.frameRate ? { frameRate: x.frameRate } : {}),
+          ...(captions.length ? { closedCaptionsGroup: CC_GROUP } : {}),
         })),
+        ...(captions.length ? { closedCaptions: closedCaptionRenditions(captions) } : {}),
       });
     });
     return { body, contentType: CONTENT_TYPES.m3u8, cacheControl: `public, max-age=${range && range.endMs !== null ? 60 : 1}` };

@@ -73,7 +73,7 @@ describe('audio tracks', () => {
     const segs: SegmentRecord[] = [1, 2, 3].map((i) => ({ index: i, startPts: i * 180000, startDts: i * 180000, durationPts: 180000, wallClockMs: 1_700_000_000_000 + i * 2000, discontinuity: false }) as SegmentRecord);
     const main = track(null, 'en', 64000);
     const video = [{ ref: { kind: 'video', rung: 'source' }, codecs: 'avc1.64001f', width: 1280, height: 720, peak: 2_000_000, average: 1_800_000 } as Variants['video'][number]];
-    const input = dashInput(segs, video, main, false, 1_700_000_010_000, '/time', [], [track('2', 'fr', 96000)]);
+    const input = dashInput(segs, video, main, false, 1_700_000_010_000, '/time', [], [], [track('2', 'fr', 96000)]);
     const mpd = renderMpd(buildManifest(input));
     const sets = [...mpd.matchAll(/<AdaptationSet[^>]*contentType="audio"[^>]*>[\s\S]*?<\/AdaptationSet>/g)].map((m) => m[0]);
     assert.equal(sets.length, 2, mpd);

@@ -35,6 +35,8 @@ import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
 import { createWebrtcService, DEFAULT_SERVICE_TIMINGS } from './webrtc/webrtc-service';
 import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
+import { createWhipService, DEFAULT_WHIP_TIMINGS } from './webrtc/whip-service';
+import { deferredIntake, type PublishIntake } from './core/model/publish-intake';
 import type { SegmentJobConfig } from './transcoders/segment-job';
 import { DEFAULT_LIVE_SERVICE_CONFIG } from './packager/live/live-service';
 import { createArchiver, type Archiver, type ArchiverConfig } from './core/archive/archiver';
@@ -290,6 +292,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         throw new Error(`cannot set up the API token: ${(e as Error).message}`);
       })
     : null;
+  /** The ingest's intake for WHIP publishers, once ingest has started. */
+  let ingestIntake: PublishIntake | null = null;
   const app = cli.roles.has('engine') && apiToken
     ? await buildApp(
         {
@@ -321,10 +325,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                 config: packagerTuning(config),
               }),
             (scope) => webhooksPlugin(scope, { webhooks }),
-            (scope) =>
-              webrtcPlugin(scope, {
-                service: createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc }),
-              }),
+            (scope) => {
+              const service = createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc });
+              // WHIP publishers go to this process's ingest (none without the ingest role: 503).
+              const whip = createWhipService(
+                { intake: cli.roles.has('ingest') ? deferredIntake(() => ingestIntake) : null, log, otherSessions: () => service.sessions() },
+                { ...DEFAULT_WHIP_TIMINGS, ...config.webrtc, idleTimeoutMs: config.ingest.idleTimeout },
+              );
+              return webrtcPlugin(scope, { service, whip });
+            },
           ],
         },
         { ...config.app, apiToken: apiToken.token },
@@ -388,6 +397,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     );
     try {
       await ingest.start();
+      ingestIntake = ingest.intake;
     } catch (e) {
       await ingest.close().catch(() => undefined);
       await transcodeQueue.close().catch(() => undefined);

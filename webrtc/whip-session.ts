@@ -94,15 +94,22 @@ export async function startWhipSession(
   const v = new ndc.Video(videoM.mid, 'RecvOnly');
   v.addH264Codec(h264.payloadType, h264.fmtp || undefined);
   const videoTrack = pc.addTrack(v);
-  videoTrack.setMediaHandler(new ndc.RtcpReceivingSession());
+  // The tracks and their handlers stay referenced for the session's life (released at its end): once the JS
+  // wrapper of a track is garbage-collected, libdatachannel stops delivering its packets (seen: audio stopping
+  // after a second while video, referenced elsewhere, went on).
+  const handlers: ndc.RtcpReceivingSession[] = [new ndc.RtcpReceivingSession()];
+  videoTrack.setMediaHandler(handlers[0] as ndc.RtcpReceivingSession);
   let audioTrack: ndc.Track | null = null;
   if (audioM && opus) {
     const a = new ndc.Audio(audioM.mid, 'RecvOnly');
     a.addOpusCodec(opus.payloadType, opus.fmtp || undefined);
     audioTrack = pc.addTrack(a);
-    audioTrack.setMediaHandler(new ndc.RtcpReceivingSession());
+    const h = new ndc.RtcpReceivingSession();
+    handlers.push(h);
+    audioTrack.setMediaHandler(h);
   }
 
+  const tracks: (ndc.Track | null)[] = [videoTrack, audioTrack];
   const stats: WhipSessionStats = { state: 'new', videoPackets: 0, audioPackets: 0, accessUnits: 0, droppedAccessUnits: 0, keyframeRequests: 0, bytesOut: 0 };
   const ts = createWhipTsWriter({ audioChannels: audioTrack ? 2 : null });
   const depacketizer = createH264Depacketizer();
@@ -153,6 +160,8 @@ export async function startWhipSession(
     }
     if (byPeer) for (const fn of closeFns) fn(reason);
     resolveClosed(reason);
+    handlers.length = 0;
+    tracks.length = 0;
   }
 
   function askKeyframe(): void {

@@ -1,0 +1,215 @@
+/**
+ * WHIP ingest end to end: a real WebRTC publisher (node-datachannel's PeerConnection with H.264 and Opus send
+ * tracks, as OBS Studio's WHIP output is built) POSTs its offer to /whip/<channel> with the stream key as bearer
+ * token, then forwards into its tracks the RTP a real ffmpeg makes (libx264 baseline, libopus), with the
+ * negotiated SSRCs and payload types. What a user sees: the channel goes live, its HLS playlists list segments,
+ * a segment decodes as H.264 video and AAC audio (Opus made AAC by the ingest), DELETE ends the publish (the
+ * channel goes idle). A missing key is 401, a wrong one 403, an unknown channel 404, a bad offer 400 JSON, an
+ * offer without H.264 400 saying so.
+ */
+
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import * as dgram from 'node:dgram';
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ndc from 'node-datachannel';
+import { waitFor } from '../../helpers/process';
+import { startRig, type Rig } from './rig';
+import { AUTH } from '../../helpers/app';
+
+let rig: Rig;
+let streamKey = '';
+let dir = '';
+const children: ChildProcess[] = [];
+const sockets: dgram.Socket[] = [];
+const peers: ndc.PeerConnection[] = [];
+/** Tracks stay referenced until the end: libdatachannel stops a track whose JS wrapper was collected. */
+const tracks: ndc.Track[] = [];
+
+const VIDEO_PT = 102;
+const AUDIO_PT = 109;
+const VIDEO_SSRC = 0x1234567;
+const AUDIO_SSRC = 0x7654321;
+
+interface Publisher {
+  pc: ndc.PeerConnection;
+  video: ndc.Track;
+  audio: ndc.Track;
+  offer: string;
+}
+
+/** A WHIP client's peer connection and its offer (ICE gathered, non-trickle, as OBS sends it). */
+async function publisher(): Promise<Publisher> {
+  const pc = new ndc.PeerConnection('whip-client', { iceServers: [], bindAddress: '127.0.0.1', enableIceTcp: false });
+  peers.push(pc);
+  const v = new ndc.Video('0', 'SendOnly');
+  v.addH264Codec(VIDEO_PT, 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1');
+  v.addSSRC(VIDEO_SSRC, 'client', 'stream', 'video');
+  const video = pc.addTrack(v);
+  const a = new ndc.Audio('1', 'SendOnly');
+  a.addOpusCodec(AUDIO_PT, 'minptime=10;useinbandfec=1');
+  a.addSSRC(AUDIO_SSRC, 'client', 'stream', 'audio');
+  const audio = pc.addTrack(a);
+  tracks.push(video, audio);
+  const complete = new Promise<void>((resolve) => pc.onGatheringStateChange((s) => s === 'complete' && resolve()));
+  pc.setLocalDescription();
+  await complete;
+  const offer = await waitFor('the client to gather ICE', async () => pc.localDescription()?.sdp, 10000);
+  return { pc, video, audio, offer };
+}
+
+function post(channel: string, body: string, auth: string | null, type = 'application/sdp'): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': type };
+  if (auth !== null) headers.authorization = auth;
+  return fetch(`${rig.baseUrl}/whip/${channel}`, { method: 'POST', headers, body });
+}
+
+/** A UDP socket on loopback whose RTP packets go into `track` with the negotiated SSRC and payload type. */
+async function forwarder(track: ndc.Track, ssrc: number, pt: number): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  sockets.push(s);
+  s.on('message', (m) => {
+    // RTP only: ffmpeg's RTCP (to the next port up, which may be the other forwarder's) is not forwarded.
+    if (m.length < 12 || m[0]! >> 6 !== 2 || (m[1]! >= 192 && m[1]! <= 223) || !track.isOpen()) return;
+    const pkt = Buffer.from(m);
+    pkt[1] = (pkt[1]! & 0x80) | pt;
+    pkt.writeUInt32BE(ssrc, 8);
+    try {
+      track.sendMessageBinary(pkt);
+    } catch {
+      // the track closed
+    }
+  });
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  return s.address().port;
+}
+
+async function status(channel: string): Promise<{ state: string; ingest: { protocol?: string } | null }> {
+  const ch = (await (await fetch(`${rig.baseUrl}/api/channels/${channel}`, { headers: AUTH })).json()) as { status: { state: string; ingest: { protocol?: string } | null } };
+  return ch.status;
+}
+
+/** Packets ffprobe reads per codec in a file. */
+function probe(file: string): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    execFile('ffprobe', ['-v', 'error', '-count_packets', '-show_entries', 'stream=codec_name,nb_read_packets', '-of', 'csv=p=0', file], { timeout: 10000 }, (err, stdout) => {
+      if (err) return reject(err);
+      const out = new Map<string, number>();
+      for (const line of stdout.split('\n')) {
+        const [codec, n] = line.trim().split(',');
+        if (codec) out.set(codec, Number(n));
+      }
+      resolve(out);
+    });
+  });
+}
+
+describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 120000 }, () => {
+  beforeAll(async () => {
+    rig = await startRig();
+    dir = await mkdtemp(join(tmpdir(), 'beamline-whip-'));
+    const res = await fetch(`${rig.baseUrl}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ name: 'obs', ladder: [], reconnectWindowSeconds: 0 }) });
+    assert.equal(res.status, 201, await res.clone().text());
+    streamKey = ((await res.json()) as { streamKey: string }).streamKey;
+  });
+  afterAll(async () => {
+    for (const c of children) c.kill('SIGKILL');
+    for (const s of sockets) s.close();
+    for (const t of tracks) t.close();
+    for (const pc of peers) pc.close();
+    tracks.length = 0;
+    await rig?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('refuses a missing key 401, a wrong key 403, an unknown channel 404, bad offers and offers without H.264 400, all JSON', async () => {
+    const { offer } = await publisher();
+    const missing = await post('obs', offer, null);
+    assert.equal(missing.status, 401);
+    assert.match(((await missing.json()) as { message: string }).message, /Bearer/);
+    const wrong = await post('obs', offer, 'Bearer not-the-key');
+    assert.equal(wrong.status, 403);
+    assert.equal(((await wrong.json()) as { statusCode: number }).statusCode, 403);
+    assert.equal((await post('nope', offer, `Bearer ${streamKey}`)).status, 404);
+    for (const body of ['hello', 'v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n', 'x'.repeat(40000)]) {
+      const r = await post('obs', body, `Bearer ${streamKey}`);
+      assert.ok(r.status === 400 || r.status === 413, `body ${JSON.stringify(body.slice(0, 20))}: ${r.status}`);
+      const json = (await r.json()) as { statusCode: number; message: string };
+      assert.equal(json.statusCode, r.status);
+    }
+    const vp8 = offer.replace(/a=rtpmap:(\d+) H264\/90000/g, 'a=rtpmap:$1 VP8/90000');
+    const noH264 = await post('obs', vp8, `Bearer ${streamKey}`);
+    assert.equal(noH264.status, 400);
+    assert.match(((await noH264.json()) as { message: string }).message, /H\.264/);
+    assert.equal((await post('obs', offer, `Bearer ${streamKey}`, 'text/plain')).status, 415);
+    assert.equal((await status('obs')).state, 'idle', 'no refused offer made the channel live');
+    assert.equal(rig.whip.sessions(), 0);
+  });
+
+  it('publishes H.264 + Opus: the channel goes live, HLS lists segments with h264 and aac, DELETE ends it', async () => {
+    const p = await publisher();
+    const res = await post('obs', p.offer, `Bearer ${streamKey}`);
+    assert.equal(res.status, 201, await res.clone().text());
+    assert.equal(res.headers.get('content-type'), 'application/sdp');
+    const location = res.headers.get('location') ?? '';
+    assert.match(location, /^\/whip\/obs\/[\w-]+$/);
+    p.pc.setRemoteDescription(await res.text(), 'answer');
+    await waitFor('the tracks to open', async () => p.video.isOpen() && p.audio.isOpen(), 15000);
+
+    const videoPort = await forwarder(p.video, VIDEO_SSRC, VIDEO_PT);
+    const audioPort = await forwarder(p.audio, AUDIO_SSRC, AUDIO_PT);
+    const ff = spawn('ffmpeg', [
+      '-hide_banner', '-loglevel', 'error', '-re',
+      '-t', '60', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25',
+      '-t', '60', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+      '-map', '0:v', '-c:v', 'libx264', '-profile:v', 'baseline', '-bf', '0', '-g', '25', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
+      '-f', 'rtp', '-payload_type', String(VIDEO_PT), `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
+      '-map', '1:a', '-c:a', 'libopus', '-ac', '2', '-b:a', '64k',
+      '-f', 'rtp', '-payload_type', String(AUDIO_PT), `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
+    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(ff);
+    let ffErr = '';
+    ff.stderr?.on('data', (d: Buffer) => (ffErr = (ffErr + d.toString()).slice(-4000)));
+
+    const live = await waitFor('the channel to be live', async () => {
+      const st = await status('obs');
+      return st.state === 'live' && st.ingest ? st : null;
+    }, 30000).catch((e: Error) => assert.fail(`${e.message}; ffmpeg: ${ffErr}`));
+    assert.equal(live.ingest?.protocol, 'whip');
+
+    // The CMAF playlists list segments.
+    const master = await (await fetch(`${rig.baseUrl}/live/obs/master.m3u8`)).text();
+    const variant = master.split('\n').find((l) => l && !l.startsWith('#'));
+    assert.ok(variant, master);
+    await waitFor('two segments in the media playlist', async () => {
+      const text = await (await fetch(`${rig.baseUrl}/live/obs/${variant}`)).text();
+      return (text.match(/^#EXTINF:/gm) ?? []).length >= 2;
+    }, 30000);
+
+    // A segment of the TS variant decodes as H.264 + AAC.
+    const tsMaster = await (await fetch(`${rig.baseUrl}/live/obs/master.m3u8?format=ts`)).text();
+    const tsVariant = tsMaster.split('\n').find((l) => l && !l.startsWith('#'));
+    assert.ok(tsVariant, tsMaster);
+    const playlist = await (await fetch(`${rig.baseUrl}/live/obs/${tsVariant}`)).text();
+    const segment = playlist.split('\n').filter((l) => l && !l.startsWith('#'))[0];
+    assert.ok(segment, playlist);
+    const bytes = Buffer.from(await (await fetch(new URL(segment, `${rig.baseUrl}/live/obs/${tsVariant}`))).arrayBuffer());
+    const file = join(dir, 'segment.ts');
+    await writeFile(file, bytes);
+    const packets = await probe(file);
+    const seen = JSON.stringify([...packets]);
+    assert.ok((packets.get('h264') ?? 0) > 10, `h264 frames in the segment: ${seen}`);
+    assert.ok((packets.get('aac') ?? 0) > 10, `aac frames in the segment (Opus made AAC): ${seen}`);
+    // And ffmpeg decodes it without error.
+    await new Promise<void>((resolve, reject) => execFile('ffmpeg', ['-v', 'error', '-xerror', '-i', file, '-f', 'null', '-'], { timeout: 20000 }, (err) => (err ? reject(err) : resolve())));
+
+    const del = await fetch(`${rig.baseUrl}${location}`, { method: 'DELETE' });
+    assert.equal(del.status, 204);
+    await waitFor('the channel to go idle', async () => (await status('obs')).state === 'idle', 15000);
+    assert.equal((await fetch(`${rig.baseUrl}${location}`, { method: 'DELETE' })).status, 404);
+    ff.kill('SIGKILL');
+  });
+});

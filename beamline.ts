@@ -140,6 +140,7 @@ export function banner(b: BannerInput): string {
     `  WebRTC (WHEP):       ${base}/live/<channel>/whep  ICE UDP ${b.config.webrtc.portMin ? `${b.config.webrtc.portMin}-${b.config.webrtc.portMax}` : 'ephemeral ports'} on ${b.config.webrtc.host}`,
   );
   else lines.push('  HTTP:                none (no engine role in this process: the API, players and metrics are served by engine processes)');
+  if (engine && b.roles.has('ingest')) lines.push(`  WebRTC (WHIP):       ${base}/whip/<channel>  (OBS: Service WHIP, Bearer Token = the stream key)`);
   if (b.roles.has('ingest')) lines.push(`  ingest listens on:   SRT UDP ${b.config.srt.host}:${b.config.srt.port}, RTMP TCP ${b.config.rtmp.host}:${b.config.rtmp.port}`);
   if (b.roles.has('transcoder')) lines.push(`  transcoder:          takes ABR segment jobs and frame-image/clip jobs from Redis (no listening port)`);
   if (!engine && !b.roles.has('ingest')) {

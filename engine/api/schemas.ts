@@ -135,7 +135,7 @@ export const ChannelView = Type.Object(
     webhook: Type.Optional(Type.Union([Type.Object({ url: Type.String() }), Type.Null()], { description: "The channel's own webhook URL (its secret is never answered). With the API token only." })),
     private: Type.Optional(Type.Boolean({ description: 'Whether playback needs a token.' })),
     playbackSecret: Type.Optional(Type.String({ description: 'The key playback tokens are signed with (HMAC-SHA256), for a backend that mints its own. With the API token only.' })),
-    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
+    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix, WHIP). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),
     updatedAt: Type.Optional(Type.String()),
   },

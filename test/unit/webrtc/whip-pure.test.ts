@@ -17,7 +17,7 @@ function rtp(fields: Partial<RtpPacket> & { payload: Buffer }, opts: { csrc?: nu
   head.writeUInt16BE(fields.sequence ?? 0, 2);
   head.writeUInt32BE(fields.timestamp ?? 0, 4);
   head.writeUInt32BE(fields.ssrc ?? 1, 8);
-  const parts = [head];
+  const parts: Buffer[] = [head];
   if (opts.ext) {
     const e = Buffer.alloc(4);
     e.writeUInt16BE(0xbede, 0);
@@ -41,7 +41,7 @@ const IDR = Buffer.concat([Buffer.from([0x65]), Buffer.alloc(3000, 0xab)]);
 const SLICE = Buffer.from([0x41, 0x9a, 0x01, 0x02]);
 
 function stapA(...nals: Buffer[]): Buffer {
-  const parts = [Buffer.from([0x18])];
+  const parts: Buffer[] = [Buffer.from([0x18])];
   for (const n of nals) {
     const len = Buffer.alloc(2);
     len.writeUInt16BE(n.length);

@@ -78,11 +78,17 @@ export function createWhipService(deps: WhipServiceDeps, config: WhipServiceConf
         channel, peer, offer, offerSdp as string,
       );
       sessions.set(session.id, session);
+      let ended = false;
       void session.closed.then((reason) => {
+        ended = true;
         sessions.delete(session.id);
         log.info({ channel, session: session.id, reason, ...session.stats() }, 'WHIP publisher left');
       });
-      intake.publish(channel, session.source, admitted.requestId);
+      // The publish starts (and replaces the channel's current publisher) once media can flow: an offer whose
+      // ICE never connects leaves the channel as it was.
+      void session.connected.then(() => {
+        if (!ended && !closing) intake.publish(channel, session.source, admitted.requestId);
+      });
       return { id: session.id, answer };
     },
     endWhip(channel, id) {

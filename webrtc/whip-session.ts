@@ -45,6 +45,8 @@ export interface WhipSession {
   /** The publisher's media for the ingest. */
   readonly source: PushedPublisher;
   readonly closed: Promise<string>;
+  /** Resolves once the peer connection is connected (media can flow); never, for one that ends before. */
+  readonly connected: Promise<void>;
   close(reason: string): void;
   stats(): WhipSessionStats;
 }
@@ -133,6 +135,8 @@ export async function startWhipSession(
   let ended = false;
   let resolveClosed!: (reason: string) => void;
   const closed = new Promise<string>((r) => (resolveClosed = r));
+  let resolveConnected!: () => void;
+  const connected = new Promise<void>((r) => (resolveConnected = r));
 
   function emit(chunk: Buffer): void {
     if (chunk.length === 0 || ended) return;
@@ -255,6 +259,7 @@ export async function startWhipSession(
       if (disconnectTimer) clearTimeout(disconnectTimer);
       disconnectTimer = null;
       lastMedia = now();
+      resolveConnected();
       askKeyframe();
     } else if (state === 'disconnected') {
       disconnectTimer ??= setTimeout(() => end('connection lost: the publisher disconnected', true), 5000);
@@ -297,6 +302,6 @@ export async function startWhipSession(
   log.info({ channel, session: id, h264: h264.payloadType, opus: opus?.payloadType ?? null }, 'WHIP publisher');
   return {
     answer,
-    session: { id, channel, source, closed, close: (reason) => end(reason, true), stats: () => ({ ...stats }) },
+    session: { id, channel, source, closed, connected, close: (reason) => end(reason, true), stats: () => ({ ...stats }) },
   };
 }

@@ -61,11 +61,11 @@ export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptio
       if (!whip.endWhip(req.params.channel, req.params.id)) throw new BeamError('BEAM_ERR_NOT_FOUND', `No WHIP session '${req.params.id}' on channel '${req.params.channel}'.`);
       return reply.code(204).send();
     });
-    // Beamline answers once its ICE gathering is complete: trickled candidates are accepted and not needed.
+    // Beamline answers once its ICE gathering is complete; an encoder that trickles its own candidates PATCHes them.
     app.patch<{ Params: { channel: string; id: string } }>('/whip/:channel/:id', async (req, reply) => {
       const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
       if (type !== 'application/trickle-ice-sdpfrag') throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'Trickle ICE is sent with Content-Type: application/trickle-ice-sdpfrag.');
-      if (!whip.hasSession(req.params.channel, req.params.id)) throw new BeamError('BEAM_ERR_NOT_FOUND', `No WHIP session '${req.params.id}' on channel '${req.params.channel}'.`);
+      whip.trickle(req.params.channel, req.params.id, typeof req.body === 'string' ? req.body : '');
       return reply.code(204).send();
     });
   }

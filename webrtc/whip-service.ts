@@ -9,7 +9,7 @@
 import { BeamError, notFound } from '../core/model/errors';
 import type { PublishIntake } from '../core/model/publish-intake';
 import { CHANNEL_NAME } from '../core/model/channel';
-import { parseOffer } from './sdp-offer';
+import { parseOffer, trickleCandidates } from './sdp-offer';
 import { rtcConfigOf, type WebrtcConfig } from './rtc-config';
 import type { WhepSessionLog } from './whep-session';
 import { startWhipSession, type WhipSession } from './whip-session';
@@ -38,7 +38,8 @@ export interface WhipAnswer {
 export interface WhipService {
   whip(channel: string, offerSdp: unknown, opts: { authorization: string | undefined; address: string; port: number }): Promise<WhipAnswer>;
   endWhip(channel: string, id: string): boolean;
-  hasSession(channel: string, id: string): boolean;
+  /** Trickled candidates (PATCH); 404 for an unknown session. */
+  trickle(channel: string, id: string, fragment: string): void;
   sessions(): number;
   close(): Promise<void>;
 }
@@ -97,7 +98,17 @@ export function createWhipService(deps: WhipServiceDeps, config: WhipServiceConf
       s.close('ended by the publisher (DELETE)');
       return true;
     },
-    hasSession: (channel, id) => sessions.get(id)?.channel === channel,
+    trickle(channel, id, fragment) {
+      const s = sessions.get(id);
+      if (!s || s.channel !== channel) throw notFound(`No WHIP session '${id}' on channel '${channel}'.`);
+      for (const { candidate, mid } of trickleCandidates(fragment)) {
+        try {
+          s.addRemoteCandidate(candidate, mid);
+        } catch {
+          // a malformed candidate is ignored
+        }
+      }
+    },
     sessions: () => sessions.size,
     async close() {
       closing = true;

@@ -48,6 +48,7 @@ export interface WhipSession {
   /** Resolves once the peer connection is connected (media can flow); never, for one that ends before. */
   readonly connected: Promise<void>;
   close(reason: string): void;
+  addRemoteCandidate(candidate: string, mid: string): void;
   stats(): WhipSessionStats;
 }
 
@@ -302,6 +303,6 @@ export async function startWhipSession(
   log.info({ channel, session: id, h264: h264.payloadType, opus: opus?.payloadType ?? null }, 'WHIP publisher');
   return {
     answer,
-    session: { id, channel, source, closed, connected, close: (reason) => end(reason, true), stats: () => ({ ...stats }) },
+    session: { id, channel, source, closed, connected, close: (reason) => end(reason, true), addRemoteCandidate: (candidate, mid) => pc.addRemoteCandidate(candidate, mid), stats: () => ({ ...stats }) },
   };
 }

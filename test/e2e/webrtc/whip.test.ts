@@ -157,6 +157,9 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
     const location = res.headers.get('location') ?? '';
     assert.match(location, /^\/whip\/obs\/[\w-]+$/);
     p.pc.setRemoteDescription(await res.text(), 'answer');
+    const patch = (url: string) => fetch(`${rig.baseUrl}${url}`, { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=mid:0\r\na=end-of-candidates\r\n' });
+    assert.equal((await patch(location)).status, 204, 'trickled candidates are taken');
+    assert.equal((await patch('/whip/obs/unknown')).status, 404);
     await waitFor('the tracks to open', async () => p.video.isOpen() && p.audio.isOpen(), 15000);
 
     const videoPort = await forwarder(p.video, VIDEO_SSRC, VIDEO_PT);

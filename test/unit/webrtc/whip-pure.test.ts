@@ -6,6 +6,8 @@ import { createH264Depacketizer, createTimestampUnwrapper, parseRtp, type RtpPac
 import { createWhipTsWriter, opusAccessUnit, patSection, pmtSection } from '../../../webrtc/whip-ts';
 import { bearerToken } from '../../../webrtc/whip-service';
 import { isWhepWrite } from '../../../webrtc/webrtc-plugin';
+import { trickleCandidates, MAX_TRICKLE_BYTES } from '../../../webrtc/sdp-offer';
+import { BeamError } from '../../../core/model/errors';
 import { keyMatches } from '../../../ingest/ingest-service';
 import { sourceEndFault } from '../../../ingest/end-faults';
 import { deferredIntake, type PushedPublisher } from '../../../core/model/publish-intake';
@@ -236,6 +238,15 @@ describe('WHIP access', () => {
     assert.equal(isWhepWrite('DELETE', '/whip/main'), false);
     assert.equal(isWhepWrite('PUT', '/whip/main'), false);
     assert.equal(isWhepWrite('POST', '/whip/../api/channels'), false);
+  });
+  it('reads trickled candidates with their mids, at most 32, and refuses a fragment over the bound with 413', () => {
+    const frag = ['a=ice-ufrag:x', 'a=mid:0', 'a=candidate:1 1 UDP 2114977791 127.0.0.1 5000 typ host', 'a=mid:1', 'a=candidate:2 1 UDP 1 10.0.0.1 6000 typ host', 'a=end-of-candidates'].join('\r\n');
+    assert.deepEqual(trickleCandidates(frag), [
+      { candidate: 'candidate:1 1 UDP 2114977791 127.0.0.1 5000 typ host', mid: '0' },
+      { candidate: 'candidate:2 1 UDP 1 10.0.0.1 6000 typ host', mid: '1' },
+    ]);
+    assert.equal(trickleCandidates(Array(40).fill('a=candidate:1 1 UDP 1 127.0.0.1 1 typ host').join('\n')).length, 32);
+    assert.throws(() => trickleCandidates('x'.repeat(MAX_TRICKLE_BYTES + 1)), (e) => e instanceof BeamError && e.statusCode === 413);
   });
   it('ends a WHIP publish as ended, or idle when media stopped', () => {
     assert.equal(sourceEndFault('whip', 'ended by the publisher (DELETE)').code, 'INGEST_ENDED');

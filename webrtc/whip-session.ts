@@ -125,6 +125,7 @@ export async function startWhipSession(
   let needKeyframe = true;
   let started = false;
   let lastPli = -Infinity;
+  let lastVideoPts: number | null = null;
   let lastMedia = now();
   let sps: Buffer | null = null;
   let pps: Buffer | null = null;
@@ -205,6 +206,12 @@ export async function startWhipSession(
       if (!types.has(NAL_SPS) || !types.has(NAL_PPS)) nals = [sps, pps, ...nals.filter((n) => { const t = (n[0] as number) & 0x1f; return t !== NAL_SPS && t !== NAL_PPS; })];
     }
     const pts = BASE_PTS + (videoOffset ?? 0) + videoClock(au.timestamp);
+    if (lastVideoPts !== null && pts < lastVideoPts) {
+      // Presentation order differs from decode order: B-frames, whose decode times RTP does not carry.
+      end('refused: the video has B-frames, which WHIP ingest does not take; set the encoder to bframes=0', true);
+      return;
+    }
+    lastVideoPts = pts;
     stats.accessUnits++;
     started = true;
     emit(ts.video(toAnnexB(nals), pts, au.keyframe));

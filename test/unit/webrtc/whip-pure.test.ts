@@ -252,6 +252,7 @@ describe('WHIP access', () => {
     assert.equal(sourceEndFault('whip', 'ended by the publisher (DELETE)').code, 'INGEST_ENDED');
     assert.equal(sourceEndFault('whip', 'idle: no media for 10 s').code, 'INGEST_IDLE');
     assert.equal(sourceEndFault('whip', 'connection lost: peer connection failed').code, 'INGEST_IDLE');
+    assert.equal(sourceEndFault('whip', 'refused: the video has B-frames, which WHIP ingest does not take; set the encoder to bframes=0').code, 'INGEST_FAILED');
   });
   it('a deferred intake answers 503 and closes publishers until the ingest is there, then forwards', async () => {
     let target: Parameters<typeof deferredIntake>[0] extends () => infer T ? T : never = null;

@@ -27,8 +27,11 @@ function cors(reply: FastifyReply): FastifyReply {
 
 export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptions): Promise<void> {
   const { service, whip } = opts;
-  app.addHook('onClose', async () => service.close());
-  if (whip) app.addHook('onClose', async () => whip.close());
+  // WHIP sessions first: the WHEP service's close releases libdatachannel, after which no connection may be touched.
+  app.addHook('onClose', async () => {
+    await whip?.close();
+    await service.close();
+  });
   for (const type of ['application/sdp', 'application/trickle-ice-sdpfrag']) {
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_req, body, done) => done(null, body));
   }

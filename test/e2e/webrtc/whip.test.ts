@@ -10,12 +10,11 @@
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import * as dgram from 'node:dgram';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ndc from 'node-datachannel';
+import { connectWhip, whipClient, WHIP_AUDIO_PT, WHIP_VIDEO_PT, type WhipClient } from '../../helpers/whip-client';
 import { waitFor } from '../../helpers/process';
 import { startRig, type Rig } from './rig';
 import { AUTH } from '../../helpers/app';
@@ -24,67 +23,13 @@ let rig: Rig;
 let streamKey = '';
 let dir = '';
 const children: ChildProcess[] = [];
-const sockets: dgram.Socket[] = [];
-const peers: ndc.PeerConnection[] = [];
-/** Tracks stay referenced until the end: libdatachannel stops a track whose JS wrapper was collected. */
-const tracks: ndc.Track[] = [];
-
-const VIDEO_PT = 102;
-const AUDIO_PT = 109;
-const VIDEO_SSRC = 0x1234567;
-const AUDIO_SSRC = 0x7654321;
-
-interface Publisher {
-  pc: ndc.PeerConnection;
-  video: ndc.Track;
-  audio: ndc.Track;
-  offer: string;
-}
-
-/** A WHIP client's peer connection and its offer (ICE gathered, non-trickle, as OBS sends it). */
-async function publisher(): Promise<Publisher> {
-  const pc = new ndc.PeerConnection('whip-client', { iceServers: [], bindAddress: '127.0.0.1', enableIceTcp: false });
-  peers.push(pc);
-  const v = new ndc.Video('0', 'SendOnly');
-  v.addH264Codec(VIDEO_PT, 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1');
-  v.addSSRC(VIDEO_SSRC, 'client', 'stream', 'video');
-  const video = pc.addTrack(v);
-  const a = new ndc.Audio('1', 'SendOnly');
-  a.addOpusCodec(AUDIO_PT, 'minptime=10;useinbandfec=1');
-  a.addSSRC(AUDIO_SSRC, 'client', 'stream', 'audio');
-  const audio = pc.addTrack(a);
-  tracks.push(video, audio);
-  const complete = new Promise<void>((resolve) => pc.onGatheringStateChange((s) => s === 'complete' && resolve()));
-  pc.setLocalDescription();
-  await complete;
-  const offer = await waitFor('the client to gather ICE', async () => pc.localDescription()?.sdp, 10000);
-  return { pc, video, audio, offer };
-}
+/** Every client stays referenced until the end: libdatachannel stops a track whose JS wrapper was collected. */
+const clients: WhipClient[] = [];
 
 function post(channel: string, body: string, auth: string | null, type = 'application/sdp'): Promise<Response> {
   const headers: Record<string, string> = { 'content-type': type };
   if (auth !== null) headers.authorization = auth;
   return fetch(`${rig.baseUrl}/whip/${channel}`, { method: 'POST', headers, body });
-}
-
-/** A UDP socket on loopback whose RTP packets go into `track` with the negotiated SSRC and payload type. */
-async function forwarder(track: ndc.Track, ssrc: number, pt: number): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  sockets.push(s);
-  s.on('message', (m) => {
-    // RTP only: ffmpeg's RTCP (to the next port up, which may be the other forwarder's) is not forwarded.
-    if (m.length < 12 || m[0]! >> 6 !== 2 || (m[1]! >= 192 && m[1]! <= 223) || !track.isOpen()) return;
-    const pkt = Buffer.from(m);
-    pkt[1] = (pkt[1]! & 0x80) | pt;
-    pkt.writeUInt32BE(ssrc, 8);
-    try {
-      track.sendMessageBinary(pkt);
-    } catch {
-      // the track closed
-    }
-  });
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  return s.address().port;
 }
 
 /** ffmpeg making RTP: H.264 (libx264 with `videoOpts`) to one port, Opus to the other, in real time. */
@@ -94,41 +39,26 @@ function ffmpegRtp(videoPort: number, audioPort: number, videoOpts: string[]): C
     '-t', '60', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25',
     '-t', '60', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-map', '0:v', '-c:v', 'libx264', ...videoOpts, '-g', '25', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p',
-    '-f', 'rtp', '-payload_type', String(VIDEO_PT), `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
+    '-f', 'rtp', '-payload_type', String(WHIP_VIDEO_PT), `rtp://127.0.0.1:${videoPort}?pkt_size=1200`,
     '-map', '1:a', '-c:a', 'libopus', '-ac', '2', '-b:a', '64k',
-    '-f', 'rtp', '-payload_type', String(AUDIO_PT), `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
+    '-f', 'rtp', '-payload_type', String(WHIP_AUDIO_PT), `rtp://127.0.0.1:${audioPort}?pkt_size=1200`,
   ], { stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(ff);
   return ff;
 }
 
-/**
- * A connected WHIP publisher on `channel` whose tracks are fed by ffmpeg. libdatachannel, with both peers in one
- * busy process, now and then refuses a well-formed answer ("Got a remote candidate without ICE transport", a
- * known race of the library under contention; an encoder is a process of its own): the test client then
- * ends that session with DELETE and offers again, at most three times.
- */
+/** A connected WHIP publisher on `channel` whose tracks are fed by ffmpeg (see connectWhip for its retry). */
 async function publish(channel: string, key: string, videoOpts: string[]): Promise<{ location: string; ff: ChildProcess; err: () => string }> {
-  for (let attempt = 1; ; attempt++) {
-    const p = await publisher();
-    const res = await post(channel, p.offer, `Bearer ${key}`);
-    assert.equal(res.status, 201, await res.clone().text());
+  const c = await connectWhip(rig.baseUrl, channel, key, (res) => {
     assert.equal(res.headers.get('content-type'), 'application/sdp');
-    const location = res.headers.get('location') ?? '';
-    assert.match(location, new RegExp(`^/whip/${channel}/[\\w-]+$`));
-    try {
-      p.pc.setRemoteDescription(await res.text(), 'answer');
-    } catch (e) {
-      if (attempt >= 3 || !/without ICE transport/.test((e as Error).message)) throw e;
-      assert.equal((await fetch(`${rig.baseUrl}${location}`, { method: 'DELETE' })).status, 204);
-      continue;
-    }
-    await waitFor('the tracks to open', async () => p.video.isOpen() && p.audio.isOpen(), 15000);
-    const ff = ffmpegRtp(await forwarder(p.video, VIDEO_SSRC, VIDEO_PT), await forwarder(p.audio, AUDIO_SSRC, AUDIO_PT), videoOpts);
-    let err = '';
-    ff.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    return { location, ff, err: () => err };
-  }
+    assert.match(res.headers.get('location') ?? '', new RegExp(`^/whip/${channel}/[\\w-]+$`));
+  });
+  clients.push(...c.clients);
+  const { videoPort, audioPort } = await c.client.forward();
+  const ff = ffmpegRtp(videoPort, audioPort, videoOpts);
+  let err = '';
+  ff.stderr?.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+  return { location: c.location, ff, err: () => err };
 }
 
 interface Status { state: string; ingest: { protocol?: string } | null; lastDisconnectReason?: string | null }
@@ -163,16 +93,17 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
   });
   afterAll(async () => {
     for (const c of children) c.kill('SIGKILL');
-    for (const s of sockets) s.close();
-    for (const t of tracks) t.close();
-    for (const pc of peers) pc.close();
-    tracks.length = 0;
+    for (const c of clients) c.close();
+    // libdatachannel finishes closing on its own threads; the server side closes (and releases the library) after.
+    await new Promise((r) => setTimeout(r, 500));
     await rig?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('refuses a missing key 401, a wrong key 403, an unknown channel 404, bad offers and offers without H.264 400, all JSON', async () => {
-    const { offer } = await publisher();
+    const client = await whipClient();
+    clients.push(client);
+    const { offer } = client;
     const missing = await post('obs', offer, null);
     assert.equal(missing.status, 401);
     assert.match(((await missing.json()) as { message: string }).message, /Bearer/);

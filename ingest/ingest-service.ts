@@ -428,8 +428,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   const intake: PublishIntake = {
     async admit(channelName, key, peer): Promise<IntakeAdmission> {
       if (closing) return { ok: false, status: 503, message: 'The ingest is shutting down.' };
-      if (!byName.has(channelName)) {
-        // A channel another process created a moment ago: read it once.
+      if (!byName.has(channelName) && key !== null) {
+        // A channel another process created a moment ago: read it once (only for a request that brings a key).
         await reloadOne(channelName).catch((err: unknown) => storeFailed(err, 'channel reload failed', channelName));
       }
       const ch = byName.get(channelName);

@@ -35,6 +35,8 @@ import { createTranscodeQueue, type TranscodeQueue } from './transcoders/queue';
 import { createTranscodeWorker, type TranscodeWorker } from './transcoders/worker';
 import { createWebrtcService, DEFAULT_SERVICE_TIMINGS } from './webrtc/webrtc-service';
 import { isWhepWrite, webrtcPlugin } from './webrtc/webrtc-plugin';
+import { createWhipService, DEFAULT_WHIP_TIMINGS } from './webrtc/whip-service';
+import { deferredIntake, type PublishIntake } from './core/model/publish-intake';
 import type { SegmentJobConfig } from './transcoders/segment-job';
 import { DEFAULT_LIVE_SERVICE_CONFIG } from './packager/live/live-service';
 import { createArchiver, type Archiver, type ArchiverConfig } from './core/archive/archiver';
@@ -138,6 +140,7 @@ export function banner(b: BannerInput): string {
     `  WebRTC (WHEP):       ${base}/live/<channel>/whep  ICE UDP ${b.config.webrtc.portMin ? `${b.config.webrtc.portMin}-${b.config.webrtc.portMax}` : 'ephemeral ports'} on ${b.config.webrtc.host}`,
   );
   else lines.push('  HTTP:                none (no engine role in this process: the API, players and metrics are served by engine processes)');
+  if (engine && b.roles.has('ingest')) lines.push(`  WebRTC (WHIP):       ${base}/whip/<channel>  (OBS: Service WHIP, Bearer Token = the stream key)`);
   if (b.roles.has('ingest')) lines.push(`  ingest listens on:   SRT UDP ${b.config.srt.host}:${b.config.srt.port}, RTMP TCP ${b.config.rtmp.host}:${b.config.rtmp.port}`);
   if (b.roles.has('transcoder')) lines.push(`  transcoder:          takes ABR segment jobs and frame-image/clip jobs from Redis (no listening port)`);
   if (!engine && !b.roles.has('ingest')) {
@@ -290,6 +293,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
         throw new Error(`cannot set up the API token: ${(e as Error).message}`);
       })
     : null;
+  /** The ingest's intake for WHIP publishers, once ingest has started. */
+  let ingestIntake: PublishIntake | null = null;
   const app = cli.roles.has('engine') && apiToken
     ? await buildApp(
         {
@@ -321,10 +326,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
                 config: packagerTuning(config),
               }),
             (scope) => webhooksPlugin(scope, { webhooks }),
-            (scope) =>
-              webrtcPlugin(scope, {
-                service: createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc }),
-              }),
+            (scope) => {
+              const service = createWebrtcService({ store: runtime.store, channels, log }, { ...DEFAULT_SERVICE_TIMINGS, ...config.webrtc });
+              // WHIP publishers go to this process's ingest (none without the ingest role: 503).
+              const whip = createWhipService(
+                { intake: cli.roles.has('ingest') ? deferredIntake(() => ingestIntake) : null, log, otherSessions: () => service.sessions() },
+                { ...DEFAULT_WHIP_TIMINGS, ...config.webrtc, idleTimeoutMs: config.ingest.idleTimeout },
+              );
+              return webrtcPlugin(scope, { service, whip });
+            },
           ],
         },
         { ...config.app, apiToken: apiToken.token },
@@ -388,6 +398,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
     );
     try {
       await ingest.start();
+      ingestIntake = ingest.intake;
     } catch (e) {
       await ingest.close().catch(() => undefined);
       await transcodeQueue.close().catch(() => undefined);

@@ -31,7 +31,11 @@ function srtCloseCode(reason: string): PipelineErrorCode {
  * The fault of a connection that closed by itself: the reason text its protocol layer gave (RTMP:
  * `<RtmpCloseReason>: <detail>`, SRT: the listener's text) is kept as the message.
  */
-export function sourceEndFault(protocol: 'srt' | 'rtmp', reason: string): PipelineFault {
+export function sourceEndFault(protocol: 'srt' | 'rtmp' | 'whip', reason: string): PipelineFault {
+  if (protocol === 'whip') {
+    if (reason.startsWith('refused:')) return fault('INGEST_FAILED', reason);
+    return fault(reason.startsWith('idle') || reason.startsWith('connection lost') ? 'INGEST_IDLE' : 'INGEST_ENDED', reason);
+  }
   if (protocol === 'rtmp') {
     const kind = reason.split(':', 1)[0] ?? '';
     return fault(RTMP_CLOSE_CODES[kind] ?? 'INGEST_FAILED', reason);

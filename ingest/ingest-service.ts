@@ -31,6 +31,8 @@ import type { Webhooks } from '../core/webhooks/webhooks';
 import type { IngestProtocol } from '../core/webhooks/bodies';
 import { holdSource, peerAddress } from './admission';
 import { loadBeamcoder } from './demux-input';
+import type { IntakeAdmission, PublishIntake } from '../core/model/publish-intake';
+import { timingSafeEqual } from 'node:crypto';
 
 export interface IngestLog extends SessionLog {
   error(obj: object, msg?: string): void;
@@ -81,6 +83,15 @@ export interface IngestService {
   srtPort(): number | null;
   rtmpPort(): number | null;
   sessions(): { channel: string; protocol: string; diagnostics: IngestDiagnostics | null }[];
+  /** Publishers that reach Beamline over HTTP (WHIP): the key check, admission and publish sessions. */
+  intake: PublishIntake;
+}
+
+/** Pure: a WHIP bearer token against the channel's stream key (constant time). */
+export function keyMatches(given: string, streamKey: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(streamKey);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** Pure: decide an RTMP publish. */
@@ -432,7 +443,39 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     };
   }
 
+  const intake: PublishIntake = {
+    async admit(channelName, key, peer): Promise<IntakeAdmission> {
+      if (closing) return { ok: false, status: 503, message: 'The ingest is shutting down.' };
+      if (!byName.has(channelName) && key !== null) {
+        // A channel another process created a moment ago: read it once (only for a request that brings a key).
+        await reloadOne(channelName).catch((err: unknown) => storeFailed(err, 'channel reload failed', channelName));
+      }
+      const ch = byName.get(channelName);
+      const where = `${peer.address}:${peer.port}`;
+      const refuse = (status: 401 | 403 | 404, message: string): IntakeAdmission => {
+        faults.report(fault('WHIP_REFUSED', message), { channel: ch?.name, protocol: 'whip', peer: where });
+        deps.metrics?.refused('whip', message);
+        return { ok: false, status, message };
+      };
+      if (!ch) return refuse(404, `Channel '${channelName}' was not found.`);
+      if (key === null) return refuse(401, 'A WHIP publish needs the channel\'s stream key as Authorization: Bearer <stream key>.');
+      if (!keyMatches(key, ch.streamKey)) return refuse(403, 'The bearer token is not this channel\'s stream key.');
+      if (!webhooks?.admits(ch.webhook)) return { ok: true, requestId: randomUUID() };
+      const a = await webhooks.admit({ channel: ch.name, protocol: 'whip', peer }, ch.webhook).catch(() => null);
+      if (!a) return { ok: false, status: 503, message: 'The admission could not be asked.' };
+      if (!a.allow) {
+        refusedByWebhook(ch, 'whip', where, a.reason ?? 'refused by the admission webhook');
+        return { ok: false, status: 403, message: a.clientReason ?? 'refused' };
+      }
+      return { ok: true, requestId: a.requestId };
+    },
+    publish(channelName, source, requestId) {
+      attach(channelName, source, requestId);
+    },
+  };
+
   return {
+    intake,
     async start() {
       // libavformat and friends load now, not in the first publisher's handshake (150-300 ms of dlopen and
       // symbol binding on this machine), and a broken install stops start-up instead of every publish.

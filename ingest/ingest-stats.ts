@@ -9,7 +9,7 @@ import type { Stream } from '../core/model/media';
 import { TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
 
 export interface IngestDiagnostics {
-  protocol: 'srt' | 'rtmp';
+  protocol: 'srt' | 'rtmp' | 'whip';
   peer: string;
   connectedAt: string;
   videoCodec: string | null;
@@ -70,7 +70,7 @@ export function snapshot(
   s: StatsState,
   nowMs: number,
   info: {
-    protocol: 'srt' | 'rtmp'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt'];
+    protocol: 'srt' | 'rtmp' | 'whip'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt'];
     /** Present when the audio is transcoded: the converter's count of input packets it could not decode. */
     audioTranscode?: { decodeErrors: number };
   },

@@ -28,7 +28,7 @@ export type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLo
 
 export interface PublishSession {
   readonly channel: string;
-  readonly protocol: 'srt' | 'rtmp';
+  readonly protocol: 'srt' | 'rtmp' | 'whip';
   /** Runs until the publisher goes away or close() is called; resolves with how it ended. */
   readonly done: Promise<PipelineFault>;
   /**

@@ -46,12 +46,13 @@ export function settingsRows(ch) {
     ['Any SRT encoder (ffmpeg, vMix…)', [['SRT URL', i.srt, 'srt']]],
     ['OBS Studio · SRT', [['Server', i.obs.srt.server, 'obs-srt-server'], ['Stream Key', i.obs.srt.streamKey, 'obs-srt-key']]],
     ['OBS Studio · RTMP', [['Server', i.obs.rtmp.server, 'obs-rtmp-server'], ['Stream Key', i.obs.rtmp.streamKey, 'obs-rtmp-key']]],
+    ...(i.whip ? [['OBS Studio · WHIP (WebRTC)', [['Server', i.whip.url, 'whip-url'], ['Bearer Token', i.whip.bearerToken, 'whip-token']]]] : []),
     ['Larix Broadcaster · SRT', [
       ['URL', i.larix.url, 'larix-url'], ['Stream ID', i.larix.streamid, 'larix-streamid'],
       ...(i.larix.passphrase ? [['Passphrase', i.larix.passphrase, 'larix-passphrase']] : []),
       ['Latency', `${i.larix.latencyMs} ms`, 'larix-latency'], ['Mode', i.larix.srtMode, 'larix-mode'],
     ]],
-    ['Encoder', [['Keyframe interval', `${i.obs.keyframeIntervalSeconds} s`, 'keyframe'], ['Codecs', 'H.264 + AAC', 'codecs']]],
+    ['Encoder', [['Keyframe interval', `${i.obs.keyframeIntervalSeconds} s`, 'keyframe'], ['Codecs', i.whip ? 'H.264 + AAC (WHIP: H.264 + Opus, no B-frames)' : 'H.264 + AAC', 'codecs']]],
     playback,
   ];
   return rows;

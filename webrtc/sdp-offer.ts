@@ -4,7 +4,7 @@
  * and anything malformed is a 400 naming what is wrong, before any native code sees it.
  */
 
-import { badRequest } from '../core/model/errors';
+import { BeamError, badRequest } from '../core/model/errors';
 
 export const MAX_SDP_BYTES = 32 * 1024;
 const MAX_LINES = 1000;
@@ -113,4 +113,25 @@ export function chooseH264(m: OfferMedia, profileIdc: number | null): OfferCodec
 /** The Opus payload type (48 kHz, as RFC 7587 requires), or null. */
 export function chooseOpus(m: OfferMedia): OfferCodec | null {
   return m.codecs.find((c) => c.name === 'opus' && c.clockRate === 48000) ?? null;
+}
+
+/** Largest trickle-ICE fragment (PATCH body) read, bytes; candidates read from one fragment at most. */
+export const MAX_TRICKLE_BYTES = 16384;
+const MAX_TRICKLE_CANDIDATES = 32;
+
+/**
+ * Pure: the candidates of an `application/trickle-ice-sdpfrag` body (RFC 8840), each with the mid of the section
+ * it follows ('0' before any a=mid). At most 32; throws a 413 BeamError over MAX_TRICKLE_BYTES.
+ */
+export function trickleCandidates(fragment: string): { candidate: string; mid: string }[] {
+  if (fragment.length > MAX_TRICKLE_BYTES) throw new BeamError('BEAM_ERR_PAYLOAD_TOO_LARGE', `The ICE fragment is larger than ${MAX_TRICKLE_BYTES} bytes.`);
+  const out: { candidate: string; mid: string }[] = [];
+  let mid = '0';
+  for (const line of fragment.split(/\r?\n/)) {
+    const m = /^a=mid:(\S{1,32})$/.exec(line);
+    if (m) mid = m[1] as string;
+    const c = /^a=(candidate:.{1,400})$/.exec(line);
+    if (c && out.length < MAX_TRICKLE_CANDIDATES) out.push({ candidate: c[1] as string, mid });
+  }
+  return out;
 }

@@ -10,10 +10,13 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { BeamError } from '../core/model/errors';
 import { MAX_SDP_BYTES } from './sdp-offer';
 import type { WebrtcService } from './webrtc-service';
+import type { WhipService } from './whip-service';
 import { CHANNEL_NAME_BODY } from '../core/model/channel';
 
 export interface WebrtcPluginOptions {
   service: WebrtcService;
+  /** WHIP ingest (POST /whip/<channel>); without it the routes are not registered. */
+  whip?: WhipService;
 }
 
 const EXPOSED = 'Location, ETag, Link, Beam-Rendition, Beam-Note';
@@ -23,8 +26,12 @@ function cors(reply: FastifyReply): FastifyReply {
 }
 
 export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptions): Promise<void> {
-  const { service } = opts;
-  app.addHook('onClose', async () => service.close());
+  const { service, whip } = opts;
+  // WHIP sessions first: the WHEP service's close releases libdatachannel, after which no connection may be touched.
+  app.addHook('onClose', async () => {
+    await whip?.close();
+    await service.close();
+  });
   for (const type of ['application/sdp', 'application/trickle-ice-sdpfrag']) {
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_SDP_BYTES }, (_req, body, done) => done(null, body));
   }
@@ -41,6 +48,30 @@ export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptio
     .send();
   app.options('/live/:channel/whep', preflight);
   app.options('/live/:channel/whep/:id', preflight);
+  if (whip) {
+    app.options('/whip/:channel', preflight);
+    app.options('/whip/:channel/:id', preflight);
+    // WHIP ingest: the stream key is the bearer token (OBS Studio 30+ sends it so).
+    app.post<{ Params: { channel: string } }>('/whip/:channel', async (req, reply) => {
+      const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/sdp') throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'A WHIP offer is sent with Content-Type: application/sdp.');
+      const { channel } = req.params;
+      const r = await whip.whip(channel, req.body, { authorization: req.headers.authorization, address: req.ip, port: req.socket.remotePort ?? 0 });
+      return reply.code(201).header('Content-Type', 'application/sdp').header('Location', `/whip/${channel}/${r.id}`)
+        .header('ETag', `"${r.id}"`).header('Cache-Control', 'no-store').send(r.answer);
+    });
+    app.delete<{ Params: { channel: string; id: string } }>('/whip/:channel/:id', async (req, reply) => {
+      if (!whip.endWhip(req.params.channel, req.params.id)) throw new BeamError('BEAM_ERR_NOT_FOUND', `No WHIP session '${req.params.id}' on channel '${req.params.channel}'.`);
+      return reply.code(204).send();
+    });
+    // Beamline answers once its ICE gathering is complete; an encoder that trickles its own candidates PATCHes them.
+    app.patch<{ Params: { channel: string; id: string } }>('/whip/:channel/:id', async (req, reply) => {
+      const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+      if (type !== 'application/trickle-ice-sdpfrag') throw new BeamError('BEAM_ERR_UNSUPPORTED_MEDIA_TYPE', 'Trickle ICE is sent with Content-Type: application/trickle-ice-sdpfrag.');
+      whip.trickle(req.params.channel, req.params.id, typeof req.body === 'string' ? req.body : '');
+      return reply.code(204).send();
+    });
+  }
 
   app.post<{ Params: { channel: string }; Querystring: { rendition?: string } }>('/live/:channel/whep', async (req, reply) => {
     const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
@@ -69,11 +100,17 @@ export async function webrtcPlugin(app: FastifyInstance, opts: WebrtcPluginOptio
 
 const WHEP_OFFER_PATH = new RegExp(`^/live/${CHANNEL_NAME_BODY}/whep/?$`);
 const WHEP_SESSION_PATH = new RegExp(`^/live/${CHANNEL_NAME_BODY}/whep/[\\w-]{1,64}/?$`);
+const WHIP_OFFER_PATH = new RegExp(`^/whip/${CHANNEL_NAME_BODY}/?$`);
+const WHIP_SESSION_PATH = new RegExp(`^/whip/${CHANNEL_NAME_BODY}/[\\w-]{1,64}/?$`);
 
-/** The WHEP writes any viewer may make without the API token: an offer, and a session's DELETE/PATCH (its id is the secret). */
+/**
+ * The WebRTC writes made without the API token: a WHEP offer and a session's DELETE/PATCH (its id is the
+ * secret); a WHIP offer (its bearer token is the channel's stream key, checked by the ingest) and its
+ * session's DELETE/PATCH.
+ */
 export function isWhepWrite(method: string, url: string): boolean {
   const path = url.split('?')[0] ?? '';
-  if (method === 'POST') return WHEP_OFFER_PATH.test(path);
-  if (method === 'DELETE' || method === 'PATCH') return WHEP_SESSION_PATH.test(path);
+  if (method === 'POST') return WHEP_OFFER_PATH.test(path) || WHIP_OFFER_PATH.test(path);
+  if (method === 'DELETE' || method === 'PATCH') return WHEP_SESSION_PATH.test(path) || WHIP_SESSION_PATH.test(path);
   return false;
 }

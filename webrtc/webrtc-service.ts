@@ -10,7 +10,7 @@ import { BeamError, notFound } from '../core/model/errors';
 import type { Store } from '../core/store/store';
 import type { ChannelStore } from '../core/store/channel-store';
 import { DEFAULT_FEED_CONFIG, openChannelFeed, type ChannelFeed, type ChannelFeedConfig } from './channel-feed';
-import { parseOffer } from './sdp-offer';
+import { parseOffer, trickleCandidates } from './sdp-offer';
 import { rtcConfigOf, type WebrtcConfig } from './rtc-config';
 import { releaseRtc, startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
 import { CHANNEL_NAME, renditionContent } from '../core/model/channel';
@@ -150,19 +150,11 @@ export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServi
     trickle(channel, id, fragment) {
       const s = sessions.get(id);
       if (!s || s.channel !== channel) throw notFound(`No WebRTC session '${id}' on channel '${channel}'.`);
-      if (fragment.length > 16384) throw new BeamError('BEAM_ERR_PAYLOAD_TOO_LARGE', 'The ICE fragment is larger than 16384 bytes.');
-      let mid = '0';
-      let n = 0;
-      for (const line of fragment.split(/\r?\n/)) {
-        const m = /^a=mid:(\S{1,32})$/.exec(line);
-        if (m) mid = m[1] as string;
-        const c = /^a=(candidate:.{1,400})$/.exec(line);
-        if (c && n++ < 32) {
-          try {
-            s.session.addRemoteCandidate(c[1] as string, mid);
-          } catch {
-            // a malformed candidate is ignored, as browsers do
-          }
+      for (const { candidate, mid } of trickleCandidates(fragment)) {
+        try {
+          s.session.addRemoteCandidate(candidate, mid);
+        } catch {
+          // a malformed candidate is ignored, as browsers do
         }
       }
     },

@@ -265,6 +265,8 @@ export interface IngestSettings {
     keyframeIntervalSeconds: number;
   };
   larix: { url: string; streamid: string; passphrase: string | null; latencyMs: number; srtMode: 'caller' };
+  /** WHIP (WebRTC ingest, OBS Studio 30+: Service WHIP): the server URL, the stream key as bearer token. */
+  whip: { url: string; bearerToken: string };
 }
 
 export interface PlaybackUrls {
@@ -291,6 +293,7 @@ export function ingestSettings(ch: Channel, ep: Endpoints): IngestSettings {
       keyframeIntervalSeconds: 2,
     },
     larix: { url: srtBase, streamid: `#!::r=${ch.name},m=publish,s=${ch.streamKey}`, passphrase: ch.passphrase, latencyMs, srtMode: 'caller' },
+    whip: { url: `${ep.httpBase}/whip/${ch.name}`, bearerToken: ch.streamKey },
   };
 }
 

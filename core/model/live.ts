@@ -44,7 +44,7 @@ export interface PartRecord {
 }
 
 export type ChannelEvent =
-  | { type: 'publisher:connected'; protocol: 'srt' | 'rtmp'; peer: string }
+  | { type: 'publisher:connected'; protocol: 'srt' | 'rtmp' | 'whip'; peer: string }
   | { type: 'publisher:disconnected'; reason: string }
   | { type: 'format:changed' }
   | { type: 'segment:opened'; segment: number; startPts: number; wallClockMs: number; discontinuity: boolean }

@@ -7,7 +7,7 @@
  * code of its last disconnect beside the human reason.
  */
 
-export type PipelineComponent = 'srt' | 'rtmp' | 'ingest' | 'store' | 'transcoder' | 'jit';
+export type PipelineComponent = 'srt' | 'rtmp' | 'whip' | 'ingest' | 'store' | 'transcoder' | 'jit';
 
 interface Entry {
   readonly component: PipelineComponent;
@@ -21,6 +21,7 @@ export const PIPELINE_ERRORS = {
   SRT_REFUSED: { component: 'srt', fatal: false, text: 'SRT caller refused' },
   RTMP_REFUSED: { component: 'rtmp', fatal: false, text: 'RTMP publisher refused' },
   RTMP_PROTOCOL: { component: 'rtmp', fatal: true, text: 'RTMP protocol error' },
+  WHIP_REFUSED: { component: 'whip', fatal: false, text: 'WHIP publisher refused' },
   INGEST_UNKNOWN_CHANNEL: { component: 'ingest', fatal: true, text: 'unknown channel' },
   INGEST_REFUSED_BY_WEBHOOK: { component: 'ingest', fatal: false, text: 'refused by the admission webhook' },
   // How a publish ended.

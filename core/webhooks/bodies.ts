@@ -9,7 +9,7 @@
 
 import type { WebhookEvent } from '../model/webhook';
 
-export type IngestProtocol = 'srt' | 'rtmp';
+export type IngestProtocol = 'srt' | 'rtmp' | 'whip';
 
 export interface PeerAddress {
   address: string;

@@ -146,7 +146,7 @@ export const ChannelView = Type.Object(
     private: Type.Optional(Type.Boolean({ description: 'Whether playback needs a token.' })),
     captions: Type.Optional(Type.Union([Type.Array(CaptionService), Type.Null()], { description: 'Declared closed-caption services; null: automatic.' })),
     playbackSecret: Type.Optional(Type.String({ description: 'The key playback tokens are signed with (HMAC-SHA256), for a backend that mints its own. With the API token only.' })),
-    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
+    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix, WHIP). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),
     updatedAt: Type.Optional(Type.String()),
   },

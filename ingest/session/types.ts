@@ -11,7 +11,7 @@ import type { StoreErrorKind } from '../store-errors';
 
 /** What a publish session needs of an SRT or RTMP connection. */
 export interface PublishSource {
-  protocol: 'srt' | 'rtmp';
+  protocol: 'srt' | 'rtmp' | 'whip';
   peer: string;
   format: 'mpegts' | 'flv';
   onData(fn: (chunk: Buffer) => void): void;

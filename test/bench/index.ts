@@ -14,9 +14,10 @@ import { latencyBench } from './latency-bench';
 import { archiveBench } from './archive-bench';
 import { soakBench } from './soak-bench';
 import { whepBench } from './whep-bench';
+import { whipBench } from './whip-bench';
 import { srtPullBench } from './srt-pull-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, whepBench, archiveBench, srtPullBench, soakBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, whepBench, whipBench, archiveBench, srtPullBench, soakBench];
 
 async function main(names: string[]): Promise<void> {
   if (names.includes('--help') || names.includes('-h')) {

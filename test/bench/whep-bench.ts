@@ -25,7 +25,7 @@ const VIEWERS = 6;
 const SRT_LATENCY_US = 120000;
 
 /** A page that plays over WHEP and reads each presented frame's number back into window.__bench.samples. */
-function whepPage(code: BlockCode, sample: boolean): string {
+export function whepPage(code: BlockCode, sample: boolean): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>whep bench</title></head><body style="margin:0;background:#000">
 <video id="v" muted autoplay playsinline></video>
 <script>${WHEP_VIEWER_JS}</script>
@@ -58,7 +58,7 @@ v.requestVideoFrameCallback(onFrame);
 </script></body></html>`;
 }
 
-async function openViewer(browser: TestBrowser, origin: string, channel: string, code: BlockCode, sample: boolean): Promise<Page> {
+export async function openViewer(browser: TestBrowser, origin: string, channel: string, code: BlockCode, sample: boolean): Promise<Page> {
   const page = await browser.newPage({ width: 800, height: 500 });
   await page.route((u) => u.pathname === '/__whep-bench/page.html', (route) => route.fulfill({ status: 200, contentType: 'text/html', body: whepPage(code, sample) }));
   await page.goto(`${origin}/__whep-bench/page.html`);

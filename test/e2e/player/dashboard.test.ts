@@ -63,6 +63,8 @@ describe('dashboard', () => {
     assert.match(srt, new RegExp(`^srt://127\\.0\\.0\\.1:${stack.srtPort}\\?streamid=[A-Za-z0-9_-]{32}&latency=\\d+$`));
     assert.match(await text(`${card} code[data-field="obs-rtmp-server"]`), new RegExp(`^rtmp://127\\.0\\.0\\.1:${stack.rtmpPort}/live$`));
     assert.match(await text(`${card} code[data-field="larix-streamid"]`), new RegExp(`^#!::r=${name},m=publish,s=`));
+    assert.equal(await text(`${card} code[data-field="whip-url"]`), `${stack.baseUrl}/whip/${name}`, 'OBS WHIP: the server URL');
+    assert.match(await text(`${card} code[data-field="whip-token"]`), /^[A-Za-z0-9_-]{32}$/, 'OBS WHIP: the stream key as bearer token');
     assert.equal(await text(`${card} code[data-field="keyframe"]`), '2 s');
     assert.equal(await page.locator(`${card} [data-field="private"]`).isVisible(), true, 'marked private');
     await waitFor('player links with a playback token', async () => (await page.locator(`${card} a[href^="/player/?channel=${name}&token="]`).count()) === 2, 10000);

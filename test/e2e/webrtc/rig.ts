@@ -21,6 +21,7 @@ import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createWebrtcService, DEFAULT_SERVICE_TIMINGS, type WebrtcService } from '../../../webrtc/webrtc-service';
 import { isWhepWrite, webrtcPlugin } from '../../../webrtc/webrtc-plugin';
 import { DEFAULT_WEBRTC_CONFIG } from '../../../webrtc/rtc-config';
+import { createWhipService, DEFAULT_WHIP_TIMINGS, type WhipService } from '../../../webrtc/whip-service';
 
 export interface Rig {
   baseUrl: string;
@@ -30,6 +31,7 @@ export interface Rig {
   channels: ChannelStore;
   ingest: IngestService;
   webrtc: WebrtcService;
+  whip: WhipService;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,10 @@ export async function startRig(opts: { apiToken?: string } = {}): Promise<Rig> {
     closers.push(() => ingest.close());
     const srtPort = ingest.srtPort() as number;
     const webrtc = createWebrtcService({ store, channels, log }, { ...DEFAULT_WEBRTC_CONFIG, ...DEFAULT_SERVICE_TIMINGS, host: '127.0.0.1', maxSessions: 8, maxSessionsPerAddress: 6 });
+    const whip = createWhipService(
+      { intake: ingest.intake, log, otherSessions: () => webrtc.sessions() },
+      { ...DEFAULT_WEBRTC_CONFIG, ...DEFAULT_WHIP_TIMINGS, host: '127.0.0.1', maxSessions: 8 },
+    );
     const app = await buildApp(
       {
         store,
@@ -63,7 +69,7 @@ export async function startRig(opts: { apiToken?: string } = {}): Promise<Rig> {
           (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: null, srtPort, rtmpPort: ingest.rtmpPort() as number } }),
           (s) => pagesPlugin(s, findPagesDirs(__dirname)),
           (s) => livePlugin(s, { deps: { store, live, channels, connect: () => redis.connect() } }),
-          (s) => webrtcPlugin(s, { service: webrtc }),
+          (s) => webrtcPlugin(s, { service: webrtc, whip }),
         ],
       },
       { ...TEST_APP_CONFIG, apiToken: opts.apiToken ?? TEST_API_TOKEN },
@@ -72,7 +78,7 @@ export async function startRig(opts: { apiToken?: string } = {}): Promise<Rig> {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, app, store, channels, ingest, webrtc, close: closeAll };
+    return { baseUrl: `http://127.0.0.1:${port}`, srtPort, app, store, channels, ingest, webrtc, whip, close: closeAll };
   } catch (e) {
     await closeAll();
     throw e;

@@ -6,7 +6,7 @@ import { createFaultReporter, PIPELINE_ERRORS_METRIC } from '../../../core/obser
 
 describe('pipeline error vocabulary', () => {
   it('every code names its component by its prefix', () => {
-    const prefix: Record<string, string> = { SRT: 'srt', RTMP: 'rtmp', INGEST: 'ingest', STORE: 'store', TRANSCODE: 'transcoder', JIT: 'jit' };
+    const prefix: Record<string, string> = { SRT: 'srt', RTMP: 'rtmp', WHIP: 'whip', INGEST: 'ingest', STORE: 'store', TRANSCODE: 'transcoder', JIT: 'jit' };
     for (const [code, e] of Object.entries(PIPELINE_ERRORS)) assert.equal(e.component, prefix[code.split('_')[0]!], code);
   });
 

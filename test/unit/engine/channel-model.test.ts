@@ -63,6 +63,7 @@ describe('channels', () => {
     assert.equal(s.obs.srt.streamKey, 'KEY');
     assert.equal(s.larix.streamid, '#!::r=main,m=publish,s=KEY');
     assert.equal(s.larix.passphrase, 'secret_passphrase');
+    assert.deepEqual(s.whip, { url: 'http://h:8080/whip/main', bearerToken: 'KEY' }, 'WHIP: the endpoint on the HTTP base, the stream key as bearer token');
     assert.deepEqual(playbackUrls('main', 'http://h:8080'), { hls: 'http://h:8080/live/main/master.m3u8', dash: 'http://h:8080/live/main/manifest.mpd', player: 'http://h:8080/player/?channel=main' });
   });
   it('addresses come from the public URL, else the Host header', () => {

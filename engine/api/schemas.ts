@@ -10,6 +10,7 @@
  */
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { WEBHOOK_EVENTS } from '../../core/model/webhook';
 
 /** Every error, whatever its status: the original engine's body. */
 export const ErrorBody = Type.Object(
@@ -244,7 +245,7 @@ export const DeliveriesQuery = Type.Object({
 });
 export type DeliveriesQuery = Static<typeof DeliveriesQuery>;
 
-const webhookEvent = Type.Union(['publish', 'publisher.connected', 'publisher.disconnected', 'channel.live', 'channel.idle'].map((e) => Type.Literal(e)));
+const webhookEvent = Type.Union(WEBHOOK_EVENTS.map((e) => Type.Literal(e)));
 
 export const Delivery = Type.Object({
   id: Type.String({ description: 'The delivery id (the body\'s `id` and the x-beamline-delivery header).' }),

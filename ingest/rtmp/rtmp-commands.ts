@@ -12,7 +12,8 @@ import {
 } from './messages';
 import { createPublishSession, type PublishSession, type RtmpCloseReason, type RtmpLogger, type RtmpPeer } from './rtmp-session';
 
-export type RtmpDecision = { ok: true; channel?: string } | { ok: false; reason?: string };
+/** `role`: a redundant input's role (a backup publishes beside the primary, not in its place). */
+export type RtmpDecision = { ok: true; channel?: string; role?: 'primary' | 'backup' } | { ok: false; reason?: string };
 
 export type RtmpAuthorize = (app: string, streamKey: string, peer: RtmpPeer) => RtmpDecision | Promise<RtmpDecision>;
 
@@ -144,7 +145,7 @@ export function createCommandHandler(ctx: CommandContext): CommandHandler {
       return;
     }
     const s = createPublishSession({
-      id: ctx.nextSessionId(), app: app as string, streamKey, channel: decision.channel ?? null, peer: ctx.peer, streamId,
+      id: ctx.nextSessionId(), app: app as string, streamKey, channel: decision.channel ?? null, role: decision.role ?? 'primary', peer: ctx.peer, streamId,
       log: ctx.log, now: Date.now, terminate: (reason, detail) => ctx.destroy(reason, detail),
     });
     ctx.adopt(s);

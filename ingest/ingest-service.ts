@@ -92,10 +92,10 @@ export interface IngestService {
   sessions(): { channel: string; protocol: string; role: PublisherRole; onAir: boolean; diagnostics: IngestDiagnostics | null }[];
 }
 
-/** Pure: decide an RTMP publish. The stream name is the key, or `<key>?role=backup` for a backup input. */
-export function decideRtmp(app: string, streamName: string, byKey: ReadonlyMap<string, Channel>): RtmpDecision {
+/** Pure: decide an RTMP publish. `query`: its parameters (`role=backup` for a backup input). */
+export function decideRtmp(app: string, streamKey: string, byKey: ReadonlyMap<string, Channel>, query = ''): RtmpDecision {
   if (app !== 'live') return { ok: false, reason: `unknown application '${app}': publish to rtmp://<host>:<port>/live` };
-  const parsed = parseRtmpStreamName(streamName);
+  const parsed = parseRtmpStreamName(query ? `${streamKey}?${query}` : streamKey);
   if (!parsed.ok) return { ok: false, reason: parsed.reason };
   const ch = byKey.get(parsed.key);
   return ch ? { ok: true, channel: ch.name, role: parsed.role } : { ok: false, reason: 'unknown stream key' };
@@ -686,18 +686,17 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (config.rtmp) {
         rtmp = createRtmpServer(
           {
-            authorize: async (app, key, peer) => {
-              let d = decideRtmp(app, key, byKey);
-              const named = parseRtmpStreamName(key);
-              if (!d.ok && app === 'live' && named.ok && named.key.length > 0 && named.key.length <= 256) {
+            authorize: async (app, key, peer, query) => {
+              let d = decideRtmp(app, key, byKey, query);
+              if (!d.ok && app === 'live' && key.length > 0 && key.length <= 256) {
                 // A miss may be a channel another process created a moment ago: ask Redis once.
-                const name = await channels.byKey(named.key).catch((err: unknown) => {
+                const name = await channels.byKey(key).catch((err: unknown) => {
                   storeFailed(err, 'stream key lookup failed');
                   return null;
                 });
                 if (name) {
                   await reloadOne(name).catch((err: unknown) => storeFailed(err, 'channel reload failed', name));
-                  d = decideRtmp(app, key, byKey);
+                  d = decideRtmp(app, key, byKey, query);
                 }
               }
               if (!d.ok) {

@@ -21,6 +21,7 @@ import { createChannelStore, type ChannelStore } from '../../../core/store/chann
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { createIngestMetrics } from '../../../ingest/ingest-metrics';
+import type { RedundancyConfig } from '../../../ingest/redundancy';
 import { livePlugin } from '../../../packager/live-plugin';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createJobDispatcher } from '../../../engine/jobs/dispatcher';
@@ -56,6 +57,8 @@ export interface StackOptions {
   live?: boolean;
   /** Run the transcode queue (fed by ingest) and one transcode worker, so channels get their ladder. */
   transcode?: boolean;
+  /** Redundant publishers' stall bound and return time (default DEFAULT_REDUNDANCY_CONFIG). */
+  redundancy?: RedundancyConfig;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -100,7 +103,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const ingestRegistry = new Registry();
     const ingest: IngestService = createIngestService(
       { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), metrics: createIngestMetrics(ingestRegistry), ...(enqueueSegment ? { enqueueSegment } : {}) },
-      { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+      { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, ...(opts.redundancy ? { redundancy: opts.redundancy } : {}) },
     );
     await ingest.start();
     closers.push(() => ingest.close());

@@ -1,0 +1,189 @@
+/**
+ * Redundant publishers with real encoders: an ffmpeg primary over SRT and an ffmpeg backup over RTMP
+ * (`<key>?role=backup`, the channel API's `ingest.backup.rtmp`) publish one channel at once. The primary is on
+ * air; killed, the backup carries the channel on (the media playlist keeps growing, the status says the backup
+ * is on air with the switch and its reason, the switch metric counts it); the primary restarted, it is back on
+ * air once healthy for the return time. A stock hls.js in Chromium plays through both switches without a
+ * fatal error, and its playback goes on past them.
+ */
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { launchBrowser, type TestBrowser } from '../../helpers/browser';
+import { AUTH } from '../../helpers/app';
+import { wrapFfmpeg, type Publisher } from '../../helpers/publishers';
+import { startStack, waitFor, type Stack } from '../player/stack';
+import { findPagesDirs } from '../../../engine/api/pages';
+
+const CH = 'redundant';
+/** Short so the test sees the return; the default is 10 s. */
+const RETURN_MS = 3000;
+
+let stack: Stack;
+let browser: TestBrowser;
+const publishers: Publisher[] = [];
+
+const PAGE = `<!doctype html><html><head><meta charset="utf-8"><script src="/__stock/hls.min.js"></script></head>
+<body><video id="v" muted autoplay playsinline></video><script>
+const v = document.getElementById('v');
+const s = window.__stock = { fatal: [], errors: [], playingAt: null };
+const hls = window.__hls = new Hls();
+hls.on(Hls.Events.ERROR, (_e, d) => {
+  const what = d.details + (d.reason ? ' (' + d.reason + ')' : d.error ? ' (' + d.error.message + ')' : '') + (d.frag ? ' frag ' + d.frag.sn : '') + (d.url ? ' ' + d.url : '');
+  if (d.fatal) s.fatal.push(what); else s.errors.push(what);
+});
+v.addEventListener('playing', () => { if (s.playingAt === null) s.playingAt = Date.now(); });
+hls.loadSource('/live/${CH}/master.m3u8');
+hls.attachMedia(v);
+v.play().catch(() => undefined);
+</script></body></html>`;
+
+interface StockState {
+  fatal: string[];
+  errors: string[];
+  playingAt: number | null;
+  currentTime: number;
+}
+const stateOf = (page: Page) => page.evaluate<StockState>('({ ...window.__stock, currentTime: document.getElementById("v").currentTime })');
+
+interface Input { protocol: string; health: string; onAir: boolean }
+interface Redundancy {
+  onAir: 'primary' | 'backup' | null;
+  inputs: { primary: Input | null; backup: Input | null };
+  switches: { at: string; from: string; to: string; reason: string }[];
+  switchCount: number;
+}
+
+async function channel(): Promise<{ state: string; status: { redundancy: Redundancy | null } }> {
+  const res = await fetch(`${stack.baseUrl}/api/channels/${CH}`, { headers: AUTH });
+  assert.equal(res.status, 200);
+  return (await res.json()) as { state: string; status: { redundancy: Redundancy | null } };
+}
+
+/** The media sequence number of the media playlist's last segment, or null before it exists. */
+async function lastSegment(): Promise<{ msn: number; text: string } | null> {
+  const res = await fetch(`${stack.baseUrl}/live/${CH}/v-source.m3u8`);
+  if (!res.ok) return null;
+  const text = await res.text();
+  const first = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? NaN);
+  const count = text.split('\n').filter((l) => l.startsWith('#EXTINF:')).length;
+  return count > 0 ? { msn: first + count - 1, text } : null;
+}
+
+async function switchMetric(reason?: string): Promise<number> {
+  const m = await stack.ingestRegistry.getSingleMetric('beam_backup_switches_total')?.get();
+  return (m?.values ?? []).filter((v) => v.labels.channel === CH && (reason === undefined || v.labels.reason === reason)).reduce((a, v) => a + v.value, 0);
+}
+
+/** testsrc2 (primary) or smptebars (backup), 2 s GOPs, no B-frames, AAC. */
+function encoder(pattern: string, out: string[]): Publisher {
+  const p = wrapFfmpeg([
+    '-f', 'lavfi', '-i', `${pattern}=size=426x240:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', '120', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p', '-b:v', '400k',
+    '-c:a', 'aac', '-b:a', '64k', ...out,
+  ]);
+  publishers.push(p);
+  return p;
+}
+
+beforeAll(async () => {
+  browser = await launchBrowser();
+  stack = await startStack({ live: true, redundancy: { stallMs: 1000, returnMs: RETURN_MS } });
+}, 60000);
+
+afterAll(async () => {
+  for (const p of publishers) p.stop();
+  await browser?.close();
+  await stack?.close();
+});
+
+describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
+  it('switches to the backup when the primary dies and back once it has returned; hls.js plays through', { timeout: 150000 }, async () => {
+    const res = await fetch(`${stack.baseUrl}/api/channels`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ name: CH, ladder: [] }),
+    });
+    const created = await res.text();
+    assert.equal(res.status, 201, created);
+    const settings = (JSON.parse(created) as { ingest: { srt: string; rtmp: string; backup: { srt: string; rtmp: string; larix: { streamid: string } } } }).ingest;
+    assert.match(settings.backup.rtmp, /\?role=backup$/);
+    assert.match(settings.backup.larix.streamid, /,role=backup$/);
+    await new Promise((r) => setTimeout(r, 150)); // the ingest registry hears of the channel over pub/sub
+
+    const diag = () => `\nstatus: ${JSON.stringify(lastStatus)}\npublishers: ${publishers.map((p) => p.stderr()).join('\n---\n')}`;
+    let lastStatus: unknown = null;
+    const status = async () => {
+      const c = await channel();
+      lastStatus = c.status.redundancy;
+      return c.status.redundancy;
+    };
+
+    let primary = encoder('testsrc2', ['-f', 'mpegts', settings.srt]);
+    await waitFor('the primary on air', async () => (await lastSegment()) !== null, 20000).catch((e: Error) => { throw new Error(e.message + diag()); });
+    encoder('smptebars', ['-f', 'flv', settings.backup.rtmp]);
+    await waitFor('both inputs healthy, the primary on air', async () => {
+      const r = await status();
+      return r && r.onAir === 'primary' && r.inputs.primary?.health === 'healthy' && r.inputs.backup?.health === 'healthy' && r.inputs.backup.protocol === 'rtmp' && !r.inputs.backup.onAir;
+    }, 20000).catch((e: Error) => { throw new Error(e.message + diag()); });
+    assert.equal((await status())?.switchCount, 0, 'a backup joining does not take the channel over');
+
+    const page = await browser.newPage({ width: 600, height: 400 });
+    const hlsJs = readFileSync(join(findPagesDirs(__dirname).hlsJsDir, 'hls.min.js'));
+    await page.route((u) => u.pathname.startsWith('/__stock/'), (route) => route.request().url().endsWith('/hls.min.js')
+      ? route.fulfill({ status: 200, contentType: 'text/javascript', body: hlsJs })
+      : route.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
+    await page.goto(`${stack.baseUrl}/__stock/page.html`);
+    const playing = await waitFor('hls.js to play', async () => {
+      const s = await stateOf(page);
+      if (s.fatal.length) throw new Error(`hls.js fatal: ${s.fatal.join(', ')}`);
+      return s.playingAt !== null && s.currentTime > 0 ? s : null;
+    }, 30000);
+
+    // The primary dies: the backup goes on air, the playlist goes on growing.
+    const beforeKill = (await lastSegment())?.msn ?? 0;
+    primary.stop();
+    await primary.exited;
+    const away = await waitFor('the backup on air', async () => {
+      const r = await status();
+      return r && r.onAir === 'backup' && r.switches.length === 1 ? r : null;
+    }, 20000).catch((e: Error) => { throw new Error(e.message + diag()); });
+    const first = away.switches[0];
+    assert.equal(first?.from, 'primary');
+    assert.equal(first?.to, 'backup');
+    assert.ok(['primary-stalled', 'primary-disconnected'].includes(first?.reason ?? ''), `reason: ${first?.reason}`);
+    assert.equal(await switchMetric(first?.reason), 1, 'the switch is counted with its reason');
+    const grown = await waitFor('the playlist to grow from the backup', async () => {
+      const l = await lastSegment();
+      return l && l.msn >= beforeKill + 3 ? l : null;
+    }, 30000).catch((e: Error) => { throw new Error(e.message + diag()); });
+    assert.match(grown.text, /#EXT-X-DISCONTINUITY\n/, 'the two encoders\' timestamps cannot be joined: a discontinuity');
+    assert.equal((await channel()).state, 'live', 'the channel stayed live');
+
+    // The primary comes back: after the return time it is on air again.
+    const restartedAt = Date.now();
+    primary = encoder('testsrc2', ['-f', 'mpegts', settings.srt]);
+    const back = await waitFor('the primary back on air', async () => {
+      const r = await status();
+      return r && r.onAir === 'primary' && r.switches.length === 2 ? r : null;
+    }, 30000).catch((e: Error) => { throw new Error(e.message + diag()); });
+    assert.deepEqual({ from: back.switches[1]?.from, to: back.switches[1]?.to, reason: back.switches[1]?.reason }, { from: 'backup', to: 'primary', reason: 'primary-restored' });
+    assert.ok(Date.parse(back.switches[1]?.at ?? '') - restartedAt >= RETURN_MS, 'not before the primary was healthy for the return time');
+    assert.equal(back.inputs.backup?.health, 'healthy', 'the backup stays connected, in standby');
+    assert.equal(back.inputs.backup?.onAir, false);
+    assert.equal(await switchMetric('primary-restored'), 1);
+    const afterReturn = (await lastSegment())?.msn ?? 0;
+    await waitFor('the playlist to grow from the primary again', async () => ((await lastSegment())?.msn ?? 0) >= afterReturn + 2, 20000);
+
+    // hls.js played through both switches: no fatal error, and its playback went on past them.
+    const timeAtReturn = (await stateOf(page)).currentTime;
+    const later = await waitFor('hls.js to play on after the return', async () => {
+      const s = await stateOf(page);
+      if (s.fatal.length) throw new Error(`hls.js fatal: ${s.fatal.join(', ')}; errors: ${s.errors.join(', ')}\nplaylist:\n${(await lastSegment())?.text}`);
+      return s.currentTime > timeAtReturn + 2 ? s : null;
+    }, 30000);
+    assert.deepEqual(later.fatal, []);
+    assert.ok(later.currentTime > playing.currentTime);
+    await page.close();
+  });
+});

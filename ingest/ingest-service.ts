@@ -462,13 +462,17 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     const r = redundancyOf(ch.name);
     if (role === 'backup') r.seenBackup = true;
     /** The other input is on air: this one waits in standby. */
-    const standby = other !== undefined && r.onAir !== role;
+    const standby = other !== undefined && r.onAir === otherRole(role);
+    /** A backup without a primary here goes on air only once the channel's lease is free (no primary elsewhere). */
+    const deferred = !standby && role === 'backup';
     const timer = reconnectTimers.get(ch.name);
     /** The channel was on air already (a replaced publisher, the other input, or one back within the reconnect window). */
     const onAir = Boolean(timer || previous || other);
     deps.metrics?.connected(ch.name, source.protocol, onAir);
     if (timer) clearTimeout(timer);
     reconnectTimers.delete(ch.name);
+    /** The session wrote the channel at some point (a backup that never did leaves the status to whoever did). */
+    let wrote = false;
     const view: InputView = { protocol: source.protocol, peer: source.peer, connectedAt: new Date().toISOString(), activity: { since: Date.now(), lastMediaAt: null, lastVideoAt: null, healthySince: null } };
     const session = startPublishSession(
       {
@@ -489,6 +493,14 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       standby ? undefined : previous?.done,
       {
         standby,
+        polite: role === 'backup',
+        onWriting: () => {
+          wrote = true;
+          if (!deferred || mine.get(ch.name) !== session || r.onAir === role) return;
+          r.onAir = role;
+          setStatus(ch.name, 'live', { connected: true });
+          writeRedundancy(ch.name);
+        },
         onMedia: (video) => {
           const t = Date.now();
           view.activity.lastMediaAt = t;
@@ -498,9 +510,11 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     );
     mine.set(ch.name, session);
     r.inputs[role] = view;
-    if (!standby) r.onAir = role;
+    if (!standby && !deferred) r.onAir = role;
+    // A backup replacing the backup on air stays on air; else it is on air once it writes.
+    if (deferred && !(previous && r.onAir === role)) r.onAir = null;
     writeRedundancy(ch.name);
-    if (!standby) setStatus(ch.name, 'live', { connected: true });
+    if (!standby && !deferred) setStatus(ch.name, 'live', { connected: true });
     log.info({ channel: ch.name, protocol: source.protocol, peer: source.peer, role, standby }, 'publisher connected');
     const peer = peerAddress(source.peer);
     webhooks?.notify({ event: 'publisher.connected', channel: ch.name, requestId, protocol: source.protocol, peer }, ch.webhook);
@@ -516,6 +530,12 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (deleted.has(session)) return; // the channel is gone: its status with it
       // Another ingest process holds the channel (it took over, or held it all along): the status is its own.
       if (OTHER_PROCESS_OWNS.has(reason.code)) return;
+      if (role === 'backup' && !wrote && !sessionsOf('primary').has(ch.name)) {
+        // A backup that waited for a primary elsewhere and never wrote: the channel's status is not its own.
+        if (red) red.onAir = null;
+        writeRedundancy(ch.name);
+        return;
+      }
       const rest = sessionsOf(otherRole(role)).get(ch.name);
       if (rest && red) {
         // The other input carries the channel on: on air at once when this one was.

@@ -11,7 +11,7 @@
 
 import type { Channel } from '../core/model/channel';
 import { fault, type PipelineFault } from '../core/model/pipeline-errors';
-import { createChannelLease } from './session/channel-lease';
+import { createChannelLease, type ChannelLease } from './session/channel-lease';
 import { newHolderId } from '../core/store/holder-id';
 import { createDemuxer, type Demuxer } from './demuxer';
 import { planStreams, type StreamPlan } from './channel-format';
@@ -59,7 +59,17 @@ export interface SessionRole {
   standby?: boolean;
   /** Every demuxed packet the plan keeps, once the streams are planned (its health, redundancy.ts). */
   onMedia?: (video: boolean) => void;
+  /**
+   * A backup input: it takes the channel's lease only when free, never asking its holder to give it up (a primary
+   * publishing through another ingest process keeps the channel); meanwhile it waits in standby.
+   */
+  polite?: boolean;
+  /** The session took the channel's lease and starts writing (each time it goes on air). */
+  onWriting?: () => void;
 }
+
+/** How often a polite (backup) session tries the channel's lease while another process holds it, ms. */
+const POLITE_RETRY_MS = 250;
 
 /** Bounds of the GOP a standby session keeps (beyond either it keeps nothing until the next keyframe). */
 export const STANDBY_GOP_MAX_PACKETS = 4096;
@@ -146,10 +156,11 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 /** A one-shot promise fired from outside. */
-function signal(): { promise: Promise<void>; fire: () => void } {
-  let fire: () => void = () => undefined;
-  const promise = new Promise<void>((r) => (fire = r));
-  return { promise, fire };
+function signal(): { promise: Promise<void>; fire: () => void; fired: () => boolean } {
+  let resolve: () => void = () => undefined;
+  let done = false;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, fire: () => { done = true; resolve(); }, fired: () => done };
 }
 
 /** Thrown at the next store write once the session is discarded: the run ends without writing. */
@@ -202,6 +213,9 @@ export function startPublishSession(
   let stop = signal();
   let demoted = signal();
   let wakeEnd = signal();
+  /** The lease a polite session took before its run (writeRun holds it then). */
+  let held: ChannelLease | null = null;
+  let waitingLogged = false;
 
   const writable = (): void => {
     if (discarded) throw new Discarded('discarded');
@@ -262,6 +276,35 @@ export function startPublishSession(
         waitFor = undefined;
         if (ended) break;
       }
+      if (role.polite) {
+        // Wait in standby (packets demuxed, the newest GOP kept) until the lease is free, asking nobody for it.
+        let outcome: 'taken' | 'ended' | 'stopped' = 'ended';
+        while (!ended && !feed.ended()) {
+          if (stop.fired()) {
+            outcome = 'stopped';
+            break;
+          }
+          const lease = newLease();
+          if (await lease.tryAcquire()) {
+            held = lease;
+            outcome = 'taken';
+            break;
+          }
+          if (!waitingLogged) log.info({ channel: name }, 'a backup input waits: another ingest process holds the channel');
+          waitingLogged = true;
+          await feed.standby(Promise.race([new Promise((r) => setTimeout(r, POLITE_RETRY_MS)), wakeEnd.promise, stop.promise]));
+        }
+        if (outcome === 'ended') break;
+        if (outcome === 'stopped') {
+          // Demoted while waiting: back to standby without having written.
+          writing = false;
+          stop = signal();
+          const d = demoted;
+          demoted = signal();
+          d.fire();
+          continue;
+        }
+      }
       const ranOut = await writeRun(planned.plan, feed.live(Promise.race([stop.promise, wakeEnd.promise])));
       writing = false;
       stop = signal();
@@ -273,16 +316,25 @@ export function startPublishSession(
     return ended ?? fault('INGEST_ENDED');
   }
 
-  /** One stretch on air: the lease, the channel's continuation and the writes. True when the session must end. */
-  async function writeRun(planned: StreamPlan, packets: AsyncIterable<MediaPacket>): Promise<boolean> {
-    // One publisher per channel across every ingest process: hold the channel's lease while writing.
-    const lease = createChannelLease(
+  function newLease() {
+    return createChannelLease(
       { live, log, onLost: (f) => close(f), now },
       { channel: name, holder: newHolderId('publish'), ttlMs: config.leaseTtlMs },
     );
-    await lease.acquire();
+  }
+
+  /** One stretch on air: the lease, the channel's continuation and the writes. True when the session must end. */
+  async function writeRun(planned: StreamPlan, packets: AsyncIterable<MediaPacket>): Promise<boolean> {
+    // One publisher per channel across every ingest process: hold the channel's lease while writing.
+    let lease = held;
+    held = null;
+    if (!lease) {
+      lease = newLease();
+      await lease.acquire();
+    }
     try {
       if (ended) return true; // the publisher left (or the session was closed) while waiting for the lease
+      role.onWriting?.();
       ({ plan, converter } = withAudioConverter(deps, name, planned));
       for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
       try {

@@ -12,10 +12,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
-import { AUTH } from '../../helpers/app';
+import { AUTH, TEST_API_TOKEN } from '../../helpers/app';
 import { wrapFfmpeg, type Publisher } from '../../helpers/publishers';
 import { startStack, waitFor, type Stack } from '../player/stack';
 import { findPagesDirs } from '../../../engine/api/pages';
+import pino from 'pino';
+import { createIngestService, DEFAULT_INGEST_CONFIG } from '../../../ingest/ingest-service';
 
 const CH = 'redundant';
 /** Short so the test sees the return; the default is 10 s. */
@@ -63,8 +65,8 @@ async function channel(): Promise<{ state: string; status: { redundancy: Redunda
 }
 
 /** The media sequence number of the media playlist's last segment, or null before it exists. */
-async function lastSegment(): Promise<{ msn: number; text: string } | null> {
-  const res = await fetch(`${stack.baseUrl}/live/${CH}/v-source.m3u8`);
+async function lastSegment(ch = CH): Promise<{ msn: number; text: string } | null> {
+  const res = await fetch(`${stack.baseUrl}/live/${ch}/v-source.m3u8`);
   if (!res.ok) return null;
   const text = await res.text();
   const first = Number(/#EXT-X-MEDIA-SEQUENCE:(\d+)/.exec(text)?.[1] ?? NaN);
@@ -160,6 +162,18 @@ describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
     assert.match(grown.text, /#EXT-X-DISCONTINUITY\n/, 'the two encoders\' timestamps cannot be joined: a discontinuity');
     assert.equal((await channel()).state, 'live', 'the channel stayed live');
 
+    // The dashboard (with the API token) shows both inputs, the backup on air, and the switch with its reason.
+    const dash = await browser.newPage({ width: 1000, height: 800 });
+    await dash.goto(`${stack.baseUrl}/`);
+    await dash.evaluate(`localStorage.setItem('beamline.apiToken', ${JSON.stringify(TEST_API_TOKEN)})`);
+    await dash.reload();
+    const card = `article[data-channel="${CH}"]`;
+    await waitFor('the dashboard to show the backup on air', async () =>
+      /RTMP · healthy · ON AIR/.test((await dash.locator(`${card} [data-field="input-backup"]`).textContent().catch(() => '')) ?? ''), 15000);
+    assert.match((await dash.locator(`${card} [data-field="input-primary"]`).textContent()) ?? '', /SRT · .* · standby|not connected/);
+    assert.match((await dash.locator(`${card} [data-field="switch-history"]`).textContent()) ?? '', new RegExp(`primary → backup: ${first?.reason}`));
+    await dash.close();
+
     // The primary comes back: after the return time it is on air again.
     const restartedAt = Date.now();
     primary = encoder('testsrc2', ['-f', 'mpegts', settings.srt]);
@@ -185,5 +199,50 @@ describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
     assert.deepEqual(later.fatal, []);
     assert.ok(later.currentTime > playing.currentTime);
     await page.close();
+  });
+
+  it('a backup that reached another ingest process never takes the channel from the primary; it goes on air when the primary leaves', { timeout: 120000 }, async () => {
+    const name = 'redundant-apart';
+    const other = createIngestService(
+      { store: stack.store, live: stack.live, channels: stack.channels, subscriber: stack.connect(), log: pino({ level: 'silent' }) },
+      { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: null },
+    );
+    await other.start();
+    try {
+      const res = await fetch(`${stack.baseUrl}/api/channels`, {
+        method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ name, ladder: [] }),
+      });
+      const created = await res.text();
+      assert.equal(res.status, 201, created);
+      const settings = (JSON.parse(created) as { ingest: { srt: string; backup: { srt: string } } }).ingest;
+      await new Promise((r) => setTimeout(r, 300)); // both ingest registries hear of the channel over pub/sub
+      const primary = encoder('testsrc2', ['-f', 'mpegts', settings.srt]);
+      await waitFor('the primary on air', async () => (await lastSegment(name)) !== null, 20000);
+      const backupUrl = settings.backup.srt.replace(`:${stack.srtPort}?`, `:${other.srtPort() as number}?`);
+      assert.notEqual(backupUrl, settings.backup.srt);
+      const backup = encoder('smptebars', ['-f', 'mpegts', backupUrl]);
+      const joined = (await lastSegment(name))?.msn ?? 0;
+      // Three more segments from the primary while the backup publishes elsewhere: nothing switched, nobody was cut.
+      const later = await waitFor('the primary to go on', async () => {
+        const l = await lastSegment(name);
+        return l && l.msn >= joined + 3 ? l : null;
+      }, 30000);
+      assert.equal(primary.child.exitCode, null, `the primary is still publishing: ${primary.stderr()}`);
+      assert.equal(backup.child.exitCode, null, `the backup waits, connected: ${backup.stderr()}`);
+      assert.doesNotMatch(later.text, /#EXT-X-DISCONTINUITY\n/, 'one input all along');
+      // The primary leaves: its lease is released, the backup elsewhere takes the channel on.
+      primary.stop();
+      await primary.exited;
+      const before = (await lastSegment(name))?.msn ?? 0;
+      const after = await waitFor('the backup on air through the other process', async () => {
+        const l = await lastSegment(name);
+        return l && l.msn >= before + 3 && /#EXT-X-DISCONTINUITY\n/.test(l.text) ? l : null;
+      }, 40000).catch((e: Error) => { throw new Error(`${e.message}\n${backup.stderr()}`); });
+      assert.ok(after.msn >= before + 3);
+      assert.equal((await fetch(`${stack.baseUrl}/api/channels/${name}`, { headers: AUTH }).then((r) => r.json()) as { state: string }).state, 'live');
+      backup.stop();
+    } finally {
+      await other.close();
+    }
   });
 });

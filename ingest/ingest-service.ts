@@ -468,7 +468,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     const timer = reconnectTimers.get(ch.name);
     /** The channel was on air already (a replaced publisher, the other input, or one back within the reconnect window). */
     const onAir = Boolean(timer || previous || other);
-    deps.metrics?.connected(ch.name, source.protocol, onAir);
+    // A second input joining is no reconnect.
+    deps.metrics?.connected(ch.name, source.protocol, Boolean(timer || previous));
     if (timer) clearTimeout(timer);
     reconnectTimers.delete(ch.name);
     /** The session wrote the channel at some point (a backup that never did leaves the status to whoever did). */

@@ -118,7 +118,7 @@ const channelStatus = Type.Object(
     lastDisconnectedAt: Type.Union([Type.String(), Type.Null()]),
     reconnects: Type.Integer(),
   },
-  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason and its pipeline error code (lastDisconnectCode), ingest diagnostics and publisher address.' },
+  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason and its pipeline error code (lastDisconnectCode), ingest diagnostics and publisher address, and once a backup publisher connected `redundancy` (onAir, inputs.primary/backup with protocol, peer, health and onAir, the newest switches with their reasons, switchCount).' },
 );
 
 export const ChannelView = Type.Object(
@@ -136,7 +136,7 @@ export const ChannelView = Type.Object(
     webhook: Type.Optional(Type.Union([Type.Object({ url: Type.String() }), Type.Null()], { description: "The channel's own webhook URL (its secret is never answered). With the API token only." })),
     private: Type.Optional(Type.Boolean({ description: 'Whether playback needs a token.' })),
     playbackSecret: Type.Optional(Type.String({ description: 'The key playback tokens are signed with (HMAC-SHA256), for a backend that mints its own. With the API token only.' })),
-    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix). With the API token only.' })),
+    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix); `backup` holds the same for a backup encoder (role=backup, redundant publishers). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),
     updatedAt: Type.Optional(Type.String()),
   },

@@ -2,9 +2,11 @@
  * Redundant publishers with real encoders: an ffmpeg primary over SRT and an ffmpeg backup over RTMP
  * (`<key>?role=backup`, the channel API's `ingest.backup.rtmp`) publish one channel at once. The primary is on
  * air; killed, the backup carries the channel on (the media playlist keeps growing, the status says the backup
- * is on air with the switch and its reason, the switch metric counts it); the primary restarted, it is back on
- * air once healthy for the return time. A stock hls.js in Chromium plays through both switches without a
- * fatal error, and its playback goes on past them.
+ * is on air with the switch and its reason, the switch metric counts it, the dashboard shows both inputs); the
+ * primary restarted, it is back on air once healthy for the return time; both switches are notified to the
+ * server webhook as `backup.switch`. A stock hls.js in Chromium plays through both switches without a fatal
+ * error, and its playback goes on past them. A backup that reached another ingest process never takes the
+ * channel from the primary, and carries it on once the primary leaves.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
@@ -18,6 +20,8 @@ import { startStack, waitFor, type Stack } from '../player/stack';
 import { findPagesDirs } from '../../../engine/api/pages';
 import pino from 'pino';
 import { createIngestService, DEFAULT_INGEST_CONFIG } from '../../../ingest/ingest-service';
+import { createWebhooks, type Webhooks } from '../../../core/webhooks/webhooks';
+import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhook-receiver';
 
 const CH = 'redundant';
 /** Short so the test sees the return; the default is 10 s. */
@@ -25,6 +29,9 @@ const RETURN_MS = 3000;
 
 let stack: Stack;
 let browser: TestBrowser;
+/** The server webhook's receiver: every switch is notified as `backup.switch`. */
+let rx: WebhookReceiver;
+let hooks: Webhooks;
 const publishers: Publisher[] = [];
 
 const PAGE = `<!doctype html><html><head><meta charset="utf-8"><script src="/__stock/hls.min.js"></script></head>
@@ -92,13 +99,19 @@ function encoder(pattern: string, out: string[]): Publisher {
 
 beforeAll(async () => {
   browser = await launchBrowser();
-  stack = await startStack({ live: true, redundancy: { stallMs: 1000, returnMs: RETURN_MS } });
+  rx = await startWebhookReceiver();
+  hooks = createWebhooks({ log: pino({ level: 'silent' }) }, {
+    url: rx.url('/server'), secret: 'e2e-server-secret-0123456789', admissionDefault: 'allow', timeoutMs: 1000, retries: 2, retryDelayMs: 200, queueLimit: 100, logSize: 200,
+  });
+  stack = await startStack({ live: true, redundancy: { stallMs: 1000, returnMs: RETURN_MS }, webhooks: hooks });
 }, 60000);
 
 afterAll(async () => {
   for (const p of publishers) p.stop();
   await browser?.close();
   await stack?.close();
+  await hooks?.close();
+  await rx?.close();
 });
 
 describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
@@ -186,6 +199,13 @@ describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
     assert.equal(back.inputs.backup?.health, 'healthy', 'the backup stays connected, in standby');
     assert.equal(back.inputs.backup?.onAir, false);
     assert.equal(await switchMetric('primary-restored'), 1);
+    // Both switches were notified to the webhook, with the reasons the status lists.
+    const notified = await waitFor('two backup.switch notifications', async () => {
+      const got = rx.of('backup.switch', CH);
+      return got.length >= 2 ? got : null;
+    }, 15000);
+    assert.deepEqual(notified.map((r) => ({ from: r.body.from, to: r.body.to, reason: r.body.reason })),
+      back.switches.map((s) => ({ from: s.from, to: s.to, reason: s.reason })));
     const afterReturn = (await lastSegment())?.msn ?? 0;
     await waitFor('the playlist to grow from the primary again', async () => ((await lastSegment())?.msn ?? 0) >= afterReturn + 2, 20000);
 

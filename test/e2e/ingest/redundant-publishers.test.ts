@@ -299,9 +299,9 @@ describe('redundant publishers (primary over SRT, backup over RTMP)', () => {
       const r = await redundancyOf();
       return r && r.onAir === 'backup' && r.switches.length > 0 ? r : null;
     }, 45000).catch((e: Error) => { throw new Error(`${e.message}; primary: ${primary.stderr()}`); });
-    // What ingest sees once the picture ends: audio only (no-video), or, as observed on this machine with
-    // ffmpeg over SRT, no more packets from that connection at all (stalled; why is not yet known: ffmpeg
-    // writing the same command to a file keeps the audio going): either way the backup takes over.
+    // What ingest sees once the picture ends: audio only (no-video), or, as ffmpeg 5.1 does over SRT, no more
+    // packets at all while the connection stays up (stalled: the same command writing a file keeps the sound
+    // going, sent to srt-live-transmit it stops with the picture): either way the backup takes over.
     const reason = away.switches[0]?.reason ?? '';
     assert.ok(['primary-lost-video', 'primary-stalled'].includes(reason), `reason ${reason}`);
     assert.equal(away.switches.length, 1);

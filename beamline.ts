@@ -204,6 +204,7 @@ export function ingestTuning(c: BeamConfig): Omit<IngestServiceConfig, 'srt' | '
       segmentSeconds: i.segmentSeconds, partSeconds: c.live.partTarget, flushMs: i.flushInterval, maxBatch: i.maxBatch,
       streamsTimeoutMs: i.streamsTimeout, statsIntervalMs: i.statsInterval, leaseTtlMs: i.leaseTtl, outageHoldMs: i.outageHold,
     },
+    redundancy: { stallMs: i.backupStall, returnMs: Math.round(i.backupReturnSeconds * 1000) },
   };
 }
 

@@ -13,6 +13,8 @@ export interface IngestMetrics {
   storeError(kind: string): void;
   /** An LL-HLS part was announced `seconds` after its first frame reached the segmenter. */
   partReady(seconds: number): void;
+  /** A channel with redundant publishers switched its on-air input (reason: ingest/redundancy.ts SwitchReason). */
+  backupSwitch(channel: string, reason: string): void;
 }
 
 /**
@@ -55,6 +57,7 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     registers: [registry],
   });
   const storeErrors = new Counter({ name: 'beam_ingest_store_errors_total', help: 'Redis calls of ingest that failed (a publish ends on one), by kind: oom, readonly, connection, other', labelNames: ['reason'], registers: [registry] });
+  const switches = new Counter({ name: 'beam_backup_switches_total', help: 'On-air input switches of channels with redundant publishers, by channel and reason (primary-disconnected, primary-stalled, primary-lost-video, primary-restored, backup-disconnected, backup-stalled, backup-lost-video)', labelNames: ['channel', 'reason'], registers: [registry] });
   const stats = (channel: string, d: IngestDiagnostics) => {
     bitrate.set({ channel }, d.bitrateKbps);
     fps.set({ channel }, d.fps);
@@ -83,6 +86,9 @@ export function createIngestMetrics(registry: Registry): IngestMetrics {
     },
     partReady(seconds) {
       partReady.observe(seconds);
+    },
+    backupSwitch(channel, reason) {
+      switches.inc({ channel, reason });
     },
   };
 }

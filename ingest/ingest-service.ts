@@ -26,7 +26,8 @@ import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type 
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 import { classifyStoreError, STORE_FAULT_CODES } from './store-errors';
-import { parseStreamId } from './streamid';
+import { parseRtmpStreamName, parseStreamId, type PublisherRole } from './streamid';
+import { appendSwitch, decideSwitch, inputHealth, trackHealth, type InputActivity, type RedundancyConfig, type SwitchReason, type SwitchRecord } from './redundancy';
 import type { Webhooks } from '../core/webhooks/webhooks';
 import type { IngestProtocol } from '../core/webhooks/bodies';
 import { holdSource, peerAddress } from './admission';
@@ -67,7 +68,15 @@ export interface IngestServiceConfig {
   session: PublishSessionConfig;
   /** Full reload of the registry, as a safety net beside change notifications. */
   refreshMs: number;
+  /** Redundant publishers: the stall bound and the primary's return time (BEAM_BACKUP_STALL, BEAM_BACKUP_RETURN_SECONDS). */
+  redundancy?: RedundancyConfig;
 }
+
+/** Redundant publishers' defaults: 1 s without media or video is a stall; the primary returns after 10 s healthy. */
+export const DEFAULT_REDUNDANCY_CONFIG: RedundancyConfig = { stallMs: 1000, returnMs: 10_000 };
+
+/** How often the inputs of channels with a backup are checked, ms. */
+const REDUNDANCY_BEAT_MS = 200;
 
 /**
  * refreshMs: changes made in this process apply before the API answers, other processes' over pub/sub (re-
@@ -75,14 +84,14 @@ export interface IngestServiceConfig {
  * this often (one SMEMBERS and one pipelined GET) as a safety net, and channel status writes Redis refused
  * are retried on the same beat.
  */
-export const DEFAULT_INGEST_CONFIG: Omit<IngestServiceConfig, 'srt' | 'rtmp'> = { idleTimeoutMs: 10000, session: DEFAULT_SESSION_CONFIG, refreshMs: 2000 };
+export const DEFAULT_INGEST_CONFIG: Omit<IngestServiceConfig, 'srt' | 'rtmp'> = { idleTimeoutMs: 10000, session: DEFAULT_SESSION_CONFIG, refreshMs: 2000, redundancy: DEFAULT_REDUNDANCY_CONFIG };
 
 export interface IngestService {
   start(): Promise<void>;
   close(): Promise<void>;
   srtPort(): number | null;
   rtmpPort(): number | null;
-  sessions(): { channel: string; protocol: string; diagnostics: IngestDiagnostics | null }[];
+  sessions(): { channel: string; protocol: string; role: PublisherRole; onAir: boolean; diagnostics: IngestDiagnostics | null }[];
   /** Publishers that reach Beamline over HTTP (WHIP): the key check, admission and publish sessions. */
   intake: PublishIntake;
 }
@@ -94,11 +103,35 @@ export function keyMatches(given: string, streamKey: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** Pure: decide an RTMP publish. */
-export function decideRtmp(app: string, streamKey: string, byKey: ReadonlyMap<string, Channel>): RtmpDecision {
+/** Pure: decide an RTMP publish. `query`: its parameters (`role=backup` for a backup input). */
+export function decideRtmp(app: string, streamKey: string, byKey: ReadonlyMap<string, Channel>, query = ''): RtmpDecision {
   if (app !== 'live') return { ok: false, reason: `unknown application '${app}': publish to rtmp://<host>:<port>/live` };
-  const ch = byKey.get(streamKey);
-  return ch ? { ok: true, channel: ch.name } : { ok: false, reason: 'unknown stream key' };
+  const parsed = parseRtmpStreamName(query ? `${streamKey}?${query}` : streamKey);
+  if (!parsed.ok) return { ok: false, reason: parsed.reason };
+  const ch = byKey.get(parsed.key);
+  return ch ? { ok: true, channel: ch.name, role: parsed.role } : { ok: false, reason: 'unknown stream key' };
+}
+
+/** One input of a channel with redundant publishers, as the channel status shows it. */
+interface InputView {
+  protocol: string;
+  peer: string;
+  connectedAt: string;
+  activity: InputActivity;
+}
+
+/** A channel's inputs in this process (the status shows them from its first backup on). */
+interface Redundancy {
+  onAir: PublisherRole | null;
+  inputs: { primary: InputView | null; backup: InputView | null };
+  switches: SwitchRecord[];
+  switchCount: number;
+  /** A switch under way (the next writer waits for the last): no other decision until it settles. */
+  switching: boolean;
+  /** The status last written (JSON): written again only when it changes. */
+  written: string;
+  /** A backup connected here once: the channel status shows its inputs from then on. */
+  seenBackup: boolean;
 }
 
 type StatusExtra = { connected?: boolean; disconnected?: boolean; reason?: string; code?: PipelineErrorCode };
@@ -132,7 +165,17 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   const counted = createFaultReporter({ registry: deps.metrics?.registry });
   let byKey = new Map<string, Channel>();
   let byName = new Map<string, Channel>();
+  /** The primary input's session per channel (the only one of a channel without a backup). */
   const active = new Map<string, PublishSession>();
+  /** Backup inputs' sessions per channel (role=backup). */
+  const backups = new Map<string, PublishSession>();
+  const redundancy = new Map<string, Redundancy>();
+  const redundancyConfig = config.redundancy ?? DEFAULT_REDUNDANCY_CONFIG;
+  let redundancyTimer: NodeJS.Timeout | null = null;
+  const sessionsOf = (role: PublisherRole) => (role === 'primary' ? active : backups);
+  const otherRole = (role: PublisherRole): PublisherRole => (role === 'primary' ? 'backup' : 'primary');
+  /** Whether a publisher of the channel (either input) is connected to this process. */
+  const present = (name: string): boolean => active.has(name) || backups.has(name);
   /** Sessions closed because their channel was deleted: nothing more is written for them. */
   const deleted = new WeakSet<PublishSession>();
   const reconnectTimers = new Map<string, NodeJS.Timeout>();
@@ -146,7 +189,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   /** Registry changes applied so far; a reload or single read started earlier must not undo later ones. */
   let epoch = 0;
   const touchedAt = new Map<string, number>();
-  /** SRT callers whose admission is being asked, one per channel (a newer caller replaces the waiting one). */
+  /** SRT callers whose admission is being asked, one per channel and role (a newer caller replaces the waiting one). */
   const admittingSrt = new Map<string, SrtSession>();
   /** Request ids of RTMP publishes the webhooks admitted, until their session attaches (the oldest go first). */
   const admittedRtmp = new Map<string, string>();
@@ -190,7 +233,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     const f = fault('INGEST_REFUSED_BY_WEBHOOK', reason);
     faults.report(f, { channel: ch.name, protocol, peer });
     deps.metrics?.refused(protocol, f.message);
-    if (active.has(ch.name) || !byName.has(ch.name)) return;
+    if (present(ch.name) || !byName.has(ch.name)) return;
     channels.recordRefusal(ch.name, f.message, f.code).catch((err: unknown) => storeFailed(err, 'could not record a refused publisher in the channel status', ch.name));
   }
 
@@ -255,6 +298,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       }
     }
     const session = active.get(name);
+    const backup = backups.get(name);
     if (ch) {
       byName.set(name, ch);
       byKey.set(ch.streamKey, ch);
@@ -266,6 +310,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         log.info({ channel: name }, 'the stream key was rotated: closing the current publisher');
         session.close(fault('INGEST_KEY_ROTATED'));
       }
+      if (backup && oldKey !== undefined && oldKey !== ch.streamKey) backup.close(fault('INGEST_KEY_ROTATED'));
     } else {
       byName.delete(name);
       srt?.deleteReadable(name);
@@ -274,10 +319,12 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       const timer = reconnectTimers.get(name);
       if (timer) clearTimeout(timer);
       reconnectTimers.delete(name);
-      if (session) {
-        deleted.add(session);
-        session.close(fault('INGEST_CHANNEL_DELETED'), { discard: true });
+      for (const s of [session, backup]) {
+        if (!s) continue;
+        deleted.add(s);
+        s.close(fault('INGEST_CHANNEL_DELETED'), { discard: true });
       }
+      redundancy.delete(name);
     }
   }
 
@@ -315,7 +362,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     if (sweeping || closing) return;
     sweeping = true;
     try {
-      const names = [...byName.keys()].filter((n) => !active.has(n));
+      const names = [...byName.keys()].filter((n) => !present(n));
       if (names.length === 0) return;
       const statuses = await channels.statuses(names);
       const quiet = config.session.streamsTimeoutMs + 2 * config.session.leaseTtlMs;
@@ -327,7 +374,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         const holder = newHolderId('sweep');
         if (!(await deps.live.acquireLease(name, holder, config.session.leaseTtlMs))) continue;
         try {
-          if (active.has(name)) continue;
+          if (present(name)) continue;
           await resumeChannel({ deps: { live: deps.live, log }, channel: ch, holder });
           const f = fault('INGEST_FAILED', 'the ingest process publishing the channel stopped (its lease expired)');
           await channels.setState(name, 'idle', { disconnected: true, reason: f.message, code: f.code });
@@ -350,8 +397,83 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
     apply(name, ch);
   }
 
-  /** `requestId`: the admitted publish's (a new one when no webhook was asked). */
-  function attach(channelName: string, source: PublishSource, requestId: string = randomUUID()): void {
+  /** The channel's redundancy record (made at its first backup). */
+  function redundancyOf(name: string): Redundancy {
+    let r = redundancy.get(name);
+    if (!r) {
+      r = { onAir: null, inputs: { primary: null, backup: null }, switches: [], switchCount: 0, switching: false, written: '', seenBackup: false };
+      redundancy.set(name, r);
+    }
+    return r;
+  }
+
+  /** Writes the channel's redundancy status when it changed (inputs, health, on air, switches). */
+  function writeRedundancy(name: string): void {
+    const r = redundancy.get(name);
+    if (!r || !r.seenBackup || !byName.has(name)) return;
+    const now = Date.now();
+    const input = (role: PublisherRole) => {
+      const i = r.inputs[role];
+      return i ? { protocol: i.protocol, peer: i.peer, connectedAt: i.connectedAt, health: inputHealth(i.activity, now, redundancyConfig.stallMs), onAir: r.onAir === role } : null;
+    };
+    const view = { onAir: r.onAir, inputs: { primary: input('primary'), backup: input('backup') }, switches: r.switches, switchCount: r.switchCount };
+    const text = JSON.stringify(view);
+    if (text === r.written) return;
+    r.written = text;
+    channels.setRedundancy(name, view).catch((err: unknown) => {
+      r.written = '';
+      storeFailed(err, 'could not store the redundant inputs status', name);
+    });
+  }
+
+  /**
+   * Puts `to` on air in place of the other input: the other stops writing (or has ended: `fromDone`), then `to`
+   * continues the channel after everything stored, from its newest keyframe. Recorded, counted and notified.
+   */
+  function switchTo(ch: Channel, to: PublisherRole, reason: SwitchReason, fromDone?: Promise<unknown>): void {
+    const r = redundancyOf(ch.name);
+    const target = sessionsOf(to).get(ch.name);
+    if (!target) return;
+    const from = otherRole(to);
+    const leaving = sessionsOf(from).get(ch.name);
+    const finished: Promise<unknown> = fromDone ?? (leaving ? leaving.demote() : Promise.resolve());
+    r.onAir = to;
+    r.switching = true;
+    target.promote(finished);
+    void finished.finally(() => {
+      r.switching = false;
+    });
+    r.switches = appendSwitch(r.switches, { at: new Date().toISOString(), from, to, reason });
+    r.switchCount++;
+    deps.metrics?.backupSwitch(ch.name, reason);
+    log.info({ channel: ch.name, from, to, reason }, 'redundant publishers: switched the on-air input');
+    webhooks?.notify({ event: 'backup.switch', channel: ch.name, from, to, reason }, (byName.get(ch.name) ?? ch).webhook);
+    writeRedundancy(ch.name);
+  }
+
+  /** The beat of channels with both inputs: health, and a switch when the rules say so (redundancy.ts). */
+  function checkRedundancy(): void {
+    const now = Date.now();
+    for (const [name, r] of redundancy) {
+      for (const role of ['primary', 'backup'] as const) {
+        const i = r.inputs[role];
+        if (i) i.activity = trackHealth(i.activity, now, redundancyConfig.stallMs);
+      }
+      const ch = byName.get(name);
+      if (ch && !r.switching) {
+        const d = decideSwitch({ onAir: r.onAir, primary: r.inputs.primary?.activity ?? null, backup: r.inputs.backup?.activity ?? null }, now, redundancyConfig);
+        if (d) switchTo(ch, d.to, d.reason);
+      }
+      writeRedundancy(name);
+    }
+  }
+
+  /**
+   * `requestId`: the admitted publish's (a new one when no webhook was asked). `role`: which of the channel's
+   * redundant inputs this is; a newer publisher of the same role replaces the older, a backup publishes beside
+   * the primary and waits in standby while the primary is on air.
+   */
+  function attach(channelName: string, source: PublishSource, requestId: string = randomUUID(), role: PublisherRole = 'primary'): void {
     const ch = byName.get(channelName);
     if (!ch || closing) {
       const refused = fault(closing ? 'INGEST_SHUTDOWN' : 'INGEST_UNKNOWN_CHANNEL');
@@ -359,17 +481,29 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       source.close(refused.message);
       return;
     }
-    const previous = active.get(ch.name);
+    const mine = sessionsOf(role);
+    const previous = mine.get(ch.name);
     if (previous) {
-      log.info({ channel: ch.name }, 'a new publisher replaces the current one');
+      log.info({ channel: ch.name, role }, 'a new publisher replaces the current one');
       previous.close(fault('INGEST_REPLACED'));
     }
+    const other = sessionsOf(otherRole(role)).get(ch.name);
+    const r = redundancyOf(ch.name);
+    if (role === 'backup') r.seenBackup = true;
+    /** The other input is on air: this one waits in standby. */
+    const standby = other !== undefined && r.onAir === otherRole(role);
+    /** A backup without a primary here goes on air only once the channel's lease is free (no primary elsewhere). */
+    const deferred = !standby && role === 'backup';
     const timer = reconnectTimers.get(ch.name);
-    /** The channel was on air already (a replaced publisher, or one back within the reconnect window). */
-    const onAir = Boolean(timer || previous);
-    deps.metrics?.connected(ch.name, source.protocol, onAir);
+    /** The channel was on air already (a replaced publisher, the other input, or one back within the reconnect window). */
+    const onAir = Boolean(timer || previous || other);
+    // A second input joining is no reconnect.
+    deps.metrics?.connected(ch.name, source.protocol, Boolean(timer || previous));
     if (timer) clearTimeout(timer);
     reconnectTimers.delete(ch.name);
+    /** The session wrote the channel at some point (a backup that never did leaves the status to whoever did). */
+    let wrote = false;
+    const view: InputView = { protocol: source.protocol, peer: source.peer, connectedAt: new Date().toISOString(), activity: { since: Date.now(), lastMediaAt: null, lastVideoAt: null, healthySince: null } };
     const session = startPublishSession(
       {
         store: deps.store, live: deps.live, channels, log, onStats: deps.metrics?.stats,
@@ -386,11 +520,32 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       config.session,
       ch,
       source,
-      previous?.done,
+      standby ? undefined : previous?.done,
+      {
+        standby,
+        polite: role === 'backup',
+        onWriting: () => {
+          wrote = true;
+          if (!deferred || mine.get(ch.name) !== session || r.onAir === role) return;
+          r.onAir = role;
+          setStatus(ch.name, 'live', { connected: true });
+          writeRedundancy(ch.name);
+        },
+        onMedia: (video) => {
+          const t = Date.now();
+          view.activity.lastMediaAt = t;
+          if (video) view.activity.lastVideoAt = t;
+        },
+      },
     );
-    active.set(ch.name, session);
-    setStatus(ch.name, 'live', { connected: true });
-    log.info({ channel: ch.name, protocol: source.protocol, peer: source.peer }, 'publisher connected');
+    mine.set(ch.name, session);
+    r.inputs[role] = view;
+    if (!standby && !deferred) r.onAir = role;
+    // A backup replacing the backup on air stays on air; else it is on air once it writes.
+    if (deferred && !(previous && r.onAir === role)) r.onAir = null;
+    writeRedundancy(ch.name);
+    if (!standby && !deferred) setStatus(ch.name, 'live', { connected: true });
+    log.info({ channel: ch.name, protocol: source.protocol, peer: source.peer, role, standby }, 'publisher connected');
     const peer = peerAddress(source.peer);
     webhooks?.notify({ event: 'publisher.connected', channel: ch.name, requestId, protocol: source.protocol, peer }, ch.webhook);
     if (!onAir) webhooks?.notify({ event: 'channel.live', channel: ch.name, requestId, protocol: source.protocol }, ch.webhook);
@@ -398,11 +553,30 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       faults.report(reason, { channel: ch.name, protocol: source.protocol, peer: source.peer });
       const hook = (byName.get(ch.name) ?? ch).webhook;
       webhooks?.notify({ event: 'publisher.disconnected', channel: ch.name, requestId, protocol: source.protocol, peer, reason: reason.message, code: reason.code }, hook);
-      if (active.get(ch.name) !== session) return;
-      active.delete(ch.name);
+      if (mine.get(ch.name) !== session) return;
+      mine.delete(ch.name);
+      const red = redundancy.get(ch.name);
+      if (red && red.inputs[role] === view) red.inputs[role] = null;
       if (deleted.has(session)) return; // the channel is gone: its status with it
       // Another ingest process holds the channel (it took over, or held it all along): the status is its own.
       if (OTHER_PROCESS_OWNS.has(reason.code)) return;
+      if (role === 'backup' && !wrote && !sessionsOf('primary').has(ch.name)) {
+        // A backup that waited for a primary elsewhere and never wrote: the channel's status is not its own.
+        if (red) red.onAir = null;
+        writeRedundancy(ch.name);
+        return;
+      }
+      const rest = sessionsOf(otherRole(role)).get(ch.name);
+      if (rest && red) {
+        // The other input carries the channel on: on air at once when this one was.
+        if (!closing && red.onAir === role) switchTo(ch, otherRole(role), role === 'primary' ? 'primary-disconnected' : 'backup-disconnected', session.done);
+        writeRedundancy(ch.name);
+        return;
+      }
+      if (red) {
+        red.onAir = null;
+        writeRedundancy(ch.name);
+      }
       if (closing || ch.reconnectWindowSeconds === 0) {
         goIdle(ch, disconnectExtra(reason));
         return;
@@ -410,7 +584,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       setStatus(ch.name, 'reconnecting', disconnectExtra(reason));
       const t = setTimeout(() => {
         reconnectTimers.delete(ch.name);
-        if (!active.has(ch.name) && byName.has(ch.name)) goIdle(ch, {}, disconnectExtra(reason));
+        if (!present(ch.name) && byName.has(ch.name)) goIdle(ch, {}, disconnectExtra(reason));
       }, ch.reconnectWindowSeconds * 1000);
       t.unref();
       reconnectTimers.set(ch.name, t);
@@ -503,6 +677,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         sweepOrphans().catch((err: unknown) => storeFailed(err, 'the sweep of channels left live by a stopped ingest process failed'));
       }, config.refreshMs);
       refreshTimer.unref();
+      redundancyTimer = setInterval(checkRedundancy, REDUNDANCY_BEAT_MS);
+      redundancyTimer.unref();
       if (config.srt) {
         srt = createSrtServer(
           {
@@ -552,24 +728,27 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
         srt.on('session', (s) => {
           if (rotated(s)) return;
           const ch = byName.get(s.channel);
+          const parsedId = parseStreamId(s.streamId);
+          const role: PublisherRole = parsedId.ok ? parsedId.role ?? 'primary' : 'primary';
           if (!ch || !webhooks?.admits(ch.webhook)) {
-            attach(s.channel, srtSource(s));
+            attach(s.channel, srtSource(s), undefined, role);
             return;
           }
           // The gate accepted the caller; the webhooks decide now, while what it sends is held. One caller per
           // channel waits at a time (as one publishes at a time): a newer one replaces it, so holding is bounded.
           const peer = `${s.peer.address}:${s.peer.port}`;
-          const waiting = admittingSrt.get(ch.name);
+          const waitKey = `${ch.name}#${role}`;
+          const waiting = admittingSrt.get(waitKey);
           if (waiting) {
             log.info({ channel: ch.name }, 'a new SRT caller replaces the one whose admission is being asked');
             waiting.close(fault('INGEST_REPLACED').message);
           }
-          admittingSrt.set(ch.name, s);
+          admittingSrt.set(waitKey, s);
           const held = holdSource(srtSource(s));
           webhooks.admit({ channel: ch.name, protocol: 'srt', peer: s.peer }, ch.webhook).then(
             (d) => {
-              const replaced = admittingSrt.get(ch.name) !== s;
-              if (!replaced) admittingSrt.delete(ch.name);
+              const replaced = admittingSrt.get(waitKey) !== s;
+              if (!replaced) admittingSrt.delete(waitKey);
               if (replaced || held.closedReason() !== null) {
                 held.release();
                 log.info({ channel: ch.name, peer, reason: replaced ? 'replaced' : held.closedReason() }, 'the SRT publisher left (or was replaced) while its admission was asked');
@@ -584,10 +763,10 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
               }
               if (held.droppedBytes() > 0) log.warn({ channel: ch.name, peer, droppedBytes: held.droppedBytes() }, 'bytes held during the admission were dropped (over the bound)');
               if (rotated(s)) return;
-              attach(s.channel, held.source, d.requestId);
+              attach(s.channel, held.source, d.requestId, role);
             },
             (err: unknown) => {
-              if (admittingSrt.get(ch.name) === s) admittingSrt.delete(ch.name);
+              if (admittingSrt.get(waitKey) === s) admittingSrt.delete(waitKey);
               log.error({ channel: ch.name, peer, err: err instanceof Error ? err.message : String(err) }, 'SRT admission failed');
               s.close('admission failed');
             },
@@ -598,8 +777,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (config.rtmp) {
         rtmp = createRtmpServer(
           {
-            authorize: async (app, key, peer) => {
-              let d = decideRtmp(app, key, byKey);
+            authorize: async (app, key, peer, query) => {
+              let d = decideRtmp(app, key, byKey, query);
               if (!d.ok && app === 'live' && key.length > 0 && key.length <= 256) {
                 // A miss may be a channel another process created a moment ago: ask Redis once.
                 const name = await channels.byKey(key).catch((err: unknown) => {
@@ -608,7 +787,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
                 });
                 if (name) {
                   await reloadOne(name).catch((err: unknown) => storeFailed(err, 'channel reload failed', name));
-                  d = decideRtmp(app, key, byKey);
+                  d = decideRtmp(app, key, byKey, query);
                 }
               }
               if (!d.ok) {
@@ -643,7 +822,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           const where = `${s.peer.address}:${s.peer.port}`;
           const requestId = admittedRtmp.get(where);
           admittedRtmp.delete(where);
-          attach(s.channel ?? '', rtmpSource(s), requestId);
+          attach(s.channel ?? '', rtmpSource(s), requestId, s.role);
         });
         await rtmp.start();
       }
@@ -654,7 +833,8 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
       if (refreshTimer) clearInterval(refreshTimer);
       for (const t of reconnectTimers.values()) clearTimeout(t);
       reconnectTimers.clear();
-      const sessions = [...active.values()];
+      if (redundancyTimer) clearInterval(redundancyTimer);
+      const sessions = [...active.values(), ...backups.values()];
       for (const s of sessions) s.close(fault('INGEST_SHUTDOWN'));
       await Promise.allSettled(sessions.map((s) => s.done));
       await Promise.allSettled([srt?.close(), rtmp?.close()]);
@@ -663,6 +843,6 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
 
     srtPort: () => (srt ? srt.port : null),
     rtmpPort: () => (rtmp ? rtmp.port : null),
-    sessions: () => [...active.values()].map((s) => ({ channel: s.channel, protocol: s.protocol, diagnostics: s.diagnostics() })),
+    sessions: () => (['primary', 'backup'] as const).flatMap((role) => [...sessionsOf(role).values()].map((s) => ({ channel: s.channel, protocol: s.protocol, role, onAir: s.onAir(), diagnostics: s.diagnostics() }))),
   };
 }

@@ -11,7 +11,7 @@
 
 import type { Channel } from '../core/model/channel';
 import { fault, type PipelineFault } from '../core/model/pipeline-errors';
-import { createChannelLease } from './session/channel-lease';
+import { createChannelLease, type ChannelLease } from './session/channel-lease';
 import { newHolderId } from '../core/store/holder-id';
 import { createDemuxer, type Demuxer } from './demuxer';
 import { numberExtraAudio, planStreams, streamMap, type ExtraAudio, type StreamPlan } from './channel-format';
@@ -22,6 +22,8 @@ import { failedFault, sourceEndFault, storeEndFault } from './end-faults';
 import { createSessionStats } from './session/session-stats';
 import { runPlanned } from './session/planned-run';
 import type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog } from './session/types';
+import type { MediaPacket } from '../core/model/media';
+import { VIDEO_STREAM } from '../core/model/live';
 
 export { DEFAULT_SESSION_CONFIG } from './session/types';
 export type { PublishSessionConfig, PublishSessionDeps, PublishSource, SessionLog };
@@ -37,6 +39,110 @@ export interface PublishSession {
    */
   close(reason: PipelineFault, opts?: { discard?: boolean }): void;
   diagnostics(): IngestDiagnostics | null;
+  /** Whether the session writes the channel now (false: standby, a redundant input waiting, ingest/redundancy.ts). */
+  onAir(): boolean;
+  /**
+   * A standby session goes on air once `after` settled (the writer it follows finished): it takes the lease and
+   * continues the channel from the newest keyframe it holds. No-op when on air.
+   */
+  promote(after?: Promise<unknown>): void;
+  /**
+   * An on-air session stops writing (closing its open segment, saving the timeline, releasing the lease) and
+   * waits in standby. Resolves once those writes are done (at once when in standby or ended).
+   */
+  demote(): Promise<void>;
+}
+
+/** Options of a redundant input's session. */
+export interface SessionRole {
+  /** Start in standby: demux and keep the newest GOP, write nothing until promoted. */
+  standby?: boolean;
+  /** Every demuxed packet the plan keeps, once the streams are planned (its health, redundancy.ts). */
+  onMedia?: (video: boolean) => void;
+  /**
+   * A backup input: it takes the channel's lease only when free, never asking its holder to give it up (a primary
+   * publishing through another ingest process keeps the channel); meanwhile it waits in standby.
+   */
+  polite?: boolean;
+  /** The session took the channel's lease and starts writing (each time it goes on air). */
+  onWriting?: () => void;
+}
+
+/** How often a polite (backup) session tries the channel's lease while another process holds it, ms. */
+const POLITE_RETRY_MS = 250;
+
+/** Bounds of the GOP a standby session keeps (beyond either it keeps nothing until the next keyframe). */
+export const STANDBY_GOP_MAX_PACKETS = 4096;
+export const STANDBY_GOP_MAX_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The demuxer's packets, consumed by one pump: in standby the newest GOP (from a video keyframe) is kept,
+ * bounded; on air they are handed out, the kept GOP first, until `stop` settles or the packets end.
+ */
+export function createPacketFeed(packets: AsyncIterable<MediaPacket>, isVideo: (p: MediaPacket) => boolean | null, onPacket: (p: MediaPacket, video: boolean) => void) {
+  const it = packets[Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<MediaPacket>> | null = null;
+  let gop: MediaPacket[] = [];
+  let gopBytes = 0;
+  let ended = false;
+  const next = (): Promise<IteratorResult<MediaPacket>> => (pending ??= it.next());
+  /** The packet that came (the plan keeps it), 'skip' (it does not), or null once they end. Called once next() settled. */
+  async function take(): Promise<MediaPacket | 'skip' | null> {
+    const r = await next();
+    pending = null;
+    if (r.done) {
+      ended = true;
+      return null;
+    }
+    const video = isVideo(r.value);
+    if (video === null) return 'skip';
+    onPacket(r.value, video);
+    return r.value;
+  }
+  function keep(p: MediaPacket): void {
+    if (isVideo(p) && p.keyframe) {
+      gop = [];
+      gopBytes = 0;
+    } else if (gop.length === 0) {
+      return; // nothing plays before a keyframe
+    }
+    gop.push(p);
+    gopBytes += p.data.length;
+    if (gop.length > STANDBY_GOP_MAX_PACKETS || gopBytes > STANDBY_GOP_MAX_BYTES) {
+      gop = [];
+      gopBytes = 0;
+    }
+  }
+  /** Resolves once `wake` settles or the packets end (kept packets wait for on air). */
+  async function standby(wake: Promise<unknown>): Promise<void> {
+    let woken = false;
+    void wake.then(() => (woken = true), () => (woken = true));
+    while (!woken && !ended) {
+      const which = await Promise.race([next().then(() => 'packet' as const, () => 'packet' as const), wake.then(() => 'wake' as const, () => 'wake' as const)]);
+      if (which === 'wake') return;
+      const p = await take();
+      if (p && p !== 'skip') keep(p);
+    }
+  }
+  async function* live(stop: Promise<unknown>): AsyncGenerator<MediaPacket> {
+    let stopped = false;
+    void stop.then(() => (stopped = true), () => (stopped = true));
+    const held = gop;
+    gop = [];
+    gopBytes = 0;
+    for (const p of held) {
+      if (stopped) return;
+      yield p;
+    }
+    while (!stopped && !ended) {
+      const which = await Promise.race([next().then(() => 'packet' as const, () => 'packet' as const), stop.then(() => 'stop' as const, () => 'stop' as const)]);
+      if (which === 'stop') return;
+      const p = await take();
+      if (!p) return;
+      if (p !== 'skip') yield p;
+    }
+  }
+  return { standby, live, ended: () => ended };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -47,6 +153,14 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
       timer = setTimeout(() => reject(new Error(what)), ms);
     }),
   ]);
+}
+
+/** A one-shot promise fired from outside. */
+function signal(): { promise: Promise<void>; fire: () => void; fired: () => boolean } {
+  let resolve: () => void = () => undefined;
+  let done = false;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, fire: () => { done = true; resolve(); }, fired: () => done };
 }
 
 /** Thrown at the next store write once the session is discarded: the run ends without writing. */
@@ -110,6 +224,7 @@ export function startPublishSession(
   channel: Channel,
   source: PublishSource,
   after?: Promise<unknown>,
+  role: SessionRole = {},
 ): PublishSession {
   const { live, channels, log } = deps;
   const now = deps.now ?? Date.now;
@@ -119,6 +234,17 @@ export function startPublishSession(
   let discarded = false;
   let plan: StreamPlan | null = null;
   let converter: AudioToAac | null = null;
+  /** Writing the channel (false: standby). */
+  let writing = !role.standby;
+  let everOnAir = writing;
+  let wake = signal();
+  let waitFor: Promise<unknown> | undefined;
+  let stop = signal();
+  let demoted = signal();
+  let wakeEnd = signal();
+  /** The lease a polite session took before its run (writeRun holds it then). */
+  let held: ChannelLease | null = null;
+  let waitingLogged = false;
 
   const writable = (): void => {
     if (discarded) throw new Discarded('discarded');
@@ -151,6 +277,7 @@ export function startPublishSession(
     if (opts.discard) discarded = true;
     closeSource(reason);
     void demuxer.close();
+    wakeEnd.fire();
   }
 
   async function run(): Promise<PipelineFault> {
@@ -162,28 +289,96 @@ export function startPublishSession(
       close(refused);
       return refused;
     }
-    // One publisher per channel across every ingest process: hold the channel's lease while writing.
-    const lease = createChannelLease(
+    const mapped = planned.plan.map;
+    const feed = createPacketFeed(demuxer.packets(), (p) => {
+      const index = mapped.get(p.streamIndex);
+      return index === undefined ? null : index === VIDEO_STREAM;
+    }, (_p, video) => role.onMedia?.(video));
+    for (;;) {
+      if (!writing) {
+        await feed.standby(Promise.race([wake.promise, wakeEnd.promise]));
+        if (ended || feed.ended()) break;
+        wake = signal();
+        writing = true;
+        everOnAir = true;
+        if (waitFor) await waitFor.catch(() => undefined);
+        waitFor = undefined;
+        if (ended) break;
+      }
+      if (role.polite) {
+        // Wait in standby (packets demuxed, the newest GOP kept) until the lease is free, asking nobody for it.
+        let outcome: 'taken' | 'ended' | 'stopped' = 'ended';
+        while (!ended && !feed.ended()) {
+          if (stop.fired()) {
+            outcome = 'stopped';
+            break;
+          }
+          const lease = newLease();
+          if (await lease.tryAcquire()) {
+            held = lease;
+            outcome = 'taken';
+            break;
+          }
+          if (!waitingLogged) log.info({ channel: name }, 'a backup input waits: another ingest process holds the channel');
+          waitingLogged = true;
+          await feed.standby(Promise.race([new Promise((r) => setTimeout(r, POLITE_RETRY_MS)), wakeEnd.promise, stop.promise]));
+        }
+        if (outcome === 'ended') break;
+        if (outcome === 'stopped') {
+          // Demoted while waiting: back to standby without having written.
+          writing = false;
+          stop = signal();
+          const d = demoted;
+          demoted = signal();
+          d.fire();
+          continue;
+        }
+      }
+      const ranOut = await writeRun(planned.plan, feed.live(Promise.race([stop.promise, wakeEnd.promise])));
+      writing = false;
+      stop = signal();
+      const d = demoted;
+      demoted = signal();
+      d.fire();
+      if (ranOut || ended || feed.ended()) break;
+    }
+    return ended ?? fault('INGEST_ENDED');
+  }
+
+  function newLease() {
+    return createChannelLease(
       { live, log, onLost: (f) => close(f), now },
       { channel: name, holder: newHolderId('publish'), ttlMs: config.leaseTtlMs },
     );
-    await lease.acquire();
+  }
+
+  /** One stretch on air: the lease, the channel's continuation and the writes. True when the session must end. */
+  async function writeRun(planned: StreamPlan, packets: AsyncIterable<MediaPacket>): Promise<boolean> {
+    // One publisher per channel across every ingest process: hold the channel's lease while writing.
+    let lease = held;
+    held = null;
+    if (!lease) {
+      lease = newLease();
+      await lease.acquire();
+    }
     try {
-      if (ended) return ended; // the publisher left (or the session was closed) while waiting for the lease
-      ({ plan, converter } = withAudioConverter(deps, name, planned.plan));
+      if (ended) return true; // the publisher left (or the session was closed) while waiting for the lease
+      role.onWriting?.();
+      ({ plan, converter } = withAudioConverter(deps, name, planned));
       let extraConverters = new Map<number, AudioToAac>();
       ({ plan, extra: extraConverters } = withExtraConverters(deps, name, plan));
       for (const why of plan.ignored) log.info({ channel: name }, `ignoring ${why}`);
       try {
-        await runPlanned({ deps, config, channel, source, demuxer, converter, extraConverters, stats, now, writable, discarded: () => discarded, holder: lease.holder }, plan);
+        await runPlanned({ deps, config, channel, source, demuxer, converter, extraConverters, stats, now, writable, discarded: () => discarded, holder: lease.holder, packets }, plan);
       } finally {
         converter?.close();
+        converter = null;
         for (const c of extraConverters.values()) c.close();
       }
     } finally {
       await lease.release();
     }
-    return ended ?? fault('INGEST_ENDED');
+    return false;
   }
 
   /** How a run that threw ended: the deletion, Redis refusing or gone, or a failure. */
@@ -204,7 +399,9 @@ export function startPublishSession(
     .then(async (reason) => {
       closeSource(reason);
       await demuxer.close().catch(() => undefined);
-      if (!discarded) await live.appendEvents(name, [{ type: 'publisher:disconnected', reason: reason.message }]).catch(() => undefined);
+      if (!discarded && everOnAir) await live.appendEvents(name, [{ type: 'publisher:disconnected', reason: reason.message }]).catch(() => undefined);
+      writing = false;
+      demoted.fire();
       return reason;
     });
 
@@ -214,5 +411,17 @@ export function startPublishSession(
     done,
     close,
     diagnostics: () => stats.latest(),
+    onAir: () => writing,
+    promote(afterWriter) {
+      if (writing) return;
+      waitFor = afterWriter;
+      wake.fire();
+    },
+    demote() {
+      if (!writing || ended) return Promise.resolve();
+      const d = demoted.promise;
+      stop.fire();
+      return d;
+    },
   };
 }

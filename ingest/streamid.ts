@@ -7,6 +7,10 @@
  *   `t=<rung>` names the rendition a reader (`m=request`) asks for (ignored for a publisher), unknown keys are ignored;
  * - `publish:<channel>:<key>`.
  *
+ * A publisher's `role=primary|backup` (access-control form only; default primary) says which of a channel's two
+ * redundant inputs it is (ingest/redundancy.ts). The RTMP form is the stream name `<key>?role=backup`
+ * ({@link parseRtmpStreamName}).
+ *
  * A percent-encoded access-control or publish: form (from a fully URL-encoded SRT URL) is decoded once.
  * It never throws: every bad input yields `{ ok: false, reason }` with a reason a person understands.
  *
@@ -14,9 +18,11 @@
  */
 
 export type StreamIdMode = 'publish' | 'request';
+/** Which of a channel's redundant inputs a publisher is. */
+export type PublisherRole = 'primary' | 'backup';
 
 export type ParsedStreamId =
-  | { ok: true; mode: StreamIdMode; channel?: string; key: string; rung?: string }
+  | { ok: true; mode: StreamIdMode; channel?: string; key: string; rung?: string; role?: PublisherRole }
   | { ok: false; reason: string };
 
 /** SRT itself caps a streamid at 512 bytes; longer input is refused before any parsing. */
@@ -85,8 +91,14 @@ function parseAccessControl(body: string): ParsedStreamId {
     if (rawRung.length === 0) return fail('the rung name (t=) is empty');
     if (WHITESPACE.test(rawRung)) return fail('the rung name (t=) contains whitespace');
   }
-  const withRung = (p: { ok: true; mode: StreamIdMode; channel?: string; key: string }): ParsedStreamId =>
-    rawRung === undefined ? p : { ...p, rung: rawRung };
+  const rawRole = mode === 'publish' ? fields.get('role') : undefined;
+  if (rawRole !== undefined && rawRole !== 'primary' && rawRole !== 'backup') {
+    return fail(`unsupported role=${quote(rawRole)}: use role=primary (the default) or role=backup`);
+  }
+  const withRung = (p: { ok: true; mode: StreamIdMode; channel?: string; key: string }): ParsedStreamId => {
+    const out: ParsedStreamId = rawRung === undefined ? p : { ...p, rung: rawRung };
+    return rawRole === undefined ? out : { ...out, role: rawRole };
+  };
 
   const resource = fields.get('r');
   const keyField = KEY_FIELDS.find((f) => fields.has(f));
@@ -154,4 +166,26 @@ export function parseStreamId(raw: string): ParsedStreamId {
   const bad = checkKey(s, 'bare stream key');
   if (bad) return fail(bad);
   return { ok: true, mode: 'publish', key: s };
+}
+
+export type ParsedRtmpName = { ok: true; key: string; role: PublisherRole } | { ok: false; reason: string };
+
+/**
+ * Pure: an RTMP stream name (what OBS calls the stream key) → the key and the publisher's role. `<key>` is a
+ * primary; `<key>?role=backup` (other query parameters are ignored; `role=primary` is the default) a backup.
+ */
+export function parseRtmpStreamName(name: string): ParsedRtmpName {
+  const q = name.indexOf('?');
+  if (q < 0) return { ok: true, key: name, role: 'primary' };
+  const key = name.slice(0, q);
+  let role: PublisherRole = 'primary';
+  for (const item of name.slice(q + 1).split('&')) {
+    const eq = item.indexOf('=');
+    const k = eq < 0 ? item : item.slice(0, eq);
+    if (k !== 'role') continue;
+    const v = eq < 0 ? '' : item.slice(eq + 1);
+    if (v !== 'primary' && v !== 'backup') return fail(`unsupported role=${quote(v)}: use role=primary (the default) or role=backup`) as ParsedRtmpName;
+    role = v;
+  }
+  return { ok: true, key, role };
 }

@@ -53,9 +53,37 @@ export function settingsRows(ch) {
       ['Latency', `${i.larix.latencyMs} ms`, 'larix-latency'], ['Mode', i.larix.srtMode, 'larix-mode'],
     ]],
     ['Encoder', [['Keyframe interval', `${i.obs.keyframeIntervalSeconds} s`, 'keyframe'], ['Codecs', i.whip ? 'H.264 + AAC (WHIP: H.264 + Opus, no B-frames)' : 'H.264 + AAC', 'codecs']]],
-    playback,
   ];
+  const b = i.backup;
+  if (b) {
+    // A second encoder publishing the same channel as its backup (redundant publishers).
+    rows.push(['Backup encoder · SRT / RTMP (ffmpeg…)', [['SRT URL', b.srt, 'backup-srt'], ['RTMP URL', b.rtmp, 'backup-rtmp']]]);
+    rows.push(['Backup · OBS Studio', [
+      ['SRT Server', b.obs.srt.server, 'backup-obs-srt-server'], ['SRT Stream Key', b.obs.srt.streamKey, 'backup-obs-srt-key'],
+      ['RTMP Server', b.obs.rtmp.server, 'backup-obs-rtmp-server'], ['RTMP Stream Key', b.obs.rtmp.streamKey, 'backup-obs-rtmp-key'],
+    ]]);
+    rows.push(['Backup · Larix Broadcaster · SRT', [['URL', b.larix.url, 'backup-larix-url'], ['Stream ID', b.larix.streamid, 'backup-larix-streamid']]]);
+  }
+  rows.push(playback);
   return rows;
+}
+
+const HEALTH_TEXT = { healthy: 'healthy', stalled: 'no media', 'no-video': 'no video', starting: 'starting' };
+
+/**
+ * Pure: a channel's redundant inputs for the card (null until a backup has connected): one row per input
+ * (protocol, health, on air) and the newest switches, newest first, each with its reason.
+ */
+export function inputRows(ch) {
+  const r = ch.status && ch.status.redundancy;
+  if (!r) return null;
+  const input = (role) => {
+    const i = r.inputs && r.inputs[role];
+    if (!i) return [role === 'primary' ? 'Primary' : 'Backup', 'not connected', `input-${role}`];
+    return [role === 'primary' ? 'Primary' : 'Backup', `${String(i.protocol).toUpperCase()} · ${HEALTH_TEXT[i.health] || i.health}${i.onAir ? ' · ON AIR' : ' · standby'}`, `input-${role}`];
+  };
+  const switches = (r.switches || []).slice(-5).reverse().map((s) => `${s.from} → ${s.to}: ${s.reason} (${ago(s.at)})`);
+  return { onAir: r.onAir, rows: [input('primary'), input('backup'), ['Switches', String(r.switchCount ?? 0), 'switches']], switches };
 }
 
 function healthItems(ch) {
@@ -96,6 +124,8 @@ export function createChannelCard(initial, actions) {
   const title = el('h2', {}, titleLink, stateBadge, privateBadge);
   const health = el('div', { class: 'health' });
   const warnings = el('ul', { class: 'warnings' });
+  const inputs = el('div', { class: 'health inputs', dataset: { field: 'inputs' }, hidden: true });
+  const switchList = el('ul', { class: 'muted small', dataset: { field: 'switch-history' } });
   const reason = el('p', { class: 'reason' });
   const feedback = el('p', { class: 'error', role: 'alert', hidden: true });
 
@@ -120,7 +150,7 @@ export function createChannelCard(initial, actions) {
       ladderStatus));
   ladderPanel.addEventListener('input', () => (ladderDirty = true));
 
-  const body = el('div', { class: 'body' }, title, health, warnings, reason, actionRow, feedback, settingsPanel, ladderPanel);
+  const body = el('div', { class: 'body' }, title, health, inputs, switchList, warnings, reason, actionRow, feedback, settingsPanel, ladderPanel);
   const card = el('article', { class: 'card', dataset: { channel: name } }, thumb, body);
 
   function fail(e) {
@@ -210,6 +240,10 @@ export function createChannelCard(initial, actions) {
       b.className = `badge ${ch.state === 'live' ? 'live' : ch.state === 'reconnecting' ? 'reconnecting' : 'idle'}`;
     }
     health.replaceChildren(...healthItems(ch).map(([k, v, f]) => el('div', {}, el('span', {}, k), el('strong', { dataset: { field: f } }, v))));
+    const red = inputRows(ch);
+    inputs.hidden = red === null;
+    inputs.replaceChildren(...(red ? red.rows.map(([k, v, f]) => el('div', {}, el('span', {}, k), el('strong', { dataset: { field: f } }, v))) : []));
+    switchList.replaceChildren(...(red ? red.switches.map((s) => el('li', {}, s)) : []));
     const ws = ch.state !== 'idle' && ch.status?.ingest?.warnings ? ch.status.ingest.warnings : [];
     warnings.replaceChildren(...ws.map((w) => el('li', {}, w)));
     const st = ch.status || {};

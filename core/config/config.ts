@@ -97,6 +97,10 @@ export interface BeamConfig {
     leaseTtl: number;
     /** How long a publish is held (publisher connected, writes retried) while Redis is unreachable or failing over, ms. */
     outageHold: number;
+    /** Redundant publishers: an input without media (or without video) this long is unhealthy, ms. */
+    backupStall: number;
+    /** Redundant publishers: the primary goes back on air after being healthy this long, seconds. */
+    backupReturnSeconds: number;
   };
   /** Transcoder role tuning: x264 and the segment job; `concurrency` 0 = automatic (2 × cores, at least 2). */
   transcoder: {
@@ -199,7 +203,7 @@ export const DEFAULTS: BeamConfig = {
   webrtc: { host: '0.0.0.0', portMin: 0, portMax: 0, iceServers: null, maxSessions: 200 },
   // The roles' own defaults (DEFAULT_INGEST_CONFIG, DEFAULT_SESSION_CONFIG, DEFAULT_SEGMENT_JOB_CONFIG,
   // DEFAULT_ENCODER_CONFIG, DEFAULT_LIVE_PACKAGER_CONFIG); a unit test keeps the two in step.
-  ingest: { idleTimeout: 10000, refreshInterval: 2000, segmentSeconds: 2, flushInterval: 50, maxBatch: 64, streamsTimeout: 10000, statsInterval: 2000, leaseTtl: 6000, outageHold: 30000 },
+  ingest: { idleTimeout: 10000, refreshInterval: 2000, segmentSeconds: 2, flushInterval: 50, maxBatch: 64, streamsTimeout: 10000, statsInterval: 2000, leaseTtl: 6000, outageHold: 30000, backupStall: 1000, backupReturnSeconds: 10 },
   transcoder: { preset: 'veryfast', threads: 0, maxKeyframeSeconds: 10, maxSegmentsBehind: 1, idleTimeout: 10000, blockTime: 500, sourcePoll: 25, concurrency: 0 },
   packager: {
     liveWindowSegments: 6, blockingTimeoutTargets: 3, audioWait: 1000, snapshotTtl: 200, snapshotMaxAge: 2000,
@@ -286,6 +290,8 @@ export const FIELDS: Field[] = [
   { path: ['ingest', 'statsInterval'], kind: 'timeoutMs', env: 'INGEST_STATS_INTERVAL' },
   { path: ['ingest', 'leaseTtl'], kind: 'timeoutMs', env: 'INGEST_LEASE_TTL' },
   { path: ['ingest', 'outageHold'], kind: 'timeoutMs', env: 'INGEST_OUTAGE_HOLD' },
+  { path: ['ingest', 'backupStall'], kind: 'timeoutMs', env: 'BACKUP_STALL' },
+  { path: ['ingest', 'backupReturnSeconds'], kind: 'seconds', env: 'BACKUP_RETURN_SECONDS' },
   { path: ['transcoder', 'preset'], kind: 'x264Preset', env: 'X264_PRESET' },
   { path: ['transcoder', 'threads'], kind: 'threads', env: 'X264_THREADS' },
   { path: ['transcoder', 'maxKeyframeSeconds'], kind: 'seconds', env: 'MAX_KEYFRAME_SECONDS' },

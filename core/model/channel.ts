@@ -66,6 +66,11 @@ export interface ChannelStatus {
   reconnects: number;
   /** Ingest diagnostics, written by the publish session every few seconds. */
   ingest: Record<string, unknown> | null;
+  /**
+   * Redundant publishers (primary/backup), once a backup connected: `onAir`, `inputs.primary`/`inputs.backup`
+   * (protocol, peer, connectedAt, health, onAir), `switches` (the newest, each with at/from/to/reason), `switchCount`.
+   */
+  redundancy: Record<string, unknown> | null;
 }
 
 export const CHANNEL_DEFAULTS = { dvrWindowSeconds: 3600, reconnectWindowSeconds: 30, lowLatency: true } as const;
@@ -265,9 +270,15 @@ export interface IngestSettings {
     keyframeIntervalSeconds: number;
   };
   larix: { url: string; streamid: string; passphrase: string | null; latencyMs: number; srtMode: 'caller' };
-  /** WHIP (WebRTC ingest, OBS Studio 30+: Service WHIP): the server URL, the stream key as bearer token. */
-  whip: { url: string; bearerToken: string };
+  /**
+   * WHIP (WebRTC ingest, OBS Studio 30+: Service WHIP): the server URL, the stream key as bearer token. The
+   * primary's only: WHIP has no backup role.
+   */
+  whip?: { url: string; bearerToken: string };
 }
+
+/** The primary encoder's settings, and `backup`: the same for a second (redundant) encoder, role=backup. */
+export type ChannelIngestSettings = IngestSettings & { backup: IngestSettings };
 
 export interface PlaybackUrls {
   hls: string;
@@ -275,25 +286,35 @@ export interface PlaybackUrls {
   player: string;
 }
 
-/** Pure: the paste-ready settings for an encoder. */
-export function ingestSettings(ch: Channel, ep: Endpoints): IngestSettings {
+/** Pure: the paste-ready settings for an encoder, and for a backup encoder (`backup`, the role=backup forms). */
+export function ingestSettings(ch: Channel, ep: Endpoints): ChannelIngestSettings {
+  return { ...roleSettings(ch, ep, 'primary'), backup: roleSettings(ch, ep, 'backup') };
+}
+
+function roleSettings(ch: Channel, ep: Endpoints, role: 'primary' | 'backup'): IngestSettings {
   const latencyMs = ep.srtLatencyMs ?? DEFAULT_SRT_LATENCY_MS;
   const srtBase = `srt://${ep.ingestHost}:${ep.srtPort}`;
   const pass = ch.passphrase ? `&passphrase=${encodeURIComponent(ch.passphrase)}` : '';
   const rtmpServer = `rtmp://${ep.ingestHost}:${ep.rtmpPort}/live`;
   const obsSrtServer = ch.passphrase ? `${srtBase}?passphrase=${encodeURIComponent(ch.passphrase)}&latency=${latencyMs * 1000}` : `${srtBase}?latency=${latencyMs * 1000}`;
+  // A backup names its role: in the SRT access-control streamid, and as a query on the RTMP stream name.
+  const backup = role === 'backup';
+  const streamid = `#!::r=${ch.name},m=publish,s=${ch.streamKey}${backup ? ',role=backup' : ''}`;
+  const srtKey = backup ? streamid : ch.streamKey;
+  const rtmpKey = backup ? `${ch.streamKey}?role=backup` : ch.streamKey;
   return {
-    srt: `${srtBase}?streamid=${encodeURIComponent(ch.streamKey)}${pass}&latency=${latencyMs * 1000}`,
-    rtmp: `${rtmpServer}/${ch.streamKey}`,
+    srt: `${srtBase}?streamid=${encodeURIComponent(srtKey)}${pass}&latency=${latencyMs * 1000}`,
+    rtmp: `${rtmpServer}/${rtmpKey}`,
     obs: {
       server: obsSrtServer,
-      streamKey: ch.streamKey,
-      srt: { server: obsSrtServer, streamKey: ch.streamKey },
-      rtmp: { server: rtmpServer, streamKey: ch.streamKey },
+      streamKey: srtKey,
+      srt: { server: obsSrtServer, streamKey: srtKey },
+      rtmp: { server: rtmpServer, streamKey: rtmpKey },
       keyframeIntervalSeconds: 2,
     },
-    larix: { url: srtBase, streamid: `#!::r=${ch.name},m=publish,s=${ch.streamKey}`, passphrase: ch.passphrase, latencyMs, srtMode: 'caller' },
-    whip: { url: `${ep.httpBase}/whip/${ch.name}`, bearerToken: ch.streamKey },
+    larix: { url: srtBase, streamid, passphrase: ch.passphrase, latencyMs, srtMode: 'caller' },
+    // WHIP has no backup role: a second WHIP publisher replaces the first (newer publisher wins).
+    ...(backup ? {} : { whip: { url: `${ep.httpBase}/whip/${ch.name}`, bearerToken: ch.streamKey } }),
   };
 }
 

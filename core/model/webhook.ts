@@ -10,7 +10,7 @@
  */
 
 /** The events a webhook receives: `publish` asks (admission), the others tell (notifications). */
-export const WEBHOOK_EVENTS = ['publish', 'publisher.connected', 'publisher.disconnected', 'channel.live', 'channel.idle'] as const;
+export const WEBHOOK_EVENTS = ['publish', 'publisher.connected', 'publisher.disconnected', 'channel.live', 'channel.idle', 'backup.switch'] as const;
 export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
 
 /** Longest webhook URL accepted. */

@@ -21,6 +21,8 @@ export interface ChannelStore {
   statuses(names: string[]): Promise<ChannelStatus[]>;
   setState(name: string, state: ChannelState, extra?: { connected?: boolean; disconnected?: boolean; reason?: string; code?: string }): Promise<void>;
   setIngestStats(name: string, stats: Record<string, unknown>): Promise<void>;
+  /** The channel's redundant inputs (primary/backup): which is on air, their health, the switches (ingest/redundancy.ts). */
+  setRedundancy(name: string, redundancy: Record<string, unknown>): Promise<void>;
   /**
    * A publisher refused before it went live (e.g. by the admission webhook): its reason and code, and when, as the
    * last disconnect; state and `since` are left as they are, so a process going live meanwhile is not undone.
@@ -46,7 +48,7 @@ export interface OnChangeOptions {
   readyTimeoutMs?: number;
 }
 
-const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, lastDisconnectReason: null, lastDisconnectCode: null, reconnects: 0, ingest: null };
+const IDLE: Omit<ChannelStatus, 'since'> = { state: 'idle', lastConnectedAt: null, lastDisconnectedAt: null, lastDisconnectReason: null, lastDisconnectCode: null, reconnects: 0, ingest: null, redundancy: null };
 
 function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStatus {
   return {
@@ -59,6 +61,7 @@ function toStatus(h: Record<string, string>, fallbackSince: string): ChannelStat
     lastDisconnectCode: h.lastDisconnectCode ?? null,
     reconnects: Number(h.reconnects ?? 0),
     ingest: h.ingest ? (JSON.parse(h.ingest) as Record<string, unknown>) : null,
+    redundancy: h.redundancy ? (JSON.parse(h.redundancy) as Record<string, unknown>) : null,
   };
 }
 
@@ -146,6 +149,10 @@ export function createChannelStore(deps: { redis: RedisClient; keys: Keys }): Ch
 
     async setIngestStats(name, stats) {
       await redis.hset(keys.status(name), 'ingest', JSON.stringify(stats));
+    },
+
+    async setRedundancy(name, redundancy) {
+      await redis.hset(keys.status(name), 'redundancy', JSON.stringify(redundancy));
     },
 
     async onChange(subscriber, fn, opts = {}) {

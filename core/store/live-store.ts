@@ -77,9 +77,10 @@ export interface LiveStore {
   resumePoint(channel: string, streams: readonly number[]): Promise<ResumePoint>;
   /**
    * Take the channel's ingest lease for `holder` when it is free (or already ours); when another holds it,
-   * leave a takeover request that holder sees at its next renewal, and answer false.
+   * leave a takeover request that holder sees at its next renewal, and answer false. With `request: false`
+   * (a backup input, which never takes a channel from its primary) no request is left.
    */
-  acquireLease(channel: string, holder: string, ttlMs: number): Promise<boolean>;
+  acquireLease(channel: string, holder: string, ttlMs: number, opts?: { request?: boolean }): Promise<boolean>;
   /**
    * Renew a lease `holder` holds (or take it back when it expired and nobody took it): 'held'; 'takeover'
    * when another process asks for the channel (the holder should end its session and release); 'lost' when
@@ -365,7 +366,9 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
       return { last: rec, sealedEndDts: sealedEnd === null ? null : Number(sealedEnd), storedEndDts: storedEnd };
     },
 
-    async acquireLease(channel, holder, ttlMs) {
+    async acquireLease(channel, holder, ttlMs, opts = {}) {
+      // Without a request: the renew mode, which takes a free lease and leaves nothing when it is held.
+      if (opts.request === false) return (await scripts.takeLease(keys.lease(channel), keys.leaseWant(channel), holder, ttlMs, 0)) !== 0;
       return (await scripts.takeLease(keys.lease(channel), keys.leaseWant(channel), holder, ttlMs, 1)) === 1;
     },
 

@@ -22,7 +22,9 @@ export type WebhookNotice =
   | { event: 'publisher.connected'; channel: string; requestId: string; protocol: IngestProtocol; peer: PeerAddress }
   | { event: 'publisher.disconnected'; channel: string; requestId: string; protocol: IngestProtocol; peer: PeerAddress; reason: string; code: string }
   | { event: 'channel.live'; channel: string; requestId: string; protocol: IngestProtocol }
-  | { event: 'channel.idle'; channel: string; reason: string | null; code: string | null };
+  | { event: 'channel.idle'; channel: string; reason: string | null; code: string | null }
+  /** A channel with redundant publishers switched its on-air input (ingest/redundancy.ts). */
+  | { event: 'backup.switch'; channel: string; from: 'primary' | 'backup'; to: 'primary' | 'backup'; reason: string };
 
 export type WebhookBody = WebhookNotice & { id: string; timestamp: string };
 

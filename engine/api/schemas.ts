@@ -10,6 +10,7 @@
  */
 
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { WEBHOOK_EVENTS } from '../../core/model/webhook';
 
 /** Every error, whatever its status: the original engine's body. */
 export const ErrorBody = Type.Object(
@@ -127,7 +128,7 @@ const channelStatus = Type.Object(
     lastDisconnectedAt: Type.Union([Type.String(), Type.Null()]),
     reconnects: Type.Integer(),
   },
-  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason and its pipeline error code (lastDisconnectCode), ingest diagnostics and publisher address.' },
+  { additionalProperties: true, description: 'Anonymous readers see these fields; with the API token also the disconnect reason and its pipeline error code (lastDisconnectCode), ingest diagnostics and publisher address, and once a backup publisher connected `redundancy` (onAir, inputs.primary/backup with protocol, peer, health and onAir, the newest switches with their reasons, switchCount).' },
 );
 
 export const ChannelView = Type.Object(
@@ -146,7 +147,7 @@ export const ChannelView = Type.Object(
     private: Type.Optional(Type.Boolean({ description: 'Whether playback needs a token.' })),
     captions: Type.Optional(Type.Union([Type.Array(CaptionService), Type.Null()], { description: 'Declared closed-caption services; null: automatic.' })),
     playbackSecret: Type.Optional(Type.String({ description: 'The key playback tokens are signed with (HMAC-SHA256), for a backend that mints its own. With the API token only.' })),
-    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix, WHIP). With the API token only.' })),
+    ingest: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'Paste-ready encoder settings (SRT, RTMP, OBS, Larix, WHIP); `backup` holds the same for a backup encoder (role=backup, redundant publishers; no WHIP). With the API token only.' })),
     createdAt: Type.Optional(Type.String()),
     updatedAt: Type.Optional(Type.String()),
   },
@@ -255,7 +256,7 @@ export const DeliveriesQuery = Type.Object({
 });
 export type DeliveriesQuery = Static<typeof DeliveriesQuery>;
 
-const webhookEvent = Type.Union(['publish', 'publisher.connected', 'publisher.disconnected', 'channel.live', 'channel.idle'].map((e) => Type.Literal(e)));
+const webhookEvent = Type.Union(WEBHOOK_EVENTS.map((e) => Type.Literal(e)));
 
 export const Delivery = Type.Object({
   id: Type.String({ description: 'The delivery id (the body\'s `id` and the x-beamline-delivery header).' }),

@@ -12,9 +12,22 @@ import {
 } from './messages';
 import { createPublishSession, type PublishSession, type RtmpCloseReason, type RtmpLogger, type RtmpPeer } from './rtmp-session';
 
-export type RtmpDecision = { ok: true; channel?: string } | { ok: false; reason?: string };
+/** `role`: a redundant input's role (a backup publishes beside the primary, not in its place). */
+export type RtmpDecision = { ok: true; channel?: string; role?: 'primary' | 'backup' } | { ok: false; reason?: string };
 
-export type RtmpAuthorize = (app: string, streamKey: string, peer: RtmpPeer) => RtmpDecision | Promise<RtmpDecision>;
+/**
+ * `query`: the publish name's query (`<key>?role=backup`, as OBS and Larix send what is typed), else the connect
+ * app's (`live?role=backup`: ffmpeg moves a URL's query there); '' when neither has one.
+ */
+export type RtmpAuthorize = (app: string, streamKey: string, peer: RtmpPeer, query: string) => RtmpDecision | Promise<RtmpDecision>;
+
+/** Pure: the query of a publish name, else of the connect app ('' when neither has one). */
+export function publishQuery(name: string, rawApp: string): string {
+  const q = name.indexOf('?');
+  if (q >= 0) return name.slice(q + 1);
+  const a = rawApp.indexOf('?');
+  return a >= 0 ? rawApp.slice(a + 1) : '';
+}
 
 /** `live`, `/live/`, `live?token=x` → `live`. */
 export function normalizeApp(app: string): string {
@@ -47,7 +60,7 @@ export function parseCommand(body: Buffer): ParsedCommand {
 
 export type ConnectOutcome =
   /** `setup` goes out first; the outgoing chunk size is `chunkSize` from then on; `result` last. */
-  | { ok: true; app: string; setup: RtmpMessage[]; chunkSize: number; result: RtmpMessage }
+  | { ok: true; app: string; rawApp: string; setup: RtmpMessage[]; chunkSize: number; result: RtmpMessage }
   | { ok: false; reply: RtmpMessage; detail: string };
 
 /** Pure: the answer to `connect` with command object `cmd`. */
@@ -65,6 +78,7 @@ export function connectReplies(settings: { app: string; windowAckSize: number; o
   return {
     ok: true,
     app: requested,
+    rawApp: typeof obj.app === 'string' ? obj.app : '',
     setup: [windowAckSizeMessage(settings.windowAckSize), setPeerBandwidthMessage(settings.windowAckSize, 2), setChunkSizeMessage(settings.outChunkSize)],
     chunkSize: settings.outChunkSize,
     result: commandMessage(0, '_result', txn,
@@ -105,6 +119,8 @@ export interface CommandHandler {
 
 export function createCommandHandler(ctx: CommandContext): CommandHandler {
   let app: string | null = null;
+  /** The connect app as sent (its query may carry publish parameters). */
+  let rawApp = '';
   let nextStreamId = 0;
   /** A publish is being authorized. */
   let authorizing = false;
@@ -117,6 +133,7 @@ export function createCommandHandler(ctx: CommandContext): CommandHandler {
       return;
     }
     app = out.app;
+    rawApp = out.rawApp.slice(0, 1024);
     for (const m of out.setup) ctx.send(m);
     ctx.setOutChunkSize(out.chunkSize);
     ctx.send(out.result);
@@ -136,7 +153,7 @@ export function createCommandHandler(ctx: CommandContext): CommandHandler {
       ctx.refuse('rtmp publish refused: empty stream key');
       return;
     }
-    const decision = await authorize(streamKey);
+    const decision = await authorize(streamKey, publishQuery(typeof name === 'string' ? name : '', rawApp));
     if (ctx.finished()) return;
     if (!decision.ok) {
       badName(decision.reason ?? 'unknown stream key');
@@ -144,7 +161,7 @@ export function createCommandHandler(ctx: CommandContext): CommandHandler {
       return;
     }
     const s = createPublishSession({
-      id: ctx.nextSessionId(), app: app as string, streamKey, channel: decision.channel ?? null, peer: ctx.peer, streamId,
+      id: ctx.nextSessionId(), app: app as string, streamKey, channel: decision.channel ?? null, role: decision.role ?? 'primary', peer: ctx.peer, streamId,
       log: ctx.log, now: Date.now, terminate: (reason, detail) => ctx.destroy(reason, detail),
     });
     ctx.adopt(s);
@@ -155,10 +172,10 @@ export function createCommandHandler(ctx: CommandContext): CommandHandler {
     ctx.attach(s);
   }
 
-  async function authorize(streamKey: string): Promise<RtmpDecision> {
+  async function authorize(streamKey: string, query: string): Promise<RtmpDecision> {
     authorizing = true;
     try {
-      return await ctx.authorize(app as string, streamKey, ctx.peer);
+      return await ctx.authorize(app as string, streamKey, ctx.peer, query);
     } catch (err) {
       ctx.log.warn({ peer: ctx.peer, err: String(err) }, 'rtmp authorize failed');
       return { ok: false, reason: 'authorization unavailable' };

@@ -28,7 +28,8 @@ export type {
 
 export interface RtmpServerDeps {
   /** Decides whether `streamKey` may publish on `app`; may be async (a store lookup). */
-  authorize(app: string, streamKey: string, peer: RtmpPeer): RtmpDecision | Promise<RtmpDecision>;
+  /** `query`: the publish parameters (rtmp-commands.ts publishQuery), e.g. `role=backup`. */
+  authorize(app: string, streamKey: string, peer: RtmpPeer, query: string): RtmpDecision | Promise<RtmpDecision>;
   log?: RtmpLogger;
   /**
    * A connection refused before any publish: over a connection limit, a pre-publish limit or protocol
@@ -143,7 +144,7 @@ export function createRtmpServer(deps: RtmpServerDeps, config: RtmpServerConfig)
   const host: ConnectionHost = {
     settings,
     log,
-    authorize: (app, key, peer) => deps.authorize(app, key, peer),
+    authorize: (app, key, peer, query) => deps.authorize(app, key, peer, query),
     nextSessionId: () => `rtmp-${++counter}`,
     attach(session) {
       const stale = live.get(session.route);

@@ -64,6 +64,8 @@ export interface RtmpSession {
   readonly streamKey: string;
   /** The channel the authorizer named, else null. */
   readonly channel: string | null;
+  /** A redundant input's role (the authorizer's; default primary). */
+  readonly role: 'primary' | 'backup';
   readonly peer: RtmpPeer;
   readonly closed: boolean;
   on<K extends keyof RtmpSessionEvents>(event: K, fn: Listener<RtmpSessionEvents[K]>): void;
@@ -92,6 +94,7 @@ export interface PublishSessionInit {
   app: string;
   streamKey: string;
   channel: string | null;
+  role?: 'primary' | 'backup';
   peer: RtmpPeer;
   streamId: number;
   log: RtmpLogger;
@@ -204,7 +207,9 @@ export function createPublishSession(init: PublishSessionInit): PublishSession {
     streamKey: init.streamKey,
     channel: init.channel,
     peer: init.peer,
-    route: init.channel ?? init.streamKey,
+    role: init.role ?? 'primary',
+    // A backup publishes beside its channel's primary: its own route, so neither replaces the other.
+    route: `${init.channel ?? init.streamKey}${init.role === 'backup' ? '#backup' : ''}`,
     streamId: init.streamId,
     get closed() { return closed; },
     on: (event, fn) => events.on(event, fn),

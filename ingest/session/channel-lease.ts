@@ -4,7 +4,8 @@
  * finds it held asks for a takeover and waits: the holder sees the request at its next renewal and ends its
  * session (a new connection with the same key replaces the old one, as within one process), or the lease of
  * a dead holder expires. Renewal failures while Redis is unreachable are not a loss: the holder takes the
- * lease back when Redis returns, unless another process took it meanwhile.
+ * lease back when Redis returns, unless another process took it meanwhile. A backup input takes the lease only
+ * when it is free (tryAcquire): it never asks a primary in another process to give the channel up.
  */
 
 import { fault, PipelineError, type PipelineFault } from '../../core/model/pipeline-errors';
@@ -29,6 +30,8 @@ export interface ChannelLease {
   readonly holder: string;
   /** Takes the lease, waiting up to the lease time (plus a renewal beat) for a holder to give it up; throws INGEST_LEASE_HELD. */
   acquire(): Promise<void>;
+  /** Takes the lease only when it is free, leaving no takeover request (a backup input): whether it was taken. */
+  tryAcquire(): Promise<boolean>;
   /** Stops renewing and releases the lease (errors are logged: the lease then expires by itself). */
   release(): Promise<void>;
 }
@@ -72,6 +75,13 @@ export function createChannelLease(deps: ChannelLeaseDeps, config: ChannelLeaseC
       }
       timer = setInterval(() => void renew(), beat);
       timer.unref();
+    },
+    async tryAcquire() {
+      if (!(await deps.live.acquireLease(config.channel, config.holder, config.ttlMs, { request: false }))) return false;
+      done = false;
+      timer = setInterval(() => void renew(), beat);
+      timer.unref();
+      return true;
     },
     async release() {
       stop();

@@ -12,6 +12,7 @@ import type { Demuxer } from '../demuxer';
 import { createSegmenterState } from '../segmenter';
 import { beginSession, continueAfter, createTimelineState, parseTimeline } from '../timeline';
 import type { SegmentRecord } from '../../core/model/live';
+import type { MediaPacket } from '../../core/model/media';
 import { createBoundaryBook } from './boundary-records';
 import { createSegmentWriter, type SegmentWriter, type SegmentWriterStart } from './segment-writer';
 import type { SessionStats } from './session-stats';
@@ -40,6 +41,8 @@ export interface PlannedRun {
   discarded: () => boolean;
   /** The lease holder id this session writes boundaries as. */
   holder: string;
+  /** The packets to write (default: all of the demuxer's); the run ends when they end. */
+  packets?: AsyncIterable<MediaPacket>;
 }
 
 /** Stores the format (when new or changed) and the connect event; reads where this session continues. */
@@ -178,7 +181,7 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
   const cueTimer = setInterval(readCues, MARKER_POLL_MS);
   cueTimer.unref();
   try {
-    for await (const raw of run.demuxer.packets()) {
+    for await (const raw of run.packets ?? run.demuxer.packets()) {
       const index = plan.map.get(raw.streamIndex);
       if (index === undefined) {
         if (raw.streamIndex === scteIndex) splices?.push(raw.data);

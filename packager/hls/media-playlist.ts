@@ -182,6 +182,7 @@ export function renderMediaPlaylist(p: HlsMediaPlaylist, options: MediaPlaylistR
   const ll = p.lowLatency;
   const ended = p.kind === 'vod' || p.ended === true;
   if (ll && !ended) {
+    if (ll.pendingDiscontinuity && ll.pendingParts.length > 0) lines.push('#EXT-X-DISCONTINUITY');
     for (const part of ll.pendingParts) lines.push(partLine(part));
     if (ll.preloadHint !== undefined) lines.push(`#EXT-X-PRELOAD-HINT:TYPE=PART,URI=${quoted(uriLine(ll.preloadHint))}`);
   }

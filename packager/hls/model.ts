@@ -108,6 +108,8 @@ export interface HlsLowLatency {
   partTarget: number;
   /** Completed parts of the segment in progress (after the last complete segment). */
   pendingParts: HlsPart[];
+  /** The segment in progress starts a discontinuity: EXT-X-DISCONTINUITY precedes its parts (as it will its EXTINF). */
+  pendingDiscontinuity?: boolean;
   /** URI of the next part, announced with EXT-X-PRELOAD-HINT:TYPE=PART. */
   preloadHint?: string;
   /** Defaults to 3 × PART-TARGET (raised to it when lower). */

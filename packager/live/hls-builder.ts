@@ -22,7 +22,8 @@ export interface MediaPlaylistInput {
   /** Part records of the listed segments and of the segment in progress. */
   parts: PartRecord[];
   /** The segment in progress (index = last listed + 1) and how many of its parts are ready; null: none. */
-  inProgress: { segment: number; readyParts: number } | null;
+  /** `discontinuity`: the segment in progress starts one (a new publisher, a switch of redundant inputs). */
+  inProgress: { segment: number; readyParts: number; discontinuity?: boolean } | null;
   discontinuitySequence: number;
   /** LL-HLS: list parts, preload hint, blocking reload. */
   lowLatency: boolean;
@@ -83,7 +84,7 @@ export function buildMediaPlaylist(input: MediaPlaylistInput): HlsMediaPlaylist 
     // the next segment's first (a request for it blocks until it exists, like any hinted part).
     const last = input.segments[input.segments.length - 1];
     const next = ip ? partFile(input.ref, ip.segment, ip.readyParts) : last ? partFile(input.ref, last.index + 1, 0) : undefined;
-    playlist.lowLatency = { partTarget: input.partTarget, pendingParts, ...(next ? { preloadHint: next } : {}) };
+    playlist.lowLatency = { partTarget: input.partTarget, pendingParts, ...(ip?.discontinuity ? { pendingDiscontinuity: true } : {}), ...(next ? { preloadHint: next } : {}) };
     playlist.renditionReports = input.renditionReports;
   } else if (live) {
     playlist.serverControl = { canBlockReload: true };

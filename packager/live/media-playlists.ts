@@ -62,7 +62,10 @@ export function liveSegments(snap: Snapshot, f: Frontier, windowSegments: number
 
 /** The live playlist of a rendition whose frontier is `f`, listing `listed`. */
 export function livePlaylist(snap: Snapshot, ref: RenditionRef, f: Frontier, listed: SegmentRecord[], gaps: Set<number>, discontinuitySequence: number): HlsMediaPlaylist {
-  const inProgress = snap.open || f.pendingParts > 0 ? { segment: f.lastMsn + 1, readyParts: f.pendingParts } : null;
+  const segment = f.lastMsn + 1;
+  // The record of the segment in progress here (a rung may be behind the source's open segment).
+  const record = snap.open?.index === segment ? snap.open : snap.closed.find((s) => s.index === segment);
+  const inProgress = snap.open || f.pendingParts > 0 ? { segment, readyParts: f.pendingParts, ...(record?.discontinuity ? { discontinuity: true } : {}) } : null;
   return buildMediaPlaylist({
     kind: 'live', ref, segments: listed, parts: snap.parts, inProgress, discontinuitySequence, lowLatency: snap.channel.lowLatency,
     partTarget: partTarget(snap), targetDuration: targetDuration(snap), gaps,

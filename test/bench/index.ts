@@ -16,8 +16,9 @@ import { soakBench } from './soak-bench';
 import { whepBench } from './whep-bench';
 import { whipBench } from './whip-bench';
 import { srtPullBench } from './srt-pull-bench';
+import { backupSwitchBench } from './backup-switch-bench';
 
-const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, whepBench, whipBench, archiveBench, srtPullBench, soakBench];
+const BENCHES: Bench[] = [storeWriteBench, demuxBench, ingestBench, transcodeBench, packagerBench, latestJpgBench, latencyBench, whepBench, whipBench, archiveBench, srtPullBench, backupSwitchBench, soakBench];
 
 async function main(names: string[]): Promise<void> {
   if (names.includes('--help') || names.includes('-h')) {

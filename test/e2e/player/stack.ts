@@ -21,6 +21,8 @@ import { createChannelStore, type ChannelStore } from '../../../core/store/chann
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { createIngestMetrics } from '../../../ingest/ingest-metrics';
+import type { RedundancyConfig } from '../../../ingest/redundancy';
+import type { Webhooks } from '../../../core/webhooks/webhooks';
 import { livePlugin } from '../../../packager/live-plugin';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createJobDispatcher } from '../../../engine/jobs/dispatcher';
@@ -56,6 +58,10 @@ export interface StackOptions {
   live?: boolean;
   /** Run the transcode queue (fed by ingest) and one transcode worker, so channels get their ladder. */
   transcode?: boolean;
+  /** Redundant publishers' stall bound and return time (default DEFAULT_REDUNDANCY_CONFIG). */
+  redundancy?: RedundancyConfig;
+  /** Admission and notification webhooks for ingest (the caller closes them). */
+  webhooks?: Webhooks;
 }
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
@@ -99,8 +105,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     }
     const ingestRegistry = new Registry();
     const ingest: IngestService = createIngestService(
-      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), metrics: createIngestMetrics(ingestRegistry), ...(enqueueSegment ? { enqueueSegment } : {}) },
-      { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 } },
+      { store, live, channels, subscriber: redis.connect(), log: pino({ level: 'silent' }), metrics: createIngestMetrics(ingestRegistry), ...(enqueueSegment ? { enqueueSegment } : {}), ...(opts.webhooks ? { webhooks: opts.webhooks } : {}) },
+      { ...DEFAULT_INGEST_CONFIG, idleTimeoutMs: 3000, srt: { host: '127.0.0.1', port: 0 }, rtmp: { host: '127.0.0.1', port: 0 }, ...(opts.redundancy ? { redundancy: opts.redundancy } : {}) },
     );
     await ingest.start();
     closers.push(() => ingest.close());

@@ -69,6 +69,7 @@ describe('bodies', () => {
     { event: 'publisher.disconnected', channel: 'main', requestId: 'r1', protocol: 'rtmp', peer, reason: 'publisher ended the stream', code: 'INGEST_ENDED' },
     { event: 'channel.live', channel: 'main', requestId: 'r1', protocol: 'rtmp' },
     { event: 'channel.idle', channel: 'main', reason: null, code: null },
+    { event: 'backup.switch', channel: 'main', from: 'primary', to: 'backup', reason: 'primary-stalled' },
   ];
 
   it('every event has a body with event, id, timestamp and channel first, then its own fields', () => {

@@ -64,6 +64,14 @@ describe('channels', () => {
     assert.equal(s.larix.streamid, '#!::r=main,m=publish,s=KEY');
     assert.equal(s.larix.passphrase, 'secret_passphrase');
     assert.deepEqual(s.whip, { url: 'http://h:8080/whip/main', bearerToken: 'KEY' }, 'WHIP: the endpoint on the HTTP base, the stream key as bearer token');
+    // A backup encoder: the same shape, its role in the SRT streamid and as a query on the RTMP stream name.
+    assert.equal(s.backup.larix.streamid, '#!::r=main,m=publish,s=KEY,role=backup');
+    assert.equal(s.backup.srt, `srt://h:9000?streamid=${encodeURIComponent('#!::r=main,m=publish,s=KEY,role=backup')}&passphrase=secret_passphrase&latency=200000`);
+    assert.equal(s.backup.rtmp, 'rtmp://h:1935/live/KEY?role=backup');
+    assert.deepEqual(s.backup.obs.rtmp, { server: 'rtmp://h:1935/live', streamKey: 'KEY?role=backup' });
+    assert.equal(s.backup.obs.srt.streamKey, '#!::r=main,m=publish,s=KEY,role=backup');
+    assert.equal(s.backup.obs.srt.server, s.obs.srt.server);
+    assert.deepEqual(Object.keys(s.backup).sort(), Object.keys(s).filter((k) => k !== 'backup' && k !== 'whip').sort(), 'the same shape, but no WHIP (it has no backup role)');
     assert.deepEqual(playbackUrls('main', 'http://h:8080'), { hls: 'http://h:8080/live/main/master.m3u8', dash: 'http://h:8080/live/main/manifest.mpd', player: 'http://h:8080/player/?channel=main' });
   });
   it('addresses come from the public URL, else the Host header', () => {

@@ -28,6 +28,8 @@ const TUNING: { env: string; path: [keyof BeamConfig, string]; raw: string; valu
   { env: 'INGEST_STATS_INTERVAL', path: ['ingest', 'statsInterval'], raw: '1000', value: 1000, lands: (c) => ingestTuning(c).session.statsIntervalMs },
   { env: 'INGEST_LEASE_TTL', path: ['ingest', 'leaseTtl'], raw: '9000', value: 9000, lands: (c) => ingestTuning(c).session.leaseTtlMs },
   { env: 'INGEST_OUTAGE_HOLD', path: ['ingest', 'outageHold'], raw: '12000', value: 12000, lands: (c) => ingestTuning(c).session.outageHoldMs },
+  { env: 'BACKUP_STALL', path: ['ingest', 'backupStall'], raw: '1500', value: 1500, lands: (c) => ingestTuning(c).redundancy?.stallMs },
+  { env: 'BACKUP_RETURN_SECONDS', path: ['ingest', 'backupReturnSeconds'], raw: '4', value: 4, lands: (c) => (ingestTuning(c).redundancy?.returnMs ?? 0) / 1000 },
   { env: 'X264_PRESET', path: ['transcoder', 'preset'], raw: 'ultrafast', value: 'ultrafast', lands: (c) => segmentJobTuning(c).encoder.preset },
   { env: 'X264_THREADS', path: ['transcoder', 'threads'], raw: '2', value: 2, lands: (c) => segmentJobTuning(c).encoder.threads },
   { env: 'MAX_KEYFRAME_SECONDS', path: ['transcoder', 'maxKeyframeSeconds'], raw: '2.5', value: 2.5, lands: (c) => segmentJobTuning(c).encoder.maxKeyframeSeconds },

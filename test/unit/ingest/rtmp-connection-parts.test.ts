@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { decodeAmf0, encodeAmf0 } from '../../../ingest/rtmp/amf0';
 import { commandMessage, MSG, USER_CONTROL, userControlMessage, type RtmpMessage } from '../../../ingest/rtmp/messages';
 import { routeMessage } from '../../../ingest/rtmp/rtmp-routing';
-import { connectReplies, normalizeApp, parseCommand } from '../../../ingest/rtmp/rtmp-commands';
+import { connectReplies, normalizeApp, parseCommand, publishQuery } from '../../../ingest/rtmp/rtmp-commands';
+import { decideRtmp } from '../../../ingest/ingest-service';
+import type { Channel } from '../../../core/model/channel';
 import { idleVerdict } from '../../../ingest/rtmp/rtmp-limits';
 
 const msg = (typeId: number, streamId: number, payload: Buffer): RtmpMessage => ({ chunkStreamId: 4, timestamp: 40, typeId, streamId, payload });
@@ -59,6 +61,27 @@ describe('commands', () => {
     assert.ok(!connectReplies(settings, 1, null).ok, 'no command object');
     assert.equal(normalizeApp('/live/'), 'live');
     assert.deepEqual(commandMessage(0, 'x').typeId, MSG.commandAmf0);
+  });
+});
+
+describe('publish parameters (a redundant input\'s role)', () => {
+  it('come from the publish name\'s query (OBS, Larix), else the connect app\'s (ffmpeg moves a URL\'s query there)', () => {
+    assert.equal(publishQuery('KEY?role=backup', 'live'), 'role=backup');
+    assert.equal(publishQuery('KEY', 'live?role=backup'), 'role=backup');
+    assert.equal(publishQuery('KEY?role=primary', 'live?role=backup'), 'role=primary', 'the publish name wins');
+    assert.equal(publishQuery('KEY', 'live'), '');
+    const out = connectReplies({ app: 'live', windowAckSize: 1, outChunkSize: 4096 }, 1, { app: 'live?role=backup' });
+    assert.ok(out.ok);
+    assert.equal(out.rawApp, 'live?role=backup');
+  });
+  it('decideRtmp: the role from the parameters; an unknown role is refused', () => {
+    const byKey = new Map([['KEY', { name: 'main', streamKey: 'KEY' } as Channel]]);
+    assert.deepEqual(decideRtmp('live', 'KEY', byKey), { ok: true, channel: 'main', role: 'primary' });
+    assert.deepEqual(decideRtmp('live', 'KEY', byKey, 'role=backup'), { ok: true, channel: 'main', role: 'backup' });
+    assert.deepEqual(decideRtmp('live', 'KEY', byKey, 'x=1&role=backup'), { ok: true, channel: 'main', role: 'backup' });
+    const bad = decideRtmp('live', 'KEY', byKey, 'role=bakup');
+    assert.equal(bad.ok, false);
+    assert.deepEqual(decideRtmp('live', 'OTHER', byKey, 'role=backup'), { ok: false, reason: 'unknown stream key' });
   });
 });
 

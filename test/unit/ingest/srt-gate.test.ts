@@ -31,6 +31,8 @@ const table: string[] = [
   '\u00e9'.repeat(513), '\u{1F600}'.repeat(256), '\u{1F600}'.repeat(257), 'clé', '#!::r=chaîne,s=clé',
   '#!::r=news,m=request,t=360p', '#!::r=news,m=request,t=', '#!::r=news,m=request,t=a b', '#!::r=news,m=request,t=720p,s=tok',
   '#!::s=k,t=360p', '#!::t=360p', '#!::r=news,t=x,t=y,m=request',
+  '#!::r=news,m=publish,s=k,role=backup', '#!::s=k,role=primary', '#!::s=k,role=bogus', '#!::s=k,role=', '#!::s=k,role=backup,role=primary',
+  '#!::r=news,m=request,role=bogus', '#!::s=k,role= backup ', '#!::s=k,role=Backup',
 ];
 
 describe('SRT gate streamid parser (C++) agrees with parseStreamId', () => {
@@ -42,7 +44,7 @@ describe('SRT gate streamid parser (C++) agrees with parseStreamId', () => {
 
   it('agrees on 20,000 seeded random streamids built from the grammar\'s characters', () => {
     const pieces = ['#!::', '#!:', 'publish:', 'publish%3A', '%23%21%3A%3A', 'r', 's', 'u', 'm', 'secret', '=', ',', ':', ' ', '\t',
-      'publish', 'request', 'k', 'news', 't', 't=360p,', '%', '%2C', '%3D', '%E2', '\u00a0', '\u0085', '\u0001', '\u2003', 'é', '#', '!'];
+      'publish', 'request', 'k', 'news', 't', 't=360p,', '%', '%2C', '%3D', '%E2', '\u00a0', '\u0085', '\u0001', '\u2003', 'é', '#', '!', 'role=backup,', 'role=x,', ',role='];
     let seed = 12345;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { parseStreamId, MAX_STREAM_ID_LENGTH, type ParsedStreamId } from '../../../ingest/streamid';
+import { parseRtmpStreamName, parseStreamId, MAX_STREAM_ID_LENGTH, type ParsedStreamId } from '../../../ingest/streamid';
 
 interface OkCase {
   name: string;
@@ -15,6 +15,10 @@ interface FailCase {
 }
 
 const accepted: OkCase[] = [
+  { name: 'a backup input (role=backup)', raw: '#!::r=news,m=publish,s=sk_1,role=backup', want: { ok: true, mode: 'publish', channel: 'news', key: 'sk_1', role: 'backup' } },
+  { name: 'an explicit primary (role=primary)', raw: '#!::s=sk_1,role=primary', want: { ok: true, mode: 'publish', key: 'sk_1', role: 'primary' } },
+  { name: 'a percent-encoded backup streamid', raw: encodeURIComponent('#!::r=news,s=sk_1,role=backup'), want: { ok: true, mode: 'publish', channel: 'news', key: 'sk_1', role: 'backup' } },
+  { name: "a reader's role= is ignored", raw: '#!::r=news,m=request,role=x', want: { ok: true, mode: 'request', key: 'news' } },
   { name: 'bare key as OBS sends it from the Stream Key field', raw: 'sk_abc123', want: { ok: true, mode: 'publish', key: 'sk_abc123' } },
   { name: 'bare key with surrounding whitespace is trimmed (pasted keys)', raw: '  sk_abc \n', want: { ok: true, mode: 'publish', key: 'sk_abc' } },
   { name: 'bare key containing a colon is not mistaken for publish:', raw: 'live:abc', want: { ok: true, mode: 'publish', key: 'live:abc' } },
@@ -105,6 +109,10 @@ const refused: FailCase[] = [
   { name: 'publish: with an empty key', raw: 'publish:news:', reason: /stream key .* is empty/ },
   { name: 'a reader with an empty rung', raw: '#!::r=news,m=request,t=', reason: /rung name \(t=\) is empty/ },
   { name: 'a reader with whitespace in the rung', raw: '#!::r=news,m=request,t=a b', reason: /rung name \(t=\) contains whitespace/ },
+  // A mistyped role must not make a backup encoder a primary (it would take the channel over).
+  { name: 'an unknown role', raw: '#!::r=news,s=k,role=bakup', reason: /unsupported role="bakup"/ },
+  { name: 'an empty role', raw: '#!::s=k,role=', reason: /unsupported role/ },
+  { name: 'a role given twice', raw: '#!::s=k,role=backup,role=primary', reason: /more than once/ },
 ];
 
 describe('parseStreamId', () => {
@@ -128,5 +136,24 @@ describe('parseStreamId', () => {
     const got = parseStreamId(`#!::${'x'.repeat(300)}`);
     assert.equal(got.ok, false);
     if (!got.ok) assert.ok(got.reason.length < 200, got.reason);
+  });
+});
+
+describe('parseRtmpStreamName', () => {
+  it('a bare stream key is the primary', () => {
+    assert.deepEqual(parseRtmpStreamName('sk_1'), { ok: true, key: 'sk_1', role: 'primary' });
+  });
+  it('?role=backup makes a backup; other parameters are ignored', () => {
+    assert.deepEqual(parseRtmpStreamName('sk_1?role=backup'), { ok: true, key: 'sk_1', role: 'backup' });
+    assert.deepEqual(parseRtmpStreamName('sk_1?foo=1&role=backup&bar'), { ok: true, key: 'sk_1', role: 'backup' });
+    assert.deepEqual(parseRtmpStreamName('sk_1?role=primary'), { ok: true, key: 'sk_1', role: 'primary' });
+    assert.deepEqual(parseRtmpStreamName('sk_1?x=y'), { ok: true, key: 'sk_1', role: 'primary' });
+  });
+  it('an unknown role is refused, not taken for a primary', () => {
+    for (const name of ['sk_1?role=bakup', 'sk_1?role', 'sk_1?role=']) {
+      const got = parseRtmpStreamName(name);
+      assert.equal(got.ok, false, name);
+      if (!got.ok) assert.match(got.reason, /unsupported role/);
+    }
   });
 });

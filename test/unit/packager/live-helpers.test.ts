@@ -169,4 +169,19 @@ describe('live playlists from records', () => {
     assert.deepEqual(parseM3u8(text).warnings, []);
     assert.match(text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="v-source-12\.0\.m4s"/);
   });
+
+  it('a segment in progress that starts a discontinuity (a new publisher, a redundant input switch) has the tag before its parts', () => {
+    const base = {
+      kind: 'live' as const, ref: { kind: 'audio' as const, rung: 'source' }, segments: [seg(10), seg(11)], parts: [...parts(10, 6), ...parts(11, 6), ...parts(12, 2)],
+      discontinuitySequence: 0, lowLatency: true, partTarget: 0.334, targetDuration: 2,
+      gaps: new Set<number>(), independence: 'all' as const, renditionReports: [], ended: false,
+    };
+    const text = renderMediaPlaylist(buildMediaPlaylist({ ...base, inProgress: { segment: 12, readyParts: 2, discontinuity: true } }));
+    assert.deepEqual(parseM3u8(text).warnings, []);
+    assert.match(text, /audio-11\.m4s\n#EXT-X-DISCONTINUITY\n#EXT-X-PART:DURATION=0\.33333,URI="audio-12\.0\.m4s"/);
+    const plain = renderMediaPlaylist(buildMediaPlaylist({ ...base, inProgress: { segment: 12, readyParts: 2 } }));
+    assert.doesNotMatch(plain, /#EXT-X-DISCONTINUITY\n/);
+    const noParts = renderMediaPlaylist(buildMediaPlaylist({ ...base, inProgress: { segment: 12, readyParts: 0, discontinuity: true } }));
+    assert.doesNotMatch(noParts, /#EXT-X-DISCONTINUITY\n/, 'nothing of it listed yet: the tag comes with its first part');
+  });
 });

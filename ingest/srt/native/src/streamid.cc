@@ -201,6 +201,10 @@ ParsedStreamId accessControl(const std::string& body) {
     r.hasRung = true;
     r.rung = t->second;
   }
+  if (r.publish) {  // a publisher's role among a channel's redundant inputs (primary is the default)
+    auto role = fields.find("role");
+    if (role != fields.end() && role->second != "primary" && role->second != "backup") return r;
+  }
   auto res = fields.find("r");
   for (const char* f : {"s", "secret", "u"}) {
     auto k = fields.find(f);

@@ -290,9 +290,12 @@ export function startPublishSession(
       return refused;
     }
     const mapped = planned.plan.map;
+    // The SCTE-35 stream is no channel stream, but its sections go on to the run (ad markers).
+    const scte35 = planned.plan.scte35?.index;
     const feed = createPacketFeed(demuxer.packets(), (p) => {
       const index = mapped.get(p.streamIndex);
-      return index === undefined ? null : index === VIDEO_STREAM;
+      if (index === undefined) return p.streamIndex === scte35 ? false : null;
+      return index === VIDEO_STREAM;
     }, (_p, video) => role.onMedia?.(video));
     for (;;) {
       if (!writing) {

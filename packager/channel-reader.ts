@@ -14,6 +14,7 @@ import type { ChannelStore } from '../core/store/channel-store';
 import type { LiveStore } from '../core/store/live-store';
 import type { PacketRead, Store } from '../core/store/store';
 import { buildInitSegment } from './cmaf/segments';
+import { buildAsc } from './codecs/aac';
 import { resolveTrack } from './cmaf/prepare';
 import { badMedia } from './errors';
 import type { CmafTrack, Sample, TrackInfo } from './model';
@@ -79,9 +80,33 @@ export interface ChannelReader {
   packetSizes(content: string, streamIndex: number, fromDts: number, toDts: number): Promise<{ dts: number; size: number }[]>;
 }
 
+/** Audio object types of FFmpeg's AAC profiles (its names, or its FF_PROFILE_AAC_* numbers) that an ASC carries plainly. */
+const AOT_OF_PROFILE: Record<string, number> = { Main: 1, LC: 2, SSR: 3, LTP: 4, '0': 1, '1': 2, '2': 3, '3': 4 };
+
+/**
+ * Pure: the AudioSpecificConfig an AAC stream's parameters imply, for AAC stored without extradata (ADTS from an
+ * MPEG-TS publisher): from its profile, sample rate and channels. Undefined when they do not settle it (HE-AAC,
+ * whose SBR the ASC must signal; an unknown profile or layout): the configuration is then read in band.
+ */
+export function ascOfParameters(cp: Stream['codecpar']): Buffer | undefined {
+  const aot = cp.profile === undefined || cp.profile === null ? undefined : AOT_OF_PROFILE[String(cp.profile)];
+  const rate = Number(cp.sample_rate);
+  const channels = Number(cp.channels);
+  const config = channels >= 1 && channels <= 6 ? channels : channels === 8 ? 7 : undefined;
+  if (aot === undefined || config === undefined || !Number.isInteger(rate) || rate <= 0) return undefined;
+  try {
+    return buildAsc(aot, rate, config);
+  } catch {
+    return undefined;
+  }
+}
+
 function trackInfoOf(stream: Stream, content: string): TrackInfo {
   const cp = stream.codecpar;
-  const extradata = typeof cp.extradata === 'string' && cp.extradata.length > 0 ? Buffer.from(cp.extradata, 'base64') : undefined;
+  let extradata: Buffer | undefined = typeof cp.extradata === 'string' && cp.extradata.length > 0 ? Buffer.from(cp.extradata, 'base64') : undefined;
+  // AAC without an AudioSpecificConfig (ADTS): from the stream's own parameters, so the configuration never
+  // depends on which packets are stored (after a switch of publisher, the newest may be another source's).
+  if (!extradata && cp.codec_type === 'audio' && cp.name === 'aac') extradata = ascOfParameters(cp);
   const [num, den] = stream.time_base;
   if (num !== 1 || !Number.isInteger(den) || den < 1) throw badMedia(`${content} stream ${stream.index}: time base ${num}/${den} is not 1/N`);
   const base = { id: 1, timescale: den, ...(extradata ? { extradata } : {}) };
@@ -121,7 +146,8 @@ export function createChannelReader(deps: ChannelReaderDeps): ChannelReader {
       if (last) {
         const from = Math.max(0, last.pts - 10 * TIMELINE_HZ);
         const read = await store.readPackets(content, streamIndex, from, last.pts + 1);
-        const keyAt = info.kind === 'video' ? read.findIndex((p) => p.meta.flags.KEY) : 0;
+        // The newest keyframe (video), the newest packets (audio): those of the source the format now describes.
+        const keyAt = info.kind === 'video' ? read.findLastIndex((p) => p.meta.flags.KEY) : read.length - 4;
         samples = read.slice(Math.max(0, keyAt), Math.max(0, keyAt) + 4).map((p) => ({
           pts: p.meta.pts, dts: p.meta.dts, duration: p.meta.duration, keyframe: p.meta.flags.KEY, data: p.data,
         }));

@@ -66,7 +66,11 @@ function timestamp(prefix: number, t: number): Buffer {
   return Buffer.from([((prefix & 0x0f) << 4) | (top << 1) | 1, (low >> 22) & 0xff, (((low >> 15) & 0x7f) << 1) | 1, (low >> 7) & 0xff, ((low & 0x7f) << 1) | 1]);
 }
 
-/** A PES packet with a PTS (90 kHz); `unbounded` leaves PES_packet_length 0 (video). */
+/**
+ * A PES packet with a PTS (90 kHz); `unbounded` leaves PES_packet_length 0. Video is written bounded whenever it
+ * fits (≤ 65,535 bytes): libavformat hands out a bounded PES as soon as its last byte is in, an unbounded one
+ * only when the next PES of its PID begins, a frame later.
+ */
 export function pesPacket(streamId: number, pts: number, payload: Buffer, unbounded: boolean): Buffer {
   const h = Buffer.alloc(9);
   h.writeUIntBE(0x000001, 0, 3);
@@ -173,7 +177,7 @@ export function createWhipTsWriter(opts: { audioChannels: number | null }): Whip
         parts.push(p.packets(0, pat, { psi: true }), p.packets(PMT_PID, pmt, { psi: true }));
         tables = false;
       }
-      parts.push(p.packets(VIDEO_PID, pesPacket(0xe0, pts, Buffer.concat([AUD, annexB]), true), { pcr90: pts, randomAccess: keyframe }));
+      parts.push(p.packets(VIDEO_PID, pesPacket(0xe0, pts, Buffer.concat([AUD, annexB]), false), { pcr90: pts, randomAccess: keyframe }));
       return Buffer.concat(parts);
     },
     audio(frame, pts) {

@@ -3,7 +3,7 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { createH264Depacketizer, createTimestampUnwrapper, parseRtp, type RtpPacket } from '../../../webrtc/rtp-depacketizer';
-import { createWhipTsWriter, opusAccessUnit, patSection, pmtSection } from '../../../webrtc/whip-ts';
+import { createWhipTsWriter, opusAccessUnit, patSection, pesPacket, pmtSection } from '../../../webrtc/whip-ts';
 import { bearerToken } from '../../../webrtc/whip-service';
 import { isWhepWrite } from '../../../webrtc/webrtc-plugin';
 import { trickleCandidates, MAX_TRICKLE_BYTES } from '../../../webrtc/sdp-offer';
@@ -268,5 +268,14 @@ describe('WHIP access', () => {
     assert.deepEqual(await intake.admit('main', 'k', { address: '127.0.0.1', port: 1 }), { ok: true, requestId: 'r' });
     intake.publish('main', source, 'r');
     assert.deepEqual(published, ['main']);
+  });
+});
+
+describe('WHIP TS: PES lengths', () => {
+  it('a frame that fits is a bounded PES (libavformat hands it out at once); a larger one, or one asked unbounded, has length 0', () => {
+    const len = (b: Buffer) => b.readUInt16BE(4);
+    assert.equal(len(pesPacket(0xe0, 900, Buffer.alloc(1000), false)), 3 + 5 + 1000);
+    assert.equal(len(pesPacket(0xe0, 900, Buffer.alloc(70000), false)), 0);
+    assert.equal(len(pesPacket(0xe0, 900, Buffer.alloc(1000), true)), 0);
   });
 });

@@ -11,15 +11,19 @@
  * - on air after the stop: the primary stopped → the backup's first part announced;
  * - timeline gap: the end of the last segment of the input leaving air → the start of the new input's first
  *   segment, on the channel's timeline (by construction about one frame).
- * Prints figures only. (Not measured: the content skipped or repeated at the cut, which frame numbers painted
- * by the encoders would show; the new input starts at its newest keyframe, up to one GOP back.)
+ * - content gap: from the frame numbers both encoders paint into the picture (latency-code.ts) and their send
+ *   clocks: the last frame of the leaving input on the output and the first frame of the new one, decoded from
+ *   the two segments around the cut, as the send times of those frames: positive, that much of the programme
+ *   was skipped; negative, repeated (the new input starts at its newest keyframe, up to one GOP back).
+ * Prints figures only.
  */
+import { spawn } from 'node:child_process';
 
 import { AUTH } from '../helpers/app';
-import { wrapFfmpeg, type Publisher } from '../helpers/publishers';
 import { startStack, waitFor, type Stack } from '../e2e/player/stack';
 import type { Bench, BenchRow } from './harness';
-import { percentile, streamIdMs } from './latency-code';
+import { decodeLumas, defaultCode, percentile, samplePoints, streamIdMs } from './latency-code';
+import { FRAME_MS, HEIGHT, publishPainted, WIDTH, type ClockedPublisher } from './latency-bench';
 import { TIMELINE_HZ, type ChannelEvent } from '../../core/model/live';
 
 const CH = 'bench-switch';
@@ -29,12 +33,48 @@ const RETURN_MS = 3000;
 
 interface Timed { atMs: number; event: ChannelEvent }
 
-function encoder(pattern: string, url: string): Publisher {
-  return wrapFfmpeg([
-    '-f', 'lavfi', '-i', `${pattern}=size=640x360:rate=25`, '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '600', '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', '50', '-pix_fmt', 'yuv420p', '-b:v', '800k',
-    '-c:a', 'aac', '-b:a', '64k', '-pes_payload_size', '0', '-f', 'mpegts', url,
-  ]);
+const CODE = defaultCode(WIDTH);
+
+/** An encoder painting its frame numbers, with its send clock (25 fps, 1 s GOPs as the latency bench's). */
+function encoder(url: string): ClockedPublisher {
+  return publishPainted(url, 'mpegts', CODE, 600);
+}
+
+/** The frame numbers painted in a segment of the source, in order (init + segment decoded by ffmpeg). */
+async function paintedFrames(base: string, segment: number): Promise<number[]> {
+  const [init, media] = await Promise.all([`v-source-init.mp4`, `v-source-${segment}.m4s`].map(async (f) => {
+    const r = await fetch(`${base}/live/${CH}/${f}`);
+    if (r.status !== 200) throw new Error(`${f}: ${r.status}`);
+    return Buffer.from(await r.arrayBuffer());
+  }));
+  const gray = await new Promise<Buffer>((resolve, reject) => {
+    const c = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', 'pipe:0', '-vf', `scale=${WIDTH}:${HEIGHT},format=gray`, '-f', 'rawvideo', 'pipe:1'], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const out: Buffer[] = [];
+    c.stdout.on('data', (d: Buffer) => out.push(d));
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ffmpeg exited ${code}`))));
+    c.stdin.on('error', () => undefined);
+    c.stdin.end(Buffer.concat([init as Buffer, media as Buffer]));
+  });
+  const frame = WIDTH * HEIGHT;
+  const points = samplePoints(CODE, WIDTH);
+  const numbers: number[] = [];
+  for (let off = 0; off + frame <= gray.length; off += frame) numbers.push(decodeLumas(points.map((p) => gray[off + p.y * WIDTH + p.x] as number)));
+  return numbers;
+}
+
+/**
+ * The content gap at a cut (ms): the send time of the new input's first frame on the output less the leaving
+ * input's last frame's, less one frame (a seamless cut is 0; positive: skipped; negative: repeated).
+ */
+async function contentGap(base: string, cut: { closed: number; opened: number }, leaving: ClockedPublisher, coming: ClockedPublisher): Promise<number | null> {
+  const [before, after] = await Promise.all([paintedFrames(base, cut.closed), paintedFrames(base, cut.opened)]);
+  const last = before[before.length - 1];
+  const first = after[0];
+  const s1 = leaving.start();
+  const s2 = coming.start();
+  if (last === undefined || first === undefined || s1 === null || s2 === null) return null;
+  return s2 + first * FRAME_MS - (s1 + last * FRAME_MS) - FRAME_MS;
 }
 
 async function redundancy(stack: Stack): Promise<{ onAir: string | null; switchCount: number; inputs: Record<string, { health: string } | null> } | null> {
@@ -44,7 +84,7 @@ async function redundancy(stack: Stack): Promise<{ onAir: string | null; switchC
 }
 
 /** The switch after `fromMs`: the segment opened with a discontinuity, the parts around it, the timeline gap. */
-function switchFigures(events: Timed[], fromMs: number): { outputGapMs: number; onAirMs: number; timelineGapMs: number } | null {
+function switchFigures(events: Timed[], fromMs: number): { outputGapMs: number; onAirMs: number; timelineGapMs: number; cut: { closed: number; opened: number } } | null {
   const idx = events.findIndex((e) => e.atMs >= fromMs && e.event.type === 'segment:opened' && e.event.discontinuity);
   if (idx < 0) return null;
   const opened = events[idx]?.event;
@@ -62,6 +102,7 @@ function switchFigures(events: Timed[], fromMs: number): { outputGapMs: number; 
     outputGapMs: firstPart.atMs - lastPart.atMs,
     onAirMs: firstPart.atMs - fromMs,
     timelineGapMs: ((opened.startPts - end) / TIMELINE_HZ) * 1000,
+    cut: { closed: closed.event.segment, opened: opened.segment },
   };
 }
 
@@ -69,8 +110,8 @@ export const backupSwitchBench: Bench = {
   name: 'backup',
   description: 'redundant publishers: the switch gap (primary killed or ended → backup on air, and the return)',
   async run(): Promise<BenchRow[]> {
-    const stack = await startStack({ redundancy: { stallMs: STALL_MS, returnMs: RETURN_MS } });
-    const publishers: Publisher[] = [];
+    const stack = await startStack({ live: true, redundancy: { stallMs: STALL_MS, returnMs: RETURN_MS } });
+    const publishers: ClockedPublisher[] = [];
     const reader = stack.connect();
     const events: Timed[] = [];
     let reading = true;
@@ -88,8 +129,10 @@ export const backupSwitchBench: Bench = {
           for (const e of r.events) events.push({ atMs: streamIdMs(e.id), event: e.event });
         }
       })();
-      let primary = encoder('testsrc2', ingest.srt);
-      publishers.push(primary, encoder('smptebars', ingest.backup.srt));
+      let primary = encoder(ingest.srt);
+      const backup = encoder(ingest.backup.srt);
+      publishers.push(primary, backup);
+      const gaps: Record<string, number[]> = { killed: [], ended: [], 'return': [] };
       const healthy = () => waitFor('both inputs healthy, the primary on air', async () => {
         const r = await redundancy(stack);
         return r && r.onAir === 'primary' && r.inputs.primary?.health === 'healthy' && r.inputs.backup?.health === 'healthy' ? r : null;
@@ -100,16 +143,19 @@ export const backupSwitchBench: Bench = {
         const before = await healthy();
         await new Promise((r) => setTimeout(r, 2500)); // a few parts from the primary
         const stoppedAt = Date.now();
-        if (mode === 'killed') primary.child.kill('SIGKILL');
-        else primary.child.kill('SIGTERM');
-        await primary.exited;
+        await primary.end?.(mode === 'killed' ? 'SIGKILL' : 'SIGTERM');
+        const leaving = primary;
         await waitFor('the backup on air', async () => (await redundancy(stack))?.onAir === 'backup', 30000);
         await waitFor('the backup\'s first part', async () => switchFigures(events, stoppedAt), 20000);
         const away = switchFigures(events, stoppedAt);
-        if (away) figures[mode]?.push(away);
+        if (away) {
+          figures[mode]?.push(away);
+          const g = await contentGap(stack.baseUrl, away.cut, leaving, backup).catch(() => null);
+          if (g !== null) gaps[mode]?.push(g);
+        }
         await new Promise((r) => setTimeout(r, 2000));
         const restartedAt = Date.now();
-        primary = encoder('testsrc2', ingest.srt);
+        primary = encoder(ingest.srt);
         publishers.push(primary);
         await waitFor('the primary back on air', async () => {
           const r = await redundancy(stack);
@@ -117,7 +163,11 @@ export const backupSwitchBench: Bench = {
         }, 60000);
         await waitFor('the primary\'s first part', async () => switchFigures(events, restartedAt), 20000);
         const back = switchFigures(events, restartedAt);
-        if (back) figures.return?.push({ ...back, onAirMs: back.onAirMs });
+        if (back) {
+          figures.return?.push({ ...back, onAirMs: back.onAirMs });
+          const g = await contentGap(stack.baseUrl, back.cut, backup, primary).catch(() => null);
+          if (g !== null) gaps.return?.push(g);
+        }
       }
       const rows: BenchRow[] = [];
       const add = (label: string, values: number[], unit: string, note: string) => {
@@ -128,13 +178,16 @@ export const backupSwitchBench: Bench = {
       add('output gap, primary returning', figures.return?.map((f) => f.outputGapMs) ?? [], 'ms', 'last backup part → first primary part');
       add('backup on air after the kill', figures.killed?.map((f) => f.onAirMs) ?? [], 'ms', 'SIGKILL → first backup part');
       add('backup on air after the end', figures.ended?.map((f) => f.onAirMs) ?? [], 'ms', 'SIGTERM → first backup part');
+      add('content gap, primary killed', gaps.killed ?? [], 'ms', 'painted frames: + skipped, - repeated (0: seamless)');
+      add('content gap, primary ended', gaps.ended ?? [], 'ms', 'painted frames: + skipped, - repeated');
+      add('content gap, primary returning', gaps.return ?? [], 'ms', 'painted frames: + skipped, - repeated');
       add('timeline gap at a switch', [...Object.values(figures).flat()].map((f) => f.timelineGapMs), 'ms', 'one frame is 40 ms');
       reading = false;
       await pump;
       return rows;
     } finally {
       reading = false;
-      for (const p of publishers) p.stop();
+      for (const p of publishers) await p.stop();
       await reader.quit().catch(() => undefined);
       await stack.close();
     }

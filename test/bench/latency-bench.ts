@@ -53,6 +53,8 @@ export interface ClockedPublisher {
   start(): number | null;
   stderr(): string;
   stop(): Promise<void>;
+  /** Ends it with `signal` (SIGTERM: ffmpeg closes its output cleanly) and waits for it. */
+  end?(signal: NodeJS.Signals): Promise<void>;
 }
 
 /** ffmpeg publishing the painted test picture (and a tone) to `url` in `format`, with progress reports. */
@@ -87,6 +89,10 @@ export function publishPainted(url: string, format: 'mpegts' | 'flv', code: Bloc
     stderr: () => err,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async end(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       await exited;
     },
   };

@@ -133,10 +133,14 @@ export const backupSwitchBench: Bench = {
       const backup = encoder(ingest.backup.srt);
       publishers.push(primary, backup);
       const gaps: Record<string, number[]> = { killed: [], ended: [], 'return': [] };
+      let seen: unknown = null;
       const healthy = () => waitFor('both inputs healthy, the primary on air', async () => {
         const r = await redundancy(stack);
+        seen = r;
         return r && r.onAir === 'primary' && r.inputs.primary?.health === 'healthy' && r.inputs.backup?.health === 'healthy' ? r : null;
-      }, 60000);
+      }, 60000).catch((e: Error) => {
+        throw new Error(`${e.message}: ${JSON.stringify(seen)}; primary: ${primary.stderr()}; backup: ${backup.stderr()}`);
+      });
       const figures: Record<string, { outputGapMs: number; onAirMs: number; timelineGapMs: number }[]> = { killed: [], ended: [], 'return': [] };
       for (let round = 0; round < ROUNDS * 2; round++) {
         const mode = round % 2 === 0 ? 'killed' : 'ended';

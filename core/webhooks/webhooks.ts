@@ -117,6 +117,8 @@ interface Delivery extends Queued {
   body: string;
   createdAt: number;
   attempts: number;
+  /** Its one last attempt while shutting down was made (or is being made). */
+  lastChance?: boolean;
   durationMs: number;
   status: number | null;
   error: string | null;
@@ -237,7 +239,19 @@ export function createWebhooks(deps: WebhooksDeps, config: WebhooksConfig): Webh
       finish(d, 'delivered');
       return;
     }
-    if (!closing && d.attempts <= config.retries && isRetryable(d.status)) {
+    if (closing) {
+      // Shutting down: an attempt that was already in flight when close() began and failed gets the one last
+      // attempt every queued notification gets (it was not in the queue to be given it).
+      if (!d.lastChance && isRetryable(d.status)) {
+        d.lastChance = true;
+        d.dueAt = now();
+        enqueue(d);
+        return;
+      }
+      finish(d, 'failed');
+      return;
+    }
+    if (d.attempts <= config.retries && isRetryable(d.status)) {
       d.dueAt = now() + backoffMs(d.attempts, config.retryDelayMs, MAX_RETRY_DELAY_MS);
       enqueue(d);
       return;
@@ -249,6 +263,7 @@ export function createWebhooks(deps: WebhooksDeps, config: WebhooksConfig): Webh
     while (inFlight < concurrency) {
       const d = queue.takeDue(closing ? Infinity : now());
       if (!d) break;
+      if (closing) d.lastChance = true;
       inFlight++;
       void attempt(d).finally(() => {
         inFlight--;

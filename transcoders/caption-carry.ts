@@ -33,7 +33,8 @@ export function joinCcData(runs: readonly Buffer[]): Buffer {
   return Buffer.concat(kept.slice(0, MAX_CC_TRIPLETS));
 }
 
-function escapeRbsp(rbsp: Buffer): Buffer {
+/** Inserts emulation prevention bytes (00 00 0x → 00 00 03 0x for x ≤ 3). */
+export function escapeRbsp(rbsp: Buffer): Buffer {
   const out: number[] = [];
   let zeros = 0;
   for (const b of rbsp) {

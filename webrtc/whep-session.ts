@@ -48,7 +48,7 @@ export interface WhepSession {
 const TICKS_AUDIO = 48000 / TIMELINE_HZ;
 
 /** Waits for libdatachannel to finish gathering (or the timeout), then returns the local description. */
-function gathered(pc: ndc.PeerConnection, timeoutMs: number): Promise<string> {
+export function gathered(pc: ndc.PeerConnection, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const done = () => {
       clearTimeout(timer);

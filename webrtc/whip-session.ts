@@ -18,7 +18,7 @@ import { isRtcp } from './rtcp';
 import { NAL_PPS, NAL_SPS, toAnnexB } from './h264-frames';
 import { createH264Depacketizer, createTimestampUnwrapper, parseRtp, type H264AccessUnit } from './rtp-depacketizer';
 import { createWhipTsWriter } from './whip-ts';
-import type { WhepSessionLog } from './whep-session';
+import { gathered, type WhepSessionLog } from './whep-session';
 
 export interface WhipSessionConfig {
   rtc: ndc.RtcConfig;
@@ -56,22 +56,6 @@ export interface WhipSession {
 const BASE_PTS = 90000;
 /** Bytes kept for the ingest before it listens (it attaches at once; a bound all the same). */
 const MAX_EARLY_BYTES = 4 * 1024 * 1024;
-
-function gathered(pc: ndc.PeerConnection, timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const done = () => {
-      clearTimeout(timer);
-      const d = pc.localDescription();
-      if (d?.sdp) resolve(d.sdp);
-      else reject(new Error('no local description'));
-    };
-    const timer = setTimeout(done, timeoutMs);
-    pc.onGatheringStateChange((s) => {
-      if (s === 'complete') done();
-    });
-    if (pc.gatheringState() === 'complete') done();
-  });
-}
 
 const sending = (d: string) => d === 'sendonly' || d === 'sendrecv';
 

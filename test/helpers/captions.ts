@@ -51,20 +51,9 @@ export function a53Payload(pairs: readonly CcPair[]): Buffer {
   return Buffer.from(out);
 }
 
-/** Inserts emulation prevention bytes (00 00 0x → 00 00 03 0x for x ≤ 3). */
-export function escapeRbsp(rbsp: Buffer): Buffer {
-  const out: number[] = [];
-  let zeros = 0;
-  for (const b of rbsp) {
-    if (zeros >= 2 && b <= 3) {
-      out.push(3);
-      zeros = 0;
-    }
-    out.push(b);
-    zeros = b === 0 ? zeros + 1 : 0;
-  }
-  return Buffer.from(out);
-}
+import { escapeRbsp } from '../../transcoders/caption-carry';
+
+export { escapeRbsp };
 
 /** An SEI NAL unit (without start code) holding one user_data_registered_itu_t_t35 message. */
 export function captionSeiNal(pairs: readonly CcPair[]): Buffer {

@@ -12,7 +12,8 @@ import type { ChannelStore } from '../core/store/channel-store';
 import { DEFAULT_FEED_CONFIG, openChannelFeed, type ChannelFeed, type ChannelFeedConfig } from './channel-feed';
 import { parseOffer, trickleCandidates } from './sdp-offer';
 import { rtcConfigOf, type WebrtcConfig } from './rtc-config';
-import { releaseRtc, startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
+import { releaseRtc } from './rtc-lifetime';
+import { startWhepSession, type WhepSession, type WhepSessionLog } from './whep-session';
 import { CHANNEL_NAME, renditionContent } from '../core/model/channel';
 
 export interface WebrtcServiceDeps {
@@ -28,6 +29,8 @@ export interface WebrtcServiceConfig extends WebrtcConfig {
   connectTimeoutMs: number;
   /** A feed with no viewer is kept this long, ms. */
   feedLingerMs: number;
+  /** An offer for a channel whose publisher has connected but whose media is not stored yet waits this long for it, ms. */
+  mediaWaitMs: number;
   feed: ChannelFeedConfig;
 }
 
@@ -85,12 +88,26 @@ export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServi
     }).catch(() => undefined);
   }
 
+  /** Whether the content's format is stored, or is within `waitMs` (polled, so a waiting offer costs a GET per 100 ms). */
+  async function formatWithin(content: string, waitMs: number): Promise<boolean> {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      if (await store.getFormat(content)) return true;
+      if (closing || Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** The content to play: the source, or a rung when asked for or when the source has B-frames. */
   async function choose(channel: string, rendition: string | undefined): Promise<{ content: string; rendition: string; note: string | null }> {
     const ch = await channels.get(channel);
     if (!ch) throw notFound(`Channel '${channel}' was not found.`);
+    if ((await channels.status(channel)).state === 'idle') throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' is not live.`);
+    // A channel is live as soon as its publisher connects; its media (and what ingest learns of it, B-frames)
+    // follows once the demuxer has probed the stream: an offer in that second waits for it, bounded.
+    if (!(await formatWithin(channel, config.mediaWaitMs))) throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' has a publisher but no media yet; offer again in a moment.`);
     const status = await channels.status(channel);
-    if (status.state === 'idle' || !(await store.getFormat(channel))) throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' is not live.`);
+    if (status.state === 'idle') throw new BeamError('BEAM_ERR_CONFLICT', `Channel '${channel}' is not live.`);
     const rungs = ch.ladder.map((r) => r.name);
     if (rendition && rendition !== 'source') {
       if (!rungs.includes(rendition)) throw notFound(`Channel '${channel}' has no rung '${rendition}' (rungs: ${rungs.join(', ') || 'none'}).`);
@@ -173,4 +190,4 @@ export function createWebrtcService(deps: WebrtcServiceDeps, config: WebrtcServi
   };
 }
 
-export const DEFAULT_SERVICE_TIMINGS = { maxSessionsPerAddress: 20, gatherTimeoutMs: 2000, connectTimeoutMs: 15000, feedLingerMs: 10000, feed: DEFAULT_FEED_CONFIG };
+export const DEFAULT_SERVICE_TIMINGS = { maxSessionsPerAddress: 20, gatherTimeoutMs: 2000, connectTimeoutMs: 15000, feedLingerMs: 10000, mediaWaitMs: 5000, feed: DEFAULT_FEED_CONFIG };

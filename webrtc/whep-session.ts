@@ -13,6 +13,7 @@ import type { ChannelFeed, FeedFrame } from './channel-feed';
 import { chooseH264, chooseOpus, type Offer } from './sdp-offer';
 import { parseRtcpFeedback } from './rtcp';
 import { TIMELINE_HZ } from '../core/model/live';
+import { holdTrack } from './rtc-lifetime';
 
 export interface WhepSessionLog {
   info(obj: object, msg?: string): void;
@@ -88,7 +89,7 @@ export async function startWhepSession(
   const v = new ndc.Video(videoM.mid, 'SendOnly');
   v.addH264Codec(h264.payloadType, h264.fmtp || undefined);
   v.addSSRC(videoSsrc, cname, msid, 'video');
-  const videoTrack = pc.addTrack(v);
+  const videoTrack = holdTrack(pc.addTrack(v));
   const videoRtp = new ndc.RtpPacketizationConfig(videoSsrc, cname, h264.payloadType, 90000);
   const videoPacketizer = new ndc.H264RtpPacketizer('LongStartSequence', videoRtp, 1200);
   videoPacketizer.addToChain(new ndc.RtcpSrReporter(videoRtp));
@@ -102,7 +103,7 @@ export async function startWhepSession(
     const a = new ndc.Audio(audioM.mid, 'SendOnly');
     a.addOpusCodec(opus.payloadType, opus.fmtp || undefined);
     a.addSSRC(audioSsrc, cname, msid, 'audio');
-    audioTrack = pc.addTrack(a);
+    audioTrack = holdTrack(pc.addTrack(a));
     audioRtp = new ndc.RtpPacketizationConfig(audioSsrc, cname, opus.payloadType, 48000);
     const audioPacketizer = new ndc.RtpPacketizer(audioRtp);
     audioPacketizer.addToChain(new ndc.RtcpSrReporter(audioRtp));
@@ -210,14 +211,5 @@ function safe<T>(fn: () => T, fallback: T): T {
     return fn();
   } catch {
     return fallback;
-  }
-}
-
-/** Stops libdatachannel's threads once every connection is closed (process-wide: call at shutdown only). */
-export function releaseRtc(): void {
-  try {
-    ndc.cleanup();
-  } catch {
-    // Nothing was started, or it is already stopped.
   }
 }

@@ -19,6 +19,7 @@ import { NAL_PPS, NAL_SPS, toAnnexB } from './h264-frames';
 import { createH264Depacketizer, createTimestampUnwrapper, parseRtp, type H264AccessUnit } from './rtp-depacketizer';
 import { createWhipTsWriter } from './whip-ts';
 import { gathered, type WhepSessionLog } from './whep-session';
+import { holdTrack } from './rtc-lifetime';
 
 export interface WhipSessionConfig {
   rtc: ndc.RtcConfig;
@@ -80,7 +81,7 @@ export async function startWhipSession(
   const pc = new ndc.PeerConnection(`whip-${id}`, config.rtc);
   const v = new ndc.Video(videoM.mid, 'RecvOnly');
   v.addH264Codec(h264.payloadType, h264.fmtp || undefined);
-  const videoTrack = pc.addTrack(v);
+  const videoTrack = holdTrack(pc.addTrack(v));
   // The tracks and their handlers stay referenced for the session's life (released at its end): once the JS
   // wrapper of a track is garbage-collected, libdatachannel stops delivering its packets (seen: audio stopping
   // after a second while video, referenced elsewhere, went on).
@@ -90,7 +91,7 @@ export async function startWhipSession(
   if (audioM && opus) {
     const a = new ndc.Audio(audioM.mid, 'RecvOnly');
     a.addOpusCodec(opus.payloadType, opus.fmtp || undefined);
-    audioTrack = pc.addTrack(a);
+    audioTrack = holdTrack(pc.addTrack(a));
     const h = new ndc.RtcpReceivingSession();
     handlers.push(h);
     audioTrack.setMediaHandler(h);

@@ -7,6 +7,7 @@
 import * as dgram from 'node:dgram';
 import * as ndc from 'node-datachannel';
 import { waitFor } from './process';
+import { holdTrack } from '../../webrtc/rtc-lifetime';
 
 export const WHIP_VIDEO_PT = 102;
 export const WHIP_AUDIO_PT = 109;
@@ -48,11 +49,11 @@ export async function whipClient(): Promise<WhipClient> {
   const v = new ndc.Video('0', 'SendOnly');
   v.addH264Codec(WHIP_VIDEO_PT, 'profile-level-id=42e01f;packetization-mode=1;level-asymmetry-allowed=1');
   v.addSSRC(VIDEO_SSRC, 'client', 'stream', 'video');
-  const video = pc.addTrack(v);
+  const video = holdTrack(pc.addTrack(v));
   const a = new ndc.Audio('1', 'SendOnly');
   a.addOpusCodec(WHIP_AUDIO_PT, 'minptime=10;useinbandfec=1');
   a.addSSRC(AUDIO_SSRC, 'client', 'stream', 'audio');
-  const audio = pc.addTrack(a);
+  const audio = holdTrack(pc.addTrack(a));
   const complete = new Promise<void>((resolve) => pc.onGatheringStateChange((s) => s === 'complete' && resolve()));
   pc.setLocalDescription();
   await complete;

@@ -4,7 +4,7 @@
  * token, then forwards into its tracks the RTP a real ffmpeg makes (libx264 baseline, libopus), with the
  * negotiated SSRCs and payload types. What a user sees: the channel goes live, its HLS playlists list segments,
  * a segment decodes as H.264 video and AAC audio (Opus made AAC by the ingest), DELETE ends the publish (the
- * channel goes idle). A missing key is 401, a wrong one 403, an unknown channel 404, a bad offer 400 JSON, an
+ * channel goes idle), and a second publish (a reconnect) continues the channel after a discontinuity. A missing key is 401, a wrong one 403, an unknown channel 404, a bad offer 400 JSON, an
  * offer without H.264 400 saying so.
  */
 
@@ -94,8 +94,6 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
   afterAll(async () => {
     for (const c of children) c.kill('SIGKILL');
     for (const c of clients) c.close();
-    // libdatachannel finishes closing on its own threads; the server side closes (and releases the library) after.
-    await new Promise((r) => setTimeout(r, 500));
     await rig?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -169,6 +167,19 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
     await waitFor('the channel to go idle', async () => (await status('obs')).state === 'idle', 15000);
     assert.equal((await fetch(`${rig.baseUrl}${location}`, { method: 'DELETE' })).status, 404);
     ff.kill('SIGKILL');
+
+    // The encoder publishes again (a reconnect): the channel goes live and continues after what it stored, with a
+    // discontinuity, on the same playlist.
+    const numbers = (text: string) => [...text.matchAll(/^v-source-(\d+)\.m4s$/gm)].map((m) => Number(m[1]));
+    const before = Math.max(...numbers(await (await fetch(`${rig.baseUrl}/live/obs/${variant}`)).text()));
+    const again = await publish('obs', streamKey, ['-profile:v', 'baseline', '-bf', '0']);
+    await waitFor('the channel live again', async () => (await status('obs')).state === 'live', 30000).catch((e: Error) => assert.fail(`${e.message}; ffmpeg: ${again.err()}`));
+    await waitFor('a segment of the new publish after a discontinuity', async () => {
+      const text = await (await fetch(`${rig.baseUrl}/live/obs/${variant}`)).text();
+      return Math.max(...numbers(text)) > before + 1 && text.includes('#EXT-X-DISCONTINUITY') ? text : null;
+    }, 30000);
+    assert.equal((await fetch(`${rig.baseUrl}${again.location}`, { method: 'DELETE' })).status, 204);
+    again.ff.kill('SIGKILL');
   });
 
   it('ends a publish whose video has B-frames, saying so in the channel status', async () => {

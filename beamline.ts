@@ -20,6 +20,7 @@ import { markersPlugin } from './engine/api/markers';
 import { createChannelStore } from './core/store/channel-store';
 import { createChannel, ingestSettings, type Channel } from './core/model/channel';
 import { createLiveStore } from './core/store/live-store';
+import { createMarkerStreams } from './core/store/marker-stream';
 import { DEFAULT_LADDER, validateLadder } from './transcoders/ladder';
 import { createIngestService, type IngestService, type IngestServiceConfig } from './ingest/ingest-service';
 import { createIngestMetrics } from './ingest/ingest-metrics';
@@ -306,6 +307,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<void
           jobs,
           isPublicWrite: isWhepWrite,
           privateMedia: { channel: (name) => channels.get(name) },
+          markers: createMarkerStreams({ live }),
           plugins: [
             (scope) => pagesPlugin(scope, findPagesDirs(__dirname)),
             (scope) =>

@@ -33,6 +33,10 @@ export interface Marker {
   splicedMs?: number;
   /** The same for a break's end (`startMs` + its duration). */
   splicedInMs?: number;
+  /** The pts (channel timeline, 90 kHz) of the keyframe that starts the segment cut at `splicedMs`. */
+  splicedPts?: number;
+  /** The same for `splicedInMs`. */
+  splicedInPts?: number;
   createdAt: string;
   /** Who made it: the channel API, or the publisher's own SCTE-35 in its MPEG-TS (core/model/scte35.ts). */
   source: 'api' | 'publisher';
@@ -210,11 +214,23 @@ export function cueTimes(m: Marker): { out: number; in: number | null } {
   return { out: m.splicedMs ?? m.startMs, in: m.durationSeconds === null ? null : (m.splicedInMs ?? m.startMs + m.durationSeconds * 1000) };
 }
 
-/** Pure: which of a marker's splice points the cut times `hit` satisfy: the fields to record, at `atMs`. */
-export function splicesHit(m: Marker, hit: readonly number[], atMs: number): Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> {
-  const out: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> = {};
-  if (m.splicedMs === undefined && hit.includes(m.startMs)) out.splicedMs = atMs;
-  if (m.type === 'ad-break' && m.durationSeconds !== null && m.splicedInMs === undefined && hit.includes(m.startMs + m.durationSeconds * 1000)) out.splicedInMs = atMs;
+/** Where ingest cut for a marker: the wall-clock times and pts of the segments its splices start. */
+export type SpliceFields = Partial<Pick<Marker, 'splicedMs' | 'splicedInMs' | 'splicedPts' | 'splicedInPts'>>;
+
+/**
+ * Pure: which of a marker's splice points the cut times `hit` satisfy: the fields to record, for a segment
+ * starting at `atMs` (PROGRAM-DATE-TIME) and `atPts` (its first keyframe's pts).
+ */
+export function splicesHit(m: Marker, hit: readonly number[], atMs: number, atPts: number): SpliceFields {
+  const out: SpliceFields = {};
+  if (m.splicedMs === undefined && hit.includes(m.startMs)) {
+    out.splicedMs = atMs;
+    out.splicedPts = atPts;
+  }
+  if (m.type === 'ad-break' && m.durationSeconds !== null && m.splicedInMs === undefined && hit.includes(m.startMs + m.durationSeconds * 1000)) {
+    out.splicedInMs = atMs;
+    out.splicedInPts = atPts;
+  }
   return out;
 }
 

@@ -5,7 +5,7 @@
  */
 
 import { decodeEvent, encodeEvent, type ChannelEvent, type PartRecord, type SegmentRecord } from '../model/live';
-import { MARKER_LIMITS, parseMarker, type Marker } from '../model/marker';
+import { MARKER_LIMITS, parseMarker, type Marker, type SpliceFields } from '../model/marker';
 import { PipelineError } from '../model/pipeline-errors';
 import type { Keys } from './keys';
 import { defineScripts, type ScriptCommands } from './scripts';
@@ -151,7 +151,7 @@ export interface LiveStore {
    * Record where ingest cut for a marker (`splicedMs` / `splicedInMs`, announced as `marker:spliced`); a field
    * already recorded is kept. Whether the marker was there.
    */
-  spliceMarker(channel: string, id: string, fields: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>>): Promise<boolean>;
+  spliceMarker(channel: string, id: string, fields: SpliceFields): Promise<boolean>;
   /** Remove a marker by id (announced as `marker:removed`); whether it was there. */
   removeMarker(channel: string, id: string): Promise<boolean>;
 }
@@ -225,15 +225,22 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
       const member = (await redis.zrange(key, 0, -1)).find((j) => parseMarker(j)?.id === id);
       const m = member === undefined ? null : parseMarker(member);
       if (member === undefined || !m) return false;
-      const applied: Partial<Pick<Marker, 'splicedMs' | 'splicedInMs'>> = {};
-      if (fields.splicedMs !== undefined && m.splicedMs === undefined) applied.splicedMs = fields.splicedMs;
-      if (fields.splicedInMs !== undefined && m.splicedInMs === undefined) applied.splicedInMs = fields.splicedInMs;
+      const applied: SpliceFields = {};
+      if (fields.splicedMs !== undefined && m.splicedMs === undefined) {
+        applied.splicedMs = fields.splicedMs;
+        if (fields.splicedPts !== undefined) applied.splicedPts = fields.splicedPts;
+      }
+      if (fields.splicedInMs !== undefined && m.splicedInMs === undefined) {
+        applied.splicedInMs = fields.splicedInMs;
+        if (fields.splicedInPts !== undefined) applied.splicedInPts = fields.splicedInPts;
+      }
       if (applied.splicedMs === undefined && applied.splicedInMs === undefined) return true;
       const next: Marker = { ...m, ...applied };
+      const announced = { splicedMs: applied.splicedMs, splicedInMs: applied.splicedInMs };
       const res = await redis.multi()
         .zrem(key, member)
         .zadd(key, next.startMs, JSON.stringify(next))
-        .xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent({ type: 'marker:spliced', id, ...applied }))
+        .xadd(keys.events(channel), 'MAXLEN', '~', config.eventsMaxLen, '*', ...encodeEvent({ type: 'marker:spliced', id, ...announced }))
         .exec();
       if (Number(res?.[0]?.[1] ?? 0) > 0) return true;
       await redis.zrem(key, JSON.stringify(next)); // removed meanwhile (DELETE): not brought back

@@ -9,6 +9,7 @@ import { installAuth } from './auth';
 import { jsonDepthExceeds } from './json-depth';
 import type { Store } from '../../core/store/store';
 import type { RedisMemory } from '../../core/store/redis-memory';
+import type { MarkerStreams } from '../../core/store/marker-stream';
 import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';
@@ -45,6 +46,8 @@ export interface AppDeps {
   isPublicWrite?: (method: string, url: string) => boolean;
   /** Private channels: anonymous reads of their content items and WebRTC offers need a playback token (private-media.ts). */
   privateMedia?: PrivateMediaDeps;
+  /** Channels' ad markers as a data stream of their content items (core/store/marker-stream.ts). */
+  markers?: MarkerStreams;
 }
 
 /** Where binary payloads are written (the media_ref grammar's data forms: /data, /data_<n>, .raw, .raw_<n>). */
@@ -163,7 +166,7 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
   await installOpenApi(app, { version: API_VERSION });
   await app.register(healthPlugin, { store: deps.store, metrics: deps.metrics, ...(deps.redisMemory ? { redisMemory: deps.redisMemory } : {}) });
   await app.register(relationsPlugin, { store: deps.store });
-  await app.register(beamsPlugin, { store: deps.store, limits: config });
+  await app.register(beamsPlugin, { store: deps.store, limits: config, markers: deps.markers });
   for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope));
   return app;
 }

@@ -11,6 +11,7 @@ import { parseMediaRef, type MediaRef } from '../../core/model/media-ref';
 import { parseStreamName, selectStream } from '../../core/model/stream-name';
 import { planQuery, type Paging } from '../../core/model/query-plan';
 import type { Store } from '../../core/store/store';
+import { markerPacketMeta, queryMarkerPackets, type MarkerStreams } from '../../core/store/marker-stream';
 import { acceptAnyContentType, requireBody } from './body';
 import { useRouteSchemas } from './route-schemas';
 import {
@@ -62,9 +63,12 @@ async function loadFormat(store: Store, rawName: string): Promise<Format> {
   return format;
 }
 
-async function loadStream(store: Store, rawName: string, rawStream: string): Promise<{ format: Format; stream: Stream }> {
+/** A format as the API shows it (a channel's with its ad markers' data stream, see core/store/marker-stream.ts). */
+type Shown = (stored: Format) => Format;
+
+async function loadStream(store: Store, rawName: string, rawStream: string, shown: Shown = (f) => f): Promise<{ format: Format; stream: Stream }> {
   const selector = parseStreamName(rawStream);
-  const format = await loadFormat(store, rawName);
+  const format = shown(await loadFormat(store, rawName));
   const stream = selectStream(format.streams, selector);
   if (!stream) throw notFound(`Content item '${format.url}' has no stream '${rawStream}' (it has ${format.streams.length} stream(s)).`);
   return { format, stream };
@@ -144,8 +148,16 @@ export function selectPlane(data: Buffer, bufSizes: number[] | null, plane: numb
 const FORMAT_BODY = 'a JSON document describing a format';
 const ELEMENT_BODY = 'a JSON document describing a media element (type Packet or Frame)';
 
-export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; limits: BeamsLimits }): Promise<void> {
-  const { store, limits } = opts;
+export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; limits: BeamsLimits; markers?: MarkerStreams }): Promise<void> {
+  const { store, limits, markers } = opts;
+  const shown: Shown = markers ? markers.format : (f) => f;
+  const stream = (req: FastifyRequest<{ Params: StreamParams }>) => loadStream(store, req.params.content, req.params.stream, shown);
+  /** The markers' data stream is made from the channel's markers: nothing can be written to it here. */
+  const writable = (format: Format, s: Stream) => {
+    if (markers?.owns(format, s)) {
+      throw new BeamError('BEAM_ERR_CONFLICT', `Stream ${s.index} of '${format.url}' is the channel's ad markers, made by ingest where it cut for them; it is read-only: make markers with POST /api/channels/${format.url}/markers.`);
+    }
+  };
   acceptAnyContentType(app);
   useRouteSchemas(app);
   const tags = ['content'];
@@ -175,13 +187,16 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     return reply.code(201).header('Location', contentPath(name)).send(format);
   });
 
-  app.get<{ Params: ContentParams }>('/beams/:content', read("A content item's format", { params: ContentParams }, FormatBody), async (req) => loadFormat(store, req.params.content));
+  app.get<{ Params: ContentParams }>('/beams/:content', read("A content item's format", { params: ContentParams }, FormatBody), async (req) => shown(await loadFormat(store, req.params.content)));
 
   app.put<{ Params: ContentParams }>('/beams/:content', write("Replace a content item's format", { params: ContentParams, body: FormatBody }, { 200: FormatBody }), async (req) => {
     const name = validateContentName(stripJson(req.params.content));
     const existing = await store.getFormat(name);
     if (!existing) throw notFound(`Content item '${name}' was not found: create it with POST /beams/.`);
     const format = validateFormat(requireBody(req, 'json', FORMAT_BODY), name);
+    // A channel's format as GET shows it ends with its markers' data stream, which is not stored.
+    const last = format.streams[format.streams.length - 1];
+    if (last && markers?.owns(format, last)) format.streams.pop();
     await store.updateFormat(format);
     return format;
   });
@@ -193,12 +208,13 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
   });
 
   app.get<{ Params: StreamParams }>('/beams/:content/:stream', read('One stream of a content item', { params: StreamParams }, StreamBody), async (req) => {
-    return (await loadStream(store, req.params.content, req.params.stream)).stream;
+    return (await stream(req)).stream;
   });
 
   async function getMedia(req: FastifyRequest<{ Params: Params; Querystring: PagingQuery }>, reply: FastifyReply) {
     const ref = parseMediaRef(req.params.ref, req.params.data);
-    const { format, stream } = await loadStream(store, req.params.content, req.params.stream);
+    const { format, stream } = await loadStream(store, req.params.content, req.params.stream, shown);
+    if (markers?.owns(format, stream)) return getMarkerMedia(req, reply, ref, format, stream, markers);
     if (ref.kind === 'direct') {
       if (!ref.data) {
         const meta = await store.getElement(format.url, stream.index, ref.element, ref.pts);
@@ -227,12 +243,35 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     return found.map((e) => e.meta) satisfies ElementMeta[];
   }
 
+  /** A media read of a channel's markers' data stream: the same answers and errors as a stored stream's. */
+  async function getMarkerMedia(req: FastifyRequest<{ Params: Params; Querystring: PagingQuery }>, reply: FastifyReply, ref: MediaRef, format: Format, s: Stream, m: MarkerStreams) {
+    const packets = await m.packets(format);
+    if (ref.kind === 'direct') {
+      const p = ref.element === 'packet' ? packets.find((x) => x.pts === ref.pts) : undefined;
+      if (!ref.data) {
+        if (!p) throw notFound(`No ${ref.element} with pts ${ref.pts} in stream ${s.index} of '${format.url}'.`);
+        return markerPacketMeta(p, s.index);
+      }
+      if (!p) throw notFound(`The payload of ${ref.element}_${ref.pts} is not available (never written, or expired from the cache).`);
+      const body = selectPlane(p.section, null, ref.data.plane);
+      if (!body) throw notFound(`${ref.element}_${ref.pts} has no plane ${String(ref.data.plane)}.`);
+      reply.header('Beam-PTS', String(ref.pts));
+      return reply.type('application/octet-stream').send(body);
+    }
+    const paging = parsePaging(req.query, limits.mediaDefaultLimit, limits.maxLimit);
+    const found = await queryMarkerPackets(planQuery(ref, s, paging), packets, s.index);
+    if (found.length === 0) throw notFound(`No media elements match '${req.params.ref}' in stream ${s.index} of '${format.url}'.`);
+    if (ref.kind === 'redirect') return reply.redirect(`${contentPath(format.url)}/stream_${s.index}/${(found[0] as { member: string }).member}`, 302);
+    return found.map((e) => e.meta) satisfies ElementMeta[];
+  }
+
   async function putMedia(req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
     const ref: MediaRef = parseMediaRef(req.params.ref, req.params.data);
     if (ref.kind !== 'direct' && ref.kind !== 'pts') {
       throw badRequest(`PUT needs a direct reference such as packet_<pts>, frame_<pts> or <pts>, not '${req.params.ref}'.`);
     }
-    const { format, stream } = await loadStream(store, req.params.content, req.params.stream);
+    const { format, stream } = await loadStream(store, req.params.content, req.params.stream, shown);
+    writable(format, stream);
     if (ref.kind === 'pts' || !ref.data) {
       const body = requireBody(req, 'json', ELEMENT_BODY);
       // A bare pts stores what the body's type says (packet or frame), as the original engine.
@@ -256,7 +295,8 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
     if (ref.kind !== 'direct' || ref.data) {
       throw badRequest(`DELETE needs a direct reference such as packet_<pts> or frame_<pts>, not '${req.params.ref}'.`);
     }
-    const { format, stream } = await loadStream(store, req.params.content, req.params.stream);
+    const { format, stream } = await loadStream(store, req.params.content, req.params.stream, shown);
+    writable(format, stream);
     const existed = await store.deleteElement(format.url, stream.index, ref.element, ref.pts);
     if (!existed) throw notFound(`No ${ref.element} with pts ${ref.pts} in stream ${stream.index} of '${format.url}'.`);
     return reply.code(204).send();

@@ -315,6 +315,8 @@ export const MarkerView = Type.Object({
   scte35In: Type.Optional(Type.String({ description: 'A break with a duration: the splice_insert returning to the network at its end, hex.' })),
   splicedMs: Type.Optional(Type.Integer({ description: "Where the publishing ingest cut for the splice (the PROGRAM-DATE-TIME of the segment it starts, ms); the tags' START-DATE." })),
   splicedInMs: Type.Optional(Type.Integer({ description: "The same for a break's end." })),
+  splicedPts: Type.Optional(Type.Integer({ description: 'The pts (channel timeline, 90 kHz) of the keyframe starting that segment: where the splice is in the data stream of the Content Beam API.' })),
+  splicedInPts: Type.Optional(Type.Integer({ description: "The same for a break's end." })),
   createdAt: Type.String(),
   source: Type.Union([Type.Literal('api'), Type.Literal('publisher')], { description: "'publisher': sent as SCTE-35 in the publisher's MPEG-TS." }),
 });

@@ -136,9 +136,9 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
       onSegmentOpened: deps.onSegmentOpened, holder: run.holder, outageHoldMs: config.outageHoldMs,
       onPacketsRefused: deps.onPacketsRefused, onOutage: deps.onOutage, onPartReady: deps.onPartReady,
       cues: () => cues,
-      onSplice: (hit, atMs) => {
+      onSplice: (hit, atMs, atPts) => {
         for (const m of markers) {
-          const fields = splicesHit(m, hit, atMs);
+          const fields = splicesHit(m, hit, atMs, atPts);
           if (fields.splicedMs === undefined && fields.splicedInMs === undefined) continue;
           Object.assign(m, fields);
           deps.live.spliceMarker(channel.name, m.id, fields).catch((err: Error) => deps.log.warn({ channel: channel.name, marker: m.id, err: err.message }, 'could not record where a marker was spliced'));

@@ -45,8 +45,8 @@ export interface SegmentWriterDeps {
   onPartReady?: (channel: string, delayMs: number) => void;
   /** Splice points (ad markers' wall-clock times) segments are cut at, at the first keyframe at or after each. */
   cues?: () => readonly number[];
-  /** Splice points a segment was just cut for, and that segment's PROGRAM-DATE-TIME (ms). */
-  onSplice?: (spliced: number[], wallClockMs: number) => void;
+  /** Splice points a segment was just cut for, that segment's PROGRAM-DATE-TIME (ms) and its first pts. */
+  onSplice?: (spliced: number[], wallClockMs: number, startPts: number) => void;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -168,7 +168,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     segmenter = step.state;
     if (step.spliced && deps.onSplice) {
       const opened = step.events.find((e) => e.type === 'segment:opened');
-      if (opened?.type === 'segment:opened') deps.onSplice(step.spliced, opened.wallClockMs);
+      if (opened?.type === 'segment:opened') deps.onSplice(step.spliced, opened.wallClockMs, opened.startPts);
     }
     if (step.placement && normalised.streamIndex === referenceStream) {
       const key = `${step.placement.segmentIndex}.${step.placement.partIndex}`;

@@ -189,9 +189,24 @@ describe('ad markers (SCTE-35) end to end', () => {
       assert.equal(before.startPts + (before.durationPts as number), spliced.startPts, 'segments still tile the timeline');
     }
     // Recorded as the marker's splice, so the tags' START-DATE is the cut.
-    const marker = ((await (await fetch(`${rig.base}/api/channels/${ch}/markers`)).json()) as { splicedMs?: number; splicedInMs?: number }[])[0];
+    const marker = ((await (await fetch(`${rig.base}/api/channels/${ch}/markers`)).json()) as { scte35?: string; splicedMs?: number; splicedInMs?: number; splicedPts?: number; splicedInPts?: number }[])[0];
     assert.equal(marker?.splicedMs, segs.find((s) => s.wallClockMs >= (cues[0] as number) - 25)?.wallClockMs);
     assert.equal(marker?.splicedInMs, segs.find((s) => s.wallClockMs >= (cues[1] as number) - 25)?.wallClockMs);
+    // In the Content Beam API as the channel's data stream: the out and in sections at the pts of the keyframes
+    // that start the cut segments.
+    const format = (await (await fetch(`${rig.base}/beams/${ch}`)).json()) as { streams: { index: number; codecpar: { codec_type: string; name: string } }[] };
+    const data = format.streams[format.streams.length - 1];
+    assert.deepEqual([data?.codecpar.codec_type, data?.codecpar.name], ['data', 'scte_35']);
+    const cutPts = cues.map((cue) => segs.find((s) => s.wallClockMs >= cue - 25)?.startPts as number);
+    const packets = (await (await fetch(`${rig.base}/beams/${ch}/data/first-last`)).json()) as { pts: number; stream_index: number }[];
+    assert.deepEqual(packets.map((p) => p.pts), cutPts);
+    assert.deepEqual([marker?.splicedPts, marker?.splicedInPts], cutPts);
+    for (const pts of cutPts) {
+      const video = (await (await fetch(`${rig.base}/beams/${ch}/video/packet_${pts}`)).json()) as { flags: { KEY: boolean } };
+      assert.equal(video.flags.KEY, true, `a keyframe at the splice ${pts}`);
+    }
+    const section = Buffer.from(await (await fetch(`${rig.base}/beams/${ch}/stream_${data?.index}/packet_${cutPts[0]}/data`)).arrayBuffer());
+    assert.equal(section.toString('hex'), marker?.scte35?.toLowerCase());
     // A private channel's markers are read with the API token only.
     const patch = await fetch(`${rig.base}/api/channels/${ch}`, { method: 'PATCH', headers: { 'content-type': 'application/json', ...AUTH }, body: '{"private":true}' });
     assert.equal(patch.status, 200);
@@ -270,6 +285,10 @@ describe('ad markers (SCTE-35) end to end', () => {
       assert.equal(String(dr.scte35Out).toUpperCase(), `0X${marker.scte35}`);
       assert.equal(dr.startDate.getTime(), marker.splicedMs);
       assert.equal(dr.plannedDuration, 3);
+      // The channel's data stream has the section as sent, at the cut's keyframe.
+      const bytes = await fetch(`${rig.base}/beams/${ch}/data/packet_${cut.startPts}/data`);
+      assert.equal(bytes.status, 200);
+      assert.equal(Buffer.from(await bytes.arrayBuffer()).toString('hex'), (sections[0] as Buffer).toString('hex'));
     } finally {
       stop();
     }

@@ -21,6 +21,7 @@ import { markersPlugin } from '../../../engine/api/markers';
 import { createStore, type Store } from '../../../core/store/store';
 import { createChannelStore } from '../../../core/store/channel-store';
 import { createLiveStore, type LiveStore } from '../../../core/store/live-store';
+import { createMarkerStreams } from '../../../core/store/marker-stream';
 import { createIngestService, DEFAULT_INGEST_CONFIG, type IngestService } from '../../../ingest/ingest-service';
 import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createLivePackager, livePlugin, type LivePackager } from '../../../packager/live-plugin';
@@ -101,7 +102,7 @@ export async function startPackagerRig(channel: string, registry: Registry, opti
   await ingest.start();
   const srtPort = ingest.srtPort() as number;
   const app = withTestToken(await buildApp({
-    store, metrics: createEngineMetrics(undefined, false),
+    store, metrics: createEngineMetrics(undefined, false), markers: createMarkerStreams({ live }),
     plugins: [
       (s) => channelsPlugin(s, { deps: { channels, store, validateLadder, defaultLadder: DEFAULT_LADDER }, config: { publicUrl: 'http://127.0.0.1:8080', srtPort, rtmpPort: ingest.rtmpPort() as number } }),
       (s) => markersPlugin(s, { channels, live }),

@@ -83,7 +83,7 @@ export const Rung = Type.Object(
 
 export const CaptionService = Type.Object(
   {
-    channel: Type.Union([Type.Literal('CC1'), Type.Literal('CC2'), Type.Literal('CC3'), Type.Literal('CC4')], { description: 'CEA-608 data channel (HLS INSTREAM-ID).' }),
+    channel: Type.String({ pattern: '^(CC[1-4]|SERVICE([1-9]|[1-5][0-9]|6[0-3]))$', description: 'CEA-608 data channel (CC1-CC4) or CEA-708 service (SERVICE1-SERVICE63): the HLS INSTREAM-ID.', examples: ['CC1', 'SERVICE1'] }),
     name: Type.String({ minLength: 1, maxLength: 64, description: 'Shown in players\' caption menus.', examples: ['English'] }),
     language: Type.Optional(Type.String({ maxLength: 35, description: 'BCP 47 language tag.', examples: ['en'] })),
   },
@@ -108,7 +108,7 @@ const channelSettings = {
     Type.Null(),
   ], { description: "The channel's own webhook (admission and notifications about this channel, beside the server's BEAM_WEBHOOK_URL), or null for none." })),
   private: Type.Optional(Type.Boolean({ description: 'A private channel\'s playlists, segments, images and clips open only with a playback token (?token=, see POST /api/channels/{name}/playback-tokens). Default false.' })),
-  captions: Type.Optional(Type.Union([Type.Array(CaptionService, { maxItems: 4 }), Type.Null()], { description: 'Closed-caption services (CEA-608 in the H.264 SEI) the master playlist and the MPD declare; null (the default): CC1 is declared while the source video is seen to carry captions; [] declares none.' })),
+  captions: Type.Optional(Type.Union([Type.Array(CaptionService, { maxItems: 16 }), Type.Null()], { description: 'Closed-caption services (CEA-608 and CEA-708 in the H.264 SEI) the master playlist and the MPD declare; null (the default): CC1 is declared while the source video is seen to carry 608 captions, and SERVICE<n> for each 708 service seen; [] declares none.' })),
 };
 
 export const CreateChannelBody = Type.Object(

@@ -13,9 +13,30 @@ const CHANNEL_SCHEME = 'urn:mpeg:dash:23003:3:audio_channel_configuration:2011';
 /** SCTE 214-1: CEA-608 captions carried in the video, value `CC1=eng;CC3=spa` (or `CC1` without a language). */
 export const CEA608_SCHEME = 'urn:scte:dash:cc:cea-608:2015';
 
+/** SCTE 214-1: CEA-708 services carried in the video, value `1=lang:eng;2=lang:spa` (or `1` without a language). */
+export const CEA708_SCHEME = 'urn:scte:dash:cc:cea-708:2015';
+
 /** The Accessibility value of CEA-608 services: `CC1=en;CC3=es`, a service without a language as `CC1`. */
 export function cea608Value(services: readonly { channel: string; language?: string }[]): string {
   return services.map((s) => (s.language ? `${s.channel}=${s.language}` : s.channel)).join(';');
+}
+
+/** The Accessibility value of CEA-708 services (`SERVICE<n>`): `1=lang:en;2=lang:es`, one without a language as `1`. */
+export function cea708Value(services: readonly { channel: string; language?: string }[]): string {
+  return services.map((s) => {
+    const n = s.channel.replace(/^SERVICE/, '');
+    return s.language ? `${n}=lang:${s.language}` : n;
+  }).join(';');
+}
+
+/** The Accessibility descriptors of a video AdaptationSet's caption services: one per standard present. */
+export function captionAccessibility(services: readonly { channel: string; language?: string }[]): { schemeIdUri: string; value: string }[] {
+  const c608 = services.filter((s) => !s.channel.startsWith('SERVICE'));
+  const c708 = services.filter((s) => s.channel.startsWith('SERVICE'));
+  return [
+    ...(c608.length ? [{ schemeIdUri: CEA608_SCHEME, value: cea608Value(c608) }] : []),
+    ...(c708.length ? [{ schemeIdUri: CEA708_SCHEME, value: cea708Value(c708) }] : []),
+  ];
 }
 
 function escapeXml(v: string): string {

@@ -1,13 +1,15 @@
 /**
- * Whether a channel's source video carries CEA-608 captions (A/53 SEI), for channels whose `captions` setting
- * is automatic: the first second of the newest closed source segment is read (a caption service sends cc_data
- * with every frame, padding while silent) and scanned by the pure `sampleHasCea608`. One read per channel and
- * new segment, remembered per channel (bounded), shared by the multivariant playlist and the MPD.
+ * Which captions a channel's source video carries (A/53 SEI: CEA-608, CEA-708 services), for channels whose
+ * `captions` setting is automatic: the first second of the newest closed source segment is read (a caption
+ * service sends cc_data with every frame, padding while silent) and scanned by the pure `sampleCaptions`. A 708
+ * service sends blocks only while it has something to say, so the services seen are kept while the video goes
+ * on carrying cc_data (and forgotten once a scanned second has none). One read per channel and new segment,
+ * remembered per channel (bounded), shared by the multivariant playlist and the MPD.
  */
 import { TIMELINE_HZ, VIDEO_STREAM } from '../../core/model/live';
-import { announcedCaptions, type CaptionService } from '../../core/model/captions';
+import { announcedCaptions, NO_CAPTIONS, type CaptionService, type CaptionsSeen } from '../../core/model/captions';
 import type { ChannelReader } from '../channel-reader';
-import { sampleHasCea608 } from '../codecs/captions';
+import { sampleCaptions, type A53Seen } from '../codecs/captions';
 import type { Snapshot } from './snapshot';
 
 /** Channels remembered at most (then forgotten all at once). */
@@ -21,21 +23,25 @@ export interface CaptionDetector {
 }
 
 export function createCaptionDetector(deps: { reader: Pick<ChannelReader, 'readWindow'> }): CaptionDetector {
-  const seen = new Map<string, { index: number; found: Promise<boolean> }>();
+  const seen = new Map<string, { index: number; found: Promise<CaptionsSeen> }>();
 
-  async function scan(channel: string, fromDts: number, toDts: number): Promise<boolean> {
+  /** What the window carries; the 708 services seen `before` stay while the video carries DTVCC data at all. */
+  async function scan(channel: string, fromDts: number, toDts: number, before: CaptionsSeen): Promise<CaptionsSeen> {
     const packets = await deps.reader.readWindow(channel, VIDEO_STREAM, { from: fromDts, to: toDts });
-    return packets.some((p) => p.data.length > 0 && sampleHasCea608(p.data));
+    const found: A53Seen = { cea608: false, dtvcc: false, services: new Set<number>() };
+    for (const p of packets) if (p.data.length > 0) sampleCaptions(p.data, found);
+    return { cea608: found.cea608, services: found.dtvcc ? [...new Set([...before.services, ...found.services])] : [] };
   }
 
-  function detected(snap: Snapshot): Promise<boolean> {
+  function detected(snap: Snapshot): Promise<CaptionsSeen> {
     const seg = snap.closed[snap.closed.length - 1];
-    if (!seg) return Promise.resolve(false);
+    if (!seg) return Promise.resolve(NO_CAPTIONS);
     const name = snap.channel.name;
     const prior = seen.get(name);
     if (prior && prior.index === seg.index) return prior.found;
     if (seen.size >= MAX_CHANNELS) seen.clear();
-    const found = scan(name, seg.startDts, seg.startDts + SCAN_TICKS).catch(() => false);
+    const previous = prior ? prior.found : Promise.resolve(NO_CAPTIONS);
+    const found = previous.then((before) => scan(name, seg.startDts, seg.startDts + SCAN_TICKS, before)).catch(() => NO_CAPTIONS);
     seen.set(name, { index: seg.index, found });
     return found;
   }

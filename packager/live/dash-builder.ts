@@ -5,7 +5,7 @@
  */
 import type { SegmentRecord } from '../../core/model/live';
 import type { DashAdaptationSet, DashManifest, DashRepresentation } from '../dash/model';
-import { CEA608_SCHEME, cea608Value } from '../dash/mpd';
+import { captionAccessibility } from '../dash/mpd';
 import type { CaptionService } from '../../core/model/captions';
 import { TIMELINE_HZ } from '../../core/model/live';
 import type { Marker } from '../../core/model/marker';
@@ -84,7 +84,7 @@ export function buildManifest(input: DashInput): DashManifest {
     startNumber,
     segments: segs.map((s) => ({ t: s.startPts, d: s.durationPts as number })),
     representations: videoReps,
-    ...(input.captions?.length ? { accessibility: [{ schemeIdUri: CEA608_SCHEME, value: cea608Value(input.captions) }] } : {}),
+    ...(input.captions?.length ? { accessibility: captionAccessibility(input.captions) } : {}),
   }];
   const audioSets = input.audio ? [{ ...input.audio, stem: 'audio' }, ...(input.moreAudio ?? [])] : [];
   audioSets.forEach((a, i) => {

@@ -42,22 +42,48 @@ export function popOnCaption(text: string): CcPair[] {
   return pairs.map(([a, b]) => [oddParity(a), oddParity(b)] as CcPair);
 }
 
-/** The SEI payload: ITU-T T.35 (USA, ATSC), "GA94", cc_data() with the given field-1 pairs, marker bits. */
-export function a53Payload(pairs: readonly CcPair[]): Buffer {
-  if (pairs.length === 0 || pairs.length > 31) throw new Error('cc_count is 1 to 31');
-  const out = [0xb5, 0x00, 0x31, 0x47, 0x41, 0x39, 0x34, 0x03, 0x40 | pairs.length, 0xff];
+/** A cc_data triplet as written: marker bits, cc_valid, cc_type; then its two bytes. */
+export type CcTriplet = readonly [number, number, number];
+
+/**
+ * The SEI payload: ITU-T T.35 (USA, ATSC), "GA94", cc_data() with the given field-1 pairs (cc_type 0), then any
+ * further triplets as given (CEA-708 DTVCC, see `dtvccTriplets`), marker bits.
+ */
+export function a53Payload(pairs: readonly CcPair[], more: readonly CcTriplet[] = []): Buffer {
+  const count = pairs.length + more.length;
+  if (count === 0 || count > 31) throw new Error('cc_count is 1 to 31');
+  const out = [0xb5, 0x00, 0x31, 0x47, 0x41, 0x39, 0x34, 0x03, 0x40 | count, 0xff];
   for (const [a, b] of pairs) out.push(0xfc, a, b); // marker bits, cc_valid = 1, cc_type = 0 (NTSC field 1)
+  for (const t of more) out.push(...t);
   out.push(0xff);
   return Buffer.from(out);
 }
+
+/**
+ * One CEA-708 DTVCC packet holding one service block of `service` (1-63; 7 and up use the extended header) with
+ * `bytes` (G0 text, e.g. ASCII), as cc_data triplets: cc_type 3 (packet start) then 2 (packet data), all valid.
+ */
+export function dtvccTriplets(service: number, bytes: readonly number[], sequence = 0): CcTriplet[] {
+  if (bytes.length < 1 || bytes.length > 31) throw new Error('a service block holds 1 to 31 bytes');
+  const header = service < 7 ? [(service << 5) | bytes.length] : [(7 << 5) | bytes.length, service & 0x3f];
+  let body = [...header, ...bytes];
+  if ((body.length + 1) % 2) body = [...body, 0x00]; // a null block pads the packet to whole pairs
+  const packet = [((sequence & 3) << 6) | ((body.length + 1) / 2), ...body];
+  const out: CcTriplet[] = [];
+  for (let i = 0; i < packet.length; i += 2) out.push([i === 0 ? 0xff : 0xfe, packet[i] as number, packet[i + 1] ?? 0]);
+  return out;
+}
+
+/** DTVCC padding: a triplet a 708 service sends while it has nothing to say (cc_valid 0, cc_type 2). */
+export const DTVCC_PADDING: CcTriplet = [0xfa, 0x00, 0x00];
 
 import { escapeRbsp } from '../../transcoders/caption-carry';
 
 export { escapeRbsp };
 
 /** An SEI NAL unit (without start code) holding one user_data_registered_itu_t_t35 message. */
-export function captionSeiNal(pairs: readonly CcPair[]): Buffer {
-  const payload = a53Payload(pairs);
+export function captionSeiNal(pairs: readonly CcPair[], more: readonly CcTriplet[] = []): Buffer {
+  const payload = a53Payload(pairs, more);
   const rbsp: number[] = [4]; // payloadType 4
   let size = payload.length;
   while (size >= 255) {
@@ -87,7 +113,7 @@ function startCodes(buf: Buffer): Array<[number, number]> {
  * (decode order; the stream must have no B-frames, so decode order is display order). Returns the stream and
  * the number of access units.
  */
-export function insertCaptions(annexB: Buffer, pairsFor: (au: number) => readonly CcPair[]): { stream: Buffer; accessUnits: number } {
+export function insertCaptions(annexB: Buffer, pairsFor: (au: number) => readonly CcPair[], moreFor: (au: number) => readonly CcTriplet[] = () => []): { stream: Buffer; accessUnits: number } {
   const codes = startCodes(annexB);
   const parts: Buffer[] = [];
   let au = -1;
@@ -100,7 +126,7 @@ export function insertCaptions(annexB: Buffer, pairsFor: (au: number) => readonl
       captioned = false;
     }
     if ((type === 1 || type === 5) && !captioned && au >= 0) {
-      parts.push(annexB.subarray(last, begin), Buffer.from([0, 0, 0, 1]), captionSeiNal(pairsFor(au)));
+      parts.push(annexB.subarray(last, begin), Buffer.from([0, 0, 0, 1]), captionSeiNal(pairsFor(au), moreFor(au)));
       last = begin;
       captioned = true;
     }
@@ -146,6 +172,8 @@ export interface CaptionedStreamOptions {
   everySeconds?: number;
   /** Include a sine audio track (AAC). Default true. */
   audio?: boolean;
+  /** Also a CEA-708 service of this number: a block of text once a second, DTVCC padding between. */
+  service708?: number;
 }
 
 /**
@@ -163,7 +191,9 @@ export async function makeCaptionedTs(o: CaptionedStreamOptions): Promise<{ file
     '-c:v', 'libx264', '-preset', 'ultrafast', '-bf', '0', '-g', String(fps), '-pix_fmt', 'yuv420p', '-x264-params', 'aud=1',
     '-f', 'h264', h264,
   ], 60_000);
-  const { stream } = insertCaptions(await readFile(h264), captionSchedule(o.texts, Math.round((o.everySeconds ?? 2) * fps)));
+  const service = o.service708;
+  const dtvcc = service === undefined ? undefined : (au: number) => (au % fps === 0 ? dtvccTriplets(service, [...Buffer.from('HI')], au / fps) : [DTVCC_PADDING]);
+  const { stream } = insertCaptions(await readFile(h264), captionSchedule(o.texts, Math.round((o.everySeconds ?? 2) * fps)), dtvcc);
   await writeFile(h264, stream);
   const audio = o.audio ?? true;
   await run('ffmpeg', [

@@ -1,5 +1,5 @@
 /**
- * Closed captions end to end: a caption-bearing stream (H.264 with CEA-608 pop-on captions in A/53 SEI, made by
+ * Closed captions end to end: a caption-bearing stream (H.264 with CEA-608 pop-on captions and a CEA-708 service in A/53 SEI, made by
  * test/helpers/captions.ts) published over SRT by ffmpeg (`-c copy`) to the in-process stack with the packager
  * and the transcoders. An independent reader (ffmpeg's own 608 decoder, lavfi `movie` with `+subcc`) reads the
  * caption text back from a source segment and from a transcoded rung's segments, CMAF and MPEG-TS; the master
@@ -16,6 +16,7 @@ import path from 'node:path';
 import { launchBrowser, type TestBrowser } from '../../helpers/browser';
 import { AUTH } from '../../helpers/app';
 import { makeCaptionedTs, readCaptionsWithFfmpeg } from '../../helpers/captions';
+import { sampleCaptions, type A53Seen } from '../../../packager/codecs/captions';
 import { publishSrt, wrapFfmpeg, type Publisher } from '../../helpers/publishers';
 import { startStack, type Stack } from './stack';
 import { waitFor } from '../../helpers/process';
@@ -86,7 +87,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'beam-cc-e2e-'));
   // A caption every 2 s (50 frames) loads in its first 14 frames; keyframes every 25 frames: a segment never
   // starts in the middle of a caption, so every caption a reader decodes from whole segments is whole.
-  const made = await makeCaptionedTs({ seconds: 70, fps: 25, size: '320x240', texts: TEXTS, everySeconds: 2 });
+  const made = await makeCaptionedTs({ seconds: 70, fps: 25, size: '320x240', texts: TEXTS, everySeconds: 2, service708: 1 });
   cleanupStream = made.cleanup;
   stack = await startStack({ live: true, transcode: true });
   const ch = await createChannel(CH, { ladder: LADDER });
@@ -105,12 +106,13 @@ afterAll(async () => {
 });
 
 describe('captions through ingest, transcoders and packager', () => {
-  it('the master playlists declare CC1 (seen in the video) on every variant; the MPD an Accessibility descriptor', { timeout: 60000 }, async () => {
+  it('the master playlists declare CC1 and the CEA-708 SERVICE1 (seen in the video) on every variant; the MPD Accessibility descriptors', { timeout: 60000 }, async () => {
     const master = await waitFor('a master playlist listing the rung with captions', async () => {
       const r = await get(`/live/${CH}/master.m3u8`);
       return r.status === 200 && r.text.includes('v-180p.m3u8') && r.text.includes('v-120p.m3u8') && r.text.includes('CLOSED-CAPTIONS') ? r.text : null;
     }, 45000).catch((e: Error) => { throw new Error(failWith(e.message)); });
     assert.match(master, /^#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="CC1"$/m);
+    assert.match(master, /^#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="SERVICE1",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID="SERVICE1"$/m);
     const variants = master.split('\n').filter((l) => l.startsWith('#EXT-X-STREAM-INF:'));
     assert.equal(variants.length, 3, 'the source and the rungs');
     for (const v of variants) assert.match(v, /,CLOSED-CAPTIONS="cc"/);
@@ -123,7 +125,7 @@ describe('captions through ingest, transcoders and packager', () => {
       const r = await get(`/live/${CH}/manifest.mpd`);
       return r.status === 200 ? r : null;
     }, 20000);
-    assert.match(mpd.text, /<AdaptationSet id="0" contentType="video"[^>]*>\s*<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"\/>/);
+    assert.match(mpd.text, /<AdaptationSet id="0" contentType="video"[^>]*>\s*<Accessibility schemeIdUri="urn:scte:dash:cc:cea-608:2015" value="CC1"\/>\s*<Accessibility schemeIdUri="urn:scte:dash:cc:cea-708:2015" value="1"\/>/);
     assert.doesNotMatch(mpd.text.slice(mpd.text.indexOf('contentType="audio"')), /Accessibility/, 'on the video adaptation set only');
   });
 
@@ -164,6 +166,13 @@ describe('captions through ingest, transcoders and packager', () => {
       const cues = [...srt.matchAll(/\}([^<]*)<\/font>/g)].map((m) => m[1]);
       assert.ok(cues.length >= 1, `${what}: ffmpeg decoded captions ${JSON.stringify(srt.slice(0, 400))}`);
       for (const c of cues) assert.ok(TEXTS.includes(c as string), `${what}: caption ${JSON.stringify(c)} is one of ${JSON.stringify(TEXTS)}`);
+    }
+    // The CEA-708 service goes through too: a second of each rung's video packets (Content Beam API) carries its blocks.
+    for (const content of [CH, `${CH}.180p`, `${CH}.120p`]) {
+      const packets = (await (await fetch(`${stack.baseUrl}/beams/${content}/video/1st-30th`)).json()) as { pts: number }[];
+      const seen: A53Seen = { cea608: false, dtvcc: false, services: new Set() };
+      for (const p of packets) sampleCaptions(Buffer.from(await (await fetch(`${stack.baseUrl}/beams/${content}/video/packet_${p.pts}/data`)).arrayBuffer()), seen);
+      assert.deepEqual([seen.cea608, [...seen.services]], [true, [1]], `${content}: 608 and 708 service 1 in its video`);
     }
   });
 

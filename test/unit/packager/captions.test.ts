@@ -5,16 +5,16 @@
  */
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import { a53HasCea608, sampleHasCea608, seiHasCea608 } from '../../../packager/codecs/captions';
+import { a53Captions, a53HasCea608, sampleCaptions, sampleHasCea608, seiHasCea608, type A53Seen } from '../../../packager/codecs/captions';
 import { toLengthPrefixed } from '../../../packager/codecs/h264';
 import { renderMultivariant } from '../../../packager/hls/multivariant';
-import { cea608Value, renderMpd } from '../../../packager/dash/mpd';
+import { captionAccessibility, cea608Value, renderMpd } from '../../../packager/dash/mpd';
 import { buildManifest } from '../../../packager/live/dash-builder';
 import { closedCaptionRenditions, CC_GROUP } from '../../../packager/live/manifests';
 import { announcedCaptions, DETECTED_CAPTIONS, validateCaptions } from '../../../core/model/captions';
 import { applyPatch, createChannel } from '../../../core/model/channel';
 import { BeamError } from '../../../core/model/errors';
-import { a53Payload, captionSeiNal, captionSchedule, escapeRbsp, insertCaptions, oddParity, popOnCaption } from '../../helpers/captions';
+import { a53Payload, captionSeiNal, captionSchedule, DTVCC_PADDING, dtvccTriplets, escapeRbsp, insertCaptions, oddParity, popOnCaption } from '../../helpers/captions';
 import { parseM3u8, parseMpd } from './parsers';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
@@ -110,6 +110,49 @@ describe('the caption test stream generator', () => {
   });
 });
 
+describe('CEA-708 services in A/53 cc_data', () => {
+  const fresh = (): A53Seen => ({ cea608: false, dtvcc: false, services: new Set() });
+  test('the services whose blocks a DTVCC packet carries, standard and extended, beside 608 pairs', () => {
+    const seen = fresh();
+    a53Captions(a53Payload([[0x94, 0x20]], [...dtvccTriplets(1, [0x48, 0x49]), ...dtvccTriplets(10, [0x41, 0x42, 0x43], 1)]), seen);
+    assert.deepEqual({ ...seen, services: [...seen.services].sort((a, b) => a - b) }, { cea608: true, dtvcc: true, services: [1, 10] });
+    const only708 = fresh();
+    a53Captions(a53Payload([], dtvccTriplets(2, [0x41])), only708);
+    assert.deepEqual([only708.cea608, [...only708.services]], [false, [2]]);
+    assert.equal(a53HasCea608(a53Payload([], dtvccTriplets(2, [0x41]))), false, 'a 608 check is not fooled by 708');
+  });
+
+  test('padding and malformed packets name no service', () => {
+    const padding = fresh();
+    a53Captions(a53Payload([], [DTVCC_PADDING, DTVCC_PADDING]), padding);
+    assert.deepEqual([padding.dtvcc, padding.services.size], [true, 0], 'a silent service: DTVCC present, no service');
+    const cut = fresh();
+    a53Captions(a53Payload([], dtvccTriplets(3, [1, 2, 3, 4, 5, 6, 7, 8]).slice(0, 2)), cut);
+    assert.equal(cut.services.size, 0, 'a block running past what arrived is not counted');
+    const badExt = fresh();
+    a53Captions(a53Payload([], [[0xff, 0x02, 0xe1], [0xfe, 0x03, 0x41]]), badExt);
+    assert.equal(badExt.services.size, 0, 'an extended service number below 7 is malformed');
+    const invalid = fresh();
+    a53Captions(a53Payload([], dtvccTriplets(1, [0x41]).map(([h, a, b]) => [h & ~0x04, a, b] as const)), invalid);
+    assert.equal(invalid.services.size, 0, 'cc_valid 0 triplets carry nothing');
+  });
+
+  test('in a whole sample, and in the generator\'s stream with padding between blocks', () => {
+    const sei = captionSeiNal([[0x80, 0x80]], dtvccTriplets(1, [0x48]));
+    const seen = fresh();
+    sampleCaptions(Buffer.concat([START, sei, START, SLICE]), seen);
+    assert.deepEqual([seen.cea608, [...seen.services]], [true, [1]]);
+  });
+
+  test('declared in the MPD: one Accessibility descriptor per standard', () => {
+    assert.deepEqual(captionAccessibility([{ channel: 'CC1', language: 'en' }, { channel: 'SERVICE1', language: 'en' }, { channel: 'SERVICE2' }]), [
+      { schemeIdUri: 'urn:scte:dash:cc:cea-608:2015', value: 'CC1=en' },
+      { schemeIdUri: 'urn:scte:dash:cc:cea-708:2015', value: '1=lang:en;2' },
+    ]);
+    assert.deepEqual(captionAccessibility([{ channel: 'SERVICE5' }]), [{ schemeIdUri: 'urn:scte:dash:cc:cea-708:2015', value: '5' }]);
+  });
+});
+
 describe('the captions setting', () => {
   test('valid services and the automatic default', () => {
     assert.deepEqual(validateCaptions([{ channel: 'CC1', language: 'en', name: 'English' }, { channel: 'CC3', name: 'Español', language: 'es-MX' }]), [
@@ -118,23 +161,29 @@ describe('the captions setting', () => {
     ]);
     assert.equal(validateCaptions(null), null);
     assert.deepEqual(validateCaptions([]), []);
-    assert.deepEqual(announcedCaptions(undefined, true), DETECTED_CAPTIONS);
-    assert.deepEqual(announcedCaptions(null, false), []);
-    assert.deepEqual(announcedCaptions([], true), []);
-    assert.deepEqual(announcedCaptions([{ channel: 'CC2', name: 'B' }], false), [{ channel: 'CC2', name: 'B' }]);
+    const seen = (cea608: boolean, services: number[] = []) => ({ cea608, services });
+    assert.deepEqual(announcedCaptions(undefined, seen(true)), DETECTED_CAPTIONS);
+    assert.deepEqual(announcedCaptions(null, seen(false)), []);
+    assert.deepEqual(announcedCaptions([], seen(true, [1])), []);
+    assert.deepEqual(announcedCaptions([{ channel: 'CC2', name: 'B' }], seen(false)), [{ channel: 'CC2', name: 'B' }]);
+    assert.deepEqual(announcedCaptions(null, seen(true, [2, 1, 2])), [...DETECTED_CAPTIONS, { channel: 'SERVICE1', name: 'SERVICE1' }, { channel: 'SERVICE2', name: 'SERVICE2' }], '708 services seen, in order, once');
+    assert.deepEqual(announcedCaptions(null, seen(false, [64, 0, 3])), [{ channel: 'SERVICE3', name: 'SERVICE3' }]);
+    assert.deepEqual(validateCaptions([{ channel: 'SERVICE1', name: 'English', language: 'en' }, { channel: 'SERVICE63', name: 'x' }]), [{ channel: 'SERVICE1', name: 'English', language: 'en' }, { channel: 'SERVICE63', name: 'x' }]);
   });
 
   test('bad settings are 400s naming the field', () => {
     const cases: Array<[unknown, RegExp]> = [
       ['CC1', /must be null .* or an array/],
-      [[{ channel: 'CC5', name: 'x' }], /captions\[0\]\.channel must be one of CC1, CC2, CC3, CC4/],
+      [[{ channel: 'CC5', name: 'x' }], /captions\[0\]\.channel must be one of CC1, CC2, CC3, CC4 .* or SERVICE1..SERVICE63/],
+      [[{ channel: 'SERVICE64', name: 'x' }], /captions\[0\]\.channel/],
+      [[{ channel: 'SERVICE0', name: 'x' }], /captions\[0\]\.channel/],
       [[{ channel: 'CC1', name: 'a' }, { channel: 'CC1', name: 'b' }], /declared twice/],
       [[{ channel: 'CC1', name: 'a' }, { channel: 'CC3', name: 'a' }], /name 'a' is used twice/],
       [[{ channel: 'CC1', name: 'say "hi"' }], /captions\[0\]\.name/],
       [[{ channel: 'CC1', name: '' }], /captions\[0\]\.name/],
       [[{ channel: 'CC1', name: 'x', language: 'english!' }], /BCP 47/],
       [[{ channel: 'CC1', name: 'x', lang: 'en' }], /unknown field\(s\) lang/],
-      [Array.from({ length: 5 }, (_, i) => ({ channel: `CC${i}`, name: 'x' })), /at most 4/],
+      [Array.from({ length: 17 }, (_, i) => ({ channel: `SERVICE${i + 1}`, name: `x${i}` })), /at most 16/],
     ];
     for (const [v, re] of cases) {
       assert.throws(() => validateCaptions(v), (e: unknown) => e instanceof BeamError && e.code === 'BEAM_ERR_BAD_REQUEST' && re.test(e.message), JSON.stringify(v));

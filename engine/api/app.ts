@@ -10,6 +10,7 @@ import { jsonDepthExceeds } from './json-depth';
 import type { Store } from '../../core/store/store';
 import type { RedisMemory } from '../../core/store/redis-memory';
 import type { MarkerStreams } from '../../core/store/marker-stream';
+import { lingerOnClose } from './linger';
 import { beamsPlugin } from './beams';
 import { relationsPlugin } from './relations';
 import { healthPlugin } from './health';
@@ -133,11 +134,13 @@ export async function buildApp(deps: AppDeps, config: AppConfig): Promise<Fastif
     // Content-Type, refused here before a byte of it is read.
     throw badRequest('The request body must be a JSON document, sent as Content-Type: application/json (application/octet-stream bodies are accepted only by PUT /beams/<content>/<stream>/<element>/data or .raw: payloads).');
   });
-  // A request refused before its body was read closes its connection: the server never reads (nor waits
-  // for) a body it has already refused, e.g. 80 MiB sent by an anonymous client.
+  // A request refused before its body was read closes its connection: the server never parses (nor buffers)
+  // a body it has already refused, e.g. 80 MiB sent by an anonymous client; it reads and drops what is still
+  // in flight for a moment (linger.ts), or the client would lose the answer to a reset.
   app.addHook('onSend', async (req, reply) => {
     if (reply.statusCode >= 400 && (req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) && !req.raw.complete) {
       reply.header('Connection', 'close');
+      lingerOnClose(req.raw.socket);
     }
   });
 

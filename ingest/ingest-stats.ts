@@ -7,6 +7,7 @@
 
 import type { Stream } from '../core/model/media';
 import { TIMELINE_HZ, VIDEO_STREAM } from '../core/model/live';
+import type { RtpReceiveStats } from '../core/model/publish-intake';
 
 export interface IngestDiagnostics {
   protocol: 'srt' | 'rtmp' | 'whip';
@@ -27,6 +28,8 @@ export interface IngestDiagnostics {
   bytes: number;
   warnings: string[];
   srt?: { rttMs: number; lossPackets: number; retransmits: number; receiveRateMbps: number } | null;
+  /** WHIP: how the RTP video arrives (NACKs sent, packets recovered and lost, keyframes asked for). */
+  rtp?: RtpReceiveStats;
 }
 
 export interface StatsState {
@@ -70,7 +73,7 @@ export function snapshot(
   s: StatsState,
   nowMs: number,
   info: {
-    protocol: 'srt' | 'rtmp' | 'whip'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt'];
+    protocol: 'srt' | 'rtmp' | 'whip'; peer: string; connectedAt: string; video: Stream; audio: Stream | null; srt?: IngestDiagnostics['srt']; rtp?: IngestDiagnostics['rtp'];
     /** Present when the audio is transcoded: the converter's count of input packets it could not decode. */
     audioTranscode?: { decodeErrors: number };
   },
@@ -110,5 +113,6 @@ export function snapshot(
     bytes: s.bytes,
     warnings,
     ...(info.srt !== undefined ? { srt: info.srt } : {}),
+    ...(info.rtp !== undefined ? { rtp: info.rtp } : {}),
   };
 }

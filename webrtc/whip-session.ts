@@ -16,7 +16,8 @@ import type { PushedPublisher } from '../core/model/publish-intake';
 import { chooseH264, chooseOpus, type Offer } from './sdp-offer';
 import { isRtcp } from './rtcp';
 import { NAL_PPS, NAL_SPS, toAnnexB } from './h264-frames';
-import { createH264Depacketizer, createTimestampUnwrapper, parseRtp, type H264AccessUnit } from './rtp-depacketizer';
+import { createH264Depacketizer, createTimestampUnwrapper, parseRtp, type H264AccessUnit, type RtpPacket } from './rtp-depacketizer';
+import { buildNack, createRtpReorder } from './rtp-reorder';
 import { createWhipTsWriter } from './whip-ts';
 import { gathered, type WhepSessionLog } from './whep-session';
 import { holdTrack } from './rtc-lifetime';
@@ -38,6 +39,10 @@ export interface WhipSessionStats {
   droppedAccessUnits: number;
   keyframeRequests: number;
   bytesOut: number;
+  /** Video packets asked for again (RTCP NACK), gaps filled by late or resent packets, gaps given up. */
+  nacked: number;
+  recovered: number;
+  lostPackets: number;
 }
 
 export interface WhipSession {
@@ -52,6 +57,11 @@ export interface WhipSession {
   addRemoteCandidate(candidate: string, mid: string): void;
   stats(): WhipSessionStats;
 }
+
+/** How often gaps in the video are asked for and given up, ms. */
+const REORDER_TICK_MS = 20;
+/** The SSRC our RTCP feedback is sent from (we send no media on a WHIP connection). */
+const RECEIVER_SSRC = 1;
 
 /** Media time of the stream's start, 90 kHz: room before it for a publisher whose streams start apart. */
 const BASE_PTS = 90000;
@@ -98,7 +108,10 @@ export async function startWhipSession(
   }
 
   const tracks: (ndc.Track | null)[] = [videoTrack, audioTrack];
-  const stats: WhipSessionStats = { state: 'new', videoPackets: 0, audioPackets: 0, accessUnits: 0, droppedAccessUnits: 0, keyframeRequests: 0, bytesOut: 0 };
+  const stats: WhipSessionStats = { state: 'new', videoPackets: 0, audioPackets: 0, accessUnits: 0, droppedAccessUnits: 0, keyframeRequests: 0, bytesOut: 0, nacked: 0, recovered: 0, lostPackets: 0 };
+  const reorder = createRtpReorder();
+  /** The publisher's video SSRC, which NACKs name. */
+  let videoSsrc: number | null = null;
   const ts = createWhipTsWriter({ audioChannels: audioTrack ? 2 : null });
   const depacketizer = createH264Depacketizer();
   const videoClock = createTimestampUnwrapper();
@@ -143,6 +156,7 @@ export async function startWhipSession(
     ended = true;
     clearTimeout(connectTimer);
     clearInterval(idleTimer);
+    clearInterval(reorderTimer);
     if (disconnectTimer) clearTimeout(disconnectTimer);
     try {
       pc.close();
@@ -210,16 +224,8 @@ export async function startWhipSession(
   idleTimer.unref();
   let disconnectTimer: NodeJS.Timeout | null = null;
 
-  videoTrack.onMessage((msg) => {
-    if (ended || isRtcp(msg)) return;
-    const p = parseRtp(msg);
-    if (!p || p.payloadType !== h264.payloadType) return;
-    stats.videoPackets++;
-    lastMedia = now();
-    if (videoOffset === null) {
-      videoOffset = offsetNow();
-      videoClock(p.timestamp);
-    }
+  /** A video packet in sequence order (after the reorder buffer). */
+  function onVideoPacket(p: RtpPacket): void {
     const before = depacketizer.stats().gaps;
     for (const au of depacketizer.push(p)) onAccessUnit(au);
     if (depacketizer.stats().gaps > before) {
@@ -228,7 +234,44 @@ export async function startWhipSession(
       askKeyframe();
     } else if (needKeyframe && stats.videoPackets === 1) askKeyframe();
     stats.droppedAccessUnits = depacketizer.stats().dropped;
+  }
+
+  function reorderStats(): void {
+    const r = reorder.stats();
+    stats.nacked = r.nacked;
+    stats.recovered = r.recovered;
+    stats.lostPackets = r.lost;
+  }
+
+  videoTrack.onMessage((msg) => {
+    if (ended || isRtcp(msg)) return;
+    const p = parseRtp(msg);
+    if (!p || p.payloadType !== h264.payloadType) return;
+    stats.videoPackets++;
+    lastMedia = now();
+    videoSsrc = p.ssrc;
+    if (videoOffset === null) {
+      videoOffset = offsetNow();
+      videoClock(p.timestamp);
+    }
+    for (const q of reorder.push(p, now())) onVideoPacket(q);
+    reorderStats();
   });
+  // Gaps: asked for again while they may still come, given up after the hold (then the depacketiser sees them).
+  const reorderTimer = setInterval(() => {
+    if (ended) return;
+    const { released, nack } = reorder.tick(now());
+    for (const q of released) onVideoPacket(q);
+    if (nack.length > 0 && videoSsrc !== null) {
+      try {
+        if (videoTrack.isOpen()) videoTrack.sendMessageBinary(buildNack(RECEIVER_SSRC, videoSsrc, nack));
+      } catch {
+        // the track closed meanwhile
+      }
+    }
+    reorderStats();
+  }, REORDER_TICK_MS);
+  reorderTimer.unref();
 
   audioTrack?.onMessage((msg) => {
     if (ended || isRtcp(msg) || !opus) return;
@@ -291,6 +334,7 @@ export async function startWhipSession(
     close(reason) {
       end(reason, false);
     },
+    rtpStats: () => ({ nacked: stats.nacked, recovered: stats.recovered, lostPackets: stats.lostPackets, keyframeRequests: stats.keyframeRequests, droppedAccessUnits: stats.droppedAccessUnits }),
   };
   log.info({ channel, session: id, h264: h264.payloadType, opus: opus?.payloadType ?? null }, 'WHIP publisher');
   return {

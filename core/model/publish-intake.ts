@@ -15,6 +15,21 @@ export interface PushedPublisher {
   onClose(fn: (reason: string) => void): void;
   /** The ingest ends the publish (replaced, key rotated, channel deleted, shutdown…). */
   close(reason: string): void;
+  /** How the RTP video arrives, for the channel's diagnostics. */
+  rtpStats?(): RtpReceiveStats;
+}
+
+/** A WHIP publisher's RTP video as received: what was asked for again and recovered, lost, and keyframes asked for. */
+export interface RtpReceiveStats {
+  /** Video packets asked for again (RTCP NACK, each time). */
+  nacked: number;
+  /** Gaps filled by a late or resent packet. */
+  recovered: number;
+  /** Gaps given up (their access units dropped). */
+  lostPackets: number;
+  /** Keyframes asked for (PLI): at the start, and after a loss. */
+  keyframeRequests: number;
+  droppedAccessUnits: number;
 }
 
 /** Why a publish may not start, as the HTTP status the WHIP endpoint answers. */

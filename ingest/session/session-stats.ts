@@ -38,7 +38,7 @@ export function createSessionStats(deps: SessionStatsDeps): SessionStats {
     publish(plan, converter) {
       if (!plan) return;
       latest = snapshot(stats, now(), {
-        protocol: source.protocol, peer: source.peer, connectedAt, video: plan.video, audio: plan.audio, srt: source.srtStats?.(),
+        protocol: source.protocol, peer: source.peer, connectedAt, video: plan.video, audio: plan.audio, srt: source.srtStats?.(), ...(source.rtpStats ? { rtp: source.rtpStats() } : {}),
         ...(converter ? { audioTranscode: { decodeErrors: converter.stats().decodeErrors } } : {}),
       });
       deps.onStats?.(deps.channel, latest);

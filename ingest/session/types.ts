@@ -19,6 +19,7 @@ export interface PublishSource {
   onClose(fn: (reason: string) => void): void;
   close(reason: string): void;
   srtStats?(): IngestDiagnostics['srt'];
+  rtpStats?(): IngestDiagnostics['rtp'];
 }
 
 export interface SessionLog {

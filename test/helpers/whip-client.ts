@@ -19,25 +19,33 @@ export interface WhipClient {
   video: ndc.Track;
   audio: ndc.Track;
   offer: string;
-  /** UDP ports on loopback whose RTP goes into the tracks (opened by `forward()`). */
-  forward(): Promise<{ videoPort: number; audioPort: number }>;
+  /**
+   * UDP ports on loopback whose RTP goes into the tracks (opened by `forward()`). `delayVideoEvery`: every n-th
+   * video packet is held back 30 ms (sent after later ones), as a network that reorders packets does.
+   */
+  forward(opts?: { delayVideoEvery?: number }): Promise<{ videoPort: number; audioPort: number }>;
   /** Stops forwarding and closes the connection (keep the object referenced until then). */
   close(): void;
 }
 
 /** A UDP socket whose RTP packets go into `track` with `ssrc` and `pt`; RTCP (ffmpeg sends it to port + 1) is dropped. */
-async function forwarder(track: ndc.Track, ssrc: number, pt: number): Promise<dgram.Socket> {
+async function forwarder(track: ndc.Track, ssrc: number, pt: number, delayEvery = 0): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
+  let n = 0;
+  const send = (pkt: Buffer) => {
+    try {
+      if (track.isOpen()) track.sendMessageBinary(pkt);
+    } catch {
+      // the track closed
+    }
+  };
   s.on('message', (m) => {
     if (m.length < 12 || m[0]! >> 6 !== 2 || (m[1]! >= 192 && m[1]! <= 223) || !track.isOpen()) return;
     const pkt = Buffer.from(m);
     pkt[1] = (pkt[1]! & 0x80) | pt;
     pkt.writeUInt32BE(ssrc, 8);
-    try {
-      track.sendMessageBinary(pkt);
-    } catch {
-      // the track closed
-    }
+    if (delayEvery > 0 && ++n % delayEvery === 0) setTimeout(() => send(pkt), 30);
+    else send(pkt);
   });
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
   return s;
@@ -61,8 +69,8 @@ export async function whipClient(): Promise<WhipClient> {
   const sockets: dgram.Socket[] = [];
   return {
     pc, video, audio, offer,
-    async forward() {
-      const vs = await forwarder(video, VIDEO_SSRC, WHIP_VIDEO_PT);
+    async forward(opts = {}) {
+      const vs = await forwarder(video, VIDEO_SSRC, WHIP_VIDEO_PT, opts.delayVideoEvery ?? 0);
       const as = await forwarder(audio, AUDIO_SSRC, WHIP_AUDIO_PT);
       sockets.push(vs, as);
       return { videoPort: vs.address().port, audioPort: as.address().port };

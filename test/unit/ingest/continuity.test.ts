@@ -11,6 +11,11 @@ import { holdThroughOutage } from '../../../ingest/session/segment-writer';
 import { createChannelLease } from '../../../ingest/session/channel-lease';
 import type { PipelineFault } from '../../../core/model/pipeline-errors';
 
+/** Polls `ok` every 10 ms for up to 5 s (the lease renews on real timers). */
+async function until(ok: () => boolean): Promise<void> {
+  for (let waited = 0; !ok() && waited < 5000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+}
+
 describe('continueAfter: a new session writes after everything stored', () => {
   it('a stale timeline (its writer died after saving it) anchors after the stored end, with a discontinuity', () => {
     let s = createTimelineState(0);
@@ -91,7 +96,8 @@ describe('the channel lease of a session', () => {
     const lost: PipelineFault[] = [];
     const lease = createChannelLease({ live, log, onLost: (f) => lost.push(f), sleep: async () => undefined }, { channel: 'c', holder: 'h', ttlMs: 300 });
     await lease.acquire();
-    await new Promise((r) => setTimeout(r, 260));
+    // Renewed every ttl/3: 'held', then 'takeover' (a loaded machine may run the timers late: wait for the loss).
+    await until(() => lost.length > 0);
     assert.equal(lost.length, 1);
     assert.equal(lost[0]?.code, 'INGEST_REPLACED');
     await lease.release();
@@ -110,7 +116,7 @@ describe('the channel lease of a session', () => {
     const lost: PipelineFault[] = [];
     const lease = createChannelLease({ live, log, onLost: (f) => lost.push(f) }, { channel: 'c', holder: 'h', ttlMs: 300 });
     await lease.acquire();
-    await new Promise((r) => setTimeout(r, 150));
+    await until(() => lost.length > 0);
     assert.equal(lost[0]?.code, 'INGEST_LEASE_LOST');
     await lease.release();
   });

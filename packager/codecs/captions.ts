@@ -13,27 +13,6 @@ import { NAL_SEI, isAnnexB, nalType, splitAnnexB, splitLengthPrefixed, unescapeR
 const SEI_USER_DATA_REGISTERED = 4;
 const GA94 = [0x47, 0x41, 0x39, 0x34];
 
-/** Whether one T.35 payload is A/53 cc_data with a valid 608 pair (padding included). */
-export function a53HasCea608(p: Buffer): boolean {
-  // country 0xB5 (USA), provider 0x0031 (ATSC), user identifier "GA94", user_data_type_code 3 (cc_data)
-  if (p.length < 10 || p[0] !== 0xb5 || p[1] !== 0x00 || p[2] !== 0x31) return false;
-  for (let i = 0; i < 4; i++) if (p[3 + i] !== GA94[i]) return false;
-  if (p[7] !== 0x03) return false;
-  const flags = p[8] as number;
-  if ((flags & 0x40) === 0) return false; // process_cc_data_flag
-  const count = flags & 0x1f;
-  for (let k = 0; k < count; k++) {
-    const at = 10 + 3 * k;
-    if (at + 2 >= p.length) return false;
-    const head = p[at] as number;
-    const valid = (head & 0x04) !== 0;
-    const type = head & 0x03;
-    // a valid 608 pair, padding (0x80 0x80) included: a caption service sends pairs on every frame, silent or not
-    if (valid && type <= 1) return true;
-  }
-  return false;
-}
-
 /** What a scan found: 608 pairs, DTVCC triplets at all (a 708 service's padding included), 708 services with blocks. */
 export interface A53Seen {
   cea608: boolean;
@@ -131,31 +110,20 @@ export function sampleCaptions(sample: Buffer, seen: A53Seen, lengthSize = 4): v
   for (const n of nals) if (nalType(n) === NAL_SEI) seiCaptions(n, seen);
 }
 
+const fresh = (): A53Seen => ({ cea608: false, dtvcc: false, services: new Set() });
+
+/** Whether one T.35 payload is A/53 cc_data with a valid 608 pair (padding included). */
+export function a53HasCea608(p: Buffer): boolean {
+  const seen = fresh();
+  a53Captions(p, seen);
+  return seen.cea608;
+}
+
 /** Whether an SEI NAL unit (with its header byte) holds A/53 608 captions. */
 export function seiHasCea608(nal: Buffer): boolean {
-  const rbsp = unescapeRbsp(nal.subarray(1));
-  let pos = 0;
-  // sei_message()s until the rbsp trailing bits (0x80)
-  while (pos < rbsp.length && !(rbsp[pos] === 0x80 && pos === rbsp.length - 1)) {
-    let type = 0;
-    while (rbsp[pos] === 0xff) {
-      type += 255;
-      pos++;
-    }
-    if (pos >= rbsp.length) return false;
-    type += rbsp[pos++] as number;
-    let size = 0;
-    while (rbsp[pos] === 0xff) {
-      size += 255;
-      pos++;
-    }
-    if (pos >= rbsp.length) return false;
-    size += rbsp[pos++] as number;
-    if (pos + size > rbsp.length) return false;
-    if (type === SEI_USER_DATA_REGISTERED && a53HasCea608(rbsp.subarray(pos, pos + size))) return true;
-    pos += size;
-  }
-  return false;
+  const seen = fresh();
+  seiCaptions(nal, seen);
+  return seen.cea608;
 }
 
 /**
@@ -163,11 +131,7 @@ export function seiHasCea608(nal: Buffer): boolean {
  * A sample that is neither answers false.
  */
 export function sampleHasCea608(sample: Buffer, lengthSize = 4): boolean {
-  let nals: Buffer[];
-  try {
-    nals = isAnnexB(sample) ? splitAnnexB(sample) : splitLengthPrefixed(sample, lengthSize);
-  } catch {
-    return false;
-  }
-  return nals.some((n) => nalType(n) === NAL_SEI && seiHasCea608(n));
+  const seen = fresh();
+  sampleCaptions(sample, seen, lengthSize);
+  return seen.cea608;
 }

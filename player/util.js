@@ -102,7 +102,7 @@ export function hlsConfig({ lowLatency, startPosition = -1, debug = false }) {
 }
 
 /** Parts behind the newest one our player aims for with LL-HLS (the playlist's PART-HOLD-BACK is 3). */
-export const LIVE_EDGE_PARTS = 2;
+export const LIVE_EDGE_PARTS = 2.5;
 
 /**
  * The playback rate that brings LL-HLS playback back to its target latency (pure): 1× within `slack` seconds

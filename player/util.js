@@ -109,37 +109,72 @@ export const LIVE_EDGE_PARTS = 2.5;
  * of the target or with less than `minAhead` seconds buffered (speeding up would only stall), else faster in
  * proportion to the distance, at most `maxRate`.
  */
-export function catchUpRate({ latency, target, ahead, maxRate = 1.25, slack = 0.1, minAhead = 0.15 }) {
+export function catchUpRate({ latency, target, ahead, maxRate = 1.25, slack = 0.05, minAhead = 0.15 }) {
   if (!(latency > 0) || !(target > 0) || !(ahead >= minAhead)) return 1;
   const behind = latency - target;
-  if (behind <= slack) return 1;
+  if (behind <= slack + 1e-9) return 1;
   return Math.min(maxRate, Math.round((1.05 + behind * 0.2) * 100) / 100);
 }
 
 /**
- * Keeps an hls.js LL-HLS session near the live edge: aims `LIVE_EDGE_PARTS` parts behind the newest part
- * (hls.js's target still grows after stalls), and sets the playback rate from `catchUpRate` four times a second.
+ * The target latency after a quiet spell (pure): hls.js raises its target after every stall (by
+ * `liveSyncOnStallIncrease`) and never lowers it, so one stall at start-up would keep a viewer that much further
+ * from live for good. Once `quietMs` have passed without a stall (or since the last step back), the target comes
+ * back one `step` (a part) towards `aim`; the quiet time asked for grows with the stalls seen so far
+ * (`baseMs` each, at most `maxMs`), so a viewer whose network cannot hold the aim settles where it stalls no more.
+ */
+export function relaxedTarget({ target, aim, step, quietMs, stalls, baseMs = 10000, maxMs = 60000 }) {
+  if (!(target > aim + 0.001) || !(step > 0)) return target;
+  if (quietMs < Math.min(maxMs, baseMs * Math.max(1, stalls))) return target;
+  return Math.max(aim, Math.round((target - step) * 1000) / 1000);
+}
+
+/**
+ * Keeps an hls.js LL-HLS session near the live edge: aims `edgeParts` (default `LIVE_EDGE_PARTS`, at least 2)
+ * parts behind the newest part, sets the playback rate from `catchUpRate` four times a second, and lowers a
+ * target that stalls raised back towards the aim with `relaxedTarget` (`relax: false`: never).
  * Returns a function that stops it.
  */
-export function followLiveEdge(hls, video, Hls, { maxRate = 1.25 } = {}) {
-  let aimed = false;
+export function followLiveEdge(hls, video, Hls, { maxRate = 1.25, edgeParts = LIVE_EDGE_PARTS, slack = 0.05, relax = true, now = () => Date.now() } = {}) {
+  let aim = null;
+  let step = 0;
+  let stalls = 0;
+  let since = 0;
   const onLevel = (_e, data) => {
     const d = data.details;
-    if (aimed || !d || !d.live || !(d.partTarget > 0)) return;
-    aimed = true;
-    hls.targetLatency = Math.max(2 * d.partTarget, LIVE_EDGE_PARTS * d.partTarget);
+    if (aim !== null || !d || !d.live || !(d.partTarget > 0)) return;
+    aim = Math.max(2 * d.partTarget, edgeParts * d.partTarget);
+    step = d.partTarget;
+    since = now();
+    hls.targetLatency = aim;
+  };
+  const onError = (_e, data) => {
+    if (data?.details !== Hls.ErrorDetails.BUFFER_STALLED_ERROR) return;
+    stalls++;
+    since = now();
   };
   hls.on(Hls.Events.LEVEL_LOADED, onLevel);
+  hls.on(Hls.Events.ERROR, onError);
   const timer = setInterval(() => {
     if (video.paused || video.seeking) return;
+    const target = hls.targetLatency;
+    if (relax && aim !== null && target > 0) {
+      const t = now();
+      const next = relaxedTarget({ target, aim, step, quietMs: t - since, stalls });
+      if (next < target) {
+        hls.targetLatency = next;
+        since = t;
+      }
+    }
     const b = video.buffered;
     const ahead = b.length ? b.end(b.length - 1) - video.currentTime : 0;
-    const rate = catchUpRate({ latency: hls.latency, target: hls.targetLatency, ahead, maxRate });
+    const rate = catchUpRate({ latency: hls.latency, target: hls.targetLatency, ahead, maxRate, slack });
     if (video.playbackRate !== rate) video.playbackRate = rate;
   }, 250);
   return () => {
     clearInterval(timer);
     hls.off(Hls.Events.LEVEL_LOADED, onLevel);
+    hls.off(Hls.Events.ERROR, onError);
     if (video.playbackRate !== 1) video.playbackRate = 1;
   };
 }

@@ -4,7 +4,7 @@
  * has been produced, PART-TARGET and TARGETDURATION, rendition reports, what is ready or next.
  */
 import type { PartRecord, SegmentRecord } from '../../core/model/live';
-import type { Channel } from '../../core/model/channel';
+import { DEFAULT_PART_TARGET_SECONDS, type Channel } from '../../core/model/channel';
 import type { Marker } from '../../core/model/marker';
 import type { Format } from '../../core/model/media';
 import { notFound } from '../../core/model/errors';
@@ -16,7 +16,6 @@ import { stemOf, type RenditionRef } from './live-files';
 import type { WindowMode } from './windows';
 import { AUDIO_STREAM, TIMELINE_HZ, VIDEO_STREAM } from '../../core/model/live';
 
-const PART_FLOOR_SECONDS = 0.2;
 
 /** The live model of a channel at one moment. */
 export interface Snapshot {
@@ -110,8 +109,13 @@ export function frontierOf(snap: Snapshot, ref: RenditionRef): Frontier | null {
   return f;
 }
 
+/**
+ * PART-TARGET: the longest part of the snapshot; with none yet, the channel's part target (else the default).
+ * No floor above the parts: a channel cut into parts shorter than the default (`partTargetSeconds` 0.12, say)
+ * gets that PART-TARGET and a PART-HOLD-BACK of three of them, not of three default parts.
+ */
 export function partTarget(snap: Snapshot): number {
-  return partTargetOf(snap.parts, PART_FLOOR_SECONDS);
+  return snap.parts.length ? partTargetOf(snap.parts, 0) : snap.channel.partTargetSeconds ?? DEFAULT_PART_TARGET_SECONDS;
 }
 
 export function targetDuration(snap: Snapshot): number {

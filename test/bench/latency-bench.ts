@@ -47,6 +47,38 @@ const START_TIMEOUT_MS = 10000;
 const RUNG = { name: '240p', width: 426, height: 240, videoBitrate: 400000 };
 /** LATENCY_BENCH_PART_TARGET=<seconds> sets the bench channel's part target (else the server's default). */
 const PART_TARGET = process.env.LATENCY_BENCH_PART_TARGET ? Number(process.env.LATENCY_BENCH_PART_TARGET) : null;
+/** The rows a run measures (all when unset): LATENCY_BENCH_ROWS=stock-ll,stock-rung,stock-hls,ours-ll,ours-rung,ours-hls,nginx. */
+export const ROW_KEYS = ['stock-ll', 'stock-rung', 'stock-hls', 'ours-ll', 'ours-rung', 'ours-hls', 'nginx'] as const;
+export type RowKey = (typeof ROW_KEYS)[number];
+/** The rows named in `value` (comma-separated), all when empty; throws on a name not in ROW_KEYS. Pure. */
+export function selectedRows(value: string | undefined): Set<RowKey> {
+  const names = (value ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  for (const n of names) if (!(ROW_KEYS as readonly string[]).includes(n)) throw new Error(`LATENCY_BENCH_ROWS: no row '${n}' (rows: ${ROW_KEYS.join(', ')})`);
+  return new Set((names.length ? names : ROW_KEYS) as RowKey[]);
+}
+/** followLiveEdge options of our page (player/util.js). */
+export interface FollowOptions { edgeParts?: number; slack?: number; relax?: boolean }
+/** Our player's settings before 2026-12-03 (2.5 parts behind, 0.1 s slack, a stall's target increase kept), for A/B runs. */
+const PREVIOUS_FOLLOW: FollowOptions = { edgeParts: 2.5, slack: 0.1, relax: false };
+/**
+ * Our page's variants named in `value` (pure): `now` (the player's defaults), `previous` (PREVIOUS_FOLLOW) or a
+ * number (parts behind, else the defaults); [now] when empty.
+ */
+export function followVariants(value: string | undefined): { name: string; options: FollowOptions }[] {
+  const names = (value ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  return (names.length ? names : ['now']).map((name) => {
+    if (name === 'now') return { name, options: {} };
+    if (name === 'previous') return { name, options: PREVIOUS_FOLLOW };
+    const parts = Number(name);
+    if (!(parts >= 2)) throw new Error(`LATENCY_BENCH_OURS: '${name}' is not now, previous or a number of parts (≥ 2)`);
+    return { name: `${parts} parts`, options: { edgeParts: parts } };
+  });
+}
+/**
+ * LATENCY_BENCH_OURS=previous,now,previous,now: our player's LL-HLS rows (source, then the rung) measured once
+ * per variant, in that order (an A/B on one channel); else once, with the player's settings.
+ */
+const OURS = followVariants(process.env.LATENCY_BENCH_OURS);
 
 export interface ClockedPublisher {
   /** Wall time (ms) frame 0 was sent, null before the first progress report. */
@@ -106,6 +138,8 @@ export interface PageConfig {
   code: BlockCode;
   /** hls.js with its default config (`new Hls()`, or only lowLatencyMode off), not the player's. */
   stock: boolean;
+  /** Our page: followLiveEdge's options (none: the player's). */
+  follow?: FollowOptions;
 }
 
 /** The bench page: hls.js plays `src` muted; every presented frame is read back into window.__bench.samples. */
@@ -125,7 +159,7 @@ const bench = window.__bench = { samples: [], fatal: [], playing: false, stalls:
 const hls = window.__hls = cfg.stock
   ? (cfg.lowLatency ? new Hls() : new Hls({ lowLatencyMode: false }))
   : new Hls(hlsConfig({ lowLatency: cfg.lowLatency }));
-if (!cfg.stock && cfg.lowLatency) followLiveEdge(hls, v, Hls); // as player.js does
+if (!cfg.stock && cfg.lowLatency) followLiveEdge(hls, v, Hls, cfg.follow || {}); // as player.js does
 hls.on(Hls.Events.MANIFEST_PARSED, (_e, d) => {
   const i = cfg.height === null ? 0 : d.levels.findIndex((l) => l.height === cfg.height);
   if (i < 0) { bench.fatal.push('no level of height ' + cfg.height); return; }
@@ -232,7 +266,7 @@ async function createChannel(stack: Stack, name: string): Promise<string> {
 function row(metric: string, m: Measurement, referenceMs: number, note: string): BenchRow {
   const pdt = (m.pdtLagMs === null ? '' : `, PDT says ${m.pdtLagMs.toFixed(0)}`) + (m.targetLatencyS === null ? '' : `, hls.js target ${m.targetLatencyS.toFixed(2)} s`) + `, ${m.stalls} stall(s) in the window, ${m.startupStalls} before`;
   return {
-    bench: 'latency', metric, ours: percentile(m.ms, 50), reference: referenceMs, referenceName: 'nginx-rtmp HLS 1 s fragments, p50', unit: 'ms',
+    bench: 'latency', metric, ours: percentile(m.ms, 50), ...(Number.isFinite(referenceMs) ? { reference: referenceMs, referenceName: 'nginx-rtmp HLS 1 s fragments, p50' } : {}), unit: 'ms',
     note: `${note}; p10 ${percentile(m.ms, 10).toFixed(0)} p90 ${percentile(m.ms, 90).toFixed(0)}, ${m.ms.length} frames${pdt}; lower is better`,
   };
 }
@@ -284,15 +318,21 @@ async function run(): Promise<BenchRow[]> {
     // row met the channel's busiest seconds, which a stock player, never speeding up, keeps in its latency.
     await waitFor('a full live window', async () => (await stack.live.lastSegments(channel, 10)).filter((s) => s.durationPts !== null).length >= 7, 40000);
     const measuredFrom = Date.now();
-    const page = (lowLatency: boolean, height: number, stock: boolean): PageConfig => ({ src: master, lowLatency, height, code, stock });
+    const page = (lowLatency: boolean, height: number, stock: boolean, follow: FollowOptions = {}): PageConfig => ({ src: master, lowLatency, height, code, stock, follow });
+    const want = selectedRows(process.env.LATENCY_BENCH_ROWS);
     const partsBefore = await readBuckets(stack.ingestRegistry, 'beam_part_ready_delay_seconds');
     const stock = (label: string, lowLatency: boolean, height: number) => measureStock(browser, label, stack.baseUrl, { src: master, lowLatency, height, code }, pub.start, FRAME_MS);
-    const stockLl = await stock('source-ll', true, HEIGHT);
-    const stockRungLl = await stock('rung-ll', true, RUNG.height);
-    const stockHls = await stock('source-hls', false, HEIGHT);
-    const sourceLl = await measure(browser, 'source-ll', stack.baseUrl, page(true, HEIGHT, false), pub.start);
-    const rungLl = await measure(browser, 'rung-ll', stack.baseUrl, page(true, RUNG.height, false), pub.start);
-    const sourceHls = await measure(browser, 'source-hls', stack.baseUrl, page(false, HEIGHT, false), pub.start);
+    const stockLl = want.has('stock-ll') ? await stock('source-ll', true, HEIGHT) : null;
+    const stockRungLl = want.has('stock-rung') ? await stock('rung-ll', true, RUNG.height) : null;
+    const stockHls = want.has('stock-hls') ? await stock('source-hls', false, HEIGHT) : null;
+    const oursLl: { variant: string; source: Measurement | null; rung: Measurement | null }[] = [];
+    for (const [i, { name, options }] of OURS.entries()) {
+      const tag = OURS.length > 1 ? `-${i}` : '';
+      const source = want.has('ours-ll') ? await measure(browser, `source-ll${tag}`, stack.baseUrl, page(true, HEIGHT, false, options), pub.start) : null;
+      const rung = want.has('ours-rung') ? await measure(browser, `rung-ll${tag}`, stack.baseUrl, page(true, RUNG.height, false, options), pub.start) : null;
+      oursLl.push({ variant: OURS.length > 1 ? name : '', source, rung });
+    }
+    const sourceHls = want.has('ours-hls') ? await measure(browser, 'source-hls', stack.baseUrl, page(false, HEIGHT, false), pub.start) : null;
     const partsAfter = await readBuckets(stack.ingestRegistry, 'beam_part_ready_delay_seconds');
     const events = await channelEvents(stack, channel);
     const first = (await stack.live.segments(channel, 0, 1))[0];
@@ -302,25 +342,31 @@ async function run(): Promise<BenchRow[]> {
       : { ready: [], rung: [] };
     await ours.stop(); // the reference runs on a machine without our publisher and transcoder busy
 
-    nginx = await startNginxRtmp(await freePort(), await freePort());
-    ref = publishPainted(nginx.rtmpUrl('bench'), 'flv', code, 60);
-    const refPub = ref;
-    const playlist = nginx.hlsUrl('bench');
-    await waitFor('the nginx-rtmp playlist to have 3 fragments', async () => {
-      const res = await fetch(playlist).catch(() => null);
-      return res?.ok && (await res.text()).split('#EXTINF').length - 1 >= 3;
-    }, 15000).catch((e: Error) => { throw new Error(`${e.message}; publisher: ${refPub.stderr()}`); });
-    const nginxRun = await measureStock(browser, 'nginx-rtmp', nginx.origin, { src: playlist, lowLatency: true, height: null, code }, refPub.start, FRAME_MS);
-    const reference = percentile(nginxRun.ms, 50);
+    let reference = NaN;
+    if (want.has('nginx')) {
+      nginx = await startNginxRtmp(await freePort(), await freePort());
+      ref = publishPainted(nginx.rtmpUrl('bench'), 'flv', code, 60);
+      const refPub = ref;
+      const playlist = nginx.hlsUrl('bench');
+      await waitFor('the nginx-rtmp playlist to have 3 fragments', async () => {
+        const res = await fetch(playlist).catch(() => null);
+        return res?.ok && (await res.text()).split('#EXTINF').length - 1 >= 3;
+      }, 15000).catch((e: Error) => { throw new Error(`${e.message}; publisher: ${refPub.stderr()}`); });
+      const nginxRun = await measureStock(browser, 'nginx-rtmp', nginx.origin, { src: playlist, lowLatency: true, height: null, code }, refPub.start, FRAME_MS);
+      reference = percentile(nginxRun.ms, 50);
+      process.stderr.write(`nginx-rtmp glass-to-glass p50 ${reference.toFixed(0)} ms (p10 ${percentile(nginxRun.ms, 10).toFixed(0)}, p90 ${percentile(nginxRun.ms, 90).toFixed(0)}, ${nginxRun.ms.length} frames, ${nginxRun.stalls} stall(s))\n`);
+    }
     const stockRef = { ms: reference, name: 'nginx-rtmp HLS 1 s fragments, p50' };
-    process.stderr.write(`nginx-rtmp glass-to-glass p50 ${reference.toFixed(0)} ms (p10 ${percentile(nginxRun.ms, 10).toFixed(0)}, p90 ${percentile(nginxRun.ms, 90).toFixed(0)}, ${nginxRun.ms.length} frames, ${nginxRun.stalls} stall(s))\n`);
+    const aim = (variant: string) => (variant ? ` (${variant})` : '');
     return [
-      stockRow('glass-to-glass p50, source rung, LL-HLS, stock hls.js', stockLl, stockRef, '`new Hls()` defaults; target ≤ 1500 ms'),
-      stockRow(`glass-to-glass p50, ${RUNG.name} rung, LL-HLS, stock hls.js`, stockRungLl, stockRef, '`new Hls()` defaults, rung pinned; target ≤ 2000 ms'),
-      stockRow('glass-to-glass p50, source rung, HLS, stock hls.js', stockHls, stockRef, '`new Hls({ lowLatencyMode: false })`'),
-      row('glass-to-glass p50, source rung, LL-HLS, our player', sourceLl, reference, 'player/util.js hlsConfig; target ≤ 1000 ms'),
-      row(`glass-to-glass p50, ${RUNG.name} rung, LL-HLS, our player`, rungLl, reference, 'transcoded rung pinned; target ≤ 1300 ms'),
-      row('glass-to-glass p50, source rung, HLS (ll=0), our player', sourceHls, reference, 'hlsConfig with lowLatencyMode off'),
+      ...(stockLl ? [stockRow('glass-to-glass p50, source rung, LL-HLS, stock hls.js', stockLl, stockRef, '`new Hls()` defaults; target ≤ 1500 ms')] : []),
+      ...(stockRungLl ? [stockRow(`glass-to-glass p50, ${RUNG.name} rung, LL-HLS, stock hls.js`, stockRungLl, stockRef, '`new Hls()` defaults, rung pinned; target ≤ 2000 ms')] : []),
+      ...(stockHls ? [stockRow('glass-to-glass p50, source rung, HLS, stock hls.js', stockHls, stockRef, '`new Hls({ lowLatencyMode: false })`')] : []),
+      ...oursLl.flatMap(({ variant, source, rung }) => [
+        ...(source ? [row(`glass-to-glass p50, source rung, LL-HLS, our player${aim(variant)}`, source, reference, 'player/util.js hlsConfig; target ≤ 1000 ms')] : []),
+        ...(rung ? [row(`glass-to-glass p50, ${RUNG.name} rung, LL-HLS, our player${aim(variant)}`, rung, reference, 'transcoded rung pinned; target ≤ 1300 ms')] : []),
+      ]),
+      ...(sourceHls ? [row('glass-to-glass p50, source rung, HLS (ll=0), our player', sourceHls, reference, 'hlsConfig with lowLatencyMode off')] : []),
       distributionRow('server: last frame of a part sent → part:ready, p50', delays.ready, 'encoder + SRT latency + ingest, from the event stream'),
       distributionRow(`server: source part:ready → ${RUNG.name} rendition:ready, p50`, delays.rung, 'target ≤ 300 ms'),
       ...(partsAfter ? partReadyRows(bucketsBetween(partsBefore, partsAfter), PART_TARGET) : []),

@@ -61,10 +61,21 @@ const t0 = Date.now();
 const v = document.getElementById('v');
 const canvas = document.createElement('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true });
-const bench = window.__bench = { t0, samples: [], fatal: [], stalls: [], firstPlaylist: null, playing: null, log: [] };
+const bench = window.__bench = { t0, samples: [], fatal: [], stalls: [], firstPlaylist: null, playing: null, log: [], startLog: [] };
 const hls = window.__hls = cfg.lowLatency ? new Hls() : new Hls({ lowLatencyMode: false });
 // The newest events, for a failure's message.
-const note = (...a) => { bench.log.push([((Date.now() - t0) / 1000).toFixed(2), ...a].join(' ')); if (bench.log.length > 40) bench.log.shift(); };
+// And the first ones (start-up), which LATENCY_BENCH_STOCK_LOG=1 prints.
+const note = (...a) => {
+  const line = [((Date.now() - t0) / 1000).toFixed(2), ...a].join(' ');
+  bench.log.push(line);
+  if (bench.log.length > 40) bench.log.shift();
+  if (bench.startLog.length < 120) bench.startLog.push(line);
+};
+const lat = () => 'hls.js latency ' + (hls.latency || 0).toFixed(2) + ' sync ' + (hls.liveSyncPosition ?? -1).toFixed(2);
+hls.on(Hls.Events.LEVEL_LOADED, (_e, d) => note('level', d.level, 'edge', d.details.edge.toFixed(2), 'parts', (d.details.partList || []).length, d.details.lastPartSn + '.' + d.details.lastPartIndex, lat()));
+hls.on(Hls.Events.FRAG_LOADING, (_e, d) => note('loading', d.frag.type, d.frag.sn + (d.part ? '.' + d.part.index : ''), d.part ? d.part.start.toFixed(2) : d.frag.start.toFixed(2)));
+hls.on(Hls.Events.FRAG_BUFFERED, (_e, d) => note('buffered', d.frag.type, d.frag.sn + (d.part ? '.' + d.part.index : ''), 'buffer end', bufferEnd()));
+v.addEventListener('playing', () => note('video playing', v.currentTime.toFixed(2), lat()));
 const bufferEnd = () => (v.buffered.length ? v.buffered.end(v.buffered.length - 1).toFixed(2) : '-');
 hls.on(Hls.Events.FRAG_LOADED, (_e, d) => note('loaded', d.frag.type, d.frag.sn + (d.part ? '.' + d.part.index : ''), 'buffer end', bufferEnd(), 'at', v.currentTime.toFixed(2)));
 for (const ev of ['waiting', 'seeking', 'seeked', 'pause', 'ended', 'error']) v.addEventListener(ev, () => note('video', ev, v.currentTime.toFixed(2), 'buffer end', bufferEnd()));
@@ -116,6 +127,7 @@ interface PageState {
   latency: number | null;
   target: number | null;
   log: string[];
+  startLog: string[];
   currentTime: number;
 }
 
@@ -149,6 +161,7 @@ export async function measureStock(
     const windowStart = Date.now();
     await new Promise((r) => setTimeout(r, collectMs));
     const s = await readState(page);
+    if (process.env.LATENCY_BENCH_STOCK_LOG) process.stderr.write(`stock hls.js ${label} start-up:\n${s.startLog.join('\n')}\n`);
     await browser.screenshot(page, `latency-stock-${label}`).catch(() => undefined);
     const start = sentStart();
     if (start === null) throw new Error('the publisher reported no progress');
@@ -176,7 +189,7 @@ export async function measureStock(
 export function stockRow(metric: string, m: StockMeasurement, reference: { ms: number; name: string }, note: string): BenchRow {
   const f = (v: number | null, digits = 0) => (v === null ? '-' : v.toFixed(digits));
   return {
-    bench: 'latency', metric, ours: percentile(m.ms, 50), reference: reference.ms, referenceName: reference.name, unit: 'ms',
+    bench: 'latency', metric, ours: percentile(m.ms, 50), ...(Number.isFinite(reference.ms) ? { reference: reference.ms, referenceName: reference.name } : {}), unit: 'ms',
     note: `${note}; p10 ${percentile(m.ms, 10).toFixed(0)} p90 ${percentile(m.ms, 90).toFixed(0)}, ${m.ms.length} frames; `
       + `hls.js latency ${f(m.hlsLatencyS, 2)} s, target ${f(m.targetLatencyS, 2)} s; ${m.stalls} stall(s) in the window, ${m.startupStalls} before; `
       + `first playlist ${f(m.firstPlaylistMs)} ms, playing ${f(m.playingMs)} ms after the page started; lower is better`,

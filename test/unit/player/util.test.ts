@@ -5,17 +5,22 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { findPagesDirs } from '../../../engine/api/pages';
 
-interface CatchUp { latency: number; target: number; ahead: number; maxRate?: number }
+interface CatchUp { latency: number; target: number; ahead: number; maxRate?: number; slack?: number }
+interface Relax { target: number; aim: number; step: number; quietMs: number; stalls: number; baseMs?: number; maxMs?: number }
 let catchUpRate: (a: CatchUp) => number;
+let relaxedTarget: (a: Relax) => number;
 
 beforeAll(async () => {
-  const util = (await import(pathToFileURL(join(findPagesDirs(__dirname).playerDir, 'util.js')).href)) as { catchUpRate: typeof catchUpRate };
+  const util = (await import(pathToFileURL(join(findPagesDirs(__dirname).playerDir, 'util.js')).href)) as { catchUpRate: typeof catchUpRate; relaxedTarget: typeof relaxedTarget };
   catchUpRate = util.catchUpRate;
+  relaxedTarget = util.relaxedTarget;
 });
 
 describe('catchUpRate (our LL-HLS catch-up)', () => {
   const cases: [string, CatchUp, number][] = [
     ['at the target: 1×', { latency: 0.55, target: 0.5, ahead: 0.4 }, 1],
+    ['a tenth behind (past the 0.05 s slack): a little faster', { latency: 0.5, target: 0.4, ahead: 0.3 }, 1.07],
+    ['a tenth behind with a 0.1 s slack: 1×', { latency: 0.5, target: 0.4, ahead: 0.3, slack: 0.1 }, 1],
     ['unknown latency (before the first playlist): 1×', { latency: 0, target: 0.5, ahead: 0.4 }, 1],
     ['behind but almost nothing buffered ahead (speeding up would stall): 1×', { latency: 1.5, target: 0.5, ahead: 0.1 }, 1],
     ['half a second behind: a little faster', { latency: 1.0, target: 0.5, ahead: 0.5 }, 1.15],
@@ -24,6 +29,22 @@ describe('catchUpRate (our LL-HLS catch-up)', () => {
   ];
   for (const [name, input, want] of cases) {
     it(name, () => assert.equal(catchUpRate(input), want));
+  }
+});
+
+describe('relaxedTarget (a stall-raised target comes back)', () => {
+  const cases: [string, Relax, number][] = [
+    ['at the aim: unchanged', { target: 0.4, aim: 0.4, step: 0.2, quietMs: 60000, stalls: 1 }, 0.4],
+    ['raised by a stall, 10 s quiet after 1 stall: one part back', { target: 0.73, aim: 0.4, step: 0.2, quietMs: 10000, stalls: 1 }, 0.53],
+    ['raised, not quiet long enough yet: unchanged', { target: 0.73, aim: 0.4, step: 0.2, quietMs: 9999, stalls: 1 }, 0.73],
+    ['the last step stops at the aim', { target: 0.53, aim: 0.4, step: 0.2, quietMs: 10000, stalls: 1 }, 0.4],
+    ['3 stalls so far: 30 s of quiet asked for', { target: 1.06, aim: 0.4, step: 0.2, quietMs: 29000, stalls: 3 }, 1.06],
+    ['3 stalls so far, 30 s quiet: one part back', { target: 1.06, aim: 0.4, step: 0.2, quietMs: 30000, stalls: 3 }, 0.86],
+    ['many stalls: at most a minute of quiet asked for', { target: 1.06, aim: 0.4, step: 0.2, quietMs: 60000, stalls: 40 }, 0.86],
+    ['no step known (no parts): unchanged', { target: 1.06, aim: 0.4, step: 0, quietMs: 60000, stalls: 1 }, 1.06],
+  ];
+  for (const [name, input, want] of cases) {
+    it(name, () => assert.equal(relaxedTarget(input), want));
   }
 });
 

@@ -337,6 +337,8 @@ export function startPublishSession(
       if (role.polite) {
         // Wait in standby (packets demuxed, the newest GOP kept) until the lease is free, asking nobody for it.
         let outcome: 'taken' | 'ended' | 'stopped' = 'ended';
+        // Each retry waits for its timer or the session's end or stop, subscribed to once for the whole wait.
+        const endOrStop = signalRace(Promise.race([wakeEnd.promise, stop.promise]));
         while (!ended && !feed.ended()) {
           if (stop.fired()) {
             outcome = 'stopped';
@@ -350,7 +352,7 @@ export function startPublishSession(
           }
           if (!waitingLogged) log.info({ channel: name }, 'a backup input waits: another ingest process holds the channel');
           waitingLogged = true;
-          await feed.standby(Promise.race([new Promise((r) => setTimeout(r, POLITE_RETRY_MS)), wakeEnd.promise, stop.promise]));
+          await feed.standby(endOrStop.race(new Promise((r) => setTimeout(r, POLITE_RETRY_MS))));
         }
         if (outcome === 'ended') break;
         if (outcome === 'stopped') {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { createPacketFeed } from '../../../ingest/publish-session';
+import { createPacketFeed, signalRace } from '../../../ingest/publish-session';
 import type { MediaPacket } from '../../../core/model/media';
 
 /** A packet source fed by hand: push() hands the next packet to a waiting reader, end() ends the stream. */
@@ -97,5 +97,35 @@ describe('createPacketFeed (standby and on air)', () => {
     src.push(null);
     await standby;
     assert.equal(feed.ended(), true);
+  });
+
+  it('on air, the stop signal is subscribed to once, not once per packet (a pending promise keeps every reaction)', async () => {
+    let thens = 0;
+    let stopNow: () => void = () => undefined;
+    const stop = new Promise<void>((r) => (stopNow = r));
+    const counted = { then: (a?: () => unknown, b?: () => unknown) => { thens += 1; return stop.then(a, b); } } as unknown as Promise<void>;
+    const src = source();
+    const feed = createPacketFeed(src.packets(), isVideo, () => undefined);
+    const it = feed.live(counted)[Symbol.asyncIterator]();
+    for (let i = 0; i < 50; i++) src.push(pkt(VIDEO, i, i === 0));
+    assert.equal((await take(it, 50)).length, 50);
+    assert.equal(thens, 1);
+    stopNow();
+    assert.equal((await it.next()).done, true);
+  });
+});
+
+describe('signalRace', () => {
+  it('answers settled or signal, whichever comes first, and signal at once after it fired', async () => {
+    let fire: () => void = () => undefined;
+    const r = signalRace(new Promise<void>((res) => (fire = res)));
+    assert.equal(await r.race(Promise.resolve(1)), 'settled');
+    assert.equal(await r.race(Promise.reject(new Error('x'))), 'settled');
+    const never = r.race(new Promise(() => undefined));
+    assert.equal(r.fired(), false);
+    fire();
+    assert.equal(await never, 'signal');
+    assert.equal(r.fired(), true);
+    assert.equal(await r.race(Promise.resolve(1)), 'signal');
   });
 });

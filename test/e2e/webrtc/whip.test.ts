@@ -184,12 +184,13 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
     }, 30000);
     const rtp = await waitFor('the late packets asked for and recovered, in the channel diagnostics', async () => {
       const r = (await status('obs')).ingest?.rtp;
-      return r && r.recovered >= 3 ? r : null;
+      return r && r.recovered >= 5 ? r : null;
     }, 15000);
-    assert.ok(rtp.nacked >= rtp.recovered, `each late packet was asked for (${JSON.stringify(rtp)})`);
+    // Late packets are asked for (one that comes before the next 20 ms tick fills its gap unasked).
+    assert.ok(rtp.nacked > 0, `late packets were asked for (${JSON.stringify(rtp)})`);
     // A packet later than the 120 ms hold (this process also runs the publisher, on a loaded machine) is lost,
     // and only then is a picture dropped and a keyframe asked for (at the start: two).
-    assert.ok(rtp.recovered > 2 * rtp.lostPackets, `most late packets recovered (${JSON.stringify(rtp)})`);
+    assert.ok(rtp.recovered > rtp.lostPackets, `most late packets recovered (${JSON.stringify(rtp)})`);
     assert.ok(rtp.droppedAccessUnits <= rtp.lostPackets && rtp.keyframeRequests <= 2 + rtp.lostPackets, `pictures dropped only for packets given up (${JSON.stringify(rtp)})`);
     // The reordered publish's segments decode.
     const last = text.split('\n').filter((l) => /^v-source-\d+\.m4s$/.test(l)).slice(-2, -1)[0] as string;

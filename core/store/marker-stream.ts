@@ -19,6 +19,7 @@ import type { Marker } from '../model/marker';
 import { TIMELINE_HZ } from '../model/live';
 import { answerTiers, planTiers, type HotItem, type Item, type TierReply } from './tier-query';
 import type { LiveStore } from './live-store';
+import type { Store } from './store';
 
 /** The codec name of the data stream (FFmpeg's name for SCTE-35 in MPEG-TS). */
 export const MARKER_STREAM_CODEC = 'scte_35';
@@ -111,22 +112,41 @@ export async function queryMarkerPackets(q: IndexQuery, packets: readonly Marker
   return found.map((e) => ({ member: e.member, meta: JSON.parse(e.json as string) as PacketMeta }));
 }
 
+/** What the Content Beam API reads of a stream's media elements: the store's reads, or a data stream's. */
+export type MediaReader = Pick<Store, 'getElement' | 'getPayload' | 'query'>;
+
 /** The Content Beam API's view of channels' data streams (engine/api/beams.ts). */
 export interface MarkerStreams {
   /** The format as the API shows it: a channel's with its data stream. */
   format(stored: Format): Format;
   /** Whether `stream` of the shown `format` is a data stream made here. */
   owns(format: Format, stream: Stream): boolean;
-  /** The stream's packets (ascending pts). */
-  packets(format: Format): Promise<MarkerPacket[]>;
+  /** The data stream's elements, read as the store reads a stored stream's (the markers read once, when first needed). */
+  reader(format: Format): MediaReader;
 }
 
 export function createMarkerStreams(deps: { live: Pick<LiveStore, 'markers'> }): MarkerStreams {
   return {
     format: withMarkerStream,
     owns: isMarkerStream,
-    async packets(format) {
-      return markerPackets(await deps.live.markers(format.url));
+    reader(format) {
+      let loaded: Promise<MarkerPacket[]> | null = null;
+      const packets = () => (loaded ??= deps.live.markers(format.url).then(markerPackets));
+      /** Only packets: a data stream has no frames. */
+      const at = async (kind: string, pts: number) => (kind === 'packet' ? (await packets()).find((p) => p.pts === pts) : undefined);
+      return {
+        async getElement(_name, streamIndex, kind, pts) {
+          const p = await at(kind, pts);
+          return p ? markerPacketMeta(p, streamIndex) : null;
+        },
+        async getPayload(_name, _streamIndex, kind, pts) {
+          const p = await at(kind, pts);
+          return p ? { data: p.section, bufSizes: null } : null;
+        },
+        async query(_name, streamIndex, q) {
+          return queryMarkerPackets(q, await packets(), streamIndex);
+        },
+      };
     },
   };
 }

@@ -11,7 +11,7 @@ import { parseMediaRef, type MediaRef } from '../../core/model/media-ref';
 import { parseStreamName, selectStream } from '../../core/model/stream-name';
 import { planQuery, type Paging } from '../../core/model/query-plan';
 import type { Store } from '../../core/store/store';
-import { markerPacketMeta, queryMarkerPackets, type MarkerStreams } from '../../core/store/marker-stream';
+import type { MarkerStreams, MediaReader } from '../../core/store/marker-stream';
 import { acceptAnyContentType, requireBody } from './body';
 import { useRouteSchemas } from './route-schemas';
 import {
@@ -214,14 +214,15 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
   async function getMedia(req: FastifyRequest<{ Params: Params; Querystring: PagingQuery }>, reply: FastifyReply) {
     const ref = parseMediaRef(req.params.ref, req.params.data);
     const { format, stream } = await loadStream(store, req.params.content, req.params.stream, shown);
-    if (markers?.owns(format, stream)) return getMarkerMedia(req, reply, ref, format, stream, markers);
+    // A channel's markers' data stream is read as a stored stream is: the same answers, errors and headers.
+    const media: MediaReader = markers?.owns(format, stream) ? markers.reader(format) : store;
     if (ref.kind === 'direct') {
       if (!ref.data) {
-        const meta = await store.getElement(format.url, stream.index, ref.element, ref.pts);
+        const meta = await media.getElement(format.url, stream.index, ref.element, ref.pts);
         if (!meta) throw notFound(`No ${ref.element} with pts ${ref.pts} in stream ${stream.index} of '${format.url}'.`);
         return meta;
       }
-      const payload = await store.getPayload(format.url, stream.index, ref.element, ref.pts);
+      const payload = await media.getPayload(format.url, stream.index, ref.element, ref.pts);
       if (!payload) throw notFound(`The payload of ${ref.element}_${ref.pts} is not available (never written, or expired from the cache).`);
       const body = selectPlane(payload.data, payload.bufSizes, ref.data.plane);
       if (!body) throw notFound(`${ref.element}_${ref.pts} has no plane ${String(ref.data.plane)}.`);
@@ -234,34 +235,12 @@ export async function beamsPlugin(app: FastifyInstance, opts: { store: Store; li
       return reply.type('application/octet-stream').send(body);
     }
     const paging = parsePaging(req.query, limits.mediaDefaultLimit, limits.maxLimit);
-    const found = await store.query(format.url, stream.index, planQuery(ref, stream, paging));
+    const found = await media.query(format.url, stream.index, planQuery(ref, stream, paging));
     if (found.length === 0) throw notFound(`No media elements match '${req.params.ref}' in stream ${stream.index} of '${format.url}'.`);
     if (ref.kind === 'redirect') {
       const first = found[0] as { member: string };
       return reply.redirect(`${contentPath(format.url)}/stream_${stream.index}/${first.member}`, 302);
     }
-    return found.map((e) => e.meta) satisfies ElementMeta[];
-  }
-
-  /** A media read of a channel's markers' data stream: the same answers and errors as a stored stream's. */
-  async function getMarkerMedia(req: FastifyRequest<{ Params: Params; Querystring: PagingQuery }>, reply: FastifyReply, ref: MediaRef, format: Format, s: Stream, m: MarkerStreams) {
-    const packets = await m.packets(format);
-    if (ref.kind === 'direct') {
-      const p = ref.element === 'packet' ? packets.find((x) => x.pts === ref.pts) : undefined;
-      if (!ref.data) {
-        if (!p) throw notFound(`No ${ref.element} with pts ${ref.pts} in stream ${s.index} of '${format.url}'.`);
-        return markerPacketMeta(p, s.index);
-      }
-      if (!p) throw notFound(`The payload of ${ref.element}_${ref.pts} is not available (never written, or expired from the cache).`);
-      const body = selectPlane(p.section, null, ref.data.plane);
-      if (!body) throw notFound(`${ref.element}_${ref.pts} has no plane ${String(ref.data.plane)}.`);
-      reply.header('Beam-PTS', String(ref.pts));
-      return reply.type('application/octet-stream').send(body);
-    }
-    const paging = parsePaging(req.query, limits.mediaDefaultLimit, limits.maxLimit);
-    const found = await queryMarkerPackets(planQuery(ref, s, paging), packets, s.index);
-    if (found.length === 0) throw notFound(`No media elements match '${req.params.ref}' in stream ${s.index} of '${format.url}'.`);
-    if (ref.kind === 'redirect') return reply.redirect(`${contentPath(format.url)}/stream_${s.index}/${(found[0] as { member: string }).member}`, 302);
     return found.map((e) => e.meta) satisfies ElementMeta[];
   }
 

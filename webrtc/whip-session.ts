@@ -108,7 +108,12 @@ export async function startWhipSession(
   }
 
   const tracks: (ndc.Track | null)[] = [videoTrack, audioTrack];
-  const stats: WhipSessionStats = { state: 'new', videoPackets: 0, audioPackets: 0, accessUnits: 0, droppedAccessUnits: 0, keyframeRequests: 0, bytesOut: 0, nacked: 0, recovered: 0, lostPackets: 0 };
+  /** What the session counts itself; the depacketiser's and the reorder buffer's counts are read when asked (`current()`). */
+  const stats: Omit<WhipSessionStats, 'droppedAccessUnits' | 'nacked' | 'recovered' | 'lostPackets'> = { state: 'new', videoPackets: 0, audioPackets: 0, accessUnits: 0, keyframeRequests: 0, bytesOut: 0 };
+  const current = (): WhipSessionStats => {
+    const r = reorder.stats();
+    return { ...stats, droppedAccessUnits: depacketizer.stats().dropped, nacked: r.nacked, recovered: r.recovered, lostPackets: r.lost };
+  };
   const reorder = createRtpReorder();
   /** The publisher's video SSRC, which NACKs name. */
   let videoSsrc: number | null = null;
@@ -233,14 +238,6 @@ export async function startWhipSession(
       needKeyframe = true;
       askKeyframe();
     } else if (needKeyframe && stats.videoPackets === 1) askKeyframe();
-    stats.droppedAccessUnits = depacketizer.stats().dropped;
-  }
-
-  function reorderStats(): void {
-    const r = reorder.stats();
-    stats.nacked = r.nacked;
-    stats.recovered = r.recovered;
-    stats.lostPackets = r.lost;
   }
 
   videoTrack.onMessage((msg) => {
@@ -255,7 +252,6 @@ export async function startWhipSession(
       videoClock(p.timestamp);
     }
     for (const q of reorder.push(p, now())) onVideoPacket(q);
-    reorderStats();
   });
   // Gaps: asked for again while they may still come, given up after the hold (then the depacketiser sees them).
   const reorderTimer = setInterval(() => {
@@ -269,7 +265,6 @@ export async function startWhipSession(
         // the track closed meanwhile
       }
     }
-    reorderStats();
   }, REORDER_TICK_MS);
   reorderTimer.unref();
 
@@ -334,11 +329,14 @@ export async function startWhipSession(
     close(reason) {
       end(reason, false);
     },
-    rtpStats: () => ({ nacked: stats.nacked, recovered: stats.recovered, lostPackets: stats.lostPackets, keyframeRequests: stats.keyframeRequests, droppedAccessUnits: stats.droppedAccessUnits }),
+    rtpStats: () => {
+      const c = current();
+      return { nacked: c.nacked, recovered: c.recovered, lostPackets: c.lostPackets, keyframeRequests: c.keyframeRequests, droppedAccessUnits: c.droppedAccessUnits };
+    },
   };
   log.info({ channel, session: id, h264: h264.payloadType, opus: opus?.payloadType ?? null }, 'WHIP publisher');
   return {
     answer,
-    session: { id, channel, source, closed, connected, close: (reason) => end(reason, true), addRemoteCandidate: (candidate, mid) => pc.addRemoteCandidate(candidate, mid), stats: () => ({ ...stats }) },
+    session: { id, channel, source, closed, connected, close: (reason) => end(reason, true), addRemoteCandidate: (candidate, mid) => pc.addRemoteCandidate(candidate, mid), stats: current },
   };
 }

@@ -3,6 +3,7 @@
  * SegmentTemplate with a SegmentTimeline per adaptation set, $Number$ or $Time$ addressing.
  */
 import { badRenderInput } from '../errors';
+import { isCea708, type CaptionService } from '../../core/model/captions';
 import type { DashAdaptationSet, DashEventStream, DashManifest, DashRepresentation, DashSegmentTime } from './model';
 
 const PROFILE = 'urn:mpeg:dash:profile:isoff-live:2011';
@@ -22,7 +23,7 @@ export function cea608Value(services: readonly { channel: string; language?: str
 }
 
 /** The Accessibility value of CEA-708 services (`SERVICE<n>`): `1=lang:en;2=lang:es`, one without a language as `1`. */
-export function cea708Value(services: readonly { channel: string; language?: string }[]): string {
+export function cea708Value(services: readonly Pick<CaptionService, 'channel' | 'language'>[]): string {
   return services.map((s) => {
     const n = s.channel.replace(/^SERVICE/, '');
     return s.language ? `${n}=lang:${s.language}` : n;
@@ -30,9 +31,9 @@ export function cea708Value(services: readonly { channel: string; language?: str
 }
 
 /** The Accessibility descriptors of a video AdaptationSet's caption services: one per standard present. */
-export function captionAccessibility(services: readonly { channel: string; language?: string }[]): { schemeIdUri: string; value: string }[] {
-  const c608 = services.filter((s) => !s.channel.startsWith('SERVICE'));
-  const c708 = services.filter((s) => s.channel.startsWith('SERVICE'));
+export function captionAccessibility(services: readonly Pick<CaptionService, 'channel' | 'language'>[]): { schemeIdUri: string; value: string }[] {
+  const c608 = services.filter((s) => !isCea708(s.channel));
+  const c708 = services.filter((s) => isCea708(s.channel));
   return [
     ...(c608.length ? [{ schemeIdUri: CEA608_SCHEME, value: cea608Value(c608) }] : []),
     ...(c708.length ? [{ schemeIdUri: CEA708_SCHEME, value: cea708Value(c708) }] : []),

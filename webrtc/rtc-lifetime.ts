@@ -26,11 +26,6 @@ export function holdTrack(track: ndc.Track): ndc.Track {
   return track;
 }
 
-/** Tracks whose close libdatachannel has not yet reported (a gauge for tests and diagnostics). */
-export function heldTracks(): number {
-  return held.size;
-}
-
 /** Stops libdatachannel's threads once every connection is closed (process-wide: call at shutdown only). */
 export function releaseRtc(): void {
   try {

@@ -225,7 +225,7 @@ export function packagerTuning(c: BeamConfig): LivePackagerConfig {
     liveWindowSegments: p.liveWindowSegments, blockingTimeoutTargets: p.blockingTimeoutTargets, audioWaitMs: p.audioWait,
     snapshotTtlMs: p.snapshotTtl, snapshotMaxAgeMs: p.snapshotMaxAge, utcTimingPath: DEFAULT_LIVE_SERVICE_CONFIG.utcTimingPath,
     partWaitFloorMs: DEFAULT_LIVE_SERVICE_CONFIG.partWaitFloorMs,
-    cacheBytes: p.cacheBytes, followerBlockMs: p.followerBlock, followerIdleMs: p.followerIdle, tsOverhead: p.tsOverhead,
+    cacheBytes: p.cacheBytes, followerBlockMs: p.followerBlock, followerIdleMs: p.followerIdle, tsOverhead: p.tsOverhead, muxedAudio: p.muxedAudio,
     archivedPlans: DEFAULT_LIVE_PACKAGER_CONFIG.archivedPlans,
   };
 }

@@ -125,6 +125,8 @@ export interface BeamConfig {
     followerBlock: number;
     followerIdle: number;
     tsOverhead: number;
+    /** A channel with one audio track is listed as muxed variants (video and audio in the same fragments). */
+    muxedAudio: boolean;
   };
   jobs: Record<string, JobRule>;
   /** `partTarget`: the LL-HLS part target in seconds for channels that set none (`partTargetSeconds`). */
@@ -207,7 +209,7 @@ export const DEFAULTS: BeamConfig = {
   transcoder: { preset: 'veryfast', threads: 0, maxKeyframeSeconds: 10, maxSegmentsBehind: 1, idleTimeout: 10000, blockTime: 500, sourcePoll: 25, concurrency: 0 },
   packager: {
     liveWindowSegments: 6, blockingTimeoutTargets: 3, audioWait: 1000, snapshotTtl: 200, snapshotMaxAge: 2000,
-    cacheBytes: 256 * 1024 * 1024, followerBlock: 5000, followerIdle: 60000, tsOverhead: 1.15,
+    cacheBytes: 256 * 1024 * 1024, followerBlock: 5000, followerIdle: 60000, tsOverhead: 1.15, muxedAudio: true,
   },
   /** Built-in rules: frame images and clips are made just in time by the media_workers queue (transcoders/jit). */
   jobs: {
@@ -309,6 +311,7 @@ export const FIELDS: Field[] = [
   { path: ['packager', 'followerBlock'], kind: 'ms', env: 'PACKAGER_FOLLOWER_BLOCK' },
   { path: ['packager', 'followerIdle'], kind: 'timeoutMs', env: 'PACKAGER_FOLLOWER_IDLE' },
   { path: ['packager', 'tsOverhead'], kind: 'overhead', env: 'PACKAGER_TS_OVERHEAD' },
+  { path: ['packager', 'muxedAudio'], kind: 'bool', env: 'HLS_MUXED_AUDIO' },
   { path: ['live', 'partTarget'], kind: 'partTarget', env: 'PART_TARGET' },
   { path: ['archive', 'url'], kind: 'archiveUrl', env: 'ARCHIVE_URL' },
   { path: ['archive', 'hotWindowSeconds'], kind: 'hotWindow', env: 'HOT_WINDOW_SECONDS' },

@@ -54,6 +54,19 @@ export function moof(sequenceNumber: number, trackId: number, baseMediaDecodeTim
   return box('moof', mfhd(sequenceNumber), traf(trackId, baseMediaDecodeTime, samples, dataOffset));
 }
 
+/** One track's run in a fragment of several tracks: its samples' payloads start `dataOffset` bytes after the moof's first byte. */
+export interface TrackRun {
+  trackId: number;
+  baseMediaDecodeTime: number;
+  samples: readonly SampleLayout[];
+  dataOffset: number;
+}
+
+/** A moof with one traf per track (a muxed fragment: every track's payloads in the one mdat that follows). */
+export function multiTrackMoof(sequenceNumber: number, runs: readonly TrackRun[]): Buffer {
+  return box('moof', mfhd(sequenceNumber), ...runs.map((r) => traf(r.trackId, r.baseMediaDecodeTime, r.samples, r.dataOffset)));
+}
+
 export function mdat(payloads: Buffer[]): Buffer {
   return box('mdat', ...payloads);
 }

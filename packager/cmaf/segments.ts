@@ -1,7 +1,7 @@
 /** CMAF headers (init segments) and fragments (segments, LL-HLS parts) from resolved tracks. */
 import { badMedia } from '../errors';
 import type { CmafSample, CmafTrack } from '../model';
-import { mdatHeader, moof, styp, type SampleLayout } from './fragment-boxes';
+import { mdatHeader, moof, multiTrackMoof, styp, type SampleLayout } from './fragment-boxes';
 import { ftyp, moov } from './init-boxes';
 
 /** An init segment: ftyp + moov with one trak (and trex) per track. */
@@ -31,6 +31,60 @@ export function buildMediaSegment(track: CmafTrack, samples: CmafSample[], seque
   return Buffer.concat([buildFragmentHead(track, samples, sequenceNumber, baseDecodeTime, options), ...samples.map((s) => s.data)]);
 }
 
+/** One track's share of a muxed fragment. */
+export interface FragmentTrack {
+  track: CmafTrack;
+  samples: readonly CmafSample[];
+  /** Defaults to the first sample's decode time. */
+  baseDecodeTime?: number;
+}
+
+/**
+ * One fragment (styp + moof + mdat) of several tracks (a muxed HLS segment or part, video and audio): one traf per
+ * track in the given order, and their payloads in the same order in one mdat. A track without samples is left out;
+ * at least one must have some.
+ */
+export function buildMuxedSegment(tracks: readonly FragmentTrack[], sequenceNumber: number, options: MediaSegmentOptions = {}): Buffer {
+  const present = tracks.filter((t) => t.samples.length > 0);
+  if (present.length === 0) throw badMedia(`CMAF: fragment ${sequenceNumber} has no samples in any track`);
+  if (new Set(present.map((t) => t.track.id)).size !== present.length) throw badMedia('CMAF: track ids in one fragment must be unique');
+  checkSequence(sequenceNumber);
+  const runs = present.map((t) => ({ trackId: t.track.id, baseMediaDecodeTime: checkedBase(t.track, t.samples, t.baseDecodeTime), samples: t.samples, dataOffset: 0 }));
+  const payloadBytes = runs.map((r) => r.samples.reduce((n, s) => n + s.data.length, 0));
+  // Offsets are fixed-width fields: the moof's size does not depend on them.
+  const size = multiTrackMoof(sequenceNumber, runs).length;
+  let offset = size + 8;
+  runs.forEach((r, i) => {
+    r.dataOffset = offset;
+    offset += payloadBytes[i] as number;
+  });
+  const head = options.styp === false ? [] : [styp('msdh', 0, ['msdh', 'cmfs', 'cmff'])];
+  const total = payloadBytes.reduce((a, b) => a + b, 0);
+  return Buffer.concat([...head, multiTrackMoof(sequenceNumber, runs), mdatHeader(total), ...present.flatMap((t) => t.samples.map((s) => s.data))]);
+}
+
+function checkSequence(sequenceNumber: number): void {
+  if (!Number.isInteger(sequenceNumber) || sequenceNumber < 0 || sequenceNumber > 0xffffffff) {
+    throw badMedia(`CMAF: sequence number ${sequenceNumber} out of range`);
+  }
+}
+
+/** The fragment's base decode time for a track (its first sample's unless given), with its samples checked. */
+function checkedBase(track: CmafTrack, samples: readonly SampleLayout[], baseDecodeTime: number | undefined): number {
+  const first = samples[0];
+  if (!first) throw badMedia(`CMAF: a fragment of track ${track.id} has no samples`);
+  const base = baseDecodeTime ?? first.dts;
+  if (!Number.isSafeInteger(base) || base < 0) {
+    throw badMedia(`CMAF: base decode time ${base} of track ${track.id} must be a non-negative integer`);
+  }
+  samples.forEach((s, i) => {
+    if (!Number.isInteger(s.duration) || s.duration < 0) throw badMedia(`CMAF: sample ${i} has invalid duration ${s.duration}`);
+    if (!Number.isInteger(s.compositionOffset)) throw badMedia(`CMAF: sample ${i} has invalid composition offset`);
+    if (s.data.length === 0) throw badMedia(`CMAF: sample ${i} of track ${track.id} is empty`);
+  });
+  return base;
+}
+
 /**
  * A fragment's bytes before its payloads: styp + moof + the mdat box's 8-byte header, from the samples' timing
  * and payload sizes only. `buildMediaSegment` is this followed by the payloads in order (so a segment whose
@@ -38,22 +92,10 @@ export function buildMediaSegment(track: CmafTrack, samples: CmafSample[], seque
  */
 export function buildFragmentHead(track: CmafTrack, samples: readonly SampleLayout[], sequenceNumber: number,
   baseDecodeTime?: number, options: MediaSegmentOptions = {}): Buffer {
-  const first = samples[0];
-  if (!first) throw badMedia(`CMAF: fragment ${sequenceNumber} of track ${track.id} has no samples`);
-  if (!Number.isInteger(sequenceNumber) || sequenceNumber < 0 || sequenceNumber > 0xffffffff) {
-    throw badMedia(`CMAF: sequence number ${sequenceNumber} out of range`);
-  }
-  const base = baseDecodeTime ?? first.dts;
-  if (!Number.isSafeInteger(base) || base < 0) {
-    throw badMedia(`CMAF: base decode time ${base} of track ${track.id} must be a non-negative integer`);
-  }
-  let payloadBytes = 0;
-  samples.forEach((s, i) => {
-    if (!Number.isInteger(s.duration) || s.duration < 0) throw badMedia(`CMAF: sample ${i} has invalid duration ${s.duration}`);
-    if (!Number.isInteger(s.compositionOffset)) throw badMedia(`CMAF: sample ${i} has invalid composition offset`);
-    if (s.data.length === 0) throw badMedia(`CMAF: sample ${i} of track ${track.id} is empty`);
-    payloadBytes += s.data.length;
-  });
+  if (!samples[0]) throw badMedia(`CMAF: fragment ${sequenceNumber} of track ${track.id} has no samples`);
+  checkSequence(sequenceNumber);
+  const base = checkedBase(track, samples, baseDecodeTime);
+  const payloadBytes = samples.reduce((n, s) => n + s.data.length, 0);
   const probe = moof(sequenceNumber, track.id, base, samples, 0);
   const fragment = moof(sequenceNumber, track.id, base, samples, probe.length + 8);
   const head = options.styp === false ? [] : [styp('msdh', 0, ['msdh', 'cmfs', 'cmff'])];

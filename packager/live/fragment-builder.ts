@@ -5,7 +5,7 @@
  */
 import type { PacketRead } from '../../core/store/store';
 import { notFound } from '../../core/model/errors';
-import { buildMediaSegment } from '../cmaf/segments';
+import { buildMediaSegment, buildMuxedSegment } from '../cmaf/segments';
 import { toCmafSamples, type SampleTiming } from '../cmaf/prepare';
 import type { PacketMeta } from '../../core/model/media';
 import type { Sample } from '../model';
@@ -100,4 +100,38 @@ export async function buildFragment(src: FragmentSource, req: FragmentRequest): 
   const samples = samplesOf(packets, window, video);
   const cmaf = toCmafSamples(track.info, track.track, samples);
   return { body: buildMediaSegment(track.track, cmaf, fragmentSequence(req.segment, req.part)), complete };
+}
+
+/** The audio track's id in a muxed init segment and fragment (the video's stays 1). */
+export const MUXED_AUDIO_TRACK_ID = 2;
+
+export interface MuxedFragmentRequest {
+  video: ResolvedTrack;
+  audio: ResolvedTrack;
+  videoWindow: TickWindow;
+  audioWindow: TickWindow;
+  segment: number;
+  part: number | null;
+  audioWaitMs: number;
+}
+
+/**
+ * Reads and packages a video window with the audio of the same time in one fragment (video traf first, the audio as
+ * track MUXED_AUDIO_TRACK_ID): complete once the audio is (see `readTrackWindow`). A window without audio (a
+ * publisher that paused its audio) is video alone; one without video is 404, as for the video rendition.
+ */
+export async function buildMuxedFragment(video: FragmentSource, audio: FragmentSource, req: MuxedFragmentRequest): Promise<FragmentResult> {
+  const [v, a] = await Promise.all([
+    readTrackWindow(video, req.videoWindow, true, 0),
+    readTrackWindow(audio, req.audioWindow, false, req.audioWaitMs),
+  ]);
+  if (v.packets.length === 0) {
+    throw notFound(`No video media in segment ${req.segment}${req.part === null ? '' : ` part ${req.part}`}: it has expired from the DVR window or was never received.`);
+  }
+  const audioTrack = { ...req.audio.track, id: MUXED_AUDIO_TRACK_ID };
+  const body = buildMuxedSegment([
+    { track: req.video.track, samples: toCmafSamples(req.video.info, req.video.track, samplesOf(v.packets, req.videoWindow, true)) },
+    { track: audioTrack, samples: a.packets.length ? toCmafSamples(req.audio.info, audioTrack, samplesOf(a.packets, req.audioWindow, false)) : [] },
+  ], fragmentSequence(req.segment, req.part));
+  return { body, complete: a.complete };
 }

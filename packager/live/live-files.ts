@@ -7,6 +7,9 @@
  *   v-<rung>-init.mp4              its CMAF header
  *   v-<rung>-<msn>.m4s             segment <msn> (the media sequence number = the segment index)
  *   v-<rung>-<msn>.<part>.m4s      LL-HLS part <part> of segment <msn>
+ *   av-<rung>.m3u8, av-<rung>-init.mp4, av-<rung>-<msn>.m4s, av-<rung>-<msn>.<part>.m4s   the rung's video with the
+ *                                  channel's audio muxed in (one fragment, two tracks): what the multivariant playlist
+ *                                  lists for a channel with one audio track (see manifests.ts)
  *   audio.m3u8, audio-init.mp4, audio-<msn>.m4s, audio-<msn>.<part>.m4s   the main audio rendition
  *   audio<n>.m3u8, audio<n>-init.mp4, …   a further audio track (another language): channel stream <n>, 2–9
  *   ts-<rung>.m3u8                 legacy media playlist of MPEG-TS segments (rung video + channel audio)
@@ -16,8 +19,11 @@
  * match from the right is unambiguous. Pure.
  */
 
-/** An audio rendition: `track` is its channel stream index when it is not the main one (1): another language. */
-export type RenditionRef = { kind: 'video'; rung: string } | { kind: 'audio'; track?: number };
+/**
+ * A video rung (`muxed`: with the channel's main audio in the same fragments), or an audio rendition: `track` is its
+ * channel stream index when it is not the main one (1): another language.
+ */
+export type RenditionRef = { kind: 'video'; rung: string; muxed?: boolean } | { kind: 'audio'; track?: number };
 
 export type LiveFile =
   | { type: 'master' }
@@ -31,14 +37,14 @@ export type LiveFile =
 export const SOURCE_RUNG = 'source';
 const RUNG = '([a-z0-9][a-z0-9_-]{0,63})';
 const NUM = '(\\d{1,12})';
-const MEDIA = new RegExp(`^(?:v-${RUNG}|audio([2-9])?)-${NUM}(?:\\.(\\d{1,4}))?\\.m4s$`);
-const INIT = new RegExp(`^(?:v-${RUNG}|audio([2-9])?)-init\\.mp4$`);
-const PLAYLIST = new RegExp(`^(?:v-${RUNG}|audio([2-9])?)\\.m3u8$`);
+const MEDIA = new RegExp(`^(?:(a?v)-${RUNG}|audio([2-9])?)-${NUM}(?:\\.(\\d{1,4}))?\\.m4s$`);
+const INIT = new RegExp(`^(?:(a?v)-${RUNG}|audio([2-9])?)-init\\.mp4$`);
+const PLAYLIST = new RegExp(`^(?:(a?v)-${RUNG}|audio([2-9])?)\\.m3u8$`);
 const TS_PLAYLIST = new RegExp(`^ts-${RUNG}\\.m3u8$`);
 const TS_SEGMENT = new RegExp(`^ts-${RUNG}-${NUM}\\.ts$`);
 
-function renditionOf(rung: string | undefined, track: string | undefined): RenditionRef {
-  if (rung !== undefined) return { kind: 'video', rung };
+function renditionOf(prefix: string | undefined, rung: string | undefined, track: string | undefined): RenditionRef {
+  if (rung !== undefined) return prefix === 'av' ? { kind: 'video', rung, muxed: true } : { kind: 'video', rung };
   return track === undefined ? { kind: 'audio' } : { kind: 'audio', track: Number(track) };
 }
 
@@ -48,12 +54,12 @@ export function parseLiveFile(file: string): LiveFile | null {
   if (file === 'manifest.mpd') return { type: 'mpd' };
   let m = MEDIA.exec(file);
   if (m) {
-    return { type: 'media', rendition: renditionOf(m[1], m[2]), segment: Number(m[3]), part: m[4] === undefined ? null : Number(m[4]) };
+    return { type: 'media', rendition: renditionOf(m[1], m[2], m[3]), segment: Number(m[4]), part: m[5] === undefined ? null : Number(m[5]) };
   }
   m = INIT.exec(file);
-  if (m) return { type: 'init', rendition: renditionOf(m[1], m[2]) };
+  if (m) return { type: 'init', rendition: renditionOf(m[1], m[2], m[3]) };
   m = PLAYLIST.exec(file);
-  if (m) return { type: 'playlist', rendition: renditionOf(m[1], m[2]) };
+  if (m) return { type: 'playlist', rendition: renditionOf(m[1], m[2], m[3]) };
   m = TS_SEGMENT.exec(file);
   if (m) return { type: 'tsSegment', rung: m[1] as string, segment: Number(m[2]) };
   m = TS_PLAYLIST.exec(file);
@@ -61,9 +67,9 @@ export function parseLiveFile(file: string): LiveFile | null {
   return null;
 }
 
-/** File-name stem of a rendition: `v-<rung>`, `audio` (the main track) or `audio<n>`. */
+/** File-name stem of a rendition: `v-<rung>`, `av-<rung>` (muxed), `audio` (the main track) or `audio<n>`. */
 export function stemOf(r: RenditionRef): string {
-  if (r.kind === 'video') return `v-${r.rung}`;
+  if (r.kind === 'video') return `${r.muxed ? 'av' : 'v'}-${r.rung}`;
   return r.track === undefined || r.track === 1 ? 'audio' : `audio${r.track}`;
 }
 

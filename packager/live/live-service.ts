@@ -42,6 +42,12 @@ export interface LiveServiceConfig {
   snapshotMaxAgeMs: number;
   /** Path of the UTCTiming endpoint. */
   utcTimingPath: string;
+  /**
+   * The multivariant playlist of a channel with one audio track and no captions lists muxed variants (`av-<rung>`:
+   * video and audio in the same fragments) rather than video variants and an audio group; `?audio=` overrides it
+   * per request.
+   */
+  muxedAudio: boolean;
 }
 
 export const DEFAULT_LIVE_SERVICE_CONFIG: LiveServiceConfig = {
@@ -52,6 +58,7 @@ export const DEFAULT_LIVE_SERVICE_CONFIG: LiveServiceConfig = {
   snapshotTtlMs: 200,
   snapshotMaxAgeMs: 2000,
   utcTimingPath: '/live/time',
+  muxedAudio: true,
 };
 
 export interface LiveServiceDeps {

@@ -22,7 +22,8 @@ import { CONTENT_TYPES, playlistResponse, type LiveResponse, type Query } from '
 import type { LiveServiceConfig } from './live-service';
 import { catchupRangeOf, catchupSegments } from './media-playlists';
 import type { SnapshotCache } from './snapshot-cache';
-import { frontierOf, memoOn, newestSegment, sourceFrontier, type Snapshot } from './snapshot';
+import { canMuxAudio, frontierOf, memoOn, newestSegment, sourceFrontier, type Snapshot } from './snapshot';
+import { badPackagerRequest } from '../errors';
 import type { AudioVariant, Variants, VariantsSource, VideoVariant } from './variants';
 
 export interface ManifestsDeps {
@@ -35,7 +36,7 @@ export interface ManifestsDeps {
   now: () => number;
 }
 
-export type ManifestsConfig = Pick<LiveServiceConfig, 'liveWindowSegments' | 'utcTimingPath'>;
+export type ManifestsConfig = Pick<LiveServiceConfig, 'liveWindowSegments' | 'utcTimingPath' | 'muxedAudio'>;
 
 export interface Manifests {
   master(channel: string, query: Query): Promise<LiveResponse>;
@@ -73,10 +74,29 @@ export function closedCaptionRenditions(captions: readonly CaptionService[]): Hl
 }
 
 /**
- * The multivariant playlist of the variants; `q` is the catch-up query every URI carries on. Caption services
- * (CEA-608 in every rung's video) become one CLOSED-CAPTIONS group every variant names; none, no group.
+ * Which form the multivariant playlist lists: muxed (each variant's segments and parts carry the video and the
+ * channel's one audio track) or separate (video variants and an audio rendition group). `?audio=separate` or
+ * `?audio=muxed` asks for one (400 for any other value); else the server's setting, but separate for a channel
+ * whose video carries captions: hls.js (1.7) adds the caption cues it reads from the video to its text track
+ * only when a `video` buffer is appended, which a muxed stream (one `audiovideo` buffer) never has, so its
+ * captions would never show. Muxed only when the channel has one audio track: several are languages, which need
+ * the group.
  */
-export function multivariantText(v: Variants, q: string, captions: readonly CaptionService[] = []): string {
+export function wantsMuxed(query: Query, configured: boolean, muxable: boolean, captioned: boolean): boolean {
+  const asked = query.audio;
+  if (asked !== undefined && asked !== 'separate' && asked !== 'muxed') throw badPackagerRequest(`audio must be 'muxed' or 'separate'`);
+  return muxable && (asked === undefined ? configured && !captioned : asked === 'muxed');
+}
+
+/**
+ * The multivariant playlist of the variants; `q` is the catch-up query every URI carries on. Caption services
+ * (CEA-608 in every rung's video) become one CLOSED-CAPTIONS group every variant names; none, no group. `muxed`:
+ * each variant is the rung with the main audio in its own fragments (`av-<rung>`, CODECS of both, no AUDIO group),
+ * which players start faster (hls.js does not ask for separate audio before it has parsed video); only for a
+ * channel with one audio track.
+ */
+export function multivariantText(v: Variants, q: string, captions: readonly CaptionService[] = [], muxed = false): string {
+  if (muxed && v.audio && (v.audioTracks?.length ?? 1) === 1) return muxedMultivariantText(v, v.audio, q, captions);
   // BANDWIDTH counts the group's largest audio rendition (RFC 8216bis §4.4.6.2).
   const tracks = v.audioTracks?.length ? v.audioTracks : v.audio ? [v.audio] : [];
   const audioBw = tracks.length
@@ -103,6 +123,22 @@ export function multivariantText(v: Variants, q: string, captions: readonly Capt
     ...(captions.length
       ? { closedCaptions: closedCaptionRenditions(captions) }
       : {}),
+  });
+}
+
+/** The muxed form of `multivariantText`: one variant per rung, its audio inside it. */
+function muxedMultivariantText(v: Variants, audio: AudioVariant, q: string, captions: readonly CaptionService[]): string {
+  return renderMultivariant({
+    variants: v.video.map((x) => ({
+      uri: `${stemOf(x.ref.kind === 'video' ? { ...x.ref, muxed: true } : x.ref)}.m3u8${q}`,
+      bandwidth: x.peak + audio.peak,
+      averageBandwidth: x.average + audio.average,
+      codecs: [x.codecs, audio.codecs],
+      resolution: { width: x.width, height: x.height },
+      ...(x.frameRate ? { frameRate: x.frameRate } : {}),
+      ...(captions.length ? { closedCaptionsGroup: CC_GROUP } : {}),
+    })),
+    ...(captions.length ? { closedCaptions: closedCaptionRenditions(captions) } : {}),
   });
 }
 
@@ -149,7 +185,9 @@ export function createManifests(deps: ManifestsDeps, config: ManifestsConfig): M
     const snap = await snapshots.snapshot(channel);
     const range = catchupRangeOf(query, snap.channel, now);
     const q = catchupQuery(query);
-    const body = await memoOn(snap, `master:${q}`, async () => multivariantText(await deps.variants.variants(snap), q, await captionsOf(snap)));
+    const captions = await captionsOf(snap);
+    const muxed = wantsMuxed(query, config.muxedAudio, canMuxAudio(snap), captions.length > 0);
+    const body = await memoOn(snap, `master:${muxed ? 'muxed' : 'separate'}:${q}`, async () => multivariantText(await deps.variants.variants(snap), q, captions, muxed));
     return playlistResponse(body, range && range.endMs !== null ? 60 : 1);
   }
 

@@ -9,7 +9,9 @@ import type { PartRecord, SegmentRecord } from '../../core/model/live';
 import { notFound } from '../../core/model/errors';
 import type { ChannelReader } from '../channel-reader';
 import type { EventFollowers } from './event-follower';
-import { buildFragment, type FragmentResult } from './fragment-builder';
+import { buildFragment, buildMuxedFragment, MUXED_AUDIO_TRACK_ID, type FragmentResult, type FragmentSource } from './fragment-builder';
+import { buildInitSegment } from '../cmaf/segments';
+import type { ResolvedTrack } from '../channel-reader';
 import { stemOf, type RenditionRef } from './live-files';
 import { CONTENT_TYPES, IMMUTABLE, type LiveResponse } from './live-response';
 import type { LiveServiceConfig } from './live-service';
@@ -17,7 +19,7 @@ import type { PackagerMetrics } from './metrics';
 import type { SegmentCache } from './segment-cache';
 import { builtFragmentEtag, type ArchivedSegments } from './archived-segments';
 import type { SnapshotCache } from './snapshot-cache';
-import { frontierOf, isNext, partTarget, ready, targetDuration, trackOf, type Snapshot } from './snapshot';
+import { frontierOf, isNext, partTarget, ready, targetDuration, trackOf, type Snapshot, type Track } from './snapshot';
 import { partWindow, segmentWindow, type TickWindow, type WindowMode } from './windows';
 
 /** Archived segment keys remembered as streamed once (a few hundred KB of strings at most). */
@@ -44,6 +46,14 @@ export type MediaObjectsConfig = Pick<LiveServiceConfig, 'blockingTimeoutTargets
 export interface MediaObjects {
   init(channel: string, ref: RenditionRef): Promise<LiveResponse>;
   media(channel: string, ref: RenditionRef, segment: number, part: number | null): Promise<LiveResponse>;
+}
+
+/** Muxed init segments remembered at most (by the two tracks' format keys; then forgotten all at once). */
+const MAX_MUXED_INITS = 256;
+
+/** The init segment of a muxed rendition: the video track (id 1) and the audio track (MUXED_AUDIO_TRACK_ID). */
+export function muxedInit(video: ResolvedTrack, audio: ResolvedTrack): Buffer {
+  return buildInitSegment([video.track, { ...audio.track, id: MUXED_AUDIO_TRACK_ID }]);
 }
 
 export function contentTypeOf(ref: RenditionRef): string {
@@ -78,10 +88,29 @@ export function mediaWindow(seg: SegmentRecord, parts: readonly PartRecord[], pa
 export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsConfig): MediaObjects {
   const { reader, followers, snapshots, cache, metrics, now, archived } = deps;
 
+  const muxedInits = new Map<string, Buffer>();
+
+  /** The channel's main audio track, resolved (a muxed rendition's second track). */
+  async function mainAudio(snap: Snapshot): Promise<{ track: Track; resolved: ResolvedTrack }> {
+    const track = trackOf(snap, { kind: 'audio' });
+    return { track, resolved: await reader.track(track.content, track.stream) };
+  }
+
   async function init(channel: string, ref: RenditionRef): Promise<LiveResponse> {
     const snap = await snapshots.snapshot(channel);
     const track = trackOf(snap, ref);
     const resolved = await reader.track(track.content, track.stream);
+    if (ref.kind === 'video' && ref.muxed) {
+      const audio = (await mainAudio(snap)).resolved;
+      const key = `${resolved.formatKey}+${audio.formatKey}`;
+      let body = muxedInits.get(key);
+      if (!body) {
+        body = muxedInit(resolved, audio);
+        if (muxedInits.size >= MAX_MUXED_INITS) muxedInits.clear();
+        muxedInits.set(key, body);
+      }
+      return { body, contentType: contentTypeOf(ref), cacheControl: 'public, max-age=10', etag: `"${key}"` };
+    }
     return { body: resolved.init, contentType: contentTypeOf(ref), cacheControl: 'public, max-age=10', etag: `"${resolved.formatKey}"` };
   }
 
@@ -113,10 +142,19 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
     const { seg, parts } = await segmentRecord(snap, segment);
     const window = mediaWindow(seg, parts, part, track.mode);
     const resolved = await reader.track(track.content, track.stream);
-    const result = await buildFragment({
-      readWindow: (w) => reader.readWindow(track.content, track.stream, w),
+    const source = (t: Track): FragmentSource => ({
+      readWindow: (w) => reader.readWindow(t.content, t.stream, w),
       waitForMore: (ms) => followers.follow(channel).nextEvents(ms),
-    }, { track: resolved, window, segment, part, audioWaitMs: config.audioWaitMs });
+    });
+    let result: FragmentResult;
+    if (ref.kind === 'video' && ref.muxed) {
+      const audio = await mainAudio(snap);
+      result = await buildMuxedFragment(source(track), source(audio.track), {
+        video: resolved, audio: audio.resolved, videoWindow: window, audioWindow: mediaWindow(seg, parts, part, audio.track.mode), segment, part, audioWaitMs: config.audioWaitMs,
+      });
+    } else {
+      result = await buildFragment(source(track), { track: resolved, window, segment, part, audioWaitMs: config.audioWaitMs });
+    }
     metrics?.buildSeconds.observe({ object: part === null ? 'segment' : 'part' }, (now() - t0) / 1000);
     return result;
   }
@@ -148,8 +186,10 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
     // A segment not in the cache is streamed when it is archived; one asked for again (a popular catch-up
     // segment) is built once into the bounded segment cache like a hot one, so repeated requests cost no archive
     // read and no conversion. Else built.
-    const cached = part === null && archived ? cache.peek(key) : undefined;
-    if (part === null && archived && !cached && !(cache.maxBytes >= CACHE_ARCHIVED_FROM_BYTES && streamedOnce.has(key))) {
+    // (A muxed segment is built: its two tracks are archived apart.)
+    const streamable = part === null && archived && !(ref.kind === 'video' && ref.muxed);
+    const cached = streamable ? cache.peek(key) : undefined;
+    if (streamable && archived && !cached && !(cache.maxBytes >= CACHE_ARCHIVED_FROM_BYTES && streamedOnce.has(key))) {
       const streamed = await streamArchived(archived, channel, ref, segment, key);
       if (streamed) {
         rememberStreamed(key);

@@ -87,6 +87,9 @@ export function trackOf(snap: Snapshot, ref: RenditionRef): Track {
     if (stream !== AUDIO_STREAM && !audioTracksOf(snap).some((t) => t.stream === stream)) throw notFound(`Channel '${ch}' has no audio track ${stream}.`);
     return { ref, content: ch, stream, mode: 'pts' };
   }
+  if (ref.muxed && !canMuxAudio(snap)) {
+    throw notFound(snap.hasAudio ? `Channel '${ch}' has several audio tracks: its video and audio are separate renditions (v-${ref.rung}, audio).` : `Channel '${ch}' has no audio to mux.`);
+  }
   if (ref.rung === 'source') return { ref, content: ch, stream: VIDEO_STREAM, mode: 'dts' };
   const r = snap.renditions.find((x) => x.rung === ref.rung);
   if (!r) throw notFound(`Channel '${ch}' has no rendition '${ref.rung}'.`);
@@ -129,9 +132,26 @@ export function allRefs(snap: Snapshot): RenditionRef[] {
   return refs;
 }
 
+/**
+ * Whether the channel's video can be served with its audio muxed in: it has exactly one audio track (several are
+ * languages to choose from, which only separate renditions offer).
+ */
+export function canMuxAudio(snap: Pick<Snapshot, 'format' | 'hasAudio'>): boolean {
+  return audioTracksOf(snap).length === 1;
+}
+
+/**
+ * The renditions a playlist's reports name: those a player of it may switch to. A muxed rung's are the other muxed
+ * rungs (its audio is in them); a separate rung's or audio track's, every separate rendition.
+ */
+function reportedRefs(snap: Snapshot, from: RenditionRef): RenditionRef[] {
+  if (from.kind === 'video' && from.muxed) return allRefs(snap).flatMap((r) => (r.kind === 'video' ? [{ ...r, muxed: true }] : []));
+  return allRefs(snap);
+}
+
 export function renditionReports(snap: Snapshot, except: RenditionRef): HlsRenditionReport[] {
   const out: HlsRenditionReport[] = [];
-  for (const ref of allRefs(snap)) {
+  for (const ref of reportedRefs(snap, except)) {
     if (stemOf(ref) === stemOf(except)) continue;
     const f = frontierOf(snap, ref);
     if (!f || f.lastMsn < 1) continue;

@@ -74,6 +74,9 @@ const note = (...a) => {
 const lat = () => 'hls.js latency ' + (hls.latency || 0).toFixed(2) + ' sync ' + (hls.liveSyncPosition ?? -1).toFixed(2);
 hls.on(Hls.Events.LEVEL_LOADED, (_e, d) => note('level', d.level, 'edge', d.details.edge.toFixed(2), 'parts', (d.details.partList || []).length, d.details.lastPartSn + '.' + d.details.lastPartIndex, lat()));
 hls.on(Hls.Events.FRAG_LOADING, (_e, d) => note('loading', d.frag.type, d.frag.sn + (d.part ? '.' + d.part.index : ''), d.part ? d.part.start.toFixed(2) : d.frag.start.toFixed(2)));
+for (const ev of ['MANIFEST_LOADED', 'MANIFEST_PARSED', 'LEVEL_LOADING', 'AUDIO_TRACK_LOADING', 'AUDIO_TRACK_LOADED', 'INIT_PTS_FOUND', 'BUFFER_CODECS', 'BUFFER_CREATED', 'FRAG_PARSED']) {
+  hls.on(Hls.Events[ev], (_e, d) => note(ev.toLowerCase(), d && d.frag ? d.frag.type + ' ' + d.frag.sn + (d.part ? '.' + d.part.index : '') : '', d && d.url ? d.url.split('/').pop() : ''));
+}
 hls.on(Hls.Events.FRAG_BUFFERED, (_e, d) => note('buffered', d.frag.type, d.frag.sn + (d.part ? '.' + d.part.index : ''), 'buffer end', bufferEnd()));
 v.addEventListener('playing', () => note('video playing', v.currentTime.toFixed(2), lat()));
 const bufferEnd = () => (v.buffered.length ? v.buffered.end(v.buffered.length - 1).toFixed(2) : '-');

@@ -55,17 +55,33 @@ describe('live HLS', () => {
     assert.equal(m.headers.get('content-type'), 'application/vnd.apple.mpegurl');
     const master = parseM3u8(m.text);
     assert.deepEqual(master.warnings, []);
+    // One audio track: the variant carries it (muxed), no audio group.
     const v = master.manifest.playlists?.[0];
     assert.ok(v, m.text);
-    assert.equal(v.uri, 'v-source.m3u8');
-    const attrs = v.attributes as { BANDWIDTH: number; 'AVERAGE-BANDWIDTH': number; CODECS: string; RESOLUTION: { width: number; height: number }; 'FRAME-RATE': number; AUDIO: string };
+    assert.equal(v.uri, 'av-source.m3u8');
+    type Attrs = { BANDWIDTH: number; 'AVERAGE-BANDWIDTH': number; CODECS: string; RESOLUTION: { width: number; height: number }; 'FRAME-RATE': number; AUDIO?: string };
+    const attrs = v.attributes as Attrs;
     assert.ok(attrs.BANDWIDTH >= attrs['AVERAGE-BANDWIDTH'] && attrs['AVERAGE-BANDWIDTH'] > 64000, m.text);
     assert.match(attrs.CODECS, /^avc1\.[0-9a-f]{6},mp4a\.40\.2$/);
     assert.deepEqual(attrs.RESOLUTION, { width: 320, height: 240 });
     assert.equal(attrs['FRAME-RATE'], 25);
-    assert.equal(attrs.AUDIO, 'audio');
+    assert.equal(attrs.AUDIO, undefined);
+    assert.ok(!m.text.includes('TYPE=AUDIO'), m.text);
 
-    for (const file of ['v-source.m3u8', 'audio.m3u8']) {
+    // Asked for separate renditions: the video variant names the audio group.
+    const sep = await get(`/live/${CH}/master.m3u8?audio=separate`);
+    assert.equal(sep.status, 200);
+    const separate = parseM3u8(sep.text);
+    assert.deepEqual(separate.warnings, []);
+    const sv = separate.manifest.playlists?.[0];
+    assert.equal(sv?.uri, 'v-source.m3u8');
+    assert.equal((sv?.attributes as Attrs).AUDIO, 'audio');
+    assert.equal((sv?.attributes as Attrs).BANDWIDTH, attrs.BANDWIDTH);
+    const bad = await get(`/live/${CH}/master.m3u8?audio=both`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.text, /"message":"audio must be 'muxed' or 'separate'"/);
+
+    for (const file of ['av-source.m3u8', 'v-source.m3u8', 'audio.m3u8']) {
       const r = await get(`/live/${CH}/${file}`);
       assert.equal(r.status, 200, r.text);
       const p = parseM3u8(r.text);
@@ -76,13 +92,57 @@ describe('live HLS', () => {
       assert.ok(p.manifest.serverControl?.canBlockReload);
       assert.ok(p.manifest.partInf?.partTarget);
       assert.match(r.text, /#EXT-X-PRELOAD-HINT:TYPE=PART,URI="/);
-      assert.match(r.text, /#EXT-X-RENDITION-REPORT:URI="/);
+      // Reports name what a player of this playlist may switch to: the audio and video renditions report each
+      // other; a muxed one (this channel has no rung) has nothing to report.
+      if (file.startsWith('av-')) assert.doesNotMatch(r.text, /#EXT-X-RENDITION-REPORT/);
+      else assert.match(r.text, /#EXT-X-RENDITION-REPORT:URI="/);
       assert.match(r.text, /#EXT-X-PART:DURATION=/);
       assert.equal(r.headers.get('access-control-allow-origin'), '*');
       assert.equal(r.headers.get('cache-control'), 'public, max-age=1');
     }
     const delta = await get(`/live/${CH}/v-source.m3u8?_HLS_skip=YES`);
     assert.equal(delta.status, 200);
+  });
+
+  it('a muxed segment and part hold the video of the video rendition and the audio of the same time (ffprobe)', { timeout: 30000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'beamline-pk-'));
+    type Pkt = { stream_index: number; pts: number; duration?: number };
+    const probe = async (name: string, body: Buffer): Promise<Pkt[]> => {
+      const file = join(dir, name);
+      await writeFile(file, body);
+      const { stdout } = await run('ffprobe', ['-v', 'error', '-show_entries', 'packet=stream_index,pts,duration', '-of', 'json', file], { timeout: 10000 });
+      return (JSON.parse(stdout) as { packets: Pkt[] }).packets.map((k) => ({ ...k, pts: Number(k.pts), ...(k.duration === undefined ? {} : { duration: Number(k.duration) }) }));
+    };
+    try {
+      const text = (await get(`/live/${CH}/av-source.m3u8`)).text;
+      const p = parseM3u8(text).manifest;
+      assert.match(text, /#EXT-X-MAP:URI="av-source-init\.mp4"/);
+      const init = await get(`/live/${CH}/av-source-init.mp4`);
+      assert.equal(init.status, 200);
+      const seg = p.segments[p.segments.length - 1];
+      assert.ok(seg?.parts?.length, text);
+      for (const uri of [seg.uri, (seg.parts?.[1] as { uri: string }).uri]) {
+        const muxed = await get(`/live/${CH}/${uri}`);
+        assert.equal(muxed.status, 200, muxed.text);
+        const alone = await get(`/live/${CH}/${uri.replace(/^av-/, 'v-')}`);
+        const videoInit = await get(`/live/${CH}/v-source-init.mp4`);
+        const both = await probe('muxed.mp4', Buffer.concat([init.body, muxed.body]));
+        const video = both.filter((k) => k.stream_index === 0);
+        const audio = both.filter((k) => k.stream_index === 1);
+        // The video is the video rendition's, frame for frame.
+        assert.deepEqual(video.map((k) => k.pts), (await probe('video.mp4', Buffer.concat([videoInit.body, alone.body]))).map((k) => k.pts), uri);
+        // The audio covers the same time: starts within an AAC frame of the video, ends within one of its end.
+        assert.ok(audio.length > 0, `${uri}: no audio`);
+        const vStart = Math.min(...video.map((k) => k.pts)) / 90000;
+        const vEnd = Math.max(...video.map((k) => k.pts + (k.duration ?? 0))) / 90000;
+        const aStart = (audio[0] as Pkt).pts / 48000;
+        const aEnd = ((audio[audio.length - 1] as Pkt).pts + 1024) / 48000;
+        const frame = 1024 / 48000;
+        assert.ok(Math.abs(aStart - vStart) <= frame + 0.05 && Math.abs(aEnd - vEnd) <= frame + 0.05, `${uri}: audio ${aStart}-${aEnd} s, video ${vStart}-${vEnd} s`);
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('each segment lasts exactly its EXTINF (ffprobe), video and audio', { timeout: 30000 }, async () => {
@@ -357,7 +417,7 @@ describe('a publisher sending MP2 audio', () => {
     const master = await get('/live/pk-mp2/master.m3u8');
     assert.equal(master.status, 200, master.text);
     assert.match(master.text, /CODECS="avc1\.[0-9a-f]{6},mp4a\.40\.2"/);
-    assert.match(master.text, /CHANNELS="2"/);
+    assert.match((await get('/live/pk-mp2/master.m3u8?audio=separate')).text, /CHANNELS="2"/);
     const probe = await run('ffprobe', ['-v', 'error', '-select_streams', 'a:0', '-show_entries', 'stream=codec_name,sample_rate,channels', '-of', 'csv=p=0', `${base}/live/pk-mp2/audio.m3u8`], { timeout: 20000 });
     assert.equal(probe.stdout.trim().split('\n')[0], 'aac,48000,2');
     const hls = await ffmpegDecode(`${base}/live/pk-mp2/master.m3u8`, 2);

@@ -120,7 +120,12 @@ describe('a private channel plays only with a playback token', () => {
     const master = await get(`/live/${CH}/master.m3u8${q}`);
     assert.equal(master.status, 200);
     const uris = (text: string) => text.split('\n').filter((l) => l && !l.startsWith('#')).concat([...text.matchAll(/URI="([^"]*)"/g)].map((m) => m[1] as string));
-    assert.ok(uris(master.text).length >= 2 && uris(master.text).every((u) => u.endsWith(`token=${token}`)), master.text);
+    assert.ok(uris(master.text).length >= 1 && uris(master.text).every((u) => u.endsWith(`token=${token}`)), master.text);
+    // The separate form too: the video variant and the audio group's URI.
+    const separate = await get(`/live/${CH}/master.m3u8${q}&audio=separate`);
+    assert.ok(uris(separate.text).length >= 2 && uris(separate.text).every((u) => u.endsWith(`token=${token}`)), separate.text);
+    assert.equal((await get(`/live/${CH}/av-source.m3u8${q}`)).status, 200);
+    assert.equal((await get(`/live/${CH}/av-source.m3u8`)).status, 403);
     const media = await get(`/live/${CH}/v-source.m3u8${q}`);
     const mediaUris = uris(media.text);
     assert.ok(mediaUris.length >= 3 && mediaUris.every((u) => u.endsWith(`token=${token}`)), media.text);

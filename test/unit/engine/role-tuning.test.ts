@@ -16,7 +16,7 @@ import { DEFAULT_ENCODER_CONFIG, X264_PRESETS } from '../../../transcoders/encod
 import { DEFAULT_LIVE_PACKAGER_CONFIG } from '../../../packager/live-plugin';
 
 /** Each role-tuning setting: its variable, a valid non-default value (as the environment gives it, and as JSON), and where it lands. */
-const TUNING: { env: string; path: [keyof BeamConfig, string]; raw: string; value: number | string; lands: (c: BeamConfig) => unknown }[] = [
+const TUNING: { env: string; path: [keyof BeamConfig, string]; raw: string; value: number | string | boolean; lands: (c: BeamConfig) => unknown }[] = [
   { env: 'EVENTS_MAX_LEN', path: ['redis', 'eventsMaxLen'], raw: '5000', value: 5000, lands: (c) => c.redis.eventsMaxLen },
   { env: 'INGEST_IDLE_TIMEOUT', path: ['ingest', 'idleTimeout'], raw: '7000', value: 7000, lands: (c) => ingestTuning(c).idleTimeoutMs },
   { env: 'INGEST_REFRESH_INTERVAL', path: ['ingest', 'refreshInterval'], raw: '5000', value: 5000, lands: (c) => ingestTuning(c).refreshMs },
@@ -47,6 +47,7 @@ const TUNING: { env: string; path: [keyof BeamConfig, string]; raw: string; valu
   { env: 'PACKAGER_FOLLOWER_BLOCK', path: ['packager', 'followerBlock'], raw: '2000', value: 2000, lands: (c) => packagerTuning(c).followerBlockMs },
   { env: 'PACKAGER_FOLLOWER_IDLE', path: ['packager', 'followerIdle'], raw: '30000', value: 30000, lands: (c) => packagerTuning(c).followerIdleMs },
   { env: 'PACKAGER_TS_OVERHEAD', path: ['packager', 'tsOverhead'], raw: '1.3', value: 1.3, lands: (c) => packagerTuning(c).tsOverhead },
+  { env: 'HLS_MUXED_AUDIO', path: ['packager', 'muxedAudio'], raw: 'off', value: false, lands: (c) => packagerTuning(c).muxedAudio },
 ];
 
 describe('role tuning: defaults are the roles\' own', () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { Format } from '../../../core/model/media';
 import { languageOf } from '../../../ingest/channel-format';
 import { parseLiveFile, playlistFile, initFile, partFile, segmentFile } from '../../../packager/live/live-files';
-import { audioNames, dashInput, multivariantText } from '../../../packager/live/manifests';
+import { audioNames, dashInput, multivariantText, wantsMuxed } from '../../../packager/live/manifests';
 import { audioTracksOf } from '../../../packager/live/snapshot';
 import { buildManifest } from '../../../packager/live/dash-builder';
 import { renderMpd } from '../../../packager/dash/mpd';
@@ -67,6 +67,51 @@ describe('audio tracks', () => {
     // One track: as before.
     assert.ok(multivariantText({ ...v, audioTracks: [main] }, '').includes('NAME="English"'));
     assert.ok(multivariantText({ video: v.video, audio: track(null, undefined, 64000) }, '').includes('NAME="Main"'));
+  });
+
+  it('muxed file names: av-<rung> for a rung with the main audio in its fragments', () => {
+    assert.deepEqual(parseLiveFile('av-source.m3u8'), { type: 'playlist', rendition: { kind: 'video', rung: 'source', muxed: true } });
+    assert.deepEqual(parseLiveFile('av-240p-init.mp4'), { type: 'init', rendition: { kind: 'video', rung: '240p', muxed: true } });
+    assert.deepEqual(parseLiveFile('av-240p-12.3.m4s'), { type: 'media', rendition: { kind: 'video', rung: '240p', muxed: true }, segment: 12, part: 3 });
+    assert.deepEqual(parseLiveFile('v-av-12.m4s'), { type: 'media', rendition: { kind: 'video', rung: 'av' }, segment: 12, part: null });
+    for (const bad of ['aav-source.m3u8', 'a-source.m3u8', 'av-.m3u8', 'av-Source.m3u8']) assert.equal(parseLiveFile(bad), null, bad);
+    const r = { kind: 'video' as const, rung: '720p', muxed: true };
+    assert.deepEqual([playlistFile(r), initFile(r), segmentFile(r, 9), partFile(r, 9, 2)], ['av-720p.m3u8', 'av-720p-init.mp4', 'av-720p-9.m4s', 'av-720p-9.2.m4s']);
+  });
+
+  it('the muxed multivariant playlist: av-<rung> variants with both CODECS, no audio group, captions kept', () => {
+    const main = track(null, 'en', 64000);
+    const video = [
+      { ref: { kind: 'video', rung: 'source' }, codecs: 'avc1.64001f', width: 1280, height: 720, peak: 2_000_000, average: 1_800_000 },
+      { ref: { kind: 'video', rung: '240p' }, codecs: 'avc1.42c015', width: 426, height: 240, peak: 400_000, average: 350_000 },
+    ] as Variants['video'];
+    const text = multivariantText({ video, audio: main, audioTracks: [main] }, '?start=2026-12-03T10:00:00Z', [{ channel: 'CC1', name: 'English' }], true);
+    const { manifest, warnings } = parseM3u8(text);
+    assert.deepEqual(warnings, []);
+    assert.ok(!text.includes('TYPE=AUDIO'), text);
+    assert.ok(!/AUDIO="/.test(text), text);
+    const playlists = manifest.playlists as { uri: string; attributes: Record<string, unknown> }[];
+    assert.deepEqual(playlists.map((p) => [p.uri, p.attributes.CODECS, p.attributes.BANDWIDTH, p.attributes['CLOSED-CAPTIONS']]), [
+      ['av-source.m3u8?start=2026-12-03T10:00:00Z', 'avc1.64001f,mp4a.40.2', 2_064_000, 'cc'],
+      ['av-240p.m3u8?start=2026-12-03T10:00:00Z', 'avc1.42c015,mp4a.40.2', 464_000, 'cc'],
+    ]);
+    // Several languages: always the group (a muxed variant could carry one of them only).
+    assert.match(multivariantText({ video, audio: main, audioTracks: [main, track('2', 'fr', 64000)] }, '', [], true), /TYPE=AUDIO[\s\S]*v-source\.m3u8/);
+    // No audio: the video variants as they are.
+    assert.match(multivariantText({ video, audio: null }, '', [], true), /\nv-source\.m3u8\n/);
+  });
+
+  it('which form a request gets: ?audio= over the setting, muxed only when the channel has one audio track, by default not with captions', () => {
+    assert.equal(wantsMuxed({}, true, true, false), true);
+    assert.equal(wantsMuxed({}, false, true, false), false);
+    assert.equal(wantsMuxed({ audio: 'separate' }, true, true, false), false);
+    assert.equal(wantsMuxed({ audio: 'muxed' }, false, true, false), true);
+    assert.equal(wantsMuxed({ audio: 'muxed' }, true, false, false), false);
+    // Captions in the video: separate unless asked (hls.js shows no captions from a muxed stream).
+    assert.equal(wantsMuxed({}, true, true, true), false);
+    assert.equal(wantsMuxed({ audio: 'muxed' }, true, true, true), true);
+    for (const bad of ['MUXED', '', 'both']) assert.throws(() => wantsMuxed({ audio: bad }, true, true, false), /audio must be/);
+    assert.throws(() => wantsMuxed({ audio: ['muxed', 'separate'] }, true, true, false), /audio must be/);
   });
 
   it('the MPD: an audio AdaptationSet per track with its lang, files and representation', () => {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { buildAsc } from '../../../packager/codecs/aac';
 import { buildAvcC, splitLengthPrefixed, toLengthPrefixed } from '../../../packager/codecs/h264';
 import { buildInitSegment, buildMediaSegment } from '../../../packager/cmaf/boxes';
+import { buildMuxedSegment } from '../../../packager/cmaf/segments';
 import { dumpBoxes } from '../../../packager/cmaf/dump';
 import { rescale, resolveTrack, toCmafSamples } from '../../../packager/cmaf/prepare';
 import type { CmafSample, Sample, TrackInfo } from '../../../packager/model';
@@ -165,4 +166,62 @@ describe('CMAF bad input', () => {
     { name: 'truncated box in a dump', run: () => dumpBoxes(buildInitSegment([resolveTrack(videoInfo, gop(0))]).subarray(0, 40)), error: /claims \d+ bytes/ },
   ];
   for (const c of cases) test(c.name, () => assert.throws(c.run, c.error));
+});
+
+/** The boxes directly inside `buf[from, to)`: type, start and end. */
+function childBoxes(buf: Buffer, from: number, to: number): { type: string; start: number; end: number }[] {
+  const out: { type: string; start: number; end: number }[] = [];
+  for (let at = from; at + 8 <= to;) {
+    const size = buf.readUInt32BE(at);
+    out.push({ type: buf.toString('latin1', at + 4, at + 8), start: at, end: at + size });
+    at += size;
+  }
+  return out;
+}
+
+describe('CMAF muxed fragment (video and audio in one moof and mdat)', () => {
+  const vSamples = gop(900000);
+  const video = resolveTrack(videoInfo, vSamples);
+  const aSamples = audioSamples(5, 900000);
+  const audio = { ...resolveTrack(audioInfo, aSamples), id: 2 };
+  const vCmaf = toCmafSamples(videoInfo, video, vSamples);
+  const aCmaf = toCmafSamples(audioInfo, audio, aSamples);
+
+  test('one traf per track; each trun\'s data offset points at its own payloads in the one mdat', () => {
+    const buf = buildMuxedSegment([{ track: video, samples: vCmaf }, { track: audio, samples: aCmaf }], 701);
+    const top = childBoxes(buf, 0, buf.length);
+    assert.deepEqual(top.map((b) => b.type), ['styp', 'moof', 'mdat']);
+    const moofBox = top[1] as { start: number; end: number };
+    const trafs = childBoxes(buf, moofBox.start + 8, moofBox.end).filter((b) => b.type === 'traf');
+    assert.equal(trafs.length, 2);
+    const expected = [vCmaf, aCmaf];
+    trafs.forEach((traf, i) => {
+      const kids = childBoxes(buf, traf.start + 8, traf.end);
+      const tfhd = kids.find((b) => b.type === 'tfhd') as { start: number };
+      assert.equal(buf.readUInt32BE(tfhd.start + 12), i + 1, 'track id');
+      const tfdt = kids.find((b) => b.type === 'tfdt') as { start: number };
+      assert.equal(Number(buf.readBigUInt64BE(tfdt.start + 12)), (expected[i]?.[0] as CmafSample).dts);
+      const trun = kids.find((b) => b.type === 'trun') as { start: number };
+      const count = buf.readUInt32BE(trun.start + 12);
+      const offset = buf.readInt32BE(trun.start + 16);
+      const sizes = Array.from({ length: count }, (_, k) => buf.readUInt32BE(trun.start + 20 + k * 16 + 4));
+      const payload = Buffer.concat((expected[i] as CmafSample[]).map((s) => s.data));
+      assert.deepEqual(sizes, (expected[i] as CmafSample[]).map((s) => s.data.length));
+      assert.ok(buf.subarray(moofBox.start + offset, moofBox.start + offset + payload.length).equals(payload), `track ${i + 1} payloads`);
+    });
+    const mdatBox = top[2] as { start: number; end: number };
+    assert.equal(mdatBox.end, buf.length);
+    assert.equal(mdatBox.end - mdatBox.start - 8, [...vCmaf, ...aCmaf].reduce((n, s) => n + s.data.length, 0));
+  });
+
+  test('a track without samples is left out; none at all, or one id twice, is refused', () => {
+    const buf = buildMuxedSegment([{ track: video, samples: vCmaf }, { track: audio, samples: [] }], 7, { styp: false });
+    const top = childBoxes(buf, 0, buf.length);
+    assert.deepEqual(top.map((b) => b.type), ['moof', 'mdat']);
+    assert.equal(childBoxes(buf, (top[0] as { start: number }).start + 8, (top[0] as { end: number }).end).filter((b) => b.type === 'traf').length, 1);
+    // One track: the same bytes as the single-track builder.
+    assert.ok(buf.equals(buildMediaSegment(video, vCmaf, 7, undefined, { styp: false })));
+    assert.throws(() => buildMuxedSegment([{ track: video, samples: [] }], 7), /no samples in any track/);
+    assert.throws(() => buildMuxedSegment([{ track: video, samples: vCmaf }, { track: { ...audio, id: 1 }, samples: aCmaf }], 7), /unique/);
+  });
 });

@@ -7,7 +7,7 @@ import type { Format } from '../../../core/model/media';
 import type { Frontier, ResolvedTrack } from '../../../packager/channel-reader';
 import type { AacConfig, AvcConfig } from '../../../packager/model';
 import { mpdRungs } from '../../../packager/live/manifests';
-import { hasCompleteSegment, trackOf, type Snapshot } from '../../../packager/live/snapshot';
+import { canMuxAudio, hasCompleteSegment, renditionReports, trackOf, type Snapshot } from '../../../packager/live/snapshot';
 import {
   AUDIO_FALLBACK_BANDWIDTH, audioVariant, bandwidthOf, createVariants, measuredSegments, videoVariant, type VariantReader, type VideoVariant,
 } from '../../../packager/live/variants';
@@ -156,5 +156,26 @@ describe('whether a live playlist would list a whole segment (pure)', () => {
     assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: '360p' }), false, 'the source closed segment 1, the rung has not made it');
     assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: '720p' }), true);
     assert.equal(hasCompleteSegment(closed, { kind: 'video', rung: 'unknown' }), false);
+  });
+});
+
+describe('muxed renditions in the snapshot (pure)', () => {
+  it('a muxed rung is its video track; only a channel with exactly one audio track has them', () => {
+    const snap = snapshot([seg(1), seg(2)], { '360p': { lastMsn: 2, pendingParts: 0 } });
+    assert.equal(canMuxAudio(snap), true);
+    assert.deepEqual(trackOf(snap, { kind: 'video', rung: '360p', muxed: true }), { ref: { kind: 'video', rung: '360p', muxed: true }, content: 'ch.360p', stream: 0, mode: 'pts' });
+    const silent = snapshot([seg(1)], {}, false);
+    assert.equal(canMuxAudio(silent), false);
+    assert.throws(() => trackOf(silent, { kind: 'video', rung: 'source', muxed: true }), /no audio to mux/);
+    const two: Snapshot = { ...snap, format: { ...snap.format, streams: [...snap.format.streams, { index: 2, time_base: [1, 90000], codecpar: { codec_type: 'audio', name: 'aac' } }] } };
+    assert.equal(canMuxAudio(two), false);
+    assert.throws(() => trackOf(two, { kind: 'video', rung: 'source', muxed: true }), /several audio tracks/);
+  });
+
+  it('rendition reports: a muxed playlist reports the other muxed rungs, a separate one the separate renditions', () => {
+    const snap = snapshot([seg(1), seg(2)], { '360p': { lastMsn: 2, pendingParts: 0 } });
+    assert.deepEqual(renditionReports(snap, { kind: 'video', rung: 'source', muxed: true }).map((r) => r.uri), ['av-360p.m3u8']);
+    assert.deepEqual(renditionReports(snap, { kind: 'video', rung: '360p', muxed: true }).map((r) => r.uri), ['av-source.m3u8']);
+    assert.deepEqual(renditionReports(snap, { kind: 'video', rung: 'source' }).map((r) => r.uri), ['v-360p.m3u8', 'audio.m3u8']);
   });
 });

@@ -47,8 +47,11 @@ const START_TIMEOUT_MS = 10000;
 const RUNG = { name: '240p', width: 426, height: 240, videoBitrate: 400000 };
 /** LATENCY_BENCH_PART_TARGET=<seconds> sets the bench channel's part target (else the server's default). */
 const PART_TARGET = process.env.LATENCY_BENCH_PART_TARGET ? Number(process.env.LATENCY_BENCH_PART_TARGET) : null;
-/** The rows a run measures (all when unset): LATENCY_BENCH_ROWS=stock-ll,stock-rung,stock-hls,ours-ll,ours-rung,ours-hls,nginx. */
-export const ROW_KEYS = ['stock-ll', 'stock-rung', 'stock-hls', 'ours-ll', 'ours-rung', 'ours-hls', 'nginx'] as const;
+/**
+ * The rows a run measures (all when unset): LATENCY_BENCH_ROWS=stock-ll,stock-sep,stock-rung,stock-hls,ours-ll,ours-rung,ours-hls,nginx
+ * (`stock-sep`: the stock page on `master.m3u8?audio=separate`, video and audio as separate renditions).
+ */
+export const ROW_KEYS = ['stock-ll', 'stock-sep', 'stock-rung', 'stock-hls', 'ours-ll', 'ours-rung', 'ours-hls', 'nginx'] as const;
 export type RowKey = (typeof ROW_KEYS)[number];
 /** The rows named in `value` (comma-separated), all when empty; throws on a name not in ROW_KEYS. Pure. */
 export function selectedRows(value: string | undefined): Set<RowKey> {
@@ -321,8 +324,9 @@ async function run(): Promise<BenchRow[]> {
     const page = (lowLatency: boolean, height: number, stock: boolean, follow: FollowOptions = {}): PageConfig => ({ src: master, lowLatency, height, code, stock, follow });
     const want = selectedRows(process.env.LATENCY_BENCH_ROWS);
     const partsBefore = await readBuckets(stack.ingestRegistry, 'beam_part_ready_delay_seconds');
-    const stock = (label: string, lowLatency: boolean, height: number) => measureStock(browser, label, stack.baseUrl, { src: master, lowLatency, height, code }, pub.start, FRAME_MS);
+    const stock = (label: string, lowLatency: boolean, height: number, src = master) => measureStock(browser, label, stack.baseUrl, { src, lowLatency, height, code }, pub.start, FRAME_MS);
     const stockLl = want.has('stock-ll') ? await stock('source-ll', true, HEIGHT) : null;
+    const stockSeparate = want.has('stock-sep') ? await stock('source-ll-separate', true, HEIGHT, `${master}?audio=separate`) : null;
     const stockRungLl = want.has('stock-rung') ? await stock('rung-ll', true, RUNG.height) : null;
     const stockHls = want.has('stock-hls') ? await stock('source-hls', false, HEIGHT) : null;
     const oursLl: { variant: string; source: Measurement | null; rung: Measurement | null }[] = [];
@@ -360,6 +364,7 @@ async function run(): Promise<BenchRow[]> {
     const aim = (variant: string) => (variant ? ` (${variant})` : '');
     return [
       ...(stockLl ? [stockRow('glass-to-glass p50, source rung, LL-HLS, stock hls.js', stockLl, stockRef, '`new Hls()` defaults; target ≤ 1500 ms')] : []),
+      ...(stockSeparate ? [stockRow('glass-to-glass p50, source rung, LL-HLS, stock hls.js, audio as a separate rendition', stockSeparate, stockRef, '`new Hls()` defaults on master.m3u8?audio=separate (the form before 2026-12-03)')] : []),
       ...(stockRungLl ? [stockRow(`glass-to-glass p50, ${RUNG.name} rung, LL-HLS, stock hls.js`, stockRungLl, stockRef, '`new Hls()` defaults, rung pinned; target ≤ 2000 ms')] : []),
       ...(stockHls ? [stockRow('glass-to-glass p50, source rung, HLS, stock hls.js', stockHls, stockRef, '`new Hls({ lowLatencyMode: false })`')] : []),
       ...oursLl.flatMap(({ variant, source, rung }) => [

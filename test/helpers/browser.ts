@@ -45,6 +45,10 @@ export async function launchBrowser(opts: { timeoutMs?: number } = {}): Promise<
       if (m.type() === 'error' || m.type() === 'warning') lines.push(`[${m.type()}] ${m.text()}`.slice(0, 500));
     });
     page.on('pageerror', (e) => lines.push(`[pageerror] ${e.message}`.slice(0, 500)));
+    // Which resource failed (the console says only "Failed to load resource: 404").
+    page.on('response', (r) => {
+      if (r.status() >= 400) lines.push(`[http ${r.status()}] ${r.request().method()} ${r.url()}`.slice(0, 500));
+    });
   };
   context.on('page', watch);
   mkdirSync(ARTIFACTS_DIR, { recursive: true });

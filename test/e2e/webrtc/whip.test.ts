@@ -170,7 +170,10 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
 
     // The encoder publishes again (a reconnect): the channel goes live and continues after what it stored, with a
     // discontinuity, on the same playlist.
-    const numbers = (text: string) => [...text.matchAll(/^v-source-(\d+)\.m4s$/gm)].map((m) => Number(m[1]));
+    // The variant's segments: `av-source-<n>.m4s` (one audio track: listed muxed).
+    const stem = variant.replace(/\.m3u8.*$/, '');
+    const segmentLine = new RegExp(`^${stem}-(\\d+)\\.m4s$`, 'gm');
+    const numbers = (text: string) => [...text.matchAll(segmentLine)].map((m) => Number(m[1]));
     const before = Math.max(...numbers(await (await fetch(`${rig.baseUrl}/live/obs/${variant}`)).text()));
     // This time over a network that reorders: every 25th video packet comes 30 ms late. The server asks for it
     // (RTCP NACK: what a publisher's libdatachannel answers by resending), puts it back in its place when it
@@ -193,8 +196,8 @@ describe('WHIP ingest (node-datachannel publisher, ffmpeg RTP)', { timeout: 1200
     assert.ok(rtp.recovered > rtp.lostPackets, `most late packets recovered (${JSON.stringify(rtp)})`);
     assert.ok(rtp.droppedAccessUnits <= rtp.lostPackets && rtp.keyframeRequests <= 2 + rtp.lostPackets, `pictures dropped only for packets given up (${JSON.stringify(rtp)})`);
     // The reordered publish's segments decode.
-    const last = text.split('\n').filter((l) => /^v-source-\d+\.m4s$/.test(l)).slice(-2, -1)[0] as string;
-    const init = Buffer.from(await (await fetch(`${rig.baseUrl}/live/obs/v-source-init.mp4`)).arrayBuffer());
+    const last = text.split('\n').filter((l) => new RegExp(`^${stem}-\\d+\\.m4s$`).test(l)).slice(-2, -1)[0] as string;
+    const init = Buffer.from(await (await fetch(`${rig.baseUrl}/live/obs/${stem}-init.mp4`)).arrayBuffer());
     const media = Buffer.from(await (await fetch(`${rig.baseUrl}/live/obs/${last}`)).arrayBuffer());
     const mp4 = join(dir, 'reordered.mp4');
     await writeFile(mp4, Buffer.concat([init, media]));

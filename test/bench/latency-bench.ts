@@ -45,6 +45,9 @@ const WARMUP_MS = 8000;
 const COLLECT_MS = 20000;
 const START_TIMEOUT_MS = 10000;
 const RUNG = { name: '240p', width: 426, height: 240, videoBitrate: 400000 };
+/** LATENCY_BENCH_GOP=<seconds> sets the publisher's keyframe interval (default 1 s; OBS's default is 2 s). */
+const GOP_SECONDS = process.env.LATENCY_BENCH_GOP ? Number(process.env.LATENCY_BENCH_GOP) : 1;
+if (!(GOP_SECONDS > 0 && GOP_SECONDS <= 10)) throw new Error(`LATENCY_BENCH_GOP: ${process.env.LATENCY_BENCH_GOP} is not a number of seconds in (0, 10]`);
 /** LATENCY_BENCH_PART_TARGET=<seconds> sets the bench channel's part target (else the server's default). */
 const PART_TARGET = process.env.LATENCY_BENCH_PART_TARGET ? Number(process.env.LATENCY_BENCH_PART_TARGET) : null;
 /**
@@ -99,7 +102,7 @@ export function publishPainted(url: string, format: 'mpegts' | 'flv', code: Bloc
     '-re', '-f', 'lavfi', '-i', `testsrc2=size=${WIDTH}x${HEIGHT}:rate=${FPS}`,
     '-re', '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
     '-t', String(seconds), '-vf', paintFilter(code),
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(FPS), '-pix_fmt', 'yuv420p', '-b:v', '1000k',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-tune', 'zerolatency', '-g', String(Math.round(FPS * GOP_SECONDS)), '-pix_fmt', 'yuv420p', '-b:v', '1000k',
     '-c:a', 'aac', '-b:a', '64k', '-progress', 'pipe:1', '-stats_period', '0.1',
     // As the README tells ffmpeg users: one AAC frame per PES, not ~0.3 s of them (FLV sends each frame anyway).
     ...(format === 'mpegts' ? ['-pes_payload_size', '0'] : []),

@@ -3,11 +3,13 @@
  * interface it uses, and the two byte transports, a private unix socket read through libavformat's
  * `unix:` protocol and beamcoder's governor (the mechanism behind `demuxerStream`).
  */
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BcPacket } from '../core/model/bc-packet';
+import { findProjectRoot } from './srt/native-binding';
 
 export type DemuxErrorCode = 'bad-config' | 'no-input' | 'open-failed' | 'no-streams' | 'read-failed' | 'overflow';
 
@@ -53,10 +55,62 @@ export function loadBeamcoder(): Beamcoder {
   return require('beamcoder') as Beamcoder;
 }
 
-/** How bytes reach libavformat. */
+/** One demuxed packet as the reading loop uses it: `flags` are FFmpeg's AV_PKT_FLAG_* bits, `data` the payload only. */
+export interface RawPacket {
+  streamIndex: number;
+  /** null when FFmpeg knows no timestamp (AV_NOPTS_VALUE). */
+  pts: number | null;
+  dts: number | null;
+  duration: number;
+  flags: number;
+  data: Buffer;
+}
+
+export const AV_PKT_FLAG_KEY = 0x1;
+export const AV_PKT_FLAG_CORRUPT = 0x2;
+
+/** Beamline's packet reader (ingest/demux-native, built by infra/setup.sh with node-gyp). */
+interface DemuxBinding {
+  /** The next packet of a beamcoder demuxer opened from a URL, or null at the end (see packet-reader.cc). */
+  readPacket(format: BcFormat): Promise<RawPacket | null>;
+}
+
+export const DEMUX_ADDON_RELATIVE_PATH = join('ingest', 'demux-native', 'build', 'Release', 'beamline_demux.node');
+
+let demuxBinding: DemuxBinding | null = null;
+
+export function loadDemuxBinding(from: string = __dirname): DemuxBinding {
+  if (demuxBinding) return demuxBinding;
+  const file = join(findProjectRoot(from), DEMUX_ADDON_RELATIVE_PATH);
+  if (!existsSync(file)) {
+    throw new Error(
+      `the demuxer's native packet reader is not built (${file} is missing): run "npm run setup" ` +
+        '(it needs the Debian FFmpeg dev packages and build-essential)',
+    );
+  }
+  demuxBinding = require(file) as DemuxBinding;
+  return demuxBinding;
+}
+
+/** A beamcoder packet as a RawPacket (each of its native getters read once). */
+export function fromBcPacket(p: BcPacket): RawPacket {
+  const flags = p.flags;
+  return {
+    streamIndex: p.stream_index,
+    pts: p.pts,
+    dts: p.dts,
+    duration: p.duration ?? 0,
+    flags: (flags.KEY ? AV_PKT_FLAG_KEY : 0) | (flags.CORRUPT ? AV_PKT_FLAG_CORRUPT : 0),
+    data: p.data.subarray(0, p.size),
+  };
+}
+
+/** How bytes reach libavformat, and how its packets come back. */
 export interface ByteInput {
   /** Starts the native open. */
   open(): Promise<BcFormat>;
+  /** The next packet of the format `open()` gave, or null at the end of the input. */
+  read(format: BcFormat): Promise<RawPacket | null>;
   write(chunk: Buffer): void;
   end(): void;
   /** Makes any native read return at once (EOF). Idempotent. */
@@ -73,6 +127,9 @@ export interface ByteInput {
  * end) and hands them over in one write, so the header is parsed from one buffered run.
  */
 export function socketInput(bc: Beamcoder, iformat: BcInputFormat, options: Record<string, number>, holdBytes: number): ByteInput {
+  // Packets are read by Beamline's reader, not beamcoder's `read()`: beamcoder builds each packet as an object of
+  // native accessors that costs ~14 KB of V8 old space, the cause of a full GC every ~2 s per channel.
+  const reader = loadDemuxBinding();
   let dir: string | null = null;
   let server: net.Server | null = null;
   let socket: net.Socket | null = null;
@@ -120,6 +177,7 @@ export function socketInput(bc: Beamcoder, iformat: BcInputFormat, options: Reco
       }
       return bc.demuxer({ url: `unix:${path}`, iformat, options });
     },
+    read: (format) => reader.readPacket(format),
     write(chunk) {
       if (aborted || ended) return;
       if (socket) socket.write(chunk);
@@ -186,6 +244,10 @@ export function governorInput(bc: Beamcoder, iformat: BcInputFormat, options: Re
 
   return {
     open: () => bc.demuxer({ governor, iformat, options }),
+    read: async (format) => {
+      const p = await format.read();
+      return p === null ? null : fromBcPacket(p);
+    },
     write(chunk) {
       if (ended || finished) return;
       pending.push(chunk);

@@ -20,13 +20,16 @@
 import type { MediaPacket, Rational, Stream } from '../core/model/media';
 import { TIMELINE_HZ } from '../core/model/live';
 import {
+  AV_PKT_FLAG_CORRUPT,
+  AV_PKT_FLAG_KEY,
   DemuxError,
   governorInput,
   loadBeamcoder,
+  loadDemuxBinding,
   socketInput,
   type BcFormat,
-  type BcPacket,
   type ByteInput,
+  type RawPacket,
 } from './demux-input';
 
 export { DemuxError, type DemuxErrorCode } from './demux-input';
@@ -141,6 +144,8 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
   const log = config.log ?? noopLog;
 
   const bc = loadBeamcoder();
+  // The socket transport's packet reader is native: a missing build fails here, not in the first push().
+  if (transport === 'socket') loadDemuxBinding();
   const iformat = bc.demuxers()[config.format];
   if (!iformat) throw new DemuxError('bad-config', `this FFmpeg has no ${config.format} demuxer`);
   const options = { probesize: probeBytes, analyzeduration: analyzeMs * 1000 };
@@ -243,10 +248,11 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
     for (;;) {
       if (failure) throw failure;
       const f = format;
-      if (closed || released || !f) return;
-      let p: BcPacket | null;
+      const inp = input;
+      if (closed || released || !f || !inp) return;
+      let p: RawPacket | null;
       try {
-        p = await track(f.read());
+        p = await track(inp.read(f));
       } catch (err) {
         void release();
         if (closed) return;
@@ -260,14 +266,12 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
         }
         return;
       }
-      // Every property of a beamcoder packet is a native getter (`flags` builds a new object each time): each is
-      // read once. In a 30-channel soak this loop was 22 % of the main thread, most of it in these getters.
       const flags = p.flags;
-      if (flags.CORRUPT) {
+      if (flags & AV_PKT_FLAG_CORRUPT) {
         stats.corruptDropped += 1;
         continue;
       }
-      const streamIndex = p.stream_index;
+      const streamIndex = p.streamIndex;
       const frame = frames[streamIndex] ?? 0;
       const prev = nextDts.get(streamIndex);
       const rawPts = p.pts;
@@ -283,10 +287,10 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
         pts = dts = Math.round(prev);
       }
       const rawDuration = p.duration;
-      const duration = rawDuration && rawDuration > 0 ? rawDuration : Math.round(frame);
-      nextDts.set(streamIndex, dts + (rawDuration && rawDuration > 0 ? rawDuration : frame));
+      const duration = rawDuration > 0 ? rawDuration : Math.round(frame);
+      nextDts.set(streamIndex, dts + (rawDuration > 0 ? rawDuration : frame));
       stats.packetsOut += 1;
-      yield { streamIndex, pts, dts, duration, keyframe: flags.KEY, data: p.data.subarray(0, p.size) };
+      yield { streamIndex, pts, dts, duration, keyframe: (flags & AV_PKT_FLAG_KEY) !== 0, data: p.data };
     }
   }
 

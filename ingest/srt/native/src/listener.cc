@@ -5,6 +5,9 @@
 
 #include <srt/access_control.h>
 
+#include <pthread.h>
+
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -12,7 +15,8 @@ namespace beamline_srt {
 
 namespace {
 
-constexpr int kPollMs = 5;            // receive thread wake-up period (batch flush precision)
+constexpr int kPollMs = 5;            // pause after a poll error (never spin on it)
+constexpr int kIdlePollMs = 20;       // longest wait with no batch pending: bounds close and stop request latency
 constexpr int kMaxEvents = 64;
 constexpr int kPayloadMax = 1500;     // live-mode payloads are at most 1456 bytes
 constexpr int kReadsPerWake = 512;    // fairness between sessions on one wake-up
@@ -182,11 +186,26 @@ int Listener::onListen(SRTSOCKET ns, const struct sockaddr* peer, const char* st
   return rc;
 }
 
+int Listener::nextWaitMs() const {
+  // Wake for the oldest pending batch's flush deadline (batchMs after its first byte), or after
+  // kIdlePollMs; a payload arriving wakes the poll at once either way.
+  auto now = Clock::now();
+  auto maxAge = std::chrono::milliseconds(cfg_.batchMs);
+  long long wait = kIdlePollMs;
+  for (const auto& [s, p] : pending_) {
+    if (p.bytes.empty()) continue;
+    long long left = std::chrono::ceil<std::chrono::milliseconds>(p.since + maxAge - now).count();
+    wait = std::min(wait, std::max(left, 0LL));
+  }
+  return static_cast<int>(wait);
+}
+
 void Listener::run() {
+  pthread_setname_np(pthread_self(), "beam-srt-rx");  // shows in /proc and top -H
   SRT_EPOLL_EVENT events[kMaxEvents];
   auto lastStateCheck = Clock::now();
   while (!stop_) {
-    int n = srt_epoll_uwait(eid_, events, kMaxEvents, kPollMs);
+    int n = srt_epoll_uwait(eid_, events, kMaxEvents, nextWaitMs());
     if (n < 0 && srt_getlasterror(nullptr) != SRT_ETIMEOUT) {
       std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));  // never spin on a poll error
     }

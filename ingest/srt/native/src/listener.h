@@ -1,6 +1,6 @@
 // One listening SRT socket (live mode) with many callers: the listen callback asks a Sink for a
 // decision (made at once from the key snapshot) before anything is accepted, one receive thread polls every socket with srt_epoll_uwait and
-// hands batched payloads to the Sink.
+// hands batched payloads to the Sink. It sleeps until a payload arrives, a pending batch is due, or 20 ms pass.
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
@@ -85,6 +85,7 @@ class Listener {
   static int listenHook(void* opaque, SRTSOCKET ns, int hsVersion, const struct sockaddr* peer, const char* streamId);
   int onListen(SRTSOCKET ns, const struct sockaddr* peer, const char* streamId);
   void run();
+  int nextWaitMs() const;
   void acceptOne();
   void readSocket(SRTSOCKET s);
   void flush(SRTSOCKET s, Pending& p);

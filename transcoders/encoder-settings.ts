@@ -124,6 +124,17 @@ export function keepFrame(pts: number, segmentStartPts: number, lastSlot: number
   return slot;
 }
 
+/**
+ * Pure: whether a rung's frame is to be encoded as a keyframe (given to libx264 as an 'I' picture, which it makes
+ * an IDR), and whether one is still due after it. Every source keyframe makes one, so a rung has a keyframe
+ * wherever the source has one and its LL-HLS parts are independent exactly where the source's are (the packager
+ * says so). A thinned rung may drop the source's keyframe: its next kept frame, in the same part, takes its place.
+ */
+export function keyframeCarry(due: boolean, sourceKey: boolean, kept: boolean): { forceKey: boolean; due: boolean } {
+  if (!kept) return { forceKey: false, due: due || sourceKey };
+  return { forceKey: due || sourceKey, due: false };
+}
+
 /** The source's frame rate from its stream (avg, then r), or `fallback`. */
 export function sourceFrameRate(stream: { avg_frame_rate?: Rational; r_frame_rate?: Rational }, fallback: Rational = [30, 1]): Rational {
   for (const r of [stream.avg_frame_rate, stream.r_frame_rate]) {

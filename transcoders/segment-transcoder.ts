@@ -17,7 +17,7 @@
  */
 
 import type { Rational } from '../core/model/media';
-import { FILTER_INPUT, keepFrame, outputName, scaleGraph, x264Options, type EncoderConfig, type X264Options } from './encoder-settings';
+import { FILTER_INPUT, keepFrame, keyframeCarry, outputName, scaleGraph, x264Options, type EncoderConfig, type X264Options } from './encoder-settings';
 import type { PlannedRung } from './ladder';
 import type { BcPacket } from '../core/model/bc-packet';
 import { TIMELINE_HZ } from '../core/model/live';
@@ -36,6 +36,10 @@ interface BcFrame {
   data: unknown;
   /** `a53_cc`: the picture's CEA-608/708 cc_data (A/53) the decoder exported. Read only: beamcoder's setter is unsafe. */
   side_data?: { a53_cc?: Buffer } | null;
+  /** 'I' for the source's I pictures (kept through the scaler): libx264 makes an IDR of a frame given as 'I'. */
+  pict_type?: string;
+  /** The decoder's keyframe mark (an IDR or a recovery point), kept through the scaler. */
+  key_frame?: boolean;
 }
 interface BcDecoder {
   decode(packets: unknown[]): Promise<{ frames: BcFrame[] }>;
@@ -151,7 +155,10 @@ interface RungState {
   ccExtra: Map<number, Buffer>;
   /** The open slot's packet, held until the slot closes (its pts stays pending). */
   held: EncodedPacket | null;
+  /** A source keyframe was dropped by thinning: the next kept frame is made a keyframe in its place. */
+  keyDue: boolean;
 }
+
 
 /** A frame's A/53 cc_data, when it has some. */
 function ccOf(f: BcFrame): Buffer | null {
@@ -189,7 +196,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
     const options = x264Options(rung, config.source.frameRate, config.encoder);
     const thin = frameRateOf(options.framerate) < frameRateOf(config.source.frameRate) - 1e-6 ? options.framerate : null;
     return { rung, options, thinTo: thin, encoder: bc.encoder(options), lastSlot: null, pending: new Set(), extradata: null, frames: 0, encodeSeconds: 0,
-      captions: false, openSlot: null, ccDropped: [], ccExtra: new Map(), held: null };
+      captions: false, openSlot: null, ccDropped: [], ccExtra: new Map(), held: null, keyDue: false };
   });
   /** Fed source packets not yet out of the decoder, by pts (a multiset). */
   const pendingDecode = new Map<number, number>();
@@ -271,6 +278,10 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
         for (const f of byOutput.get(outputName(i)) ?? []) {
           const pts = f.pts as number;
           const slot = keepFrame(pts, config.startPts, r.lastSlot, r.thinTo);
+          // The decoder marks the source's keyframes (key_frame; an IDR is also an 'I' picture).
+          const carry = keyframeCarry(r.keyDue, f.key_frame === true || f.pict_type === 'I', slot !== null);
+          r.keyDue = carry.due;
+          if (carry.forceKey && f.pict_type !== 'I') f.pict_type = 'I';
           const cc = r.thinTo ? ccOf(f) : null;
           if (cc) r.captions = true;
           if (slot === null) {

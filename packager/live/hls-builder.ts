@@ -11,8 +11,8 @@ import type { Marker } from '../../core/model/marker';
 import { placeDateRanges } from './markers';
 
 
-/** Which parts start with an independent frame: the source's own flags, only part 0 (rungs), or all (audio). */
-export type PartIndependence = 'record' | 'first' | 'all';
+/** Which parts start with an independent frame: the source's own flags (video: a rung has its keyframes where the source has them), or all (audio). */
+export type PartIndependence = 'record' | 'all';
 
 export interface MediaPlaylistInput {
   kind: HlsPlaylistKind;
@@ -46,7 +46,7 @@ function partsOf(input: MediaPlaylistInput, segment: number, limit = Infinity): 
     .map((p) => ({
       uri: partFile(input.ref, segment, p.part),
       duration: p.durationPts / TIMELINE_HZ,
-      independent: input.independence === 'all' || (input.independence === 'first' ? p.part === 0 : p.independent),
+      independent: input.independence === 'all' || p.independent,
     }));
 }
 

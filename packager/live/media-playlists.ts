@@ -69,7 +69,9 @@ export function livePlaylist(snap: Snapshot, ref: RenditionRef, f: Frontier, lis
   return buildMediaPlaylist({
     kind: 'live', ref, segments: listed, parts: snap.parts, inProgress, discontinuitySequence, lowLatency: snap.channel.lowLatency,
     partTarget: partTarget(snap), targetDuration: targetDuration(snap), gaps,
-    independence: ref.kind === 'audio' ? 'all' : ref.rung === 'source' ? 'record' : 'first',
+    // A rung has a keyframe wherever the source has one (transcoders/segment-transcoder.ts keyframeCarry), so its
+    // parts are independent where the source's are.
+    independence: ref.kind === 'audio' ? 'all' : 'record',
     renditionReports: renditionReports(snap, ref), ended: false, markers: snap.markers,
   });
 }

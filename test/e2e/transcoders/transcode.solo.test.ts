@@ -119,7 +119,7 @@ async function allDecided(ch: string, rungs: string[]): Promise<boolean> {
 }
 
 /** ffprobe decodes a rung segment written as Annex-B (extradata first): frame count and key flags. */
-async function probeRungSegment(ch: string, rung: string, seg: SegmentRecord): Promise<{ keys: number[]; frames: number; packets: number; firstPts: number; firstKey: boolean }> {
+async function probeRungSegment(ch: string, rung: string, seg: SegmentRecord): Promise<{ keys: number[]; frames: number; packets: number; firstPts: number; firstKey: boolean; pts: number[] }> {
   const packets = await store.readPackets(`${ch}.${rung}`, 0, seg.startPts, seg.startPts + (seg.durationPts as number));
   const fmt = await store.getFormat(`${ch}.${rung}`);
   const extradata = Buffer.from(String(fmt?.streams[0]?.codecpar.extradata ?? ''), 'base64');
@@ -133,7 +133,14 @@ async function probeRungSegment(ch: string, rung: string, seg: SegmentRecord): P
     packets: packets.length,
     firstPts: packets[0]?.meta.pts ?? -1,
     firstKey: packets[0]?.meta.flags.KEY ?? false,
+    pts: packets.map((p) => p.meta.pts),
   };
+}
+
+/** pts of the source's keyframes inside a segment. */
+async function sourceKeyframes(ch: string, seg: SegmentRecord): Promise<number[]> {
+  const packets = await store.readPackets(ch, 0, seg.startDts, seg.startDts + (seg.durationPts as number));
+  return packets.filter((p) => p.meta.flags.KEY).map((p) => p.meta.pts).sort((a, b) => a - b);
 }
 
 async function eventsOf(ch: string): Promise<{ id: string; event: ReturnType<typeof decodeEvent> }[]> {
@@ -146,6 +153,8 @@ describe('ABR transcoding live', () => {
     const ladder = [
       { name: '240p', width: 426, height: 240, videoBitrate: 400000 },
       { name: '180p', width: 320, height: 180, videoBitrate: 250000, profile: 'baseline' },
+      // Thinned to 12.5 fps: a source keyframe it drops passes to its next frame.
+      { name: '120p', width: 214, height: 120, videoBitrate: 100000, fps: 12.5 },
     ];
     const ch = await createChannel('abr', ladder);
     const worker = startWorker('steady');
@@ -157,10 +166,11 @@ describe('ABR transcoding live', () => {
     const patch = await app.inject({ method: 'PATCH', url: '/api/channels/abr', payload: { ladder: [...ladder, { name: '144p', width: 256, height: 144, videoBitrate: 150000 }] } });
     assert.equal(patch.statusCode, 200, patch.body);
     assert.equal(await pub.exited, 0, pub.stderr());
-    await waitFor('every closed segment transcoded', () => allDecided('abr', ['240p', '180p']), 30000);
+    await waitFor('every closed segment transcoded', () => allDecided('abr', ['240p', '180p', '120p']), 30000);
 
     const segs = await closedSegments('abr');
     assert.ok(segs.length >= 6, `at least 6 segments, got ${segs.length}`);
+    let midSegmentKeys = 0;
     for (const rung of ['240p', '180p']) {
       assert.deepEqual(await live.rungGaps('abr', rung, 1, 10000), [], `${rung} has no gaps`);
       assert.deepEqual(await live.rungMade('abr', rung, 1, 10000), segs.map((s) => s.index), `${rung} has every closed segment`);
@@ -171,13 +181,31 @@ describe('ABR transcoding live', () => {
         assert.equal(p.frames, p.packets, `${rung} segment ${seg.index}: ffprobe decodes every packet`);
         assert.equal(p.keys[0], 0, `${rung} segment ${seg.index}: ffprobe sees a keyframe first`);
         assert.equal(p.packets, Math.round(((seg.durationPts as number) / 90000) * 25), `${rung} segment ${seg.index}: one frame per source frame`);
+        // A keyframe wherever the source has one (1 s GOPs in 2 s segments): the packager marks the rung's parts
+        // independent where the source's are, so a player may start on them.
+        const keyPts = p.keys.map((i) => p.pts[i]);
+        const sourceKeys = await sourceKeyframes('abr', seg);
+        midSegmentKeys += sourceKeys.length - 1;
+        for (const k of sourceKeys) assert.ok(keyPts.includes(k), `${rung} segment ${seg.index}: a keyframe at the source's ${k} (rung keyframes ${keyPts.join(', ')})`);
+      }
+    }
+    assert.ok(midSegmentKeys > 0, 'the source had keyframes inside segments');
+    assert.deepEqual(await live.rungGaps('abr', '120p', 1, 10000), [], '120p has no gaps');
+    for (const seg of segs) {
+      const p = await probeRungSegment('abr', '120p', seg);
+      assert.equal(p.frames, p.packets, `120p segment ${seg.index}: ffprobe decodes every packet`);
+      const keyPts = p.keys.map((i) => p.pts[i]);
+      // The source's keyframe, or the rung's first frame after it (in the same 0.2 s part).
+      for (const k of await sourceKeyframes('abr', seg)) {
+        const at = p.pts.find((x) => x >= k);
+        assert.ok(at !== undefined && at - k < 0.2 * 90000 && keyPts.includes(at), `120p segment ${seg.index}: a keyframe at or just after the source's ${k} (rung keyframes ${keyPts.join(', ')})`);
       }
     }
     const fmt = await store.getFormat('abr.240p');
     assert.equal(fmt?.streams[0]?.codecpar.width, 426);
     assert.ok(fmt?.streams[0]?.codecpar.extradata, 'rendition codecpar carries extradata');
     const relations = await store.getRelations('abr');
-    assert.deepEqual(relations.renditions.map((r) => r.target), ['abr.144p', 'abr.180p', 'abr.240p']);
+    assert.deepEqual(relations.renditions.map((r) => r.target), ['abr.120p', 'abr.144p', 'abr.180p', 'abr.240p']);
 
     // The ladder edit: 144p exists from a segment after the edit on, never before.
     const made144 = await live.rungMade('abr', '144p', 1, 10000);

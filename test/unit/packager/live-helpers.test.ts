@@ -144,7 +144,7 @@ describe('live playlists from records', () => {
     const playlist = buildMediaPlaylist({
       kind: 'live', ref: { kind: 'video', rung: '720p' }, segments, parts: [...parts(12, 6), ...parts(13, 6), ...parts(14, 2)],
       inProgress: { segment: 14, readyParts: 2 }, discontinuitySequence: 3, lowLatency: true, partTarget: 0.334, targetDuration: 2,
-      gaps: new Set([12]), independence: 'first', renditionReports: [{ uri: 'audio.m3u8', lastMsn: 14, lastPart: 1 }], ended: false,
+      gaps: new Set([12]), independence: 'record', renditionReports: [{ uri: 'audio.m3u8', lastMsn: 14, lastPart: 1 }], ended: false,
     });
     const text = renderMediaPlaylist(playlist);
     const { manifest, warnings } = parseM3u8(text);
@@ -163,7 +163,7 @@ describe('live playlists from records', () => {
     const playlist = buildMediaPlaylist({
       kind: 'live', ref: { kind: 'video', rung: 'source' }, segments: [seg(10), seg(11)], parts: [...parts(10, 6), ...parts(11, 6)], inProgress: null,
       discontinuitySequence: 0, lowLatency: true, partTarget: 0.334, targetDuration: 2,
-      gaps: new Set(), independence: 'first', renditionReports: [], ended: false,
+      gaps: new Set(), independence: 'record', renditionReports: [], ended: false,
     });
     const text = renderMediaPlaylist(playlist);
     assert.deepEqual(parseM3u8(text).warnings, []);

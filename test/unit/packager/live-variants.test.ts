@@ -8,6 +8,7 @@ import type { Frontier, ResolvedTrack } from '../../../packager/channel-reader';
 import type { AacConfig, AvcConfig } from '../../../packager/model';
 import { mpdRungs } from '../../../packager/live/manifests';
 import { canMuxAudio, hasCompleteSegment, renditionReports, trackOf, type Snapshot } from '../../../packager/live/snapshot';
+import { livePlaylist } from '../../../packager/live/media-playlists';
 import {
   AUDIO_FALLBACK_BANDWIDTH, audioVariant, bandwidthOf, createVariants, measuredSegments, videoVariant, type VariantReader, type VideoVariant,
 } from '../../../packager/live/variants';
@@ -177,5 +178,18 @@ describe('muxed renditions in the snapshot (pure)', () => {
     assert.deepEqual(renditionReports(snap, { kind: 'video', rung: 'source', muxed: true }).map((r) => r.uri), ['av-360p.m3u8']);
     assert.deepEqual(renditionReports(snap, { kind: 'video', rung: '360p', muxed: true }).map((r) => r.uri), ['av-source.m3u8']);
     assert.deepEqual(renditionReports(snap, { kind: 'video', rung: 'source' }).map((r) => r.uri), ['v-360p.m3u8', 'audio.m3u8']);
+  });
+});
+
+describe('rung parts\' independence (pure)', () => {
+  it('a rung\'s parts are independent where the source\'s are (its encoder makes a keyframe of each source keyframe)', () => {
+    const parts = [0, 1, 2, 3, 4, 5].map((part) => ({ segment: 2, part, startPts: 360000 + part * 18000, startDts: 360000 + part * 18000, durationPts: 18000, independent: part === 0 || part === 5 }));
+    const snap = { ...snapshot([seg(1)], { '360p': { lastMsn: 1, pendingParts: 6 } }), parts, open: { ...seg(2), durationPts: null } };
+    for (const ref of [{ kind: 'video' as const, rung: '360p' }, { kind: 'video' as const, rung: 'source' }, { kind: 'video' as const, rung: '360p', muxed: true }]) {
+      const p = livePlaylist(snap, ref, { lastMsn: 1, pendingParts: 6 }, [seg(1)], new Set(), 0);
+      assert.deepEqual(p.lowLatency?.pendingParts.map((x) => x.independent), [true, false, false, false, false, true], JSON.stringify(ref));
+    }
+    const audio = livePlaylist(snap, { kind: 'audio' }, { lastMsn: 1, pendingParts: 6 }, [seg(1)], new Set(), 0);
+    assert.ok(audio.lowLatency?.pendingParts.every((x) => x.independent));
   });
 });

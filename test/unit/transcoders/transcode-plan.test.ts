@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { keepFrame, maxRateOf, profileOf, rungFrameRate, scaleGraph, sourceFrameRate, x264CliArgs, x264Options, DEFAULT_ENCODER_CONFIG } from '../../../transcoders/encoder-settings';
+import { keepFrame, keyframeCarry, maxRateOf, profileOf, rungFrameRate, scaleGraph, sourceFrameRate, x264CliArgs, x264Options, DEFAULT_ENCODER_CONFIG } from '../../../transcoders/encoder-settings';
 import { decideRung, isLate, parseJobData, partWindows, queueLagSeconds, transcodeJobId } from '../../../transcoders/segment-plan';
 import { checkAlignment } from '../../../transcoders/alignment';
 import { renditionChanged, renditionFormat, renditionName } from '../../../transcoders/rendition-format';
@@ -122,5 +122,23 @@ describe('rendition format', () => {
     assert.deepEqual([f.streams[0]?.codecpar.width, f.streams[0]?.codecpar.height, f.streams[0]?.codecpar.bit_rate], [854, 480, 1_200_000]);
     assert.equal(renditionChanged(f, renditionFormat('main', r480, Buffer.from([0, 0, 0, 1, 0x67]), [30, 1], 3600)), false);
     assert.equal(renditionChanged(f, renditionFormat('main', { ...r480, videoBitrate: 1_000_000 }, Buffer.from([0, 0, 0, 1, 0x67]), [30, 1], 3600)), true);
+  });
+});
+
+describe('keyframes of a rung', () => {
+  it('a kept source keyframe stays one; one dropped by thinning passes to the next kept frame, once', () => {
+    // frames: [sourceKey, kept]
+    const run = (frames: [boolean, boolean][]) => {
+      let due = false;
+      return frames.map(([key, kept]) => {
+        const c = keyframeCarry(due, key, kept);
+        due = c.due;
+        return kept ? (key || c.forceKey ? 'K' : 'p') : '-';
+      }).join('');
+    };
+    assert.equal(run([[true, true], [false, true], [false, true]]), 'Kpp');
+    assert.equal(run([[false, true], [true, false], [false, true], [false, true]]), 'p-Kp');
+    assert.equal(run([[true, false], [false, false], [false, true], [false, true]]), '--Kp');
+    assert.equal(run([[false, true], [false, false], [false, true]]), 'p-p');
   });
 });

@@ -49,12 +49,7 @@ export function traf(trackId: number, baseMediaDecodeTime: number, samples: read
   return box('traf', tfhd(trackId), tfdt(baseMediaDecodeTime), trun(samples, dataOffset));
 }
 
-export function moof(sequenceNumber: number, trackId: number, baseMediaDecodeTime: number,
-  samples: readonly SampleLayout[], dataOffset: number): Buffer {
-  return box('moof', mfhd(sequenceNumber), traf(trackId, baseMediaDecodeTime, samples, dataOffset));
-}
-
-/** One track's run in a fragment of several tracks: its samples' payloads start `dataOffset` bytes after the moof's first byte. */
+/** One track's run in a fragment: its samples' payloads start `dataOffset` bytes after the moof's first byte. */
 export interface TrackRun {
   trackId: number;
   baseMediaDecodeTime: number;
@@ -62,8 +57,8 @@ export interface TrackRun {
   dataOffset: number;
 }
 
-/** A moof with one traf per track (a muxed fragment: every track's payloads in the one mdat that follows). */
-export function multiTrackMoof(sequenceNumber: number, runs: readonly TrackRun[]): Buffer {
+/** A moof with one traf per track run (several in a muxed fragment, every track's payloads in the one mdat after it). */
+export function moof(sequenceNumber: number, runs: readonly TrackRun[]): Buffer {
   return box('moof', mfhd(sequenceNumber), ...runs.map((r) => traf(r.trackId, r.baseMediaDecodeTime, r.samples, r.dataOffset)));
 }
 

@@ -1,7 +1,7 @@
 /** CMAF headers (init segments) and fragments (segments, LL-HLS parts) from resolved tracks. */
 import { badMedia } from '../errors';
 import type { CmafSample, CmafTrack } from '../model';
-import { mdatHeader, moof, multiTrackMoof, styp, type SampleLayout } from './fragment-boxes';
+import { mdatHeader, moof, styp, type SampleLayout, type TrackRun } from './fragment-boxes';
 import { ftyp, moov } from './init-boxes';
 
 /** An init segment: ftyp + moov with one trak (and trex) per track. */
@@ -49,18 +49,22 @@ export function buildMuxedSegment(tracks: readonly FragmentTrack[], sequenceNumb
   if (present.length === 0) throw badMedia(`CMAF: fragment ${sequenceNumber} has no samples in any track`);
   if (new Set(present.map((t) => t.track.id)).size !== present.length) throw badMedia('CMAF: track ids in one fragment must be unique');
   checkSequence(sequenceNumber);
-  const runs = present.map((t) => ({ trackId: t.track.id, baseMediaDecodeTime: checkedBase(t.track, t.samples, t.baseDecodeTime), samples: t.samples, dataOffset: 0 }));
+  const runs = present.map((t) => ({ trackId: t.track.id, baseMediaDecodeTime: checkedBase(t.track, t.samples, t.baseDecodeTime), samples: t.samples }));
+  return Buffer.concat([fragmentHead(runs, sequenceNumber, options), ...present.flatMap((t) => t.samples.map((s) => s.data))]);
+}
+
+/** styp + a moof of one traf per run + the mdat header; the runs' payloads follow it in the same order. */
+function fragmentHead(runs: readonly Omit<TrackRun, 'dataOffset'>[], sequenceNumber: number, options: MediaSegmentOptions): Buffer {
   const payloadBytes = runs.map((r) => r.samples.reduce((n, s) => n + s.data.length, 0));
   // Offsets are fixed-width fields: the moof's size does not depend on them.
-  const size = multiTrackMoof(sequenceNumber, runs).length;
-  let offset = size + 8;
-  runs.forEach((r, i) => {
-    r.dataOffset = offset;
+  let offset = moof(sequenceNumber, runs.map((r) => ({ ...r, dataOffset: 0 }))).length + 8;
+  const placed = runs.map((r, i) => {
+    const run = { ...r, dataOffset: offset };
     offset += payloadBytes[i] as number;
+    return run;
   });
   const head = options.styp === false ? [] : [styp('msdh', 0, ['msdh', 'cmfs', 'cmff'])];
-  const total = payloadBytes.reduce((a, b) => a + b, 0);
-  return Buffer.concat([...head, multiTrackMoof(sequenceNumber, runs), mdatHeader(total), ...present.flatMap((t) => t.samples.map((s) => s.data))]);
+  return Buffer.concat([...head, moof(sequenceNumber, placed), mdatHeader(payloadBytes.reduce((a, b) => a + b, 0))]);
 }
 
 function checkSequence(sequenceNumber: number): void {
@@ -94,10 +98,5 @@ export function buildFragmentHead(track: CmafTrack, samples: readonly SampleLayo
   baseDecodeTime?: number, options: MediaSegmentOptions = {}): Buffer {
   if (!samples[0]) throw badMedia(`CMAF: fragment ${sequenceNumber} of track ${track.id} has no samples`);
   checkSequence(sequenceNumber);
-  const base = checkedBase(track, samples, baseDecodeTime);
-  const payloadBytes = samples.reduce((n, s) => n + s.data.length, 0);
-  const probe = moof(sequenceNumber, track.id, base, samples, 0);
-  const fragment = moof(sequenceNumber, track.id, base, samples, probe.length + 8);
-  const head = options.styp === false ? [] : [styp('msdh', 0, ['msdh', 'cmfs', 'cmff'])];
-  return Buffer.concat([...head, fragment, mdatHeader(payloadBytes)]);
+  return fragmentHead([{ trackId: track.id, baseMediaDecodeTime: checkedBase(track, samples, baseDecodeTime), samples }], sequenceNumber, options);
 }

@@ -96,8 +96,8 @@ export function wantsMuxed(query: Query, configured: boolean, muxable: boolean, 
  * channel with one audio track.
  */
 export function multivariantText(v: Variants, q: string, captions: readonly CaptionService[] = [], muxed = false): string {
-  if (muxed && v.audio && (v.audioTracks?.length ?? 1) === 1) return muxedMultivariantText(v, v.audio, q, captions);
-  // BANDWIDTH counts the group's largest audio rendition (RFC 8216bis §4.4.6.2).
+  const inVariant = muxed && v.audio && (v.audioTracks?.length ?? 1) === 1 ? v.audio : null;
+  // BANDWIDTH counts the group's largest audio rendition (RFC 8216bis §4.4.6.2), or the audio muxed in.
   const tracks = v.audioTracks?.length ? v.audioTracks : v.audio ? [v.audio] : [];
   const audioBw = tracks.length
     ? { peak: Math.max(...tracks.map((t) => t.peak)), average: Math.max(...tracks.map((t) => t.average)) }
@@ -105,16 +105,16 @@ export function multivariantText(v: Variants, q: string, captions: readonly Capt
   const names = audioNames(tracks);
   return renderMultivariant({
     variants: v.video.map((x) => ({
-      uri: `${stemOf(x.ref)}.m3u8${q}`,
+      uri: `${stemOf(inVariant ? { ...x.ref, muxed: true } : x.ref)}.m3u8${q}`,
       bandwidth: x.peak + audioBw.peak,
       averageBandwidth: x.average + audioBw.average,
-      codecs: [x.codecs],
+      codecs: inVariant ? [x.codecs, inVariant.codecs] : [x.codecs],
       resolution: { width: x.width, height: x.height },
       ...(x.frameRate ? { frameRate: x.frameRate } : {}),
-      ...(v.audio ? { audioGroup: 'audio' } : {}),
+      ...(v.audio && !inVariant ? { audioGroup: 'audio' } : {}),
       ...(captions.length ? { closedCaptionsGroup: CC_GROUP } : {}),
     })),
-    ...(tracks.length ? {
+    ...(tracks.length && !inVariant ? {
       audio: tracks.map((t, i) => ({
         groupId: 'audio', name: names[i] as string, uri: `${stemOf(t.ref ?? { kind: 'audio' })}.m3u8${q}`, default: i === 0, autoselect: true,
         ...(t.language ? { language: t.language } : {}), channels: t.channels, codecs: t.codecs,
@@ -123,22 +123,6 @@ export function multivariantText(v: Variants, q: string, captions: readonly Capt
     ...(captions.length
       ? { closedCaptions: closedCaptionRenditions(captions) }
       : {}),
-  });
-}
-
-/** The muxed form of `multivariantText`: one variant per rung, its audio inside it. */
-function muxedMultivariantText(v: Variants, audio: AudioVariant, q: string, captions: readonly CaptionService[]): string {
-  return renderMultivariant({
-    variants: v.video.map((x) => ({
-      uri: `${stemOf(x.ref.kind === 'video' ? { ...x.ref, muxed: true } : x.ref)}.m3u8${q}`,
-      bandwidth: x.peak + audio.peak,
-      averageBandwidth: x.average + audio.average,
-      codecs: [x.codecs, audio.codecs],
-      resolution: { width: x.width, height: x.height },
-      ...(x.frameRate ? { frameRate: x.frameRate } : {}),
-      ...(captions.length ? { closedCaptionsGroup: CC_GROUP } : {}),
-    })),
-    ...(captions.length ? { closedCaptions: closedCaptionRenditions(captions) } : {}),
   });
 }
 
@@ -163,7 +147,7 @@ export function mpdRungs(snap: Snapshot, video: readonly VideoVariant[]): { incl
 export function dashInput(listed: SegmentRecord[], included: readonly VideoVariant[], audio: AudioVariant | null, complete: boolean, nowMs: number, utcTimingUrl: string, markers: readonly Marker[] = [], captions: readonly CaptionService[] = [], moreAudio: readonly AudioVariant[] = []): DashInput {
   return {
     segments: listed,
-    video: included.map((x) => ({ rung: x.ref.kind === 'video' ? x.ref.rung : 'source', bandwidth: x.peak, codecs: x.codecs, width: x.width, height: x.height, ...(x.frameRate ? { frameRate: x.frameRate } : {}) })),
+    video: included.map((x) => ({ rung: x.ref.rung, bandwidth: x.peak, codecs: x.codecs, width: x.width, height: x.height, ...(x.frameRate ? { frameRate: x.frameRate } : {}) })),
     audio: audio ? { bandwidth: audio.peak, codecs: audio.codecs, sampleRate: audio.sampleRate, channels: audio.channels, ...(audio.language ? { lang: audio.language } : {}) } : null,
     ...(moreAudio.length ? {
       moreAudio: moreAudio.map((a) => ({ stem: stemOf(a.ref ?? { kind: 'audio' }), bandwidth: a.peak, codecs: a.codecs, sampleRate: a.sampleRate, channels: a.channels, ...(a.language ? { lang: a.language } : {}) })),

@@ -148,7 +148,7 @@ export function createTsService(deps: TsServiceDeps, config: TsServiceConfig): T
       return renderMultivariant({
         version: 3,
         variants: v.video.map((x) => ({
-          uri: `${tsPlaylistFile(x.ref.kind === 'video' ? x.ref.rung : 'source')}${q}`,
+          uri: `${tsPlaylistFile(x.ref.rung)}${q}`,
           bandwidth: Math.ceil((x.peak + audio.peak) * config.tsOverhead),
           averageBandwidth: Math.ceil((x.average + audio.average) * config.tsOverhead),
           codecs: v.audio ? [x.codecs, v.audio.codecs] : [x.codecs],

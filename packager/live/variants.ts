@@ -14,7 +14,7 @@ import { bytesPerWindow, measureBandwidth, segmentWindow, type Bandwidth, type T
 
 /** A video rung as the multivariant playlist and the MPD describe it (bandwidth measured). */
 export interface VideoVariant {
-  ref: RenditionRef;
+  ref: Extract<RenditionRef, { kind: 'video' }>;
   track: Track;
   codecs: string;
   width: number;

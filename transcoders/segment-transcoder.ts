@@ -159,7 +159,6 @@ interface RungState {
   keyDue: boolean;
 }
 
-
 /** A frame's A/53 cc_data, when it has some. */
 function ccOf(f: BcFrame): Buffer | null {
   const sd = f.side_data;

@@ -67,6 +67,11 @@ export function parseLiveFile(file: string): LiveFile | null {
   return null;
 }
 
+/** Whether a rendition is a rung with the channel's main audio muxed in (`av-<rung>`). */
+export function isMuxed(r: RenditionRef): boolean {
+  return r.kind === 'video' && r.muxed === true;
+}
+
 /** File-name stem of a rendition: `v-<rung>`, `av-<rung>` (muxed), `audio` (the main track) or `audio<n>`. */
 export function stemOf(r: RenditionRef): string {
   if (r.kind === 'video') return `${r.muxed ? 'av' : 'v'}-${r.rung}`;

@@ -12,7 +12,7 @@ import type { EventFollowers } from './event-follower';
 import { buildFragment, buildMuxedFragment, MUXED_AUDIO_TRACK_ID, type FragmentResult, type FragmentSource } from './fragment-builder';
 import { buildInitSegment } from '../cmaf/segments';
 import type { ResolvedTrack } from '../channel-reader';
-import { stemOf, type RenditionRef } from './live-files';
+import { isMuxed, stemOf, type RenditionRef } from './live-files';
 import { CONTENT_TYPES, IMMUTABLE, type LiveResponse } from './live-response';
 import type { LiveServiceConfig } from './live-service';
 import type { PackagerMetrics } from './metrics';
@@ -100,7 +100,7 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
     const snap = await snapshots.snapshot(channel);
     const track = trackOf(snap, ref);
     const resolved = await reader.track(track.content, track.stream);
-    if (ref.kind === 'video' && ref.muxed) {
+    if (isMuxed(ref)) {
       const audio = (await mainAudio(snap)).resolved;
       const key = `${resolved.formatKey}+${audio.formatKey}`;
       let body = muxedInits.get(key);
@@ -147,7 +147,7 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
       waitForMore: (ms) => followers.follow(channel).nextEvents(ms),
     });
     let result: FragmentResult;
-    if (ref.kind === 'video' && ref.muxed) {
+    if (isMuxed(ref)) {
       const audio = await mainAudio(snap);
       result = await buildMuxedFragment(source(track), source(audio.track), {
         video: resolved, audio: audio.resolved, videoWindow: window, audioWindow: mediaWindow(seg, parts, part, audio.track.mode), segment, part, audioWaitMs: config.audioWaitMs,
@@ -187,10 +187,10 @@ export function createMediaObjects(deps: MediaObjectsDeps, config: MediaObjectsC
     // segment) is built once into the bounded segment cache like a hot one, so repeated requests cost no archive
     // read and no conversion. Else built.
     // (A muxed segment is built: its two tracks are archived apart.)
-    const streamable = part === null && archived && !(ref.kind === 'video' && ref.muxed);
-    const cached = streamable ? cache.peek(key) : undefined;
-    if (streamable && archived && !cached && !(cache.maxBytes >= CACHE_ARCHIVED_FROM_BYTES && streamedOnce.has(key))) {
-      const streamed = await streamArchived(archived, channel, ref, segment, key);
+    const streamFrom = part === null && !isMuxed(ref) ? archived : undefined;
+    const cached = streamFrom ? cache.peek(key) : undefined;
+    if (streamFrom && !cached && !(cache.maxBytes >= CACHE_ARCHIVED_FROM_BYTES && streamedOnce.has(key))) {
+      const streamed = await streamArchived(streamFrom, channel, ref, segment, key);
       if (streamed) {
         rememberStreamed(key);
         return streamed;

@@ -12,7 +12,7 @@ import type { Frontier, RenditionInfo } from '../channel-reader';
 import { blockingSatisfied, type BlockingTarget } from '../hls/blocking-request';
 import type { HlsRenditionReport } from '../hls/model';
 import { partTargetOf, targetDurationOf } from './hls-builder';
-import { stemOf, type RenditionRef } from './live-files';
+import { isMuxed, stemOf, type RenditionRef } from './live-files';
 import type { WindowMode } from './windows';
 import { AUDIO_STREAM, TIMELINE_HZ, VIDEO_STREAM } from '../../core/model/live';
 
@@ -145,7 +145,7 @@ export function canMuxAudio(snap: Pick<Snapshot, 'format' | 'hasAudio'>): boolea
  * rungs (its audio is in them); a separate rung's or audio track's, every separate rendition.
  */
 function reportedRefs(snap: Snapshot, from: RenditionRef): RenditionRef[] {
-  if (from.kind === 'video' && from.muxed) return allRefs(snap).flatMap((r) => (r.kind === 'video' ? [{ ...r, muxed: true }] : []));
+  if (isMuxed(from)) return allRefs(snap).flatMap((r) => (r.kind === 'video' ? [{ ...r, muxed: true }] : []));
   return allRefs(snap);
 }
 

@@ -69,10 +69,25 @@ export interface RawPacket {
 export const AV_PKT_FLAG_KEY = 0x1;
 export const AV_PKT_FLAG_CORRUPT = 0x2;
 
+/** A reading thread started by `startReader` (opaque). */
+export type NativeReaderHandle = { readonly __nativeReader: unique symbol };
+
+/** `startReader`'s callback: the packets read since the last call; state 0 = more to come, 1 = end, 2 = read error. */
+export type NativeReaderCallback = (packets: RawPacket[], state: 0 | 1 | 2, message: string | null) => void;
+
 /** Beamline's packet reader (ingest/demux-native, built by infra/setup.sh with node-gyp). */
-interface DemuxBinding {
+export interface DemuxBinding {
   /** The next packet of a beamcoder demuxer opened from a URL, or null at the end (see packet-reader.cc). */
   readPacket(format: BcFormat): Promise<RawPacket | null>;
+  /**
+   * A thread reading the packets of a beamcoder demuxer opened from a URL, handing them over in batches (see
+   * packet-pump.cc); it pauses while more than `maxQueuedBytes` (payload + 64 per packet) were handed over and
+   * not released.
+   */
+  startReader(format: BcFormat, onPackets: NativeReaderCallback, maxQueuedBytes: number): NativeReaderHandle;
+  releaseBytes(handle: NativeReaderHandle, bytes: number): void;
+  /** The thread ends at its next check (a read in progress ends when the input is aborted). */
+  stopReader(handle: NativeReaderHandle): void;
 }
 
 export const DEMUX_ADDON_RELATIVE_PATH = join('ingest', 'demux-native', 'build', 'Release', 'beamline_demux.node');
@@ -105,12 +120,86 @@ export function fromBcPacket(p: BcPacket): RawPacket {
   };
 }
 
+/** The packets of an opened format, in order, a batch at a time. */
+export interface PacketSource {
+  /**
+   * The packets ready now (at least one), or the next ones once there are; null at the end of the input; rejects
+   * on a read failure. Calling it again means the previous batch was consumed.
+   */
+  next(): Promise<RawPacket[] | null>;
+  /** No more batches will be asked for: a reading thread ends (at its next check). */
+  stop(): void;
+}
+
+/** Registers native work on the format (it is freed only once every registered promise settled). */
+export type TrackNative = (work: Promise<unknown>) => void;
+
+/** Bytes handed from the reading thread to JS and not yet consumed, before it pauses (payload + 64 per packet). */
+export const NATIVE_READER_QUEUE_BYTES = 4 * 1024 * 1024;
+const PACKET_OVERHEAD = 64;
+
+/**
+ * The packets of `format` from Beamline's reading thread (packet-pump.cc): one wake-up of the main thread per
+ * batch of packets that came together, none per packet. `track` is given the thread's lifetime; `stop()` (the
+ * input's abort) ends it.
+ */
+export function threadSource(binding: DemuxBinding, format: BcFormat, track: TrackNative, maxQueuedBytes = NATIVE_READER_QUEUE_BYTES): PacketSource {
+  let queue: RawPacket[] = [];
+  let state: 0 | 1 | 2 = 0;
+  let message: string | null = null;
+  let unreleased = 0;
+  let waiter: { resolve: (v: RawPacket[] | null) => void; reject: (e: Error) => void } | null = null;
+  let markDone: () => void = () => undefined;
+  track(new Promise<void>((resolve) => (markDone = resolve)));
+
+  const take = (): RawPacket[] | null | Error => {
+    if (queue.length > 0) {
+      const out = queue;
+      queue = [];
+      for (const p of out) unreleased += p.data.length + PACKET_OVERHEAD;
+      return out;
+    }
+    if (state === 1) return null;
+    if (state === 2) return new Error(message ?? 'read failed');
+    return queue;
+  };
+  const handle = binding.startReader(format, (packets, st, msg) => {
+    if (packets.length > 0) queue = queue.length > 0 ? queue.concat(packets) : packets;
+    if (st !== 0) {
+      state = st;
+      message = msg;
+      markDone();
+    }
+    const w = waiter;
+    if (!w) return;
+    const got = take();
+    if (Array.isArray(got) && got.length === 0) return;
+    waiter = null;
+    if (got instanceof Error) w.reject(got);
+    else w.resolve(got);
+  }, maxQueuedBytes);
+
+  return {
+    next() {
+      if (unreleased > 0 && state === 0) binding.releaseBytes(handle, unreleased);
+      unreleased = 0;
+      const got = take();
+      if (got instanceof Error) return Promise.reject(got);
+      if (got === null || got.length > 0) return Promise.resolve(got);
+      return new Promise((resolve, reject) => (waiter = { resolve, reject }));
+    },
+    stop() {
+      if (state === 0) binding.stopReader(handle);
+    },
+  };
+}
+
 /** How bytes reach libavformat, and how its packets come back. */
 export interface ByteInput {
   /** Starts the native open. */
   open(): Promise<BcFormat>;
-  /** The next packet of the format `open()` gave, or null at the end of the input. */
-  read(format: BcFormat): Promise<RawPacket | null>;
+  /** The packets of the format `open()` gave; `track` is given every native call on it. Called once. */
+  reader(format: BcFormat, track: TrackNative): PacketSource;
   write(chunk: Buffer): void;
   end(): void;
   /** Makes any native read return at once (EOF). Idempotent. */
@@ -127,9 +216,11 @@ export interface ByteInput {
  * end) and hands them over in one write, so the header is parsed from one buffered run.
  */
 export function socketInput(bc: Beamcoder, iformat: BcInputFormat, options: Record<string, number>, holdBytes: number): ByteInput {
-  // Packets are read by Beamline's reader, not beamcoder's `read()`: beamcoder builds each packet as an object of
-  // native accessors that costs ~14 KB of V8 old space, the cause of a full GC every ~2 s per channel.
-  const reader = loadDemuxBinding();
+  // Packets are read by Beamline's reading thread, not beamcoder's `read()`: beamcoder builds each packet as an
+  // object of native accessors that costs ~14 KB of V8 old space (the cause of a full GC every ~2 s per channel),
+  // and a read per packet is a libuv pool round trip and a promise.
+  const binding = loadDemuxBinding();
+  let source: PacketSource | null = null;
   let dir: string | null = null;
   let server: net.Server | null = null;
   let socket: net.Socket | null = null;
@@ -177,7 +268,12 @@ export function socketInput(bc: Beamcoder, iformat: BcInputFormat, options: Reco
       }
       return bc.demuxer({ url: `unix:${path}`, iformat, options });
     },
-    read: (format) => reader.readPacket(format),
+    reader(format, track) {
+      const src = threadSource(binding, format, track);
+      source = src;
+      if (aborted) src.stop();
+      return src;
+    },
     write(chunk) {
       if (aborted || ended) return;
       if (socket) socket.write(chunk);
@@ -198,6 +294,7 @@ export function socketInput(bc: Beamcoder, iformat: BcInputFormat, options: Reco
       pendingBytes = 0;
       connection?.destroy();
       server?.close();
+      source?.stop();
     },
     backlog() {
       return socket ? socket.writableLength : pendingBytes;
@@ -244,10 +341,15 @@ export function governorInput(bc: Beamcoder, iformat: BcInputFormat, options: Re
 
   return {
     open: () => bc.demuxer({ governor, iformat, options }),
-    read: async (format) => {
-      const p = await format.read();
-      return p === null ? null : fromBcPacket(p);
-    },
+    reader: (format, track) => ({
+      async next() {
+        const read = format.read();
+        track(read);
+        const p = await read;
+        return p === null ? null : [fromBcPacket(p)];
+      },
+      stop: () => undefined,
+    }),
     write(chunk) {
       if (ended || finished) return;
       pending.push(chunk);

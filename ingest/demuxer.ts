@@ -29,6 +29,7 @@ import {
   socketInput,
   type BcFormat,
   type ByteInput,
+  type PacketSource,
   type RawPacket,
 } from './demux-input';
 
@@ -245,52 +246,63 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
   async function* iterate(): AsyncGenerator<MediaPacket> {
     const frames = (await opened).map(frameTicks);
     const nextDts = new Map<number, number>();
-    for (;;) {
-      if (failure) throw failure;
-      const f = format;
-      const inp = input;
-      if (closed || released || !f || !inp) return;
-      let p: RawPacket | null;
-      try {
-        p = await track(inp.read(f));
-      } catch (err) {
-        void release();
-        if (closed) return;
-        throw fail(new DemuxError('read-failed', `${config.format} read failed: ${(err as Error).message}`));
-      }
-      if (p === null) {
-        void release();
+    let source: PacketSource | null = null;
+    try {
+      for (;;) {
         if (failure) throw failure;
-        if (!closed && stats.packetsOut === 0) {
-          throw fail(new DemuxError('no-streams', `no packets in ${stats.bytesIn} bytes of ${config.format} input`));
+        const f = format;
+        const inp = input;
+        if (closed || released || !f || !inp) return;
+        source ??= inp.reader(f, (work) => void track(work));
+        let batch: RawPacket[] | null;
+        try {
+          batch = await source.next();
+        } catch (err) {
+          void release();
+          if (closed) return;
+          throw fail(new DemuxError('read-failed', `${config.format} read failed: ${(err as Error).message}`));
         }
-        return;
-      }
-      const flags = p.flags;
-      if (flags & AV_PKT_FLAG_CORRUPT) {
-        stats.corruptDropped += 1;
-        continue;
-      }
-      const streamIndex = p.streamIndex;
-      const frame = frames[streamIndex] ?? 0;
-      const prev = nextDts.get(streamIndex);
-      const rawPts = p.pts;
-      const rawDts = p.dts;
-      let pts = rawPts ?? rawDts;
-      let dts = rawDts ?? rawPts;
-      if (pts === null || dts === null) {
-        // Packets split from one PES while probing carry no timestamps: continue the stream's clock.
-        if (prev === undefined || frame <= 0) {
-          stats.untimedDropped += 1;
-          continue;
+        if (batch === null) {
+          void release();
+          if (failure) throw failure;
+          if (!closed && stats.packetsOut === 0) {
+            throw fail(new DemuxError('no-streams', `no packets in ${stats.bytesIn} bytes of ${config.format} input`));
+          }
+          return;
         }
-        pts = dts = Math.round(prev);
+        for (const p of batch) {
+          if (failure) throw failure;
+          if (closed || released) return;
+          const flags = p.flags;
+          if (flags & AV_PKT_FLAG_CORRUPT) {
+            stats.corruptDropped += 1;
+            continue;
+          }
+          const streamIndex = p.streamIndex;
+          const frame = frames[streamIndex] ?? 0;
+          const prev = nextDts.get(streamIndex);
+          const rawPts = p.pts;
+          const rawDts = p.dts;
+          let pts = rawPts ?? rawDts;
+          let dts = rawDts ?? rawPts;
+          if (pts === null || dts === null) {
+            // Packets split from one PES while probing carry no timestamps: continue the stream's clock.
+            if (prev === undefined || frame <= 0) {
+              stats.untimedDropped += 1;
+              continue;
+            }
+            pts = dts = Math.round(prev);
+          }
+          const rawDuration = p.duration;
+          const duration = rawDuration > 0 ? rawDuration : Math.round(frame);
+          nextDts.set(streamIndex, dts + (rawDuration > 0 ? rawDuration : frame));
+          stats.packetsOut += 1;
+          yield { streamIndex, pts, dts, duration, keyframe: (flags & AV_PKT_FLAG_KEY) !== 0, data: p.data };
+        }
       }
-      const rawDuration = p.duration;
-      const duration = rawDuration > 0 ? rawDuration : Math.round(frame);
-      nextDts.set(streamIndex, dts + (rawDuration > 0 ? rawDuration : frame));
-      stats.packetsOut += 1;
-      yield { streamIndex, pts, dts, duration, keyframe: (flags & AV_PKT_FLAG_KEY) !== 0, data: p.data };
+    } finally {
+      // The consumer is done (end, failure, or it stopped iterating): nothing reads ahead for it any more.
+      source?.stop();
     }
   }
 

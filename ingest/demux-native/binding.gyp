@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "beamline_demux",
-      "sources": ["src/packet-reader.cc"],
+      "sources": ["src/packet-reader.cc", "src/packet-pump.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],

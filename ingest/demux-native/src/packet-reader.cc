@@ -15,21 +15,33 @@
 // format while a read is in flight; a closed one rejects like beamcoder ("Format context has been deleted.").
 // The format object is held (a reference) until the read completes.
 // SPDX-License-Identifier: GPL-3.0-or-later
-#include <napi.h>
+#include "packet-pump.h"
 
 extern "C" {
-#include <libavformat/avformat.h>
 #include <libavutil/error.h>
 }
 
 #include <string>
 
+namespace beamline_demux {
+
+BeamcoderFormatRef* FormatRefOf(Napi::Env env, Napi::Object format, const char* who) {
+  Napi::Value ref = format.Get("_formatContextRef");
+  Napi::Value adaptor = format.Get("_adaptor");
+  if (!ref.IsExternal()) throw Napi::TypeError::New(env, std::string(who) + ": not a beamcoder demuxer (no _formatContextRef)");
+  if (!adaptor.IsExternal() || adaptor.As<Napi::External<void>>().Data() != nullptr) {
+    throw Napi::TypeError::New(env, std::string(who) + ": only demuxers opened from a URL (a governor input is read by beamcoder)");
+  }
+  auto* fref = ref.As<Napi::External<BeamcoderFormatRef>>().Data();
+  if (fref == nullptr) throw Napi::TypeError::New(env, std::string(who) + ": the demuxer has no format context");
+  return fref;
+}
+
+}  // namespace beamline_demux
+
 namespace {
 
-// beamcoder's struct fmtCtxRef (beamcoder/src/format.h), behind `_formatContextRef`.
-struct BeamcoderFormatRef {
-  AVFormatContext* fmtCtx;
-};
+using beamline_demux::BeamcoderFormatRef;
 
 class ReadWorker : public Napi::AsyncWorker {
  public:
@@ -94,14 +106,7 @@ Napi::Value ReadPacket(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "usage: readPacket(format)");
   Napi::Object format = info[0].As<Napi::Object>();
-  Napi::Value ref = format.Get("_formatContextRef");
-  Napi::Value adaptor = format.Get("_adaptor");
-  if (!ref.IsExternal()) throw Napi::TypeError::New(env, "readPacket: not a beamcoder demuxer (no _formatContextRef)");
-  if (!adaptor.IsExternal() || adaptor.As<Napi::External<void>>().Data() != nullptr) {
-    throw Napi::TypeError::New(env, "readPacket: only demuxers opened from a URL (a governor input is read by beamcoder)");
-  }
-  auto* fref = ref.As<Napi::External<BeamcoderFormatRef>>().Data();
-  if (fref == nullptr) throw Napi::TypeError::New(env, "readPacket: the demuxer has no format context");
+  BeamcoderFormatRef* fref = beamline_demux::FormatRefOf(env, format, "readPacket");
   auto* worker = new ReadWorker(env, fref, format);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
@@ -111,6 +116,7 @@ Napi::Value ReadPacket(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("readPacket", Napi::Function::New(env, ReadPacket, "readPacket"));
   exports.Set("avformatVersion", Napi::Number::New(env, avformat_version()));
+  beamline_demux::InitPump(env, exports);
   return exports;
 }
 

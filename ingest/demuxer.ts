@@ -11,7 +11,11 @@
  *   only returns once the whole requested block is buffered (measured: ~100 KB for mpegts, 32 KB
  *   for flv), which adds that much input as latency at low bitrates.
  *
- * beamcoder hazards handled here: every pending native open/read holds a libuv pool thread, so
+ * Packets come a batch at a time (a `PacketSource`: the socket transport's reading thread hands over
+ * every packet read since the last wake-up; the governor one packet per read) and are yielded one by one.
+ *
+ * beamcoder hazards handled here: every pending native open/read holds a thread (the libuv pool's, or
+ * the socket transport's reading thread), so
  * `end()`/`close()` always unblock the read (EOF), `close()` never waits on a native call longer
  * than `closeTimeoutMs` and never frees the format context while a native call still uses it;
  * garbage or truncated input ends with a DemuxError, never a crash; a TS without video still

@@ -23,6 +23,8 @@ extern "C" {
 #include <libavutil/error.h>
 }
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -136,6 +138,7 @@ Napi::Value StartReader(const Napi::CallbackInfo& info) {
   auto* handle = new PumpPtr(pump);
   Napi::External<PumpPtr> ext = Napi::External<PumpPtr>::New(env, handle, [](Napi::Env, PumpPtr* h) { delete h; });
   pump->thread = std::thread([pump, tsfn]() mutable {
+    pthread_setname_np(pthread_self(), "beam-demux");  // visible in /proc/<pid>/task/*/comm and top -H
     Pump& p = *pump;
     for (;;) {
       {

@@ -99,6 +99,8 @@ export interface AvCodecBinding {
   freeFrame(frame: AvFrame): void;
   /** Frees a decoder, encoder or graph now, or when its call in flight ends. Twice is harmless. */
   close(handle: DecoderHandle | EncoderHandle | GraphHandle): void;
+  /** FFmpeg's log level for the whole process (libavutil's, shared with beamcoder). */
+  setLogLevel(level: 'quiet' | 'panic' | 'fatal' | 'error' | 'warning' | 'info' | 'verbose' | 'debug'): void;
   avcodecVersion: number;
 }
 

@@ -5,7 +5,8 @@
  * size with the cc_data kept; libx264 gives one packet per frame with IDRs where the source has keyframes and where
  * a frame is given as 'I', global headers (SPS/PPS) in the extradata and the captions in its SEI; a segment
  * transcoder with a thinned rung carries keyframes and captions through it. Misuse rejects with a clear error, never
- * a crash: a closed decoder, a freed frame, two calls at once, undecodable bytes, unknown codecs and options.
+ * a crash: a closed decoder, a freed frame, two calls at once, undecodable bytes, unknown codecs, options and log
+ * levels.
  */
 
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -169,7 +170,7 @@ describe('the codec addon', () => {
     assert.ok(tx.extradata('a') && tx.extradata('b'));
   }, 60_000);
 
-  it('rejects misuse with a clear error: a closed decoder, a freed frame, two calls at once, bad bytes, unknown codecs and options', async () => {
+  it('rejects misuse with a clear error: a closed decoder, a freed frame, two calls at once, bad bytes, unknown codecs, options and log levels', async () => {
     const dec = av.createDecoder({ name: 'h264', thread_count: 1, pkt_timebase: [1, 90000] });
     await assert.rejects(av.decode(dec, [{ pts: 0, dts: 0, keyframe: true, data: Buffer.from('not h264 at all, no start code here') }]), /Invalid data/);
     await assert.rejects(av.decode(dec, [{ pts: 0, dts: 0, keyframe: true, data: Buffer.alloc(0) }]), /empty packet/);
@@ -190,6 +191,7 @@ describe('the codec addon', () => {
     await assert.rejects(av.encode(dec as never, []), /not a encoder handle/);
     av.close(enc);
 
+    assert.throws(() => av.setLogLevel('loud' as never), /unknown log level/);
     assert.throws(() => av.createDecoder({ name: 'no-such-codec', thread_count: 1, pkt_timebase: [1, 90000] }), /no decoder named/);
     assert.throws(() => av.createEncoder({ ...x264Options(rungs[0] as never, [FPS, 1], DEFAULT_ENCODER_CONFIG), priv_data: { 'no-such-option': '1' } }), /no-such-option/);
     assert.throws(

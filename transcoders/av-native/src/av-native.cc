@@ -31,6 +31,7 @@ extern "C" {
 #include <libavfilter/buffersrc.h>
 #include <libavutil/error.h>
 #include <libavutil/frame.h>
+#include <libavutil/log.h>
 #include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 }
@@ -38,6 +39,7 @@ extern "C" {
 #include <climits>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -770,7 +772,26 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// setLogLevel(name): FFmpeg's log level for the whole process ('quiet', 'panic', 'fatal', 'error', 'warning',
+// 'info', 'verbose', 'debug').
+Napi::Value SetLogLevel(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "setLogLevel(name)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  static const std::pair<const char*, int> levels[] = {{"quiet", AV_LOG_QUIET}, {"panic", AV_LOG_PANIC}, {"fatal", AV_LOG_FATAL},
+                                                       {"error", AV_LOG_ERROR}, {"warning", AV_LOG_WARNING}, {"info", AV_LOG_INFO},
+                                                       {"verbose", AV_LOG_VERBOSE}, {"debug", AV_LOG_DEBUG}};
+  for (const auto& l : levels) {
+    if (name == l.first) {
+      av_log_set_level(l.second);
+      return env.Undefined();
+    }
+  }
+  throw Napi::RangeError::New(env, "unknown log level '" + name + "'");
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setLogLevel", Napi::Function::New(env, SetLogLevel, "setLogLevel"));
   exports.Set("createDecoder", Napi::Function::New(env, CreateDecoder, "createDecoder"));
   exports.Set("decode", Napi::Function::New(env, Decode, "decode"));
   exports.Set("flushDecoder", Napi::Function::New(env, FlushDecoder, "flushDecoder"));

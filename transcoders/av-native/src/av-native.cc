@@ -37,6 +37,7 @@ extern "C" {
 }
 
 #include <climits>
+#include <cmath>
 #include <cstdio>
 #include <string>
 #include <utility>
@@ -186,7 +187,8 @@ std::vector<AVFrame*> CloneFrames(Napi::Env env, Napi::Array frames, bool pictTy
       if (c == nullptr) throw Napi::Error::New(env, "out of memory referencing a frame");
       out.push_back(c);
       Napi::Value pts = f.Get("pts");
-      c->pts = pts.IsNumber() ? static_cast<int64_t>(pts.As<Napi::Number>().DoubleValue()) : AV_NOPTS_VALUE;
+      double d = pts.IsNumber() ? pts.As<Napi::Number>().DoubleValue() : NAN;
+      c->pts = std::isfinite(d) && std::fabs(d) <= 9007199254740991.0 ? static_cast<int64_t>(d) : AV_NOPTS_VALUE;
       if (pictType) c->pict_type = PictureType(f.Get("pict_type"));
     }
   } catch (...) {

@@ -3,7 +3,7 @@
 # Idempotent and quick when nothing is missing:
 #   1. Debian packages (FFmpeg 5.1 dev libraries, libsrt, redis, ffmpeg, chromium, build tools)
 #   2. npm ci (only when package.json / package-lock.json changed since the last run)
-#   3. native builds (our libsrt binding, when its sources changed)
+#   3. native builds (our N-API addons: libsrt, the demuxer's packet reader, the ladder's codecs; when their sources changed)
 #   4. the TypeScript build (incremental) and its non-TypeScript assets
 # Usage: bash infra/setup.sh [--bench]
 set -euo pipefail
@@ -47,7 +47,8 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
 fi
 
 # --- 3. native builds ---------------------------------------------------------------------
-# Every folder with a binding.gyp under ingest/ is one of our N-API addons; it is rebuilt when
+# Every folder with a binding.gyp under the role folders is one of our N-API addons (ingest/srt/native,
+# ingest/demux-native, transcoders/av-native); it is rebuilt when
 # any of its sources changed. node-gyp builds against Node's own headers in /usr/include/node.
 while IFS= read -r gyp; do
   dir=$(dirname "$gyp")

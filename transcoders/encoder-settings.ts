@@ -22,7 +22,7 @@ export const DEFAULT_ENCODER_CONFIG: EncoderConfig = { preset: 'veryfast', threa
 
 export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
 
-/** The beamcoder encoder options for one rung (the fields beamcoder maps onto AVCodecContext). */
+/** The encoder options for one rung: AVCodecContext fields and libx264's private options (set by av-codec.ts's addon). */
 export interface X264Options {
   name: 'libx264';
   width: number;

@@ -1,5 +1,5 @@
 /**
- * The RungEncoder seam over beamcoder: one source segment in (H.264 packets in decode order, 90 kHz), one
+ * The RungEncoder seam over FFmpeg's libraries: one source segment in (H.264 packets in decode order, 90 kHz), one
  * decode scaled to every rung by one filter graph, one libx264 encoder per rung out. A fresh instance per
  * segment: the source segment starts at a keyframe, and each rung's first frame is an IDR at exactly the
  * segment's startPts. Output pts are the source pts (frames keep their timestamps through decode, scale and
@@ -12,63 +12,18 @@
  * frame rate adds the dropped pictures' to the kept picture before them (caption-carry.ts), holding that
  * picture's packet until its frame slot closes.
  *
- * beamcoder hazards: every decode/filter/encode call runs on the libuv pool (rungs encode in parallel there);
- * FFmpeg errors are wrapped with the rung and stage; nothing here touches Redis.
+ * The codecs are Beamline's addon (av-codec.ts, transcoders/av-native), not beamcoder, whose per-object native
+ * accessors made V8 run a full garbage collection every few seconds at this rate. Every decode/filter/encode call
+ * runs on the libuv pool (rungs encode in parallel there); FFmpeg errors are wrapped with the rung and stage;
+ * nothing here touches Redis.
  */
 
 import type { Rational } from '../core/model/media';
 import { FILTER_INPUT, keepFrame, keyframeCarry, outputName, scaleGraph, x264Options, type EncoderConfig, type X264Options } from './encoder-settings';
 import type { PlannedRung } from './ladder';
-import type { BcPacket } from '../core/model/bc-packet';
+import { loadAvCodec, type AvCodecBinding, type AvFrame, type AvPacketOut, type EncoderHandle, type GraphHandle } from './av-codec';
 import { TIMELINE_HZ } from '../core/model/live';
 import { addCcToPicture, joinCcData } from './caption-carry';
-
-// ---- the narrow part of beamcoder used here ----
-
-interface BcFrame {
-  pts: number | null;
-  best_effort_timestamp?: number | null;
-  width: number;
-  height: number;
-  format: string;
-  sample_aspect_ratio?: Rational;
-  /** Setting null unreferences the frame's buffers at once (beamcoder), so the pool that made them reuses them. */
-  data: unknown;
-  /** `a53_cc`: the picture's CEA-608/708 cc_data (A/53) the decoder exported. Read only: beamcoder's setter is unsafe. */
-  side_data?: { a53_cc?: Buffer } | null;
-  /** 'I' for the source's I pictures (kept through the scaler): libx264 makes an IDR of a frame given as 'I'. */
-  pict_type?: string;
-  /** The decoder's keyframe mark (an IDR or a recovery point), kept through the scaler. */
-  key_frame?: boolean;
-}
-interface BcDecoder {
-  decode(packets: unknown[]): Promise<{ frames: BcFrame[] }>;
-  flush(): Promise<{ frames: BcFrame[] }>;
-}
-interface BcEncoder {
-  encode(frames: BcFrame[]): Promise<{ packets: BcPacket[] }>;
-  flush(): Promise<{ packets: BcPacket[] }>;
-  extradata: Buffer | null;
-}
-interface BcFilterer {
-  filter(input: { name: string; frames: BcFrame[] }[]): Promise<{ name: string; frames: BcFrame[] }[]>;
-}
-interface Beamcoder {
-  decoder(options: Record<string, unknown>): BcDecoder;
-  encoder(options: X264Options | Record<string, unknown>): BcEncoder;
-  filterer(options: {
-    filterType: 'video';
-    inputParams: { name: string; width: number; height: number; pixelFormat: string; timeBase: Rational; pixelAspect: Rational }[];
-    outputParams: { name: string; pixelFormat: string }[];
-    filterSpec: string;
-  }): Promise<BcFilterer>;
-  packet(options: { pts: number; dts: number; data: Buffer; size: number; flags: { KEY: boolean } }): unknown;
-}
-
-export function loadBeamcoder(): Beamcoder {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  return require('beamcoder') as Beamcoder;
-}
 
 // ---- public API ----
 
@@ -138,7 +93,7 @@ interface RungState {
   options: X264Options;
   /** Frame rate to thin to, or null to keep every frame. */
   thinTo: Rational | null;
-  encoder: BcEncoder;
+  encoder: EncoderHandle;
   lastSlot: number | null;
   /** pts of frames handed to the filter graph not yet out of this rung's encoder (or dropped). */
   pending: Set<number>;
@@ -160,10 +115,9 @@ interface RungState {
 }
 
 /** A frame's A/53 cc_data, when it has some. */
-function ccOf(f: BcFrame): Buffer | null {
-  const sd = f.side_data;
-  const cc = sd && typeof sd === 'object' ? sd.a53_cc : undefined;
-  return Buffer.isBuffer(cc) && cc.length >= 3 ? cc : null;
+function ccOf(f: AvFrame): Buffer | null {
+  const cc = f.a53_cc;
+  return cc && cc.length >= 3 ? cc : null;
 }
 
 function frameRateOf(r: Rational): number {
@@ -175,17 +129,17 @@ function frameRateOf(r: Rational): number {
  * buffer pools then recycle a few warm buffers instead of allocating ~3 MB per 1080p frame (measured: ~5 %
  * less CPU per segment). Only for frames nothing reads any more.
  */
-function release(frames: readonly BcFrame[]): void {
-  for (const f of frames) f.data = null;
+function release(av: AvCodecBinding, frames: readonly AvFrame[]): void {
+  for (const f of frames) av.freeFrame(f);
 }
 
 function seconds(t0: bigint): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Beamcoder = loadBeamcoder()): SegmentTranscoder {
+export function createSegmentTranscoder(config: SegmentTranscoderConfig, av: AvCodecBinding = loadAvCodec()): SegmentTranscoder {
   if (config.rungs.length === 0) throw new Error('a segment transcoder needs at least one rung');
-  const decoder = bc.decoder({
+  const decoder = av.createDecoder({
     name: 'h264',
     thread_count: 1,
     pkt_timebase: [1, TIMELINE_HZ],
@@ -194,12 +148,12 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
   const rungs: RungState[] = config.rungs.map((rung) => {
     const options = x264Options(rung, config.source.frameRate, config.encoder);
     const thin = frameRateOf(options.framerate) < frameRateOf(config.source.frameRate) - 1e-6 ? options.framerate : null;
-    return { rung, options, thinTo: thin, encoder: bc.encoder(options), lastSlot: null, pending: new Set(), extradata: null, frames: 0, encodeSeconds: 0,
+    return { rung, options, thinTo: thin, encoder: av.createEncoder(options), lastSlot: null, pending: new Set(), extradata: null, frames: 0, encodeSeconds: 0,
       captions: false, openSlot: null, ccDropped: [], ccExtra: new Map(), held: null, keyDue: false };
   });
   /** Fed source packets not yet out of the decoder, by pts (a multiset). */
   const pendingDecode = new Map<number, number>();
-  let filterer: BcFilterer | null = null;
+  let filterer: GraphHandle | null = null;
   let filterKey = '';
   let decodeSeconds = 0;
   let finished = false;
@@ -211,15 +165,21 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
     return min;
   }
 
-  async function filterFor(f: BcFrame): Promise<BcFilterer> {
+  function filterFor(f: AvFrame): GraphHandle {
     const key = `${f.width}x${f.height}:${f.format}`;
     if (filterer && key === filterKey) return filterer;
+    if (filterer) av.close(filterer);
+    filterer = null;
     try {
-      const sar = f.sample_aspect_ratio && f.sample_aspect_ratio[0] > 0 && f.sample_aspect_ratio[1] > 0 ? f.sample_aspect_ratio : ([1, 1] as Rational);
-      filterer = await bc.filterer({
-        filterType: 'video',
-        inputParams: [{ name: FILTER_INPUT, width: f.width, height: f.height, pixelFormat: f.format, timeBase: [1, TIMELINE_HZ], pixelAspect: sar }],
-        outputParams: rungs.map((_, i) => ({ name: outputName(i), pixelFormat: 'yuv420p' })),
+      const sar = f.sample_aspect_ratio[0] > 0 && f.sample_aspect_ratio[1] > 0 ? f.sample_aspect_ratio : ([1, 1] as Rational);
+      filterer = av.createFilter({
+        width: f.width,
+        height: f.height,
+        pixelFormat: f.format ?? 'none',
+        timeBase: [1, TIMELINE_HZ],
+        pixelAspect: sar,
+        inputName: FILTER_INPUT,
+        outputs: rungs.map((_, i) => ({ name: outputName(i), pixelFormat: 'yuv420p' })),
         filterSpec: scaleGraph(config.rungs),
       });
     } catch (e) {
@@ -229,52 +189,56 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
     return filterer;
   }
 
-  function framePts(f: BcFrame): number | null {
-    const pts = f.pts ?? f.best_effort_timestamp ?? null;
-    return typeof pts === 'number' && Number.isFinite(pts) ? pts : null;
+  function framePts(f: AvFrame): number | null {
+    return typeof f.pts === 'number' && Number.isFinite(f.pts) ? f.pts : null;
   }
 
-  async function encodeFrames(frames: BcFrame[], out: Map<string, EncodedPacket[]>): Promise<void> {
-    const usable: BcFrame[] = [];
+  async function encodeFrames(frames: AvFrame[], out: Map<string, EncodedPacket[]>): Promise<void> {
+    const usable: AvFrame[] = [];
     for (const f of frames) {
       const pts = framePts(f);
-      if (pts === null) continue;
+      if (pts === null) {
+        av.freeFrame(f);
+        continue;
+      }
       const n = pendingDecode.get(pts);
       if (n !== undefined) {
         if (n <= 1) pendingDecode.delete(pts);
         else pendingDecode.set(pts, n - 1);
       }
-      if (pts < config.startPts) continue;
-      f.pts = pts;
+      if (pts < config.startPts) {
+        av.freeFrame(f);
+        continue;
+      }
       usable.push(f);
     }
     if (usable.length === 0) return;
     for (const r of rungs) for (const f of usable) r.pending.add(f.pts as number);
-    const byOutput = new Map<string, BcFrame[]>();
+    const byOutput: AvFrame[][] = rungs.map(() => []);
     // A change of size or pixel format mid-segment rebuilds the graph; frames go through in runs.
-    let run: BcFrame[] = [];
+    let run: AvFrame[] = [];
     const flushRun = async () => {
       if (run.length === 0) return;
-      const graph = await filterFor(run[0] as BcFrame);
-      let res: { name: string; frames: BcFrame[] }[];
+      const graph = filterFor(run[0] as AvFrame);
+      let res: AvFrame[][];
       try {
-        res = await graph.filter([{ name: FILTER_INPUT, frames: run }]);
+        res = await av.filter(graph, run);
       } catch (e) {
         throw new TranscodeError('filter', (e as Error).message);
       }
-      for (const o of res) byOutput.set(o.name, [...(byOutput.get(o.name) ?? []), ...o.frames]);
-      release(run);
+      res.forEach((frames, i) => byOutput[i]?.push(...frames));
+      release(av, run);
       run = [];
     };
     for (const f of usable) {
-      if (run.length && `${f.width}x${f.height}:${f.format}` !== `${(run[0] as BcFrame).width}x${(run[0] as BcFrame).height}:${(run[0] as BcFrame).format}`) await flushRun();
+      if (run.length && `${f.width}x${f.height}:${f.format}` !== `${(run[0] as AvFrame).width}x${(run[0] as AvFrame).height}:${(run[0] as AvFrame).format}`) await flushRun();
       run.push(f);
     }
     await flushRun();
     await Promise.all(
       rungs.map(async (r, i) => {
-        const kept: BcFrame[] = [];
-        for (const f of byOutput.get(outputName(i)) ?? []) {
+        const kept: AvFrame[] = [];
+        for (const f of byOutput[i] ?? []) {
           const pts = f.pts as number;
           const slot = keepFrame(pts, config.startPts, r.lastSlot, r.thinTo);
           // The decoder marks the source's keyframes (key_frame; an IDR is also an 'I' picture).
@@ -286,7 +250,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
           if (slot === null) {
             if (cc) r.ccDropped.push(cc);
             r.pending.delete(pts);
-            release([f]);
+            av.freeFrame(f);
             continue;
           }
           if (r.thinTo) {
@@ -298,16 +262,16 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
         }
         if (kept.length === 0) return;
         const t0 = process.hrtime.bigint();
-        let res: { packets: BcPacket[] };
+        let packets: AvPacketOut[];
         try {
-          res = await r.encoder.encode(kept);
+          packets = await av.encode(r.encoder, kept);
         } catch (e) {
           throw new TranscodeError('encode', `rung ${r.rung.name}: ${(e as Error).message}`);
         }
         r.encodeSeconds += seconds(t0);
-        release(kept); // x264 copied them into its own pictures
+        release(av, kept); // x264 copied them into its own pictures
         r.frames += kept.length;
-        collect(r, res.packets, out);
+        collect(r, packets, out);
       }),
     );
   }
@@ -336,27 +300,25 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
     if (held) emit(r, held, out);
   }
 
-  function collect(r: RungState, packets: BcPacket[], out: Map<string, EncodedPacket[]>): void {
-    if (packets.length && !r.extradata && r.encoder.extradata) r.extradata = Buffer.from(r.encoder.extradata);
+  function collect(r: RungState, packets: AvPacketOut[], out: Map<string, EncodedPacket[]>): void {
+    if (packets.length && !r.extradata) r.extradata = av.extradata(r.encoder);
     listOf(r, out);
     for (const p of packets) {
       if (typeof p.pts !== 'number') continue;
-      const data = p.data.length > p.size ? Buffer.from(p.data.subarray(0, p.size)) : Buffer.from(p.data);
-      const packet = { pts: p.pts, keyframe: p.flags.KEY, data };
+      const packet = { pts: p.pts, keyframe: p.keyframe, data: p.data };
       if (r.captions && p.pts === r.openSlot) r.held = packet; // more cc_data may come with frames dropped into its slot
       else emit(r, packet, out);
     }
   }
 
-  async function decode(all: readonly SourcePacket[]): Promise<BcFrame[]> {
-    // An empty packet means "drain" to libavcodec (and beamcoder then spins): never send one.
+  async function decode(all: readonly SourcePacket[]): Promise<AvFrame[]> {
+    // An empty packet means "drain" to libavcodec: never send one.
     const packets = all.filter((p) => p.data.length > 0);
     if (packets.length === 0) return [];
     for (const p of packets) pendingDecode.set(p.pts, (pendingDecode.get(p.pts) ?? 0) + 1);
     const t0 = process.hrtime.bigint();
     try {
-      const res = await decoder.decode(packets.map((p) => bc.packet({ pts: p.pts, dts: p.dts, data: p.data, size: p.data.length, flags: { KEY: p.keyframe } })));
-      return res.frames;
+      return await av.decode(decoder, packets);
     } catch (e) {
       throw new TranscodeError('decode', (e as Error).message);
     } finally {
@@ -377,9 +339,9 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
       finished = true;
       const out = new Map<string, EncodedPacket[]>();
       const t0 = process.hrtime.bigint();
-      let frames: BcFrame[];
+      let frames: AvFrame[];
       try {
-        frames = (await decoder.flush()).frames;
+        frames = await av.flushDecoder(decoder);
       } catch (e) {
         throw new TranscodeError('decode', (e as Error).message);
       }
@@ -389,19 +351,22 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, bc: Bea
         rungs.map(async (r) => {
           if (r.frames === 0) return; // never opened: nothing to drain
           const t1 = process.hrtime.bigint();
-          let res: { packets: BcPacket[] };
+          let packets: AvPacketOut[];
           try {
-            res = await r.encoder.flush();
+            packets = await av.flushEncoder(r.encoder);
           } catch (e) {
             throw new TranscodeError('encode', `rung ${r.rung.name}: ${(e as Error).message}`);
           }
           r.encodeSeconds += seconds(t1);
-          collect(r, res.packets, out);
+          collect(r, packets, out);
           closeSlot(r, out);
           r.pending.clear();
         }),
       );
       pendingDecode.clear();
+      av.close(decoder);
+      if (filterer) av.close(filterer);
+      for (const r of rungs) av.close(r.encoder);
       return { packets: out, readyBefore: Infinity };
     },
 

@@ -1,6 +1,6 @@
 /**
  * The sandboxed processor: BullMQ forks this file into a child process per concurrent job slot, so a native
- * crash inside beamcoder or FFmpeg kills only the child (the job fails and its retry records a gap). The
+ * crash inside FFmpeg (our codec addon, av-codec.ts) kills only the child (the job fails and its retry records a gap). The
  * child's settings come from the environment variable named by CHILD_CONFIG_ENV (set by the worker), its
  * connections and stores are made once per child and reused by every job it runs, and it exits when the
  * worker that forked it goes away (a SIGKILLed worker must not leave a child writing packets).
@@ -14,6 +14,7 @@ import { createChannelStore } from '../core/store/channel-store';
 import { openArchive, type ArchiveTarget } from '../core/archive/open-archive';
 import { parseJobData } from './segment-plan';
 import { runSegmentJob, type SegmentJobConfig, type SegmentJobDeps, type SegmentJobResult } from './segment-job';
+import { loadAvCodec } from './av-codec';
 
 export const CHILD_CONFIG_ENV = 'BEAM_TRANSCODE_CHILD_CONFIG';
 
@@ -56,8 +57,7 @@ let runtime: { deps: SegmentJobDeps; config: SegmentJobConfig } | null = null;
 function childRuntime(): { deps: SegmentJobDeps; config: SegmentJobConfig } {
   if (runtime) return runtime;
   const c = parseChildConfig(process.env[CHILD_CONFIG_ENV]);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  (require('beamcoder') as { logging(level: string): void }).logging('error');
+  loadAvCodec().setLogLevel('error');
   process.once('disconnect', () => process.exit(1));
   runtime = { deps: createChildRuntime(c), config: c.job };
   return runtime;

@@ -9,9 +9,11 @@
  *
  * Where ours spends more (perf cpu-clock samples of both, 2-core VM, 2026-11): libx264, libswscale and libavcodec
  * cost the same within a few per cent (our decoder is single-threaded, so it costs less than ffmpeg's); the
- * difference is V8 (garbage collection paced by beamcoder's external-memory accounting of every frame) and the
- * kernel (hand-offs between libuv's pool and x264's slice threads; page faults of each segment's new encoders).
- * Releasing frames as soon as they are used (segment-transcoder.ts `release`) took ~5 % off.
+ * difference was V8 (full garbage collections, ~50 per 10 s run, paced by the old-space cost of beamcoder's
+ * frame and packet objects) and the kernel (hand-offs between libuv's pool and x264's slice threads; page faults
+ * of each segment's new encoders). Releasing frames as soon as they are used (segment-transcoder.ts `release`)
+ * took ~5 % off; the codecs moving to our own addon (transcoders/av-native: plain frame and packet objects) took
+ * the full collections from ~33 to 2 per run (2026-12-03; see the README's Benchmarks).
  */
 
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -25,8 +27,8 @@ import { FPS, SECONDS, SEGMENT_FRAMES } from './transcode-child';
 
 /**
  * Ours runs in a child process with only the transcoder loaded, as a transcode worker's sandboxed child does:
- * V8's collections (paced by beamcoder's per-frame external-memory accounting) cost in proportion to the
- * heap, and this bench process holds Playwright and every other bench's modules.
+ * V8's collections cost in proportion to the heap, and this bench process holds Playwright and every other
+ * bench's modules.
  */
 function measureOurs(file: string): { cpu: number; wall: number; frames: number } {
   const r = spawnSync(process.execPath, ['--enable-source-maps', join(__dirname, 'transcode-child.js'), file], { encoding: 'utf8', timeout: 300000 });

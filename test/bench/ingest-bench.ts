@@ -11,7 +11,9 @@
  * ffmpeg's own figure is small (~0.015 CPU s/s) and moved by 2x between single 15 s windows, so the bench
  * alternates: `INGEST_BENCH_ROUNDS` (2) rounds of ours then ffmpeg, each a `INGEST_BENCH_SECONDS` (30) publish,
  * and the ratio is of the sums. Our process's CPU is also split by thread (its main thread, libsrt's threads,
- * our SRT receive thread, the rest: V8's GC helpers and the libuv pool) to say where it goes.
+ * our SRT receive thread, the demuxer's reading thread, the rest: V8's GC helpers and the libuv pool) to say
+ * where it goes (a thread that ended before the last sample, as the reading thread at the end of the publish,
+ * is missing its last 200 ms).
  */
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -61,7 +63,11 @@ function threadCpu(pid: number): Map<string, number> {
   for (const tid of tids) {
     try {
       const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const group = tid === String(pid) ? 'main thread' : comm.startsWith('SRT:') ? 'libsrt threads' : comm === 'beam-srt-rx' ? 'SRT receive thread' : 'GC helpers + libuv pool';
+      const group = tid === String(pid) ? 'main thread'
+        : comm.startsWith('SRT:') ? 'libsrt threads'
+        : comm === 'beam-srt-rx' ? 'SRT receive thread'
+        : comm === 'beam-demux' ? "demuxer's reading thread"
+        : 'GC helpers + libuv pool';
       out.set(group, (out.get(group) ?? 0) + cpuSeconds(pid, tid));
     } catch {
       // the thread ended between the listing and the read

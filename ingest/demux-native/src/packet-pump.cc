@@ -25,6 +25,7 @@ extern "C" {
 
 #include <pthread.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -54,6 +55,7 @@ struct Pump {
   std::string error;
 
   bool finalDelivered = false;  // main thread only
+  std::atomic<bool> leaving{false};  // the thread has left libavformat for good and is releasing the function
   Napi::ObjectReference format;  // held until the thread is done (released on the main thread)
   std::thread thread;
 
@@ -105,8 +107,16 @@ void CallJs(Napi::Env env, Napi::Function callback, PumpPtr* ctx, void* /*data*/
 }
 
 void Finalize(Napi::Env /*env*/, void* /*data*/, PumpPtr* ctx) {
-  // Main thread, after the reading thread's last Release: it has left libavformat for good.
-  if ((*ctx)->thread.joinable()) (*ctx)->thread.join();
+  // Main thread. Normally after the reading thread's last Release: it is returning, join it. At the environment's
+  // teardown (process exit) it may still be blocked in a read: then it is left to end with the process (it holds
+  // its own reference to the pump) rather than hang the exit.
+  if ((*ctx)->thread.joinable()) {
+    if ((*ctx)->leaving.load()) {
+      (*ctx)->thread.join();
+    } else {
+      (*ctx)->thread.detach();
+    }
+  }
   (*ctx)->format.Reset();
   delete ctx;
 }
@@ -185,6 +195,7 @@ Napi::Value StartReader(const Napi::CallbackInfo& info) {
     }
     // The final state always gets its own call: one already on its way may have run before it was set.
     tsfn.NonBlockingCall();
+    p.leaving.store(true);
     tsfn.Release();
   });
   return ext;

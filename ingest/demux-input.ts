@@ -103,7 +103,11 @@ export function loadDemuxBinding(from: string = __dirname): DemuxBinding {
         '(it needs the Debian FFmpeg dev packages and build-essential)',
     );
   }
-  demuxBinding = require(file) as DemuxBinding;
+  const b = require(file) as Partial<DemuxBinding>;
+  if (typeof b.startReader !== 'function' || typeof b.readPacket !== 'function') {
+    throw new Error(`the demuxer's native packet reader at ${file} is an older build: run "npm run setup" to rebuild it`);
+  }
+  demuxBinding = b as DemuxBinding;
   return demuxBinding;
 }
 

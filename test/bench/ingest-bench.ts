@@ -51,9 +51,9 @@ function send(file: string, url: string): ChildProcess {
   return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-i', file, '-c', 'copy', '-f', 'mpegts', url], { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** Per thread group of a process: user + system CPU seconds so far. Threads are grouped by what they are. */
-function threadCpu(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
+/** Per thread of a process (by tid): what it is, and its user + system CPU seconds so far. */
+function threadCpu(pid: number): Map<string, { group: string; cpu: number }> {
+  const out = new Map<string, { group: string; cpu: number }>();
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -68,7 +68,7 @@ function threadCpu(pid: number): Map<string, number> {
         : comm === 'beam-srt-rx' ? 'SRT receive thread'
         : comm === 'beam-demux' ? "demuxer's reading thread"
         : 'GC helpers + libuv pool';
-      out.set(group, (out.get(group) ?? 0) + cpuSeconds(pid, tid));
+      out.set(tid, { group, cpu: cpuSeconds(pid, tid) });
     } catch {
       // the thread ended between the listing and the read
     }
@@ -88,8 +88,9 @@ async function sampleCpu(pids: number[], running: Promise<unknown>, steadyFromMs
   const first = pids.map((p) => cpuSeconds(p));
   const last = [...first];
   const atSteady: (number | null)[] = pids.map(() => null);
+  // Every thread's last sample, kept after it ends (a demuxer's reading thread ends with its publish).
+  const threadsSeen = new Map<string, { group: string; cpu: number }>();
   let threadsAtSteady: Map<string, number> | null = null;
-  let threadsLast = new Map<string, number>();
   let done = false;
   void running.finally(() => { done = true; });
   while (!done) {
@@ -103,13 +104,12 @@ async function sampleCpu(pids: number[], running: Promise<unknown>, steadyFromMs
       if (atSteady[i] === null && Date.now() - t0 >= steadyFromMs) atSteady[i] = last[i] as number;
     });
     if (threadsOf !== undefined) {
-      const now = threadCpu(threadsOf);
-      if (now.size) threadsLast = now;
-      if (threadsAtSteady === null && Date.now() - t0 >= steadyFromMs) threadsAtSteady = threadsLast;
+      for (const [tid, t] of threadCpu(threadsOf)) threadsSeen.set(tid, t);
+      if (threadsAtSteady === null && Date.now() - t0 >= steadyFromMs) threadsAtSteady = new Map([...threadsSeen].map(([tid, t]) => [tid, t.cpu]));
     }
   }
   const threads = new Map<string, number>();
-  if (threadsAtSteady) for (const [group, s] of threadsLast) threads.set(group, s - (threadsAtSteady.get(group) ?? 0));
+  if (threadsAtSteady) for (const [tid, t] of threadsSeen) threads.set(t.group, (threads.get(t.group) ?? 0) + t.cpu - (threadsAtSteady.get(tid) ?? 0));
   return pids.map((_, i) => ({ whole: (last[i] as number) - (first[i] as number), steady: (last[i] as number) - (atSteady[i] ?? (last[i] as number)), ...(i === 0 && threadsOf !== undefined ? { threads } : {}) }));
 }
 

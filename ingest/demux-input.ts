@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BcPacket } from '../core/model/bc-packet';
-import { findProjectRoot } from './srt/native-binding';
+import { requireNativeAddon } from '../core/native-addon';
 
 export type DemuxErrorCode = 'bad-config' | 'no-input' | 'open-failed' | 'no-streams' | 'read-failed' | 'overflow';
 
@@ -96,14 +96,8 @@ let demuxBinding: DemuxBinding | null = null;
 
 export function loadDemuxBinding(from: string = __dirname): DemuxBinding {
   if (demuxBinding) return demuxBinding;
-  const file = join(findProjectRoot(from), DEMUX_ADDON_RELATIVE_PATH);
-  if (!existsSync(file)) {
-    throw new Error(
-      `the demuxer's native packet reader is not built (${file} is missing): run "npm run setup" ` +
-        '(it needs the Debian FFmpeg dev packages and build-essential)',
-    );
-  }
-  const b = require(file) as Partial<DemuxBinding>;
+  const { file, addon } = requireNativeAddon(DEMUX_ADDON_RELATIVE_PATH, "the demuxer's native packet reader", 'the Debian FFmpeg dev packages and build-essential', from);
+  const b = addon as Partial<DemuxBinding>;
   if (typeof b.startReader !== 'function' || typeof b.readPacket !== 'function') {
     throw new Error(`the demuxer's native packet reader at ${file} is an older build: run "npm run setup" to rebuild it`);
   }

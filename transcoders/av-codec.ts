@@ -7,8 +7,8 @@
  * pool. See src/av-native.cc for what is set exactly as beamcoder sets it.
  */
 
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { requireNativeAddon } from '../core/native-addon';
 import type { Rational } from '../core/model/media';
 
 declare const handleKind: unique symbol;
@@ -106,25 +106,10 @@ export interface AvCodecBinding {
 
 export const AV_ADDON_RELATIVE_PATH = join('transcoders', 'av-native', 'build', 'Release', 'beamline_av.node');
 
-function projectRoot(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json found above ${from}: cannot locate the codec addon`);
-  }
-}
-
 let binding: AvCodecBinding | null = null;
 
 export function loadAvCodec(from: string = __dirname): AvCodecBinding {
   if (binding) return binding;
-  const file = join(projectRoot(from), AV_ADDON_RELATIVE_PATH);
-  if (!existsSync(file)) {
-    throw new Error(
-      `the transcoder's native codec addon is not built (${file} is missing): run "npm run setup" ` +
-        '(it needs the Debian FFmpeg dev packages and build-essential)',
-    );
-  }
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  binding = require(file) as AvCodecBinding;
+  binding = requireNativeAddon(AV_ADDON_RELATIVE_PATH, "the transcoder's native codec addon", 'the Debian FFmpeg dev packages and build-essential', from).addon as AvCodecBinding;
   return binding;
 }

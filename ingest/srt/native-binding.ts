@@ -5,8 +5,8 @@
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { requireNativeAddon } from '../../core/native-addon';
 
 /** Per-session counters from srt_bistats (instantaneous rates, totals since the connection began). */
 export interface SrtStats {
@@ -99,24 +99,8 @@ export interface SrtBinding {
 
 export const SRT_ADDON_RELATIVE_PATH = join('ingest', 'srt', 'native', 'build', 'Release', 'beamline_srt.node');
 
-/** The nearest folder at or above `from` that holds a package.json. */
-export function findProjectRoot(from: string): string {
-  let dir = from;
-  for (;;) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error(`no package.json found above ${from}: cannot locate the SRT addon`);
-    dir = parent;
-  }
-}
+export { findProjectRoot } from '../../core/native-addon';
 
 export function loadSrtBinding(from: string = __dirname): SrtBinding {
-  const file = join(findProjectRoot(from), SRT_ADDON_RELATIVE_PATH);
-  if (!existsSync(file)) {
-    throw new Error(
-      `the SRT native addon is not built (${file} is missing): run "npm run setup" ` +
-        '(it needs the Debian package libsrt-gnutls-dev and build-essential)',
-    );
-  }
-  return require(file) as SrtBinding;
+  return requireNativeAddon(SRT_ADDON_RELATIVE_PATH, 'the SRT native addon', 'the Debian package libsrt-gnutls-dev and build-essential', from).addon as SrtBinding;
 }

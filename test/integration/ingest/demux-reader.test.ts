@@ -48,38 +48,6 @@ describe('native packet reader', () => {
     return out;
   }
 
-  for (const format of ['mpegts', 'flv'] as const) {
-    it(`${format}: the same packets as beamcoder's read(), then null`, async () => {
-      const reader = loadDemuxBinding();
-      const a = await open(format);
-      const b = await open(format);
-      try {
-        const ours = await readAll(() => reader.readPacket(a));
-        const theirs = await readAll(async () => {
-          const p = await b.read();
-          return p === null ? null : fromBcPacket(p);
-        });
-        assert.ok(ours.length > 50, `only ${ours.length} packets`);
-        assert.equal(ours.length, theirs.length);
-        assert.ok(ours.some((p) => p.flags & AV_PKT_FLAG_KEY));
-        assert.deepEqual(new Set(ours.map((p) => p.streamIndex)), new Set([0, 1]));
-        ours.forEach((p, i) => {
-          const q = theirs[i] as RawPacket;
-          assert.deepEqual(
-            { streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, duration: p.duration, flags: p.flags, size: p.data.length },
-            { streamIndex: q.streamIndex, pts: q.pts, dts: q.dts, duration: q.duration, flags: q.flags, size: q.data.length },
-            `packet ${i}`,
-          );
-          assert.ok(p.data.equals(q.data), `packet ${i}: bytes differ`);
-        });
-        assert.equal(await reader.readPacket(a), null, 'still null after the end');
-      } finally {
-        a.forceClose();
-        b.forceClose();
-      }
-    }, 30000);
-  }
-
   const same = (ours: RawPacket[], theirs: RawPacket[]): void => {
     assert.equal(ours.length, theirs.length);
     ours.forEach((p, i) => {
@@ -92,6 +60,29 @@ describe('native packet reader', () => {
       assert.ok(p.data.equals(q.data), `packet ${i}: bytes differ`);
     });
   };
+
+  for (const format of ['mpegts', 'flv'] as const) {
+    it(`${format}: the same packets as beamcoder's read(), then null`, async () => {
+      const reader = loadDemuxBinding();
+      const a = await open(format);
+      const b = await open(format);
+      try {
+        const ours = await readAll(() => reader.readPacket(a));
+        const theirs = await readAll(async () => {
+          const p = await b.read();
+          return p === null ? null : fromBcPacket(p);
+        });
+        assert.ok(ours.length > 50, `only ${ours.length} packets`);
+        assert.ok(ours.some((p) => p.flags & AV_PKT_FLAG_KEY));
+        assert.deepEqual(new Set(ours.map((p) => p.streamIndex)), new Set([0, 1]));
+        same(ours, theirs);
+        assert.equal(await reader.readPacket(a), null, 'still null after the end');
+      } finally {
+        a.forceClose();
+        b.forceClose();
+      }
+    }, 30000);
+  }
 
   for (const format of ['mpegts', 'flv'] as const) {
     for (const [label, bound] of [['default queue', undefined], ['a queue bound of one packet', 1]] as const) {

@@ -8,6 +8,7 @@
 import type { Rational } from '../core/model/media';
 import { TIMELINE_HZ } from '../core/model/live';
 import type { PlannedRung } from './ladder';
+import type { AvEncoderOptions } from './av-codec';
 
 export interface EncoderConfig {
   /** x264 preset. `veryfast` by default: see the report in test/bench/transcode-bench.ts. */
@@ -22,21 +23,14 @@ export const DEFAULT_ENCODER_CONFIG: EncoderConfig = { preset: 'veryfast', threa
 
 export const X264_PRESETS = ['ultrafast', 'superfast', 'veryfast', 'faster', 'fast', 'medium', 'slow', 'slower', 'veryslow'] as const;
 
-/** The encoder options for one rung: AVCodecContext fields and libx264's private options (set by av-codec.ts's addon). */
-export interface X264Options {
+/**
+ * The encoder options for one rung: the codec addon's AVCodecContext fields and libx264's private options
+ * (av-codec.ts), narrowed to what a rung always sets.
+ */
+export interface X264Options extends AvEncoderOptions {
   name: 'libx264';
-  width: number;
-  height: number;
   pix_fmt: 'yuv420p';
-  time_base: Rational;
-  framerate: Rational;
-  sample_aspect_ratio: Rational;
-  bit_rate: number;
-  rc_max_rate: number;
-  rc_buffer_size: number;
-  gop_size: number;
   max_b_frames: 0;
-  thread_count: number;
   flags: { GLOBAL_HEADER: true };
   priv_data: { preset: string; tune: 'zerolatency'; profile: string; 'x264-params': string };
 }

@@ -256,7 +256,12 @@ class Call : public Napi::AsyncWorker {
     ref_ = Napi::Reference<Napi::Value>::New(handle, 1);
     h_->busy = true;
   }
-  Napi::Promise Promise() const { return deferred_.Promise(); }
+  /** Queues the call on the libuv pool; its promise settles when it is done. */
+  Napi::Promise Start() {
+    Napi::Promise promise = deferred_.Promise();
+    Queue();
+    return promise;
+  }
 
   void OnOK() override {
     Settle();
@@ -530,10 +535,7 @@ Napi::Value Decode(const Napi::CallbackInfo& info) {
       for (AVPacket*& p : packets) av_packet_free(&p);
       throw;
     }
-    auto* call = new DecodeCall(env, info[0], c, std::move(packets), false);
-    Napi::Promise promise = call->Promise();
-    call->Queue();
-    return promise;
+    return (new DecodeCall(env, info[0], c, std::move(packets), false))->Start();
   });
 }
 
@@ -542,10 +544,7 @@ Napi::Value FlushDecoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Settled(env, [&]() -> Napi::Value {
     Codec* c = Ready<Codec>(env, info[0], kDecoderTag, "decoder");
-    auto* call = new DecodeCall(env, info[0], c, {}, true);
-    Napi::Promise promise = call->Promise();
-    call->Queue();
-    return promise;
+    return (new DecodeCall(env, info[0], c, {}, true))->Start();
   });
 }
 
@@ -649,10 +648,7 @@ Napi::Value Filter(const Napi::CallbackInfo& info) {
   return Settled(env, [&]() -> Napi::Value {
     Graph* g = Ready<Graph>(env, info[0], kGraphTag, "filter graph");
     std::vector<AVFrame*> frames = CloneFrames(env, Arr(env, info[1], "frames"), false);
-    auto* call = new FilterCall(env, info[0], g, std::move(frames));
-    Napi::Promise promise = call->Promise();
-    call->Queue();
-    return promise;
+    return (new FilterCall(env, info[0], g, std::move(frames)))->Start();
   });
 }
 
@@ -719,10 +715,7 @@ Napi::Value Encode(const Napi::CallbackInfo& info) {
   return Settled(env, [&]() -> Napi::Value {
     Codec* c = Ready<Codec>(env, info[0], kEncoderTag, "encoder");
     std::vector<AVFrame*> frames = CloneFrames(env, Arr(env, info[1], "frames"), true);
-    auto* call = new EncodeCall(env, info[0], c, std::move(frames), false);
-    Napi::Promise promise = call->Promise();
-    call->Queue();
-    return promise;
+    return (new EncodeCall(env, info[0], c, std::move(frames), false))->Start();
   });
 }
 
@@ -731,10 +724,7 @@ Napi::Value FlushEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return Settled(env, [&]() -> Napi::Value {
     Codec* c = Ready<Codec>(env, info[0], kEncoderTag, "encoder");
-    auto* call = new EncodeCall(env, info[0], c, {}, true);
-    Napi::Promise promise = call->Promise();
-    call->Queue();
-    return promise;
+    return (new EncodeCall(env, info[0], c, {}, true))->Start();
   });
 }
 

@@ -120,6 +120,11 @@ function ccOf(f: AvFrame): Buffer | null {
   return cc && cc.length >= 3 ? cc : null;
 }
 
+/** What a filter graph is built for: a frame's size and pixel format. */
+function shapeOf(f: AvFrame): string {
+  return `${f.width}x${f.height}:${f.format}`;
+}
+
 function frameRateOf(r: Rational): number {
   return r[0] / r[1];
 }
@@ -166,7 +171,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, av: AvC
   }
 
   function filterFor(f: AvFrame): GraphHandle {
-    const key = `${f.width}x${f.height}:${f.format}`;
+    const key = shapeOf(f);
     if (filterer && key === filterKey) return filterer;
     if (filterer) av.close(filterer);
     filterer = null;
@@ -231,7 +236,7 @@ export function createSegmentTranscoder(config: SegmentTranscoderConfig, av: AvC
       run = [];
     };
     for (const f of usable) {
-      if (run.length && `${f.width}x${f.height}:${f.format}` !== `${(run[0] as AvFrame).width}x${(run[0] as AvFrame).height}:${(run[0] as AvFrame).format}`) await flushRun();
+      if (run.length && shapeOf(f) !== shapeOf(run[0] as AvFrame)) await flushRun();
       run.push(f);
     }
     await flushRun();

@@ -134,6 +134,37 @@ const MPEGTS_SEEKBACK = 65536 + 8192;
 
 const noopLog: DemuxerLog = { warn: () => undefined };
 
+/**
+ * A read packet as a MediaPacket on its stream's clock, or null when it is dropped (counted in `stats`): corrupt,
+ * or without timestamps and nothing to continue from. `frames`: each stream's frame duration in its ticks;
+ * `nextDts`: where each stream's clock continues (updated).
+ */
+function timedPacket(p: RawPacket, frames: readonly number[], nextDts: Map<number, number>, stats: DemuxerStats): MediaPacket | null {
+  const flags = p.flags;
+  if (flags & AV_PKT_FLAG_CORRUPT) {
+    stats.corruptDropped += 1;
+    return null;
+  }
+  const streamIndex = p.streamIndex;
+  const frame = frames[streamIndex] ?? 0;
+  const prev = nextDts.get(streamIndex);
+  let pts = p.pts ?? p.dts;
+  let dts = p.dts ?? p.pts;
+  if (pts === null || dts === null) {
+    // Packets split from one PES while probing carry no timestamps: continue the stream's clock.
+    if (prev === undefined || frame <= 0) {
+      stats.untimedDropped += 1;
+      return null;
+    }
+    pts = dts = Math.round(prev);
+  }
+  const rawDuration = p.duration;
+  const duration = rawDuration > 0 ? rawDuration : Math.round(frame);
+  nextDts.set(streamIndex, dts + (rawDuration > 0 ? rawDuration : frame));
+  stats.packetsOut += 1;
+  return { streamIndex, pts, dts, duration, keyframe: (flags & AV_PKT_FLAG_KEY) !== 0, data: p.data };
+}
+
 export function createDemuxer(config: DemuxerConfig): Demuxer {
   if (config.format !== 'mpegts' && config.format !== 'flv') {
     throw new DemuxError('bad-config', `demuxer format must be 'mpegts' or 'flv', got ${String(config.format)}`);
@@ -277,31 +308,8 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
         for (const p of batch) {
           if (failure) throw failure;
           if (closed || released) return;
-          const flags = p.flags;
-          if (flags & AV_PKT_FLAG_CORRUPT) {
-            stats.corruptDropped += 1;
-            continue;
-          }
-          const streamIndex = p.streamIndex;
-          const frame = frames[streamIndex] ?? 0;
-          const prev = nextDts.get(streamIndex);
-          const rawPts = p.pts;
-          const rawDts = p.dts;
-          let pts = rawPts ?? rawDts;
-          let dts = rawDts ?? rawPts;
-          if (pts === null || dts === null) {
-            // Packets split from one PES while probing carry no timestamps: continue the stream's clock.
-            if (prev === undefined || frame <= 0) {
-              stats.untimedDropped += 1;
-              continue;
-            }
-            pts = dts = Math.round(prev);
-          }
-          const rawDuration = p.duration;
-          const duration = rawDuration > 0 ? rawDuration : Math.round(frame);
-          nextDts.set(streamIndex, dts + (rawDuration > 0 ? rawDuration : frame));
-          stats.packetsOut += 1;
-          yield { streamIndex, pts, dts, duration, keyframe: (flags & AV_PKT_FLAG_KEY) !== 0, data: p.data };
+          const packet = timedPacket(p, frames, nextDts, stats);
+          if (packet) yield packet;
         }
       }
     } finally {

@@ -221,19 +221,23 @@ describe('admission and notification webhooks, real publishers', () => {
       const v = await status('slow-srt');
       return v.lastDisconnectCode ? v : null;
     }, 10000, 50);
-    // From the moment the webhook was asked (ffmpeg's own start-up excluded) to the refusal stored.
+    // From the moment the webhook received the request (ffmpeg's own start-up excluded) to the refusal stored. The
+    // product's clock starts when it opens the connection, a little before the request arrives here (connection
+    // set-up and this loaded loop: 60+ ms seen on CI), so the full wait is checked on the product's own record below.
     const asked = secondAsked;
     const decidedAfter = Date.now() - asked;
-    assert.ok(decidedAfter >= TIMEOUT_MS - 50 && decidedAfter < TIMEOUT_MS + 1000, `refused ${decidedAfter} ms after the webhook was asked (timeout ${TIMEOUT_MS} ms)`);
+    assert.ok(decidedAfter >= TIMEOUT_MS - 300 && decidedAfter < TIMEOUT_MS + 1000, `refused ${decidedAfter} ms after the webhook was asked (timeout ${TIMEOUT_MS} ms)`);
     assert.equal(s.lastDisconnectCode, 'INGEST_REFUSED_BY_WEBHOOK');
     assert.match(s.lastDisconnectReason ?? '', /gave no answer \(no answer within 1000 ms\) and BEAM_WEBHOOK_ADMISSION_DEFAULT is deny/);
     assert.notEqual(await exitWithin(slow, 10000), 'running');
     await waitFor('quick-srt live', async () => (await live.lastSegments('quick-srt', 10)).length >= 1, 15000);
     assert.equal(await quick.exited, 0, quick.stderr());
-    const log = (await app.inject('/api/webhooks/deliveries?limit=200')).json() as { deliveries: { channel: string; event: string; outcome: string; error: string | null; decision?: string }[] };
+    const log = (await app.inject('/api/webhooks/deliveries?limit=200')).json() as { deliveries: { channel: string; event: string; outcome: string; error: string | null; decision?: string; durationMs: number }[] };
     const slowLog = log.deliveries.find((d) => d.channel === 'slow-srt' && d.event === 'publish');
     assert.equal(log.deliveries.filter((d) => d.channel === 'slow-srt' && d.event === 'publish').length, 2);
     assert.deepEqual(slowLog && { outcome: slowLog.outcome, error: slowLog.error, decision: slowLog.decision }, { outcome: 'failed', error: 'no answer within 1000 ms', decision: 'deny' });
+    const waited = log.deliveries.filter((d) => d.channel === 'slow-srt' && d.event === 'publish' && d.error === 'no answer within 1000 ms');
+    assert.ok(waited.length >= 1 && waited.every((d) => d.durationMs >= TIMEOUT_MS - 5), `the webhook got its whole timeout: ${waited.map((d) => d.durationMs).join(', ')} ms`);
     const metrics = await registry.metrics();
     assert.match(metrics, /beam_webhook_admission_decisions_total\{decision="deny",by="default"\} 2/);
     assert.match(metrics, /beam_webhook_admission_seconds_bucket\{le="2"\} [1-9]/, 'admission latency is measured');

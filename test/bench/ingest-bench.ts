@@ -1,19 +1,24 @@
 /**
- * Ingest CPU: one 6 Mbps 1080p30 channel published over SRT in real time into a real Beamline process
- * (ingest + engine roles, embedded redis-server), side by side with ffmpeg receiving the same stream from
- * the same sender (`ffmpeg -i srt://…?mode=listener -c copy -f null -`). CPU is sampled from /proc for each
- * process over the same real-time publish and reported per second of media, twice: the steady state (from 5 s
- * in: a channel runs for hours, its start-up once) and the whole publish; the channels one core sustains follow
- * from ours. (Until 2026-12 only the whole 12 s publish was reported, ffmpeg's process start-up included: ours
- * measured 2.9-3.6x, mostly the first seconds' probing and first segment; steady, 20 channels in one process
- * took 0.045 CPU s/s each, `npm run bench soak`.)
+ * Ingest CPU: 6 Mbps 1080p30 channels published over SRT in real time into a real Beamline process (ingest +
+ * engine roles, embedded redis-server), side by side with ffmpeg receiving the same streams from the same
+ * senders (`ffmpeg -i srt://…?mode=listener -c copy -f null -`). CPU is sampled from /proc for each process over
+ * the same real-time publish and reported per second of media: steady (from 5 s in: a channel runs for hours,
+ * its start-up once) and over the whole publish. One Beamline process serves the whole bench, as a server runs
+ * for days while channels come and go; its first publish after start is reported on its own line.
  *
- * ffmpeg's own figure is small (~0.015 CPU s/s) and moved by 2x between single 15 s windows, so the bench
- * alternates: `INGEST_BENCH_ROUNDS` (2) rounds of ours then ffmpeg, each a `INGEST_BENCH_SECONDS` (30) publish,
- * and the ratio is of the sums. Our process's CPU is also split by thread (its main thread, libsrt's threads,
- * our SRT receive thread, the demuxer's reading thread, the rest: V8's GC helpers and the libuv pool) to say
- * where it goes (a thread that ended before the last sample, as the reading thread at the end of the publish,
- * is missing its last 200 ms).
+ * Two parts:
+ * - One channel. ffmpeg's figure is small (~0.02 CPU s/s) and moved by 2x between single 15 s windows, so the
+ *   bench alternates `INGEST_BENCH_ROUNDS` (2; 0 skips this part) rounds of ours then ffmpeg, each an
+ *   `INGEST_BENCH_SECONDS` (30) publish, and the ratio is of the sums. Our CPU is split by thread (the main
+ *   thread, libsrt's threads, our SRT receive thread, the demuxer's reading thread, the rest: V8's GC helpers
+ *   and the libuv pool; a thread that ended before the last sample is missing its last 200 ms). One channel
+ *   alone carries every fixed cost of the process (its timers, the HTTP server, leases, V8's helpers).
+ * - `INGEST_BENCH_CHANNELS` (20; 0 skips it) channels at once, how a box is judged: ours in the one process,
+ *   the reference one ffmpeg per channel, each fed by its own sender (each starting at another second of the
+ *   source); one publish of each, CPU per channel.
+ *
+ * (Until 2026-12 only the whole 12 s publish of a fresh process was reported, ffmpeg's process start-up
+ * included: ours measured 2.9-3.6x, mostly the first seconds' probing and first segment.)
  */
 
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -25,7 +30,9 @@ import { AUTH, TEST_API_TOKEN } from '../helpers/app';
 import type { Bench, BenchRow } from './harness';
 
 const SECONDS = Math.max(10, Number(process.env.INGEST_BENCH_SECONDS) || 30);
-const ROUNDS = Math.max(1, Math.floor(Number(process.env.INGEST_BENCH_ROUNDS) || 2));
+const ROUNDS = Math.max(0, Math.floor(Number(process.env.INGEST_BENCH_ROUNDS ?? 2)));
+/** Channels published at once in the bench's second part (ours: one process; the reference: one ffmpeg each). */
+const CHANNELS = Math.max(0, Math.min(100, Math.floor(Number(process.env.INGEST_BENCH_CHANNELS ?? 20))));
 /** The steady state starts this long after the publish began (start-up: probing, the first segment, lazy work). */
 const STEADY_FROM_S = 5;
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -49,6 +56,16 @@ function makeSource(dir: string): string {
 
 function send(file: string, url: string): ChildProcess {
   return spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-i', file, '-c', 'copy', '-f', 'mpegts', url], { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/** Senders for many channels at once, each starting from a different second of the file (not in lockstep). */
+function sendMany(file: string, urls: string[]): ChildProcess[] {
+  return urls.map((url, i) => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-stream_loop', '-1', '-ss', String(i % Math.max(1, SECONDS - 2)), '-i', file, '-t', String(SECONDS), '-c', 'copy', '-f', 'mpegts', url], { stdio: ['ignore', 'ignore', 'ignore'] }));
+}
+
+/** Sums per-process CPU figures (many ffmpeg receivers as one reference). */
+function sumCpu(all: PublishCpu[]): PublishCpu {
+  return { whole: all.reduce((a, c) => a + c.whole, 0), steady: all.reduce((a, c) => a + c.steady, 0) };
 }
 
 /** Per thread of a process (by tid): what it is, and its user + system CPU seconds so far. */
@@ -113,33 +130,69 @@ async function sampleCpu(pids: number[], running: Promise<unknown>, steadyFromMs
   return pids.map((_, i) => ({ whole: (last[i] as number) - (first[i] as number), steady: (last[i] as number) - (atSteady[i] ?? (last[i] as number)), ...(i === 0 && threadsOf !== undefined ? { threads } : {}) }));
 }
 
-async function measureOurs(file: string, dir: string): Promise<{ node: PublishCpu; redis: PublishCpu }> {
+/** A Beamline process (engine + ingest roles, embedded redis-server) for the whole bench: a server that keeps running. */
+interface OurServer {
+  publish(file: string): Promise<{ node: PublishCpu; redis: PublishCpu }>;
+  /** `n` channels published at once (created on first use, empty ladders). */
+  publishMany(file: string, n: number): Promise<{ node: PublishCpu; redis: PublishCpu }>;
+  close(): Promise<void>;
+}
+
+async function startOurs(dir: string): Promise<OurServer> {
   const [http, srt, rtmp] = [await freePort(), await freePort(), await freePort()];
   const beam = spawn(process.execPath, [resolve(__dirname, '../../beamline.js'), '--roles', 'engine,ingest'], {
     env: { PATH: process.env.PATH ?? '', BEAM_APP_PORT: String(http), BEAM_APP_HOST: '127.0.0.1', BEAM_SRT_PORT: String(srt), BEAM_SRT_HOST: '127.0.0.1', BEAM_RTMP_PORT: String(rtmp), BEAM_RTMP_HOST: '127.0.0.1', BEAM_DATA_DIR: join(dir, 'beam'), BEAM_LOG_LEVEL: 'warn', BEAM_API_TOKEN: TEST_API_TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  const close = async (): Promise<void> => {
+    beam.kill('SIGTERM');
+    await exitOf(beam, 10000);
+  };
   try {
     await waitForOutput(beam, /Beamline is running/, 20000);
     // Not a terminal: the banner prints no stream key; the channel API gives it with the token.
-    const key = ((await (await fetch(`http://127.0.0.1:${http}/api/channels/main`, { headers: AUTH })).json()) as { streamKey: string }).streamKey;
+    const channel = async () => ((await (await fetch(`http://127.0.0.1:${http}/api/channels/main`, { headers: AUTH })).json()) as { streamKey: string; status: { state: string; ingest: { bytes: number } | null } });
+    const key = (await channel()).streamKey;
     const redisPid = Number(execFileSync('pgrep', ['-f', `^redis-server unixsocket:${join(dir, 'beam', 'redis.sock')}`]).toString().trim().split('\n')[0]);
-    const sender = send(file, `srt://127.0.0.1:${srt}?streamid=${key}&pkt_size=1316`);
-    let senderErr = '';
-    sender.stderr?.on('data', (d: Buffer) => (senderErr += d.toString()));
-    const t0 = Date.now();
-    const exit = exitOf(sender, (SECONDS + 20) * 1000);
-    const [node, redis] = await sampleCpu([beam.pid as number, redisPid], exit.then(() => new Promise((r) => setTimeout(r, 500))), STEADY_FROM_S * 1000, beam.pid as number);
-    const code = await exit;
-    const status = (await (await fetch(`http://127.0.0.1:${http}/api/channels/main`, { headers: AUTH })).json()) as { status: { ingest: { bytes: number } | null } };
-    const bytes = status.status.ingest?.bytes ?? 0;
-    if (code !== 0 || Date.now() - t0 < SECONDS * 900 || bytes < 1e6) {
-      throw new Error(`the publish did not go through (sender exit ${code}, ${Date.now() - t0} ms, ${bytes} bytes ingested): ${senderErr.trim()}`);
-    }
-    return { node: node as PublishCpu, redis: redis as PublishCpu };
-  } finally {
-    beam.kill('SIGTERM');
-    await exitOf(beam, 10000);
+    const publish = async (file: string) => {
+      // The previous publisher is gone (the channel idle, or in its reconnect window) before the next one starts.
+      for (let waited = 0; (await channel()).status.state === 'live'; waited += 100) {
+        if (waited > 15000) throw new Error('the channel was still live 15 s after the previous publish ended');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const sender = send(file, `srt://127.0.0.1:${srt}?streamid=${key}&pkt_size=1316`);
+      let senderErr = '';
+      sender.stderr?.on('data', (d: Buffer) => (senderErr += d.toString()));
+      const t0 = Date.now();
+      const exit = exitOf(sender, (SECONDS + 20) * 1000);
+      const [node, redis] = await sampleCpu([beam.pid as number, redisPid], exit.then(() => new Promise((r) => setTimeout(r, 500))), STEADY_FROM_S * 1000, beam.pid as number);
+      const code = await exit;
+      const bytes = (await channel()).status.ingest?.bytes ?? 0;
+      if (code !== 0 || Date.now() - t0 < SECONDS * 900 || bytes < 1e6) {
+        throw new Error(`the publish did not go through (sender exit ${code}, ${Date.now() - t0} ms, ${bytes} bytes ingested): ${senderErr.trim()}`);
+      }
+      return { node: node as PublishCpu, redis: redis as PublishCpu };
+    };
+    const manyKeys: string[] = [];
+    const publishMany = async (file: string, n: number) => {
+      for (let i = manyKeys.length; i < n; i++) {
+        const res = await fetch(`http://127.0.0.1:${http}/api/channels`, { method: 'POST', headers: { 'content-type': 'application/json', ...AUTH }, body: JSON.stringify({ name: `many${i}`, ladder: [] }) });
+        if (res.status !== 201) throw new Error(`creating many${i}: ${res.status} ${await res.text()}`);
+        manyKeys.push(((await res.json()) as { streamKey: string }).streamKey);
+      }
+      const senders = sendMany(file, manyKeys.slice(0, n).map((key) => `srt://127.0.0.1:${srt}?streamid=${key}&pkt_size=1316`));
+      const ended = Promise.all(senders.map((x) => exitOf(x, (SECONDS + 20) * 1000)));
+      const [node, redis] = await sampleCpu([beam.pid as number, redisPid], ended.then(() => new Promise((r) => setTimeout(r, 500))), STEADY_FROM_S * 1000, beam.pid as number);
+      const codes = await ended;
+      const bytes = await Promise.all(Array.from({ length: n }, async (_, i) => ((await (await fetch(`http://127.0.0.1:${http}/api/channels/many${i}`, { headers: AUTH })).json()) as { status: { ingest: { bytes: number } | null } }).status.ingest?.bytes ?? 0));
+      const short = bytes.filter((b) => b < 1e6).length;
+      if (codes.some((c) => c !== 0) || short > 0) throw new Error(`the ${n} publishes did not all go through (sender exits ${codes.join(',')}; ${short} channels got under 1 MB)`);
+      return { node: node as PublishCpu, redis: redis as PublishCpu };
+    };
+    return { publish, publishMany, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
 }
 
@@ -152,25 +205,45 @@ async function measureFfmpeg(file: string): Promise<PublishCpu> {
   return cpu as PublishCpu;
 }
 
+/** `n` ffmpeg receivers, one per channel, each fed by its own sender as ours are; their CPU summed. */
+async function measureFfmpegMany(file: string, n: number): Promise<PublishCpu> {
+  const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
+  const recvs = ports.map((port) => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', `srt://127.0.0.1:${port}?mode=listener`, '-c', 'copy', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'ignore'] }));
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    const senders = sendMany(file, ports.map((port) => `srt://127.0.0.1:${port}?pkt_size=1316`));
+    const ended = Promise.all(senders.map((x) => exitOf(x, (SECONDS + 20) * 1000))).then(() => Promise.all(recvs.map((r) => exitOf(r, 10000))));
+    return sumCpu(await sampleCpu(recvs.map((r) => r.pid as number), ended, STEADY_FROM_S * 1000));
+  } finally {
+    for (const r of recvs) r.kill('SIGKILL');
+  }
+}
+
 export const ingestBench: Bench = {
   name: 'ingest',
-  description: `CPU of one 6 Mbps 1080p30 SRT channel (${ROUNDS} x ${SECONDS} s, real time) into Redis vs ffmpeg -c copy receiving it, alternating`,
+  description: `CPU of 6 Mbps 1080p30 SRT channels into Redis vs ffmpeg -c copy receiving them: one channel (${ROUNDS} alternating rounds of ${SECONDS} s), then ${CHANNELS} at once`,
   async run(): Promise<BenchRow[]> {
+    if (ROUNDS === 0 && CHANNELS === 0) throw new Error('INGEST_BENCH_ROUNDS and INGEST_BENCH_CHANNELS are both 0: nothing to measure');
     const dir = mkdtempSync(join(tmpdir(), 'beamline-ingest-bench-'));
+    let ours: OurServer | null = null;
     try {
       const file = makeSource(dir);
+      ours = await startOurs(dir);
+      // The server's first publish after it started (V8 compiling the packet path, lazy set-up) on its own line;
+      // the rounds are later publishes on the same server.
+      const first = ROUNDS > 0 ? await ours.publish(file) : null;
       // Rounds alternate ours and ffmpeg so the machine's other load falls on both alike; sums over the rounds.
       const sum = { node: { whole: 0, steady: 0 }, redis: { whole: 0, steady: 0 }, ref: { whole: 0, steady: 0 }, threads: new Map<string, number>() };
       const perRound: string[] = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const ours = await measureOurs(file, join(dir, `round-${round}`));
+        const mine = await ours.publish(file);
         const ref = await measureFfmpeg(file);
-        for (const [k, v] of [['node', ours.node], ['redis', ours.redis], ['ref', ref]] as const) {
+        for (const [k, v] of [['node', mine.node], ['redis', mine.redis], ['ref', ref]] as const) {
           sum[k].whole += v.whole;
           sum[k].steady += v.steady;
         }
-        for (const [group, s] of ours.node.threads ?? []) sum.threads.set(group, (sum.threads.get(group) ?? 0) + s);
-        perRound.push(`${((ours.node.steady + ours.redis.steady) / Math.max(ref.steady, 1e-6)).toFixed(1)}x`);
+        for (const [group, s] of mine.node.threads ?? []) sum.threads.set(group, (sum.threads.get(group) ?? 0) + s);
+        perRound.push(`${((mine.node.steady + mine.redis.steady) / Math.max(ref.steady, 1e-6)).toFixed(1)}x`);
       }
       const steadyS = (SECONDS - STEADY_FROM_S) * ROUNDS;
       const wholeS = SECONDS * ROUNDS;
@@ -179,15 +252,32 @@ export const ingestBench: Bench = {
       const threadRows: BenchRow[] = [...sum.threads].sort((a, b) => b[1] - a[1]).map(([group, s]) => ({
         bench: 'ingest', metric: `  of which ${group}`, ours: s / steadyS, unit: 'CPU s/s', note: 'steady, our process split by thread',
       }));
-      return [
+      const manyRows: BenchRow[] = [];
+      if (CHANNELS > 0) {
+        // Many channels at once: what a box is judged by. Ours in one process; the reference one ffmpeg per channel.
+        const mine = await ours.publishMany(file, CHANNELS);
+        const ref = await measureFfmpegMany(file, CHANNELS);
+        const perChannelS = (SECONDS - STEADY_FROM_S) * CHANNELS;
+        const label = `${CHANNELS} channels at once`;
+        manyRows.push(
+          { bench: 'ingest', metric: `${label}: CPU s per channel per media s, steady (+ its redis-server)`, ours: (mine.node.steady + mine.redis.steady) / perChannelS, reference: ref.steady / perChannelS, referenceName: `${CHANNELS} × ${refName}`, unit: 'CPU s/s', note: `lower is better; one ${SECONDS} s publish of each, from ${STEADY_FROM_S} s in; the issue's goal is <= 1.5x` },
+          ...[...(mine.node.threads ?? [])].sort((a, b) => b[1] - a[1]).map(([group, cpu]): BenchRow => ({ bench: 'ingest', metric: `  of which ${group}`, ours: cpu / perChannelS, unit: 'CPU s/s', note: 'steady, per channel' })),
+          { bench: 'ingest', metric: '  its redis-server', ours: mine.redis.steady / perChannelS, unit: 'CPU s/s', note: 'steady, per channel' },
+          { bench: 'ingest', metric: `${label}: 6 Mbps 1080p30 channels per core`, ours: perChannelS / Math.max(mine.node.steady + mine.redis.steady, 1e-6), reference: perChannelS / Math.max(ref.steady, 1e-6), referenceName: `${CHANNELS} × ${refName}`, unit: 'channels', note: 'higher is better; from the line above (process + redis-server)' },
+        );
+      }
+      const singleRows: BenchRow[] = ROUNDS === 0 ? [] : [
         { bench: 'ingest', metric: 'CPU s per media s, steady (Beamline process)', ours: sum.node.steady / steadyS, reference: sum.ref.steady / steadyS, referenceName: refName, unit: 'CPU s/s', note: `lower is better; ${steadyNote}; ours demuxes, segments and writes to Redis` },
         ...threadRows,
         { bench: 'ingest', metric: '  its redis-server', ours: sum.redis.steady / steadyS, unit: 'CPU s/s', note: 'steady' },
         { bench: 'ingest', metric: 'CPU s per media s, steady (+ its redis-server)', ours: (sum.node.steady + sum.redis.steady) / steadyS, reference: sum.ref.steady / steadyS, referenceName: refName, unit: 'CPU s/s', note: `lower is better; the issue's goal is <= 1.5x` },
+        { bench: 'ingest', metric: "CPU s per media s, steady, the server's first publish (+ its redis-server)", ours: ((first?.node.steady ?? 0) + (first?.redis.steady ?? 0)) / (SECONDS - STEADY_FROM_S), reference: sum.ref.steady / steadyS, referenceName: refName, unit: 'CPU s/s', note: 'lower is better; the first publish after the process started' },
         { bench: 'ingest', metric: 'CPU s per media s, whole publish (+ its redis-server)', ours: (sum.node.whole + sum.redis.whole) / wholeS, reference: sum.ref.whole / wholeS, referenceName: refName, unit: 'CPU s/s', note: 'lower is better; start-up included (demuxer probing, first segment), for both' },
-        { bench: 'ingest', metric: '6 Mbps 1080p30 channels per core (steady)', ours: steadyS / Math.max(sum.node.steady + sum.redis.steady, 1e-6), unit: 'channels', note: 'from the steady line with redis-server; `npm run bench soak` measures many channels at once' },
+        { bench: 'ingest', metric: '6 Mbps 1080p30 channels per core (steady, one channel)', ours: steadyS / Math.max(sum.node.steady + sum.redis.steady, 1e-6), unit: 'channels', note: 'from the steady line with redis-server: one channel alone carries the process\'s fixed costs' },
       ];
+      return [...singleRows, ...manyRows];
     } finally {
+      await ours?.close();
       rmSync(dir, { recursive: true, force: true });
     }
   },

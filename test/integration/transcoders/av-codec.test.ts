@@ -188,7 +188,7 @@ describe('the codec addon', () => {
     av.freeFrame(frame); // twice is harmless
     await assert.rejects(av.encode(enc, [frame]), /frame has been freed/);
     await assert.rejects(av.encode(enc, [{ ...frame, handle: {} as never }]), /not a frame/);
-    await assert.rejects(av.encode(dec as never, []), /not a encoder handle/);
+    await assert.rejects(av.encode(dec as never, []), /not an encoder handle/);
     av.close(enc);
 
     assert.throws(() => av.setLogLevel('loud' as never), /unknown log level/);

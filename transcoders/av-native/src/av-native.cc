@@ -111,10 +111,16 @@ Napi::External<T> NewHandle(Napi::Env env, T* h, const napi_type_tag& tag) {
   return ext;
 }
 
+/** "not a decoder handle", "not an encoder handle". */
+std::string NotAHandle(const std::string& what) {
+  bool vowel = !what.empty() && std::string("aeiou").find(what[0]) != std::string::npos;
+  return std::string(vowel ? "not an " : "not a ") + what + " handle";
+}
+
 /** The handle behind `v`, ready for a call: a clear error when it is not one, closed or busy. */
 template <typename T>
 T* Ready(Napi::Env env, Napi::Value v, const napi_type_tag& tag, const char* what) {
-  if (!HasTag(env, v, tag)) throw Napi::TypeError::New(env, std::string("not a ") + what + " handle");
+  if (!HasTag(env, v, tag)) throw Napi::TypeError::New(env, NotAHandle(what));
   T* h = v.As<Napi::External<T>>().Data();
   if (h->closed) throw Napi::Error::New(env, std::string("the ") + what + " has been closed");
   if (h->busy) throw Napi::Error::New(env, std::string("the ") + what + " is busy: one call at a time");
@@ -731,7 +737,7 @@ Napi::Value FlushEncoder(const Napi::CallbackInfo& info) {
 // extradata(encoder) -> Buffer | null (the encoder's global headers, once it is open)
 Napi::Value Extradata(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!HasTag(env, info[0], kEncoderTag)) throw Napi::TypeError::New(env, "not a encoder handle");
+  if (!HasTag(env, info[0], kEncoderTag)) throw Napi::TypeError::New(env, NotAHandle("encoder"));
   Codec* c = info[0].As<Napi::External<Codec>>().Data();
   if (c->closed || c->busy || c->ctx == nullptr || c->ctx->extradata_size <= 0) return env.Null();
   return Napi::Buffer<uint8_t>::Copy(env, c->ctx->extradata, static_cast<size_t>(c->ctx->extradata_size));

@@ -3,7 +3,6 @@
  * interface it uses, and the two byte transports, a private unix socket read through libavformat's
  * `unix:` protocol and beamcoder's governor (the mechanism behind `demuxerStream`).
  */
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
 import { tmpdir } from 'node:os';

@@ -99,8 +99,6 @@ export interface SrtBinding {
 
 export const SRT_ADDON_RELATIVE_PATH = join('ingest', 'srt', 'native', 'build', 'Release', 'beamline_srt.node');
 
-export { findProjectRoot } from '../../core/native-addon';
-
 export function loadSrtBinding(from: string = __dirname): SrtBinding {
   return requireNativeAddon(SRT_ADDON_RELATIVE_PATH, 'the SRT native addon', 'the Debian package libsrt-gnutls-dev and build-essential', from).addon as SrtBinding;
 }

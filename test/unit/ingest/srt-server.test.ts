@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSrtServer, validateSrtConfig, type SrtReader, type SrtRefusal, type SrtSession } from '../../../ingest/srt/srt-server';
 import { SRT_REJECT, isValidRejectCode } from '../../../ingest/srt/reject-codes';
-import { findProjectRoot, loadSrtBinding, type NativeEventHandler, type NativeListenerOptions, type SrtBinding, type SrtStats } from '../../../ingest/srt/native-binding';
+import { findProjectRoot } from '../../../core/native-addon';
+import { loadSrtBinding, type NativeEventHandler, type NativeListenerOptions, type SrtBinding, type SrtStats } from '../../../ingest/srt/native-binding';
 import { parseStreamId } from '../../../ingest/streamid';
 
 /** A scripted native listener: the test plays libsrt's part through `emit` and reads the key snapshot. */

@@ -85,22 +85,12 @@ void CallJs(Napi::Env env, Napi::Function callback, PumpPtr* ctx, void* /*data*/
   }
   if (p.finalDelivered || (taken.empty() && state == 0)) return;
   if (state != 0) p.finalDelivered = true;
-  Names* names = env.GetInstanceData<Names>();
-  Napi::Object keys = names->keys.Value();
-  Napi::Value kStream = keys.Get(0u), kPts = keys.Get(1u), kDts = keys.Get(2u), kDuration = keys.Get(3u), kFlags = keys.Get(4u),
-              kData = keys.Get(5u);
+  PacketKeys keys = PacketKeysOf(env);
   Napi::Array arr = Napi::Array::New(env, taken.size());
   uint32_t i = 0;
   for (AVPacket* pkt : taken) {
-    Napi::Object o = Napi::Object::New(env);
-    o.Set(kStream, Napi::Number::New(env, pkt->stream_index));
-    o.Set(kPts, pkt->pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(pkt->pts))));
-    o.Set(kDts, pkt->dts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(pkt->dts))));
-    o.Set(kDuration, Napi::Number::New(env, static_cast<double>(pkt->duration)));
-    o.Set(kFlags, Napi::Number::New(env, pkt->flags));
-    o.Set(kData, Napi::Buffer<uint8_t>::Copy(env, pkt->size > 0 ? pkt->data : nullptr, pkt->size > 0 ? static_cast<size_t>(pkt->size) : 0));
+    arr.Set(i++, PacketObject(env, keys, pkt));
     av_packet_free(&pkt);
-    arr.Set(i++, o);
   }
   // A throwing callback is the caller's bug; it surfaces as an uncaught exception, like any event listener's.
   callback.Call({arr, Napi::Number::New(env, state), state == 2 ? Napi::Value(Napi::String::New(env, error)) : env.Null()});
@@ -172,13 +162,7 @@ Napi::Value StartReader(const Napi::CallbackInfo& info) {
             p.state = 1;
           } else {
             p.state = 2;
-            if (fc == nullptr) {
-              p.error = "Format context has been deleted.";
-            } else {
-              char msg[AV_ERROR_MAX_STRING_SIZE] = {0};
-              if (av_strerror(ret, msg, sizeof msg) < 0) snprintf(msg, sizeof msg, "error %d", ret);
-              p.error = std::string("Problem reading frame: ") + msg;
-            }
+            p.error = fc == nullptr ? "Format context has been deleted." : ReadErrorText(ret);
           }
           done = true;
         } else {
@@ -227,6 +211,28 @@ Napi::Value StopReader(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+std::string ReadErrorText(int ret) {
+  char msg[AV_ERROR_MAX_STRING_SIZE] = {0};
+  if (av_strerror(ret, msg, sizeof msg) < 0) snprintf(msg, sizeof msg, "error %d", ret);
+  return std::string("Problem reading frame: ") + msg;
+}
+
+PacketKeys PacketKeysOf(Napi::Env env) {
+  Napi::Object k = env.GetInstanceData<Names>()->keys.Value();
+  return {k.Get(0u), k.Get(1u), k.Get(2u), k.Get(3u), k.Get(4u), k.Get(5u)};
+}
+
+Napi::Object PacketObject(Napi::Env env, const PacketKeys& k, const AVPacket* pkt) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set(k.streamIndex, Napi::Number::New(env, pkt->stream_index));
+  o.Set(k.pts, pkt->pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(pkt->pts))));
+  o.Set(k.dts, pkt->dts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(pkt->dts))));
+  o.Set(k.duration, Napi::Number::New(env, static_cast<double>(pkt->duration)));
+  o.Set(k.flags, Napi::Number::New(env, pkt->flags));
+  o.Set(k.data, Napi::Buffer<uint8_t>::Copy(env, pkt->size > 0 ? pkt->data : nullptr, pkt->size > 0 ? static_cast<size_t>(pkt->size) : 0));
+  return o;
+}
 
 void InitPump(Napi::Env env, Napi::Object exports) {
   Napi::Array keys = Napi::Array::New(env, 6);

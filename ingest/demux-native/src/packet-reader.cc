@@ -69,9 +69,7 @@ class ReadWorker : public Napi::AsyncWorker {
     if (ret == AVERROR_EOF) {
       eof_ = true;
     } else if (ret < 0) {
-      char msg[AV_ERROR_MAX_STRING_SIZE] = {0};
-      if (av_strerror(ret, msg, sizeof msg) < 0) snprintf(msg, sizeof msg, "error %d", ret);
-      SetError(std::string("Problem reading frame: ") + msg);
+      SetError(beamline_demux::ReadErrorText(ret));
     }
   }
 
@@ -81,13 +79,7 @@ class ReadWorker : public Napi::AsyncWorker {
       deferred_.Resolve(env.Null());
       return;
     }
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("streamIndex", Napi::Number::New(env, pkt_->stream_index));
-    o.Set("pts", pkt_->pts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(pkt_->pts))));
-    o.Set("dts", pkt_->dts == AV_NOPTS_VALUE ? env.Null() : Napi::Value(Napi::Number::New(env, static_cast<double>(pkt_->dts))));
-    o.Set("duration", Napi::Number::New(env, static_cast<double>(pkt_->duration)));
-    o.Set("flags", Napi::Number::New(env, pkt_->flags));
-    o.Set("data", Napi::Buffer<uint8_t>::Copy(env, pkt_->size > 0 ? pkt_->data : nullptr, pkt_->size > 0 ? static_cast<size_t>(pkt_->size) : 0));
+    Napi::Object o = beamline_demux::PacketObject(env, beamline_demux::PacketKeysOf(env), pkt_);
     av_packet_free(&pkt_);
     deferred_.Resolve(o);
   }

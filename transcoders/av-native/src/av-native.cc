@@ -104,6 +104,13 @@ struct FrameRef {
   AVFrame* frame;
 };
 
+/** The FrameRef behind a JS frame's `handle` (freed or not); a TypeError when it has none. */
+FrameRef* FrameRefOf(Napi::Env env, Napi::Object frame) {
+  Napi::Value h = frame.Get("handle");
+  if (!HasTag(env, h, kFrameTag)) throw Napi::TypeError::New(env, "not a frame (no frame handle)");
+  return h.As<Napi::External<FrameRef>>().Data();
+}
+
 template <typename T>
 Napi::External<T> NewHandle(Napi::Env env, T* h, const napi_type_tag& tag) {
   auto ext = Napi::External<T>::New(env, h, [](Napi::Env, T* p) { delete p; });
@@ -185,9 +192,7 @@ std::vector<AVFrame*> CloneFrames(Napi::Env env, Napi::Array frames, bool pictTy
   try {
     for (uint32_t i = 0; i < frames.Length(); i++) {
       Napi::Object f = Obj(env, frames.Get(i), "a frame");
-      Napi::Value h = f.Get("handle");
-      if (!HasTag(env, h, kFrameTag)) throw Napi::TypeError::New(env, "not a frame (no frame handle)");
-      FrameRef* ref = h.As<Napi::External<FrameRef>>().Data();
+      FrameRef* ref = FrameRefOf(env, f);
       if (ref->frame == nullptr) throw Napi::Error::New(env, "the frame has been freed");
       AVFrame* c = av_frame_clone(ref->frame);
       if (c == nullptr) throw Napi::Error::New(env, "out of memory referencing a frame");
@@ -749,9 +754,7 @@ Napi::Value Extradata(const Napi::CallbackInfo& info) {
 Napi::Value FreeFrame(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject()) throw Napi::TypeError::New(env, "not a frame");
-  Napi::Value h = info[0].As<Napi::Object>().Get("handle");
-  if (!HasTag(env, h, kFrameTag)) throw Napi::TypeError::New(env, "not a frame (no frame handle)");
-  av_frame_free(&h.As<Napi::External<FrameRef>>().Data()->frame);
+  av_frame_free(&FrameRefOf(env, info[0].As<Napi::Object>())->frame);
   return env.Undefined();
 }
 

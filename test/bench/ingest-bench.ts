@@ -63,6 +63,11 @@ function sendMany(file: string, urls: string[]): ChildProcess[] {
   return urls.map((url, i) => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-stream_loop', '-1', '-ss', String(i % Math.max(1, SECONDS - 2)), '-i', file, '-t', String(SECONDS), '-c', 'copy', '-f', 'mpegts', url], { stdio: ['ignore', 'ignore', 'ignore'] }));
 }
 
+/** One row per thread group, the busiest first: its CPU seconds over `seconds`. */
+function threadRows(threads: Map<string, number> | undefined, seconds: number, note: string): BenchRow[] {
+  return [...(threads ?? [])].sort((a, b) => b[1] - a[1]).map(([group, cpu]) => ({ bench: 'ingest', metric: `  of which ${group}`, ours: cpu / seconds, unit: 'CPU s/s', note }));
+}
+
 /** Sums per-process CPU figures (many ffmpeg receivers as one reference). */
 function sumCpu(all: PublishCpu[]): PublishCpu {
   return { whole: all.reduce((a, c) => a + c.whole, 0), steady: all.reduce((a, c) => a + c.steady, 0) };
@@ -151,9 +156,14 @@ async function startOurs(dir: string): Promise<OurServer> {
   try {
     await waitForOutput(beam, /Beamline is running/, 20000);
     // Not a terminal: the banner prints no stream key; the channel API gives it with the token.
-    const channel = async () => ((await (await fetch(`http://127.0.0.1:${http}/api/channels/main`, { headers: AUTH })).json()) as { streamKey: string; status: { state: string; ingest: { bytes: number } | null } });
+    const channel = async (name = 'main') => ((await (await fetch(`http://127.0.0.1:${http}/api/channels/${name}`, { headers: AUTH })).json()) as { streamKey: string; status: { state: string; ingest: { bytes: number } | null } });
     const key = (await channel()).streamKey;
     const redisPid = Number(execFileSync('pgrep', ['-f', `^redis-server unixsocket:${join(dir, 'beam', 'redis.sock')}`]).toString().trim().split('\n')[0]);
+    /** Our process's and its redis-server's CPU while the senders run (and 500 ms after, for the tail). */
+    const sampleOurs = async (ended: Promise<unknown>) => {
+      const [node, redis] = await sampleCpu([beam.pid as number, redisPid], ended.then(() => new Promise((r) => setTimeout(r, 500))), STEADY_FROM_S * 1000, beam.pid as number);
+      return { node: node as PublishCpu, redis: redis as PublishCpu };
+    };
     const publish = async (file: string) => {
       // The previous publisher is gone (the channel idle, or in its reconnect window) before the next one starts.
       for (let waited = 0; (await channel()).status.state === 'live'; waited += 100) {
@@ -165,13 +175,13 @@ async function startOurs(dir: string): Promise<OurServer> {
       sender.stderr?.on('data', (d: Buffer) => (senderErr += d.toString()));
       const t0 = Date.now();
       const exit = exitOf(sender, (SECONDS + 20) * 1000);
-      const [node, redis] = await sampleCpu([beam.pid as number, redisPid], exit.then(() => new Promise((r) => setTimeout(r, 500))), STEADY_FROM_S * 1000, beam.pid as number);
+      const cpu = await sampleOurs(exit);
       const code = await exit;
       const bytes = (await channel()).status.ingest?.bytes ?? 0;
       if (code !== 0 || Date.now() - t0 < SECONDS * 900 || bytes < 1e6) {
         throw new Error(`the publish did not go through (sender exit ${code}, ${Date.now() - t0} ms, ${bytes} bytes ingested): ${senderErr.trim()}`);
       }
-      return { node: node as PublishCpu, redis: redis as PublishCpu };
+      return cpu;
     };
     const manyKeys: string[] = [];
     const publishMany = async (file: string, n: number) => {
@@ -182,12 +192,12 @@ async function startOurs(dir: string): Promise<OurServer> {
       }
       const senders = sendMany(file, manyKeys.slice(0, n).map((key) => `srt://127.0.0.1:${srt}?streamid=${key}&pkt_size=1316`));
       const ended = Promise.all(senders.map((x) => exitOf(x, (SECONDS + 20) * 1000)));
-      const [node, redis] = await sampleCpu([beam.pid as number, redisPid], ended.then(() => new Promise((r) => setTimeout(r, 500))), STEADY_FROM_S * 1000, beam.pid as number);
+      const cpu = await sampleOurs(ended);
       const codes = await ended;
-      const bytes = await Promise.all(Array.from({ length: n }, async (_, i) => ((await (await fetch(`http://127.0.0.1:${http}/api/channels/many${i}`, { headers: AUTH })).json()) as { status: { ingest: { bytes: number } | null } }).status.ingest?.bytes ?? 0));
+      const bytes = await Promise.all(Array.from({ length: n }, async (_, i) => (await channel(`many${i}`)).status.ingest?.bytes ?? 0));
       const short = bytes.filter((b) => b < 1e6).length;
       if (codes.some((c) => c !== 0) || short > 0) throw new Error(`the ${n} publishes did not all go through (sender exits ${codes.join(',')}; ${short} channels got under 1 MB)`);
-      return { node: node as PublishCpu, redis: redis as PublishCpu };
+      return cpu;
     };
     return { publish, publishMany, close };
   } catch (err) {
@@ -196,17 +206,8 @@ async function startOurs(dir: string): Promise<OurServer> {
   }
 }
 
-async function measureFfmpeg(file: string): Promise<PublishCpu> {
-  const port = await freePort();
-  const recv = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', `srt://127.0.0.1:${port}?mode=listener`, '-c', 'copy', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'pipe'] });
-  await new Promise((r) => setTimeout(r, 500));
-  const sender = send(file, `srt://127.0.0.1:${port}?pkt_size=1316`);
-  const [cpu] = await sampleCpu([recv.pid as number], exitOf(sender, (SECONDS + 20) * 1000).then(() => exitOf(recv, 10000)), STEADY_FROM_S * 1000);
-  return cpu as PublishCpu;
-}
-
-/** `n` ffmpeg receivers, one per channel, each fed by its own sender as ours are; their CPU summed. */
-async function measureFfmpegMany(file: string, n: number): Promise<PublishCpu> {
+/** `n` ffmpeg receivers, one per channel, each fed by its own sender; their CPU summed. */
+async function measureFfmpeg(file: string, n: number): Promise<PublishCpu> {
   const ports = await Promise.all(Array.from({ length: n }, () => freePort()));
   const recvs = ports.map((port) => spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-i', `srt://127.0.0.1:${port}?mode=listener`, '-c', 'copy', '-f', 'null', '-'], { stdio: ['ignore', 'ignore', 'ignore'] }));
   try {
@@ -237,7 +238,7 @@ export const ingestBench: Bench = {
       const perRound: string[] = [];
       for (let round = 0; round < ROUNDS; round++) {
         const mine = await ours.publish(file);
-        const ref = await measureFfmpeg(file);
+        const ref = await measureFfmpeg(file, 1);
         for (const [k, v] of [['node', mine.node], ['redis', mine.redis], ['ref', ref]] as const) {
           sum[k].whole += v.whole;
           sum[k].steady += v.steady;
@@ -249,26 +250,23 @@ export const ingestBench: Bench = {
       const wholeS = SECONDS * ROUNDS;
       const refName = 'ffmpeg -i srt://…?mode=listener -c copy -f null -';
       const steadyNote = `${ROUNDS} alternating rounds of a ${SECONDS} s publish, each from ${STEADY_FROM_S} s in to its end (start-up left out, for both); per round ${perRound.join(', ')}`;
-      const threadRows: BenchRow[] = [...sum.threads].sort((a, b) => b[1] - a[1]).map(([group, s]) => ({
-        bench: 'ingest', metric: `  of which ${group}`, ours: s / steadyS, unit: 'CPU s/s', note: 'steady, our process split by thread',
-      }));
       const manyRows: BenchRow[] = [];
       if (CHANNELS > 0) {
         // Many channels at once: what a box is judged by. Ours in one process; the reference one ffmpeg per channel.
         const mine = await ours.publishMany(file, CHANNELS);
-        const ref = await measureFfmpegMany(file, CHANNELS);
+        const ref = await measureFfmpeg(file, CHANNELS);
         const perChannelS = (SECONDS - STEADY_FROM_S) * CHANNELS;
         const label = `${CHANNELS} channels at once`;
         manyRows.push(
           { bench: 'ingest', metric: `${label}: CPU s per channel per media s, steady (+ its redis-server)`, ours: (mine.node.steady + mine.redis.steady) / perChannelS, reference: ref.steady / perChannelS, referenceName: `${CHANNELS} × ${refName}`, unit: 'CPU s/s', note: `lower is better; one ${SECONDS} s publish of each, from ${STEADY_FROM_S} s in; the issue's goal is <= 1.5x` },
-          ...[...(mine.node.threads ?? [])].sort((a, b) => b[1] - a[1]).map(([group, cpu]): BenchRow => ({ bench: 'ingest', metric: `  of which ${group}`, ours: cpu / perChannelS, unit: 'CPU s/s', note: 'steady, per channel' })),
+          ...threadRows(mine.node.threads, perChannelS, 'steady, per channel'),
           { bench: 'ingest', metric: '  its redis-server', ours: mine.redis.steady / perChannelS, unit: 'CPU s/s', note: 'steady, per channel' },
           { bench: 'ingest', metric: `${label}: 6 Mbps 1080p30 channels per core`, ours: perChannelS / Math.max(mine.node.steady + mine.redis.steady, 1e-6), reference: perChannelS / Math.max(ref.steady, 1e-6), referenceName: `${CHANNELS} × ${refName}`, unit: 'channels', note: 'higher is better; from the line above (process + redis-server)' },
         );
       }
       const singleRows: BenchRow[] = ROUNDS === 0 ? [] : [
         { bench: 'ingest', metric: 'CPU s per media s, steady (Beamline process)', ours: sum.node.steady / steadyS, reference: sum.ref.steady / steadyS, referenceName: refName, unit: 'CPU s/s', note: `lower is better; ${steadyNote}; ours demuxes, segments and writes to Redis` },
-        ...threadRows,
+        ...threadRows(sum.threads, steadyS, 'steady, our process split by thread'),
         { bench: 'ingest', metric: '  its redis-server', ours: sum.redis.steady / steadyS, unit: 'CPU s/s', note: 'steady' },
         { bench: 'ingest', metric: 'CPU s per media s, steady (+ its redis-server)', ours: (sum.node.steady + sum.redis.steady) / steadyS, reference: sum.ref.steady / steadyS, referenceName: refName, unit: 'CPU s/s', note: `lower is better; the issue's goal is <= 1.5x` },
         { bench: 'ingest', metric: "CPU s per media s, steady, the server's first publish (+ its redis-server)", ours: ((first?.node.steady ?? 0) + (first?.redis.steady ?? 0)) / (SECONDS - STEADY_FROM_S), reference: sum.ref.steady / steadyS, referenceName: refName, unit: 'CPU s/s', note: 'lower is better; the first publish after the process started' },

@@ -54,6 +54,21 @@ export function loadBeamcoder(): Beamcoder {
   return require('beamcoder') as Beamcoder;
 }
 
+const inputFormats = new Map<string, BcInputFormat>();
+
+/**
+ * FFmpeg's input format `name` (undefined when this FFmpeg has none), looked up once per process: beamcoder lists
+ * every demuxer FFmpeg has to find one, 20–50 ms of the main thread, which every publish would otherwise pay.
+ */
+export function inputFormat(bc: Beamcoder, name: string): BcInputFormat | undefined {
+  let f = inputFormats.get(name);
+  if (!f) {
+    f = bc.demuxers()[name];
+    if (f) inputFormats.set(name, f);
+  }
+  return f;
+}
+
 /** One demuxed packet as the reading loop uses it: `flags` are FFmpeg's AV_PKT_FLAG_* bits, `data` the payload only. */
 export interface RawPacket {
   streamIndex: number;

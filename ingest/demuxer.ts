@@ -28,6 +28,7 @@ import {
   AV_PKT_FLAG_KEY,
   DemuxError,
   governorInput,
+  inputFormat,
   loadBeamcoder,
   loadDemuxBinding,
   socketInput,
@@ -182,7 +183,7 @@ export function createDemuxer(config: DemuxerConfig): Demuxer {
   const bc = loadBeamcoder();
   // The socket transport's packet reader is native: a missing build fails here, not in the first push().
   if (transport === 'socket') loadDemuxBinding();
-  const iformat = bc.demuxers()[config.format];
+  const iformat = inputFormat(bc, config.format);
   if (!iformat) throw new DemuxError('bad-config', `this FFmpeg has no ${config.format} demuxer`);
   const options = { probesize: probeBytes, analyzeduration: analyzeMs * 1000 };
 

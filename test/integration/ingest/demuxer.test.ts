@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MediaPacket, Stream } from '../../../core/model/media';
 import { createDemuxer, DemuxError, type DemuxFormat, type DemuxTransport, type Demuxer } from '../../../ingest/demuxer';
+import { inputFormat, loadBeamcoder } from '../../../ingest/demux-input';
 
 const run = promisify(execFile);
 
@@ -219,6 +220,19 @@ describe('demuxer: bad input ends with an error, never a crash or a hang', () =>
   it('bad configuration is refused with a clear error', () => {
     assert.throws(() => createDemuxer({ format: 'mp4' as DemuxFormat }), /format must be/);
     assert.throws(() => createDemuxer({ format: 'flv', probeBytes: 1 }), /probeBytes/);
+  });
+
+  it("FFmpeg's input format is looked up once per process, not listed again by every publish", () => {
+    const bc = loadBeamcoder();
+    let listed = 0;
+    const counting = { ...bc, demuxers: () => (listed++, bc.demuxers()) };
+    const first = inputFormat(counting, 'wav');
+    assert.equal(first?.name, 'wav');
+    assert.equal(inputFormat(counting, 'wav'), first);
+    assert.equal(listed, 1, 'listed once');
+    assert.equal(inputFormat(counting, 'no-such-format'), undefined);
+    assert.equal(inputFormat(counting, 'no-such-format'), undefined, 'an unknown name is asked again (nothing cached)');
+    assert.equal(listed, 3);
   });
 });
 

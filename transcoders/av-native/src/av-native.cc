@@ -124,11 +124,17 @@ std::string NotAHandle(const std::string& what) {
   return std::string(vowel ? "not an " : "not a ") + what + " handle";
 }
 
+/** The handle behind `v` (closed or busy as it may be); a TypeError when `v` is not one. */
+template <typename T>
+T* HandleOf(Napi::Env env, Napi::Value v, const napi_type_tag& tag, const char* what) {
+  if (!HasTag(env, v, tag)) throw Napi::TypeError::New(env, NotAHandle(what));
+  return v.As<Napi::External<T>>().Data();
+}
+
 /** The handle behind `v`, ready for a call: a clear error when it is not one, closed or busy. */
 template <typename T>
 T* Ready(Napi::Env env, Napi::Value v, const napi_type_tag& tag, const char* what) {
-  if (!HasTag(env, v, tag)) throw Napi::TypeError::New(env, NotAHandle(what));
-  T* h = v.As<Napi::External<T>>().Data();
+  T* h = HandleOf<T>(env, v, tag, what);
   if (h->closed) throw Napi::Error::New(env, std::string("the ") + what + " has been closed");
   if (h->busy) throw Napi::Error::New(env, std::string("the ") + what + " is busy: one call at a time");
   return h;
@@ -742,8 +748,7 @@ Napi::Value FlushEncoder(const Napi::CallbackInfo& info) {
 // extradata(encoder) -> Buffer | null (the encoder's global headers, once it is open)
 Napi::Value Extradata(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!HasTag(env, info[0], kEncoderTag)) throw Napi::TypeError::New(env, NotAHandle("encoder"));
-  Codec* c = info[0].As<Napi::External<Codec>>().Data();
+  Codec* c = HandleOf<Codec>(env, info[0], kEncoderTag, "encoder");
   if (c->closed || c->busy || c->ctx == nullptr || c->ctx->extradata_size <= 0) return env.Null();
   return Napi::Buffer<uint8_t>::Copy(env, c->ctx->extradata, static_cast<size_t>(c->ctx->extradata_size));
 }

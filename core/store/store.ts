@@ -13,6 +13,7 @@ import { createKeys, elementMember, type Keys } from './keys';
 import { Redis } from 'ioredis';
 import type { RedisClient } from './redis-connection';
 import { defineScripts, type ScriptCommands } from './scripts';
+import { PayloadCommand } from './payload-command';
 import { TIMELINE_HZ, type SegmentRecord } from '../model/live';
 import type { ArchiveBackend } from '../archive/archive-backend';
 import { contentPrefix, parseArchRef, segmentObjectKey, type ArchRef } from '../archive/object-keys';
@@ -216,9 +217,10 @@ export interface OwnedStore extends Store {
  * Sends one ingest batch in one write, in order: `SET <key> <bytes> PX <ttl> NX` per payload, then one `addPackets`
  * call per stream; resolves with the scripts' replies or rejects with the first failure (as a pipeline's exec
  * reports it). On one Redis the commands go out on its connection with the socket corked, so they leave in one
- * writev: the same bytes, order and round trip as a pipeline, without a pipeline's copy of the whole batch (each
- * payload is copied once, into its command) and its per-batch bookkeeping; profiled, that copy made most of the
- * Buffer bytes an ingest allocates, and Buffer bytes pace V8's full collections (see docs/architecture.md). On a
+ * writev: the same bytes, order and round trip as a pipeline, without a pipeline's copy of the whole batch and its
+ * per-batch bookkeeping, and without ioredis's copy of each payload into its command (`PayloadCommand` writes the
+ * payload to the socket as it is); profiled, those copies made most of the Buffer bytes an ingest allocates, and
+ * Buffer bytes pace V8's full collections (see docs/architecture.md). On a
  * cluster (and while the connection is not ready, when commands would wait in the offline queue anyway) it is a
  * pipeline, routed to the batch's slot.
  */
@@ -238,7 +240,8 @@ async function sendBatch(redis: RedisClient, sets: readonly [string, Buffer][], 
   const pending: Promise<unknown>[] = [];
   stream.cork();
   try {
-    for (const [key, data] of sets) pending.push(client.set(key, data, 'PX', ttlMs, 'NX'));
+    const keyPrefix = client.options.keyPrefix;
+    for (const [key, data] of sets) pending.push(client.sendCommand(new PayloadCommand('set', [key, data, 'PX', ttlMs, 'NX'], { keyPrefix })) as Promise<unknown>);
     for (const args of scripts) pending.push(client.addPackets(...args));
   } finally {
     stream.uncork();

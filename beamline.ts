@@ -7,6 +7,7 @@
  */
 
 import './engine/threadpool';
+import './engine/v8-heap';
 import { networkInterfaces } from 'node:os';
 import pino, { type Logger } from 'pino';
 import { ConfigError, loadConfig, readConfigFile, type BeamConfig } from './core/config/config';

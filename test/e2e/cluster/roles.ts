@@ -4,7 +4,7 @@
  */
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { built } from '../../helpers/paths';
@@ -31,6 +31,7 @@ export async function startRole(redisUrl: string, roles: RoleName[], env: Record
   const appPort = await freePort();
   const srtPort = await freePort();
   const rtmpPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'beamline-role-'));
   const child = spawn(process.execPath, [built('beamline.js'), '--roles', roles.join(',')], {
     env: {
       ...process.env,
@@ -42,12 +43,16 @@ export async function startRole(redisUrl: string, roles: RoleName[], env: Record
       BEAM_SRT_PORT: String(srtPort),
       BEAM_RTMP_HOST: '127.0.0.1',
       BEAM_RTMP_PORT: String(rtmpPort),
-      BEAM_DATA_DIR: mkdtempSync(join(tmpdir(), 'beamline-role-')),
+      BEAM_DATA_DIR: dataDir,
       BEAM_LOG_LEVEL: 'warn',
       BEAM_TRANSCODER_CONCURRENCY: '1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // The data dir is this process's alone (BEAM_DATA_DIR unless a test's env names another): gone when it exits.
+  child.once('exit', () => {
+    rmSync(dataDir, { recursive: true, force: true });
   });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));

@@ -1,9 +1,9 @@
 // The SRT server's JS side against a scripted stand-in for the native binding: the key snapshot it
 // pushes, refusal reports, session lifecycle, idle close, shutdown. The real libsrt path is covered by the integration tests.
 // SPDX-License-Identifier: GPL-3.0-or-later
-import { describe, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSrtServer, validateSrtConfig, type SrtReader, type SrtRefusal, type SrtSession } from '../../../ingest/srt/srt-server';
@@ -134,17 +134,24 @@ function parseStreamIdReason(raw: string): string {
 }
 
 describe('findProjectRoot / loadSrtBinding', () => {
-  it('walks up to the folder holding package.json', () => {
+  const roots: string[] = [];
+  afterAll(() => {
+    for (const r of roots) rmSync(r, { recursive: true, force: true });
+  });
+  function projectRoot(): string {
     const root = mkdtempSync(join(tmpdir(), 'beam-srt-'));
+    roots.push(root);
     writeFileSync(join(root, 'package.json'), '{}');
+    return root;
+  }
+  it('walks up to the folder holding package.json', () => {
+    const root = projectRoot();
     const deep = join(root, 'dist', 'ingest', 'srt');
     mkdirSync(deep, { recursive: true });
     assert.equal(findProjectRoot(deep), root);
   });
   it('says how to build the addon when it is missing', () => {
-    const root = mkdtempSync(join(tmpdir(), 'beam-srt-'));
-    writeFileSync(join(root, 'package.json'), '{}');
-    assert.throws(() => loadSrtBinding(root), /not built .*npm run setup/);
+    assert.throws(() => loadSrtBinding(projectRoot()), /not built .*npm run setup/);
   });
 });
 

@@ -173,13 +173,14 @@ async function startOurs(dir: string): Promise<OurServer> {
     // Not a terminal: the banner prints no stream key; the channel API gives it with the token.
     const channel = async (name = 'main') => ((await (await fetch(`http://127.0.0.1:${http}/api/channels/${name}`, { headers: AUTH })).json()) as { streamKey: string; status: { state: string; ingest: { bytes: number } | null } });
     const key = (await channel()).streamKey;
-    const redisPid = Number(execFileSync('pgrep', ['-f', `^redis-server unixsocket:${join(dir, 'beam', 'redis.sock')}`]).toString().trim().split('\n')[0]);
+    const redisSocket = join(dir, 'beam', 'redis.sock');
+    const redisPid = Number(execFileSync('pgrep', ['-f', `^redis-server unixsocket:${redisSocket}`]).toString().trim().split('\n')[0]);
     /** Our process's and its redis-server's CPU while the senders run (and 500 ms after, for the tail). */
     const sampleOurs = async (ended: Promise<unknown>, steadyFromS = STEADY_FROM_S) => {
       const [node, redis] = await sampleCpu([beam.pid as number, redisPid], ended.then(() => new Promise((r) => setTimeout(r, 500))), steadyFromS * 1000, beam.pid as number);
       return { node: node as PublishCpu, redis: redis as PublishCpu };
     };
-    const redisMemory = () => Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli', ['-s', join(dir, 'beam', 'redis.sock'), 'INFO', 'memory']).toString())?.[1] ?? 0);
+    const redisMemory = () => Number(/used_memory:(\d+)/.exec(execFileSync('redis-cli', ['-s', redisSocket, 'INFO', 'memory']).toString())?.[1] ?? 0);
     const publish = async (file: string) => {
       // The previous publisher is gone (the channel idle, or in its reconnect window) before the next one starts.
       for (let waited = 0; (await channel()).status.state === 'live'; waited += 100) {
@@ -283,23 +284,19 @@ export const ingestBench: Bench = {
         const ref = await measureFfmpeg(file, CHANNELS);
         const perChannelS = (SECONDS - STEADY_FROM_S) * CHANNELS;
         const label = `${CHANNELS} channels at once`;
-        manyRows.push(
-          { bench: 'ingest', metric: `${label}: CPU s per channel per media s, steady (+ its redis-server)`, ours: (mine.node.steady + mine.redis.steady) / perChannelS, reference: ref.steady / perChannelS, referenceName: `${CHANNELS} × ${refName}`, unit: 'CPU s/s', note: `lower is better; one ${SECONDS} s publish of each on new channels, from ${STEADY_FROM_S} s in (Redis still taking fresh memory: ${mb(mine.redisMemory[0])} → ${mb(mine.redisMemory[1])}); the issue's goal is <= 1.5x` },
-          ...threadRows(mine.node.threads, perChannelS, 'steady, per channel'),
-          { bench: 'ingest', metric: '  its redis-server', ours: mine.redis.steady / perChannelS, unit: 'CPU s/s', note: 'steady, per channel' },
-          { bench: 'ingest', metric: `${label}: 6 Mbps 1080p30 channels per core`, ours: perChannelS / Math.max(mine.node.steady + mine.redis.steady, 1e-6), reference: perChannelS / Math.max(ref.steady, 1e-6), referenceName: `${CHANNELS} × ${refName}`, unit: 'channels', note: 'higher is better; from the line above (process + redis-server)' },
-        );
+        /** One many-channel publish's rows: ours per channel against the ffmpeg receivers, by thread, per core. */
+        const rowsOf = (label: string, cpu: { node: PublishCpu; redis: PublishCpu }, ourS: number, cpuNote: string, threadNote: string): BenchRow[] => [
+          { bench: 'ingest', metric: `${label}: CPU s per channel per media s, steady (+ its redis-server)`, ours: (cpu.node.steady + cpu.redis.steady) / ourS, reference: ref.steady / perChannelS, referenceName: `${CHANNELS} × ${refName}`, unit: 'CPU s/s', note: `lower is better; ${cpuNote}; the issue's goal is <= 1.5x` },
+          ...threadRows(cpu.node.threads, ourS, threadNote),
+          { bench: 'ingest', metric: '  its redis-server', ours: cpu.redis.steady / ourS, unit: 'CPU s/s', note: threadNote },
+          { bench: 'ingest', metric: `${label}: 6 Mbps 1080p30 channels per core`, ours: ourS / Math.max(cpu.node.steady + cpu.redis.steady, 1e-6), reference: perChannelS / Math.max(ref.steady, 1e-6), referenceName: `${CHANNELS} × ${refName}`, unit: 'channels', note: 'higher is better; from the line above (process + redis-server)' },
+        ];
+        manyRows.push(...rowsOf(label, mine, perChannelS, `one ${SECONDS} s publish of each on new channels, from ${STEADY_FROM_S} s in (Redis still taking fresh memory: ${mb(mine.redisMemory[0])} → ${mb(mine.redisMemory[1])})`, 'steady, per channel'));
         if (FULL_WINDOW) {
           // The same channels' load on a server past its DVR window: Redis frees as much as it stores.
           const full = await ours.publishMany(file, CHANNELS, FULL_WINDOW);
           const fullS = (FULL_WINDOW.seconds - FULL_WINDOW.steadyFromS) * CHANNELS;
-          const fullLabel = `${CHANNELS} channels at once, DVR window full`;
-          manyRows.push(
-            { bench: 'ingest', metric: `${fullLabel}: CPU s per channel per media s, steady (+ its redis-server)`, ours: (full.node.steady + full.redis.steady) / fullS, reference: ref.steady / perChannelS, referenceName: `${CHANNELS} × ${refName}`, unit: 'CPU s/s', note: `lower is better; ${FULL_WINDOW.dvrWindowSeconds} s DVR windows, a ${FULL_WINDOW.seconds} s publish of each, from ${FULL_WINDOW.steadyFromS} s in (Redis memory ${mb(full.redisMemory[0])} → ${mb(full.redisMemory[1])}); the reference is the line above's; the issue's goal is <= 1.5x` },
-            ...threadRows(full.node.threads, fullS, 'steady, per channel, window full'),
-            { bench: 'ingest', metric: '  its redis-server', ours: full.redis.steady / fullS, unit: 'CPU s/s', note: 'steady, per channel, window full' },
-            { bench: 'ingest', metric: `${fullLabel}: 6 Mbps 1080p30 channels per core`, ours: fullS / Math.max(full.node.steady + full.redis.steady, 1e-6), reference: perChannelS / Math.max(ref.steady, 1e-6), referenceName: `${CHANNELS} × ${refName}`, unit: 'channels', note: 'higher is better; from the line above (process + redis-server)' },
-          );
+          manyRows.push(...rowsOf(`${label}, DVR window full`, full, fullS, `${FULL_WINDOW.dvrWindowSeconds} s DVR windows, a ${FULL_WINDOW.seconds} s publish of each, from ${FULL_WINDOW.steadyFromS} s in (Redis memory ${mb(full.redisMemory[0])} → ${mb(full.redisMemory[1])}); the reference is the line above's`, 'steady, per channel, window full'));
         }
       }
       const singleRows: BenchRow[] = ROUNDS === 0 ? [] : [

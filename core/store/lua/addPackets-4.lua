@@ -3,7 +3,7 @@
   `SET <data key> <bytes> NX PX <ttl>` commands queued in the same MULTI/EXEC before this script (so payload
   bytes never pass through Lua), which makes the whole batch atomic. Per packet: metadata hash with the
   same TTL, index entry, expiry entry; once per batch: the index and expiry keys' TTLs and trimming of
-  entries that fell out of the window.
+  entries that fell out of the window (their metadata and payload keys unlinked with them).
 
   Published media is immutable. A packet whose member is already indexed keeps its first metadata and bytes
   (the payload SET is NX). A packet that would land in an announced segment or part (dts below the
@@ -49,5 +49,5 @@ for i = 3, #ARGV, 4 do
 end
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
-trimExpired(KEYS[1], KEYS[2], now, 1024)
+trimExpired(KEYS[1], KEYS[2], prefix, now, 1024)
 return {n, refused, dup}

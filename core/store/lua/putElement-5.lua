@@ -1,6 +1,7 @@
 --[[
   Write one media element: metadata, optionally its payload, its index entry and its expiry entry,
-  and trim index entries whose elements have expired. Metadata, payload and index entry expire together.
+  and trim index entries whose elements have expired (unlinking those elements' keys). Metadata, payload and
+  index entry expire together.
 
   KEYS[1] element metadata hash   <p>:{c}:s<i>:<member>
   KEYS[2] payload string          <p>:{c}:s<i>:<member>:data
@@ -22,6 +23,9 @@
 --#include trimExpired.lua
 --#include coldIndex.lua
 local member, pts, json, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- The stream's element key prefix (KEYS[1] is it followed by the member), for the trim below.
+local prefix = string.sub(KEYS[1], 1, #KEYS[1] - #member)
+if prefix .. member ~= KEYS[1] then error('putElement: the metadata key ' .. KEYS[1] .. ' does not end with the member ' .. member) end
 local firstE, lastE = coldEnds(KEYS[5])
 if firstE and tonumber(pts) >= firstE.minPts and tonumber(pts) <= lastE.maxPts then return -3 end
 local created = redis.call('EXISTS', KEYS[1]) == 0 and 1 or 0
@@ -49,5 +53,5 @@ else
 end
 
 -- Trim what fell out of the window (bounded work per write).
-trimExpired(KEYS[3], KEYS[4], now, 256)
+trimExpired(KEYS[3], KEYS[4], prefix, now, 256)
 return created

@@ -33,7 +33,7 @@ local prefix, op = ARGV[1], ARGV[2]
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-trimExpired(index, expiry, now, 1024)
+trimExpired(index, expiry, prefix, now, 1024)
 trimCold(cold, coldrank, now, 16)
 
 local function num(s)

@@ -185,11 +185,15 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
     if (step.events.length) {
       // Every boundary is announced after the packets it covers: what closed before this packet, once
-      // the earlier packets are written; what this packet opened or completed, once it is written.
-      await flush();
+      // the earlier packets are written; what this packet opened or completed, once it is written. When
+      // nothing closed before it (a frame completing its part: most boundaries), the packets waiting and this
+      // one go in one write, not two round trips.
       const covered = step.events.slice(0, step.before);
       const after = step.events.slice(step.before);
-      if (covered.length) await boundaries(covered);
+      if (covered.length) {
+        await flush();
+        await boundaries(covered);
+      }
       pending.push(write);
       if (after.length) {
         await flush();

@@ -20,7 +20,7 @@ const CHANNEL: Channel = {
 };
 
 /** 25 fps video only, 1 s keyframes, 0.2 s parts (5 frames); the clock moves 40 ms before each frame. */
-function rig() {
+function rig(flushMs = 50) {
   let t = 1_000_000;
   const log: string[] = [];
   const delays: number[] = [];
@@ -33,7 +33,7 @@ function rig() {
     },
     log: { info: () => undefined, warn: () => undefined },
     now: () => t,
-    ttlMs: 60000, maxBatch: 64, flushMs: 50, writable: () => undefined, onPacket: () => undefined,
+    ttlMs: 60000, maxBatch: 64, flushMs, writable: () => undefined, onPacket: () => undefined,
     onPartReady: (_c, ms) => delays.push(ms),
   }, {
     timeline: beginSession(createTimelineState(0), [{ index: 0, time_base: [1, 90000] }]),
@@ -61,5 +61,13 @@ describe('segment writer: parts are announced on their last frame', () => {
     assert.ok(at('part 0.1 at 1000400') > at('frame 9 at 1000400') && at('part 0.1 at 1000400') < at('frame 10 at 1000440'));
     // First frame of each part → its announcement: four frame intervals (the writes take no time here).
     assert.deepEqual(r.delays, [160, 160]);
+  });
+
+  it('the frame completing a part is written in one store write with the frames waiting before it', async () => {
+    const r = rig(1000);
+    for (let i = 0; i < 6; i++) await r.frame(i);
+    const at = (line: string) => r.log.indexOf(line);
+    // Frame 0 opens the segment (written at once); frames 1-3 wait for the batch; frame 4 completes part 0.
+    assert.deepEqual(r.log.slice(at('frame 4 at 1000200') + 1, at('part 0.0 at 1000200') + 1), ['packets 3600,7200,10800,14400', 'part 0.0 at 1000200'], r.log.join('\n'));
   });
 });

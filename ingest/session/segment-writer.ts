@@ -110,37 +110,92 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
   const hold = <T>(write: () => Promise<T>): Promise<T> =>
     holdThroughOutage(write, { holdMs: deps.outageHoldMs ?? 0, now, sleep, onWait: (w) => deps.onOutage?.(name, w) });
   let { timeline, segmenter, book } = start;
+  /** Packets not yet written, and the boundaries to announce once they are (each after the packets it covers). */
   let pending: PacketWrite[] = [];
+  let announce: SegmenterEvent[] = [];
   let lastFlush = now();
+  /** The writes, one at a time in order: the tail of the chain, and the first failure (every later write rethrows it). */
+  let writing: Promise<void> = Promise.resolve();
+  let failed: { err: unknown } | null = null;
+  let soon = false;
   /**
    * End (pts) of the last announced part, per audio track, until an audio packet of that track reaching it is
    * written: players wait for it.
    */
   const audioTracks = start.hasAudio ? [AUDIO_STREAM, ...(start.extraAudio ?? [])] : [];
   const audioAwaited = new Map<number, number>();
+  /** Per audio track, the end (pts) of its newest packet handed to a write, and of its newest one pending. */
+  const audioWritten = new Map<number, number>();
+  const audioPending = new Map<number, number>();
   /** When the first frame of each part not yet announced arrived (`<segment>.<part>` → ms), for onPartReady. */
   const partArrivals = new Map<string, number>();
   const referenceStream = start.segmenter.config.videoStreamIndex ?? start.segmenter.config.audioStreamIndex;
 
-  async function flush(): Promise<void> {
-    writable();
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    lastFlush = now();
-    const r = await hold(() => store.writePackets(name, batch, ttlMs));
-    if (r.refused > 0) deps.onPacketsRefused?.(name, r.refused);
+  /**
+   * Writes what is pending, then announces the boundaries it completes: after the writes before it, one at a time.
+   * What is pending and what to announce are taken together when the write starts, so packets and boundaries that
+   * came meanwhile go into it too, and a boundary is never announced before the packets it covers are written.
+   */
+  function drain(): Promise<void> {
+    if (failed) return Promise.reject(failed.err);
+    const run = writing.then(async () => {
+      if (failed) throw failed.err;
+      try {
+        writable();
+        const batch = pending;
+        const evs = announce;
+        const state = timeline;
+        pending = [];
+        announce = [];
+        for (const [t, end] of audioPending) audioWritten.set(t, end);
+        if (batch.length > 0) {
+          lastFlush = now();
+          const r = await hold(() => store.writePackets(name, batch, ttlMs));
+          if (r.refused > 0) deps.onPacketsRefused?.(name, r.refused);
+        }
+        if (evs.length > 0) await boundaries(evs, state);
+      } catch (err) {
+        failed ??= { err };
+        throw err;
+      }
+    });
+    writing = run.catch(() => undefined);
+    return run;
   }
 
-  async function boundaries(evs: SegmenterEvent[]): Promise<void> {
+  /**
+   * A drain once the packets that came together are in (the demuxer hands over what it read at once; this runs after
+   * them): a part's last frame, the audio completing it and whatever arrived with them go in one write. A failure is
+   * kept and thrown by the next `ingest` or `finish`.
+   */
+  function drainSoon(): void {
+    if (soon) return;
+    soon = true;
+    setImmediate(() => {
+      soon = false;
+      drain().catch(() => undefined);
+    });
+  }
+
+  async function boundaries(evs: SegmenterEvent[], state: TimelineState): Promise<void> {
     const r = boundaryRecords(book, evs);
     book = r.book;
     const { write } = r;
-    if (write.lastPartEnd !== null) for (const t of audioTracks) audioAwaited.set(t, write.lastPartEnd);
+    if (write.lastPartEnd !== null) {
+      for (const t of audioTracks) {
+        // The audio reaching the part's end is written already, pending (written soon), or awaited.
+        if ((audioWritten.get(t) ?? -Infinity) >= write.lastPartEnd) audioAwaited.delete(t);
+        else if ((audioPending.get(t) ?? -Infinity) >= write.lastPartEnd) {
+          audioAwaited.delete(t);
+          drainSoon();
+        } else audioAwaited.set(t, write.lastPartEnd);
+      }
+    }
     for (const message of write.warnings) log.warn({ channel: name }, message);
     writable();
-    // The timeline state goes with the boundaries it led to: whoever continues the channel continues after them.
-    const saved = { state: serialiseTimeline(timeline), ttlMs: Math.max(ttlMs, TIMELINE_TTL_MS) };
+    // The timeline state goes with the boundaries it led to (as it was when their packets were written): whoever
+    // continues the channel continues after them.
+    const saved = { state: serialiseTimeline(state), ttlMs: Math.max(ttlMs, TIMELINE_TTL_MS) };
     await hold(() => live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs, timeline: saved, holder: deps.holder }));
     for (const part of write.parts) {
       const key = `${part.segment}.${part.part}`;
@@ -158,6 +213,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
   let lastVideo: { inputPts: number; pts: number } | null = null;
 
   async function ingest(input: MediaPacket): Promise<void> {
+    if (failed) throw failed.err;
     const r = normalisePacket(timeline, input);
     timeline = r.state;
     const normalised = r.packet;
@@ -183,36 +239,34 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     deps.onPacket({ streamIndex: p.streamIndex, pts: p.pts, dts: p.dts, keyframe: p.keyframe, size: p.data.length });
     if (step.placement === null) return; // before the first keyframe: nothing can play it
     const write: PacketWrite = { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
-    if (step.events.length) {
-      // Every boundary is announced after the packets it covers: what closed before this packet, once
-      // the earlier packets are written; what this packet opened or completed, once it is written. When
-      // nothing closed before it (a frame completing its part: most boundaries), the packets waiting and this
-      // one go in one write, not two round trips.
-      const covered = step.events.slice(0, step.before);
-      const after = step.events.slice(step.before);
-      if (covered.length) {
-        await flush();
-        await boundaries(covered);
-      }
-      pending.push(write);
-      if (after.length) {
-        await flush();
-        await boundaries(after);
-      }
-      return;
+    // Every boundary is announced after the packets it covers: what closed before this packet once the earlier
+    // packets are written (before this one is taken), what this packet opened or completed once it is written too.
+    const covered = step.before > 0 ? step.events.slice(0, step.before) : null;
+    if (covered) {
+      announce.push(...covered);
+      await drain();
     }
     pending.push(write);
-    // The audio that completes the newest part is written at once (the packager waits for it), the rest in batches.
+    if (audioTracks.includes(p.streamIndex)) audioPending.set(p.streamIndex, p.pts + p.duration);
+    if (step.events.length > step.before) {
+      announce.push(...step.events.slice(step.before));
+      drainSoon();
+    }
+    // The audio that completes the newest announced part is written at once (the packager waits for it), the rest
+    // in batches.
     const awaited = audioAwaited.get(p.streamIndex);
-    const completesPart = awaited !== undefined && p.pts + p.duration >= awaited;
-    if (completesPart) audioAwaited.delete(p.streamIndex);
-    if (completesPart || pending.length >= deps.maxBatch || now() - lastFlush >= deps.flushMs) await flush();
+    if (awaited !== undefined && p.pts + p.duration >= awaited) {
+      audioAwaited.delete(p.streamIndex);
+      drainSoon();
+    }
+    if (pending.length >= deps.maxBatch) await drain();
+    else if (now() - lastFlush >= deps.flushMs) drainSoon();
   }
 
   async function finish(): Promise<void> {
-    const fin = segmenterFinish(segmenter);
-    await flush();
-    if (fin.events.length) await boundaries(fin.events);
+    if (failed) throw failed.err;
+    announce.push(...segmenterFinish(segmenter).events);
+    await drain();
     writable();
     await hold(() => live.setTimeline(name, serialiseTimeline(timeline), Math.max(ttlMs, TIMELINE_TTL_MS)));
   }

@@ -1,5 +1,6 @@
 /**
- * Loads the store's Lua scripts (core/store/lua/<verb><Noun>-<numKeys>.lua) as ioredis commands.
+ * Loads the store's Lua scripts (core/store/lua/<verb><Noun>-<numKeys>.lua) as ioredis commands. A script whose key
+ * count varies is named `<verb><Noun>-N.lua`: its caller passes the count as the first argument.
  * ioredis sends EVALSHA and falls back to EVAL once per connection, also inside pipelines.
  * Negative script replies are mapped to typed errors by the store, in one place.
  *
@@ -42,19 +43,26 @@ export function expandIncludes(lua: string, readLib: (name: string) => string): 
   });
 }
 
-/** Script name → {numberOfKeys, lua}, read once from the lua folder. */
-export function readScripts(dir = LUA_DIR): Map<string, { numberOfKeys: number; lua: string }> {
-  const out = new Map<string, { numberOfKeys: number; lua: string }>();
+/** A script as ioredis defines it; `numberOfKeys` undefined: the caller passes the count first. */
+export interface ScriptDef {
+  numberOfKeys?: number;
+  lua: string;
+}
+
+/** Script name → its definition, read once from the lua folder. */
+export function readScripts(dir = LUA_DIR): Map<string, ScriptDef> {
+  const out = new Map<string, ScriptDef>();
   for (const file of readdirSync(dir)) {
-    const m = /^([a-zA-Z]+)-(\d+)\.lua$/.exec(file);
+    const m = /^([a-zA-Z]+)-(\d+|N)\.lua$/.exec(file);
     if (!m) continue;
+    if (out.has(m[1] as string)) throw new Error(`two Lua scripts in ${dir} define ${m[1]} (${file} and another): remove the stale one (a fresh build does)`);
     const lua = expandIncludes(readFileSync(join(dir, file), 'utf8'), (name) => readFileSync(join(dir, 'lib', name), 'utf8'));
-    out.set(m[1] as string, { numberOfKeys: Number(m[2]), lua });
+    out.set(m[1] as string, m[2] === 'N' ? { lua } : { numberOfKeys: Number(m[2]), lua });
   }
   return out;
 }
 
-let cached: Map<string, { numberOfKeys: number; lua: string }> | undefined;
+let cached: Map<string, ScriptDef> | undefined;
 
 /** Define every script on a client (idempotent per client). */
 export function defineScripts(redis: RedisClient): void {

@@ -214,27 +214,26 @@ export interface OwnedStore extends Store {
 }
 
 /**
- * Sends one ingest batch in one write, in order: `SET <key> <bytes> PX <ttl> NX` per payload, then one `addPackets`
- * call per stream; resolves with the scripts' replies or rejects with the first failure (as a pipeline's exec
- * reports it). On one Redis the commands go out on its connection with the socket corked, so they leave in one
- * writev: the same bytes, order and round trip as a pipeline, without a pipeline's copy of the whole batch and its
- * per-batch bookkeeping, and without ioredis's copy of each payload into its command (`PayloadCommand` writes the
- * payload to the socket as it is); profiled, those copies made most of the Buffer bytes an ingest allocates, and
- * Buffer bytes pace V8's full collections (see docs/architecture.md). On a
+ * Sends one ingest batch in one write, in order: `SET <key> <bytes> PX <ttl> NX` per payload, then the one
+ * `addPackets` call indexing them all (`script`: its arguments); resolves with the script's reply or rejects with the
+ * first failure (as a pipeline's exec reports it). On one Redis the commands go out on its connection with the
+ * socket corked, so they leave in one writev: the same bytes, order and round trip as a pipeline, without a
+ * pipeline's copy of the whole batch and its per-batch bookkeeping, and without ioredis's copy of each payload into
+ * its command (`PayloadCommand` writes the payload to the socket as it is); profiled, those copies made most of the
+ * Buffer bytes an ingest allocates, and Buffer bytes pace V8's full collections (see docs/architecture.md). On a
  * cluster (and while the connection is not ready, when commands would wait in the offline queue anyway) it is a
  * pipeline, routed to the batch's slot.
  */
-async function sendBatch(redis: RedisClient, sets: readonly [string, Buffer][], ttlMs: number, scripts: readonly (string | number)[][]): Promise<[number, number, number][]> {
+async function sendBatch(redis: RedisClient, sets: readonly [string, Buffer][], ttlMs: number, script: readonly (string | number)[]): Promise<[number, number, number]> {
   const stream = redis instanceof Redis && redis.status === 'ready' ? redis.stream : null;
   if (!stream) {
     const tx = redis.pipeline();
     for (const [key, data] of sets) tx.set(key, data, 'PX', ttlMs, 'NX');
-    const txc = tx as unknown as ScriptCommands;
-    for (const args of scripts) void txc.addPackets(...args);
+    void (tx as unknown as ScriptCommands).addPackets(...script);
     const res = await tx.exec();
     const failed = res?.find(([err]) => err);
     if (failed?.[0]) throw failed[0];
-    return (res?.slice(sets.length) ?? []).map(([, r]) => r as [number, number, number]);
+    return res?.[sets.length]?.[1] as [number, number, number];
   }
   const client = redis as Redis & ScriptCommands;
   const pending: Promise<unknown>[] = [];
@@ -242,7 +241,7 @@ async function sendBatch(redis: RedisClient, sets: readonly [string, Buffer][], 
   try {
     const keyPrefix = client.options.keyPrefix;
     for (const [key, data] of sets) pending.push(client.sendCommand(new PayloadCommand('set', [key, data, 'PX', ttlMs, 'NX'], { keyPrefix })) as Promise<unknown>);
-    for (const args of scripts) pending.push(client.addPackets(...args));
+    pending.push(client.addPackets(...script));
   } finally {
     stream.uncork();
   }
@@ -250,7 +249,7 @@ async function sendBatch(redis: RedisClient, sets: readonly [string, Buffer][], 
   const settled = await Promise.allSettled(pending);
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-  return settled.slice(sets.length).map((r) => (r as PromiseFulfilledResult<[number, number, number]>).value);
+  return (settled[sets.length] as PromiseFulfilledResult<[number, number, number]>).value;
 }
 
 export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
@@ -541,19 +540,21 @@ export function createStore(deps: StoreDeps, config: StoreConfig): OwnedStore {
         for (const w of packets) {
           const member = elementMember('packet', w.meta.pts);
           sets.push([keys.data(name, w.streamIndex, member), w.data]);
-          let triples = byStream.get(w.streamIndex);
-          if (!triples) byStream.set(w.streamIndex, (triples = []));
-          triples.push(member, w.meta.pts, w.meta.dts, JSON.stringify(w.meta));
+          let quads = byStream.get(w.streamIndex);
+          if (!quads) byStream.set(w.streamIndex, (quads = []));
+          quads.push(member, w.meta.pts, w.meta.dts, JSON.stringify(w.meta));
         }
-        const scripts = [...byStream].map(([s, triples]): (string | number)[] => [keys.index(name, s), keys.expiry(name, s), keys.sealed(name), keys.cold(name, s), keys.element(name, s, ''), ttlMs, ...triples]);
-        const replies = await sendBatch(redis, sets, ttlMs, scripts);
-        const out = { written: 0, refused: 0, duplicates: 0 };
-        for (const [w, ref, dup] of replies) {
-          out.written += w;
-          out.refused += ref;
-          out.duplicates += dup;
+        // One addPackets call for every stream of the batch (addPackets-N.lua): the key count, the sealed hash and
+        // each stream's three keys; the TTL, then per stream its element prefix, its packet count and its packets.
+        const streamKeys: string[] = [];
+        const args: (string | number)[] = [ttlMs];
+        for (const [s, quads] of byStream) {
+          streamKeys.push(keys.index(name, s), keys.expiry(name, s), keys.cold(name, s));
+          args.push(keys.element(name, s, ''), quads.length / 4);
+          for (const q of quads) args.push(q);
         }
-        return out;
+        const [written, refused, duplicates] = await sendBatch(redis, sets, ttlMs, [1 + streamKeys.length, keys.sealed(name), ...streamKeys, ...args]);
+        return { written, refused, duplicates };
       });
     },
 

@@ -22,21 +22,32 @@ function newStore(ttlMs = 60000): OwnedStore {
 }
 
 describe('batch packet writes (ingest)', () => {
-  it('writes metadata, payload and index for many packets in one round trip', async () => {
+  it('writes metadata, payload and index for many packets of two streams in one round trip and one script call', async () => {
     const store = newStore();
     await store.createContent(validateFormat({ streams: [{ codecpar: { codec_type: 'video' } }, { codecpar: { codec_type: 'audio' } }] }, 'ch'));
     const packets = Array.from({ length: 500 }, (_, i) => {
       const p = { streamIndex: i % 2, pts: i * 1800, dts: i * 1800, duration: 1800, keyframe: i % 50 === 0, data: Buffer.alloc(100 + i, i % 256) };
       return { streamIndex: p.streamIndex, meta: packetMetaOf(p), data: p.data };
     });
-    const before = Number((await redis.connect().info('stats')).match(/total_commands_processed:(\d+)/)?.[1]);
-    await store.writePackets('ch', packets, 60000);
+    const scriptCalls = async (): Promise<number> => {
+      const stats = await admin().info('commandstats');
+      return [...stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const before = await scriptCalls();
+    assert.deepEqual(await store.writePackets('ch', packets, 60000), { written: 500, refused: 0, duplicates: 0 });
+    assert.equal(await scriptCalls(), before + 1, 'one addPackets call indexes both streams');
     const els = await store.query('ch', 0, { mode: 'rank', from: 0, to: -1, offset: 0, limit: 1000 });
     assert.equal(els.length, 250);
     assert.equal(els[0]?.meta.pts, 0);
+    const audio = await store.query('ch', 1, { mode: 'rank', from: 0, to: -1, offset: 0, limit: 1000 });
+    assert.equal(audio.length, 250);
+    assert.equal(audio[0]?.meta.pts, 1800);
     const payload = await store.getPayload('ch', 1, 'packet', 1800);
     assert.equal(payload?.data.length, 101);
-    assert.ok(before > 0);
+    // The same batch again: every packet of both streams is already there, counted once, none rewritten.
+    const again = packets.map((p) => ({ ...p, data: Buffer.from('other') }));
+    assert.deepEqual(await store.writePackets('ch', again, 60000), { written: 0, refused: 0, duplicates: 500 });
+    assert.equal((await store.getPayload('ch', 1, 'packet', 1800))?.data.length, 101);
   });
 
   it('payloads and metadata carry the TTL', async () => {

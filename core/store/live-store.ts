@@ -347,13 +347,17 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
     },
 
     async resumePoint(channel, streams) {
-      const [last, sealedEnd, ...newest] = await Promise.all([
+      const [last, [sealedEnd, sealedRecord], ...newest] = await Promise.all([
         redis.zrange(keys.segments(channel), -1, -1),
-        redis.hget(keys.sealed(channel), 'lastEnd'),
+        redis.hmget(keys.sealed(channel), 'lastEnd', 'record'),
         ...streams.map((s) => redis.zrange(keys.index(channel, s), -1, -1)),
         ...streams.map((s) => redis.zrange(keys.cold(channel, s), -1, -1)),
       ]);
-      const rec = last[0] ? (JSON.parse(last[0]) as SegmentRecord) : null;
+      // The segment records leave with the DVR window; the sealed hash keeps the newest closed one (for a day, with
+      // the timeline), so that a publisher back after a longer break continues the numbering instead of offering
+      // segment 1 again, which the sealed point refuses.
+      const newestJson = last[0] ?? sealedRecord ?? null;
+      const rec = newestJson ? (JSON.parse(newestJson) as SegmentRecord) : null;
       let storedEnd: number | null = null;
       const metas = await Promise.all(streams.map((s, i) => {
         const member = newest[i]?.[0];

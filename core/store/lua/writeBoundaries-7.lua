@@ -7,7 +7,9 @@
     a segment, unless it is byte for byte the record stored (a retried write): what was announced closed
     never changes;
   - the sealed point moves forward with every closed segment: `index` is the highest closed segment,
-    `lastEnd` its end, and `endDts` the end of the closed segment before it; packet writes below `endDts`
+    `lastEnd` its end, `record` its record JSON, and `endDts` the end of the closed segment before it (the
+    record outlives the segments' sorted set, trimmed to the DVR window: a publisher returning after a longer
+    break continues the numbering from it, see LiveStore.resumePoint); packet writes below `endDts`
     are refused by addPackets. The packet seal trails by one segment because a segment closes on its
     video and the audio that completes it may still follow (the packager waits for it; publishers
     interleave audio a few hundred ms late); once the next segment closes nothing inside it changes.
@@ -17,7 +19,7 @@
   KEYS[3] parts      sorted set  <p>:{c}:parts      (record JSON, score = segment * 1000 + part)
   KEYS[4] events     stream      <p>:{c}:events
   KEYS[5] timeline   string      <p>:{c}:timeline
-  KEYS[6] sealed     hash        <p>:{c}:sealed     (index, lastEnd, endDts)
+  KEYS[6] sealed     hash        <p>:{c}:sealed     (index, lastEnd, endDts, record)
   KEYS[7] lease      string      <p>:{c}:lease
 
   ARGV[1] lease holder ('' = do not check: tests and tools writing without a lease)
@@ -53,7 +55,7 @@ end
 i = 9
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local closedMax, sealEnd, newEnd = sealedIndex, nil, lastEnd
+local closedMax, sealEnd, newEnd, closedJson = sealedIndex, nil, lastEnd, nil
 for s = 1, nS do
   local index, wall, endDts, json = tonumber(ARGV[i]), ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   redis.call('ZREMRANGEBYSCORE', KEYS[1], index, index)
@@ -63,6 +65,7 @@ for s = 1, nS do
     closedMax = index
     sealEnd = newEnd
     newEnd = endDts
+    closedJson = json
   end
   i = i + 4
 end
@@ -78,11 +81,16 @@ for e = 1, nE do
   i = i + 1 + f
 end
 if closedMax > sealedIndex then
-  redis.call('HSET', KEYS[6], 'index', closedMax, 'lastEnd', newEnd)
+  redis.call('HSET', KEYS[6], 'index', closedMax, 'lastEnd', newEnd, 'record', closedJson)
   if sealEnd then redis.call('HSET', KEYS[6], 'endDts', sealEnd) end
 end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[5], ARGV[4], 'PX', ARGV[5]) end
-if nS > 0 or nP > 0 then redis.call('PEXPIRE', KEYS[6], math.max(retain, tonumber(ARGV[5]))) end
+-- The sealed point lives as long as the longest of the DVR window and the timeline written with it; a write without a
+-- timeline (a resume closing a segment, a restore) never shortens it.
+if nS > 0 or nP > 0 then
+  local keep = math.max(retain, tonumber(ARGV[5]))
+  if redis.call('PTTL', KEYS[6]) < keep then redis.call('PEXPIRE', KEYS[6], keep) end
+end
 if nS > 0 then
   -- Trim what fell out of the DVR window (by wall clock), then records older than the oldest left.
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - retain)

@@ -25,6 +25,7 @@ import { DEFAULT_LADDER, validateLadder } from '../../../transcoders/ladder';
 import { createIngestMetrics } from '../../../ingest/ingest-metrics';
 import { Registry } from 'prom-client';
 import { waitFor } from '../../helpers/process';
+import type { SegmentRecord } from '../../../core/model/live';
 
 let redis: TestRedis;
 let app: FastifyInstance;
@@ -239,6 +240,32 @@ describe('publisher drop and reconnect', () => {
     assert.equal(v.state, 'live');
     assert.equal(v.status.reconnects, 1);
     assert.match(await registry.metrics(), /beam_ingest_reconnects_total\{channel="reconnect"\} 1/);
+    await second.exited;
+  });
+
+  it('a publisher back after a break longer than the DVR window is taken, the numbering carrying on with a discontinuity', { timeout: 60000 }, async () => {
+    // Until 2026-12-04 such a publish was refused (INGEST_SEALED) for a day: the segment records had left with the
+    // window, the session offered segment 1 again, and the sealed point, kept with the timeline, refused it.
+    const ch = await createChannel('longbreak', { dvrWindowSeconds: 10, reconnectWindowSeconds: 0 });
+    const url = ch.ingest.srt.replace(/srt:\/\/[^?]+/, `srt://127.0.0.1:${srtPort}`);
+    const first = track(publishSrt(url, { seconds: 4 }));
+    await assertLive('longbreak', 1);
+    await first.exited;
+    const before = await live.lastSegments('longbreak', 100);
+    const lastBefore = before[before.length - 1] as SegmentRecord;
+    assert.ok(lastBefore, 'the first publish made segments');
+    await waitFor('the DVR window to pass (the segment records gone)', async () => (await live.lastSegments('longbreak', 100)).length === 0, 30000, 250);
+    const refusedBefore = await pipelineErrors('ingest', 'INGEST_SEALED');
+    const second = track(publishSrt(url, { seconds: 4 }));
+    await waitFor('a closed segment of the second publish', async () => (await live.lastSegments('longbreak', 100)).some((x) => x.durationPts !== null), 20000).catch(async (e: Error) => {
+      const st = (await view('longbreak')).status;
+      throw new Error(`${e.message}: the channel's last disconnect ${st.lastDisconnectCode} (${st.lastDisconnectReason})`);
+    });
+    assert.equal(await pipelineErrors('ingest', 'INGEST_SEALED'), refusedBefore, 'nothing refused');
+    const after = (await live.lastSegments('longbreak', 100))[0] as SegmentRecord;
+    assert.equal(after.index, lastBefore.index + 1, 'the numbering carries on after the last segment of the first publish');
+    assert.equal(after.discontinuity, true);
+    assert.equal(after.discontinuitySequence, (lastBefore.discontinuitySequence ?? 0) + 1);
     await second.exited;
   });
 

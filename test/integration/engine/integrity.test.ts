@@ -19,11 +19,12 @@ const TTL = 60000;
 let redis: TestRedis;
 let store: Store;
 let live: LiveStore;
+let prefix: string;
 
 beforeAll(async () => {
   redis = await startTestRedis();
   const client = redis.connect();
-  const prefix = uniquePrefix();
+  prefix = uniquePrefix();
   store = createStore({ redis: client }, { prefix, packetTtlMs: TTL, frameTtlMs: TTL });
   live = createLiveStore({ redis: client, keys: createKeys(prefix) }, { eventsMaxLen: 1000 });
 });
@@ -84,6 +85,31 @@ describe('published media is immutable', () => {
     assert.deepEqual(resume, { last: (await live.segments('rec', 2, 2))[0], sealedEndDts: 180000, storedEndDts: null });
     assert.equal(resume.last?.index, 2);
     assert.equal(resume.last?.durationPts, null, 'still open');
+  });
+
+  it('after the DVR window passed the newest closed record still says where the channel continues, so the next segment is accepted', async () => {
+    await channel('gone');
+    const retainMs = 300; // the DVR window; the timeline (and the sealed point with it) is kept far longer
+    const timeline = { state: '{"v":1}', ttlMs: TTL };
+    await live.writeBoundaries('gone', { segments: [segment(1, 0, null)], retainMs, timeline });
+    await live.writeBoundaries('gone', { segments: [segment(1, 0, 180000), segment(2, 180000, null)], retainMs, timeline });
+    await live.writeBoundaries('gone', { segments: [{ ...segment(2, 180000, 180000), discontinuitySequence: 3 }], retainMs, timeline });
+    await new Promise((r) => setTimeout(r, retainMs + 200));
+    assert.deepEqual(await live.segments('gone', 0, 10), [], 'the records left with the window');
+    const resume = await live.resumePoint('gone', [0]);
+    assert.equal(resume.last?.index, 2, 'the newest closed segment, kept with the sealed point');
+    assert.equal(resume.last?.durationPts, 180000);
+    assert.equal(resume.last?.discontinuitySequence, 3);
+    assert.equal(resume.sealedEndDts, 360000);
+    // The segment after it is taken (here without a timeline, as a resume closing a segment or a restore writes:
+    // that does not shorten the sealed point's life); offering segment 1 again (what a resume from nothing did) is
+    // still refused.
+    const sealedKey = createKeys(prefix).sealed('gone');
+    const kept = await redis.connect().pttl(sealedKey);
+    await live.writeBoundaries('gone', { segments: [{ ...segment(3, 400000, 90000), discontinuity: true, discontinuitySequence: 4 }], retainMs });
+    assert.ok((await redis.connect().pttl(sealedKey)) > kept - 1000, 'the sealed point keeps the timeline\'s life');
+    assert.equal((await live.resumePoint('gone', [0])).last?.index, 3);
+    await assert.rejects(live.writeBoundaries('gone', { segments: [segment(1, 400000, null)], retainMs, timeline }), (e) => e instanceof PipelineError && e.code === 'INGEST_SEALED');
   });
 
   it('the timeline is saved with the boundary that moved it', async () => {

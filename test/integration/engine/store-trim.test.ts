@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,6 +29,11 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'beamline-trim-'));
   const sock = join(dir, 'redis.sock');
   server = spawn('redis-server', ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--dir', dir, '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], { stdio: 'ignore' });
+  // Connect once the server listens (a client connecting earlier logs its refused attempts as unhandled errors).
+  for (const t0 = Date.now(); !existsSync(sock); ) {
+    if (Date.now() - t0 > 10_000) throw new Error(`redis-server did not create ${sock} within 10 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
   admin = connectRedis(parseRedisUrl(`unix://${sock}`));
   clients.push(admin);
   await admin.ping();

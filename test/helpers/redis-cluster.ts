@@ -26,7 +26,7 @@ export interface TestCluster {
   primaryOf(key: string): Promise<number>;
   /** SIGKILL one node (a primary loss when it serves slots). */
   kill(port: number): void;
-  /** Waits until every slot is served by a reachable primary again (after a failover). */
+  /** Waits until every slot is served by a reachable primary again (after a failover: no node assigns slots to a killed one). */
   waitHealthy(timeoutMs: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -74,10 +74,19 @@ export async function startTestCluster(opts: { masters?: number; nodeTimeoutMs?:
       if (n) n.process = null;
     },
     async waitHealthy(timeoutMs) {
+      // Right after a kill the others still report state ok with every slot served: they have not noticed yet.
+      // Healthy means no node still assigns slots to a killed node (its replica was promoted and took them).
+      const killed = new Set(nodes.filter((n) => n.process === null).map((n) => `:${n.port}@`));
       await waitFor('the cluster to be healthy', async () => {
         for (const n of alive()) {
           const info = await cli(n.port, 'CLUSTER', 'INFO').catch(() => '');
           if (!/cluster_state:ok/.test(info) || !/cluster_slots_ok:16384/.test(info)) return false;
+          const table = await cli(n.port, 'CLUSTER', 'NODES').catch(() => '');
+          if (!table) return false;
+          for (const line of table.split('\n')) {
+            const f = line.trim().split(' ');
+            if (f.length > 8 && [...killed].some((k) => (f[1] ?? '').includes(k))) return false;
+          }
         }
         return true;
       }, timeoutMs, 250);

@@ -71,7 +71,9 @@ async function lastIndexOf(base: string, channel: string, playlist: string): Pro
 }
 
 beforeAll(async () => {
-  cluster = await startTestCluster({ masters: 3, nodeTimeoutMs: 2000 });
+  // A failover (~7-8 s) longer than the channel lease (6 s), as with Redis's default node timeout (15 s): the
+  // publish holding through it finds its lease expired, and must go on all the same.
+  cluster = await startTestCluster({ masters: 3, nodeTimeoutMs: 6000 });
   // Pick channel names so that one channel lives on each primary.
   const primaries = new Set<number>();
   for (let i = 0; primaries.size < 3 || onPrimary.size < 3; i++) {
@@ -151,7 +153,12 @@ describe('a Redis Cluster with the roles as separate processes', () => {
     }, 30_000, 250);
     const failoverMs = Date.now() - t0;
     assert.ok(!statuses.has(500), `no 500 while the primary was down (saw ${[...statuses]}):\n${[engineA, engineB].map((e) => e.output().split('\n').filter((l) => /"level":50/.test(l)).slice(-3).join('\n')).join('\n')}`);
-    await waitFor(`${victim} to move forward after the failover`, async () => (await lastSegmentIndex(engineA.http as string, victim)) > before + 2, 40_000, 500);
+    await waitFor(`${victim} to move forward after the failover`, async () => (await lastSegmentIndex(engineA.http as string, victim)) > before + 2, 40_000, 500).catch(async (e: Error) => {
+      // Why it stopped: the channel's playlist, what the ingest processes said about it, and its publisher.
+      const said = [ingestA, ingestB].map((p) => `--- ingest ${p.srtPort}:\n${p.output().split('\n').filter((l) => l.includes(victim) || /"level":(4|5)0/.test(l)).slice(-25).join('\n')}`);
+      const publisher = publishers[[...onPrimary.values()].indexOf(victim)];
+      throw new Error(`${e.message} (segment ${before} before the kill)\n--- playlist:\n${await playlist(engineA.http as string, victim)}\n${said.join('\n')}\n--- publisher:\n${publisher?.stderr().slice(-1500) ?? ''}`);
+    });
     for (const n of onPrimary.values()) {
       await checkImmutable(engineA.http as string, n);
       await checkImmutable(engineB.http as string, n);

@@ -353,24 +353,41 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
 
   /**
    * A channel whose status says live while no process holds its lease was left by an ingest process that
-   * died: once its lease expired (and long enough after it went live that no starting session is waiting
-   * for the lease), one process takes the lease, closes the segment left open at its last part, marks the
-   * channel idle with why, and releases.
+   * died: once its lease has been seen free for longer than a living holder can be away (a holder cut off
+   * from Redis holds its publish up to the outage hold and takes the lease back when Redis answers, so a
+   * lease that expired during an outage or failover is not a dead holder), and long enough after the channel
+   * went live that no starting session is waiting for the lease, one process takes the lease, closes the
+   * segment left open at its last part, marks the channel idle with why, and releases.
    */
   let sweeping = false;
+  /** Channels left live whose lease this process found free, and since when (ms). */
+  const leaseFreeSince = new Map<string, number>();
   async function sweepOrphans(): Promise<void> {
     if (sweeping || closing) return;
     sweeping = true;
     try {
       const names = [...byName.keys()].filter((n) => !present(n));
+      const candidates = new Set(names);
+      for (const n of leaseFreeSince.keys()) if (!candidates.has(n)) leaseFreeSince.delete(n);
       if (names.length === 0) return;
       const statuses = await channels.statuses(names);
       const quiet = config.session.streamsTimeoutMs + 2 * config.session.leaseTtlMs;
+      const away = config.session.outageHoldMs + config.session.leaseTtlMs;
       for (const [i, name] of names.entries()) {
         const st = statuses[i];
         const ch = byName.get(name);
-        if (!st || !ch || st.state !== 'live' || Date.now() - Date.parse(st.since) < quiet) continue;
-        if ((await deps.live.leaseHolder(name)) !== null) continue;
+        if (!st || !ch || st.state !== 'live' || Date.now() - Date.parse(st.since) < quiet) {
+          leaseFreeSince.delete(name);
+          continue;
+        }
+        if ((await deps.live.leaseHolder(name)) !== null) {
+          leaseFreeSince.delete(name);
+          continue;
+        }
+        const freeSince = leaseFreeSince.get(name) ?? Date.now();
+        leaseFreeSince.set(name, freeSince);
+        if (Date.now() - freeSince < away) continue;
+        leaseFreeSince.delete(name);
         const holder = newHolderId('sweep');
         if (!(await deps.live.acquireLease(name, holder, config.session.leaseTtlMs))) continue;
         try {

@@ -26,6 +26,12 @@ export interface BoundaryWrite {
   timeline?: { state: string; ttlMs: number };
   /** The lease holder writing; omitted only by tools and tests that write without a lease. */
   holder?: string;
+  /**
+   * With `holder`: when the lease expired and nobody took it (a Redis outage or failover outlived it), the
+   * holder takes it back for this long and the write goes on, as its next renewal would; without it such a
+   * write is refused like one whose lease another holds.
+   */
+  leaseTtlMs?: number;
 }
 
 export interface ResumePoint {
@@ -69,8 +75,8 @@ export interface LiveStore {
   /**
    * Announce segments (open or closed) and/or parts, append events and save the timeline state, in one
    * atomic step that also moves the channel's sealed point forward. Refused with a PipelineError when
-   * `holder` is given and does not hold the channel's lease (INGEST_LEASE_LOST), or when a record would
-   * change a segment already closed (INGEST_SEALED).
+   * `holder` is given and another holds the channel's lease, or nobody does and no `leaseTtlMs` was given
+   * to take it back (INGEST_LEASE_LOST), or when a record would change a segment already closed (INGEST_SEALED).
    */
   writeBoundaries(channel: string, w: BoundaryWrite): Promise<void>;
   /** Where a process continuing the channel must continue: after everything announced or stored. */
@@ -188,7 +194,7 @@ export function createLiveStore(deps: { redis: RedisClient; keys: Keys }, config
     async writeBoundaries(channel, w) {
       const args: (string | number)[] = [
         w.holder ?? '', w.retainMs, config.eventsMaxLen, w.timeline?.state ?? '', w.timeline?.ttlMs ?? 0,
-        w.segments?.length ?? 0, w.parts?.length ?? 0, w.events?.length ?? 0,
+        w.segments?.length ?? 0, w.parts?.length ?? 0, w.events?.length ?? 0, w.leaseTtlMs ?? 0,
       ];
       for (const r of w.segments ?? []) args.push(r.index, r.wallClockMs, r.durationPts === null ? -1 : r.startDts + r.durationPts, JSON.stringify(r));
       for (const p of w.parts ?? []) args.push(p.segment * 1000 + p.part, p.startDts + p.durationPts, JSON.stringify(p));

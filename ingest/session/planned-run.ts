@@ -133,7 +133,7 @@ export async function runPlanned(run: PlannedRun, plan: StreamPlan): Promise<voi
     {
       channel, store: deps.store, live: deps.live, log: deps.log, now, ttlMs: channel.dvrWindowSeconds * 1000,
       maxBatch: config.maxBatch, flushMs: config.flushMs, writable: run.writable, onPacket: run.stats.record,
-      onSegmentOpened: deps.onSegmentOpened, holder: run.holder, outageHoldMs: config.outageHoldMs,
+      onSegmentOpened: deps.onSegmentOpened, holder: run.holder, leaseTtlMs: config.leaseTtlMs, outageHoldMs: config.outageHoldMs,
       onPacketsRefused: deps.onPacketsRefused, onOutage: deps.onOutage, onPartReady: deps.onPartReady,
       cues: () => cues,
       onSplice: (hit, atMs, atPts) => {

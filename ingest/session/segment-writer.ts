@@ -35,6 +35,8 @@ export interface SegmentWriterDeps {
   onSegmentOpened?: (channel: Channel, segment: number) => Promise<unknown>;
   /** The lease holder id boundaries are written as (the store refuses them once another process holds the channel). */
   holder?: string;
+  /** The lease's time-to-live: a write finding it expired with nobody holding it (a Redis outage outlived it) takes it back. */
+  leaseTtlMs?: number;
   /** How long writes are retried while Redis is unreachable or failing over before the publish ends, ms (0: not at all). */
   outageHoldMs?: number;
   /** Packets the store refused because they would land in a closed segment (published media is immutable). */
@@ -196,7 +198,7 @@ export function createSegmentWriter(deps: SegmentWriterDeps, start: SegmentWrite
     // The timeline state goes with the boundaries it led to (as it was when their packets were written): whoever
     // continues the channel continues after them.
     const saved = { state: serialiseTimeline(state), ttlMs: Math.max(ttlMs, TIMELINE_TTL_MS) };
-    await hold(() => live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs, timeline: saved, holder: deps.holder }));
+    await hold(() => live.writeBoundaries(name, { segments: write.segments, parts: write.parts, events: write.events, retainMs: ttlMs, timeline: saved, holder: deps.holder, leaseTtlMs: deps.leaseTtlMs }));
     for (const part of write.parts) {
       const key = `${part.segment}.${part.part}`;
       const arrived = partArrivals.get(key);

@@ -2,7 +2,9 @@
   Announce segments and parts of a channel, append its events and save its timeline, all at once. This is
   where a channel's media becomes published, so it is also where immutability is enforced:
   - a writer that does not hold the channel's ingest lease is refused (-2): a stale process whose lease
-    expired and was taken by another cannot announce anything;
+    expired and was taken by another cannot announce anything. A lease that expired with nobody taking it
+    (a Redis outage or failover outlived it: the holder could not renew) is taken back by its holder for
+    ARGV[9] ms, as a renewal would, so the publish goes on (0: refused, as when another holds it);
   - a segment record at or below the sealed index (already closed) is refused (-1), as is a part of such
     a segment, unless it is byte for byte the record stored (a retried write): what was announced closed
     never changes;
@@ -26,6 +28,7 @@
   ARGV[2] retain ms (DVR window)      ARGV[3] events MAXLEN (approximate)
   ARGV[4] timeline state ('' = leave it)   ARGV[5] timeline TTL ms
   ARGV[6] number of segments S, ARGV[7] number of parts P, ARGV[8] number of events E
+  ARGV[9] lease time-to-live ms, to take a free lease back (0 = refuse)
   then S quadruples: index, wallClockMs, endDts (-1 when open), record JSON
   then P triples: score, end dts, record JSON
   then E event field lists, each as: field count F, then F values
@@ -33,12 +36,19 @@
   Returns 1, or -1 (would change an announced segment), or -2 (not the lease holder).
 ]]
 local holder = ARGV[1]
-if holder ~= '' and redis.call('GET', KEYS[7]) ~= holder then return -2 end
+local retake = false
+if holder ~= '' then
+  local have = redis.call('GET', KEYS[7])
+  if have ~= holder then
+    if have ~= false or tonumber(ARGV[9]) <= 0 then return -2 end
+    retake = true
+  end
+end
 local retain, maxlen = tonumber(ARGV[2]), ARGV[3]
 local nS, nP, nE = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local sealedIndex = tonumber(redis.call('HGET', KEYS[6], 'index')) or -1
 local lastEnd = tonumber(redis.call('HGET', KEYS[6], 'lastEnd'))
-local i = 9
+local i = 10
 -- A record of a sealed segment may only be written again byte for byte (a retried write).
 local function unchanged(key, score, json)
   local have = redis.call('ZRANGEBYSCORE', key, score, score)
@@ -52,7 +62,8 @@ for p = 1, nP do
   if math.floor(tonumber(ARGV[i]) / 1000) <= sealedIndex and not unchanged(KEYS[3], ARGV[i], ARGV[i + 2]) then return -1 end
   i = i + 3
 end
-i = 9
+if retake then redis.call('SET', KEYS[7], holder, 'PX', ARGV[9]) end
+i = 10
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local closedMax, sealEnd, newEnd, closedJson = sealedIndex, nil, lastEnd, nil

@@ -149,4 +149,29 @@ describe('the ingest lease', () => {
     await live.writeBoundaries('fence', { segments: [segment(1, 0, null)], retainMs: TTL, holder: 'new' });
     assert.equal((await live.segments('fence', 0, 10)).length, 1);
   });
+
+  it('a holder whose lease expired with nobody taking it (a Redis outage outlived it) takes it back with its next write; never one another holds', async () => {
+    await channel('outlived');
+    assert.equal(await live.acquireLease('outlived', 'w', 200), true);
+    await live.writeBoundaries('outlived', { segments: [segment(1, 0, null)], retainMs: TTL, holder: 'w', leaseTtlMs: 200 });
+    await new Promise((r) => setTimeout(r, 350));
+    assert.equal(await live.leaseHolder('outlived'), null, 'the lease expired');
+    await assert.rejects(live.writeBoundaries('outlived', { segments: [segment(1, 0, 180_000)], retainMs: TTL, holder: 'w' }), (e) => e instanceof PipelineError && e.code === 'INGEST_LEASE_LOST', 'without a lease time the write is refused');
+    // A refused write takes nothing: a free lease stays free when the write would change a closed segment.
+    await live.writeBoundaries('outlived', { segments: [segment(1, 0, 180_000)], retainMs: TTL, holder: '' });
+    await assert.rejects(live.writeBoundaries('outlived', { segments: [segment(1, 0, 90_000)], retainMs: TTL, holder: 'w', leaseTtlMs: 5000 }), (e) => e instanceof PipelineError && e.code === 'INGEST_SEALED');
+    assert.equal(await live.leaseHolder('outlived'), null, 'a refused write did not take the lease');
+    await live.writeBoundaries('outlived', { segments: [segment(2, 180_000, null)], retainMs: TTL, holder: 'w', leaseTtlMs: 5000 });
+    assert.equal(await live.leaseHolder('outlived'), 'w', 'the write took the free lease back');
+    assert.equal((await live.segments('outlived', 0, 10)).length, 2);
+    assert.equal(await live.renewLease('outlived', 'w', 5000), 'held');
+    // Taken by another meanwhile: refused, lease time or not.
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(await live.acquireLease('outlived', 'other', 5000), false, 'held by w');
+    await live.releaseLease('outlived', 'w');
+    assert.equal(await live.acquireLease('outlived', 'other', 5000), true);
+    await assert.rejects(live.writeBoundaries('outlived', { segments: [segment(3, 360_000, null)], retainMs: TTL, holder: 'w', leaseTtlMs: 5000 }), (e) => e instanceof PipelineError && e.code === 'INGEST_LEASE_LOST');
+    assert.equal(await live.leaseHolder('outlived'), 'other');
+    assert.equal((await live.segments('outlived', 0, 10)).length, 2);
+  });
 });

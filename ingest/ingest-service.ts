@@ -26,6 +26,7 @@ import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type 
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 import { classifyStoreError, STORE_FAULT_CODES } from './store-errors';
+import { isRedisUnavailable } from '../core/store/redis-errors';
 import { parseRtmpStreamName, parseStreamId, type PublisherRole } from './streamid';
 import { appendSwitch, decideSwitch, inputHealth, trackHealth, type InputActivity, type RedundancyConfig, type SwitchReason, type SwitchRecord } from './redundancy';
 import type { Webhooks } from '../core/webhooks/webhooks';
@@ -194,8 +195,12 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
   /** Request ids of RTMP publishes the webhooks admitted, until their session attaches (the oldest go first). */
   const admittedRtmp = new Map<string, string>();
 
+  /** When this process last found Redis unreachable, failing over or refusing writes (ms; 0: never). */
+  let storeTroubleAt = 0;
+
   function storeFailed(err: unknown, what: string, channel?: string): void {
     const f = classifyStoreError(err);
+    if (isRedisUnavailable(err)) storeTroubleAt = Date.now();
     deps.metrics?.storeError(f.kind);
     log.warn({ channel, err: err instanceof Error ? err.message : String(err), kind: f.kind, code: STORE_FAULT_CODES[f.kind] }, what);
   }
@@ -353,15 +358,19 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
 
   /**
    * A channel whose status says live while no process holds its lease was left by an ingest process that
-   * died: once its lease has been seen free for longer than a living holder can be away (a holder cut off
-   * from Redis holds its publish up to the outage hold and takes the lease back when Redis answers, so a
-   * lease that expired during an outage or failover is not a dead holder), and long enough after the channel
-   * went live that no starting session is waiting for the lease, one process takes the lease, closes the
-   * segment left open at its last part, marks the channel idle with why, and releases.
+   * died: once its lease is free (and long enough after the channel went live that no starting session is
+   * waiting for the lease), one process takes the lease, closes the segment left open at its last part (a
+   * transcoder following that segment stops waiting for it), marks the channel idle with why, and releases.
+   * When this process found Redis unavailable within the last outage hold plus lease time, a free lease may
+   * only mean its holder could not renew it through the outage (it holds its publish that long and takes the
+   * lease back when Redis answers): the lease must then stay free that long before the channel is swept.
    */
   let sweeping = false;
-  /** Channels left live whose lease this process found free, and since when (ms). */
-  const leaseFreeSince = new Map<string, number>();
+  /**
+   * Channels left live whose lease this process found free: since when (ms), and how long it must stay free
+   * (decided then: the outage hold plus the lease time when Redis was unavailable shortly before, else 0).
+   */
+  const leaseFreeSince = new Map<string, { since: number; wait: number }>();
   async function sweepOrphans(): Promise<void> {
     if (sweeping || closing) return;
     sweeping = true;
@@ -384,9 +393,9 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
           leaseFreeSince.delete(name);
           continue;
         }
-        const freeSince = leaseFreeSince.get(name) ?? Date.now();
-        leaseFreeSince.set(name, freeSince);
-        if (Date.now() - freeSince < away) continue;
+        const free = leaseFreeSince.get(name) ?? { since: Date.now(), wait: Date.now() - storeTroubleAt < away ? away : 0 };
+        leaseFreeSince.set(name, free);
+        if (Date.now() - free.since < free.wait) continue;
         leaseFreeSince.delete(name);
         const holder = newHolderId('sweep');
         if (!(await deps.live.acquireLease(name, holder, config.session.leaseTtlMs))) continue;

@@ -5,7 +5,8 @@
  * so the frames of a part are mostly decoded and encoded while the part fills, and when its `part:ready` comes
  * only its last frames are left. Each rung part whose frames have all come out of the encoders is published at
  * once. When the segment closes, the source packets past its last part are fed, the encoders drain, and what is
- * left up to the segment end is written. Gives up after `idleTimeoutMs` with no new packet, part nor close.
+ * left up to the segment end is written. Gives up after `idleTimeoutMs` with no new packet, part nor close, or
+ * after ORPHAN_IDLE_MS of that when no ingest process holds the channel's lease (its writer died).
  */
 
 import { TIMELINE_HZ } from '../core/model/live';
@@ -52,6 +53,26 @@ interface RunState {
   fedDts: number;
   emitted: number;
   lastProgress: number;
+  /** When the channel's lease was last looked at while nothing came (ms). */
+  leaseCheckedAt: number;
+}
+
+/**
+ * With nothing new for this long, the job asks whether anyone still writes the channel: a segment whose
+ * ingest process died stays open until its lease expires and a surviving process closes it (longer after a
+ * Redis outage, see the ingest sweep); waiting for it the whole idle timeout would hold a worker slot, and
+ * every other channel's segments behind it would go late.
+ */
+export const ORPHAN_IDLE_MS = 2000;
+/** How often the lease is looked at meanwhile, ms. */
+const LEASE_CHECK_MS = 500;
+
+/** True when nothing came for ORPHAN_IDLE_MS and nobody holds the channel's lease (its writer is gone). */
+async function writerGone(r: RunState): Promise<boolean> {
+  const now = r.ctx.now();
+  if (now - r.lastProgress < ORPHAN_IDLE_MS || now - r.leaseCheckedAt < LEASE_CHECK_MS) return false;
+  r.leaseCheckedAt = now;
+  return (await r.ctx.live.leaseHolder(r.ctx.channel)) === null;
 }
 
 function transcoderFor(r: RunState): SegmentTranscoder {
@@ -116,7 +137,10 @@ export function pollMs(config: Pick<SegmentRunConfig, 'blockMs' | 'prefetchMs'>)
   return config.prefetchMs > 0 ? Math.min(config.blockMs, config.prefetchMs) : config.blockMs;
 }
 
-/** Feed the source as it arrives until the segment closes (or nothing comes for `idleTimeoutMs`). */
+/**
+ * Feed the source as it arrives until the segment closes (or nothing comes for `idleTimeoutMs`, or for
+ * ORPHAN_IDLE_MS with nobody writing the channel).
+ */
 async function untilClosed(r: RunState): Promise<ClosedSegment> {
   for (;;) {
     await feedAnnouncedParts(r);
@@ -124,6 +148,7 @@ async function untilClosed(r: RunState): Promise<ClosedSegment> {
     if (isClosed(seg)) return seg;
     await prefetch(r);
     if (r.ctx.now() - r.lastProgress > r.config.idleTimeoutMs) throw new Error(`no part of segment ${r.ctx.segment} for ${r.config.idleTimeoutMs} ms`);
+    if (await writerGone(r)) throw new Error(`segment ${r.ctx.segment} was left open: nothing came for ${ORPHAN_IDLE_MS} ms and no ingest process holds the channel`);
     await r.follower.poll(pollMs(r.config));
   }
 }
@@ -145,7 +170,7 @@ async function drain(r: RunState, seg: ClosedSegment): Promise<SegmentTranscoder
 }
 
 export async function runTranscoder(ctx: SegmentRunContext, config: SegmentRunConfig, outputs: readonly RungOutput[], follower: SegmentFollower): Promise<SegmentRun> {
-  const r: RunState = { ctx, config, outputs, follower, transcoder: null, madeFor: null, fedDts: follower.segment().startDts, emitted: 0, lastProgress: ctx.now() };
+  const r: RunState = { ctx, config, outputs, follower, transcoder: null, madeFor: null, fedDts: follower.segment().startDts, emitted: 0, lastProgress: ctx.now(), leaseCheckedAt: 0 };
   const seg = await untilClosed(r);
   const tx = await drain(r, seg);
   return { seg, stats: tx.stats() };

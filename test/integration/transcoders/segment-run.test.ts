@@ -18,7 +18,7 @@ import { validateFormat } from '../../../core/model/content';
 import { decodeEvent, VIDEO_STREAM, type ChannelEvent, type PartRecord, type SegmentRecord } from '../../../core/model/live';
 import { connectRedis, parseRedisUrl, type RedisClient } from '../../../core/store/redis-connection';
 import { followSegment } from '../../../transcoders/segment-source';
-import { runTranscoder, type SegmentRun } from '../../../transcoders/segment-run';
+import { ORPHAN_IDLE_MS, runTranscoder, type SegmentRun } from '../../../transcoders/segment-run';
 import { rungOutput, type RungOutput } from '../../../transcoders/rung-output';
 import { rungResult } from '../../../transcoders/segment-result';
 import { planLadder } from '../../../transcoders/ladder';
@@ -203,5 +203,33 @@ describe('segment run: the source fed as it arrives', () => {
     assert.ok(pushes.every((p) => p.dts.length <= 8), `push sizes ${pushes.map((p) => p.dts.length).join(',')}`);
     assert.deepEqual((await rungPartsAnnounced('late')).map((p) => p.part), [0, 1, 2, 3, 4, 5]);
     assert.equal(outputs[0]?.result.partDelaysMs.length, 6, 'a lag for every part, the one announced before the job started too');
+  });
+
+  it('a segment left open by an ingest process that died (nobody holds the lease) is given up after ORPHAN_IDLE_MS, not the idle timeout', { timeout: 20000 }, async () => {
+    const pushes: Push[] = [];
+    const { run, src } = await startRun('orphan', 10, pushes);
+    await src.frames(0, 5);
+    await src.part(0);
+    const t0 = Date.now();
+    await assert.rejects(run, /left open: nothing came for \d+ ms and no ingest process holds the channel/);
+    const took = Date.now() - t0;
+    assert.ok(took >= ORPHAN_IDLE_MS - 100 && took < 4000, `gave up ${took} ms after the last part (idle timeout 5000)`);
+  });
+
+  it('a quiet segment whose ingest process still holds the lease (a Redis outage, a slow encoder) is waited for, and goes on', { timeout: 20000 }, async () => {
+    const pushes: Push[] = [];
+    assert.equal(await live.acquireLease('quiet', 'ingest-x', 20000), true);
+    const { run, src } = await startRun('quiet', 10, pushes);
+    await src.frames(0, 5);
+    await src.part(0);
+    let settled = false;
+    run.then(() => (settled = true), () => (settled = true));
+    await settle(ORPHAN_IDLE_MS + 1000);
+    assert.equal(settled, false, 'still waiting for the segment while its writer holds the channel');
+    await src.frames(5, 10);
+    await src.part(1);
+    await src.close(2 * PART);
+    const made = await run;
+    assert.equal(made.seg.durationPts, 2 * PART);
   });
 });

@@ -106,7 +106,12 @@ export async function connectWhip(baseUrl: string, channel: string, key: string,
       await fetch(`${baseUrl}${location}`, { method: 'DELETE' });
       continue;
     }
-    await waitFor('the WHIP tracks to open', async () => client.video.isOpen() && client.audio.isOpen(), 15000);
+    await waitFor('the WHIP tracks to open', async () => client.video.isOpen() && client.audio.isOpen(), 15000).catch((e: Error) => {
+      // Where the connection stopped (ICE, DTLS), and what each side offered as candidates.
+      const pc = client.pc;
+      const candidates = (sdp: string | undefined) => (sdp ?? '').split(/\r?\n/).filter((l) => l.startsWith('a=candidate')).join(' | ');
+      throw new Error(`${e.message} (attempt ${attempt}): connection ${pc.state()}, ICE ${pc.iceState()}, gathering ${pc.gatheringState()}, signaling ${pc.signalingState()}; video ${client.video.isOpen() ? 'open' : 'closed'}, audio ${client.audio.isOpen() ? 'open' : 'closed'}\n--- offered: ${candidates(client.offer)}\n--- answered: ${candidates(pc.remoteDescription()?.sdp)}`);
+    });
     return { client, location, clients };
   }
 }

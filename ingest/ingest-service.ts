@@ -26,7 +26,6 @@ import { DEFAULT_SESSION_CONFIG, startPublishSession, type PublishSession, type 
 import type { IngestMetrics } from './ingest-metrics';
 import type { IngestDiagnostics } from './ingest-stats';
 import { classifyStoreError, STORE_FAULT_CODES } from './store-errors';
-import { isRedisUnavailable } from '../core/store/redis-errors';
 import { parseRtmpStreamName, parseStreamId, type PublisherRole } from './streamid';
 import { appendSwitch, decideSwitch, inputHealth, trackHealth, type InputActivity, type RedundancyConfig, type SwitchReason, type SwitchRecord } from './redundancy';
 import type { Webhooks } from '../core/webhooks/webhooks';
@@ -200,7 +199,7 @@ export function createIngestService(deps: IngestServiceDeps, config: IngestServi
 
   function storeFailed(err: unknown, what: string, channel?: string): void {
     const f = classifyStoreError(err);
-    if (isRedisUnavailable(err)) storeTroubleAt = Date.now();
+    if (f.kind !== 'other') storeTroubleAt = Date.now();
     deps.metrics?.storeError(f.kind);
     log.warn({ channel, err: err instanceof Error ? err.message : String(err), kind: f.kind, code: STORE_FAULT_CODES[f.kind] }, what);
   }

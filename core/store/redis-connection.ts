@@ -41,7 +41,7 @@ export interface ConnectOptions {
 }
 
 /** Longest wait between reconnect attempts to a single-node Redis, ms. */
-export const RECONNECT_MAX_MS = 500;
+const RECONNECT_MAX_MS = 500;
 
 function singleOptions(url: string, opts: ConnectOptions): RedisOptions {
   const base: RedisOptions = {

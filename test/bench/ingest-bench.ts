@@ -320,11 +320,9 @@ export const ingestBench: Bench = {
         if (FULL_WINDOW) {
           // The same channels' load on a server past its DVR window: Redis frees as much as it stores.
           const full = { node: { ...sumCpu(fulls.map((f) => f.node)), threads: sumThreads(fulls.map((f) => f.node.threads)) }, redis: sumCpu(fulls.map((f) => f.redis)) };
-          const fullS = (FULL_WINDOW.seconds - FULL_WINDOW.steadyFromS) * CHANNELS * MANY_ROUNDS;
-          const perRound = fulls.map((f, i) => {
-            const r = refs[i] as PublishCpu;
-            return `${((f.node.steady + f.redis.steady) / ((FULL_WINDOW.seconds - FULL_WINDOW.steadyFromS) * CHANNELS) / (r.steady / ((SECONDS - STEADY_FROM_S) * CHANNELS))).toFixed(2)}x`;
-          });
+          const fullRoundS = (FULL_WINDOW.seconds - FULL_WINDOW.steadyFromS) * CHANNELS;
+          const fullS = fullRoundS * MANY_ROUNDS;
+          const perRound = fulls.map((f, i) => `${((f.node.steady + f.redis.steady) / fullRoundS / ((refs[i] as PublishCpu).steady / ourNewS)).toFixed(2)}x`);
           const memory = fulls.map((f) => `${mb(f.redisMemory[0])} → ${mb(f.redisMemory[1])}`).join(', ');
           manyRows.push(...rowsOf(`${label}, DVR window full`, full, fullS, `${FULL_WINDOW.dvrWindowSeconds} s DVR windows, ${MANY_ROUNDS} publish${MANY_ROUNDS > 1 ? 'es' : ''} of ${FULL_WINDOW.seconds} s of each, from ${FULL_WINDOW.steadyFromS} s in (Redis memory ${memory}), alternating with the reference's; per round ${perRound.join(', ')}`, 'steady, per channel, window full'));
         }

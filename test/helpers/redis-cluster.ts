@@ -76,7 +76,7 @@ export async function startTestCluster(opts: { masters?: number; nodeTimeoutMs?:
     async waitHealthy(timeoutMs) {
       // Right after a kill the others still report state ok with every slot served: they have not noticed yet.
       // Healthy means no node still assigns slots to a killed node (its replica was promoted and took them).
-      const killed = new Set(nodes.filter((n) => n.process === null).map((n) => `:${n.port}@`));
+      const killed = nodes.filter((n) => n.process === null).map((n) => `:${n.port}@`);
       await waitFor('the cluster to be healthy', async () => {
         for (const n of alive()) {
           const info = await cli(n.port, 'CLUSTER', 'INFO').catch(() => '');
@@ -85,7 +85,7 @@ export async function startTestCluster(opts: { masters?: number; nodeTimeoutMs?:
           if (!table) return false;
           for (const line of table.split('\n')) {
             const f = line.trim().split(' ');
-            if (f.length > 8 && [...killed].some((k) => (f[1] ?? '').includes(k))) return false;
+            if (f.length > 8 && killed.some((k) => (f[1] ?? '').includes(k))) return false;
           }
         }
         return true;
